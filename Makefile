@@ -1,0 +1,200 @@
+# SPDX-License-Identifier: MIT
+#
+# quarantined: plain GNU make.  Dependencies come from pkg-config; when one
+# is missing, `make check`, `make demo` and `make bench` run
+# scripts/install-deps first, so each is one command on a fresh Debian.
+#
+#   make [all]        build build/quarantined
+#   make check        format check, unit suites (plain and ASan+UBSan),
+#                     valgrind, config golden tests, simulator and
+#                     end-to-end tests
+#   make demo         run the daemon against the bundled simulated tenant
+#   make bench        benchmarks (never part of check)
+#   make install      PREFIX=/usr/local DESTDIR=
+#   make format       rewrite sources with clang-format
+#   make clean
+
+VERSION    := 0.1.0
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+SBINDIR    ?= $(PREFIX)/sbin
+MANDIR     ?= $(PREFIX)/share/man
+SYSCONFDIR ?= /etc
+UNITDIR    ?= /lib/systemd/system
+DESTDIR    ?=
+
+CC         ?= cc
+PKG_CONFIG ?= pkg-config
+USE_SYSTEMD ?= auto
+
+# V=1 shows the full compiler command lines.
+ifeq ($(V),1)
+  Q :=
+  QCC :=
+else
+  Q := @
+  QCC = @echo "  CC      $@";
+endif
+
+# B is the build directory; SAN=1 builds with ASan+UBSan.
+B   ?= build
+SAN ?= 0
+
+PKGS      := libuv libcurl libcjson inih openssl
+TEST_PKGS := check
+ifeq ($(USE_SYSTEMD),auto)
+  USE_SYSTEMD := $(shell $(PKG_CONFIG) --exists libsystemd && echo yes || echo no)
+endif
+ifeq ($(USE_SYSTEMD),yes)
+  PKGS += libsystemd
+  SYSTEMD_CFLAGS := -DHAVE_LIBSYSTEMD
+endif
+ALL_PKGS := $(PKGS) $(TEST_PKGS) libsystemd
+
+# OpenBSD's warning set (usr.sbin/ntpd/Makefile) on top of -Wall -Wextra.
+WARNINGS := -Wall -Wextra -Werror -Wstrict-prototypes -Wmissing-prototypes \
+            -Wmissing-declarations -Wshadow -Wpointer-arith -Wcast-qual \
+            -Wsign-compare -Wformat=2 -Wno-format-nonliteral
+
+CFLAGS ?= -O2 -g
+ifeq ($(SAN),1)
+  CFLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+            -fno-sanitize-recover=all
+  LDFLAGS += -fsanitize=address,undefined
+endif
+QD_CFLAGS := -std=c17 -D_GNU_SOURCE $(WARNINGS) -MMD -MP \
+             -DQD_VERSION=\"$(VERSION)\" \
+             -DQD_CONFFILE=\"$(SYSCONFDIR)/quarantined/quarantined.conf\" \
+             $(SYSTEMD_CFLAGS) $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+QD_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lm
+TEST_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(TEST_PKGS) 2>/dev/null)
+TEST_LIBS   := $(shell $(PKG_CONFIG) --libs $(TEST_PKGS) 2>/dev/null)
+
+# Every daemon/*.c but the entry points is shared by the daemon and tests.
+MAINS     := daemon/main.c
+SRCS      := $(filter-out $(MAINS),$(sort $(wildcard daemon/*.c)))
+OBJS      := $(SRCS:daemon/%.c=$(B)/%.o)
+TEST_SRCS := $(sort $(wildcard tests/*.c))
+TEST_OBJS := $(TEST_SRCS:tests/%.c=$(B)/tests/%.o)
+SUITE_SRCS := $(filter-out tests/check_main.c,$(wildcard tests/check_*.c))
+SUITES    := $(sort $(SUITE_SRCS:tests/check_%.c=%))
+FORMAT_FILES := $(wildcard daemon/*.[ch] tests/*.[ch])
+
+VALGRIND := valgrind --quiet --error-exitcode=99 --leak-check=full \
+            --errors-for-leak-kinds=definite,indirect \
+            --show-leak-kinds=definite,indirect --track-fds=no
+
+DEPS_OK = $(PKG_CONFIG) --exists $(ALL_PKGS) && command -v python3 >/dev/null \
+          && command -v valgrind >/dev/null && command -v clang-format >/dev/null \
+          && command -v openssl >/dev/null
+
+.PHONY: all check demo bench install clean format format-check deps \
+        check-run unit unit-asan unit-valgrind conf-check graphsim-check \
+        e2e-check bench-run
+
+all: $(B)/quarantined
+
+deps:
+	@$(DEPS_OK) || scripts/install-deps
+
+$(B)/quarantined: $(B)/main.o $(OBJS)
+	$(QCC)$(CC) $(LDFLAGS) -o $@ $^ $(QD_LIBS)
+
+$(B)/%.o: daemon/%.c | $(B)
+	$(QCC)$(CC) $(QD_CFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(B)/tests/%.o: tests/%.c $(B)/tests/suites.h | $(B)/tests
+	$(QCC)$(CC) $(QD_CFLAGS) $(TEST_CFLAGS) $(CFLAGS) -Idaemon -I$(B)/tests \
+	    -c -o $@ $<
+
+# tests/check_<mod>.c defines <mod>_suite(); the list is made from the
+# file names, so a new suite needs no registration by hand.
+$(B)/tests/suites.h: $(TEST_SRCS) | $(B)/tests
+	@{ for s in $(SUITES); do echo "SUITE($$s)"; done; } > $@.tmp
+	@cmp -s $@.tmp $@ 2>/dev/null && rm -f $@.tmp || mv $@.tmp $@
+
+$(B)/check_quarantined: $(TEST_OBJS) $(OBJS)
+	$(QCC)$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LIBS) $(QD_LIBS)
+
+$(B) $(B)/tests:
+	$(Q)mkdir -p $@
+
+check: deps
+	@$(MAKE) --no-print-directory check-run
+
+check-run: format-check conf-check unit unit-asan unit-valgrind \
+           graphsim-check e2e-check
+	@echo "make check: all checks passed"
+
+# Unit suites, each test in its own process (CK_FORK=yes).  The lifecycle
+# tests start $(B)/quarantined, so the binary is built first.
+unit: $(B)/check_quarantined $(B)/quarantined
+	CK_FORK=yes QD_BIN=$(B)/quarantined QD_SRCDIR=$(CURDIR) \
+	    ./$(B)/check_quarantined
+
+unit-asan:
+	@$(MAKE) --no-print-directory B=build-asan SAN=1 unit
+
+# valgrind over the daemon itself: the lifecycle suite runs the daemon
+# binary under valgrind and fails on any error or leak it reports.
+unit-valgrind: $(B)/check_quarantined $(B)/quarantined
+	CK_FORK=yes CK_RUN_SUITE=lifecycle QD_BIN=$(B)/quarantined \
+	    QD_WRAPPER="$(VALGRIND)" QD_SRCDIR=$(CURDIR) \
+	    ./$(B)/check_quarantined
+
+# Golden tests for -n: tests/conf/NAME.in must print exactly NAME.ok.
+conf-check: $(B)/quarantined
+	@fail=0; for f in tests/conf/*.in; do \
+	  ./$(B)/quarantined -n -f $$f > $(B)/conf.out 2>&1; \
+	  echo "exit $$?" >> $(B)/conf.out; \
+	  if ! diff -u $${f%.in}.ok $(B)/conf.out; then \
+	    echo "conf-check: FAIL $$f"; fail=1; fi; \
+	done; \
+	./$(B)/quarantined -n -f conf/quarantined.conf || fail=1; \
+	test $$fail = 0 && echo "conf-check: $$(ls tests/conf/*.in | wc -l) golden files OK"
+
+graphsim-check:
+	@if [ -d tests/graphsim ]; then \
+	  python3 -m unittest discover -s tests/graphsim -t . ; \
+	else echo "graphsim-check: no simulator tests"; fi
+
+e2e-check: $(B)/quarantined
+	@if [ -d tests/e2e ]; then \
+	  QD_BIN=$(B)/quarantined python3 -m unittest discover -s tests/e2e -t . ; \
+	else echo "e2e-check: no end-to-end tests"; fi
+
+format-check:
+	@clang-format --dry-run --Werror $(FORMAT_FILES) && \
+	  echo "format-check: $(words $(FORMAT_FILES)) files OK"
+
+format:
+	clang-format -i $(FORMAT_FILES)
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	scripts/demo
+
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory bench-run
+
+bench-run:
+	scripts/bench
+
+install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 \
+	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(UNITDIR) \
+	    $(DESTDIR)$(SYSCONFDIR)/quarantined
+	install -m 0755 $(B)/quarantined $(DESTDIR)$(SBINDIR)/quarantined
+	install -m 0644 man/quarantined.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 man/quarantined.conf.5 $(DESTDIR)$(MANDIR)/man5/
+	sed 's|@SBINDIR@|$(SBINDIR)|g' systemd/quarantined.service.in \
+	    > $(DESTDIR)$(UNITDIR)/quarantined.service
+	test -e $(DESTDIR)$(SYSCONFDIR)/quarantined/quarantined.conf || \
+	    install -m 0640 conf/quarantined.conf \
+	        $(DESTDIR)$(SYSCONFDIR)/quarantined/quarantined.conf
+
+clean:
+	rm -rf build build-asan
+
+-include $(OBJS:.o=.d) $(B)/main.d $(TEST_OBJS:.o=.d)

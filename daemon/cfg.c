@@ -1,0 +1,781 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * cfg: reads the INI configuration through libinih.  All options live in
+ * options[] below: section, key, type, target offset, default, bounds and
+ * flags.  Parsing, defaults, required-key checks and freeing are all
+ * driven by that one table.  Section headers are tracked by our own line
+ * reader so every message can name the line, even for empty sections.
+ */
+#include "cfg.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ini.h>
+
+#include "log.h"
+
+enum cfg_section { SEC_NONE, SEC_DAEMON, SEC_TENANT };
+
+enum cfg_type {
+  T_STR,      /* any non-empty text */
+  T_PATH,     /* file name; relative names are taken from the config dir */
+  T_URL,      /* https:// root (http:// only for loopback hosts) */
+  T_GUID,     /* 8-4-4-4-12 hex */
+  T_TENANT,   /* a GUID or a DNS domain name */
+  T_CREDNAME, /* a systemd credential name */
+  T_DURATION, /* seconds, with s/m/h/d suffixes */
+  T_LOGLEVEL  /* syslog priority by name */
+};
+
+#define F_REQUIRED 0x1u
+
+struct cfg_option {
+  enum cfg_section section;
+  const char *key;
+  enum cfg_type type;
+  size_t offset;
+  const char *def; /* default, written as it would be in the file */
+  unsigned long long min, max;
+  unsigned flags;
+};
+
+#define D(field) offsetof(struct cfg, field)
+#define TN(field) offsetof(struct cfg_tenant, field)
+
+/* The option table.  man/quarantined.conf.5 documents every row. */
+static const struct cfg_option options[] = {
+    {SEC_DAEMON, "state_dir", T_PATH, D(state_dir), "/var/lib/quarantined", 0,
+     0, 0},
+    {SEC_DAEMON, "log_level", T_LOGLEVEL, D(log_level), "info", 0, 0, 0},
+    {SEC_DAEMON, "poll_interval", T_DURATION, D(poll_interval), "5m", 30, 86400,
+     0},
+
+    {SEC_TENANT, "tenant_id", T_TENANT, TN(tenant_id), NULL, 0, 0, F_REQUIRED},
+    {SEC_TENANT, "client_id", T_GUID, TN(client_id), NULL, 0, 0, F_REQUIRED},
+    {SEC_TENANT, "client_secret_file", T_PATH, TN(client_secret_file), NULL, 0,
+     0, 0},
+    {SEC_TENANT, "client_secret_credential", T_CREDNAME,
+     TN(client_secret_credential), NULL, 0, 0, 0},
+    {SEC_TENANT, "certificate_file", T_PATH, TN(certificate_file), NULL, 0, 0,
+     0},
+    {SEC_TENANT, "private_key_file", T_PATH, TN(private_key_file), NULL, 0, 0,
+     0},
+    {SEC_TENANT, "private_key_credential", T_CREDNAME,
+     TN(private_key_credential), NULL, 0, 0, 0},
+    {SEC_TENANT, "login_url", T_URL, TN(login_url),
+     "https://login.microsoftonline.com", 0, 0, 0},
+    {SEC_TENANT, "graph_url", T_URL, TN(graph_url),
+     "https://graph.microsoft.com", 0, 0, 0},
+    {SEC_TENANT, "ca_file", T_PATH, TN(ca_file), NULL, 0, 0, 0},
+    {SEC_TENANT, "poll_interval", T_DURATION, TN(poll_interval), NULL, 30,
+     86400, 0},
+};
+
+#define NOPTS (sizeof(options) / sizeof(options[0]))
+
+/* Parser state shared by the line reader and the inih handler. */
+struct parse_ctx {
+  const char *path;
+  char *dir; /* directory of path, for relative file names */
+  FILE *fp;
+  unsigned line;  /* number of the line inih is looking at */
+  bool long_line; /* current line did not fit the buffer */
+  struct cfg *cfg;
+  enum cfg_section sec;      /* section we are in */
+  struct cfg_tenant *tenant; /* when sec == SEC_TENANT */
+  struct cfg_tenant **tail;
+  bool seen_daemon;
+  bool bad_section;          /* keys are ignored until the next valid header */
+  unsigned seen_line[NOPTS]; /* line of each key in this section */
+  char *err;                 /* accumulated messages */
+  size_t errlen;
+  int nerr;
+};
+
+static void perr(struct parse_ctx *c, unsigned line, const char *fmt, ...)
+    QD_PRINTF(3, 4);
+
+/* perr() appends one "FILE:LINE: message" line to the error text. */
+static void perr(struct parse_ctx *c, unsigned line, const char *fmt, ...)
+{
+  char msg[512], full[1024];
+  va_list ap;
+  size_t n;
+  char *p;
+
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof(msg), fmt, ap);
+  va_end(ap);
+  if(line)
+    snprintf(full, sizeof(full), "%s:%u: %s\n", c->path, line, msg);
+  else
+    snprintf(full, sizeof(full), "%s: %s\n", c->path, msg);
+  n = strlen(full);
+  p = realloc(c->err, c->errlen + n + 1);
+  if(!p)
+    fatal("cfg: realloc");
+  memcpy(p + c->errlen, full, n + 1);
+  c->err = p;
+  c->errlen += n;
+  c->nerr++;
+}
+
+static char *xstrdup(const char *s)
+{
+  char *p = strdup(s);
+
+  if(!p)
+    fatal("cfg: strdup");
+  return p;
+}
+
+int cfg_parse_duration(const char *s, unsigned long long *secs)
+{
+  unsigned long long v, mul = 1;
+  char *end;
+
+  if(!isdigit((unsigned char)*s))
+    return -EINVAL;
+  errno = 0;
+  v = strtoull(s, &end, 10);
+  if(errno)
+    return -ERANGE;
+  if(*end) {
+    switch(*end) {
+    case 's':
+      mul = 1;
+      break;
+    case 'm':
+      mul = 60;
+      break;
+    case 'h':
+      mul = 3600;
+      break;
+    case 'd':
+      mul = 86400;
+      break;
+    default:
+      return -EINVAL;
+    }
+    if(end[1])
+      return -EINVAL;
+  }
+  if(v > ULLONG_MAX / mul)
+    return -ERANGE;
+  *secs = v * mul;
+  return 0;
+}
+
+int cfg_parse_size(const char *s, unsigned long long *bytes)
+{
+  unsigned long long v, mul = 1;
+  char *end;
+
+  if(!isdigit((unsigned char)*s))
+    return -EINVAL;
+  errno = 0;
+  v = strtoull(s, &end, 10);
+  if(errno)
+    return -ERANGE;
+  if(*end) {
+    switch(*end) {
+    case 'K':
+    case 'k':
+      mul = 1024;
+      break;
+    case 'M':
+      mul = 1024 * 1024;
+      break;
+    case 'G':
+      mul = 1024ULL * 1024 * 1024;
+      break;
+    default:
+      return -EINVAL;
+    }
+    if(end[1])
+      return -EINVAL;
+  }
+  if(v > ULLONG_MAX / mul)
+    return -ERANGE;
+  *bytes = v * mul;
+  return 0;
+}
+
+static bool is_guid(const char *s)
+{
+  static const char pat[] = "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx";
+  size_t i;
+
+  if(strlen(s) != sizeof(pat) - 1)
+    return false;
+  for(i = 0; pat[i]; i++) {
+    if(pat[i] == '-' ? s[i] != '-' : !isxdigit((unsigned char)s[i]))
+      return false;
+  }
+  return true;
+}
+
+/* is_domain() accepts a DNS name such as contoso.onmicrosoft.com. */
+static bool is_domain(const char *s)
+{
+  size_t label = 0, dots = 0;
+
+  if(!*s || strlen(s) > 253)
+    return false;
+  for(; *s; s++) {
+    if(*s == '.') {
+      if(!label)
+        return false;
+      label = 0;
+      dots++;
+    }
+    else if(isalnum((unsigned char)*s) || *s == '-') {
+      if(++label > 63)
+        return false;
+    }
+    else
+      return false;
+  }
+  return label && dots;
+}
+
+/* is_loopback_host() tells whether an URL authority names this machine. */
+static bool is_loopback_host(const char *host, size_t len)
+{
+  return (len == 9 && !strncmp(host, "localhost", 9)) ||
+         (len >= 4 && !strncmp(host, "127.", 4)) ||
+         (len == 5 && !strncmp(host, "[::1]", 5));
+}
+
+/* check_url() validates an http(s) root URL.  Plain http is refused
+ * unless the host is a loopback address: the bearer token must never
+ * cross a network in clear text. */
+static const char *check_url(const char *v)
+{
+  const char *host, *end;
+  size_t hlen;
+
+  if(!strncmp(v, "https://", 8))
+    host = v + 8;
+  else if(!strncmp(v, "http://", 7))
+    host = v + 7;
+  else
+    return "must start with https://";
+  if(strpbrk(host, "?#"))
+    return "must not carry a query or fragment";
+  end = host + strcspn(host, "/");
+  if(end == host)
+    return "has no host";
+  hlen = (size_t)(end - host);
+  if(host[0] == '[') {
+    const char *rb = memchr(host, ']', hlen);
+
+    if(!rb)
+      return "has a malformed IPv6 host";
+    hlen = (size_t)(rb - host) + 1;
+  }
+  else {
+    const char *colon = memchr(host, ':', hlen);
+
+    if(colon)
+      hlen = (size_t)(colon - host);
+  }
+  if(memchr(host, '@', (size_t)(end - host)))
+    return "must not contain user information";
+  if(v[4] == ':' && !is_loopback_host(host, hlen))
+    return "uses plain http:// to a host that is not loopback";
+  return NULL;
+}
+
+static bool is_credname(const char *s)
+{
+  if(!*s || strlen(s) > 255 || !strcmp(s, ".") || !strcmp(s, ".."))
+    return false;
+  for(; *s; s++)
+    if(*s == '/' || iscntrl((unsigned char)*s))
+      return false;
+  return true;
+}
+
+static const char *type_hint(enum cfg_type t)
+{
+  switch(t) {
+  case T_DURATION:
+    return "a duration such as 90s, 5m, 1h or 1d";
+  case T_GUID:
+    return "a GUID such as 00000000-0000-0000-0000-000000000000";
+  case T_TENANT:
+    return "a tenant GUID or a domain such as contoso.onmicrosoft.com";
+  case T_LOGLEVEL:
+    return "one of error, warning, notice, info, debug";
+  case T_CREDNAME:
+    return "a credential name without '/'";
+  default:
+    return "a non-empty value";
+  }
+}
+
+static void fmt_duration(unsigned long long s, char *buf, size_t len)
+{
+  if(s && s % 86400 == 0)
+    snprintf(buf, len, "%llud", s / 86400);
+  else if(s && s % 3600 == 0)
+    snprintf(buf, len, "%lluh", s / 3600);
+  else if(s && s % 60 == 0)
+    snprintf(buf, len, "%llum", s / 60);
+  else
+    snprintf(buf, len, "%llus", s);
+}
+
+/* set_value() parses v for option o and stores it in base.  On error it
+ * records a message for line and leaves the target untouched. */
+static void set_value(struct parse_ctx *c, const struct cfg_option *o,
+                      void *base, const char *v, unsigned line)
+{
+  char *field = (char *)base + o->offset;
+  unsigned long long n;
+  const char *why;
+  int rc;
+
+  if(!*v) {
+    perr(c, line, "%s: empty value (expected %s)", o->key, type_hint(o->type));
+    return;
+  }
+  switch(o->type) {
+  case T_STR:
+  case T_PATH:
+  case T_URL:
+  case T_GUID:
+  case T_TENANT:
+  case T_CREDNAME: {
+    char **dst = (char **)(void *)field;
+    char *val;
+
+    if(o->type == T_GUID && !is_guid(v)) {
+      perr(c, line, "%s: '%s' is not %s", o->key, v, type_hint(o->type));
+      return;
+    }
+    if(o->type == T_TENANT && !is_guid(v) && !is_domain(v)) {
+      perr(c, line, "%s: '%s' is not %s", o->key, v, type_hint(o->type));
+      return;
+    }
+    if(o->type == T_CREDNAME && !is_credname(v)) {
+      perr(c, line, "%s: '%s' is not %s", o->key, v, type_hint(o->type));
+      return;
+    }
+    if(o->type == T_URL) {
+      why = check_url(v);
+      if(why) {
+        perr(c, line, "%s: '%s' %s", o->key, v, why);
+        return;
+      }
+    }
+    if(o->type == T_PATH && v[0] != '/') {
+      size_t len = strlen(c->dir) + strlen(v) + 2;
+
+      val = malloc(len);
+      if(!val)
+        fatal("cfg: malloc");
+      snprintf(val, len, "%s/%s", c->dir, v);
+    }
+    else
+      val = xstrdup(v);
+    if(o->type == T_URL) {
+      size_t len = strlen(val);
+
+      while(len > 8 && val[len - 1] == '/')
+        val[--len] = '\0';
+    }
+    free(*dst);
+    *dst = val;
+    return;
+  }
+  case T_DURATION:
+    rc = cfg_parse_duration(v, &n);
+    if(rc) {
+      perr(c, line, "%s: '%s' is not %s", o->key, v, type_hint(o->type));
+      return;
+    }
+    if(n < o->min || n > o->max) {
+      char lo[32], hi[32];
+
+      fmt_duration(o->min, lo, sizeof(lo));
+      fmt_duration(o->max, hi, sizeof(hi));
+      perr(c, line, "%s: '%s' is out of range (%s to %s)", o->key, v, lo, hi);
+      return;
+    }
+    *(unsigned *)(void *)field = (unsigned)n;
+    return;
+  case T_LOGLEVEL:
+    rc = log_level_parse(v);
+    if(rc < 0) {
+      perr(c, line, "%s: '%s' is not %s", o->key, v, type_hint(o->type));
+      return;
+    }
+    *(int *)(void *)field = rc;
+    return;
+  }
+}
+
+static const char *section_name(enum cfg_section s)
+{
+  return s == SEC_DAEMON ? "[daemon]" : "[tenant NAME]";
+}
+
+static const struct cfg_option *find_option(enum cfg_section s, const char *key)
+{
+  size_t i;
+
+  for(i = 0; i < NOPTS; i++)
+    if(options[i].section == s && !strcmp(options[i].key, key))
+      return &options[i];
+  return NULL;
+}
+
+static void *section_base(struct parse_ctx *c, enum cfg_section s)
+{
+  return s == SEC_DAEMON ? (void *)c->cfg : (void *)c->tenant;
+}
+
+/* close_section() finishes the section being read: it fills in defaults
+ * and reports required keys that were never given. */
+static void close_section(struct parse_ctx *c)
+{
+  void *base;
+  size_t i;
+
+  if(c->sec == SEC_NONE || c->bad_section) {
+    c->sec = SEC_NONE;
+    return;
+  }
+  base = section_base(c, c->sec);
+  for(i = 0; i < NOPTS; i++) {
+    const struct cfg_option *o = &options[i];
+
+    if(o->section != c->sec || c->seen_line[i])
+      continue;
+    if(o->flags & F_REQUIRED)
+      perr(c, c->tenant->line, "[tenant %s]: missing required key '%s'",
+           c->tenant->name, o->key);
+    else if(o->def)
+      set_value(c, o, base, o->def, 0);
+  }
+  if(c->sec == SEC_TENANT) {
+    struct cfg_tenant *t = c->tenant;
+    int secret =
+        (t->client_secret_file != NULL) + (t->client_secret_credential != NULL);
+    int key =
+        (t->private_key_file != NULL) + (t->private_key_credential != NULL);
+
+    if(secret > 1)
+      perr(c, t->line,
+           "[tenant %s]: give client_secret_file or "
+           "client_secret_credential, not both",
+           t->name);
+    if(key > 1)
+      perr(c, t->line,
+           "[tenant %s]: give private_key_file or "
+           "private_key_credential, not both",
+           t->name);
+    if(secret && (key || t->certificate_file))
+      perr(c, t->line,
+           "[tenant %s]: give either a client secret or a certificate "
+           "and key, not both",
+           t->name);
+    else if(!secret && !key && !t->certificate_file)
+      perr(c, t->line,
+           "[tenant %s]: no credential: set client_secret_file, "
+           "client_secret_credential, or certificate_file with "
+           "private_key_file",
+           t->name);
+    else if(!secret && (!key || !t->certificate_file))
+      perr(c, t->line,
+           "[tenant %s]: certificate_file and private_key_file (or "
+           "private_key_credential) go together",
+           t->name);
+  }
+  c->sec = SEC_NONE;
+}
+
+static bool valid_tenant_name(const char *s)
+{
+  if(!*s || strlen(s) > 64)
+    return false;
+  for(; *s; s++)
+    if(!isalnum((unsigned char)*s) && *s != '-' && *s != '_' && *s != '.')
+      return false;
+  return true;
+}
+
+/* open_section() handles a "[...]" header seen on line c->line. */
+static void open_section(struct parse_ctx *c, const char *name, size_t len)
+{
+  char buf[256];
+  struct cfg_tenant *t;
+
+  close_section(c);
+  memset(c->seen_line, 0, sizeof(c->seen_line));
+  c->bad_section = true;
+  if(len >= sizeof(buf)) {
+    perr(c, c->line, "section name too long");
+    return;
+  }
+  memcpy(buf, name, len);
+  buf[len] = '\0';
+  if(!strcmp(buf, "daemon")) {
+    if(c->seen_daemon) {
+      perr(c, c->line, "duplicate section [daemon]");
+      return;
+    }
+    c->seen_daemon = true;
+    c->sec = SEC_DAEMON;
+    c->bad_section = false;
+    return;
+  }
+  if(!strncmp(buf, "tenant", 6) &&
+     (buf[6] == ' ' || buf[6] == '\t' || buf[6] == '\0')) {
+    char *n = buf + 6;
+
+    while(*n == ' ' || *n == '\t')
+      n++;
+    if(!*n) {
+      perr(c, c->line, "[tenant] needs a name, e.g. [tenant contoso]");
+      return;
+    }
+    if(!valid_tenant_name(n)) {
+      perr(c, c->line,
+           "tenant name '%s' may use only letters, digits, '.', '-' "
+           "and '_' (at most 64)",
+           n);
+      return;
+    }
+    for(t = c->cfg->tenants; t; t = t->next)
+      if(!strcmp(t->name, n)) {
+        perr(c, c->line, "duplicate section [tenant %s] (first on line %u)", n,
+             t->line);
+        return;
+      }
+    t = calloc(1, sizeof(*t));
+    if(!t)
+      fatal("cfg: calloc");
+    t->name = xstrdup(n);
+    t->line = c->line;
+    *c->tail = t;
+    c->tail = &t->next;
+    c->cfg->ntenants++;
+    c->tenant = t;
+    c->sec = SEC_TENANT;
+    c->bad_section = false;
+    return;
+  }
+  perr(c, c->line, "unknown section [%s] (expected [daemon] or [tenant NAME])",
+       buf);
+}
+
+/* reader() feeds inih one line at a time and counts lines, so the
+ * handler always knows the line it is called for.  Section headers are
+ * handled here, before inih sees them. */
+static char *reader(char *str, int num, void *stream)
+{
+  struct parse_ctx *c = stream;
+  size_t len;
+  char *p, *rb;
+
+  if(!fgets(str, num, c->fp))
+    return NULL;
+  len = strlen(str);
+  if(len && str[len - 1] != '\n' && !feof(c->fp)) {
+    int ch;
+
+    /* Too long: drop the rest and hand inih an empty line. */
+    while((ch = fgetc(c->fp)) != EOF && ch != '\n')
+      ;
+    c->line++;
+    perr(c, c->line, "line longer than %d bytes", num - 2);
+    str[0] = '\n';
+    str[1] = '\0';
+    return str;
+  }
+  c->line++;
+  p = str;
+  if(c->line == 1 && !strncmp(p, "\xEF\xBB\xBF", 3))
+    p += 3;
+  while(*p == ' ' || *p == '\t')
+    p++;
+  if(*p == '[') {
+    rb = strchr(p + 1, ']');
+    if(rb) {
+      char *s = p + 1, *e = rb;
+
+      while(s < e && (*s == ' ' || *s == '\t'))
+        s++;
+      while(e > s && (e[-1] == ' ' || e[-1] == '\t'))
+        e--;
+      open_section(c, s, (size_t)(e - s));
+    }
+  }
+  return str;
+}
+
+/* handler() is inih's callback for each "key = value". */
+static int handler(void *user, const char *section, const char *key,
+                   const char *value)
+{
+  struct parse_ctx *c = user;
+  const struct cfg_option *o;
+  size_t idx;
+
+  (void)section;
+  if(c->bad_section)
+    return 1;
+  if(c->sec == SEC_NONE) {
+    perr(c, c->line, "'%s' is outside any section", key);
+    return 1;
+  }
+  o = find_option(c->sec, key);
+  if(!o) {
+    perr(c, c->line, "unknown key '%s' in %s", key, section_name(c->sec));
+    return 1;
+  }
+  idx = (size_t)(o - options);
+  if(c->seen_line[idx]) {
+    perr(c, c->line, "duplicate key '%s' (first on line %u)", key,
+         c->seen_line[idx]);
+    return 1;
+  }
+  c->seen_line[idx] = c->line;
+  set_value(c, o, section_base(c, c->sec), value ? value : "", c->line);
+  return 1;
+}
+
+static void free_fields(enum cfg_section s, void *base)
+{
+  size_t i;
+
+  for(i = 0; i < NOPTS; i++) {
+    const struct cfg_option *o = &options[i];
+
+    if(o->section != s)
+      continue;
+    switch(o->type) {
+    case T_STR:
+    case T_PATH:
+    case T_URL:
+    case T_GUID:
+    case T_TENANT:
+    case T_CREDNAME:
+      free(*(char **)(void *)((char *)base + o->offset));
+      break;
+    default:
+      break;
+    }
+  }
+}
+
+void cfg_free(struct cfg *cfg)
+{
+  struct cfg_tenant *t, *next;
+
+  if(!cfg)
+    return;
+  for(t = cfg->tenants; t; t = next) {
+    next = t->next;
+    free_fields(SEC_TENANT, t);
+    free(t->name);
+    free(t);
+  }
+  free_fields(SEC_DAEMON, cfg);
+  free(cfg->path);
+  free(cfg);
+}
+
+const struct cfg_tenant *cfg_tenant_find(const struct cfg *cfg,
+                                         const char *name)
+{
+  const struct cfg_tenant *t;
+
+  for(t = cfg->tenants; t; t = t->next)
+    if(!strcmp(t->name, name))
+      return t;
+  return NULL;
+}
+
+int cfg_load(const char *path, struct cfg **out, char **errors)
+{
+  struct parse_ctx c;
+  const char *slash;
+  int rc, ret = 0;
+
+  memset(&c, 0, sizeof(c));
+  c.path = path;
+  slash = strrchr(path, '/');
+  c.dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path))
+                : strdup(".");
+  c.cfg = calloc(1, sizeof(*c.cfg));
+  if(!c.dir || !c.cfg)
+    fatal("cfg: alloc");
+  c.cfg->path = xstrdup(path);
+  c.tail = &c.cfg->tenants;
+  c.bad_section = false;
+  c.sec = SEC_NONE;
+
+  c.fp = fopen(path, "r");
+  if(!c.fp) {
+    ret = -errno;
+    perr(&c, 0, "cannot open: %s", strerror(errno));
+    goto done;
+  }
+  /* Comments start a line; a ';' or '#' inside a value is kept.  The
+   * line length limit is the one libinih was built with (INI_MAX_LINE). */
+  ini_allow_inline_comments = false;
+  ini_allow_multiline = false;
+  ini_stop_on_first_error = false;
+
+  rc = ini_parse_stream(reader, &c, handler, &c);
+  close_section(&c);
+  if(!c.seen_daemon) {
+    /* [daemon] options have defaults even without the section. */
+    memset(c.seen_line, 0, sizeof(c.seen_line));
+    c.sec = SEC_DAEMON;
+    c.bad_section = false;
+    close_section(&c);
+  }
+  if(ferror(c.fp)) {
+    ret = -EIO;
+    perr(&c, 0, "read error");
+  }
+  else if(rc > 0)
+    perr(&c, (unsigned)rc,
+         "syntax error (expected 'key = value' or "
+         "'[section]')");
+  else if(rc < 0)
+    fatalx("cfg: libinih could not allocate memory");
+  fclose(c.fp);
+  if(!c.nerr && !c.cfg->tenants)
+    perr(&c, 0, "no [tenant NAME] section: at least one tenant is needed");
+
+done:
+  free(c.dir);
+  if(c.nerr) {
+    if(!ret)
+      ret = -EINVAL;
+    cfg_free(c.cfg);
+    if(errors)
+      *errors = c.err;
+    else
+      free(c.err);
+    return ret;
+  }
+  free(c.err);
+  *out = c.cfg;
+  return 0;
+}

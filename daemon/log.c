@@ -1,0 +1,154 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * log: levelled logging to the journal, syslog(3) or a terminal.  The
+ * target is chosen once at start-up; errno is preserved across calls so a
+ * caller may log and then still inspect it.
+ */
+#include "log.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+int log_level = LOG_INFO;
+
+static enum log_target target = LOG_TO_STDERR;
+static const char *log_ident = "quarantined";
+
+static const struct {
+  const char *name;
+  int prio;
+} levels[] = {
+    {"error", LOG_ERR}, {"warning", LOG_WARNING}, {"notice", LOG_NOTICE},
+    {"info", LOG_INFO}, {"debug", LOG_DEBUG},
+};
+
+/* stderr_is_journal() tells whether fd 2 is the stream journald handed us:
+ * systemd sets $JOURNAL_STREAM to "DEV:INODE" of that stream. */
+static int stderr_is_journal(void)
+{
+  const char *js = getenv("JOURNAL_STREAM");
+  unsigned long long dev, ino;
+  struct stat st;
+
+  if(!js || sscanf(js, "%llu:%llu", &dev, &ino) != 2)
+    return 0;
+  if(fstat(STDERR_FILENO, &st) == -1)
+    return 0;
+  return (unsigned long long)st.st_dev == dev &&
+         (unsigned long long)st.st_ino == ino;
+}
+
+void log_init(const char *ident, int foreground)
+{
+  log_ident = ident;
+  if(foreground)
+    target = LOG_TO_STDERR;
+  else if(stderr_is_journal())
+    target = LOG_TO_JOURNAL;
+  else if(isatty(STDERR_FILENO))
+    target = LOG_TO_STDERR;
+  else {
+    target = LOG_TO_SYSLOG;
+    openlog(ident, LOG_PID | LOG_NDELAY, LOG_DAEMON);
+  }
+}
+
+void log_set_level(int level)
+{
+  log_level = level;
+}
+
+enum log_target log_get_target(void)
+{
+  return target;
+}
+
+int log_level_parse(const char *name)
+{
+  size_t i;
+
+  for(i = 0; i < sizeof(levels) / sizeof(levels[0]); i++)
+    if(!strcasecmp(name, levels[i].name))
+      return levels[i].prio;
+  return -EINVAL;
+}
+
+const char *log_level_name(int level)
+{
+  size_t i;
+
+  for(i = 0; i < sizeof(levels) / sizeof(levels[0]); i++)
+    if(levels[i].prio == level)
+      return levels[i].name;
+  return "unknown";
+}
+
+void log_vemit(int prio, int with_errno, const char *fmt, va_list ap)
+{
+  int saved_errno = errno;
+  char msg[2048];
+  int n;
+
+  n = vsnprintf(msg, sizeof(msg), fmt, ap);
+  if(n < 0)
+    n = 0;
+  if(with_errno && (size_t)n < sizeof(msg))
+    snprintf(msg + n, sizeof(msg) - (size_t)n, ": %s", strerror(saved_errno));
+
+  switch(target) {
+  case LOG_TO_SYSLOG:
+    syslog(prio, "%s", msg);
+    break;
+  case LOG_TO_JOURNAL:
+    fprintf(stderr, "<%d>%s\n", prio, msg);
+    break;
+  case LOG_TO_STDERR: {
+    char ts[32];
+    struct timespec now;
+    struct tm tm;
+
+    clock_gettime(CLOCK_REALTIME, &now);
+    gmtime_r(&now.tv_sec, &tm);
+    strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+    fprintf(stderr, "%s.%03ldZ %s[%ld]: %s: %s\n", ts, now.tv_nsec / 1000000,
+            log_ident, (long)getpid(), log_level_name(prio), msg);
+    break;
+  }
+  }
+  errno = saved_errno;
+}
+
+void log_emit(int prio, int with_errno, const char *fmt, ...)
+{
+  va_list ap;
+
+  va_start(ap, fmt);
+  log_vemit(prio, with_errno, fmt, ap);
+  va_end(ap);
+}
+
+void fatal(const char *fmt, ...)
+{
+  va_list ap;
+
+  va_start(ap, fmt);
+  log_vemit(LOG_CRIT, 1, fmt, ap);
+  va_end(ap);
+  exit(1);
+}
+
+void fatalx(const char *fmt, ...)
+{
+  va_list ap;
+
+  va_start(ap, fmt);
+  log_vemit(LOG_CRIT, 0, fmt, ap);
+  va_end(ap);
+  exit(1);
+}

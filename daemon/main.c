@@ -1,0 +1,285 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * main: the quarantined daemon's entry point and lifecycle.
+ *
+ *   parse options -> load config (-n stops here) -> prepare state dir ->
+ *   uv loop + signal handles -> STATUS= -> READY=1 -> watchdog timer ->
+ *   run.  SIGHUP: reload the config; a bad file is rejected and the
+ *   running one kept.  SIGTERM/SIGINT: STOPPING=1, close every handle,
+ *   run the loop until the close callbacks have fired, uv_loop_close().
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <uv.h>
+
+#include "cfg.h"
+#include "log.h"
+#include "notify.h"
+
+#ifndef QD_VERSION
+#define QD_VERSION "0.0.0"
+#endif
+
+struct daemon {
+  uv_loop_t loop;
+  uv_signal_t sigterm, sigint, sighup;
+  struct notify notify;
+  struct cfg *cfg; /* running configuration; owned */
+  const char *conf_path;
+  char *state_dir; /* fixed at start-up; owned */
+  int debug;       /* -d: log level stays at debug */
+  int stopping;
+};
+
+static void usage(void)
+{
+  fprintf(stderr,
+          "usage: quarantined [-dnV] [-f file]\n"
+          "  -d       stay in the foreground, log to stderr at "
+          "debug level\n"
+          "  -f file  configuration file (default %s)\n"
+          "  -n       check the configuration and exit\n"
+          "  -V       print the version and exit\n",
+          QD_CONFFILE);
+  exit(2);
+}
+
+/* log_lines() logs each line of a multi-line error text. */
+static void log_lines(const char *text, const char *suffix)
+{
+  const char *p = text, *nl;
+
+  while(p && *p) {
+    nl = strchr(p, '\n');
+    log_errx("%.*s%s", (int)(nl ? nl - p : (long)strlen(p)), p, suffix);
+    p = nl ? nl + 1 : NULL;
+  }
+}
+
+/* prepare_state_dir() makes sure dir exists and can be written.  Returns
+ * 0 or a negative errno code; the failure is logged here. */
+static int prepare_state_dir(const char *dir)
+{
+  struct stat st;
+
+  if(mkdir(dir, 0750) == -1 && errno != EEXIST) {
+    log_err("state_dir: mkdir %s", dir);
+    return -errno;
+  }
+  if(stat(dir, &st) == -1) {
+    log_err("state_dir: stat %s", dir);
+    return -errno;
+  }
+  if(!S_ISDIR(st.st_mode)) {
+    log_errx("state_dir: %s is not a directory", dir);
+    return -ENOTDIR;
+  }
+  if(access(dir, W_OK | X_OK) == -1) {
+    log_err("state_dir: %s is not writable", dir);
+    return -errno;
+  }
+  return 0;
+}
+
+static void update_status(struct daemon *d)
+{
+  notify_status("monitoring %zu tenant%s", d->cfg->ntenants,
+                d->cfg->ntenants == 1 ? "" : "s");
+}
+
+/* reload() re-reads the configuration file.  The new file replaces the
+ * running configuration only when it is valid as a whole. */
+static void reload(struct daemon *d)
+{
+  struct cfg *ncfg = NULL;
+  char *errors = NULL;
+  int rc;
+
+  notify_reloading();
+  log_info("reload: reading %s", d->conf_path);
+  rc = cfg_load(d->conf_path, &ncfg, &errors);
+  if(rc) {
+    log_lines(errors, "");
+    log_errx("reload: %s rejected; keeping the running configuration",
+             d->conf_path);
+    free(errors);
+    update_status(d);
+    notify_ready();
+    return;
+  }
+  if(strcmp(ncfg->state_dir, d->state_dir))
+    log_warnx("reload: state_dir change to %s takes effect only at "
+              "restart; still using %s",
+              ncfg->state_dir, d->state_dir);
+  if(!d->debug)
+    log_set_level(ncfg->log_level);
+  cfg_free(d->cfg);
+  d->cfg = ncfg;
+  log_info("reload: configuration reloaded (%zu tenant%s)", d->cfg->ntenants,
+           d->cfg->ntenants == 1 ? "" : "s");
+  update_status(d);
+  notify_ready();
+}
+
+static void close_walk_cb(uv_handle_t *h, void *arg)
+{
+  (void)arg;
+  if(!uv_is_closing(h)) {
+    log_warnx("shutdown: closing a stray %s handle",
+              uv_handle_type_name(h->type));
+    uv_close(h, NULL);
+  }
+}
+
+/* stop() begins an orderly shutdown: every module closes its handles, and
+ * uv_run() returns once their close callbacks have run. */
+static void stop(struct daemon *d, const char *why)
+{
+  if(d->stopping)
+    return;
+  d->stopping = 1;
+  notify_stopping();
+  notify_status("stopping (%s)", why);
+  log_info("received %s, stopping", why);
+  uv_close((uv_handle_t *)&d->sigterm, NULL);
+  uv_close((uv_handle_t *)&d->sigint, NULL);
+  uv_close((uv_handle_t *)&d->sighup, NULL);
+  notify_close(&d->notify);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+  struct daemon *d = h->data;
+
+  switch(signum) {
+  case SIGHUP:
+    reload(d);
+    break;
+  case SIGTERM:
+    stop(d, "SIGTERM");
+    break;
+  default:
+    stop(d, "SIGINT");
+    break;
+  }
+}
+
+static int start_signal(struct daemon *d, uv_signal_t *h, int signum)
+{
+  int rc;
+
+  rc = uv_signal_init(&d->loop, h);
+  if(rc)
+    return rc;
+  h->data = d;
+  return uv_signal_start(h, on_signal, signum);
+}
+
+static int check_config(const char *path)
+{
+  struct cfg *cfg = NULL;
+  char *errors = NULL;
+
+  if(cfg_load(path, &cfg, &errors)) {
+    fputs(errors, stderr);
+    free(errors);
+    return 1;
+  }
+  cfg_free(cfg);
+  printf("configuration OK\n");
+  return 0;
+}
+
+int main(int argc, char *argv[])
+{
+  struct daemon d;
+  char *errors = NULL;
+  int ch, check_only = 0, rc;
+
+  memset(&d, 0, sizeof(d));
+  d.conf_path = QD_CONFFILE;
+  while((ch = getopt(argc, argv, "df:nVh")) != -1) {
+    switch(ch) {
+    case 'd':
+      d.debug = 1;
+      break;
+    case 'f':
+      d.conf_path = optarg;
+      break;
+    case 'n':
+      check_only = 1;
+      break;
+    case 'V':
+      printf("quarantined %s\n", QD_VERSION);
+      return 0;
+    default:
+      usage();
+    }
+  }
+  if(optind != argc)
+    usage();
+
+  if(check_only)
+    return check_config(d.conf_path);
+
+  /* Secrets live in this process's memory: no core dumps, no ptrace. */
+  if(prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == -1)
+    fatal("prctl(PR_SET_DUMPABLE)");
+  umask(027);
+  signal(SIGPIPE, SIG_IGN);
+
+  log_init("quarantined", d.debug);
+  if(d.debug)
+    log_set_level(LOG_DEBUG);
+  if(cfg_load(d.conf_path, &d.cfg, &errors)) {
+    log_lines(errors, "");
+    free(errors);
+    fatalx("configuration %s rejected", d.conf_path);
+  }
+  if(!d.debug)
+    log_set_level(d.cfg->log_level);
+  d.state_dir = strdup(d.cfg->state_dir);
+  if(!d.state_dir)
+    fatal("strdup");
+  if(prepare_state_dir(d.state_dir))
+    fatalx("cannot use state directory %s", d.state_dir);
+
+  rc = uv_loop_init(&d.loop);
+  if(rc)
+    fatalx("uv_loop_init: %s", uv_strerror(rc));
+  if((rc = start_signal(&d, &d.sigterm, SIGTERM)) ||
+     (rc = start_signal(&d, &d.sigint, SIGINT)) ||
+     (rc = start_signal(&d, &d.sighup, SIGHUP)))
+    fatalx("uv_signal_start: %s", uv_strerror(rc));
+  rc = notify_init(&d.notify, &d.loop);
+  if(rc)
+    fatalx("notify_init: %s", uv_strerror(rc));
+
+  log_info("quarantined %s started: %zu tenant%s, configuration %s", QD_VERSION,
+           d.cfg->ntenants, d.cfg->ntenants == 1 ? "" : "s", d.conf_path);
+  update_status(&d);
+  notify_ready();
+
+  uv_run(&d.loop, UV_RUN_DEFAULT);
+
+  /* Every module has closed its handles; anything left is a bug, but it
+   * is closed all the same so the loop can be closed. */
+  uv_walk(&d.loop, close_walk_cb, NULL);
+  uv_run(&d.loop, UV_RUN_DEFAULT);
+  rc = uv_loop_close(&d.loop);
+  if(rc) {
+    log_errx("shutdown: uv_loop_close: %s", uv_strerror(rc));
+    return 1;
+  }
+  log_info("stopped cleanly");
+  cfg_free(d.cfg);
+  free(d.state_dir);
+  return 0;
+}

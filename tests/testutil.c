@@ -1,0 +1,242 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * testutil: temporary files and a harness that runs the daemon binary
+ * with a fake service manager socket.
+ */
+#include "testutil.h"
+
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+char *tu_tmpdir(void)
+{
+  const char *base = getenv("TMPDIR");
+  char *path;
+
+  if(!base || !*base)
+    base = "/tmp";
+  ck_assert_int_ne(asprintf(&path, "%s/qdtest.XXXXXX", base), -1);
+  ck_assert_ptr_nonnull(mkdtemp(path));
+  return path;
+}
+
+static int rm_cb(const char *p, const struct stat *st, int flag,
+                 struct FTW *ftw)
+{
+  (void)st;
+  (void)flag;
+  (void)ftw;
+  return remove(p);
+}
+
+void tu_rmtree(const char *path)
+{
+  nftw(path, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+char *tu_write(const char *dir, const char *name, const char *text)
+{
+  char *path;
+  FILE *f;
+
+  ck_assert_int_ne(asprintf(&path, "%s/%s", dir, name), -1);
+  f = fopen(path, "w");
+  ck_assert_ptr_nonnull(f);
+  fputs(text, f);
+  ck_assert_int_eq(fclose(f), 0);
+  return path;
+}
+
+char *tu_slurp(const char *path)
+{
+  FILE *f = fopen(path, "r");
+  char *buf = NULL;
+  size_t len = 0, n;
+  char chunk[4096];
+
+  if(!f)
+    return NULL;
+  while((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+    char *p = realloc(buf, len + n + 1);
+
+    ck_assert_ptr_nonnull(p);
+    buf = p;
+    memcpy(buf + len, chunk, n);
+    len += n;
+  }
+  fclose(f);
+  if(!buf)
+    buf = calloc(1, 1);
+  else
+    buf[len] = '\0';
+  return buf;
+}
+
+int tu_timeout_scale(void)
+{
+  const char *w = getenv("QD_WRAPPER");
+
+  return w && *w ? 20 : 1;
+}
+
+void tu_daemon_start(struct tu_daemon *d, const char *dir, const char *conf,
+                     unsigned long watchdog_usec)
+{
+  struct sockaddr_un sa;
+  const char *bin = getenv("QD_BIN");
+  const char *wrapper = getenv("QD_WRAPPER");
+  char *sock_path;
+
+  ck_assert_msg(bin != NULL, "QD_BIN is not set");
+  memset(d, 0, sizeof(*d));
+  d->dir = strdup(dir);
+  ck_assert_int_ne(asprintf(&d->log_path, "%s/daemon.log", dir), -1);
+  ck_assert_int_ne(asprintf(&sock_path, "%s/notify.sock", dir), -1);
+
+  d->notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  ck_assert_int_ge(d->notify_fd, 0);
+  memset(&sa, 0, sizeof(sa));
+  sa.sun_family = AF_UNIX;
+  ck_assert_uint_lt(strlen(sock_path), sizeof(sa.sun_path));
+  strcpy(sa.sun_path, sock_path);
+  unlink(sock_path);
+  ck_assert_int_eq(bind(d->notify_fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+
+  d->pid = fork();
+  ck_assert_int_ge(d->pid, 0);
+  if(d->pid == 0) {
+    int fd = open(d->log_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    char pidbuf[32], usecbuf[32];
+
+    if(fd < 0)
+      _exit(127);
+    dup2(fd, STDOUT_FILENO);
+    dup2(fd, STDERR_FILENO);
+    setenv("NOTIFY_SOCKET", sock_path, 1);
+    unsetenv("JOURNAL_STREAM");
+    if(watchdog_usec) {
+      snprintf(pidbuf, sizeof(pidbuf), "%ld", (long)getpid());
+      snprintf(usecbuf, sizeof(usecbuf), "%lu", watchdog_usec);
+      setenv("WATCHDOG_PID", pidbuf, 1);
+      setenv("WATCHDOG_USEC", usecbuf, 1);
+    }
+    if(wrapper && *wrapper) {
+      char *cmd;
+
+      if(asprintf(&cmd, "exec %s %s -d -f %s", wrapper, bin, conf) < 0)
+        _exit(127);
+      execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+    }
+    else
+      execl(bin, bin, "-d", "-f", conf, (char *)NULL);
+    _exit(127);
+  }
+  free(sock_path);
+}
+
+int tu_notify_count(const struct tu_daemon *d, const char *line)
+{
+  const char *p = d->msgs;
+  size_t len = strlen(line);
+  int n = 0;
+
+  while((p = strstr(p, line)) != NULL) {
+    if((p == d->msgs || p[-1] == '\n') && (p[len] == '\n' || !p[len]))
+      n++;
+    p += len;
+  }
+  return n;
+}
+
+static long now_ms(void)
+{
+  struct timespec ts;
+
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+int tu_notify_wait(struct tu_daemon *d, const char *line, int timeout_ms)
+{
+  return tu_notify_wait_n(d, line, 1, timeout_ms);
+}
+
+int tu_notify_wait_n(struct tu_daemon *d, const char *line, int n,
+                     int timeout_ms)
+{
+  long deadline = now_ms() + (long)timeout_ms * tu_timeout_scale();
+
+  for(;;) {
+    struct pollfd pfd = {.fd = d->notify_fd, .events = POLLIN};
+    char buf[4096];
+    ssize_t len;
+    long left;
+
+    if(tu_notify_count(d, line) >= n)
+      return 1;
+    left = deadline - now_ms();
+    if(left <= 0)
+      return 0;
+    if(poll(&pfd, 1, (int)left) <= 0)
+      continue;
+    len = recv(d->notify_fd, buf, sizeof(buf) - 1, 0);
+    if(len <= 0)
+      continue;
+    buf[len] = '\0';
+    if(d->msgs_len + (size_t)len + 2 < sizeof(d->msgs)) {
+      memcpy(d->msgs + d->msgs_len, buf, (size_t)len);
+      d->msgs_len += (size_t)len;
+      d->msgs[d->msgs_len++] = '\n';
+      d->msgs[d->msgs_len] = '\0';
+    }
+  }
+}
+
+int tu_daemon_wait(struct tu_daemon *d, int timeout_ms)
+{
+  long deadline = now_ms() + (long)timeout_ms * tu_timeout_scale();
+  int status;
+
+  for(;;) {
+    pid_t r = waitpid(d->pid, &status, WNOHANG);
+
+    if(r == d->pid)
+      return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    if(now_ms() > deadline) {
+      kill(d->pid, SIGKILL);
+      waitpid(d->pid, &status, 0);
+      return -1;
+    }
+    usleep(10000);
+  }
+}
+
+int tu_log_wait(struct tu_daemon *d, const char *text, int timeout_ms)
+{
+  long deadline = now_ms() + (long)timeout_ms * tu_timeout_scale();
+
+  for(;;) {
+    char *log = tu_slurp(d->log_path);
+    int found = log && strstr(log, text);
+
+    free(log);
+    if(found)
+      return 1;
+    if(now_ms() > deadline)
+      return 0;
+    usleep(20000);
+  }
+}

@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * testutil: helpers shared by the Check suites: temporary directories and
+ * files, and running the real daemon binary with a fake service manager
+ * ($NOTIFY_SOCKET) so lifecycle tests can watch READY/STATUS/WATCHDOG.
+ */
+#ifndef QD_TESTUTIL_H
+#define QD_TESTUTIL_H
+
+#include <check.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Every suite's constructor, from the list the Makefile generates. */
+#define SUITE(name) Suite *name##_suite(void);
+#include "suites.h"
+#undef SUITE
+
+/* tu_tmpdir() makes a fresh directory under $TMPDIR (or /tmp) and returns
+ * its malloc'd path; tu_rmtree() removes it again. */
+char *tu_tmpdir(void);
+void tu_rmtree(const char *path);
+
+/* tu_write() writes text to dir/name and returns the malloc'd path. */
+char *tu_write(const char *dir, const char *name, const char *text);
+
+/* tu_slurp() returns the malloc'd contents of a file, or NULL. */
+char *tu_slurp(const char *path);
+
+/* A daemon under test. */
+struct tu_daemon {
+  pid_t pid;
+  int notify_fd;    /* our end of $NOTIFY_SOCKET */
+  char *dir;        /* work directory (owned) */
+  char *log_path;   /* the daemon's stderr */
+  char msgs[16384]; /* every notify message received, '\n'-joined */
+  size_t msgs_len;
+};
+
+/* tu_daemon_start() starts $QD_BIN -d -f conf (under $QD_WRAPPER, e.g.
+ * valgrind, when set), with watchdog_usec > 0 asking for a watchdog. */
+void tu_daemon_start(struct tu_daemon *d, const char *dir, const char *conf,
+                     unsigned long watchdog_usec);
+
+/* tu_notify_wait() receives notify messages until one contains line (a
+ * whole "KEY=value" line) or timeout_ms passes.  Returns 1 if seen. */
+int tu_notify_wait(struct tu_daemon *d, const char *line, int timeout_ms);
+
+/* tu_notify_wait_n() waits until line has been received n times. */
+int tu_notify_wait_n(struct tu_daemon *d, const char *line, int n,
+                     int timeout_ms);
+
+/* tu_notify_count() counts received messages holding line. */
+int tu_notify_count(const struct tu_daemon *d, const char *line);
+
+/* tu_daemon_wait() waits up to timeout_ms for the daemon to exit and
+ * returns its exit status, or -1 on a timeout (the daemon is killed). */
+int tu_daemon_wait(struct tu_daemon *d, int timeout_ms);
+
+/* tu_log_wait() waits until the daemon's log contains text. */
+int tu_log_wait(struct tu_daemon *d, const char *text, int timeout_ms);
+
+/* tu_timeout_scale() is 1, or more under a slow wrapper such as valgrind. */
+int tu_timeout_scale(void);
+
+#endif
