@@ -165,7 +165,7 @@ START_TEST(test_unusable_state_dir)
 {
   char *text, *path;
 
-  tu_write(dir, "file", "x");
+  free(tu_write(dir, "file", "x"));
   ck_assert_int_ne(
       asprintf(&text, "[daemon]\nstate_dir = %s/file\n%s", dir, TENANT("a")),
       -1);
