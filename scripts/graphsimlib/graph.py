@@ -1,0 +1,516 @@
+"""Microsoft Graph v1.0 for directory collections: list, get, $count, delta, $batch and
+PATCH /users/{id}.  Sources are cited next to each behaviour (graph-facts §2-§6)."""
+
+import bisect
+import json
+import urllib.parse
+
+from . import odata
+from .directory import (COLLECTIONS, DEFAULT_SELECT, ENTITY_NAME, RESOURCE_NAME, USERS,
+                        DirectoryError)
+from .odata import QueryError
+from .throttle import retry_after_value
+from .util import iso, rand_guid
+
+JSON_TYPE = ("application/json;odata.metadata=minimal;odata.streaming=true;"
+             "IEEE754Compatible=false;charset=utf-8")
+KNOWN_LIST_OPTIONS = {"$select", "$filter", "$top", "$count", "$skiptoken"}
+KNOWN_DELTA_OPTIONS = {"$select", "$deltatoken", "$skiptoken"}
+# graph-facts §6: writable user properties the simulator accepts on PATCH.
+PATCHABLE = {"onPremisesImmutableId", "displayName", "givenName", "surname", "jobTitle",
+             "mobilePhone", "officeLocation", "preferredLanguage", "businessPhones"}
+SYNCED_MESSAGE = ("Unable to update the specified properties for on-premises mastered "
+                  "Directory Sync objects or objects currently undergoing migration.")
+
+
+class Request:
+    def __init__(self, method, path, query, headers, body, base, tenant, issued):
+        self.method = method
+        self.path = path                  # below /v1.0, e.g. "/users/abc"
+        self.query = query                # {name: value}, decoded, last one wins
+        self.headers = headers            # lower-case names
+        self.body = body
+        self.base = base
+        self.tenant = tenant
+        self.issued = issued
+        self.request_id = rand_guid()
+        self.client_request_id = headers.get("client-request-id") or self.request_id
+
+    def header(self, name):
+        return self.headers.get(name.lower())
+
+
+class Response:
+    def __init__(self, status, body=None, headers=None, content_type=JSON_TYPE):
+        self.status = status
+        self.body = body
+        self.headers = dict(headers or {})
+        self.content_type = content_type
+
+
+def error(req, status, code, message, headers=None, inner=None):
+    """graph-facts §4 "Error body shape": {"error": {"code", "message", "innerError":
+    {"date" (no timezone), "request-id", "client-request-id"}}} (learn.microsoft.com/graph/errors)."""
+    inner_error = {"date": req.tenant.now().strftime("%Y-%m-%dT%H:%M:%S") if req.tenant
+                   else None, "request-id": req.request_id,
+                   "client-request-id": req.client_request_id}
+    inner_error.update(inner or {})
+    return Response(status, {"error": {"code": code, "message": message,
+                                       "innerError": inner_error}}, headers)
+
+
+def _query_error(req, exc):
+    return error(req, exc.status, exc.code, exc.message)
+
+
+def handle(sim, req, in_batch=False):
+    """Route one Graph request (the caller has authenticated it)."""
+    parts = [urllib.parse.unquote(p) for p in req.path.strip("/").split("/") if p]
+    if parts == ["$batch"]:
+        if in_batch:
+            return error(req, 400, "BadRequest", "Nested batch requests are not supported.")
+        if req.method != "POST":
+            return error(req, 405, "Request_BadRequest", "Only POST is supported on $batch.")
+        return _batch(sim, req)
+    if not parts or parts[0] not in COLLECTIONS:
+        return error(req, 400, "Request_BadRequest", "Resource not found for the segment '%s'."
+                     % (parts[0] if parts else ""))
+    kind = parts[0]
+    resource = kind if len(parts) == 1 else kind + "/item"
+    ok, headers, wait, limit = sim.throttle.charge(req.tenant, req.issued.app_id, req.method,
+                                                   kind if len(parts) == 1 else resource,
+                                                   req.query)
+    if not ok:
+        response = _throttled(req, wait, limit)
+        if req.method != "GET":
+            sim.log_write({"tenant": req.tenant.id, "appId": req.issued.app_id,
+                           "method": req.method, "path": "/v1.0" + req.path,
+                           "body": _json_or_text(req.body), "status": 429, "applied": False,
+                           "request-id": req.request_id,
+                           "client-request-id": req.client_request_id})
+        return response
+    if req.method != "GET":
+        response = _write(sim, req, kind, parts)
+    else:
+        response = _read(sim, req, kind, parts)
+    if response.status < 400 or response.status == 404:
+        # graph-facts §4: "Normal responses carry x-ms-resource-unit".
+        for name, value in headers.items():
+            response.headers.setdefault(name, value)
+    return response
+
+
+def _throttled(req, wait, limit):
+    """graph-facts §4: 429 with Retry-After, x-ms-throttle-scope
+    (<Scope>/<Limit>/<ApplicationId>/<TenantId>) and x-ms-throttle-information;
+    "Throttling bodies add code, message and status inside innerError"."""
+    settings = req.tenant.settings
+    scope_limit = "ReadWrite" if limit == "WriteLimitExceeded" else "ResourceUnit"
+    headers = {"x-ms-throttle-scope": "Tenant_Application/%s/%s/%s"
+                                      % (scope_limit, req.issued.app_id, req.tenant.id),
+               "x-ms-throttle-information": limit}
+    if settings["throttleRetryAfterHeader"]:
+        headers["Retry-After"] = retry_after_value(wait, settings["retryAfterFormat"])
+    message = "Too many requests. Retry after %s seconds." % headers.get(
+        "Retry-After", retry_after_value(wait, "integer"))
+    return error(req, 429, "TooManyRequests", message, headers,
+                 inner={"code": "TooManyRequests", "message": message, "status": 429})
+
+
+# ----- reads ----------------------------------------------------------------------------
+def _read(sim, req, kind, parts):
+    try:
+        if len(parts) == 1:
+            return _list(sim, req, kind)
+        if len(parts) == 2 and parts[1] in ("delta", "delta()"):
+            return _delta(sim, req, kind)
+        if len(parts) == 2 and parts[1] == "$count":
+            return _count(sim, req, kind)
+        if len(parts) == 2:
+            return _get(sim, req, kind, parts[1])
+    except QueryError as exc:
+        return _query_error(req, exc)
+    return error(req, 400, "Request_BadRequest", "Unsupported segment '%s'." % "/".join(parts[1:]))
+
+
+def _advanced(req):
+    """graph-facts §2: advanced queries need "the ConsistencyLevel header set to eventual
+    and, with the exception of $search, ... the $count query parameter"."""
+    count = req.query.get("$count", "").lower() == "true"
+    return (req.header("ConsistencyLevel") or "").lower() == "eventual" and count
+
+
+def _check_options(req, known):
+    for name in req.query:
+        lname = name.lower()
+        if lname == "$skip":
+            # graph-facts §2: "$skip isn't supported."
+            raise QueryError(400, "Request_BadRequest", "'$skip' is not supported by the service.")
+        if lname.startswith("$") and lname not in known:
+            raise QueryError(400, "Request_UnsupportedQuery", "The query parameter '%s' is not "
+                             "supported with this request." % name)
+
+
+def _context(req, kind, select, suffix=""):
+    if "$select" not in {k.lower() for k in req.query} and not suffix == "/delta":
+        return "%s/v1.0/$metadata#%s%s" % (req.base, kind, suffix)
+    return "%s/v1.0/$metadata#%s(%s)%s" % (req.base, kind, ",".join(select), suffix)
+
+
+def _next_link(req, kind, extra, token, path_suffix=""):
+    params = [(k, v) for k, v in req.query.items()
+              if k.lower() not in ("$skiptoken", "$deltatoken")]
+    params.append((extra, token))
+    query = urllib.parse.urlencode(params, quote_via=urllib.parse.quote, safe="$,()':@/")
+    return "%s/v1.0/%s%s?%s" % (req.base, kind, path_suffix, query)
+
+
+def _list(sim, req, kind):
+    tenant = req.tenant
+    _check_options(req, KNOWN_LIST_OPTIONS)
+    select = odata.parse_select(req.query.get("$select"), kind, DEFAULT_SELECT[kind])
+    top = odata.parse_top(req.query.get("$top")) or 100
+    flt = None
+    if req.query.get("$filter"):
+        flt = odata.Filter(req.query["$filter"], kind, tenant)
+        if flt.needs_advanced and not _advanced(req):
+            op = flt.needs_advanced[0]
+            # graph-facts §2 legend: a property/operator that requires advanced queries but
+            # is sent without them returns Request_UnsupportedQuery.
+            raise QueryError(400, "Request_UnsupportedQuery", "Operator '%s' is not supported "
+                             "because the required parameters might be missing. %s"
+                             % (op, odata.ADVANCED_HINT))
+    fingerprint = odata.query_fingerprint(req.query)
+    after = 0
+    first_page = True
+    if "$skiptoken" in req.query:
+        state = sim.codec.decode(req.query["$skiptoken"])
+        if not state or state.get("k") != "list" or state.get("t") != tenant.id \
+                or state.get("c") != kind:
+            raise QueryError(400, "Request_BadRequest", "The specified page token value is "
+                             "invalid.")
+        if state.get("f") != fingerprint:
+            # graph-facts §2: "Do not try to extract the $skiptoken ... and use it in a
+            # different request."
+            raise QueryError(400, "Request_BadRequest", "The page token does not belong to "
+                             "this query.")
+        after, first_page = state["s"], False
+    seqs = flt.candidates() if flt is not None else None
+    if seqs is None:
+        seqs = tenant.order[kind]
+    start = bisect.bisect_right(seqs, after)
+    page, last = [], after
+    i = start
+    while i < len(seqs) and len(page) < top:
+        obj = tenant.by_seq.get(seqs[i])
+        last = seqs[i]
+        i += 1
+        if obj is None or obj.deleted or obj.kind != kind:
+            continue
+        if flt is None or flt.matches(obj):
+            page.append(tenant.render(obj, select))
+    body = {"@odata.context": _context(req, kind, select)}
+    if first_page and _advanced(req):
+        # graph-facts §2: "@odata.count property will be present only in the first page";
+        # without ConsistencyLevel "$count=true ... is silently ignored".
+        if flt is None:
+            total = len(tenant.order[kind])
+        else:
+            cands = flt.candidates()
+            pool = cands if cands is not None else tenant.order[kind]
+            total = sum(1 for s in pool if tenant.by_seq.get(s) is not None
+                        and not tenant.by_seq[s].deleted and flt.matches(tenant.by_seq[s]))
+        body["@odata.count"] = total
+    body["value"] = page
+    if i < len(seqs):
+        # graph-facts §2: follow @odata.nextLink "until the @odata.nextLink property is no
+        # longer returned"; "A page of results may contain zero or more results."
+        token = sim.codec.encode({"k": "list", "t": tenant.id, "c": kind, "f": fingerprint,
+                                  "s": last})
+        body["@odata.nextLink"] = _next_link(req, kind, "$skiptoken", token)
+    return Response(200, body)
+
+
+def _count(sim, req, kind):
+    # graph-facts §2: "/$count as a URL segment returns an error" without ConsistencyLevel.
+    if (req.header("ConsistencyLevel") or "").lower() != "eventual":
+        raise QueryError(400, "Request_BadRequest", "$count is not currently supported.")
+    flt = odata.Filter(req.query["$filter"], kind, req.tenant) if req.query.get("$filter") else None
+    n = sum(1 for s in req.tenant.order[kind]
+            if flt is None or flt.matches(req.tenant.by_seq[s]))
+    return Response(200, str(n).encode(), content_type="text/plain;charset=utf-8")
+
+
+def _not_found(req, key):
+    return error(req, 404, "Request_ResourceNotFound", "Resource '%s' does not exist or one of "
+                 "its queried reference-property objects are not present." % key)
+
+
+def _get(sim, req, kind, key):
+    _check_options(req, {"$select"})
+    select = odata.parse_select(req.query.get("$select"), kind, DEFAULT_SELECT[kind])
+    obj = req.tenant.find(key, kind)
+    if obj is None or obj.deleted:
+        return _not_found(req, key)
+    body = {"@odata.context": _context(req, kind, select, "/$entity")}
+    body.update(req.tenant.render(obj, select))
+    return Response(200, body)
+
+
+# ----- delta ----------------------------------------------------------------------------
+def _delta_expired(sim, req, kind, select):
+    """graph-facts §2: an expired token gives "a 40X-series error with error codes such as
+    syncStateNotFound"; "A 410 (gone) with a Location header (an empty $deltaToken) means
+    the client must start over with a full sync"."""
+    status = req.tenant.settings["deltaExpiredStatus"]
+    params = urllib.parse.urlencode([("$deltatoken", ""), ("$select", ",".join(select))],
+                                    quote_via=urllib.parse.quote, safe="$,")
+    location = "%s/v1.0/%s/delta?%s" % (req.base, kind, params)
+    return error(req, status, "syncStateNotFound", "The sync state token is not valid or has "
+                 "expired. Start a full synchronization.", {"Location": location})
+
+
+def _delta(sim, req, kind):
+    """graph-facts §2 "Delta query" (learn.microsoft.com/graph/delta-query-overview)."""
+    tenant = req.tenant
+    _check_options(req, KNOWN_DELTA_OPTIONS)
+    page_size = tenant.settings["deltaPageSize"]
+    prefer = (req.header("Prefer") or "").lower()
+    minimal = "return=minimal" in prefer
+    for part in prefer.split(","):
+        part = part.strip()
+        if part.startswith("odata.maxpagesize="):
+            try:
+                page_size = max(1, min(999, int(part.split("=", 1)[1])))
+            except ValueError:
+                pass
+    now = tenant.now().timestamp()
+    lifetime = tenant.settings["deltaTokenLifetimeSeconds"]
+    token = req.query.get("$skiptoken") or req.query.get("$deltatoken")
+    if token and token != "latest":
+        state = sim.codec.decode(token)
+        if not state or state.get("k") != "delta" or state.get("t") != tenant.id \
+                or state.get("c") != kind:
+            return _delta_expired(sim, req, kind, DEFAULT_SELECT[kind])
+        select = state["sel"]
+        if state["ep"] != tenant.delta_epoch or now - state["ts"] > lifetime:
+            return _delta_expired(sim, req, kind, select)
+    else:
+        # "If you use any query parameter (other than $deltatoken and $skiptoken), you
+        # must specify it in the initial delta request"; they are encoded into the tokens.
+        select = odata.parse_select(req.query.get("$select"), kind, DEFAULT_SELECT[kind])
+        state = None
+    base_state = {"k": "delta", "t": tenant.id, "c": kind, "sel": select,
+                  "ep": tenant.delta_epoch}
+    body = {"@odata.context": _context(req, kind, select, "/delta")}
+    link_query = {}
+
+    def link(name, st):
+        st = dict(base_state, **st)
+        st.setdefault("ts", now)
+        value = sim.codec.encode(st)
+        return "%s/v1.0/%s/delta?%s=%s" % (req.base, kind, name, urllib.parse.quote(value, safe=""))
+
+    if token == "latest":
+        # "Append $deltaToken=latest ... the response will contain a @odata.deltaLink and
+        # no resource data."
+        body["value"] = []
+        body["@odata.deltaLink"] = link("$deltatoken", {"ph": "delta", "v": tenant.ver})
+        return Response(200, body)
+
+    value = []
+    if state is None or state.get("ph") == "init":
+        # Round 1: every live object, paged; the deltaLink remembers the version the round
+        # started at, so changes made while paging are replayed next time ("Replays are
+        # possible").
+        snapshot = state["v"] if state else tenant.ver
+        after = state["s"] if state else 0
+        seqs = tenant.order[kind]
+        i = bisect.bisect_right(seqs, after)
+        last = after
+        while i < len(seqs) and len(value) < page_size:
+            obj = tenant.by_seq[seqs[i]]
+            last = seqs[i]
+            i += 1
+            value.append(tenant.render(obj, select))
+        body["value"] = value
+        if i < len(seqs):
+            body["@odata.nextLink"] = link("$skiptoken", {"ph": "init", "v": snapshot, "s": last,
+                                                          "ts": state["ts"] if state else now})
+        else:
+            body["@odata.deltaLink"] = link("$deltatoken", {"ph": "delta", "v": snapshot})
+        return Response(200, body)
+
+    if state["ph"] == "delta":
+        since, upto, offset = state["v"], tenant.ver, 0
+    else:
+        since, upto, offset = state["since"], state["upto"], state["off"]
+    ids = tenant.changes_since(kind, since, upto)
+    tracked = set(select)
+    if not tenant.settings["deltaTracksProvisioningErrors"]:
+        # Switch for graph-facts §11.1 (unknown whether delta tracks the property).
+        tracked.discard("onPremisesProvisioningErrors")
+    i = offset
+    while i < len(ids) and len(value) < page_size:
+        oid = ids[i]
+        i += 1
+        obj = tenant.objects.get(oid)
+        if obj is None or obj.deleted:
+            # "Removed objects come as id plus "@removed": {"reason": "changed"|"deleted"}.
+            # changed means soft-deleted and restorable; deleted means gone for good."
+            value.append({"id": oid, "@removed": {"reason": "changed" if obj else "deleted"}})
+            continue
+        created = obj.prop_ver.get("id", 0) > since
+        changed = [p for p in select if obj.prop_ver.get(p, 0) > since and p in tracked]
+        if not created and not changed:
+            # "If a change occurs to a property that is not selected, the resource ... does
+            # not appear in the delta response."
+            continue
+        if minimal and not created:
+            # "Prefer: return=minimal on deltaLink requests returns only the properties
+            # that changed."
+            item = {"id": obj.id}
+            item.update(tenant.render(obj, changed))
+        else:
+            item = tenant.render(obj, select)
+        value.append(item)
+    body["value"] = value
+    if i < len(ids):
+        body["@odata.nextLink"] = link("$skiptoken", {"ph": "inc", "since": since, "upto": upto,
+                                                      "off": i, "ts": state["ts"]})
+    else:
+        body["@odata.deltaLink"] = link("$deltatoken", {"ph": "delta", "v": upto})
+    return Response(200, body)
+
+
+# ----- writes ---------------------------------------------------------------------------
+def _write(sim, req, kind, parts):
+    response = _do_write(sim, req, kind, parts)
+    sim.log_write({"tenant": req.tenant.id, "appId": req.issued.app_id, "method": req.method,
+                   "path": "/v1.0" + req.path, "body": _json_or_text(req.body),
+                   "status": response.status, "applied": response.status < 300,
+                   "request-id": req.request_id, "client-request-id": req.client_request_id})
+    return response
+
+
+def _json_or_text(body):
+    try:
+        return json.loads(body) if body else None
+    except ValueError:
+        return body.decode("utf-8", "replace")
+
+
+def _do_write(sim, req, kind, parts):
+    if req.method != "PATCH" or kind != USERS or len(parts) != 2:
+        return error(req, 405, "Request_BadRequest", "The simulator supports only PATCH "
+                     "/users/{id} for writes.")
+    # graph-facts §6 permissions: an app-only token needs a write-capable role.
+    if not set(req.issued.roles) & set(req.tenant.settings["writeRoles"]):
+        return error(req, 403, "Authorization_RequestDenied", "Insufficient privileges to "
+                     "complete the operation.")
+    obj = req.tenant.find(parts[1], USERS)
+    if obj is None or obj.deleted:
+        return _not_found(req, parts[1])
+    ctype = (req.header("Content-Type") or "").split(";")[0].strip().lower()
+    try:
+        changes = json.loads(req.body or b"")
+    except ValueError:
+        changes = None
+    if ctype != "application/json" or not isinstance(changes, dict) or not changes:
+        return error(req, 400, "BadRequest", "Empty Payload. JSON content expected.")
+    for name in changes:
+        canonical = {p.lower(): p for p in PATCHABLE}.get(name.lower())
+        if canonical is None:
+            return error(req, 400, "Request_BadRequest", "Property '%s' is read-only and cannot "
+                         "be set." % name)
+    if obj.synced:
+        # graph-facts §6: "A synced user cannot be edited in the cloud. Errors seen:
+        # Request_BadRequest 'Unable to update the specified properties for on-premises
+        # mastered Directory Sync objects ...'"
+        return error(req, 400, "Request_BadRequest", SYNCED_MESSAGE)
+    if "onPremisesImmutableId" in {n for n in changes}:
+        value = changes["onPremisesImmutableId"]
+        if not isinstance(value, str) or not value:
+            # graph-facts §6: nulling it "was reported to start returning 400 in 2024".
+            return error(req, 400, "Request_BadRequest", "Invalid value specified for property "
+                         "'onPremisesImmutableId' of resource 'User'.")
+        if "$" in value or "_" in value:
+            # graph-facts §6: "The $ and _ characters cannot be used when specifying this
+            # property."
+            return error(req, 400, "Request_BadRequest", "Invalid value specified for property "
+                         "'onPremisesImmutableId' of resource 'User'.")
+        others = [o for o in req.tenant.idx_immutable.get(value, ()) if o != obj.id]
+        others += [o for o in [req.tenant.idx_anchor.get(value)] if o and o != obj.id]
+        if others:
+            # graph-facts §6: "Microsoft Entra schema doesn't allow two or more objects to
+            # have the same value of ... objectId, immutableId".
+            return error(req, 400, "Request_BadRequest", "Another object with the same value "
+                         "for property onPremisesImmutableId already exists.")
+    try:
+        req.tenant.update(obj, {n: v for n, v in changes.items()})
+    except DirectoryError as exc:
+        return error(req, 400, "Request_BadRequest", str(exc))
+    # graph-facts §6: "If successful, this method returns a 204 No Content response code."
+    return Response(204, None)
+
+
+# ----- $batch ---------------------------------------------------------------------------
+def _batch(sim, req):
+    """graph-facts §3 "JSON $batch" (learn.microsoft.com/graph/json-batching)."""
+    try:
+        payload = json.loads(req.body or b"")
+        requests = payload["requests"]
+        if not isinstance(requests, list) or not requests:
+            raise ValueError
+    except (ValueError, KeyError, TypeError):
+        # "If the batch request itself is malformed, the status code is 400."
+        return error(req, 400, "BadRequest", "Invalid batch payload format.")
+    if len(requests) > 20:
+        # "JSON batch requests are currently limited to 20 individual requests."
+        return error(req, 400, "BadRequest", "Batch request exceeds the maximum of 20 individual "
+                     "requests.")
+    ids = [str(r.get("id")) if isinstance(r, dict) else None for r in requests]
+    if None in ids or len(set(ids)) != len(ids) or any(i in ("", "None") for i in ids):
+        # "id must be unique in the batch, otherwise, the batch request fails with a 400".
+        return error(req, 400, "BadRequest", "Batch request contains missing or duplicate "
+                     "request ids.")
+    responses = []
+    for item, rid in zip(requests, ids):
+        responses.append(_batch_one(sim, req, item, rid))
+    if req.tenant.settings["batchReverseResponses"]:
+        responses.reverse()
+    # "If the batch request is parseable, the status code is 200".
+    return Response(200, {"responses": responses})
+
+
+def _batch_one(sim, req, item, rid):
+    method = str(item.get("method", "")).upper()
+    url = str(item.get("url", ""))
+    headers = {str(k).lower(): str(v) for k, v in (item.get("headers") or {}).items()}
+    body = item.get("body")
+    # The doc's own example has a url with no leading slash ("users?$select=...").
+    split = urllib.parse.urlsplit(url if url.startswith("/") else "/" + url)
+    sub = Request(method, split.path, dict(urllib.parse.parse_qsl(split.query,
+                                                                  keep_blank_values=True)),
+                  headers, json.dumps(body).encode() if body is not None else b"",
+                  req.base, req.tenant, req.issued)
+    if body is not None and "content-type" not in headers:
+        # "When a body is sent, headers must contain Content-Type."
+        resp = error(sub, 400, "BadRequest", "Content-Type header is required when a body is "
+                     "sent.")
+    elif method not in ("GET", "PATCH", "POST", "PUT", "DELETE") or not split.path.strip("/"):
+        resp = error(sub, 400, "BadRequest", "Invalid method or url in batch request.")
+    else:
+        resp = handle(sim, sub, in_batch=True)
+    out_headers = dict(resp.headers)
+    if resp.body is not None:
+        out_headers["Content-Type"] = resp.content_type
+    entry = {"id": rid, "status": resp.status, "headers": out_headers}
+    if resp.body is not None:
+        entry["body"] = resp.body if not isinstance(resp.body, bytes) else resp.body.decode()
+    sim.log_request({"method": method, "path": "/v1.0" + split.path,
+                     "query": sub.query, "batchId": rid, "status": resp.status,
+                     "tenant": req.tenant.id, "appId": req.issued.app_id,
+                     "headers": {k: headers[k] for k in ("consistencylevel", "prefer")
+                                 if k in headers}, "hasAuthorization": True})
+    return entry

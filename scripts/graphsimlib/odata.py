@@ -1,0 +1,441 @@
+"""OData query options for directory collections: $filter, $select, $top, paging tokens.
+
+Sources: graph-facts §2 and §3 (learn.microsoft.com/graph/aad-advanced-queries,
+learn.microsoft.com/graph/filter-query-parameter, learn.microsoft.com/graph/paging).
+"""
+
+import hashlib
+import hmac
+import json
+import os
+import re
+
+from .directory import CANONICAL, ENTITY_NAME, RESOURCE_NAME, USERS, GROUPS, CONTACTS
+from .util import b64url, b64url_decode, smtp_address
+
+
+class QueryError(Exception):
+    def __init__(self, status, code, message):
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+ADVANCED_HINT = ("Try adding $count=true query parameter and ConsistencyLevel:eventual header. "
+                 "Refer to https://aka.ms/graph-docs/advanced-queries for more information")
+
+DEFAULT, ADVANCED = "default", "advanced"
+_STRING = {"eq": DEFAULT, "in": DEFAULT, "startswith": DEFAULT, "ne": ADVANCED,
+           "endswith": ADVANCED}
+_KEY = {"eq": DEFAULT, "in": DEFAULT, "ne": ADVANCED}
+_BOOL = {"eq": DEFAULT, "ne": ADVANCED}
+_LAMBDA_ADDR = {"eq": DEFAULT, "startswith": DEFAULT, "endswith": ADVANCED}
+# graph-facts §2: onPremisesProvisioningErrors/any(o:o/category) and
+# .../any(o:o/propertyCausingError) are "Default" for eq and "NotSupported for null values".
+_ERRORS = {"eq": DEFAULT, "ne": ADVANCED}
+
+# What each collection can filter on, and whether it needs advanced-query parameters
+# (graph-facts §2 "Filter support", §3 "userPrincipalName supports $filter (eq, ne, not,
+# ge, le, in, startsWith, endsWith); in the filter table eq and startsWith are Default and
+# endsWith needs advanced queries", §6 onPremisesImmutableId "Supports $filter (eq, ne,
+# not, ge, le, in)"; "The in operator is supported by default whenever eq operator is
+# supported by default").  Anything else answers Request_UnsupportedQuery.
+CAPABILITIES = {
+    USERS: {
+        "id": _KEY, "userPrincipalName": _STRING, "mail": _STRING, "displayName": _STRING,
+        "onPremisesImmutableId": _KEY, "onPremisesSamAccountName": _STRING,
+        "onPremisesSyncEnabled": _BOOL, "accountEnabled": _BOOL,
+        "proxyAddresses/any": _LAMBDA_ADDR, "otherMails/any": _LAMBDA_ADDR,
+        "onPremisesProvisioningErrors/any/category": _ERRORS,
+        "onPremisesProvisioningErrors/any/propertyCausingError": _ERRORS,
+    },
+    GROUPS: {
+        "id": _KEY, "mail": _STRING, "displayName": _STRING, "mailNickname": _STRING,
+        "onPremisesSyncEnabled": _BOOL, "mailEnabled": _BOOL, "securityEnabled": _BOOL,
+        "onPremisesSamAccountName": _STRING,
+        "proxyAddresses/any": _LAMBDA_ADDR,
+        "onPremisesProvisioningErrors/any/category": _ERRORS,
+        "onPremisesProvisioningErrors/any/propertyCausingError": _ERRORS,
+    },
+    CONTACTS: {
+        "id": _KEY, "mail": _STRING, "displayName": _STRING, "mailNickname": _STRING,
+        "onPremisesSyncEnabled": _BOOL,
+        "proxyAddresses/any": {"eq": DEFAULT, "startswith": DEFAULT},
+        "onPremisesProvisioningErrors/any/category": _ERRORS,
+        "onPremisesProvisioningErrors/any/propertyCausingError": _ERRORS,
+    },
+}
+CASE_INSENSITIVE = {"userPrincipalName", "mail", "displayName", "mailNickname",
+                    "onPremisesSamAccountName", "otherMails"}
+
+_TOKEN_RE = re.compile(r"""\s*(?:
+    (?P<string>'(?:[^']|'')*')
+  | (?P<number>-?\d+(?:\.\d+)?(?![\w-]))
+  | (?P<ident>[A-Za-z_][A-Za-z0-9_.@-]*)
+  | (?P<punct>[(),:/])
+)""", re.VERBOSE)
+
+
+def _tokenize(text):
+    pos, out = 0, []
+    text = text.rstrip()
+    while pos < len(text):
+        m = _TOKEN_RE.match(text, pos)
+        if not m or m.end() == pos:
+            raise QueryError(400, "BadRequest",
+                             "Invalid filter clause: Syntax error at position %d in '%s'." % (pos, text))
+        pos = m.end()
+        if m.group("string") is not None:
+            out.append(("str", m.group("string")[1:-1].replace("''", "'")))
+        elif m.group("number") is not None:
+            out.append(("num", m.group("number")))
+        elif m.group("ident") is not None:
+            out.append(("id", m.group("ident")))
+        else:
+            out.append(("p", m.group("punct")))
+    return out
+
+
+class Filter:
+    """A parsed $filter for one collection."""
+
+    def __init__(self, text, kind, tenant):
+        self.text, self.kind, self.tenant = text, kind, tenant
+        self.needs_advanced = []
+        self.toks = _tokenize(text)
+        self.pos = 0
+        self.ast = self._or()
+        if self.pos != len(self.toks):
+            self._syntax()
+
+    # ----- parsing ------------------------------------------------------------------
+    def _syntax(self):
+        raise QueryError(400, "BadRequest", "Invalid filter clause: Syntax error at position %d "
+                         "in '%s'." % (self.pos, self.text))
+
+    def _peek(self, n=0):
+        i = self.pos + n
+        return self.toks[i] if i < len(self.toks) else (None, None)
+
+    def _take(self, kind=None, value=None):
+        tok = self._peek()
+        if tok[0] is None or (kind and tok[0] != kind) or (
+                value is not None and str(tok[1]).lower() != value):
+            self._syntax()
+        self.pos += 1
+        return tok
+
+    def _is_word(self, word):
+        tok = self._peek()
+        return tok[0] == "id" and tok[1].lower() == word
+
+    def _or(self):
+        node = self._and()
+        while self._is_word("or"):
+            self.pos += 1
+            node = ("or", node, self._and())
+        return node
+
+    def _and(self):
+        node = self._unary()
+        while self._is_word("and"):
+            self.pos += 1
+            node = ("and", node, self._unary())
+        return node
+
+    def _unary(self):
+        if self._is_word("not"):
+            self.pos += 1
+            # graph-facts §2: "The not and ne negation operators are supported only with
+            # advanced queries."
+            self.needs_advanced.append("not")
+            return ("not", self._unary())
+        if self._peek() == ("p", "("):
+            self.pos += 1
+            node = self._or()
+            self._take("p", ")")
+            return node
+        return self._comparison()
+
+    def _literal(self):
+        kind, value = self._take()
+        if kind == "str":
+            return value
+        if kind == "num":
+            return float(value) if "." in value else int(value)
+        if kind == "id" and value.lower() in ("true", "false"):
+            return value.lower() == "true"
+        if kind == "id" and value.lower() == "null":
+            return None
+        self.pos -= 1
+        self._syntax()
+
+    def _property(self, name):
+        canonical = CANONICAL[self.kind].get(name.lower())
+        if canonical is None:
+            raise QueryError(400, "Request_BadRequest", "Could not find a property named '%s' on "
+                             "type 'microsoft.graph.%s'." % (name, ENTITY_NAME[self.kind]))
+        return canonical
+
+    def _check(self, key, op, prop_label, value=False):
+        caps = CAPABILITIES[self.kind].get(key)
+        mode = caps.get(op) if caps else None
+        if key.startswith("onPremisesProvisioningErrors/") and \
+                self.tenant.settings["provisioningErrorFilter"] == "unsupported":
+            mode = None  # tenant switch, peers §1.1: "An emulator has to pick one"
+        if key.startswith("onPremisesProvisioningErrors/") and value is None:
+            # graph-facts §2: "NotSupported for null values" - except that Microsoft's own
+            # cmdlet sends "ne null" (switch provisioningErrorNeNullWithoutAdvanced).
+            if op == "ne" and self.tenant.settings["provisioningErrorNeNullWithoutAdvanced"]:
+                return
+            if op != "ne":
+                mode = None
+        if mode is None:
+            raise QueryError(400, "Request_UnsupportedQuery", "Unsupported or invalid query filter "
+                             "clause specified for property '%s' of resource '%s'."
+                             % (prop_label, RESOURCE_NAME[self.kind]))
+        if mode == ADVANCED:
+            self.needs_advanced.append(op)
+
+    def _comparison(self):
+        kind, name = self._take("id")
+        lname = name.lower()
+        if lname in ("startswith", "endswith") and self._peek() == ("p", "("):
+            self.pos += 1
+            prop = self._property(self._take("id")[1])
+            self._take("p", ",")
+            value = self._literal()
+            self._take("p", ")")
+            self._check(prop, lname, prop)
+            return ("func", lname, prop, value)
+        prop = self._property(name)
+        if self._peek() == ("p", "/"):
+            self.pos += 1
+            self._take("id", "any")
+            self._take("p", "(")
+            var = self._take("id")[1]
+            self._take("p", ":")
+            node = self._lambda_body(prop, var)
+            self._take("p", ")")
+            return node
+        op = self._take("id")[1].lower()
+        if op == "in":
+            self._take("p", "(")
+            values = [self._literal()]
+            while self._peek() == ("p", ","):
+                self.pos += 1
+                values.append(self._literal())
+            self._take("p", ")")
+            self._check(prop, "in", prop)
+            return ("in", prop, values)
+        if op not in ("eq", "ne", "gt", "ge", "lt", "le"):
+            self._syntax()
+        value = self._literal()
+        self._check(prop, op, prop, value)
+        return ("cmp", prop, op, value)
+
+    def _lambda_body(self, coll, var):
+        if self._is_word("startswith") or self._is_word("endswith"):
+            fname = self._take("id")[1].lower()
+            self._take("p", "(")
+            if self._take("id")[1] != var:
+                self._syntax()
+            self._take("p", ",")
+            value = self._literal()
+            self._take("p", ")")
+            self._check(coll + "/any", fname, coll)
+            return ("any", coll, None, fname, value)
+        if self._take("id")[1] != var:
+            self._syntax()
+        sub = None
+        if self._peek() == ("p", "/"):
+            self.pos += 1
+            sub = self._take("id")[1]
+        op = self._take("id")[1].lower()
+        if op not in ("eq", "ne"):
+            self._syntax()
+        value = self._literal()
+        if sub is None:
+            self._check(coll + "/any", op, coll, value)
+        else:
+            canonical = {"category": "category", "propertycausingerror": "propertyCausingError",
+                         "value": "value", "occurreddatetime": "occurredDateTime"}.get(sub.lower())
+            if canonical is None:
+                self._syntax()
+            sub = canonical
+            self._check("%s/any/%s" % (coll, sub), op, coll, value)
+        return ("any", coll, sub, op, value)
+
+    # ----- evaluation ---------------------------------------------------------------
+    def matches(self, obj):
+        return self._eval(self.ast, obj)
+
+    def _eval(self, node, obj):
+        tag = node[0]
+        if tag == "and":
+            return self._eval(node[1], obj) and self._eval(node[2], obj)
+        if tag == "or":
+            return self._eval(node[1], obj) or self._eval(node[2], obj)
+        if tag == "not":
+            return not self._eval(node[1], obj)
+        if tag == "cmp":
+            _, prop, op, value = node
+            actual = obj.props.get(prop)
+            if prop in CASE_INSENSITIVE and isinstance(actual, str) and isinstance(value, str):
+                actual, value = actual.lower(), value.lower()
+            if op == "eq":
+                return actual == value
+            if op == "ne":
+                return actual != value
+            return False
+        if tag == "in":
+            _, prop, values = node
+            actual = obj.props.get(prop)
+            if prop in CASE_INSENSITIVE and isinstance(actual, str):
+                return actual.lower() in {str(v).lower() for v in values}
+            return actual in values
+        if tag == "func":
+            _, fname, prop, value = node
+            actual = obj.props.get(prop)
+            if not isinstance(actual, str) or not isinstance(value, str):
+                return False
+            if prop in CASE_INSENSITIVE:
+                actual, value = actual.lower(), value.lower()
+            return actual.startswith(value) if fname == "startswith" else actual.endswith(value)
+        if tag == "any":
+            _, coll, sub, op, value = node
+            if coll == "onPremisesProvisioningErrors":
+                items = [e.get(sub) for e in self.tenant.provisioning_errors(obj)]
+                fold = True
+            else:
+                items = obj.props.get(coll) or []
+                fold = coll in CASE_INSENSITIVE or (
+                    coll == "proxyAddresses"
+                    and self.tenant.settings["proxyAddressFilterCaseInsensitive"])
+            for item in items:
+                a, v = item, value
+                if fold and isinstance(a, str) and isinstance(v, str):
+                    a, v = a.lower(), v.lower()
+                if op == "eq" and a == v or op == "ne" and a != v:
+                    return True
+                if op == "startswith" and isinstance(a, str) and a.startswith(v):
+                    return True
+                if op == "endswith" and isinstance(a, str) and a.endswith(v):
+                    return True
+            return False
+        raise AssertionError(tag)
+
+    def candidates(self):
+        """Seqs of the objects that can match, sorted, or None when every object must be
+        scanned.  Keeps a selective filter proportional to its result, not the tenant."""
+        return self._cands(self.ast)
+
+    def _cands(self, node):
+        t = self.tenant
+        tag = node[0]
+        if tag == "or":
+            a, b = self._cands(node[1]), self._cands(node[2])
+            return None if a is None or b is None else sorted(set(a) | set(b))
+        if tag == "and":
+            a, b = self._cands(node[1]), self._cands(node[2])
+            if a is None:
+                return b
+            if b is None:
+                return a
+            return sorted(set(a) & set(b))
+        ids = None
+        if tag == "cmp" and node[2] == "eq" and isinstance(node[3], str):
+            prop, value = node[1], node[3]
+            if prop == "id":
+                ids = [value]
+            elif prop == "userPrincipalName":
+                ids = [t.idx_upn.get(value.lower())]
+            elif prop == "mail":
+                ids = t.idx_mail.get(value.lower(), ())
+            elif prop == "onPremisesImmutableId":
+                ids = t.idx_immutable.get(value, ())
+        elif tag == "in" and node[1] == "id":
+            ids = [v for v in node[2] if isinstance(v, str)]
+        elif tag == "any" and node[1] == "proxyAddresses" and node[3] == "eq" \
+                and isinstance(node[4], str) and ":" in node[4]:
+            ids = t.idx_proxy.get(node[4].split(":", 1)[1].lower(), ())
+        elif tag == "any" and node[1] == "onPremisesProvisioningErrors" and node[3] == "eq":
+            ids = t.with_errors[self.kind]
+        if ids is None:
+            return None
+        seqs = set()
+        for oid in ids:
+            obj = t.objects.get(oid) if oid else None
+            if obj is not None and obj.kind == self.kind and not obj.deleted:
+                seqs.add(obj.seq)
+        return sorted(seqs)
+
+
+def parse_select(text, kind, default):
+    """graph-facts §2: properties "Returned only on $select" are absent otherwise.
+    Property names are matched without regard to case (Microsoft's own cmdlet sends
+    $select=Id,UserPrincipalName,...)."""
+    if text is None:
+        return list(default)
+    out = []
+    for name in text.split(","):
+        name = name.strip()
+        if not name:
+            continue
+        canonical = CANONICAL[kind].get(name.lower())
+        if canonical is None:
+            raise QueryError(400, "Request_BadRequest", "Could not find a property named '%s' on "
+                             "type 'microsoft.graph.%s'." % (name, ENTITY_NAME[kind]))
+        if canonical not in out:
+            out.append(canonical)
+    if "id" not in out:
+        # Directory objects always carry their id.
+        out.insert(0, "id")
+    return out
+
+
+def parse_top(text, maximum=999):
+    """graph-facts §2: "The default and maximum page sizes are 100 and 999"; for $top=1000:
+    "Invalid page size specified: '1000'. Must be between 1 and 999 inclusive." """
+    if text is None:
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or value < 1 or value > maximum:
+        raise QueryError(400, "Request_UnsupportedQuery", "Invalid page size specified: '%s'. "
+                         "Must be between 1 and %d inclusive." % (text, maximum))
+    return value
+
+
+class TokenCodec:
+    """Opaque, tamper-evident $skiptoken / $deltatoken values (graph-facts §2: "Do not try
+    to extract the $skiptoken or $skip value and use it in a different request")."""
+
+    def __init__(self, key=None):
+        self.key = key or os.urandom(16)
+
+    def encode(self, state):
+        body = json.dumps(state, separators=(",", ":"), sort_keys=True).encode()
+        mac = hmac.new(self.key, body, hashlib.sha256).digest()[:12]
+        return "RFNwdA" + b64url(body) + "." + b64url(mac)
+
+    def decode(self, token):
+        try:
+            if not token.startswith("RFNwdA"):
+                return None
+            body_b64, mac_b64 = token[6:].rsplit(".", 1)
+            body = b64url_decode(body_b64)
+            if not hmac.compare_digest(b64url_decode(mac_b64),
+                                       hmac.new(self.key, body, hashlib.sha256).digest()[:12]):
+                return None
+            return json.loads(body)
+        except (ValueError, TypeError):
+            return None
+
+
+def query_fingerprint(params):
+    """Hash of the query options a page token belongs to."""
+    items = sorted((k.lower(), v) for k, v in params.items()
+                   if k.lower() not in ("$skiptoken", "$deltatoken"))
+    return hashlib.sha256(repr(items).encode()).hexdigest()[:16]

@@ -1,0 +1,108 @@
+"""Per-tenant switches for behaviour the Microsoft documents leave open or contradict.
+
+Every switch can be set in a scenario ("settings" of a tenant) and changed at run
+time with POST /_sim/tenants/{tid}/settings.  The default is the behaviour the
+documents describe; the comment says where they are silent or disagree.
+"""
+
+DEFAULTS = {
+    # graph-facts §2 / §11.2: the filter table marks
+    # onPremisesProvisioningErrors/any(o:o/category eq ...) as "Default", but community
+    # sources say "no filtering seems to be supported" (peers §1.1).  "unsupported"
+    # answers such filters with 400 Request_UnsupportedQuery.
+    "provisioningErrorFilter": "supported",
+    # graph-facts §2 / §11.1: no document says whether delta tracks
+    # onPremisesProvisioningErrors.  When false, a change of only that property does
+    # not put the object into a delta response.
+    "deltaTracksProvisioningErrors": True,
+    # graph-facts §6: tenant feature BlockCloudObjectTakeoverThroughHardMatchEnabled;
+    # "a blocked hard match surfaces as InvalidHardMatch" (tshoot-connect-sync-errors).
+    "blockCloudObjectTakeoverThroughHardMatchEnabled": False,
+    # graph-facts §6 (BlockSoftMatchEnabled).  The service default is false (soft match
+    # on UPN / primary SMTP allowed), but the project's seed situation "existing cloud
+    # account" (graph-facts §7, Connect Health: "The user can't be matched in sync to the
+    # existing object") needs the conflict, and Microsoft recommends blocking soft match
+    # after the initial sync, so the simulator defaults to blocked.
+    "blockSoftMatchEnabled": True,
+    # graph-facts §11.3: unknown whether proxyAddresses eq ignores case.
+    "proxyAddressFilterCaseInsensitive": True,
+    # graph-facts §1: the doc names the property "ProxyAddress"; real captures show
+    # "ProxyAddresses".  Value used in propertyCausingError for quarantined addresses.
+    "proxyAddressErrorName": "ProxyAddresses",
+    # graph-facts §1: real values carry the "SMTP:" prefix; false strips it.
+    "proxyAddressErrorValueHasPrefix": True,
+    # graph-facts §4: 429 "Retry-After: 2.128" (older samples) vs "Retry-After: 10"
+    # (current page).  "integer" rounds up, "fractional" sends three decimals.
+    "retryAfterFormat": "integer",
+    # graph-facts §11.5: a community file says Identity & Access sends no Retry-After
+    # on 429; the docs say it does.  false omits the header.
+    "throttleRetryAfterHeader": True,
+    # graph-facts §4: token-bucket limits; false disables simulated throttling.
+    "throttleEnabled": True,
+    # Resource units per 10 s for the app+tenant pair; null = the documented S/M/L
+    # quota (graph-facts §4 table).  Tests lower it to reach the limit quickly.
+    "throttleResourceUnitQuota": None,
+    # graph-facts §4: write quota "3,000 requests per 2 minutes and 30 seconds".
+    "throttleWriteQuota": None,
+    # graph-facts §2 delta: "For directory objects, the limit is seven days."
+    "deltaTokenLifetimeSeconds": 7 * 24 * 3600,
+    # graph-facts §2 delta: expired token -> "a 40X-series error with error codes such
+    # as syncStateNotFound", "A 410 (gone) with a Location header".
+    "deltaExpiredStatus": 410,
+    # Access-token lifetime; null = the --token-lifetime option (graph-facts §5,
+    # "expires_in":3599 in the doc sample).
+    "tokenLifetimeSeconds": None,
+    # graph-facts §7 (Connect Health Apply Fix): "User with conflicting attribute is
+    # soft deleted ... Ensure the user is hard deleted before retry" -> a soft-deleted
+    # object still holds its UPN and proxy addresses.
+    "softDeletedObjectsHoldValues": True,
+    # graph-facts §7 known issue: a user whose smtp: value collides with a group's SMTP:
+    # value "still gets a hard export error".  false quarantines it like other conflicts.
+    "userGroupSmtpConflictIsExportError": True,
+    # graph-facts §7 known issue: "with two groups sharing an SMTP address, one fails on
+    # the first attempt and is quarantined on the next cycle".
+    "groupGroupConflictFailsFirst": True,
+    # graph-facts §6: least-privileged application permission for writing
+    # onPremisesImmutableId is unconfirmed (§11.4); these roles may PATCH users.
+    "writeRoles": ["User.ReadWrite.All", "Directory.ReadWrite.All",
+                   "User.ManageIdentities.All"],
+    # graph-facts §2: the doc-recommended filter uses "eq"; Microsoft's own cmdlet sends
+    # "any(o:o/category ne null)" without ConsistencyLevel (§11.2).  true accepts that
+    # form without advanced-query headers.
+    "provisioningErrorNeNullWithoutAdvanced": False,
+    # graph-facts §3 ($batch): responses "might appear in a different order than the
+    # requests".  true returns them in reverse order so clients must match on "id".
+    "batchReverseResponses": False,
+    # Page size of delta responses when the client sends no Prefer: odata.maxpagesize
+    # (graph-facts §2: delta does not support $top).
+    "deltaPageSize": 100,
+}
+
+CHOICES = {
+    "provisioningErrorFilter": ("supported", "unsupported"),
+    "proxyAddressErrorName": ("ProxyAddress", "ProxyAddresses"),
+    "retryAfterFormat": ("integer", "fractional"),
+    "deltaExpiredStatus": (400, 404, 410),
+}
+
+
+class SettingsError(ValueError):
+    pass
+
+
+def merge(current, changes):
+    """Return `current` updated with `changes`, validating names and values."""
+    result = dict(current)
+    for key, value in (changes or {}).items():
+        if key not in DEFAULTS:
+            raise SettingsError("unknown setting %r (known: %s)" % (key, ", ".join(sorted(DEFAULTS))))
+        default = DEFAULTS[key]
+        if key in CHOICES and value not in CHOICES[key]:
+            raise SettingsError("setting %r must be one of %r" % (key, CHOICES[key]))
+        if isinstance(default, bool) and not isinstance(value, bool):
+            raise SettingsError("setting %r must be true or false" % key)
+        if isinstance(default, int) and not isinstance(default, bool) and key not in CHOICES:
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
+                raise SettingsError("setting %r must be a positive number" % key)
+        result[key] = value
+    return result
