@@ -1,0 +1,229 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * secret: safe reading of secret files and systemd credentials.  The file
+ * is opened without following symlinks and checked through the open
+ * descriptor (fstat), so it cannot be swapped between check and read.
+ * Buffers that held secret bytes are always wiped before they are freed.
+ */
+#include "secret.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+
+/* report() writes a message to err, or logs it when err is NULL. */
+static void report(char *err, size_t errlen, const char *fmt, ...)
+    QD_PRINTF(3, 4);
+
+static void report(char *err, size_t errlen, const char *fmt, ...)
+{
+  char msg[512];
+  va_list ap;
+
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof(msg), fmt, ap);
+  va_end(ap);
+  if(err && errlen)
+    snprintf(err, errlen, "%s", msg);
+  else if(!err)
+    log_errx("%s", msg);
+}
+
+/* check_stat() accepts st if it is a regular file owned by root or by us
+ * whose mode gives nothing to "other" and no write to group.  Returns 0
+ * or a negative errno code after reporting why. */
+static int check_stat(const char *path, const struct stat *st, char *err,
+                      size_t errlen)
+{
+  unsigned mode = (unsigned)st->st_mode & 07777;
+
+  if(!S_ISREG(st->st_mode)) {
+    report(err, errlen, "secret: %s: not a regular file", path);
+    return -EINVAL;
+  }
+  if(st->st_uid != 0 && st->st_uid != geteuid()) {
+    report(err, errlen,
+           "secret: %s: owned by uid %lu; it must belong to root or to "
+           "uid %lu (the daemon's user)",
+           path, (unsigned long)st->st_uid, (unsigned long)geteuid());
+    return -EPERM;
+  }
+  if(mode & (S_IRWXO | S_IWGRP)) {
+    report(err, errlen,
+           "secret: %s: mode %04o is too open; use chmod 600 (or 640)", path,
+           mode);
+    return -EPERM;
+  }
+  return 0;
+}
+
+/* read_all() reads fd to its end into a new buffer of at most max bytes
+ * plus a NUL; hint is the size fstat reported.  Growing copies the data
+ * and wipes the old buffer, so no stray copy of the secret is left on the
+ * heap (realloc() would not wipe).  Returns 0 and sets *out and *len, or a
+ * negative errno code (-EFBIG over max) with nothing allocated. */
+static int read_all(int fd, size_t max, size_t hint, char **out, size_t *len)
+{
+  size_t cap = hint < max ? hint + 1 : max + 1;
+  size_t n = 0;
+  char *buf;
+  int rc;
+
+  if(cap < 64)
+    cap = 64;
+  buf = malloc(cap);
+  if(!buf)
+    return -ENOMEM;
+  for(;;) {
+    ssize_t r;
+
+    if(n + 1 >= cap) {
+      size_t ncap = cap * 2 > max + 1 ? max + 1 : cap * 2;
+      char *nbuf;
+
+      if(n >= max) {
+        char extra;
+
+        /* Full: one more byte means the file is over the limit. */
+        r = read(fd, &extra, 1);
+        if(r < 0 && errno == EINTR)
+          continue;
+        if(r == 0)
+          break;
+        rc = r < 0 ? -errno : -EFBIG;
+        explicit_bzero(&extra, sizeof(extra));
+        secret_free(buf, n);
+        return rc;
+      }
+      nbuf = malloc(ncap);
+      if(!nbuf) {
+        secret_free(buf, n);
+        return -ENOMEM;
+      }
+      memcpy(nbuf, buf, n);
+      secret_free(buf, n);
+      buf = nbuf;
+      cap = ncap;
+    }
+    r = read(fd, buf + n, cap - 1 - n);
+    if(r < 0) {
+      int e = errno;
+
+      if(e == EINTR)
+        continue;
+      secret_free(buf, n);
+      return -e;
+    }
+    if(r == 0)
+      break;
+    n += (size_t)r;
+  }
+  buf[n] = '\0';
+  *out = buf;
+  *len = n;
+  return 0;
+}
+
+int secret_read_file(const char *path, size_t max, char **out, size_t *len,
+                     char *err, size_t errlen)
+{
+  struct stat st;
+  char *buf = NULL;
+  size_t n = 0;
+  int fd, rc;
+
+  if(!max)
+    max = SECRET_MAX_SECRET;
+  fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+  if(fd == -1) {
+    rc = -errno;
+    if(rc == -ELOOP)
+      report(err, errlen,
+             "secret: %s: is a symbolic link; give the real file's path", path);
+    else
+      report(err, errlen, "secret: %s: cannot open: %s", path, strerror(-rc));
+    return rc;
+  }
+  if(fstat(fd, &st) == -1) {
+    rc = -errno;
+    report(err, errlen, "secret: %s: fstat: %s", path, strerror(-rc));
+    close(fd);
+    return rc;
+  }
+  rc = check_stat(path, &st, err, errlen);
+  if(rc) {
+    close(fd);
+    return rc;
+  }
+  if(st.st_size > 0 && (unsigned long long)st.st_size > max) {
+    close(fd);
+    report(err, errlen, "secret: %s: %lld bytes is over the %zu-byte limit",
+           path, (long long)st.st_size, max);
+    return -EFBIG;
+  }
+  rc = read_all(fd, max, (size_t)st.st_size, &buf, &n);
+  close(fd);
+  if(rc == -EFBIG) {
+    report(err, errlen, "secret: %s: over the %zu-byte limit", path, max);
+    return rc;
+  }
+  if(rc) {
+    report(err, errlen, "secret: %s: read: %s", path, strerror(-rc));
+    return rc;
+  }
+  while(n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' ||
+                  buf[n - 1] == ' ' || buf[n - 1] == '\t'))
+    buf[--n] = '\0';
+  if(!n) {
+    secret_free(buf, n);
+    report(err, errlen, "secret: %s: is empty", path);
+    return -EINVAL;
+  }
+  *out = buf;
+  *len = n;
+  return 0;
+}
+
+int secret_read_credential(const char *name, size_t max, char **out,
+                           size_t *len, char *err, size_t errlen)
+{
+  const char *dir = getenv("CREDENTIALS_DIRECTORY");
+  char *path;
+  int rc;
+
+  if(!name || !*name || strchr(name, '/') || !strcmp(name, ".") ||
+     !strcmp(name, "..")) {
+    report(err, errlen, "secret: credential name '%s' is not a plain name",
+           name ? name : "");
+    return -EINVAL;
+  }
+  if(!dir || !*dir) {
+    report(err, errlen,
+           "secret: credential '%s' requested but $CREDENTIALS_DIRECTORY "
+           "is not set (use LoadCredential= in the unit)",
+           name);
+    return -ENOENT;
+  }
+  if(asprintf(&path, "%s/%s", dir, name) == -1) {
+    report(err, errlen, "secret: credential '%s': out of memory", name);
+    return -ENOMEM;
+  }
+  rc = secret_read_file(path, max, out, len, err, errlen);
+  free(path);
+  return rc;
+}
+
+void secret_free(char *s, size_t len)
+{
+  if(!s)
+    return;
+  explicit_bzero(s, len + 1);
+  free(s);
+}
