@@ -1,0 +1,967 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * conflict: parsing onPremisesProvisioningErrors into conflicts, the
+ * per-tenant inventory (a chained hash table keyed by object id, property
+ * and normalised value), the diff between two cycles, and the JSON form
+ * used by the state file.
+ */
+#include "conflict.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "log.h"
+
+struct conflict_set {
+  char *tenant;
+  struct conflict **buckets;
+  size_t nbuckets; /* a power of two, or 0 before the first add */
+  size_t count;
+};
+
+static const char *const objtype_names[] = {"user", "group", "contact"};
+static const char *const property_names[] = {"upn", "proxy"};
+static const char *const state_names[] = {"active"};
+
+#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+
+/* ===== Names ===== */
+
+/* name_parse() returns the index of s in names[n], or -EINVAL. */
+static int name_parse(const char *const *names, size_t n, const char *s)
+{
+  size_t i;
+
+  if(!s)
+    return -EINVAL;
+  for(i = 0; i < n; i++)
+    if(!strcmp(names[i], s))
+      return (int)i;
+  return -EINVAL;
+}
+
+const char *conflict_objtype_name(enum conflict_objtype t)
+{
+  return (size_t)t < NELEM(objtype_names) ? objtype_names[t] : "unknown";
+}
+
+int conflict_objtype_parse(const char *s)
+{
+  return name_parse(objtype_names, NELEM(objtype_names), s);
+}
+
+const char *conflict_property_name(enum conflict_property p)
+{
+  return (size_t)p < NELEM(property_names) ? property_names[p] : "unknown";
+}
+
+int conflict_property_parse(const char *s)
+{
+  return name_parse(property_names, NELEM(property_names), s);
+}
+
+const char *conflict_state_name(enum conflict_state s)
+{
+  return (size_t)s < NELEM(state_names) ? state_names[s] : "unknown";
+}
+
+int conflict_state_parse(const char *s)
+{
+  return name_parse(state_names, NELEM(state_names), s);
+}
+
+/* ===== Times ===== */
+
+/* digits() reads exactly n decimal digits at *p into *v and advances *p.
+ * Returns 0, or -EINVAL when a digit is missing. */
+static int digits(const char **p, int n, int *v)
+{
+  int i, r = 0;
+
+  for(i = 0; i < n; i++) {
+    if(!isdigit((unsigned char)(*p)[i]))
+      return -EINVAL;
+    r = r * 10 + ((*p)[i] - '0');
+  }
+  *p += n;
+  *v = r;
+  return 0;
+}
+
+int conflict_parse_time(const char *s, time_t *out)
+{
+  int y, mo, d, h, mi, sec, oh = 0, om = 0, n;
+  long off = 0;
+  struct tm tm;
+  time_t t;
+
+  if(!s || digits(&s, 4, &y) || *s++ != '-' || digits(&s, 2, &mo) ||
+     *s++ != '-' || digits(&s, 2, &d))
+    return -EINVAL;
+  if(*s != 'T' && *s != 't')
+    return -EINVAL;
+  s++;
+  if(digits(&s, 2, &h) || *s++ != ':' || digits(&s, 2, &mi) || *s++ != ':' ||
+     digits(&s, 2, &sec))
+    return -EINVAL;
+  if(*s == '.') {
+    s++;
+    for(n = 0; isdigit((unsigned char)*s); n++)
+      s++;
+    if(n < 1 || n > 7)
+      return -EINVAL;
+  }
+  if(*s == 'Z' || *s == 'z')
+    s++;
+  else if(*s == '+' || *s == '-') {
+    int sign = *s++ == '-' ? -1 : 1;
+
+    if(digits(&s, 2, &oh) || *s++ != ':' || digits(&s, 2, &om) || oh > 23 ||
+       om > 59)
+      return -EINVAL;
+    off = sign * (oh * 3600L + om * 60L);
+  }
+  if(*s)
+    return -EINVAL;
+  if(mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
+    return -EINVAL;
+  memset(&tm, 0, sizeof(tm));
+  tm.tm_year = y - 1900;
+  tm.tm_mon = mo - 1;
+  tm.tm_mday = d;
+  tm.tm_hour = h;
+  tm.tm_min = mi;
+  tm.tm_sec = sec;
+  t = timegm(&tm);
+  if(t == (time_t)-1 && !(y == 1969 && mo == 12 && d == 31))
+    return -EINVAL;
+  *out = t - off;
+  return 0;
+}
+
+void conflict_format_time(time_t t, char *buf, size_t len)
+{
+  struct tm tm;
+
+  if(!gmtime_r(&t, &tm) || !strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm))
+    snprintf(buf, len, "invalid");
+}
+
+/* ===== Conflicts ===== */
+
+/* strip_smtp() returns value without a leading "smtp:" in any case. */
+static const char *strip_smtp(const char *value)
+{
+  return strncasecmp(value, "smtp:", 5) ? value : value + 5;
+}
+
+/* lower_dup() returns a malloc'd ASCII lower-case copy of s, or NULL. */
+static char *lower_dup(const char *s)
+{
+  char *r = strdup(s), *p;
+
+  if(!r)
+    return NULL;
+  for(p = r; *p; p++)
+    *p = (char)tolower((unsigned char)*p);
+  return r;
+}
+
+char *conflict_key(const char *object_id, enum conflict_property prop,
+                   const char *value)
+{
+  const char *v = prop == CONFLICT_PROXY ? strip_smtp(value) : value;
+  const char *pn = conflict_property_name(prop);
+  size_t il = strlen(object_id), pl = strlen(pn), vl = strlen(v), i;
+  char *key = malloc(il + pl + vl + 3), *p;
+
+  if(!key)
+    return NULL;
+  p = key;
+  memcpy(p, object_id, il);
+  p += il;
+  *p++ = '|';
+  memcpy(p, pn, pl);
+  p += pl;
+  *p++ = '|';
+  for(i = 0; i < vl; i++)
+    *p++ = (char)tolower((unsigned char)v[i]);
+  *p = '\0';
+  return key;
+}
+
+struct conflict *conflict_new(const char *tenant, const char *object_id,
+                              enum conflict_objtype type,
+                              enum conflict_property prop,
+                              const char *raw_value)
+{
+  const char *v = prop == CONFLICT_PROXY ? strip_smtp(raw_value) : raw_value;
+  struct conflict *c;
+
+  if(!*v)
+    return NULL;
+  c = calloc(1, sizeof(*c));
+  if(!c)
+    return NULL;
+  c->objtype = type;
+  c->property = prop;
+  c->sync_enabled = CONFLICT_TRI_UNKNOWN;
+  c->state = CONFLICT_ACTIVE;
+  c->tenant = strdup(tenant);
+  c->object_id = strdup(object_id);
+  c->value = strdup(v);
+  c->value_raw = strdup(raw_value);
+  c->value_lc = lower_dup(v);
+  c->key = conflict_key(object_id, prop, raw_value);
+  if(!c->tenant || !c->object_id || !c->value || !c->value_raw ||
+     !c->value_lc || !c->key) {
+    conflict_free(c);
+    return NULL;
+  }
+  return c;
+}
+
+void conflict_free(struct conflict *c)
+{
+  if(!c)
+    return;
+  free(c->key);
+  free(c->tenant);
+  free(c->object_id);
+  free(c->value);
+  free(c->value_raw);
+  free(c->value_lc);
+  free(c->display_name);
+  free(c->upn);
+  free(c->mail);
+  free(c->immutable_id);
+  free(c->on_prem_dn);
+  free(c->sam_account);
+  free(c->original_value);
+  free(c);
+}
+
+/* ===== The hash table ===== */
+
+/* hash() is 64-bit FNV-1a over the key. */
+static uint64_t hash(const char *s)
+{
+  uint64_t h = 14695981039346656037ULL;
+
+  for(; *s; s++) {
+    h ^= (unsigned char)*s;
+    h *= 1099511628211ULL;
+  }
+  return h;
+}
+
+struct conflict_set *conflict_set_new(const char *tenant)
+{
+  struct conflict_set *s = calloc(1, sizeof(*s));
+
+  if(!s)
+    return NULL;
+  s->tenant = strdup(tenant);
+  if(!s->tenant) {
+    free(s);
+    return NULL;
+  }
+  return s;
+}
+
+void conflict_set_free(struct conflict_set *s)
+{
+  size_t i;
+
+  if(!s)
+    return;
+  for(i = 0; i < s->nbuckets; i++) {
+    struct conflict *c = s->buckets[i], *next;
+
+    for(; c; c = next) {
+      next = c->hnext;
+      conflict_free(c);
+    }
+  }
+  free(s->buckets);
+  free(s->tenant);
+  free(s);
+}
+
+const char *conflict_set_tenant(const struct conflict_set *s)
+{
+  return s->tenant;
+}
+
+size_t conflict_set_count(const struct conflict_set *s)
+{
+  return s->count;
+}
+
+/* rehash() moves every conflict into a new table of n buckets (a power of
+ * two).  Returns 0, or -ENOMEM with the table unchanged. */
+static int rehash(struct conflict_set *s, size_t n)
+{
+  struct conflict **nb = calloc(n, sizeof(*nb));
+  size_t i;
+
+  if(!nb)
+    return -ENOMEM;
+  for(i = 0; i < s->nbuckets; i++) {
+    struct conflict *c = s->buckets[i], *next;
+
+    for(; c; c = next) {
+      size_t b = (size_t)(hash(c->key) & (n - 1));
+
+      next = c->hnext;
+      c->hnext = nb[b];
+      nb[b] = c;
+    }
+  }
+  free(s->buckets);
+  s->buckets = nb;
+  s->nbuckets = n;
+  return 0;
+}
+
+int conflict_set_reserve(struct conflict_set *s, size_t n)
+{
+  size_t want = s->nbuckets ? s->nbuckets : 64;
+
+  /* Keep the load factor at or below 1. */
+  while(want < n) {
+    if(want > SIZE_MAX / 2)
+      return -ENOMEM;
+    want *= 2;
+  }
+  if(want == s->nbuckets)
+    return 0;
+  return rehash(s, want);
+}
+
+struct conflict *conflict_set_find(const struct conflict_set *s,
+                                   const char *key)
+{
+  struct conflict *c;
+
+  if(!s->nbuckets)
+    return NULL;
+  for(c = s->buckets[hash(key) & (s->nbuckets - 1)]; c; c = c->hnext)
+    if(!strcmp(c->key, key))
+      return c;
+  return NULL;
+}
+
+int conflict_set_add(struct conflict_set *s, struct conflict *c)
+{
+  size_t b;
+  int rc;
+
+  if(conflict_set_find(s, c->key))
+    return -EEXIST;
+  rc = conflict_set_reserve(s, s->count + 1);
+  if(rc)
+    return rc;
+  b = (size_t)(hash(c->key) & (s->nbuckets - 1));
+  c->hnext = s->buckets[b];
+  s->buckets[b] = c;
+  s->count++;
+  return 0;
+}
+
+struct conflict *conflict_set_remove(struct conflict_set *s, const char *key)
+{
+  struct conflict **pp, *c;
+
+  if(!s->nbuckets)
+    return NULL;
+  for(pp = &s->buckets[hash(key) & (s->nbuckets - 1)]; *pp;
+      pp = &(*pp)->hnext) {
+    c = *pp;
+    if(!strcmp(c->key, key)) {
+      *pp = c->hnext;
+      c->hnext = NULL;
+      s->count--;
+      return c;
+    }
+  }
+  return NULL;
+}
+
+/* iter_advance() points it->next at the first conflict in a bucket at or
+ * after it->bucket, or NULL at the end. */
+static void iter_advance(struct conflict_iter *it)
+{
+  const struct conflict_set *s = it->set;
+
+  it->next = NULL;
+  while(it->bucket < s->nbuckets && !it->next)
+    it->next = s->buckets[it->bucket++];
+}
+
+void conflict_iter_init(struct conflict_iter *it, const struct conflict_set *s)
+{
+  it->set = s;
+  it->bucket = 0;
+  iter_advance(it);
+}
+
+struct conflict *conflict_iter_next(struct conflict_iter *it)
+{
+  struct conflict *c = it->next;
+
+  if(!c)
+    return NULL;
+  if(c->hnext)
+    it->next = c->hnext;
+  else
+    iter_advance(it);
+  return c;
+}
+
+void conflict_set_diff(const struct conflict_set *old, struct conflict_set *cur,
+                       const struct conflict_diff_cb *cb,
+                       struct conflict_diff_stats *stats)
+{
+  struct conflict_diff_stats st = {0, 0, 0};
+  struct conflict_iter it;
+  struct conflict *c, *o;
+
+  conflict_iter_init(&it, cur);
+  for(c = conflict_iter_next(&it); c; c = conflict_iter_next(&it)) {
+    o = old ? conflict_set_find(old, c->key) : NULL;
+    if(o) {
+      c->first_seen = o->first_seen;
+      st.unchanged++;
+    }
+    else {
+      st.detected++;
+      if(cb && cb->detected)
+        cb->detected(c, cb->arg);
+    }
+  }
+  if(old) {
+    conflict_iter_init(&it, old);
+    for(c = conflict_iter_next(&it); c; c = conflict_iter_next(&it)) {
+      if(conflict_set_find(cur, c->key))
+        continue;
+      st.cleared++;
+      if(cb && cb->cleared)
+        cb->cleared(c, cb->arg);
+    }
+  }
+  if(stats)
+    *stats = st;
+}
+
+/* ===== Parsing Graph objects ===== */
+
+/* get_str() reads the string member name of obj into *out (borrowed).
+ * An absent or null member gives NULL.  Returns 0, or -EBADMSG when the
+ * member has another type. */
+static int get_str(const cJSON *obj, const char *name, const char **out)
+{
+  const cJSON *m = cJSON_GetObjectItemCaseSensitive(obj, name);
+
+  *out = NULL;
+  if(!m || cJSON_IsNull(m))
+    return 0;
+  if(!cJSON_IsString(m) || !m->valuestring)
+    return -EBADMSG;
+  *out = m->valuestring;
+  return 0;
+}
+
+/* dup_opt() sets *dst to a copy of src (NULL stays NULL).  Returns 0 or
+ * -ENOMEM. */
+static int dup_opt(char **dst, const char *src)
+{
+  *dst = NULL;
+  if(!src)
+    return 0;
+  *dst = strdup(src);
+  return *dst ? 0 : -ENOMEM;
+}
+
+/* is_placeholder_for() tells whether upn is the placeholder the service
+ * makes for value: upn is "<prefix><4 digits>@<label>.onmicrosoft.com"
+ * and prefix is the local part of value (compared without case). */
+static bool is_placeholder_for(const char *upn, const char *value)
+{
+  static const char sfx[] = ".onmicrosoft.com";
+  const char *at = strchr(upn, '@'), *vat = strchr(value, '@');
+  size_t dlen, plen, i;
+
+  if(!at || !vat || strchr(at + 1, '@'))
+    return false;
+  dlen = strlen(at + 1);
+  if(dlen <= sizeof(sfx) - 1 ||
+     strcasecmp(at + 1 + dlen - (sizeof(sfx) - 1), sfx))
+    return false;
+  /* The label before .onmicrosoft.com must have no dot. */
+  if(memchr(at + 1, '.', dlen - (sizeof(sfx) - 1)))
+    return false;
+  if(at - upn < 5)
+    return false;
+  for(i = 1; i <= 4; i++)
+    if(!isdigit((unsigned char)at[-(ptrdiff_t)i]))
+      return false;
+  plen = (size_t)(at - upn) - 4;
+  return plen == (size_t)(vat - value) && !strncasecmp(upn, value, plen);
+}
+
+/* Members of a Graph object shared by each of its conflicts. */
+struct object_fields {
+  const char *id, *display_name, *upn, *mail, *immutable_id, *dn, *sam;
+  enum conflict_tristate sync;
+};
+
+/* read_object() checks the types of the members a conflict uses.
+ * Returns 0, or -EBADMSG with *why naming the bad member. */
+static int read_object(const cJSON *obj, struct object_fields *f,
+                       const char **why)
+{
+  static const struct {
+    const char *name, *why;
+    size_t off;
+  } strs[] = {
+      {"id", "id is not a string", offsetof(struct object_fields, id)},
+      {"displayName", "displayName is not a string",
+       offsetof(struct object_fields, display_name)},
+      {"userPrincipalName", "userPrincipalName is not a string",
+       offsetof(struct object_fields, upn)},
+      {"mail", "mail is not a string", offsetof(struct object_fields, mail)},
+      {"onPremisesImmutableId", "onPremisesImmutableId is not a string",
+       offsetof(struct object_fields, immutable_id)},
+      {"onPremisesDistinguishedName",
+       "onPremisesDistinguishedName is not a string",
+       offsetof(struct object_fields, dn)},
+      {"onPremisesSamAccountName", "onPremisesSamAccountName is not a string",
+       offsetof(struct object_fields, sam)},
+  };
+  const cJSON *m;
+  size_t i;
+
+  memset(f, 0, sizeof(*f));
+  for(i = 0; i < NELEM(strs); i++) {
+    const char **dst = (const char **)(void *)((char *)f + strs[i].off);
+
+    if(get_str(obj, strs[i].name, dst)) {
+      *why = strs[i].why;
+      return -EBADMSG;
+    }
+  }
+  f->sync = CONFLICT_TRI_UNKNOWN;
+  m = cJSON_GetObjectItemCaseSensitive(obj, "onPremisesSyncEnabled");
+  if(cJSON_IsBool(m))
+    f->sync = cJSON_IsTrue(m) ? CONFLICT_TRI_TRUE : CONFLICT_TRI_FALSE;
+  else if(m && !cJSON_IsNull(m)) {
+    *why = "onPremisesSyncEnabled is not a boolean";
+    return -EBADMSG;
+  }
+  return 0;
+}
+
+/* fill_object() copies the object's shared members into c.  Returns 0 or
+ * -ENOMEM. */
+static int fill_object(struct conflict *c, const struct object_fields *f,
+                       time_t now)
+{
+  c->sync_enabled = f->sync;
+  c->first_seen = now;
+  c->last_seen = now;
+  if(dup_opt(&c->display_name, f->display_name) || dup_opt(&c->upn, f->upn) ||
+     dup_opt(&c->mail, f->mail) || dup_opt(&c->immutable_id, f->immutable_id) ||
+     dup_opt(&c->on_prem_dn, f->dn) || dup_opt(&c->sam_account, f->sam))
+    return -ENOMEM;
+  return 0;
+}
+
+/* property_of() maps propertyCausingError to a property, or returns -1
+ * for a property Duplicate Attribute Resiliency does not quarantine. */
+static int property_of(const char *name)
+{
+  if(!strcasecmp(name, "UserPrincipalName"))
+    return CONFLICT_UPN;
+  if(!strcasecmp(name, "ProxyAddress") || !strcasecmp(name, "ProxyAddresses"))
+    return CONFLICT_PROXY;
+  return -1;
+}
+
+/* free_list() frees n staged conflicts. */
+static void free_list(struct conflict **list, size_t n)
+{
+  size_t i;
+
+  for(i = 0; i < n; i++)
+    conflict_free(list[i]);
+  free(list);
+}
+
+/* stage_errors() turns the errors array into new conflicts in *list
+ * (*n of them), checking every entry first.  Returns 0, -EBADMSG with
+ * *why set, or -ENOMEM; on error nothing is left allocated. */
+static int stage_errors(const cJSON *errs, enum conflict_objtype type,
+                        const char *tenant, const struct object_fields *f,
+                        time_t now, struct conflict ***list, size_t *n,
+                        const char **why)
+{
+  const cJSON *e;
+  struct conflict **l;
+  size_t cnt = 0, i;
+  int rc;
+
+  l = calloc((size_t)cJSON_GetArraySize(errs) + 1, sizeof(*l));
+  if(!l)
+    return -ENOMEM;
+  cJSON_ArrayForEach(e, errs)
+  {
+    const char *cat, *prop, *value, *when;
+    struct conflict *c;
+    time_t occurred = 0;
+    int p;
+    bool dup = false;
+
+    if(!cJSON_IsObject(e) || get_str(e, "category", &cat) ||
+       get_str(e, "propertyCausingError", &prop) ||
+       get_str(e, "value", &value) || get_str(e, "occurredDateTime", &when)) {
+      *why = "an onPremisesProvisioningErrors entry has the wrong type";
+      free_list(l, cnt);
+      return -EBADMSG;
+    }
+    if(!cat || strcasecmp(cat, "PropertyConflict"))
+      continue;
+    p = prop ? property_of(prop) : -1;
+    if(p < 0) {
+      log_debug("conflict: %s %s: skipping a conflict on property %s",
+                conflict_objtype_name(type), f->id, prop ? prop : "(null)");
+      continue;
+    }
+    if(!value || !*strip_smtp(value)) {
+      log_debug("conflict: %s %s: skipping a %s conflict with no value",
+                conflict_objtype_name(type), f->id, prop);
+      continue;
+    }
+    if(when && conflict_parse_time(when, &occurred)) {
+      /* Tolerated: the conflict matters more than its date. */
+      log_debug("conflict: %s %s: bad occurredDateTime '%s'",
+                conflict_objtype_name(type), f->id, when);
+      occurred = 0;
+    }
+    c = conflict_new(tenant, f->id, type, (enum conflict_property)p, value);
+    if(!c || fill_object(c, f, now)) {
+      conflict_free(c);
+      free_list(l, cnt);
+      return -ENOMEM;
+    }
+    c->occurred = occurred;
+    /* The same error listed twice counts once. */
+    for(i = 0; i < cnt && !dup; i++)
+      dup = !strcmp(l[i]->key, c->key);
+    if(dup) {
+      conflict_free(c);
+      continue;
+    }
+    l[cnt++] = c;
+  }
+  /* Placeholder UPN: confirmed only by the object's own UPN error. */
+  for(i = 0; f->upn && i < cnt; i++) {
+    struct conflict *c = l[i];
+
+    if(c->property != CONFLICT_UPN || !is_placeholder_for(f->upn, c->value))
+      continue;
+    c->placeholder = true;
+    rc = dup_opt(&c->original_value, c->value);
+    if(rc) {
+      free_list(l, cnt);
+      return rc;
+    }
+  }
+  *list = l;
+  *n = cnt;
+  return 0;
+}
+
+int conflict_parse_object(const cJSON *obj, enum conflict_objtype type,
+                          const char *tenant, time_t now,
+                          struct conflict_set *into)
+{
+  struct object_fields f;
+  const cJSON *errs;
+  struct conflict **list = NULL;
+  const char *why = NULL;
+  size_t n = 0, i;
+  int rc;
+
+  if(!cJSON_IsObject(obj)) {
+    log_warnx("conflict: tenant %s: a %s is not a JSON object; skipped", tenant,
+              conflict_objtype_name(type));
+    return -EBADMSG;
+  }
+  rc = read_object(obj, &f, &why);
+  if(!rc && !f.id) {
+    why = "it has no id";
+    rc = -EBADMSG;
+  }
+  errs = cJSON_GetObjectItemCaseSensitive(obj, "onPremisesProvisioningErrors");
+  if(!rc && errs && !cJSON_IsNull(errs) && !cJSON_IsArray(errs)) {
+    why = "onPremisesProvisioningErrors is not an array";
+    rc = -EBADMSG;
+  }
+  if(!rc && cJSON_IsArray(errs))
+    rc = stage_errors(errs, type, tenant, &f, now, &list, &n, &why);
+  if(rc == -EBADMSG) {
+    log_warnx("conflict: tenant %s: %s %s: %s; object skipped", tenant,
+              conflict_objtype_name(type), f.id ? f.id : "(no id)", why);
+    return rc;
+  }
+  if(rc)
+    return rc;
+  if(!n) {
+    free(list);
+    return 0;
+  }
+  /* Reserve first, so that no add below can fail half-way. */
+  rc = conflict_set_reserve(into, conflict_set_count(into) + n);
+  if(rc) {
+    free_list(list, n);
+    return rc;
+  }
+  for(i = 0; i < n; i++) {
+    struct conflict *old = conflict_set_remove(into, list[i]->key);
+
+    if(old) {
+      if(old->first_seen && old->first_seen < list[i]->first_seen)
+        list[i]->first_seen = old->first_seen;
+      conflict_free(old);
+    }
+    conflict_set_add(into, list[i]);
+  }
+  free(list);
+  return (int)n;
+}
+
+/* ===== JSON form ===== */
+
+/* add_str() adds name: s, or name: null when s is NULL.  Returns 0 or
+ * -ENOMEM. */
+static int add_str(cJSON *o, const char *name, const char *s)
+{
+  cJSON *v = s ? cJSON_CreateString(s) : cJSON_CreateNull();
+
+  if(!v || !cJSON_AddItemToObject(o, name, v)) {
+    cJSON_Delete(v);
+    return -ENOMEM;
+  }
+  return 0;
+}
+
+/* add_time() adds name: "ISO time", or null for 0. */
+static int add_time(cJSON *o, const char *name, time_t t)
+{
+  char buf[CONFLICT_TIME_LEN];
+
+  if(!t)
+    return add_str(o, name, NULL);
+  conflict_format_time(t, buf, sizeof(buf));
+  return add_str(o, name, buf);
+}
+
+cJSON *conflict_to_json(const struct conflict *c)
+{
+  cJSON *o = cJSON_CreateObject(), *sync;
+  int rc = 0;
+
+  if(!o)
+    return NULL;
+  rc |= add_str(o, "objectId", c->object_id);
+  rc |= add_str(o, "objectType", conflict_objtype_name(c->objtype));
+  rc |= add_str(o, "property", conflict_property_name(c->property));
+  rc |= add_str(o, "value", c->value);
+  rc |= add_str(o, "rawValue", c->value_raw);
+  rc |= add_str(o, "displayName", c->display_name);
+  rc |= add_str(o, "userPrincipalName", c->upn);
+  rc |= add_str(o, "mail", c->mail);
+  if(c->sync_enabled == CONFLICT_TRI_UNKNOWN)
+    sync = cJSON_AddNullToObject(o, "onPremisesSyncEnabled");
+  else
+    sync = cJSON_AddBoolToObject(o, "onPremisesSyncEnabled",
+                                 c->sync_enabled == CONFLICT_TRI_TRUE);
+  if(!sync)
+    rc = -ENOMEM;
+  rc |= add_str(o, "onPremisesImmutableId", c->immutable_id);
+  rc |= add_str(o, "onPremisesDistinguishedName", c->on_prem_dn);
+  rc |= add_str(o, "onPremisesSamAccountName", c->sam_account);
+  if(!cJSON_AddBoolToObject(o, "placeholder", c->placeholder))
+    rc = -ENOMEM;
+  rc |= add_str(o, "originalValue", c->original_value);
+  rc |= add_time(o, "occurredDateTime", c->occurred);
+  rc |= add_time(o, "firstSeen", c->first_seen);
+  rc |= add_time(o, "lastSeen", c->last_seen);
+  rc |= add_str(o, "state", conflict_state_name(c->state));
+  if(rc) {
+    cJSON_Delete(o);
+    return NULL;
+  }
+  return o;
+}
+
+/* get_time() reads an ISO time member (null/absent gives 0).  Returns 0
+ * or -EBADMSG. */
+static int get_time(const cJSON *o, const char *name, time_t *t)
+{
+  const char *s;
+
+  *t = 0;
+  if(get_str(o, name, &s))
+    return -EBADMSG;
+  if(s && conflict_parse_time(s, t))
+    return -EBADMSG;
+  return 0;
+}
+
+int conflict_from_json(const cJSON *j, const char *tenant,
+                       struct conflict **out)
+{
+  const char *id, *ot, *pr, *val, *raw, *st, *dn, *upn, *mail, *imm, *odn, *sam,
+      *orig;
+  const cJSON *m;
+  struct conflict *c;
+  int type, prop, state;
+
+  if(!cJSON_IsObject(j) || get_str(j, "objectId", &id) ||
+     get_str(j, "objectType", &ot) || get_str(j, "property", &pr) ||
+     get_str(j, "value", &val) || get_str(j, "rawValue", &raw) ||
+     get_str(j, "state", &st) || get_str(j, "displayName", &dn) ||
+     get_str(j, "userPrincipalName", &upn) || get_str(j, "mail", &mail) ||
+     get_str(j, "onPremisesImmutableId", &imm) ||
+     get_str(j, "onPremisesDistinguishedName", &odn) ||
+     get_str(j, "onPremisesSamAccountName", &sam) ||
+     get_str(j, "originalValue", &orig))
+    return -EBADMSG;
+  type = conflict_objtype_parse(ot);
+  prop = conflict_property_parse(pr);
+  state = conflict_state_parse(st);
+  if(!id || !*id || !val || type < 0 || prop < 0 || state < 0)
+    return -EBADMSG;
+  c = conflict_new(tenant, id, (enum conflict_objtype)type,
+                   (enum conflict_property)prop, raw ? raw : val);
+  if(!c)
+    return *val ? -ENOMEM : -EBADMSG;
+  c->state = (enum conflict_state)state;
+  if(get_time(j, "occurredDateTime", &c->occurred) ||
+     get_time(j, "firstSeen", &c->first_seen) ||
+     get_time(j, "lastSeen", &c->last_seen))
+    goto bad;
+  m = cJSON_GetObjectItemCaseSensitive(j, "onPremisesSyncEnabled");
+  if(cJSON_IsBool(m))
+    c->sync_enabled = cJSON_IsTrue(m) ? CONFLICT_TRI_TRUE : CONFLICT_TRI_FALSE;
+  else if(m && !cJSON_IsNull(m))
+    goto bad;
+  m = cJSON_GetObjectItemCaseSensitive(j, "placeholder");
+  if(cJSON_IsBool(m))
+    c->placeholder = cJSON_IsTrue(m);
+  else if(m && !cJSON_IsNull(m))
+    goto bad;
+  if(dup_opt(&c->display_name, dn) || dup_opt(&c->upn, upn) ||
+     dup_opt(&c->mail, mail) || dup_opt(&c->immutable_id, imm) ||
+     dup_opt(&c->on_prem_dn, odn) || dup_opt(&c->sam_account, sam) ||
+     dup_opt(&c->original_value, orig)) {
+    conflict_free(c);
+    return -ENOMEM;
+  }
+  *out = c;
+  return 0;
+
+bad:
+  conflict_free(c);
+  return -EBADMSG;
+}
+
+/* by_key() orders conflicts by key, for qsort(). */
+static int by_key(const void *a, const void *b)
+{
+  const struct conflict *x = *(const struct conflict *const *)a;
+  const struct conflict *y = *(const struct conflict *const *)b;
+
+  return strcmp(x->key, y->key);
+}
+
+cJSON *conflict_set_to_json(const struct conflict_set *s)
+{
+  struct conflict **v = NULL;
+  struct conflict_iter it;
+  struct conflict *c;
+  cJSON *arr;
+  size_t n = 0, i;
+
+  arr = cJSON_CreateArray();
+  if(!arr)
+    return NULL;
+  if(!s->count)
+    return arr;
+  v = malloc(s->count * sizeof(*v));
+  if(!v)
+    goto nomem;
+  conflict_iter_init(&it, s);
+  for(c = conflict_iter_next(&it); c; c = conflict_iter_next(&it))
+    v[n++] = c;
+  qsort(v, n, sizeof(*v), by_key);
+  for(i = 0; i < n; i++) {
+    cJSON *o = conflict_to_json(v[i]);
+
+    if(!o || !cJSON_AddItemToArray(arr, o)) {
+      cJSON_Delete(o);
+      goto nomem;
+    }
+  }
+  free(v);
+  return arr;
+
+nomem:
+  free(v);
+  cJSON_Delete(arr);
+  return NULL;
+}
+
+int conflict_set_from_json(const cJSON *arr, const char *tenant,
+                           struct conflict_set **out)
+{
+  struct conflict_set *s;
+  const cJSON *e;
+  int rc;
+
+  if(!cJSON_IsArray(arr))
+    return -EBADMSG;
+  s = conflict_set_new(tenant);
+  if(!s)
+    return -ENOMEM;
+  rc = conflict_set_reserve(s, (size_t)cJSON_GetArraySize(arr));
+  cJSON_ArrayForEach(e, arr)
+  {
+    struct conflict *c;
+
+    if(rc)
+      break;
+    rc = conflict_from_json(e, tenant, &c);
+    if(rc)
+      break;
+    rc = conflict_set_add(s, c);
+    if(rc) {
+      conflict_free(c);
+      if(rc == -EEXIST)
+        rc = -EBADMSG;
+    }
+  }
+  if(rc) {
+    conflict_set_free(s);
+    return rc;
+  }
+  *out = s;
+  return 0;
+}

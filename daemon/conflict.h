@@ -1,0 +1,227 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * conflict: the conflict model and a tenant's inventory.  A conflict is
+ * one quarantined UPN or SMTP proxy address on one user, group or contact,
+ * taken from its onPremisesProvisioningErrors.  A conflict_set holds one
+ * tenant's conflicts in a hash table keyed by conflict_key(); two sets are
+ * compared with conflict_set_diff() to find new and cleared conflicts.
+ */
+#ifndef QD_CONFLICT_H
+#define QD_CONFLICT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+#include <cjson/cJSON.h>
+
+enum conflict_objtype { CONFLICT_USER, CONFLICT_GROUP, CONFLICT_CONTACT };
+
+/* Duplicate Attribute Resiliency quarantines only these two properties.
+ * Provisioning errors on any other property are skipped by the parser (a
+ * debug line is logged): they are not quarantines, and the service does
+ * not release them. */
+enum conflict_property { CONFLICT_UPN, CONFLICT_PROXY };
+
+/* Lifecycle of a conflict.  Only ACTIVE exists so far; the sweep module
+ * will add states such as FREED, RELEASED and STUCK.  Add new states at
+ * the end and give each a name in conflict.c. */
+enum conflict_state { CONFLICT_ACTIVE };
+
+/* onPremisesSyncEnabled: true, false, or null/absent (cloud-only object or
+ * never synced). */
+enum conflict_tristate {
+  CONFLICT_TRI_UNKNOWN = -1,
+  CONFLICT_TRI_FALSE = 0,
+  CONFLICT_TRI_TRUE = 1
+};
+
+/* One conflict.  Every string is owned by the conflict (malloc'd) and may
+ * be NULL unless marked "never NULL".  Times are UTC seconds; 0 means
+ * unknown. */
+struct conflict {
+  char *key;       /* conflict_key() of the next fields; never NULL */
+  char *tenant;    /* tenant name from the configuration; never NULL */
+  char *object_id; /* Graph id of the object; never NULL */
+  enum conflict_objtype objtype;
+  enum conflict_property property;
+  char *value;     /* quarantined value, smtp: prefix removed; never NULL */
+  char *value_raw; /* the value exactly as Graph sent it; never NULL */
+  char *value_lc;  /* value in ASCII lower case, for comparing; never NULL */
+  char *display_name;
+  char *upn; /* userPrincipalName now shown (maybe the placeholder) */
+  char *mail;
+  enum conflict_tristate sync_enabled;
+  char *immutable_id;   /* onPremisesImmutableId */
+  char *on_prem_dn;     /* onPremisesDistinguishedName */
+  char *sam_account;    /* onPremisesSamAccountName */
+  bool placeholder;     /* upn is the service's placeholder for this value */
+  char *original_value; /* the UPN behind the placeholder, or NULL */
+  time_t occurred;      /* occurredDateTime */
+  time_t first_seen;    /* first cycle that saw this conflict */
+  time_t last_seen;     /* latest cycle that saw it */
+  enum conflict_state state;
+  struct conflict *hnext; /* hash chain: private to conflict.c */
+};
+
+/* A tenant's inventory; opaque.  It owns the conflicts it holds. */
+struct conflict_set;
+
+/* An iterator over a set.  The conflict last returned may be removed (and
+ * freed) before the next call; no other change to the set is allowed
+ * while iterating. */
+struct conflict_iter {
+  const struct conflict_set *set;
+  size_t bucket;
+  struct conflict *next;
+};
+
+/* Callbacks of conflict_set_diff().  Either may be NULL.  The conflict is
+ * borrowed: a detected one belongs to cur, a cleared one to old.  The
+ * callbacks must not change either set. */
+struct conflict_diff_cb {
+  void (*detected)(const struct conflict *c, void *arg);
+  void (*cleared)(const struct conflict *c, void *arg);
+  void *arg;
+};
+
+struct conflict_diff_stats {
+  size_t detected, cleared, unchanged;
+};
+
+/* Names used in JSON, alerts and logs: "user", "group", "contact";
+ * "upn", "proxy"; "active".  The _parse functions take those names and
+ * return the enum value, or -EINVAL. */
+const char *conflict_objtype_name(enum conflict_objtype t);
+int conflict_objtype_parse(const char *s);
+const char *conflict_property_name(enum conflict_property p);
+int conflict_property_parse(const char *s);
+const char *conflict_state_name(enum conflict_state s);
+int conflict_state_parse(const char *s);
+
+/* conflict_parse_time() parses an ISO 8601 / RFC 3339 date-time such as
+ * 2022-06-27T10:29:29.0922053Z: 0 to 7 fractional digits (dropped), then
+ * Z or +hh:mm / -hh:mm; with no zone at all the time is taken as UTC.
+ * Returns 0 and sets *out, or -EINVAL (*out untouched). */
+int conflict_parse_time(const char *s, time_t *out);
+
+/* conflict_format_time() writes t as "2022-06-27T10:29:29Z" into buf
+ * (at least CONFLICT_TIME_LEN bytes). */
+#define CONFLICT_TIME_LEN 32
+void conflict_format_time(time_t t, char *buf, size_t len);
+
+/* conflict_key() returns the malloc'd inventory key of a conflict,
+ * "<object id>|<property>|<value>", where value has any smtp: prefix
+ * removed (proxy addresses) and is lower-cased (ASCII only: Entra
+ * compares both properties without regard to case).  value may be the raw
+ * Graph value.  Returns NULL when out of memory.  The caller frees it. */
+char *conflict_key(const char *object_id, enum conflict_property prop,
+                   const char *value);
+
+/* conflict_new() makes a conflict with its identity filled in: tenant,
+ * object id, type, property, and the value in all three forms, plus key.
+ * Other fields are zero/NULL, sync_enabled is unknown and state ACTIVE.
+ * Returns NULL when out of memory or when value is empty once its prefix
+ * is removed.  Free it with conflict_free(). */
+struct conflict *conflict_new(const char *tenant, const char *object_id,
+                              enum conflict_objtype type,
+                              enum conflict_property prop,
+                              const char *raw_value);
+
+/* conflict_free() frees c and its strings.  c must not be in a set.
+ * NULL is a no-op. */
+void conflict_free(struct conflict *c);
+
+/* conflict_parse_object() reads one user, group or contact as Graph
+ * returns it and adds one conflict to into for each entry of its
+ * onPremisesProvisioningErrors whose category is PropertyConflict (any
+ * case) and whose propertyCausingError is UserPrincipalName, ProxyAddress
+ * or ProxyAddresses (any case).  Unknown members are ignored, and null
+ * members are taken as absent; an entry with no value is skipped.
+ * first_seen and last_seen are set to now.  A conflict already in the set
+ * under the same key is replaced; its first_seen is kept.
+ *
+ * A placeholder UPN (prefix + 4 digits @ label.onmicrosoft.com) is
+ * flagged only when the object's own UPN conflict has a value whose local
+ * part is that prefix; original_value then holds that value.
+ *
+ * Returns the number of conflicts added (0 for an object without errors).
+ * A member of the wrong type (errors not an array, a value that is a
+ * number, ...) gives -EBADMSG with one warning logged here; -ENOMEM when
+ * out of memory.  On any error the set is unchanged. */
+int conflict_parse_object(const cJSON *obj, enum conflict_objtype type,
+                          const char *tenant, time_t now,
+                          struct conflict_set *into);
+
+/* conflict_to_json() returns c as a new cJSON object (the state file
+ * form; the tenant is not included), or NULL when out of memory.  The
+ * caller frees it with cJSON_Delete(). */
+cJSON *conflict_to_json(const struct conflict *c);
+
+/* conflict_from_json() reads what conflict_to_json() wrote.  Every member
+ * is checked: a missing required member, a wrong type, an unknown name
+ * or a bad time gives -EBADMSG.  Returns 0 with *out set to a new
+ * conflict (free with conflict_free()), or -EBADMSG / -ENOMEM with *out
+ * untouched.  Nothing is logged. */
+int conflict_from_json(const cJSON *j, const char *tenant,
+                       struct conflict **out);
+
+/* conflict_set_new() returns an empty set for tenant (copied), or NULL
+ * when out of memory.  Free it with conflict_set_free(). */
+struct conflict_set *conflict_set_new(const char *tenant);
+
+/* conflict_set_free() frees the set and every conflict in it.  NULL is a
+ * no-op. */
+void conflict_set_free(struct conflict_set *s);
+
+const char *conflict_set_tenant(const struct conflict_set *s);
+size_t conflict_set_count(const struct conflict_set *s);
+
+/* conflict_set_reserve() makes room for n conflicts in all, so that the
+ * next adds up to that count cannot fail.  Returns 0 or -ENOMEM. */
+int conflict_set_reserve(struct conflict_set *s, size_t n);
+
+/* conflict_set_add() puts c into the set, which then owns it.  Returns 0;
+ * -EEXIST if a conflict with the same key is there already, or -ENOMEM;
+ * on error c still belongs to the caller. */
+int conflict_set_add(struct conflict_set *s, struct conflict *c);
+
+/* conflict_set_find() returns the conflict stored under key (see
+ * conflict_key()), or NULL.  The set keeps ownership. */
+struct conflict *conflict_set_find(const struct conflict_set *s,
+                                   const char *key);
+
+/* conflict_set_remove() takes the conflict stored under key out of the
+ * set and returns it (the caller now frees it), or returns NULL. */
+struct conflict *conflict_set_remove(struct conflict_set *s, const char *key);
+
+/* Iteration, in no particular order:
+ *   conflict_iter_init(&it, s);
+ *   for(c = conflict_iter_next(&it); c; c = conflict_iter_next(&it))
+ *     ...  */
+void conflict_iter_init(struct conflict_iter *it, const struct conflict_set *s);
+struct conflict *conflict_iter_next(struct conflict_iter *it);
+
+/* conflict_set_diff() compares this cycle's inventory cur with the
+ * previous one, old (which may be NULL: everything is new).  For each
+ * conflict in cur but not in old it calls cb->detected; for each in both
+ * it copies first_seen from old into cur; for each in old but not in cur
+ * it calls cb->cleared.  Neither set gains or loses entries, and nothing
+ * is freed: the caller usually frees old afterwards and keeps cur.  stats
+ * may be NULL. */
+void conflict_set_diff(const struct conflict_set *old, struct conflict_set *cur,
+                       const struct conflict_diff_cb *cb,
+                       struct conflict_diff_stats *stats);
+
+/* conflict_set_to_json() returns the set as a new cJSON array sorted by
+ * key (so the state file is stable), or NULL when out of memory. */
+cJSON *conflict_set_to_json(const struct conflict_set *s);
+
+/* conflict_set_from_json() reads such an array into a new set for tenant.
+ * Returns 0 with *out set, or -EBADMSG (not an array, a bad entry, two
+ * entries with one key) / -ENOMEM with *out untouched.  Nothing is
+ * logged. */
+int conflict_set_from_json(const cJSON *arr, const char *tenant,
+                           struct conflict_set **out);
+
+#endif

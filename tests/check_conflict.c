@@ -1,0 +1,613 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * check_conflict: parsing onPremisesProvisioningErrors as Graph and the
+ * Entra PowerShell docs show them, placeholder UPNs, the inventory hash
+ * table at 100k entries, the cycle diff, and the JSON round trip.
+ */
+#include <check.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "conflict.h"
+#include "testutil.h"
+
+#define NOW ((time_t)1700000000)
+
+/* parse() parses text as one Graph object of type into s. */
+static int parse(const char *text, enum conflict_objtype type,
+                 struct conflict_set *s, time_t now)
+{
+  cJSON *j = cJSON_Parse(text);
+  int rc;
+
+  ck_assert_msg(j != NULL, "fixture is not JSON: %s", text);
+  rc = conflict_parse_object(j, type, "contoso", now, s);
+  cJSON_Delete(j);
+  return rc;
+}
+
+/* find() looks a conflict up by its parts. */
+static struct conflict *find(struct conflict_set *s, const char *id,
+                             enum conflict_property p, const char *value)
+{
+  char *key = conflict_key(id, p, value);
+  struct conflict *c;
+
+  ck_assert_ptr_nonnull(key);
+  c = conflict_set_find(s, key);
+  free(key);
+  return c;
+}
+
+static time_t utc(int y, int mo, int d, int h, int mi, int s)
+{
+  struct tm tm;
+
+  memset(&tm, 0, sizeof(tm));
+  tm.tm_year = y - 1900;
+  tm.tm_mon = mo - 1;
+  tm.tm_mday = d;
+  tm.tm_hour = h;
+  tm.tm_min = mi;
+  tm.tm_sec = s;
+  return timegm(&tm);
+}
+
+/* The Entra PowerShell / community capture shape of a group. */
+static const char group_sample[] =
+    "{\"@odata.type\":\"#microsoft.graph.group\","
+    "\"id\":\"6f1c2a3b-0000-4000-8000-000000000001\","
+    "\"displayName\":\"Conflict Group\",\"mail\":\"ConflictMail@contoso.com\","
+    "\"proxyAddresses\":[\"SMTP:ConflictMail@contoso.com\"],"
+    "\"onPremisesSyncEnabled\":true,"
+    "\"onPremisesProvisioningErrors\":[{\"value\":"
+    "\"SMTP:ConflictMail@contoso.com\",\"category\":\"PropertyConflict\","
+    "\"propertyCausingError\":\"ProxyAddresses\","
+    "\"occurredDateTime\":\"2022-06-27T10:29:29.0922053Z\"}]}";
+
+START_TEST(test_proxy_sample)
+{
+  struct conflict_set *s = conflict_set_new("contoso");
+  struct conflict *c;
+
+  ck_assert_int_eq(parse(group_sample, CONFLICT_GROUP, s, NOW), 1);
+  ck_assert_uint_eq(conflict_set_count(s), 1);
+  c = find(s, "6f1c2a3b-0000-4000-8000-000000000001", CONFLICT_PROXY,
+           "smtp:CONFLICTMAIL@contoso.com");
+  ck_assert_ptr_nonnull(c);
+  ck_assert_str_eq(c->tenant, "contoso");
+  ck_assert_int_eq(c->objtype, CONFLICT_GROUP);
+  ck_assert_int_eq(c->property, CONFLICT_PROXY);
+  ck_assert_str_eq(c->value, "ConflictMail@contoso.com");
+  ck_assert_str_eq(c->value_raw, "SMTP:ConflictMail@contoso.com");
+  ck_assert_str_eq(c->value_lc, "conflictmail@contoso.com");
+  ck_assert_str_eq(c->key, "6f1c2a3b-0000-4000-8000-000000000001|proxy|"
+                           "conflictmail@contoso.com");
+  ck_assert_str_eq(c->display_name, "Conflict Group");
+  ck_assert_str_eq(c->mail, "ConflictMail@contoso.com");
+  ck_assert_ptr_null(c->upn);
+  ck_assert_int_eq(c->sync_enabled, CONFLICT_TRI_TRUE);
+  ck_assert(!c->placeholder);
+  ck_assert_int_eq(c->occurred, utc(2022, 6, 27, 10, 29, 29));
+  ck_assert_int_eq(c->first_seen, NOW);
+  ck_assert_int_eq(c->last_seen, NOW);
+  ck_assert_int_eq(c->state, CONFLICT_ACTIVE);
+  conflict_set_free(s);
+}
+END_TEST
+
+START_TEST(test_upn_placeholder)
+{
+  struct conflict_set *s = conflict_set_new("contoso");
+  struct conflict *c;
+
+  ck_assert_int_eq(
+      parse("{\"id\":\"u1\",\"displayName\":\"John Smith\","
+            "\"userPrincipalName\":\"john1234@contoso.onmicrosoft.com\","
+            "\"mail\":null,\"onPremisesSyncEnabled\":true,"
+            "\"onPremisesImmutableId\":\"yYuRNW0Z6kCXeYidebdT8A==\","
+            "\"onPremisesSamAccountName\":\"john\","
+            "\"onPremisesDistinguishedName\":\"CN=John,DC=contoso,DC=com\","
+            "\"onPremisesProvisioningErrors\":["
+            "{\"category\":\"PropertyConflict\",\"propertyCausingError\":"
+            "\"UserPrincipalName\",\"value\":\"john@contoso.com\","
+            "\"occurredDateTime\":\"2024-01-02T03:04:05Z\"},"
+            "{\"category\":\"PropertyConflict\",\"propertyCausingError\":"
+            "\"ProxyAddress\",\"value\":\"smtp:john@contoso.com\","
+            "\"occurredDateTime\":\"2024-01-02T05:04:05+02:00\"}]}",
+            CONFLICT_USER, s, NOW),
+      2);
+  c = find(s, "u1", CONFLICT_UPN, "JOHN@contoso.com");
+  ck_assert_ptr_nonnull(c);
+  ck_assert(c->placeholder);
+  ck_assert_str_eq(c->original_value, "john@contoso.com");
+  ck_assert_str_eq(c->upn, "john1234@contoso.onmicrosoft.com");
+  ck_assert_str_eq(c->immutable_id, "yYuRNW0Z6kCXeYidebdT8A==");
+  ck_assert_str_eq(c->sam_account, "john");
+  ck_assert_str_eq(c->on_prem_dn, "CN=John,DC=contoso,DC=com");
+  ck_assert_ptr_null(c->mail);
+  ck_assert_int_eq(c->occurred, utc(2024, 1, 2, 3, 4, 5));
+  c = find(s, "u1", CONFLICT_PROXY, "john@contoso.com");
+  ck_assert_ptr_nonnull(c);
+  ck_assert(!c->placeholder);
+  ck_assert_ptr_null(c->original_value);
+  ck_assert_str_eq(c->value, "john@contoso.com");
+  ck_assert_int_eq(c->occurred, utc(2024, 1, 2, 3, 4, 5));
+  conflict_set_free(s);
+}
+END_TEST
+
+START_TEST(test_lookalike_not_placeholder)
+{
+  struct conflict_set *s = conflict_set_new("contoso");
+  struct conflict *c;
+
+  /* Looks like a placeholder, but the only error is on a proxy address. */
+  ck_assert_int_eq(
+      parse("{\"id\":\"u2\",\"userPrincipalName\":"
+            "\"anna2024@contoso.onmicrosoft.com\","
+            "\"onPremisesProvisioningErrors\":[{\"category\":"
+            "\"PropertyConflict\",\"propertyCausingError\":\"ProxyAddresses\","
+            "\"value\":\"SMTP:anna@contoso.com\"}]}",
+            CONFLICT_USER, s, NOW),
+      1);
+  c = find(s, "u2", CONFLICT_PROXY, "anna@contoso.com");
+  ck_assert(!c->placeholder);
+  /* A UPN error whose value is not behind this UPN. */
+  ck_assert_int_eq(
+      parse("{\"id\":\"u3\",\"userPrincipalName\":"
+            "\"john1234@contoso.onmicrosoft.com\","
+            "\"onPremisesProvisioningErrors\":[{\"category\":"
+            "\"PropertyConflict\",\"propertyCausingError\":"
+            "\"UserPrincipalName\",\"value\":\"jane@contoso.com\"}]}",
+            CONFLICT_USER, s, NOW),
+      1);
+  c = find(s, "u3", CONFLICT_UPN, "jane@contoso.com");
+  ck_assert(!c->placeholder);
+  ck_assert_ptr_null(c->original_value);
+  /* Five digits, a dotted label, or not onmicrosoft.com: no match. */
+  ck_assert_int_eq(
+      parse("{\"id\":\"u4\",\"userPrincipalName\":"
+            "\"john1234@contoso.com\","
+            "\"onPremisesProvisioningErrors\":[{\"category\":"
+            "\"PropertyConflict\",\"propertyCausingError\":"
+            "\"UserPrincipalName\",\"value\":\"john@contoso.com\"}]}",
+            CONFLICT_USER, s, NOW),
+      1);
+  ck_assert(!find(s, "u4", CONFLICT_UPN, "john@contoso.com")->placeholder);
+  ck_assert_int_eq(
+      parse("{\"id\":\"u5\",\"userPrincipalName\":"
+            "\"john1234@a.b.onmicrosoft.com\","
+            "\"onPremisesProvisioningErrors\":[{\"category\":"
+            "\"PropertyConflict\",\"propertyCausingError\":"
+            "\"UserPrincipalName\",\"value\":\"john@contoso.com\"}]}",
+            CONFLICT_USER, s, NOW),
+      1);
+  ck_assert(!find(s, "u5", CONFLICT_UPN, "john@contoso.com")->placeholder);
+  /* A prefix ending in digits is still found (the last four are the
+   * service's). */
+  ck_assert_int_eq(
+      parse("{\"id\":\"u6\",\"userPrincipalName\":"
+            "\"Bob20240042@Contoso.onmicrosoft.com\","
+            "\"onPremisesProvisioningErrors\":[{\"category\":"
+            "\"PropertyConflict\",\"propertyCausingError\":"
+            "\"UserPrincipalName\",\"value\":\"bob2024@contoso.com\"}]}",
+            CONFLICT_USER, s, NOW),
+      1);
+  c = find(s, "u6", CONFLICT_UPN, "bob2024@contoso.com");
+  ck_assert(c->placeholder);
+  ck_assert_str_eq(c->original_value, "bob2024@contoso.com");
+  conflict_set_free(s);
+}
+END_TEST
+
+START_TEST(test_tolerance)
+{
+  struct conflict_set *s = conflict_set_new("contoso");
+  struct conflict *c;
+
+  ck_assert_int_eq(
+      parse("{\"id\":\"c1\",\"displayName\":null,\"extra\":{\"a\":[1,2]},"
+            "\"onPremisesSyncEnabled\":null,"
+            "\"onPremisesProvisioningErrors\":["
+            /* lower-case category and property, inner junk */
+            "{\"category\":\"propertyconflict\",\"propertyCausingError\":"
+            "\"proxyaddress\",\"value\":\"smtp:Sales@Contoso.com\","
+            "\"occurredDateTime\":\"2022-06-27T10:29:29Z\","
+            "\"innerError\":{\"code\":\"x\",\"date\":\"y\"},\"n\":5},"
+            /* a property DAR does not quarantine: skipped */
+            "{\"category\":\"PropertyConflict\",\"propertyCausingError\":"
+            "\"SipProxyAddress\",\"value\":\"sip:sales@contoso.com\"},"
+            /* another category: skipped */
+            "{\"category\":\"Other\",\"propertyCausingError\":"
+            "\"UserPrincipalName\",\"value\":\"x@contoso.com\"},"
+            /* null value, null category, empty after the prefix */
+            "{\"category\":\"PropertyConflict\",\"propertyCausingError\":"
+            "\"ProxyAddresses\",\"value\":null},"
+            "{\"category\":null,\"propertyCausingError\":null,\"value\":null,"
+            "\"occurredDateTime\":null},"
+            "{\"category\":\"PropertyConflict\",\"propertyCausingError\":"
+            "\"ProxyAddresses\",\"value\":\"SMTP:\"},"
+            /* the same error again counts once */
+            "{\"category\":\"PropertyConflict\",\"propertyCausingError\":"
+            "\"ProxyAddresses\",\"value\":\"SMTP:sales@contoso.com\"},"
+            /* a bad date is tolerated */
+            "{\"category\":\"PropertyConflict\",\"propertyCausingError\":"
+            "\"ProxyAddresses\",\"value\":\"SMTP:b@contoso.com\","
+            "\"occurredDateTime\":\"yesterday\"}]}",
+            CONFLICT_CONTACT, s, NOW),
+      2);
+  c = find(s, "c1", CONFLICT_PROXY, "sales@contoso.com");
+  ck_assert_ptr_nonnull(c);
+  ck_assert_str_eq(c->value, "Sales@Contoso.com");
+  ck_assert_ptr_null(c->display_name);
+  ck_assert_int_eq(c->sync_enabled, CONFLICT_TRI_UNKNOWN);
+  ck_assert_int_eq(c->objtype, CONFLICT_CONTACT);
+  c = find(s, "c1", CONFLICT_PROXY, "b@contoso.com");
+  ck_assert_ptr_nonnull(c);
+  ck_assert_int_eq(c->occurred, 0);
+  conflict_set_free(s);
+}
+END_TEST
+
+START_TEST(test_no_errors)
+{
+  struct conflict_set *s = conflict_set_new("contoso");
+
+  ck_assert_int_eq(parse("{\"id\":\"a\",\"onPremisesProvisioningErrors\":[]}",
+                         CONFLICT_USER, s, NOW),
+                   0);
+  ck_assert_int_eq(parse("{\"id\":\"a\",\"onPremisesProvisioningErrors\":"
+                         "null}",
+                         CONFLICT_USER, s, NOW),
+                   0);
+  ck_assert_int_eq(parse("{\"id\":\"a\"}", CONFLICT_USER, s, NOW), 0);
+  ck_assert_uint_eq(conflict_set_count(s), 0);
+  conflict_set_free(s);
+}
+END_TEST
+
+START_TEST(test_wrong_types)
+{
+  static const char *const bad[] = {
+      /* value is a number */
+      "{\"id\":\"x\",\"onPremisesProvisioningErrors\":[{\"category\":"
+      "\"PropertyConflict\",\"propertyCausingError\":\"UserPrincipalName\","
+      "\"value\":42}]}",
+      /* errors is an object */
+      "{\"id\":\"x\",\"onPremisesProvisioningErrors\":{\"category\":"
+      "\"PropertyConflict\"}}",
+      /* an entry is a string */
+      "{\"id\":\"x\",\"onPremisesProvisioningErrors\":[\"PropertyConflict\"]}",
+      /* id is a number, or missing */
+      "{\"id\":7,\"onPremisesProvisioningErrors\":[]}",
+      "{\"onPremisesProvisioningErrors\":[]}",
+      /* a shared member has the wrong type */
+      "{\"id\":\"x\",\"displayName\":[],\"onPremisesProvisioningErrors\":[]}",
+      "{\"id\":\"x\",\"onPremisesSyncEnabled\":\"yes\"}",
+      /* the date is a number */
+      "{\"id\":\"x\",\"onPremisesProvisioningErrors\":[{\"category\":"
+      "\"PropertyConflict\",\"propertyCausingError\":\"ProxyAddresses\","
+      "\"value\":\"SMTP:a@b.c\",\"occurredDateTime\":1}]}",
+      /* a good entry before a bad one adds nothing */
+      "{\"id\":\"x\",\"onPremisesProvisioningErrors\":[{\"category\":"
+      "\"PropertyConflict\",\"propertyCausingError\":\"ProxyAddresses\","
+      "\"value\":\"SMTP:a@b.c\"},{\"category\":true}]}",
+      /* not an object */
+      "[1,2]",
+  };
+  struct conflict_set *s = conflict_set_new("contoso");
+  size_t i;
+
+  ck_assert_int_eq(parse(group_sample, CONFLICT_GROUP, s, NOW), 1);
+  for(i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    ck_assert_msg(parse(bad[i], CONFLICT_USER, s, NOW) == -EBADMSG,
+                  "accepted: %s", bad[i]);
+    ck_assert_uint_eq(conflict_set_count(s), 1);
+  }
+  conflict_set_free(s);
+}
+END_TEST
+
+START_TEST(test_reparse_keeps_first_seen)
+{
+  struct conflict_set *s = conflict_set_new("contoso");
+  struct conflict *c;
+
+  ck_assert_int_eq(parse(group_sample, CONFLICT_GROUP, s, NOW), 1);
+  ck_assert_int_eq(parse(group_sample, CONFLICT_GROUP, s, NOW + 60), 1);
+  ck_assert_uint_eq(conflict_set_count(s), 1);
+  c = find(s, "6f1c2a3b-0000-4000-8000-000000000001", CONFLICT_PROXY,
+           "conflictmail@contoso.com");
+  ck_assert_int_eq(c->first_seen, NOW);
+  ck_assert_int_eq(c->last_seen, NOW + 60);
+  conflict_set_free(s);
+}
+END_TEST
+
+START_TEST(test_times)
+{
+  time_t t = 0;
+  char buf[CONFLICT_TIME_LEN];
+
+  ck_assert_int_eq(conflict_parse_time("2022-06-27T10:29:29Z", &t), 0);
+  ck_assert_int_eq(t, utc(2022, 6, 27, 10, 29, 29));
+  ck_assert_int_eq(conflict_parse_time("2022-06-27T10:29:29.1Z", &t), 0);
+  ck_assert_int_eq(conflict_parse_time("2022-06-27T10:29:29.0922053Z", &t), 0);
+  ck_assert_int_eq(t, utc(2022, 6, 27, 10, 29, 29));
+  ck_assert_int_eq(conflict_parse_time("2022-06-27T12:29:29.5+02:00", &t), 0);
+  ck_assert_int_eq(t, utc(2022, 6, 27, 10, 29, 29));
+  ck_assert_int_eq(conflict_parse_time("2022-06-27T05:59:29-04:30", &t), 0);
+  ck_assert_int_eq(t, utc(2022, 6, 27, 10, 29, 29));
+  ck_assert_int_eq(conflict_parse_time("2020-01-31T17:45:18.00", &t), 0);
+  ck_assert_int_eq(t, utc(2020, 1, 31, 17, 45, 18));
+  ck_assert_int_eq(conflict_parse_time("2022-06-27T10:29:29.09220531Z", &t),
+                   -EINVAL);
+  ck_assert_int_eq(conflict_parse_time("2022-06-27T10:29:29.Z", &t), -EINVAL);
+  ck_assert_int_eq(conflict_parse_time("2022-06-27 10:29:29Z", &t), -EINVAL);
+  ck_assert_int_eq(conflict_parse_time("2022-13-27T10:29:29Z", &t), -EINVAL);
+  ck_assert_int_eq(conflict_parse_time("2022-06-27T10:29:29+0200", &t),
+                   -EINVAL);
+  ck_assert_int_eq(conflict_parse_time("2022-06-27T10:29:29Zjunk", &t),
+                   -EINVAL);
+  ck_assert_int_eq(conflict_parse_time("", &t), -EINVAL);
+  conflict_format_time(utc(2022, 6, 27, 10, 29, 29), buf, sizeof(buf));
+  ck_assert_str_eq(buf, "2022-06-27T10:29:29Z");
+}
+END_TEST
+
+START_TEST(test_names)
+{
+  ck_assert_str_eq(conflict_objtype_name(CONFLICT_CONTACT), "contact");
+  ck_assert_int_eq(conflict_objtype_parse("group"), CONFLICT_GROUP);
+  ck_assert_int_eq(conflict_objtype_parse("Group"), -EINVAL);
+  ck_assert_str_eq(conflict_property_name(CONFLICT_UPN), "upn");
+  ck_assert_int_eq(conflict_property_parse("proxy"), CONFLICT_PROXY);
+  ck_assert_str_eq(conflict_state_name(CONFLICT_ACTIVE), "active");
+  ck_assert_int_eq(conflict_state_parse("active"), CONFLICT_ACTIVE);
+  ck_assert_int_eq(conflict_state_parse("freed"), -EINVAL);
+}
+END_TEST
+
+/* make() returns a new conflict for object i with one proxy value. */
+static struct conflict *make(size_t i, time_t seen)
+{
+  char id[64], val[64];
+  struct conflict *c;
+
+  snprintf(id, sizeof(id), "00000000-0000-4000-8000-%012zu", i);
+  snprintf(val, sizeof(val), "SMTP:User%zu@Contoso.com", i);
+  c = conflict_new("contoso", id, CONFLICT_USER, CONFLICT_PROXY, val);
+  ck_assert_ptr_nonnull(c);
+  c->first_seen = c->last_seen = seen;
+  return c;
+}
+
+START_TEST(test_set_100k)
+{
+  enum { N = 100000 };
+  struct conflict_set *s = conflict_set_new("contoso");
+  struct conflict_iter it;
+  struct conflict *c, *dup;
+  size_t i, n;
+  char id[64], val[64];
+
+  for(i = 0; i < N; i++)
+    ck_assert_int_eq(conflict_set_add(s, make(i, NOW)), 0);
+  ck_assert_uint_eq(conflict_set_count(s), N);
+  dup = make(7, NOW);
+  ck_assert_int_eq(conflict_set_add(s, dup), -EEXIST);
+  conflict_free(dup);
+  for(i = 0; i < N; i++) {
+    snprintf(id, sizeof(id), "00000000-0000-4000-8000-%012zu", i);
+    snprintf(val, sizeof(val), "smtp:user%zu@contoso.COM", i);
+    c = find(s, id, CONFLICT_PROXY, val);
+    ck_assert_ptr_nonnull(c);
+    ck_assert_str_eq(c->object_id, id);
+  }
+  ck_assert_ptr_null(find(s, "nope", CONFLICT_PROXY, "user1@contoso.com"));
+  ck_assert_ptr_null(find(s, id, CONFLICT_UPN, val));
+  /* Remove every even entry while iterating. */
+  n = 0;
+  conflict_iter_init(&it, s);
+  for(c = conflict_iter_next(&it); c; c = conflict_iter_next(&it)) {
+    n++;
+    if(strtoul(c->object_id + 24, NULL, 10) % 2 == 0)
+      conflict_free(conflict_set_remove(s, c->key));
+  }
+  ck_assert_uint_eq(n, N);
+  ck_assert_uint_eq(conflict_set_count(s), N / 2);
+  n = 0;
+  conflict_iter_init(&it, s);
+  for(c = conflict_iter_next(&it); c; c = conflict_iter_next(&it))
+    n++;
+  ck_assert_uint_eq(n, N / 2);
+  ck_assert_ptr_null(conflict_set_remove(s, "missing"));
+  conflict_set_free(s);
+}
+END_TEST
+
+struct seen {
+  char keys[8][128];
+  int n;
+};
+
+static void on_event(const struct conflict *c, void *arg)
+{
+  struct seen *s = arg;
+
+  ck_assert_int_lt(s->n, 8);
+  snprintf(s->keys[s->n++], sizeof(s->keys[0]), "%s", c->key);
+}
+
+START_TEST(test_diff)
+{
+  struct conflict_set *old = conflict_set_new("contoso");
+  struct conflict_set *cur = conflict_set_new("contoso");
+  struct seen det = {.n = 0}, clr = {.n = 0};
+  struct conflict_diff_cb d = {on_event, NULL, &det};
+  struct conflict_diff_cb k = {NULL, on_event, &clr};
+  struct conflict_diff_stats st;
+  struct conflict *one = make(1, 0), *two = make(2, 0), *three = make(3, 0);
+
+  /* old: 1, 2; cur: 2, 3 */
+  ck_assert_int_eq(conflict_set_add(old, make(1, NOW - 600)), 0);
+  ck_assert_int_eq(conflict_set_add(old, make(2, NOW - 600)), 0);
+  ck_assert_int_eq(conflict_set_add(cur, make(2, NOW)), 0);
+  ck_assert_int_eq(conflict_set_add(cur, make(3, NOW)), 0);
+  conflict_set_diff(old, cur, &d, &st);
+  ck_assert_uint_eq(st.detected, 1);
+  ck_assert_uint_eq(st.cleared, 1);
+  ck_assert_uint_eq(st.unchanged, 1);
+  conflict_set_diff(old, cur, &k, NULL);
+  ck_assert_int_eq(det.n, 1);
+  ck_assert_str_eq(det.keys[0], three->key);
+  ck_assert_int_eq(clr.n, 1);
+  ck_assert_str_eq(clr.keys[0], one->key);
+  /* Carried from old for the one in both; the new one keeps now. */
+  ck_assert_int_eq(conflict_set_find(cur, two->key)->first_seen, NOW - 600);
+  ck_assert_int_eq(conflict_set_find(cur, two->key)->last_seen, NOW);
+  ck_assert_int_eq(conflict_set_find(cur, three->key)->first_seen, NOW);
+  /* No old inventory: everything is detected. */
+  conflict_set_diff(NULL, cur, NULL, &st);
+  ck_assert_uint_eq(st.detected, 2);
+  ck_assert_uint_eq(st.cleared, 0);
+  ck_assert_uint_eq(conflict_set_count(old), 2);
+  ck_assert_uint_eq(conflict_set_count(cur), 2);
+  conflict_free(one);
+  conflict_free(two);
+  conflict_free(three);
+  conflict_set_free(old);
+  conflict_set_free(cur);
+}
+END_TEST
+
+START_TEST(test_json_roundtrip)
+{
+  struct conflict_set *s = conflict_set_new("contoso"), *back = NULL;
+  struct conflict_iter it;
+  struct conflict *c, *d;
+  cJSON *arr, *arr2;
+  char *t1, *t2;
+
+  ck_assert_int_eq(parse(group_sample, CONFLICT_GROUP, s, NOW), 1);
+  ck_assert_int_eq(
+      parse("{\"id\":\"u1\",\"displayName\":\"John Smith\","
+            "\"userPrincipalName\":\"john1234@contoso.onmicrosoft.com\","
+            "\"onPremisesSyncEnabled\":false,"
+            "\"onPremisesProvisioningErrors\":[{\"category\":"
+            "\"PropertyConflict\",\"propertyCausingError\":"
+            "\"UserPrincipalName\",\"value\":\"john@contoso.com\"}]}",
+            CONFLICT_USER, s, NOW),
+      1);
+  arr = conflict_set_to_json(s);
+  ck_assert_ptr_nonnull(arr);
+  ck_assert_int_eq(conflict_set_from_json(arr, "contoso", &back), 0);
+  ck_assert_uint_eq(conflict_set_count(back), 2);
+  conflict_iter_init(&it, s);
+  for(c = conflict_iter_next(&it); c; c = conflict_iter_next(&it)) {
+    d = conflict_set_find(back, c->key);
+    ck_assert_ptr_nonnull(d);
+    ck_assert_str_eq(d->value_raw, c->value_raw);
+    ck_assert_str_eq(d->value, c->value);
+    ck_assert_int_eq(d->objtype, c->objtype);
+    ck_assert_int_eq(d->sync_enabled, c->sync_enabled);
+    ck_assert_int_eq(d->placeholder, c->placeholder);
+    ck_assert_int_eq(d->occurred, c->occurred);
+    ck_assert_int_eq(d->first_seen, c->first_seen);
+    ck_assert_int_eq(d->last_seen, c->last_seen);
+  }
+  arr2 = conflict_set_to_json(back);
+  t1 = cJSON_PrintUnformatted(arr);
+  t2 = cJSON_PrintUnformatted(arr2);
+  ck_assert_str_eq(t1, t2);
+  ck_assert_ptr_nonnull(strstr(t1, "\"originalValue\":\"john@contoso.com\""));
+  ck_assert_ptr_nonnull(strstr(t1, "\"onPremisesSyncEnabled\":false"));
+  cJSON_free(t1);
+  cJSON_free(t2);
+  cJSON_Delete(arr2);
+  cJSON_Delete(arr);
+  conflict_set_free(back);
+  conflict_set_free(s);
+}
+END_TEST
+
+START_TEST(test_json_strict)
+{
+  static const char *const bad[] = {
+      "{\"objectType\":\"user\",\"property\":\"upn\",\"value\":\"a@b\","
+      "\"state\":\"active\"}",
+      "{\"objectId\":\"x\",\"objectType\":\"printer\",\"property\":\"upn\","
+      "\"value\":\"a@b\",\"state\":\"active\"}",
+      "{\"objectId\":\"x\",\"objectType\":\"user\",\"property\":\"upn\","
+      "\"value\":5,\"state\":\"active\"}",
+      "{\"objectId\":\"x\",\"objectType\":\"user\",\"property\":\"upn\","
+      "\"value\":\"a@b\",\"state\":\"gone\"}",
+      "{\"objectId\":\"x\",\"objectType\":\"user\",\"property\":\"upn\","
+      "\"value\":\"a@b\",\"state\":\"active\",\"firstSeen\":\"today\"}",
+      "{\"objectId\":\"x\",\"objectType\":\"user\",\"property\":\"upn\","
+      "\"value\":\"a@b\",\"state\":\"active\",\"placeholder\":\"no\"}",
+      "{\"objectId\":\"x\",\"objectType\":\"user\",\"property\":\"upn\","
+      "\"value\":\"a@b\",\"state\":\"active\",\"onPremisesSyncEnabled\":1}",
+      "{\"objectId\":\"x\",\"objectType\":\"user\",\"property\":\"upn\","
+      "\"value\":\"\",\"state\":\"active\"}",
+      "\"x\"",
+  };
+  struct conflict_set *s = NULL;
+  struct conflict *c = NULL;
+  cJSON *j;
+  size_t i;
+
+  for(i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    j = cJSON_Parse(bad[i]);
+    ck_assert_ptr_nonnull(j);
+    ck_assert_msg(conflict_from_json(j, "t", &c) == -EBADMSG, "accepted %s",
+                  bad[i]);
+    cJSON_Delete(j);
+  }
+  ck_assert_ptr_null(c);
+  j = cJSON_Parse("{\"objectId\":\"x\",\"objectType\":\"user\",\"property\":"
+                  "\"upn\",\"value\":\"a@b\",\"state\":\"active\"}");
+  ck_assert_int_eq(conflict_from_json(j, "t", &c), 0);
+  ck_assert_str_eq(c->key, "x|upn|a@b");
+  conflict_free(c);
+  cJSON_Delete(j);
+  /* Two entries with one key, or not an array. */
+  j = cJSON_Parse("[{\"objectId\":\"x\",\"objectType\":\"user\",\"property\":"
+                  "\"upn\",\"value\":\"a@b\",\"state\":\"active\"},"
+                  "{\"objectId\":\"x\",\"objectType\":\"user\",\"property\":"
+                  "\"upn\",\"value\":\"A@B\",\"state\":\"active\"}]");
+  ck_assert_int_eq(conflict_set_from_json(j, "t", &s), -EBADMSG);
+  ck_assert_int_eq(conflict_set_from_json(j->child, "t", &s), -EBADMSG);
+  ck_assert_ptr_null(s);
+  cJSON_Delete(j);
+}
+END_TEST
+
+Suite *conflict_suite(void)
+{
+  Suite *s = suite_create("conflict");
+  TCase *tc = tcase_create("parse");
+  TCase *ts = tcase_create("set");
+
+  tcase_add_test(tc, test_proxy_sample);
+  tcase_add_test(tc, test_upn_placeholder);
+  tcase_add_test(tc, test_lookalike_not_placeholder);
+  tcase_add_test(tc, test_tolerance);
+  tcase_add_test(tc, test_no_errors);
+  tcase_add_test(tc, test_wrong_types);
+  tcase_add_test(tc, test_reparse_keeps_first_seen);
+  tcase_add_test(tc, test_times);
+  tcase_add_test(tc, test_names);
+  suite_add_tcase(s, tc);
+  tcase_set_timeout(ts, 20);
+  tcase_add_test(ts, test_set_100k);
+  tcase_add_test(ts, test_diff);
+  tcase_add_test(ts, test_json_roundtrip);
+  tcase_add_test(ts, test_json_strict);
+  suite_add_tcase(s, ts);
+  return s;
+}
