@@ -303,7 +303,7 @@ def _verify_assertion(sim, tenant, tenant_key, app, assertion, base):
     if claims.get("iss", "").lower() != app.client_id or claims.get("sub", "").lower() != app.client_id:
         raise TokenError(400, "invalid_request", 700021, "Client assertion application "
                          "identifier doesn't match 'client_id' parameter.")
-    accepted = {"%s/%s/oauth2/v2.0/token" % (base, key).lower()
+    accepted = {("%s/%s/oauth2/v2.0/token" % (base, key)).lower()
                 for key in [tenant.id, tenant_key] + tenant.all_domains()}
     if str(claims.get("aud", "")).lower() not in accepted:
         raise TokenError(400, "invalid_request", 700023, "Client assertion audience claim does "

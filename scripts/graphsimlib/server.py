@@ -13,6 +13,7 @@ import struct
 import sys
 import threading
 import time
+import traceback
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -137,6 +138,12 @@ class Handler(BaseHTTPRequestHandler):
         except (ConnectionError, ssl.SSLError, socket.timeout):
             self.close_connection = True
             entry.setdefault("status", "connection-error")
+        except Exception:
+            # A simulator bug must show up as a 500 the test can see, not a dropped socket.
+            traceback.print_exc()
+            self.close_connection = True
+            self._send(500, {"error": {"code": "graphsimInternalError",
+                                       "message": traceback.format_exc(limit=3)}}, extra=entry)
         finally:
             if not (path == "/_sim" or path.startswith("/_sim/")):
                 entry["durationMs"] = round((time.monotonic() - started) * 1000, 1)
