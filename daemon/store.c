@@ -1,0 +1,462 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * store: the per-tenant state file.  Saving writes the whole document to
+ * a temp file and renames it into place, so a reader sees either the old
+ * or the new state, never a torn one.  Loading validates every member; a
+ * file that fails is moved aside rather than deleted, for a post-mortem.
+ */
+#include "store.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+
+/* A state file larger than this is taken as corrupt rather than read. */
+#define STORE_MAX_BYTES (1024L * 1024 * 1024)
+
+static const char *const coll_names[STORE_NCOLL] = {"users", "groups",
+                                                    "contacts"};
+
+const char *store_collection_name(enum store_collection c)
+{
+  return (unsigned)c < STORE_NCOLL ? coll_names[c] : "unknown";
+}
+
+void store_state_clear(struct store_state *st)
+{
+  size_t i;
+
+  for(i = 0; i < STORE_NCOLL; i++)
+    free(st->delta_link[i]);
+  conflict_set_free(st->conflicts);
+  memset(st, 0, sizeof(*st));
+}
+
+char *store_path(const char *state_dir, const char *tenant)
+{
+  char *path;
+
+  if(!*tenant || tenant[0] == '.' || strchr(tenant, '/'))
+    return NULL;
+  if(asprintf(&path, "%s/%s.state.json", state_dir, tenant) < 0)
+    return NULL;
+  return path;
+}
+
+/* ===== Saving ===== */
+
+/* peek_schema() reads the start of the file at path and returns the
+ * value of its leading "schema" member, or 0 when there is no file or no
+ * such member there. */
+static long peek_schema(const char *path)
+{
+  char buf[256], *p, *end;
+  ssize_t n;
+  long v;
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+  if(fd < 0)
+    return 0;
+  n = read(fd, buf, sizeof(buf) - 1);
+  close(fd);
+  if(n <= 0)
+    return 0;
+  buf[n] = '\0';
+  p = buf;
+  while(isspace((unsigned char)*p))
+    p++;
+  if(*p++ != '{')
+    return 0;
+  while(isspace((unsigned char)*p))
+    p++;
+  if(strncmp(p, "\"schema\"", 8))
+    return 0;
+  p += 8;
+  while(isspace((unsigned char)*p))
+    p++;
+  if(*p++ != ':')
+    return 0;
+  while(isspace((unsigned char)*p))
+    p++;
+  if(!isdigit((unsigned char)*p))
+    return 0;
+  v = strtol(p, &end, 10);
+  return end == p ? 0 : v;
+}
+
+/* build_doc() returns the state document, or NULL when out of memory.
+ * The caller frees it with cJSON_Delete(). */
+static cJSON *build_doc(const char *tenant, const struct store_state *st,
+                        time_t now)
+{
+  char saved[CONFLICT_TIME_LEN], last[CONFLICT_TIME_LEN];
+  cJSON *doc = cJSON_CreateObject(), *links, *arr;
+  size_t i;
+  int ok;
+
+  if(!doc)
+    return NULL;
+  conflict_format_time(now, saved, sizeof(saved));
+  conflict_format_time(st->last_success, last, sizeof(last));
+  ok = cJSON_AddNumberToObject(doc, "schema", STORE_SCHEMA) &&
+       cJSON_AddStringToObject(doc, "tenant", tenant) &&
+       cJSON_AddStringToObject(doc, "saved", saved) &&
+       (st->last_success
+            ? cJSON_AddStringToObject(doc, "lastSuccessfulCycle", last) != NULL
+            : cJSON_AddNullToObject(doc, "lastSuccessfulCycle") != NULL);
+  links = ok ? cJSON_AddObjectToObject(doc, "deltaLinks") : NULL;
+  ok = links != NULL;
+  for(i = 0; ok && i < STORE_NCOLL; i++)
+    ok = st->delta_link[i]
+             ? cJSON_AddStringToObject(links, coll_names[i],
+                                       st->delta_link[i]) != NULL
+             : cJSON_AddNullToObject(links, coll_names[i]) != NULL;
+  if(ok) {
+    arr = st->conflicts ? conflict_set_to_json(st->conflicts)
+                        : cJSON_CreateArray();
+    ok = arr && cJSON_AddItemToObject(doc, "conflicts", arr);
+    if(!ok)
+      cJSON_Delete(arr);
+  }
+  if(!ok) {
+    cJSON_Delete(doc);
+    return NULL;
+  }
+  return doc;
+}
+
+/* write_all() writes len bytes of buf to fd.  Returns 0 or -errno. */
+static int write_all(int fd, const char *buf, size_t len)
+{
+  while(len) {
+    ssize_t n = write(fd, buf, len);
+
+    if(n < 0) {
+      if(errno == EINTR)
+        continue;
+      return -errno;
+    }
+    buf += n;
+    len -= (size_t)n;
+  }
+  return 0;
+}
+
+/* fsync_dir() makes a rename in dir durable.  Returns 0 or -errno. */
+static int fsync_dir(const char *dir)
+{
+  int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc = 0;
+
+  if(fd < 0)
+    return -errno;
+  if(fsync(fd) < 0)
+    rc = -errno;
+  close(fd);
+  return rc;
+}
+
+int store_save(const char *state_dir, const char *tenant,
+               const struct store_state *st, time_t now)
+{
+  char *path, *tmp = NULL, *text = NULL;
+  const char *what = "";
+  cJSON *doc;
+  long schema;
+  int fd = -1, rc = 0;
+
+  path = store_path(state_dir, tenant);
+  if(!path) {
+    log_errx("store: %s: cannot make a state file name for tenant '%s'",
+             state_dir, tenant);
+    return -EINVAL;
+  }
+  schema = peek_schema(path);
+  if(schema > STORE_SCHEMA) {
+    log_errx("store: %s: written with schema %ld, newer than %d; "
+             "not overwriting it",
+             path, schema, STORE_SCHEMA);
+    free(path);
+    return -EPROTONOSUPPORT;
+  }
+  doc = build_doc(tenant, st, now);
+  text = doc ? cJSON_PrintUnformatted(doc) : NULL;
+  cJSON_Delete(doc);
+  if(!text || asprintf(&tmp, "%s.tmp.XXXXXX", path) < 0) {
+    tmp = NULL;
+    rc = -ENOMEM;
+    what = "out of memory";
+    goto fail;
+  }
+  fd = mkostemp(tmp, O_CLOEXEC);
+  if(fd < 0) {
+    rc = -errno;
+    what = "create temp file";
+    free(tmp);
+    tmp = NULL;
+    goto fail;
+  }
+  if(fchmod(fd, 0640) < 0) {
+    rc = -errno;
+    what = "fchmod";
+    goto fail;
+  }
+  rc = write_all(fd, text, strlen(text));
+  if(!rc)
+    rc = write_all(fd, "\n", 1);
+  if(rc) {
+    what = "write";
+    goto fail;
+  }
+  if(fsync(fd) < 0) {
+    rc = -errno;
+    what = "fsync";
+    goto fail;
+  }
+  if(close(fd) < 0) {
+    fd = -1;
+    rc = -errno;
+    what = "close";
+    goto fail;
+  }
+  fd = -1;
+  if(rename(tmp, path) < 0) {
+    rc = -errno;
+    what = "rename";
+    goto fail;
+  }
+  free(tmp);
+  tmp = NULL;
+  rc = fsync_dir(state_dir);
+  if(rc) {
+    /* The new file is in place; only its durability is in doubt. */
+    log_warnx("store: %s: fsync: %s", state_dir, strerror(-rc));
+  }
+  cJSON_free(text);
+  free(path);
+  return rc;
+
+fail:
+  if(rc == -ENOMEM)
+    log_errx("store: %s: %s", path, what);
+  else
+    log_errx("store: %s: %s: %s", path, what, strerror(-rc));
+  if(fd >= 0)
+    close(fd);
+  if(tmp)
+    unlink(tmp);
+  free(tmp);
+  cJSON_free(text);
+  free(path);
+  return rc;
+}
+
+/* ===== Loading ===== */
+
+/* read_file() reads the whole file at path into a malloc'd buffer.
+ * Returns 0 with *out and *len set, or -errno (-EFBIG when over
+ * STORE_MAX_BYTES). */
+static int read_file(const char *path, char **out, size_t *len)
+{
+  struct stat sb;
+  size_t got = 0;
+  char *buf;
+  int fd = open(path, O_RDONLY | O_CLOEXEC), rc = 0;
+
+  if(fd < 0)
+    return -errno;
+  if(fstat(fd, &sb) < 0) {
+    rc = -errno;
+    close(fd);
+    return rc;
+  }
+  if(sb.st_size > STORE_MAX_BYTES) {
+    close(fd);
+    return -EFBIG;
+  }
+  buf = malloc((size_t)sb.st_size + 1);
+  if(!buf) {
+    close(fd);
+    return -ENOMEM;
+  }
+  while(got < (size_t)sb.st_size) {
+    ssize_t n = read(fd, buf + got, (size_t)sb.st_size - got);
+
+    if(n < 0 && errno == EINTR)
+      continue;
+    if(n < 0) {
+      rc = -errno;
+      break;
+    }
+    if(!n)
+      break;
+    got += (size_t)n;
+  }
+  close(fd);
+  if(rc) {
+    free(buf);
+    return rc;
+  }
+  buf[got] = '\0';
+  *out = buf;
+  *len = got;
+  return 0;
+}
+
+/* parse_doc() validates doc and fills st.  Returns 0, -EBADMSG with *why
+ * set, -EPROTONOSUPPORT with *schema set, or -ENOMEM. */
+static int parse_doc(const cJSON *doc, const char *tenant,
+                     struct store_state *st, const char **why, long *schema)
+{
+  const cJSON *m, *links, *arr;
+  struct store_state n;
+  size_t i;
+  int rc;
+
+  memset(&n, 0, sizeof(n));
+  if(!cJSON_IsObject(doc)) {
+    *why = "not a JSON object";
+    return -EBADMSG;
+  }
+  m = cJSON_GetObjectItemCaseSensitive(doc, "schema");
+  if(!cJSON_IsNumber(m) || m->valuedouble != (double)(long)m->valuedouble ||
+     m->valuedouble < 1) {
+    *why = "no valid \"schema\"";
+    return -EBADMSG;
+  }
+  *schema = (long)m->valuedouble;
+  if(*schema > STORE_SCHEMA)
+    return -EPROTONOSUPPORT;
+  m = cJSON_GetObjectItemCaseSensitive(doc, "tenant");
+  if(!cJSON_IsString(m) || strcmp(m->valuestring, tenant)) {
+    *why = "\"tenant\" is missing or names another tenant";
+    return -EBADMSG;
+  }
+  m = cJSON_GetObjectItemCaseSensitive(doc, "lastSuccessfulCycle");
+  if(cJSON_IsString(m)) {
+    if(conflict_parse_time(m->valuestring, &n.last_success)) {
+      *why = "\"lastSuccessfulCycle\" is not a time";
+      return -EBADMSG;
+    }
+  }
+  else if(m && !cJSON_IsNull(m)) {
+    *why = "\"lastSuccessfulCycle\" is not a string";
+    return -EBADMSG;
+  }
+  links = cJSON_GetObjectItemCaseSensitive(doc, "deltaLinks");
+  if(links && !cJSON_IsNull(links) && !cJSON_IsObject(links)) {
+    *why = "\"deltaLinks\" is not an object";
+    return -EBADMSG;
+  }
+  for(i = 0; links && i < STORE_NCOLL; i++) {
+    m = cJSON_GetObjectItemCaseSensitive(links, coll_names[i]);
+    if(!m || cJSON_IsNull(m))
+      continue;
+    if(!cJSON_IsString(m)) {
+      *why = "a delta link is not a string";
+      store_state_clear(&n);
+      return -EBADMSG;
+    }
+    n.delta_link[i] = strdup(m->valuestring);
+    if(!n.delta_link[i]) {
+      store_state_clear(&n);
+      return -ENOMEM;
+    }
+  }
+  arr = cJSON_GetObjectItemCaseSensitive(doc, "conflicts");
+  rc = conflict_set_from_json(arr, tenant, &n.conflicts);
+  if(rc) {
+    *why = "\"conflicts\" is not a valid conflict list";
+    store_state_clear(&n);
+    return rc;
+  }
+  *st = n;
+  return 0;
+}
+
+/* move_aside() renames a corrupt file to path.corrupt-<UTC time> and logs
+ * the one warning about it. */
+static void move_aside(const char *path, const char *why)
+{
+  char stamp[32], *dst;
+  time_t now = time(NULL);
+  struct tm tm;
+
+  gmtime_r(&now, &tm);
+  strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+  if(asprintf(&dst, "%s.corrupt-%s", path, stamp) < 0) {
+    log_warnx("store: %s is corrupt (%s); out of memory moving it aside", path,
+              why);
+    return;
+  }
+  if(rename(path, dst) < 0)
+    log_warnx("store: %s is corrupt (%s); cannot move it to %s: %s; "
+              "state will be rebuilt from the next successful cycle",
+              path, why, dst, strerror(errno));
+  else
+    log_warnx("store: %s is corrupt (%s); moved to %s; state will be "
+              "rebuilt from the next successful cycle",
+              path, why, dst);
+  free(dst);
+}
+
+int store_load(const char *state_dir, const char *tenant,
+               struct store_state *st)
+{
+  const char *why = "";
+  char *path, *text = NULL;
+  size_t len = 0;
+  long schema = 0;
+  cJSON *doc;
+  int rc;
+
+  path = store_path(state_dir, tenant);
+  if(!path) {
+    log_errx("store: %s: cannot make a state file name for tenant '%s'",
+             state_dir, tenant);
+    return -EINVAL;
+  }
+  rc = read_file(path, &text, &len);
+  if(rc == -ENOENT) {
+    log_debug("store: %s: no state yet", path);
+    free(path);
+    return rc;
+  }
+  if(rc == -EFBIG) {
+    why = "larger than 1 GiB";
+    rc = -EBADMSG;
+  }
+  else if(rc) {
+    log_errx("store: %s: read: %s", path, strerror(-rc));
+    free(path);
+    return rc;
+  }
+  else {
+    doc = cJSON_ParseWithLength(text, len);
+    if(!doc) {
+      why = "not valid JSON";
+      rc = -EBADMSG;
+    }
+    else
+      rc = parse_doc(doc, tenant, st, &why, &schema);
+    cJSON_Delete(doc);
+  }
+  free(text);
+  if(rc == -EPROTONOSUPPORT)
+    log_errx("store: %s was written with schema %ld, newer than this "
+             "quarantined understands (%d); leaving it alone and not "
+             "saving state for tenant %s",
+             path, schema, STORE_SCHEMA, tenant);
+  else if(rc == -EBADMSG)
+    move_aside(path, why);
+  else if(rc == -ENOMEM)
+    log_errx("store: %s: out of memory", path);
+  free(path);
+  return rc;
+}

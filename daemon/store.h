@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * store: a tenant's durable state, <state_dir>/<tenant>.state.json.  The
+ * file is versioned ("schema"), written atomically (temp file, fsync,
+ * rename, fsync of the directory), and a corrupt file is moved aside so
+ * the daemon can start again from an empty inventory.  No secret is ever
+ * written here: only conflicts, delta links and times.
+ */
+#ifndef QD_STORE_H
+#define QD_STORE_H
+
+#include <time.h>
+
+#include "conflict.h"
+
+/* The schema this build writes and reads.  "schema" is always the first
+ * member of the file, in every version, so that an older build can tell
+ * a newer file without parsing all of it (see store_save()). */
+#define STORE_SCHEMA 1
+
+/* Graph collections with a delta link of their own. */
+enum store_collection { STORE_USERS, STORE_GROUPS, STORE_CONTACTS };
+#define STORE_NCOLL 3
+
+/* What is kept per tenant.  All pointers are owned by the struct; free
+ * them with store_state_clear(). */
+struct store_state {
+  time_t last_success;            /* last successful cycle; 0 = never */
+  char *delta_link[STORE_NCOLL];  /* @odata.deltaLink, or NULL */
+  struct conflict_set *conflicts; /* the inventory, or NULL = empty */
+};
+
+/* "users", "groups", "contacts": the member names under "deltaLinks". */
+const char *store_collection_name(enum store_collection c);
+
+/* store_state_clear() frees what st holds and zeroes it. */
+void store_state_clear(struct store_state *st);
+
+/* store_path() returns the malloc'd path of tenant's state file, or NULL
+ * when out of memory or when tenant is not a plain file name (empty,
+ * starting with '.', or holding '/'). */
+char *store_path(const char *state_dir, const char *tenant);
+
+/* store_save() writes st as tenant's state file, stamped with now.  The
+ * file is replaced atomically: a temp file (mode 0640) in the same
+ * directory is written, fsync'd and renamed over the old one, then the
+ * directory is fsync'd.  A file written by a newer schema is never
+ * overwritten (-EPROTONOSUPPORT).  Returns 0 or a negative errno; on
+ * failure the old file is intact, the temp file is removed, and one
+ * "store: <path>: ..." line has been logged. */
+int store_save(const char *state_dir, const char *tenant,
+               const struct store_state *st, time_t now);
+
+/* store_load() reads tenant's state file into st, which must be zeroed
+ * (or cleared) and is owned by the caller afterwards.  Returns 0;
+ * -ENOENT when there is no file (a fresh start; nothing logged);
+ * -EBADMSG when the file is corrupt (bad JSON, wrong types, wrong tenant,
+ * unknown schema): the file is then renamed to
+ * "<path>.corrupt-<UTC time>" and one warning says so; -EPROTONOSUPPORT
+ * when the file comes from a newer schema: it is left alone, an error is
+ * logged, and store_save() will refuse to replace it; or another negative
+ * errno for I/O errors (logged).  On any error st is unchanged. */
+int store_load(const char *state_dir, const char *tenant,
+               struct store_state *st);
+
+#endif

@@ -1,0 +1,341 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * check_store: the state file's round trip, its mode, atomic replacement
+ * when a write fails, corrupt files moved aside with one log line, and
+ * refusal of a file from a newer schema.
+ */
+#include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "store.h"
+#include "testutil.h"
+
+#define NOW ((time_t)1700000000)
+
+static char *dir;
+
+static void setup(void)
+{
+  dir = tu_tmpdir();
+}
+
+static void teardown(void)
+{
+  tu_rmtree(dir);
+  free(dir);
+}
+
+/* count_prefix() counts entries of dir whose name starts with prefix. */
+static int count_prefix(const char *prefix)
+{
+  DIR *d = opendir(dir);
+  struct dirent *e;
+  int n = 0;
+
+  ck_assert_ptr_nonnull(d);
+  for(e = readdir(d); e; e = readdir(d))
+    if(!strncmp(e->d_name, prefix, strlen(prefix)))
+      n++;
+  closedir(d);
+  return n;
+}
+
+/* fill() makes a state with n conflicts and two delta links. */
+static void fill(struct store_state *st, size_t n)
+{
+  size_t i;
+
+  memset(st, 0, sizeof(*st));
+  st->last_success = NOW - 30;
+  st->delta_link[STORE_USERS] =
+      strdup("https://graph.microsoft.com/v1.0/users/delta?$deltatoken=abc");
+  st->delta_link[STORE_CONTACTS] =
+      strdup("https://graph.microsoft.com/v1.0/contacts/delta?$deltatoken=x");
+  st->conflicts = conflict_set_new("contoso");
+  for(i = 0; i < n; i++) {
+    char id[32], val[64];
+    struct conflict *c;
+
+    snprintf(id, sizeof(id), "obj-%zu", i);
+    snprintf(val, sizeof(val), "SMTP:user%zu@contoso.com", i);
+    c = conflict_new("contoso", id, CONFLICT_USER, CONFLICT_PROXY, val);
+    ck_assert_ptr_nonnull(c);
+    c->display_name = strdup("A User");
+    c->first_seen = NOW - 3600;
+    c->last_seen = NOW;
+    ck_assert_int_eq(conflict_set_add(st->conflicts, c), 0);
+  }
+}
+
+/* capture_begin() sends stderr (the log) to a file; capture_end() puts
+ * stderr back and returns what was logged (malloc'd). */
+static int saved_fd = -1;
+static char *cap_path;
+
+static void capture_begin(void)
+{
+  int fd;
+
+  ck_assert_int_ne(asprintf(&cap_path, "%s/log.txt", dir), -1);
+  fflush(stderr);
+  saved_fd = dup(STDERR_FILENO);
+  fd = open(cap_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  ck_assert_int_ge(fd, 0);
+  dup2(fd, STDERR_FILENO);
+  close(fd);
+}
+
+static char *capture_end(void)
+{
+  char *text;
+
+  fflush(stderr);
+  dup2(saved_fd, STDERR_FILENO);
+  close(saved_fd);
+  text = tu_slurp(cap_path);
+  unlink(cap_path);
+  free(cap_path);
+  return text;
+}
+
+START_TEST(test_roundtrip)
+{
+  struct store_state st, back;
+  struct stat sb;
+  char *path, *text;
+
+  fill(&st, 50);
+  ck_assert_int_eq(store_save(dir, "contoso", &st, NOW), 0);
+  path = store_path(dir, "contoso");
+  ck_assert_int_eq(stat(path, &sb), 0);
+  ck_assert_int_eq(sb.st_mode & 07777, 0640);
+  text = tu_slurp(path);
+  ck_assert_msg(!strncmp(text,
+                         "{\"schema\":1,\"tenant\":\"contoso\","
+                         "\"saved\":\"2023-11-14T22:13:20Z\"",
+                         60),
+                "%.80s", text);
+  free(text);
+  ck_assert_int_eq(count_prefix("contoso.state.json.tmp"), 0);
+
+  memset(&back, 0, sizeof(back));
+  ck_assert_int_eq(store_load(dir, "contoso", &back), 0);
+  ck_assert_int_eq(back.last_success, NOW - 30);
+  ck_assert_str_eq(back.delta_link[STORE_USERS], st.delta_link[STORE_USERS]);
+  ck_assert_ptr_null(back.delta_link[STORE_GROUPS]);
+  ck_assert_str_eq(back.delta_link[STORE_CONTACTS],
+                   st.delta_link[STORE_CONTACTS]);
+  ck_assert_uint_eq(conflict_set_count(back.conflicts), 50);
+  {
+    char *key = conflict_key("obj-7", CONFLICT_PROXY, "user7@contoso.com");
+    struct conflict *c = conflict_set_find(back.conflicts, key);
+
+    ck_assert_ptr_nonnull(c);
+    ck_assert_int_eq(c->first_seen, NOW - 3600);
+    ck_assert_str_eq(c->display_name, "A User");
+    free(key);
+  }
+  /* A second save replaces the first. */
+  store_state_clear(&back);
+  conflict_set_free(st.conflicts);
+  st.conflicts = NULL;
+  st.last_success = 0;
+  ck_assert_int_eq(store_save(dir, "contoso", &st, NOW + 60), 0);
+  ck_assert_int_eq(store_load(dir, "contoso", &back), 0);
+  ck_assert_uint_eq(conflict_set_count(back.conflicts), 0);
+  ck_assert_int_eq(back.last_success, 0);
+  store_state_clear(&back);
+  store_state_clear(&st);
+  free(path);
+}
+END_TEST
+
+START_TEST(test_missing)
+{
+  struct store_state st;
+
+  memset(&st, 0, sizeof(st));
+  ck_assert_int_eq(store_load(dir, "contoso", &st), -ENOENT);
+  ck_assert_ptr_null(st.conflicts);
+  ck_assert_int_eq(store_load(dir, "../etc", &st), -EINVAL);
+  ck_assert_ptr_null(store_path(dir, ".hidden"));
+}
+END_TEST
+
+START_TEST(test_failure_keeps_old)
+{
+  struct store_state small, big, back;
+  struct rlimit old_lim, lim;
+  char *path, *before, *after, *nodir;
+
+  fill(&small, 2);
+  fill(&big, 2000);
+  ck_assert_int_eq(store_save(dir, "contoso", &small, NOW), 0);
+  path = store_path(dir, "contoso");
+  before = tu_slurp(path);
+
+  /* A directory that does not exist. */
+  ck_assert_int_ne(asprintf(&nodir, "%s/missing", dir), -1);
+  ck_assert_int_eq(store_save(nodir, "contoso", &big, NOW), -ENOENT);
+  free(nodir);
+
+  /* A write that fails half-way (works as root too): the file size limit
+   * makes write(2) fail with EFBIG. */
+  signal(SIGXFSZ, SIG_IGN);
+  ck_assert_int_eq(getrlimit(RLIMIT_FSIZE, &old_lim), 0);
+  lim = old_lim;
+  lim.rlim_cur = 4096;
+  ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &lim), 0);
+  ck_assert_int_eq(store_save(dir, "contoso", &big, NOW + 1), -EFBIG);
+  ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &old_lim), 0);
+  signal(SIGXFSZ, SIG_DFL);
+  after = tu_slurp(path);
+  ck_assert_str_eq(before, after);
+  ck_assert_int_eq(count_prefix("contoso.state.json.tmp"), 0);
+  free(after);
+
+  /* Without root, a read-only directory fails too. */
+  if(geteuid() != 0) {
+    ck_assert_int_eq(chmod(dir, 0500), 0);
+    ck_assert_int_eq(store_save(dir, "contoso", &big, NOW + 2), -EACCES);
+    ck_assert_int_eq(chmod(dir, 0700), 0);
+    after = tu_slurp(path);
+    ck_assert_str_eq(before, after);
+    free(after);
+  }
+  memset(&back, 0, sizeof(back));
+  ck_assert_int_eq(store_load(dir, "contoso", &back), 0);
+  ck_assert_uint_eq(conflict_set_count(back.conflicts), 2);
+  store_state_clear(&back);
+  store_state_clear(&small);
+  store_state_clear(&big);
+  free(before);
+  free(path);
+}
+END_TEST
+
+/* expect_corrupt() writes text as the state file and checks that loading
+ * moves it aside with one warning naming reason. */
+static void expect_corrupt(const char *text, const char *reason)
+{
+  struct store_state st;
+  char *path, *log, *moved;
+
+  path = tu_write(dir, "contoso.state.json", text);
+  memset(&st, 0, sizeof(st));
+  capture_begin();
+  ck_assert_int_eq(store_load(dir, "contoso", &st), -EBADMSG);
+  log = capture_end();
+  ck_assert_ptr_null(st.conflicts);
+  ck_assert_int_eq(access(path, F_OK), -1);
+  ck_assert_int_eq(count_prefix("contoso.state.json.corrupt-"), 1);
+  ck_assert_msg(strstr(log, "store: ") && strstr(log, " is corrupt (") &&
+                    strstr(log, reason) && strstr(log, "; moved to ") &&
+                    strstr(log, ".corrupt-") &&
+                    strstr(log, "; state will be rebuilt from the next "
+                                "successful cycle"),
+                "log: %s", log);
+  ck_assert_ptr_eq(strchr(log, '\n'), log + strlen(log) - 1);
+  /* The moved file keeps the original bytes. */
+  {
+    DIR *d = opendir(dir);
+    struct dirent *e;
+
+    for(e = readdir(d); e; e = readdir(d))
+      if(strstr(e->d_name, ".corrupt-"))
+        break;
+    ck_assert_ptr_nonnull(e);
+    ck_assert_int_ne(asprintf(&moved, "%s/%s", dir, e->d_name), -1);
+    closedir(d);
+  }
+  free(log);
+  log = tu_slurp(moved);
+  ck_assert_str_eq(log, text);
+  unlink(moved);
+  free(moved);
+  free(log);
+  free(path);
+}
+
+START_TEST(test_corrupt)
+{
+  expect_corrupt("{\"schema\":1,\"tenant\":\"contoso\",\"conflicts\":[",
+                 "not valid JSON");
+  expect_corrupt("", "not valid JSON");
+  expect_corrupt("[]", "not a JSON object");
+  expect_corrupt("{\"tenant\":\"contoso\",\"conflicts\":[]}",
+                 "no valid \"schema\"");
+  expect_corrupt("{\"schema\":\"1\",\"tenant\":\"contoso\"}",
+                 "no valid \"schema\"");
+  expect_corrupt("{\"schema\":1,\"tenant\":\"fabrikam\",\"conflicts\":[]}",
+                 "names another tenant");
+  expect_corrupt("{\"schema\":1,\"tenant\":\"contoso\",\"conflicts\":{}}",
+                 "not a valid conflict list");
+  expect_corrupt("{\"schema\":1,\"tenant\":\"contoso\",\"conflicts\":[],"
+                 "\"deltaLinks\":{\"users\":5}}",
+                 "a delta link is not a string");
+  expect_corrupt("{\"schema\":1,\"tenant\":\"contoso\",\"conflicts\":[],"
+                 "\"lastSuccessfulCycle\":12}",
+                 "\"lastSuccessfulCycle\" is not a string");
+  expect_corrupt("{\"schema\":1,\"tenant\":\"contoso\",\"conflicts\":["
+                 "{\"objectId\":\"x\",\"objectType\":\"user\",\"property\":"
+                 "\"upn\",\"value\":7,\"state\":\"active\"}]}",
+                 "not a valid conflict list");
+}
+END_TEST
+
+START_TEST(test_future_schema)
+{
+  static const char future[] =
+      "{\"schema\":2,\"tenant\":\"contoso\",\"conflicts\":[],\"new\":1}";
+  struct store_state st;
+  char *path, *log, *text;
+
+  path = tu_write(dir, "contoso.state.json", future);
+  memset(&st, 0, sizeof(st));
+  capture_begin();
+  ck_assert_int_eq(store_load(dir, "contoso", &st), -EPROTONOSUPPORT);
+  log = capture_end();
+  ck_assert_ptr_nonnull(strstr(log, "schema 2, newer than this quarantined "
+                                    "understands (1)"));
+  free(log);
+  ck_assert_int_eq(count_prefix("contoso.state.json.corrupt-"), 0);
+  /* Saving must not replace it. */
+  fill(&st, 1);
+  capture_begin();
+  ck_assert_int_eq(store_save(dir, "contoso", &st, NOW), -EPROTONOSUPPORT);
+  log = capture_end();
+  ck_assert_ptr_nonnull(strstr(log, "not overwriting it"));
+  free(log);
+  text = tu_slurp(path);
+  ck_assert_str_eq(text, future);
+  free(text);
+  store_state_clear(&st);
+  free(path);
+}
+END_TEST
+
+Suite *store_suite(void)
+{
+  Suite *s = suite_create("store");
+  TCase *tc = tcase_create("file");
+
+  tcase_add_checked_fixture(tc, setup, teardown);
+  tcase_add_test(tc, test_roundtrip);
+  tcase_add_test(tc, test_missing);
+  tcase_add_test(tc, test_failure_keeps_old);
+  tcase_add_test(tc, test_corrupt);
+  tcase_add_test(tc, test_future_schema);
+  suite_add_tcase(s, tc);
+  return s;
+}
