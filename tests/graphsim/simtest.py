@@ -70,10 +70,11 @@ class SimTestCase(unittest.TestCase):
     tls = True
     clock = "manual"
     token_lifetime = 3599
+    sweep_interval = 3600
 
     @classmethod
     def setUpClass(cls):
-        cls.sim = Simulator(cls.clock, cls.token_lifetime, 3600)
+        cls.sim = Simulator(cls.clock, cls.token_lifetime, cls.sweep_interval)
         ctx = None
         if cls.tls:
             d = cert_dir()
