@@ -1,0 +1,560 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * alert: renders an event once, then hands it to the sinks.  journald
+ * gets native structured fields via sd_journal_sendv(); syslog(3) gets
+ * one key=value line.  The JSON lines file gets one write(2) and one
+ * fsync per line, in order, with a bounded in-memory queue for lines
+ * that could not be written yet.
+ */
+#include "alert.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#ifdef HAVE_LIBSYSTEMD
+#include <systemd/sd-journal.h>
+#endif
+
+#include "log.h"
+
+/* Above this many queued bytes the oldest lines are dropped, so a disk
+ * that stays full cannot exhaust memory. */
+#define ALERT_QUEUE_MAX_BYTES (64UL * 1024 * 1024)
+
+static const struct {
+  const char *name;
+  const char *message_id; /* made once with python3 uuid4().hex */
+  int severity;
+} types[ALERT_NTYPES] = {
+    {"conflict.detected", "c0a3882bb77148cbabf99b280e2e3c90", LOG_WARNING},
+    {"conflict.cleared", "22980eb6c36f43a0adf0cdb91ccb04b6", LOG_NOTICE},
+};
+
+struct line {
+  char *text; /* one JSON object and '\n' */
+  size_t len;
+  struct line *next;
+};
+
+struct alert {
+  bool syslog;
+  int facility;
+  char *jsonl_path; /* or NULL */
+  int fd;           /* the JSON lines file, or -1 */
+  struct line *head, *tail;
+  size_t pending, bytes;
+  bool failing;      /* the last write failed (logged once) */
+  bool journal_down; /* sd_journal_sendv failed once (logged once) */
+};
+
+const char *alert_type_name(enum alert_type t)
+{
+  return (unsigned)t < ALERT_NTYPES ? types[t].name : "unknown";
+}
+
+const char *alert_message_id(enum alert_type t)
+{
+  return (unsigned)t < ALERT_NTYPES ? types[t].message_id
+                                    : "00000000000000000000000000000000";
+}
+
+void alert_event_init(struct alert_event *ev, enum alert_type type,
+                      const char *tenant, const struct conflict *c)
+{
+  memset(ev, 0, sizeof(*ev));
+  ev->type = type;
+  ev->severity = -1;
+  ev->tenant = tenant;
+  ev->conflict = c;
+  clock_gettime(CLOCK_REALTIME, &ev->time);
+}
+
+char *alert_format_message(const struct alert_event *ev, char *buf, size_t len)
+{
+  const struct conflict *c = ev->conflict;
+  const char *what, *name;
+  char upn[320] = "";
+
+  if(!c) {
+    snprintf(buf, len, "%s in tenant %s", alert_type_name(ev->type),
+             ev->tenant);
+    return buf;
+  }
+  what = c->property == CONFLICT_UPN ? "UPN" : "Proxy address";
+  name = c->display_name ? c->display_name : c->object_id;
+  if(c->placeholder && c->upn)
+    snprintf(upn, sizeof(upn), " (placeholder %s)", c->upn);
+  else if(c->upn)
+    snprintf(upn, sizeof(upn), " (%s)", c->upn);
+  switch(ev->type) {
+  case ALERT_CONFLICT_DETECTED:
+    snprintf(buf, len,
+             "%s conflict quarantined on %s %s%s: %s is held by another "
+             "object",
+             what, conflict_objtype_name(c->objtype), name, upn, c->value);
+    break;
+  case ALERT_CONFLICT_CLEARED:
+    snprintf(buf, len,
+             "%s conflict cleared on %s %s%s: %s is no longer "
+             "quarantined",
+             what, conflict_objtype_name(c->objtype), name, upn, c->value);
+    break;
+  default:
+    snprintf(buf, len, "%s on %s %s", alert_type_name(ev->type),
+             conflict_objtype_name(c->objtype), name);
+    break;
+  }
+  return buf;
+}
+
+/* ===== Rendering ===== */
+
+/* A rendered event: everything the sinks need, owned here. */
+struct rendered {
+  int severity;
+  char time[40]; /* RFC 3339 UTC with milliseconds */
+  char id[65];   /* SHA-256 hex */
+  char message[1024];
+};
+
+/* render() fills r from ev. */
+static void render(const struct alert_event *ev, struct rendered *r)
+{
+  struct timespec ts = ev->time;
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned mdlen = 0, i;
+  char *input = NULL;
+  struct tm tm;
+  int n;
+
+  if(!ts.tv_sec && !ts.tv_nsec)
+    clock_gettime(CLOCK_REALTIME, &ts);
+  r->severity = ev->severity >= 0 ? ev->severity
+                                  : ((unsigned)ev->type < ALERT_NTYPES
+                                         ? types[ev->type].severity
+                                         : LOG_NOTICE);
+  gmtime_r(&ts.tv_sec, &tm);
+  n = (int)strftime(r->time, sizeof(r->time), "%Y-%m-%dT%H:%M:%S", &tm);
+  snprintf(r->time + n, sizeof(r->time) - (size_t)n, ".%03ldZ",
+           ts.tv_nsec / 1000000);
+  if(ev->message)
+    snprintf(r->message, sizeof(r->message), "%s", ev->message);
+  else
+    alert_format_message(ev, r->message, sizeof(r->message));
+  /* The id is stable for the same event, key and time. */
+  r->id[0] = '\0';
+  if(asprintf(&input, "%s\n%s\n%s\n%s", alert_type_name(ev->type), ev->tenant,
+              ev->conflict ? ev->conflict->key : "", r->time) >= 0 &&
+     EVP_Digest(input, strlen(input), md, &mdlen, EVP_sha256(), NULL)) {
+    for(i = 0; i < mdlen && i < 32; i++)
+      snprintf(r->id + 2 * i, 3, "%02x", md[i]);
+  }
+  free(input);
+}
+
+/* add_str() adds name: s (null for NULL).  Returns false when out of
+ * memory. */
+static bool add_str(cJSON *o, const char *name, const char *s)
+{
+  return s ? cJSON_AddStringToObject(o, name, s) != NULL
+           : cJSON_AddNullToObject(o, name) != NULL;
+}
+
+/* json_line() returns the malloc'd JSON line of an event, ending in '\n',
+ * or NULL when out of memory. */
+static char *json_line(const struct alert_event *ev, const struct rendered *r,
+                       size_t *len)
+{
+  const struct conflict *c = ev->conflict;
+  char occ[CONFLICT_TIME_LEN], first[CONFLICT_TIME_LEN];
+  cJSON *o = cJSON_CreateObject();
+  char *text, *line = NULL;
+  bool ok;
+
+  if(!o)
+    return NULL;
+  ok = add_str(o, "time", r->time) && add_str(o, "id", r->id) &&
+       add_str(o, "event", alert_type_name(ev->type)) &&
+       add_str(o, "severity", log_level_name(r->severity)) &&
+       add_str(o, "tenant", ev->tenant);
+  if(ok && c) {
+    if(c->occurred)
+      conflict_format_time(c->occurred, occ, sizeof(occ));
+    if(c->first_seen)
+      conflict_format_time(c->first_seen, first, sizeof(first));
+    ok = add_str(o, "objectId", c->object_id) &&
+         add_str(o, "objectType", conflict_objtype_name(c->objtype)) &&
+         add_str(o, "property", conflict_property_name(c->property)) &&
+         add_str(o, "value", c->value) &&
+         add_str(o, "displayName", c->display_name) &&
+         add_str(o, "userPrincipalName", c->upn) &&
+         cJSON_AddBoolToObject(o, "placeholder", c->placeholder) &&
+         add_str(o, "originalValue", c->original_value) &&
+         add_str(o, "occurredDateTime", c->occurred ? occ : NULL) &&
+         add_str(o, "firstSeen", c->first_seen ? first : NULL);
+  }
+  ok = ok && add_str(o, "message", r->message);
+  text = ok ? cJSON_PrintUnformatted(o) : NULL;
+  cJSON_Delete(o);
+  if(!text)
+    return NULL;
+  *len = strlen(text) + 1;
+  line = malloc(*len + 1);
+  if(line) {
+    memcpy(line, text, *len - 1);
+    line[*len - 1] = '\n';
+    line[*len] = '\0';
+  }
+  cJSON_free(text);
+  return line;
+}
+
+/* ===== Sink 1: journald, or syslog(3) ===== */
+
+/* kv() appends " key=value" to buf at *pos, quoting value when it holds
+ * a space, '"', '=' or '\\' (or is empty); control characters become
+ * '?'.  Nothing is appended for a NULL value. */
+static void kv(char *buf, size_t len, size_t *pos, const char *key,
+               const char *value)
+{
+  const char *p;
+  bool quote;
+  int n;
+
+  if(!value)
+    return;
+  quote = !*value || strpbrk(value, " \"=\\") != NULL;
+  n = snprintf(buf + *pos, len - *pos, "%s%s=%s", *pos ? " " : "", key,
+               quote ? "\"" : "");
+  if(n < 0 || *pos + (size_t)n >= len) {
+    *pos = len - 1;
+    buf[*pos] = '\0';
+    return;
+  }
+  *pos += (size_t)n;
+  for(p = value; *p && *pos + 3 < len; p++) {
+    if(*p == '"' || *p == '\\')
+      buf[(*pos)++] = '\\';
+    buf[(*pos)++] = (unsigned char)*p < 0x20 ? '?' : *p;
+  }
+  if(quote && *pos + 2 < len)
+    buf[(*pos)++] = '"';
+  buf[*pos] = '\0';
+}
+
+/* to_syslog() writes the event as one key=value line to syslog(3). */
+static void to_syslog(struct alert *a, const struct alert_event *ev,
+                      const struct rendered *r)
+{
+  const struct conflict *c = ev->conflict;
+  char line[2048];
+  size_t pos = 0;
+
+  line[0] = '\0';
+  kv(line, sizeof(line), &pos, "event", alert_type_name(ev->type));
+  kv(line, sizeof(line), &pos, "tenant", ev->tenant);
+  if(c) {
+    kv(line, sizeof(line), &pos, "object_type",
+       conflict_objtype_name(c->objtype));
+    kv(line, sizeof(line), &pos, "object_id", c->object_id);
+    kv(line, sizeof(line), &pos, "property",
+       conflict_property_name(c->property));
+    kv(line, sizeof(line), &pos, "value", c->value);
+    kv(line, sizeof(line), &pos, "display_name", c->display_name);
+    kv(line, sizeof(line), &pos, "upn", c->upn);
+    kv(line, sizeof(line), &pos, "placeholder", c->placeholder ? "yes" : "no");
+    kv(line, sizeof(line), &pos, "original_value", c->original_value);
+  }
+  kv(line, sizeof(line), &pos, "id", r->id);
+  kv(line, sizeof(line), &pos, "msg", r->message);
+  syslog(a->facility | r->severity, "%s", line);
+}
+
+#ifdef HAVE_LIBSYSTEMD
+/* to_journal() sends the event with native fields.  Returns 0 or the
+ * negative errno of sd_journal_sendv(). */
+static int to_journal(const struct alert_event *ev, const struct rendered *r)
+{
+  const struct conflict *c = ev->conflict;
+  struct {
+    const char *name, *value;
+  } f[] = {
+      {"MESSAGE", r->message},
+      {"PRIORITY", NULL},
+      {"SYSLOG_IDENTIFIER", "quarantined"},
+      {"MESSAGE_ID", alert_message_id(ev->type)},
+      {"QD_EVENT", alert_type_name(ev->type)},
+      {"QD_ALERT_ID", r->id},
+      {"QD_TENANT", ev->tenant},
+      {"QD_OBJECT_ID", c ? c->object_id : NULL},
+      {"QD_OBJECT_TYPE", c ? conflict_objtype_name(c->objtype) : NULL},
+      {"QD_PROPERTY", c ? conflict_property_name(c->property) : NULL},
+      {"QD_VALUE", c ? c->value : NULL},
+      {"QD_DISPLAY_NAME", c ? c->display_name : NULL},
+      {"QD_UPN", c ? c->upn : NULL},
+      {"QD_PLACEHOLDER", c ? (c->placeholder ? "1" : "0") : NULL},
+      {"QD_ORIGINAL_VALUE", c ? c->original_value : NULL},
+  };
+  struct iovec iov[sizeof(f) / sizeof(f[0])];
+  char *bufs[sizeof(f) / sizeof(f[0])];
+  char prio[4];
+  size_t i, n = 0;
+  int rc;
+
+  snprintf(prio, sizeof(prio), "%d", r->severity);
+  f[1].value = prio;
+  for(i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+    if(!f[i].value)
+      continue;
+    if(asprintf(&bufs[n], "%s=%s", f[i].name, f[i].value) < 0) {
+      rc = -ENOMEM;
+      goto done;
+    }
+    iov[n].iov_base = bufs[n];
+    iov[n].iov_len = strlen(bufs[n]);
+    n++;
+  }
+  rc = sd_journal_sendv(iov, (int)n);
+done:
+  for(i = 0; i < n; i++)
+    free(bufs[i]);
+  return rc;
+}
+#endif
+
+/* to_log_sink() sends the event to journald, or to syslog(3) when that
+ * fails or libsystemd is not built in. */
+static void to_log_sink(struct alert *a, const struct alert_event *ev,
+                        const struct rendered *r)
+{
+#ifdef HAVE_LIBSYSTEMD
+  int rc = to_journal(ev, r);
+
+  if(!rc) {
+    a->journal_down = false;
+    return;
+  }
+  if(!a->journal_down)
+    log_debug("alert: sd_journal_sendv: %s; using syslog", strerror(-rc));
+  a->journal_down = true;
+#endif
+  to_syslog(a, ev, r);
+}
+
+/* ===== Sink 2: JSON lines ===== */
+
+/* ensure_open() opens the JSON lines file when it is closed, or when the
+ * path now names another file (rotated away).  Returns 0 or -errno. */
+static int ensure_open(struct alert *a)
+{
+  struct stat path_st, fd_st;
+
+  if(a->fd >= 0) {
+    if(stat(a->jsonl_path, &path_st) == 0 && fstat(a->fd, &fd_st) == 0 &&
+       path_st.st_dev == fd_st.st_dev && path_st.st_ino == fd_st.st_ino)
+      return 0;
+    close(a->fd);
+    a->fd = -1;
+  }
+  a->fd = open(a->jsonl_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+  if(a->fd < 0)
+    return -errno;
+  return 0;
+}
+
+/* write_line() appends one line with one write(2) and syncs it.  A short
+ * write is cut off again so the file never holds half a line.  Returns 0
+ * or -errno. */
+static int write_line(struct alert *a, const struct line *l)
+{
+  struct stat st;
+  off_t size = -1;
+  ssize_t n;
+  int rc;
+
+  if(fstat(a->fd, &st) == 0 && S_ISREG(st.st_mode))
+    size = st.st_size;
+  do
+    n = write(a->fd, l->text, l->len);
+  while(n < 0 && errno == EINTR);
+  if(n < 0)
+    return -errno;
+  if((size_t)n != l->len) {
+    if(size >= 0 && ftruncate(a->fd, size) < 0)
+      log_debug("alert: %s: ftruncate: %s", a->jsonl_path, strerror(errno));
+    return -ENOSPC;
+  }
+  if(fdatasync(a->fd) < 0 && errno != EINVAL && errno != EROFS) {
+    rc = -errno;
+    return rc;
+  }
+  return 0;
+}
+
+int alert_flush(struct alert *a)
+{
+  size_t done = 0;
+  int rc = 0;
+
+  if(!a->head)
+    return 0;
+  rc = ensure_open(a);
+  while(!rc && a->head) {
+    struct line *l = a->head;
+
+    rc = write_line(a, l);
+    if(rc)
+      break;
+    a->head = l->next;
+    if(!a->head)
+      a->tail = NULL;
+    a->pending--;
+    a->bytes -= l->len;
+    free(l->text);
+    free(l);
+    done++;
+  }
+  if(rc) {
+    if(!a->failing)
+      log_warnx("alert: %s: %s; %zu alert(s) kept in memory and retried",
+                a->jsonl_path, strerror(-rc), a->pending);
+    a->failing = true;
+    /* Reopen next time: the file may have been replaced meanwhile. */
+    if(a->fd >= 0) {
+      close(a->fd);
+      a->fd = -1;
+    }
+    return rc;
+  }
+  if(a->failing)
+    log_notice("alert: %s: writable again; %zu queued alert(s) delivered",
+               a->jsonl_path, done);
+  a->failing = false;
+  return 0;
+}
+
+/* enqueue() puts a line at the tail, dropping the oldest lines when the
+ * queue is over its bound.  Takes text.  Returns 0 or -ENOMEM. */
+static int enqueue(struct alert *a, char *text, size_t len)
+{
+  struct line *l = malloc(sizeof(*l));
+  size_t dropped = 0;
+
+  if(!l) {
+    free(text);
+    return -ENOMEM;
+  }
+  l->text = text;
+  l->len = len;
+  l->next = NULL;
+  if(a->tail)
+    a->tail->next = l;
+  else
+    a->head = l;
+  a->tail = l;
+  a->pending++;
+  a->bytes += len;
+  while(a->bytes > ALERT_QUEUE_MAX_BYTES && a->head != a->tail) {
+    struct line *old = a->head;
+
+    a->head = old->next;
+    a->pending--;
+    a->bytes -= old->len;
+    free(old->text);
+    free(old);
+    dropped++;
+  }
+  if(dropped)
+    log_errx("alert: %s: queue full; %zu oldest alert(s) dropped",
+             a->jsonl_path, dropped);
+  return 0;
+}
+
+/* ===== Public ===== */
+
+int alert_open(const struct alert_opts *opts, struct alert **out)
+{
+  struct alert *a = calloc(1, sizeof(*a));
+
+  if(!a)
+    return -ENOMEM;
+  a->fd = -1;
+  a->syslog = opts->syslog;
+  a->facility = opts->syslog_facility ? opts->syslog_facility : LOG_DAEMON;
+  if(opts->jsonl_path) {
+    a->jsonl_path = strdup(opts->jsonl_path);
+    if(!a->jsonl_path) {
+      free(a);
+      return -ENOMEM;
+    }
+  }
+  *out = a;
+  return 0;
+}
+
+void alert_close(struct alert *a)
+{
+  struct line *l, *next;
+
+  if(!a)
+    return;
+  if(a->pending)
+    log_errx("alert: %s: %zu alert(s) never written are lost", a->jsonl_path,
+             a->pending);
+  for(l = a->head; l; l = next) {
+    next = l->next;
+    free(l->text);
+    free(l);
+  }
+  if(a->fd >= 0)
+    close(a->fd);
+  free(a->jsonl_path);
+  free(a);
+}
+
+int alert_emit(struct alert *a, const struct alert_event *ev)
+{
+  struct rendered r;
+  char *line;
+  size_t len = 0;
+  int rc;
+
+  render(ev, &r);
+  if(a->syslog)
+    to_log_sink(a, ev, &r);
+  if(!a->jsonl_path)
+    return 0;
+  line = json_line(ev, &r, &len);
+  if(!line) {
+    log_errx("alert: out of memory; %s alert lost", alert_type_name(ev->type));
+    return -ENOMEM;
+  }
+  rc = enqueue(a, line, len);
+  if(rc) {
+    log_errx("alert: out of memory; %s alert lost", alert_type_name(ev->type));
+    return rc;
+  }
+  return alert_flush(a);
+}
+
+int alert_reopen(struct alert *a)
+{
+  if(a->fd >= 0) {
+    close(a->fd);
+    a->fd = -1;
+  }
+  return 0;
+}
+
+size_t alert_pending_count(const struct alert *a)
+{
+  return a->pending;
+}

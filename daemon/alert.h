@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * alert: alert events and their sinks.  An event (conflict.detected,
+ * conflict.cleared, ...) goes to the journal with structured QD_* fields
+ * (syslog(3) when there is no journald), and to a JSON lines file that is
+ * fsync'd per line and survives logrotate.  A line that cannot be written
+ * is queued in memory and retried: alerts are not lost to a full disk.
+ */
+#ifndef QD_ALERT_H
+#define QD_ALERT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <syslog.h>
+#include <time.h>
+
+#include "conflict.h"
+
+/* Event types.  Add new ones (conflict.freed, conflict.released,
+ * conflict.stuck, conflict.aging, anchor.*) at the end, each with a name
+ * and a MESSAGE_ID of its own in alert.c. */
+enum alert_type { ALERT_CONFLICT_DETECTED, ALERT_CONFLICT_CLEARED };
+#define ALERT_NTYPES 2
+
+/* Where alerts go; from the [alerts] section of the configuration. */
+struct alert_opts {
+  bool syslog;            /* journald, or syslog(3) without it */
+  int syslog_facility;    /* for syslog(3); 0 means LOG_DAEMON */
+  const char *jsonl_path; /* JSON lines file, or NULL; copied */
+};
+
+/* One event.  Everything is borrowed for the duration of alert_emit()
+ * only: the sinks copy what they keep. */
+struct alert_event {
+  enum alert_type type;
+  int severity;         /* a syslog priority; -1: the type's default */
+  const char *tenant;   /* never NULL */
+  struct timespec time; /* when it happened; {0, 0}: now */
+  const struct conflict *conflict; /* the conflict, or NULL */
+  const char *message;             /* NULL: made by alert_format_message() */
+};
+
+/* The sinks; opaque. */
+struct alert;
+
+/* Names ("conflict.detected") and journald MESSAGE_IDs (32 lowercase hex
+ * digits, fixed per type). */
+const char *alert_type_name(enum alert_type t);
+const char *alert_message_id(enum alert_type t);
+
+/* alert_event_init() fills ev for a conflict event at the current time
+ * with the type's default severity and message.  c and tenant are
+ * borrowed. */
+void alert_event_init(struct alert_event *ev, enum alert_type type,
+                      const char *tenant, const struct conflict *c);
+
+/* alert_format_message() writes the human message of ev into buf, e.g.
+ * "UPN conflict quarantined on user John Smith (placeholder
+ * john1234@contoso.onmicrosoft.com): john@contoso.com is held by another
+ * object".  Returns buf. */
+char *alert_format_message(const struct alert_event *ev, char *buf, size_t len);
+
+/* alert_open() sets up the sinks in opts.  The JSON lines file is opened
+ * (created with mode 0640) when first needed, so a missing directory
+ * shows up as a queued alert and a logged warning, not as a start-up
+ * failure.  Returns 0 with *out set (free with alert_close()), or
+ * -ENOMEM. */
+int alert_open(const struct alert_opts *opts, struct alert **out);
+
+/* alert_close() closes the sinks and frees a.  Events still queued are
+ * lost; a warning says how many.  NULL is a no-op. */
+void alert_close(struct alert *a);
+
+/* alert_emit() sends ev to every sink.  The journal/syslog sink cannot
+ * fail.  The JSON line is queued behind any earlier ones that failed, and
+ * the queue is written in order.  Returns 0 when everything queued has
+ * been written, or the negative errno of the failed write (-ENOSPC,
+ * -EIO, ...): ev is then kept and retried by the next alert_emit() or
+ * alert_flush().  -ENOMEM means ev could not even be queued.  A failure
+ * is logged once, and so is the recovery. */
+int alert_emit(struct alert *a, const struct alert_event *ev);
+
+/* alert_flush() retries the queued lines.  Returns 0 when the queue is
+ * empty, or the negative errno of the write that failed. */
+int alert_flush(struct alert *a);
+
+/* alert_reopen() closes the JSON lines file so that the next write opens
+ * the path again (after logrotate; SIGHUP).  The file is also reopened
+ * by itself when the path no longer names the open file.  Returns 0. */
+int alert_reopen(struct alert *a);
+
+/* alert_pending_count() is the number of events waiting in the queue. */
+size_t alert_pending_count(const struct alert *a);
+
+#endif

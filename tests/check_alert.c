@@ -1,0 +1,334 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * check_alert: the JSON lines sink (fields, one line per event, mode,
+ * rotation, queueing on a full disk and later delivery), the messages,
+ * and the journald/syslog sink's fallback.
+ */
+#include <check.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "alert.h"
+#include "testutil.h"
+
+static char *dir, *path;
+static struct conflict *upn_c, *proxy_c;
+
+static void setup(void)
+{
+  dir = tu_tmpdir();
+  ck_assert_int_ne(asprintf(&path, "%s/alerts.jsonl", dir), -1);
+  upn_c = conflict_new("contoso", "u1", CONFLICT_USER, CONFLICT_UPN,
+                       "john@contoso.com");
+  upn_c->display_name = strdup("John Smith");
+  upn_c->upn = strdup("john1234@contoso.onmicrosoft.com");
+  upn_c->placeholder = true;
+  upn_c->original_value = strdup("john@contoso.com");
+  upn_c->occurred = 1656325769;
+  upn_c->first_seen = 1700000000;
+  proxy_c = conflict_new("contoso", "g1", CONFLICT_GROUP, CONFLICT_PROXY,
+                         "SMTP:Sales@contoso.com");
+  proxy_c->display_name = strdup("Sales \"EU\"");
+}
+
+static void teardown(void)
+{
+  conflict_free(upn_c);
+  conflict_free(proxy_c);
+  tu_rmtree(dir);
+  free(dir);
+  free(path);
+}
+
+/* read_lines() parses every line of file p into out[] and returns the
+ * count; each line must be one JSON object. */
+static int read_lines(const char *p, cJSON **out, int max)
+{
+  char *text = tu_slurp(p), *line, *save = NULL;
+  int n = 0;
+
+  ck_assert_ptr_nonnull(text);
+  ck_assert_msg(!*text || text[strlen(text) - 1] == '\n', "no final newline");
+  for(line = strtok_r(text, "\n", &save); line;
+      line = strtok_r(NULL, "\n", &save)) {
+    ck_assert_int_lt(n, max);
+    out[n] = cJSON_Parse(line);
+    ck_assert_msg(cJSON_IsObject(out[n]), "not a JSON object: %s", line);
+    n++;
+  }
+  free(text);
+  return n;
+}
+
+static const char *str(const cJSON *o, const char *name)
+{
+  const cJSON *m = cJSON_GetObjectItemCaseSensitive(o, name);
+
+  ck_assert_msg(m != NULL, "no member %s", name);
+  return cJSON_IsString(m) ? m->valuestring : NULL;
+}
+
+static void free_lines(cJSON **v, int n)
+{
+  int i;
+
+  for(i = 0; i < n; i++)
+    cJSON_Delete(v[i]);
+}
+
+START_TEST(test_jsonl_fields)
+{
+  struct alert_opts opts = {false, 0, NULL};
+  struct alert *a;
+  struct alert_event ev;
+  struct stat st;
+  cJSON *l[8];
+  int n;
+  size_t i;
+
+  opts.jsonl_path = path;
+  ck_assert_int_eq(alert_open(&opts, &a), 0);
+  alert_event_init(&ev, ALERT_CONFLICT_DETECTED, "contoso", upn_c);
+  ev.time.tv_sec = 1700000000;
+  ev.time.tv_nsec = 123456789;
+  ck_assert_int_eq(alert_emit(a, &ev), 0);
+  alert_event_init(&ev, ALERT_CONFLICT_CLEARED, "contoso", proxy_c);
+  ck_assert_int_eq(alert_emit(a, &ev), 0);
+  ck_assert_uint_eq(alert_pending_count(a), 0);
+  alert_close(a);
+
+  ck_assert_int_eq(stat(path, &st), 0);
+  ck_assert_int_eq(st.st_mode & 07777, 0640);
+  n = read_lines(path, l, 8);
+  ck_assert_int_eq(n, 2);
+  ck_assert_str_eq(str(l[0], "time"), "2023-11-14T22:13:20.123Z");
+  ck_assert_str_eq(str(l[0], "event"), "conflict.detected");
+  ck_assert_str_eq(str(l[0], "severity"), "warning");
+  ck_assert_str_eq(str(l[0], "tenant"), "contoso");
+  ck_assert_str_eq(str(l[0], "objectId"), "u1");
+  ck_assert_str_eq(str(l[0], "objectType"), "user");
+  ck_assert_str_eq(str(l[0], "property"), "upn");
+  ck_assert_str_eq(str(l[0], "value"), "john@contoso.com");
+  ck_assert_str_eq(str(l[0], "displayName"), "John Smith");
+  ck_assert_str_eq(str(l[0], "userPrincipalName"),
+                   "john1234@contoso.onmicrosoft.com");
+  ck_assert(cJSON_IsTrue(cJSON_GetObjectItem(l[0], "placeholder")));
+  ck_assert_str_eq(str(l[0], "originalValue"), "john@contoso.com");
+  ck_assert_str_eq(str(l[0], "occurredDateTime"), "2022-06-27T10:29:29Z");
+  ck_assert_str_eq(str(l[0], "firstSeen"), "2023-11-14T22:13:20Z");
+  ck_assert_str_eq(str(l[0], "message"),
+                   "UPN conflict quarantined on user John Smith (placeholder "
+                   "john1234@contoso.onmicrosoft.com): john@contoso.com is "
+                   "held by another object");
+  ck_assert_uint_eq(strlen(str(l[0], "id")), 64);
+  for(i = 0; i < 64; i++)
+    ck_assert(strchr("0123456789abcdef", str(l[0], "id")[i]));
+
+  ck_assert_str_eq(str(l[1], "event"), "conflict.cleared");
+  ck_assert_str_eq(str(l[1], "severity"), "notice");
+  ck_assert_str_eq(str(l[1], "objectType"), "group");
+  ck_assert_str_eq(str(l[1], "property"), "proxy");
+  ck_assert_str_eq(str(l[1], "value"), "Sales@contoso.com");
+  ck_assert_str_eq(str(l[1], "displayName"), "Sales \"EU\"");
+  ck_assert_ptr_null(str(l[1], "userPrincipalName"));
+  ck_assert_ptr_null(str(l[1], "originalValue"));
+  ck_assert_ptr_null(str(l[1], "occurredDateTime"));
+  ck_assert(cJSON_IsFalse(cJSON_GetObjectItem(l[1], "placeholder")));
+  ck_assert_str_eq(str(l[1], "message"),
+                   "Proxy address conflict cleared on group Sales \"EU\": "
+                   "Sales@contoso.com is no longer quarantined");
+  ck_assert_uint_eq(strlen(str(l[1], "time")), 24);
+  ck_assert_str_ne(str(l[0], "id"), str(l[1], "id"));
+  free_lines(l, n);
+}
+END_TEST
+
+START_TEST(test_stable_id)
+{
+  struct alert_opts opts = {false, 0, NULL};
+  struct alert *a;
+  struct alert_event ev;
+  cJSON *l[4];
+  int n;
+
+  opts.jsonl_path = path;
+  ck_assert_int_eq(alert_open(&opts, &a), 0);
+  alert_event_init(&ev, ALERT_CONFLICT_DETECTED, "contoso", upn_c);
+  ev.time.tv_sec = 1700000000;
+  ev.time.tv_nsec = 0;
+  ck_assert_int_eq(alert_emit(a, &ev), 0);
+  ck_assert_int_eq(alert_emit(a, &ev), 0);
+  ev.message = "custom text";
+  ev.severity = LOG_ERR;
+  ck_assert_int_eq(alert_emit(a, &ev), 0);
+  alert_close(a);
+  n = read_lines(path, l, 4);
+  ck_assert_int_eq(n, 3);
+  ck_assert_str_eq(str(l[0], "id"), str(l[1], "id"));
+  ck_assert_str_eq(str(l[2], "message"), "custom text");
+  ck_assert_str_eq(str(l[2], "severity"), "error");
+  free_lines(l, n);
+}
+END_TEST
+
+START_TEST(test_rotation)
+{
+  struct alert_opts opts = {false, 0, NULL};
+  struct alert *a;
+  struct alert_event ev;
+  char *rotated;
+  cJSON *l[4];
+
+  opts.jsonl_path = path;
+  ck_assert_int_ne(asprintf(&rotated, "%s.1", path), -1);
+  ck_assert_int_eq(alert_open(&opts, &a), 0);
+  alert_event_init(&ev, ALERT_CONFLICT_DETECTED, "contoso", upn_c);
+  ck_assert_int_eq(alert_emit(a, &ev), 0);
+  /* logrotate's default: rename, and the daemon notices the new inode. */
+  ck_assert_int_eq(rename(path, rotated), 0);
+  ck_assert_int_eq(alert_emit(a, &ev), 0);
+  ck_assert_int_eq(read_lines(rotated, l, 4), 1);
+  cJSON_Delete(l[0]);
+  ck_assert_int_eq(read_lines(path, l, 4), 1);
+  cJSON_Delete(l[0]);
+  /* Explicit reopen (SIGHUP). */
+  ck_assert_int_eq(unlink(rotated), 0);
+  ck_assert_int_eq(rename(path, rotated), 0);
+  ck_assert_int_eq(alert_reopen(a), 0);
+  ck_assert_int_eq(alert_emit(a, &ev), 0);
+  ck_assert_int_eq(read_lines(path, l, 4), 1);
+  cJSON_Delete(l[0]);
+  alert_close(a);
+  free(rotated);
+}
+END_TEST
+
+START_TEST(test_full_disk_queue)
+{
+  struct alert_opts opts = {false, 0, NULL};
+  struct alert *a;
+  struct alert_event ev;
+  cJSON *l[8];
+  int n;
+
+  /* The path is a symlink to /dev/full, later replaced by a real file. */
+  ck_assert_int_eq(symlink("/dev/full", path), 0);
+  opts.jsonl_path = path;
+  ck_assert_int_eq(alert_open(&opts, &a), 0);
+  alert_event_init(&ev, ALERT_CONFLICT_DETECTED, "contoso", upn_c);
+  ck_assert_int_eq(alert_emit(a, &ev), -ENOSPC);
+  ck_assert_uint_eq(alert_pending_count(a), 1);
+  alert_event_init(&ev, ALERT_CONFLICT_CLEARED, "contoso", upn_c);
+  ck_assert_int_eq(alert_emit(a, &ev), -ENOSPC);
+  ck_assert_int_eq(alert_flush(a), -ENOSPC);
+  ck_assert_uint_eq(alert_pending_count(a), 2);
+  ck_assert_int_eq(unlink(path), 0);
+  ck_assert_int_eq(alert_flush(a), 0);
+  ck_assert_uint_eq(alert_pending_count(a), 0);
+  alert_event_init(&ev, ALERT_CONFLICT_DETECTED, "contoso", proxy_c);
+  ck_assert_int_eq(alert_emit(a, &ev), 0);
+  alert_close(a);
+  n = read_lines(path, l, 8);
+  ck_assert_int_eq(n, 3);
+  ck_assert_str_eq(str(l[0], "event"), "conflict.detected");
+  ck_assert_str_eq(str(l[1], "event"), "conflict.cleared");
+  ck_assert_str_eq(str(l[2], "objectId"), "g1");
+  free_lines(l, n);
+}
+END_TEST
+
+START_TEST(test_missing_dir_queues)
+{
+  struct alert_opts opts = {false, 0, NULL};
+  struct alert *a;
+  struct alert_event ev;
+  char *sub;
+
+  ck_assert_int_ne(asprintf(&sub, "%s/later/alerts.jsonl", dir), -1);
+  opts.jsonl_path = sub;
+  ck_assert_int_eq(alert_open(&opts, &a), 0);
+  alert_event_init(&ev, ALERT_CONFLICT_DETECTED, "contoso", upn_c);
+  ck_assert_int_eq(alert_emit(a, &ev), -ENOENT);
+  ck_assert_uint_eq(alert_pending_count(a), 1);
+  *strrchr(sub, '/') = '\0';
+  ck_assert_int_eq(mkdir(sub, 0750), 0);
+  ck_assert_int_eq(alert_flush(a), 0);
+  ck_assert_uint_eq(alert_pending_count(a), 0);
+  alert_close(a);
+  free(sub);
+}
+END_TEST
+
+START_TEST(test_syslog_fallback)
+{
+  struct alert_opts opts = {true, LOG_LOCAL3, NULL};
+  struct alert *a;
+  struct alert_event ev;
+
+  /* No journald here (or no libsystemd): syslog(3) must take it. */
+  ck_assert_int_eq(alert_open(&opts, &a), 0);
+  alert_event_init(&ev, ALERT_CONFLICT_DETECTED, "contoso", upn_c);
+  ck_assert_int_eq(alert_emit(a, &ev), 0);
+  alert_event_init(&ev, ALERT_CONFLICT_CLEARED, "contoso", proxy_c);
+  ck_assert_int_eq(alert_emit(a, &ev), 0);
+  alert_event_init(&ev, ALERT_CONFLICT_CLEARED, "contoso", NULL);
+  ck_assert_int_eq(alert_emit(a, &ev), 0);
+  alert_close(a);
+  opts.syslog_facility = 0;
+  ck_assert_int_eq(alert_open(&opts, &a), 0);
+  alert_event_init(&ev, ALERT_CONFLICT_DETECTED, "contoso", proxy_c);
+  ck_assert_int_eq(alert_emit(a, &ev), 0);
+  alert_close(a);
+}
+END_TEST
+
+START_TEST(test_messages)
+{
+  struct alert_event ev;
+  char buf[512];
+
+  ck_assert_str_eq(alert_type_name(ALERT_CONFLICT_DETECTED),
+                   "conflict.detected");
+  ck_assert_str_eq(alert_type_name(ALERT_CONFLICT_CLEARED), "conflict.cleared");
+  ck_assert_uint_eq(strlen(alert_message_id(ALERT_CONFLICT_DETECTED)), 32);
+  ck_assert_str_ne(alert_message_id(ALERT_CONFLICT_DETECTED),
+                   alert_message_id(ALERT_CONFLICT_CLEARED));
+  alert_event_init(&ev, ALERT_CONFLICT_DETECTED, "contoso", proxy_c);
+  ck_assert_str_eq(alert_format_message(&ev, buf, sizeof(buf)),
+                   "Proxy address conflict quarantined on group Sales "
+                   "\"EU\": Sales@contoso.com is held by another object");
+  free(proxy_c->display_name);
+  proxy_c->display_name = NULL;
+  ck_assert_str_eq(alert_format_message(&ev, buf, sizeof(buf)),
+                   "Proxy address conflict quarantined on group g1: "
+                   "Sales@contoso.com is held by another object");
+  upn_c->placeholder = false;
+  upn_c->upn[0] = 'J';
+  alert_event_init(&ev, ALERT_CONFLICT_DETECTED, "contoso", upn_c);
+  ck_assert_str_eq(alert_format_message(&ev, buf, sizeof(buf)),
+                   "UPN conflict quarantined on user John Smith "
+                   "(John1234@contoso.onmicrosoft.com): john@contoso.com is "
+                   "held by another object");
+}
+END_TEST
+
+Suite *alert_suite(void)
+{
+  Suite *s = suite_create("alert");
+  TCase *tc = tcase_create("sinks");
+
+  tcase_add_checked_fixture(tc, setup, teardown);
+  tcase_add_test(tc, test_jsonl_fields);
+  tcase_add_test(tc, test_stable_id);
+  tcase_add_test(tc, test_rotation);
+  tcase_add_test(tc, test_full_disk_queue);
+  tcase_add_test(tc, test_missing_dir_queues);
+  tcase_add_test(tc, test_syslog_fallback);
+  tcase_add_test(tc, test_messages);
+  suite_add_tcase(s, tc);
+  return s;
+}
