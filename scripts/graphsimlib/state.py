@@ -44,7 +44,8 @@ class Simulator:
 
     # ----- scenarios ---------------------------------------------------------------------
     def load(self, scenario, base_dir=None):
-        """Replace the whole state with `scenario` (a dict)."""
+        """Replace the whole state with `scenario` (a dict): tenants, clock, issued tokens,
+        faults, throttling buckets and the request and write logs."""
         if not isinstance(scenario, dict) or not isinstance(scenario.get("tenants"), list):
             raise ScenarioError("a scenario is an object with a \"tenants\" list")
         with self.lock:
@@ -58,6 +59,7 @@ class Simulator:
                 tenants[tenant.id] = tenant
             self.clock = clock
             self.tenants = tenants
+            self.clear_logs("all")
             self.scenario, self.scenario_dir = scenario, base_dir
             self.tokens.clear()
             self.faults.clear()

@@ -45,8 +45,9 @@ class Bucket:
         self.stamp = time.monotonic()
 
     def refill(self, now):
-        self.level = min(self.capacity, self.level + (now - self.stamp) * self.rate)
-        self.stamp = now
+        if now > self.stamp:
+            self.level = min(self.capacity, self.level + (now - self.stamp) * self.rate)
+            self.stamp = now
 
     def take(self, amount, now):
         """Charge `amount`.  Returns 0 on success, else the seconds until it would fit.
