@@ -48,6 +48,8 @@ typedef void (*token_cb)(int result, const char *bearer,
  * now: the client secret (file or credential), or the certificate and the
  * private key (file or credential) through jwt, so a missing or unsafe
  * file is reported at start-up and reload, not on first use.  t is copied.
+ * Client assertions are PS256 with "x5t#S256", as the current Entra
+ * documentation asks, and a fresh one is signed for every request.
  *
  * Returns 0 and sets *out, or a negative errno code (see secret_read_file()
  * and jwt_signer_new(); -EINVAL when t has no credential) after logging
