@@ -18,12 +18,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <ini.h>
 
 #include "log.h"
 
-enum cfg_section { SEC_NONE, SEC_DAEMON, SEC_TENANT };
+enum cfg_section { SEC_NONE, SEC_DAEMON, SEC_ALERTS, SEC_TENANT };
 
 enum cfg_type {
   T_STR,      /* any non-empty text */
@@ -33,7 +34,8 @@ enum cfg_type {
   T_TENANT,   /* a GUID or a DNS domain name */
   T_CREDNAME, /* a systemd credential name */
   T_DURATION, /* seconds, with s/m/h/d suffixes */
-  T_LOGLEVEL  /* syslog priority by name */
+  T_LOGLEVEL, /* syslog priority by name */
+  T_BOOL      /* yes/no, true/false, on/off, 1/0 */
 };
 
 #define F_REQUIRED 0x1u
@@ -58,6 +60,9 @@ static const struct cfg_option options[] = {
     {SEC_DAEMON, "log_level", T_LOGLEVEL, D(log_level), "info", 0, 0, 0},
     {SEC_DAEMON, "poll_interval", T_DURATION, D(poll_interval), "5m", 30, 86400,
      0},
+
+    {SEC_ALERTS, "syslog", T_BOOL, D(alert_syslog), "yes", 0, 0, 0},
+    {SEC_ALERTS, "jsonl_file", T_PATH, D(alert_jsonl_file), NULL, 0, 0, 0},
 
     {SEC_TENANT, "tenant_id", T_TENANT, TN(tenant_id), NULL, 0, 0, F_REQUIRED},
     {SEC_TENANT, "client_id", T_GUID, TN(client_id), NULL, 0, 0, F_REQUIRED},
@@ -94,6 +99,7 @@ struct parse_ctx {
   struct cfg_tenant *tenant; /* when sec == SEC_TENANT */
   struct cfg_tenant **tail;
   bool seen_daemon;
+  bool seen_alerts;
   bool bad_section;          /* keys are ignored until the next valid header */
   unsigned seen_line[NOPTS]; /* line of each key in this section */
   char *err;                 /* accumulated messages */
@@ -317,6 +323,8 @@ static const char *type_hint(enum cfg_type t)
     return "a tenant GUID or a domain such as contoso.onmicrosoft.com";
   case T_LOGLEVEL:
     return "one of error, warning, notice, info, debug";
+  case T_BOOL:
+    return "yes or no";
   case T_CREDNAME:
     return "a credential name without '/'";
   default:
@@ -334,6 +342,23 @@ static void fmt_duration(unsigned long long s, char *buf, size_t len)
     snprintf(buf, len, "%llum", s / 60);
   else
     snprintf(buf, len, "%llus", s);
+}
+
+/* parse_bool() returns 1 for yes/true/on/1, 0 for no/false/off/0 (any
+ * case), or -EINVAL. */
+static int parse_bool(const char *v)
+{
+  static const char *const yes[] = {"yes", "true", "on", "1"};
+  static const char *const no[] = {"no", "false", "off", "0"};
+  size_t i;
+
+  for(i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+    if(!strcasecmp(v, yes[i]))
+      return 1;
+    if(!strcasecmp(v, no[i]))
+      return 0;
+  }
+  return -EINVAL;
 }
 
 /* set_value() parses v for option o and stores it in base.  On error it
@@ -423,12 +448,22 @@ static void set_value(struct parse_ctx *c, const struct cfg_option *o,
     }
     *(int *)(void *)field = rc;
     return;
+  case T_BOOL:
+    rc = parse_bool(v);
+    if(rc < 0) {
+      perr(c, line, "%s: '%s' is not %s", o->key, v, type_hint(o->type));
+      return;
+    }
+    *(int *)(void *)field = rc;
+    return;
   }
 }
 
 static const char *section_name(enum cfg_section s)
 {
-  return s == SEC_DAEMON ? "[daemon]" : "[tenant NAME]";
+  if(s == SEC_DAEMON)
+    return "[daemon]";
+  return s == SEC_ALERTS ? "[alerts]" : "[tenant NAME]";
 }
 
 static const struct cfg_option *find_option(enum cfg_section s, const char *key)
@@ -443,7 +478,7 @@ static const struct cfg_option *find_option(enum cfg_section s, const char *key)
 
 static void *section_base(struct parse_ctx *c, enum cfg_section s)
 {
-  return s == SEC_DAEMON ? (void *)c->cfg : (void *)c->tenant;
+  return s == SEC_TENANT ? (void *)c->tenant : (void *)c->cfg;
 }
 
 /* close_section() finishes the section being read: it fills in defaults
@@ -541,6 +576,16 @@ static void open_section(struct parse_ctx *c, const char *name, size_t len)
     c->bad_section = false;
     return;
   }
+  if(!strcmp(buf, "alerts")) {
+    if(c->seen_alerts) {
+      perr(c, c->line, "duplicate section [alerts]");
+      return;
+    }
+    c->seen_alerts = true;
+    c->sec = SEC_ALERTS;
+    c->bad_section = false;
+    return;
+  }
   if(!strncmp(buf, "tenant", 6) &&
      (buf[6] == ' ' || buf[6] == '\t' || buf[6] == '\0')) {
     char *n = buf + 6;
@@ -577,7 +622,8 @@ static void open_section(struct parse_ctx *c, const char *name, size_t len)
     c->bad_section = false;
     return;
   }
-  perr(c, c->line, "unknown section [%s] (expected [daemon] or [tenant NAME])",
+  perr(c, c->line,
+       "unknown section [%s] (expected [daemon], [alerts] or [tenant NAME])",
        buf);
 }
 
@@ -694,6 +740,7 @@ void cfg_free(struct cfg *cfg)
     free(t);
   }
   free_fields(SEC_DAEMON, cfg);
+  free_fields(SEC_ALERTS, cfg);
   free(cfg->path);
   free(cfg);
 }
@@ -746,6 +793,13 @@ int cfg_load(const char *path, struct cfg **out, char **errors)
     /* [daemon] options have defaults even without the section. */
     memset(c.seen_line, 0, sizeof(c.seen_line));
     c.sec = SEC_DAEMON;
+    c.bad_section = false;
+    close_section(&c);
+  }
+  if(!c.seen_alerts) {
+    /* Likewise [alerts]. */
+    memset(c.seen_line, 0, sizeof(c.seen_line));
+    c.sec = SEC_ALERTS;
     c.bad_section = false;
     close_section(&c);
   }

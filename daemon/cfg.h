@@ -37,6 +37,9 @@ struct cfg {
   char *state_dir;
   int log_level;          /* syslog priority */
   unsigned poll_interval; /* seconds */
+  /* [alerts] */
+  int alert_syslog;       /* alerts to journald (or syslog(3)): 1 or 0 */
+  char *alert_jsonl_file; /* JSON lines file for alerts, or NULL */
   /* tenants, in file order */
   struct cfg_tenant *tenants;
   size_t ntenants;

@@ -287,6 +287,32 @@ START_TEST(test_long_line)
 }
 END_TEST
 
+START_TEST(test_alerts)
+{
+  struct cfg *cfg = NULL;
+  char *errors;
+
+  ck_assert_int_eq(load(TENANT_OK, &cfg, &errors), 0);
+  ck_assert_int_eq(cfg->alert_syslog, 1);
+  ck_assert_ptr_null(cfg->alert_jsonl_file);
+  cfg_free(cfg);
+  ck_assert_int_eq(load("[alerts]\nsyslog = No\njsonl_file = alerts.jsonl\n"
+                        "[daemon]\nlog_level = info\n" TENANT_OK,
+                        &cfg, &errors),
+                   0);
+  ck_assert_int_eq(cfg->alert_syslog, 0);
+  ck_assert_str_eq(strrchr(cfg->alert_jsonl_file, '/'), "/alerts.jsonl");
+  ck_assert_int_eq(strncmp(cfg->alert_jsonl_file, dir, strlen(dir)), 0);
+  cfg_free(cfg);
+  expect_error("[alerts]\nsyslog = maybe\n" TENANT_OK,
+               "x.conf:2: syslog: 'maybe' is not yes or no");
+  expect_error("[alerts]\n[alerts]\n" TENANT_OK,
+               "x.conf:2: duplicate section [alerts]");
+  expect_error("[alerts]\nstate_dir = /x\n" TENANT_OK,
+               "x.conf:2: unknown key 'state_dir' in [alerts]");
+}
+END_TEST
+
 START_TEST(test_duration_parser)
 {
   unsigned long long v;
@@ -328,6 +354,7 @@ Suite *cfg_suite(void)
   tcase_add_test(tc, test_all_errors_reported);
   tcase_add_test(tc, test_missing_file);
   tcase_add_test(tc, test_long_line);
+  tcase_add_test(tc, test_alerts);
   tcase_add_test(tc, test_duration_parser);
   suite_add_tcase(s, tc);
   return s;
