@@ -41,7 +41,7 @@ B   ?= build
 SAN ?= 0
 
 PKGS      := libuv libcurl libcjson inih openssl
-TEST_PKGS := check
+TEST_PKGS := check libmicrohttpd
 ifeq ($(USE_SYSTEMD),auto)
   USE_SYSTEMD := $(shell $(PKG_CONFIG) --exists libsystemd && echo yes || echo no)
 endif

@@ -1,0 +1,826 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * http: libcurl's multi_socket API driven by the uv loop.  Each socket curl
+ * wants watched gets a heap uv_poll_t, and curl's single timeout is one
+ * uv_timer_t per client.  Requests beyond max_concurrency wait in a FIFO.
+ * This module never logs above debug: transport errors are returned in
+ * struct http_response and the caller (the graph layer) logs them once.
+ */
+#include "http.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/queue.h>
+#include <sys/random.h>
+
+#include <curl/curl.h>
+
+#include "log.h"
+
+#ifndef QD_VERSION
+#define QD_VERSION "0"
+#endif
+
+#define container_of(ptr, type, member)                                        \
+  ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
+
+#define DEFAULT_CONCURRENCY 4
+#define DEFAULT_CONNECT_MS 10000
+#define DEFAULT_TIMEOUT_MS 60000
+#define DEFAULT_MAX_RESPONSE ((size_t)64 << 20)
+
+/* One request, from http_request() until its callback has returned.  It is
+ * on exactly one of the client's lists (queued or active) until it
+ * completes.  The easy handle is made and configured up front, so that
+ * every option error is reported by http_request() itself. */
+struct xfer {
+  TAILQ_ENTRY(xfer) entry;
+  struct http_client *c;
+  CURL *easy;
+  struct curl_slist *headers;
+  char *method;
+  char *url;
+  http_done_cb cb;
+  void *arg;
+  char *buf; /* response body, NUL-terminated once allocated */
+  size_t len;
+  size_t cap;
+  int too_big; /* the write callback hit max_response_size */
+  char *content_type;
+  char *retry_after;
+  char *request_id;
+  char *location;
+  char *throttle_scope;
+  char crid[37];
+  char errbuf[CURL_ERROR_SIZE];
+};
+
+TAILQ_HEAD(xfer_list, xfer);
+
+/* One socket curl asked us to watch.  Freed in its close callback; until
+ * then it is on the client's socks list if curl still knows about it. */
+struct sock {
+  LIST_ENTRY(sock) entry;
+  uv_poll_t poll;
+  curl_socket_t fd;
+  struct http_client *c;
+};
+
+struct http_client {
+  uv_loop_t *loop;
+  CURLM *multi; /* NULL once http_client_close() cleaned it up */
+  uv_timer_t timer;
+  char *user_agent;
+  char *ca_file;
+  unsigned max_concurrency;
+  long connect_timeout_ms;
+  long timeout_ms;
+  size_t max_response_size;
+  struct xfer_list queued;
+  struct xfer_list active;
+  unsigned nactive;
+  LIST_HEAD(, sock) socks; /* polls curl has not yet released */
+  unsigned nhandles;       /* uv handles not yet through their close_cb */
+  int closing;
+  void (*closed_cb)(void *arg);
+  void *closed_arg;
+};
+
+static void pump(struct http_client *c);
+
+/* xfer_errno() is the one place a CURLcode becomes a negative
+ * errno code.  -EMSGSIZE needs the transfer, since curl reports our own
+ * write-callback abort as a plain CURLE_WRITE_ERROR.  TLS failures
+ * (handshake, certificate, verification) and a server speaking broken or
+ * truncated HTTP are all -EPROTO: the caller may retry either, but neither
+ * is a network outage. */
+static int xfer_errno(CURLcode rc, const struct xfer *x)
+{
+  switch(rc) {
+  case CURLE_OK:
+    return 0;
+  case CURLE_OPERATION_TIMEDOUT:
+    return -ETIMEDOUT;
+  case CURLE_COULDNT_CONNECT:
+    return -ECONNREFUSED;
+  case CURLE_COULDNT_RESOLVE_HOST:
+  case CURLE_COULDNT_RESOLVE_PROXY:
+    return -EHOSTUNREACH;
+  case CURLE_WRITE_ERROR:
+    return x->too_big ? -EMSGSIZE : -EIO;
+  case CURLE_SSL_CONNECT_ERROR:
+  case CURLE_PEER_FAILED_VERIFICATION:
+  case CURLE_SSL_CERTPROBLEM:
+  case CURLE_SSL_CIPHER:
+  case CURLE_SSL_CACERT_BADFILE:
+  case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+  case CURLE_SSL_INVALIDCERTSTATUS:
+  case CURLE_SSL_ISSUER_ERROR:
+  case CURLE_SSL_CRL_BADFILE:
+  case CURLE_RECV_ERROR:
+  case CURLE_GOT_NOTHING:
+  case CURLE_PARTIAL_FILE:
+  case CURLE_WEIRD_SERVER_REPLY:
+  case CURLE_HTTP2:
+  case CURLE_HTTP2_STREAM:
+  case CURLE_BAD_CONTENT_ENCODING:
+  case CURLE_UNSUPPORTED_PROTOCOL:
+    return -EPROTO;
+  default:
+    return -EIO;
+  }
+}
+
+/* xfer_free() releases a transfer and everything it owns.  The easy handle
+ * must no longer be in the multi handle. */
+static void xfer_free(struct xfer *x)
+{
+  if(x->easy)
+    curl_easy_cleanup(x->easy);
+  curl_slist_free_all(x->headers);
+  free(x->method);
+  free(x->url);
+  free(x->buf);
+  free(x->content_type);
+  free(x->retry_after);
+  free(x->request_id);
+  free(x->location);
+  free(x->throttle_scope);
+  free(x);
+}
+
+/* xfer_clear_headers() forgets the captured response headers, when a new
+ * status line starts another (interim or final) response. */
+static void xfer_clear_headers(struct xfer *x)
+{
+  char **f[] = {&x->content_type, &x->retry_after, &x->request_id, &x->location,
+                &x->throttle_scope};
+  size_t i;
+
+  for(i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+    free(*f[i]);
+    *f[i] = NULL;
+  }
+}
+
+/* url_loggable() returns how many bytes of url to log: everything up to
+ * the query string, which may hold opaque delta/skip tokens. */
+static int url_loggable(const char *url)
+{
+  return (int)strcspn(url, "?#");
+}
+
+/* complete() ends a transfer that is on no list any more and whose easy
+ * handle is out of the multi handle: it builds the response, runs the
+ * callback and frees x.  result overrides rc when non-zero (cancellation
+ * and start-up failures have no CURLcode of their own). */
+static void complete(struct xfer *x, CURLcode rc, int result)
+{
+  struct http_response resp;
+  double secs = 0;
+  long status = 0;
+
+  memset(&resp, 0, sizeof(resp));
+  if(!result)
+    result = xfer_errno(rc, x);
+  if(!result)
+    curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
+  curl_easy_getinfo(x->easy, CURLINFO_TOTAL_TIME, &secs);
+  resp.result = result;
+  resp.status = result ? 0 : status;
+  resp.body = "";
+  resp.client_request_id = x->crid;
+  resp.seconds = secs;
+  resp.error = "";
+  if(!result) {
+    if(x->buf) {
+      resp.body = x->buf;
+      resp.body_len = x->len;
+    }
+    resp.content_type = x->content_type;
+    resp.retry_after = x->retry_after;
+    resp.request_id = x->request_id;
+    resp.location = x->location;
+    resp.throttle_scope = x->throttle_scope;
+    log_debug("http: %s %.*s: %ld in %.3f s (client-request-id %s)", x->method,
+              url_loggable(x->url), x->url, status, secs, x->crid);
+  }
+  else {
+    if(result == -ECANCELED)
+      resp.error = "canceled";
+    else if(result == -EMSGSIZE)
+      resp.error = "response body too large";
+    else if(x->errbuf[0])
+      resp.error = x->errbuf;
+    else
+      resp.error = curl_easy_strerror(rc);
+    log_debug("http: %s %.*s: %s (client-request-id %s)", x->method,
+              url_loggable(x->url), x->url, resp.error, x->crid);
+  }
+  x->cb(&resp, x->arg);
+  xfer_free(x);
+}
+
+/* drain() reads every message curl has for us and completes the finished
+ * transfers.  It must run after each curl_multi_socket_action(): a message
+ * left unread would be a transfer whose callback never runs.  A callback
+ * may close the client, which drops the multi handle; drain stops then. */
+static void drain(struct http_client *c)
+{
+  CURLMsg *msg;
+  int left;
+
+  while(c->multi) {
+    struct xfer *x;
+    char *priv = NULL;
+    CURLcode rc;
+
+    msg = curl_multi_info_read(c->multi, &left);
+    if(!msg)
+      break;
+    if(msg->msg != CURLMSG_DONE)
+      continue;
+    /* The message dies with curl_multi_remove_handle(): copy it first. */
+    rc = msg->data.result;
+    curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv);
+    x = (struct xfer *)(void *)priv;
+    curl_multi_remove_handle(c->multi, x->easy);
+    TAILQ_REMOVE(&c->active, x, entry);
+    c->nactive--;
+    complete(x, rc, 0);
+    pump(c);
+  }
+}
+
+/* start() hands x to curl.  Returns 0, or a negative errno code with x
+ * untouched (the caller still owns it). */
+static int start(struct http_client *c, struct xfer *x)
+{
+  CURLMcode mc = curl_multi_add_handle(c->multi, x->easy);
+
+  if(mc)
+    return mc == CURLM_OUT_OF_MEMORY ? -ENOMEM : -EIO;
+  TAILQ_INSERT_TAIL(&c->active, x, entry);
+  c->nactive++;
+  log_debug("http: %s %.*s (client-request-id %s)", x->method,
+            url_loggable(x->url), x->url, x->crid);
+  return 0;
+}
+
+/* pump() starts queued transfers, oldest first, while there is room.  It
+ * runs from loop callbacks only, so a transfer that cannot start is
+ * completed (with its callback) right here. */
+static void pump(struct http_client *c)
+{
+  while(!c->closing && c->nactive < c->max_concurrency) {
+    struct xfer *x = TAILQ_FIRST(&c->queued);
+    int rc;
+
+    if(!x)
+      break;
+    TAILQ_REMOVE(&c->queued, x, entry);
+    rc = start(c, x);
+    if(rc)
+      complete(x, CURLE_OK, rc);
+  }
+}
+
+/* ===== libuv <-> libcurl glue ===== */
+
+/* handle_closed() counts one of c's uv handles as closed.  After
+ * http_client_close(), the last one frees c and then calls closed_cb, so
+ * closed_cb may close the loop. */
+static void handle_closed(struct http_client *c)
+{
+  c->nhandles--;
+  if(c->closing && !c->nhandles) {
+    void (*cb)(void *) = c->closed_cb;
+    void *arg = c->closed_arg;
+
+    free(c);
+    if(cb)
+      cb(arg);
+  }
+}
+
+static void on_sock_close(uv_handle_t *h)
+{
+  struct sock *s = container_of(h, struct sock, poll);
+  struct http_client *c = s->c;
+
+  free(s);
+  handle_closed(c);
+}
+
+static void on_timer_close(uv_handle_t *h)
+{
+  handle_closed(container_of(h, struct http_client, timer));
+}
+
+/* sock_release() stops watching a socket and closes its poll handle; the
+ * struct goes in on_sock_close().  Stopping comes first because curl may
+ * close the fd as soon as we return. */
+static void sock_release(struct sock *s)
+{
+  LIST_REMOVE(s, entry);
+  uv_poll_stop(&s->poll);
+  uv_close((uv_handle_t *)&s->poll, on_sock_close);
+}
+
+/* on_poll() tells curl a socket is ready (or failed), then completes what
+ * finished.  s may be released during the call, so it is not used after. */
+static void on_poll(uv_poll_t *h, int status, int events)
+{
+  struct sock *s = container_of(h, struct sock, poll);
+  struct http_client *c = s->c;
+  int flags = 0, running;
+  CURLMcode mc;
+
+  if(!c->multi)
+    return;
+  if(status < 0)
+    flags = CURL_CSELECT_ERR;
+  else {
+    if(events & UV_READABLE)
+      flags |= CURL_CSELECT_IN;
+    if(events & UV_WRITABLE)
+      flags |= CURL_CSELECT_OUT;
+  }
+  mc = curl_multi_socket_action(c->multi, s->fd, flags, &running);
+  if(mc)
+    log_debug("http: curl_multi_socket_action: %s", curl_multi_strerror(mc));
+  drain(c);
+}
+
+/* on_socket() is CURLMOPT_SOCKETFUNCTION: start, change or stop watching
+ * socket fd.  Returns -1 (failing the transfers on that socket) when a
+ * poll handle cannot be made. */
+static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp,
+                     void *socketp)
+{
+  struct http_client *c = userp;
+  struct sock *s = socketp;
+  int events = 0;
+
+  (void)easy;
+  switch(what) {
+  case CURL_POLL_IN:
+  case CURL_POLL_OUT:
+  case CURL_POLL_INOUT:
+    if(!s) {
+      s = calloc(1, sizeof(*s));
+      if(!s)
+        return -1;
+      if(uv_poll_init_socket(c->loop, &s->poll, fd)) {
+        free(s);
+        return -1;
+      }
+      s->fd = fd;
+      s->c = c;
+      c->nhandles++;
+      LIST_INSERT_HEAD(&c->socks, s, entry);
+      curl_multi_assign(c->multi, fd, s);
+    }
+    if(what != CURL_POLL_OUT)
+      events |= UV_READABLE;
+    if(what != CURL_POLL_IN)
+      events |= UV_WRITABLE;
+    if(uv_poll_start(&s->poll, events, on_poll))
+      return -1;
+    return 0;
+  case CURL_POLL_REMOVE:
+    if(s) {
+      curl_multi_assign(c->multi, fd, NULL);
+      sock_release(s);
+    }
+    return 0;
+  default:
+    return -1;
+  }
+}
+
+/* on_timeout() is curl's deadline firing: let curl handle timeouts, then
+ * complete what finished. */
+static void on_timeout(uv_timer_t *t)
+{
+  struct http_client *c = container_of(t, struct http_client, timer);
+  int running;
+  CURLMcode mc;
+
+  if(!c->multi)
+    return;
+  mc = curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+  if(mc)
+    log_debug("http: curl_multi_socket_action: %s", curl_multi_strerror(mc));
+  drain(c);
+}
+
+/* on_timer() is CURLMOPT_TIMERFUNCTION.  It must not call libcurl, so even
+ * a zero timeout only arms the uv timer, which fires on the next loop
+ * iteration. */
+static int on_timer(CURLM *multi, long timeout_ms, void *userp)
+{
+  struct http_client *c = userp;
+
+  (void)multi;
+  if(timeout_ms < 0)
+    return uv_timer_stop(&c->timer) ? -1 : 0;
+  return uv_timer_start(&c->timer, on_timeout, (uint64_t)timeout_ms, 0) ? -1
+                                                                        : 0;
+}
+
+/* ===== easy-handle callbacks ===== */
+
+/* on_body() is CURLOPT_WRITEFUNCTION: append to the body buffer.  Returns
+ * 0 (curl then fails with CURLE_WRITE_ERROR) past max_response_size or
+ * when memory runs out. */
+static size_t on_body(char *data, size_t size, size_t nmemb, void *userp)
+{
+  struct xfer *x = userp;
+  size_t n = size * nmemb, max = x->c->max_response_size;
+
+  if(n > max - x->len) {
+    x->too_big = 1;
+    return 0;
+  }
+  if(x->len + n + 1 > x->cap) {
+    size_t cap = x->cap ? x->cap : 4096;
+    char *p;
+
+    while(cap < x->len + n + 1)
+      cap *= 2;
+    p = realloc(x->buf, cap);
+    if(!p)
+      return 0;
+    x->buf = p;
+    x->cap = cap;
+  }
+  memcpy(x->buf + x->len, data, n);
+  x->len += n;
+  x->buf[x->len] = '\0';
+  return n;
+}
+
+/* on_header() is CURLOPT_HEADERFUNCTION: keep the few response headers
+ * the caller needs, names matched without case and values trimmed.  A
+ * status line starts a new response (after a 1xx), so only the final
+ * response's headers remain.  Returns 0 (failing the transfer) when memory
+ * runs out. */
+static size_t on_header(char *line, size_t size, size_t nitems, void *userp)
+{
+  static const struct {
+    const char *name;
+    size_t off;
+  } want[] = {
+      {"content-type", offsetof(struct xfer, content_type)},
+      {"retry-after", offsetof(struct xfer, retry_after)},
+      {"request-id", offsetof(struct xfer, request_id)},
+      {"location", offsetof(struct xfer, location)},
+      {"x-ms-throttle-scope", offsetof(struct xfer, throttle_scope)},
+  };
+  struct xfer *x = userp;
+  size_t n = size * nitems, nlen, i;
+  const char *colon, *v, *end;
+
+  if(n >= 5 && !strncmp(line, "HTTP/", 5)) {
+    xfer_clear_headers(x);
+    return n;
+  }
+  colon = memchr(line, ':', n);
+  if(!colon)
+    return n;
+  nlen = (size_t)(colon - line);
+  v = colon + 1;
+  end = line + n;
+  while(v < end && (*v == ' ' || *v == '\t'))
+    v++;
+  while(end > v && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r' ||
+                    end[-1] == '\n'))
+    end--;
+  for(i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+    char **field;
+
+    if(strlen(want[i].name) != nlen || strncasecmp(line, want[i].name, nlen))
+      continue;
+    field = (char **)(void *)((char *)x + want[i].off);
+    free(*field);
+    *field = strndup(v, (size_t)(end - v));
+    if(!*field)
+      return 0;
+    break;
+  }
+  return n;
+}
+
+/* ===== public API ===== */
+
+/* http_client_new(): see http.h.  curl_global_init() runs on the first
+ * call; it is not thread-safe, which is fine since the daemon has no
+ * threads (tests may run servers in threads, but never call this from
+ * them).  opts may be NULL for all defaults.  On failure nothing is left
+ * allocated. */
+int http_client_new(uv_loop_t *loop, const struct http_client_opts *opts,
+                    struct http_client **out)
+{
+  static const struct http_client_opts defaults;
+  static int curl_ready;
+  struct http_client *c;
+  int rc = -ENOMEM;
+
+  *out = NULL;
+  if(!opts)
+    opts = &defaults;
+  if(!curl_ready) {
+    if(curl_global_init(CURL_GLOBAL_DEFAULT))
+      return -EIO;
+    curl_ready = 1;
+  }
+  c = calloc(1, sizeof(*c));
+  if(!c)
+    return -ENOMEM;
+  c->loop = loop;
+  TAILQ_INIT(&c->queued);
+  TAILQ_INIT(&c->active);
+  LIST_INIT(&c->socks);
+  c->max_concurrency =
+      opts->max_concurrency ? opts->max_concurrency : DEFAULT_CONCURRENCY;
+  c->connect_timeout_ms = opts->connect_timeout_ms
+                              ? (long)opts->connect_timeout_ms
+                              : DEFAULT_CONNECT_MS;
+  c->timeout_ms =
+      opts->timeout_ms ? (long)opts->timeout_ms : DEFAULT_TIMEOUT_MS;
+  c->max_response_size =
+      opts->max_response_size ? opts->max_response_size : DEFAULT_MAX_RESPONSE;
+  c->user_agent =
+      strdup(opts->user_agent ? opts->user_agent : "quarantined/" QD_VERSION);
+  if(!c->user_agent)
+    goto fail;
+  if(opts->ca_file) {
+    c->ca_file = strdup(opts->ca_file);
+    if(!c->ca_file)
+      goto fail;
+  }
+  c->multi = curl_multi_init();
+  if(!c->multi)
+    goto fail;
+  if(curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, on_socket) ||
+     curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c) ||
+     curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, on_timer) ||
+     curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c)) {
+    rc = -EIO;
+    goto fail;
+  }
+  rc = uv_timer_init(loop, &c->timer);
+  if(rc)
+    goto fail;
+  c->nhandles = 1;
+  *out = c;
+  return 0;
+
+fail:
+  if(c->multi)
+    curl_multi_cleanup(c->multi);
+  free(c->user_agent);
+  free(c->ca_file);
+  free(c);
+  return rc;
+}
+
+/* valid_method() tells whether s is a non-empty HTTP method token. */
+static int valid_method(const char *s)
+{
+  if(!*s)
+    return 0;
+  for(; *s; s++)
+    if(!strchr("!#$%&'*+-.^_`|~", *s) && !(*s >= '0' && *s <= '9') &&
+       !(*s >= 'A' && *s <= 'Z') && !(*s >= 'a' && *s <= 'z'))
+      return 0;
+  return 1;
+}
+
+/* check_url() returns 0 when url parses as an absolute http or https URL,
+ * so that a bad URL fails in http_request() rather than in a callback;
+ * -EINVAL otherwise, or -ENOMEM. */
+static int check_url(const char *url)
+{
+  CURLU *u = curl_url();
+  char *scheme = NULL;
+  int rc = -EINVAL;
+
+  if(!u)
+    return -ENOMEM;
+  if(!curl_url_set(u, CURLUPART_URL, url, 0) &&
+     !curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) &&
+     (!strcmp(scheme, "http") || !strcmp(scheme, "https")))
+    rc = 0;
+  curl_free(scheme);
+  curl_url_cleanup(u);
+  return rc;
+}
+
+/* setup_easy() makes x's easy handle with every option set.  Returns 0 or
+ * a negative errno code; on failure x keeps what it got, and xfer_free()
+ * releases it. */
+static int setup_easy(struct http_client *c, struct xfer *x,
+                      const char *const *headers, const char *body,
+                      size_t body_len)
+{
+  char line[64];
+  CURL *e;
+  CURLcode rc = CURLE_OK;
+  struct curl_slist *l;
+
+  x->easy = curl_easy_init();
+  if(!x->easy)
+    return -ENOMEM;
+  e = x->easy;
+
+  for(; headers && *headers; headers++) {
+    if(strpbrk(*headers, "\r\n") || !strchr(*headers, ':'))
+      return -EINVAL;
+    l = curl_slist_append(x->headers, *headers);
+    if(!l)
+      return -ENOMEM;
+    x->headers = l;
+  }
+  snprintf(line, sizeof(line), "client-request-id: %s", x->crid);
+  l = curl_slist_append(x->headers, line);
+  if(!l)
+    return -ENOMEM;
+  x->headers = l;
+  /* No "Expect: 100-continue" round trip for large bodies. */
+  l = curl_slist_append(x->headers, "Expect:");
+  if(!l)
+    return -ENOMEM;
+  x->headers = l;
+
+#define SET(opt, val)                                                          \
+  do {                                                                         \
+    if(!rc)                                                                    \
+      rc = curl_easy_setopt(e, opt, val);                                      \
+  } while(0)
+  SET(CURLOPT_URL, x->url);
+  SET(CURLOPT_PROTOCOLS_STR, "http,https");
+  SET(CURLOPT_PRIVATE, (void *)x);
+  SET(CURLOPT_ERRORBUFFER, x->errbuf);
+  SET(CURLOPT_NOSIGNAL, 1L);
+  SET(CURLOPT_FOLLOWLOCATION, 0L);
+  SET(CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+  SET(CURLOPT_ACCEPT_ENCODING, "");
+  SET(CURLOPT_USERAGENT, c->user_agent);
+  SET(CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
+  SET(CURLOPT_TIMEOUT_MS, c->timeout_ms);
+  SET(CURLOPT_TCP_KEEPALIVE, 1L);
+  SET(CURLOPT_WRITEFUNCTION, on_body);
+  SET(CURLOPT_WRITEDATA, (void *)x);
+  SET(CURLOPT_HEADERFUNCTION, on_header);
+  SET(CURLOPT_HEADERDATA, (void *)x);
+  SET(CURLOPT_HTTPHEADER, x->headers);
+  if(c->ca_file) {
+    /* The extra bundle adds to the system store rather than replacing it:
+     * CAPATH keeps the distribution's hashed certificates in play. */
+    SET(CURLOPT_CAINFO, c->ca_file);
+    SET(CURLOPT_CAPATH, "/etc/ssl/certs");
+  }
+  if(!strcmp(x->method, "HEAD"))
+    SET(CURLOPT_NOBODY, 1L);
+  else if(strcmp(x->method, "GET") || body) {
+    /* POST is curl's method for a body; any other method only replaces
+     * its name.  curl copies the body.  Without a Content-Type header
+     * from the caller, curl sends application/x-www-form-urlencoded. */
+    if(strcmp(x->method, "POST"))
+      SET(CURLOPT_CUSTOMREQUEST, x->method);
+    if(body || !strcmp(x->method, "POST")) {
+      SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
+      SET(CURLOPT_COPYPOSTFIELDS, body ? body : "");
+    }
+  }
+#undef SET
+  if(rc == CURLE_OUT_OF_MEMORY)
+    return -ENOMEM;
+  return rc ? -EINVAL : 0;
+}
+
+/* http_request(): see http.h.  Besides the errors there, returns -EINVAL
+ * for a method that is not a token, a URL that is not http(s) or a header
+ * line without a colon or with CR/LF, and -ESHUTDOWN once
+ * http_client_close() has been called (also from inside a callback it
+ * runs). */
+int http_request(struct http_client *c, const char *method, const char *url,
+                 const char *const *headers, const char *body, size_t body_len,
+                 http_done_cb cb, void *arg)
+{
+  struct xfer *x;
+  int rc;
+
+  if(c->closing)
+    return -ESHUTDOWN;
+  if(!method || !valid_method(method) || !url || !cb)
+    return -EINVAL;
+  rc = check_url(url);
+  if(rc)
+    return rc;
+  x = calloc(1, sizeof(*x));
+  if(!x)
+    return -ENOMEM;
+  x->c = c;
+  x->cb = cb;
+  x->arg = arg;
+  http_uuid(x->crid);
+  x->method = strdup(method);
+  x->url = strdup(url);
+  if(!x->method || !x->url) {
+    xfer_free(x);
+    return -ENOMEM;
+  }
+  rc = setup_easy(c, x, headers, body, body_len);
+  if(rc) {
+    xfer_free(x);
+    return rc;
+  }
+  /* Start at once when there is room: nothing is queued then, since the
+   * queue only fills while max_concurrency transfers are in flight. */
+  if(c->nactive < c->max_concurrency && TAILQ_EMPTY(&c->queued)) {
+    rc = start(c, x);
+    if(rc) {
+      xfer_free(x);
+      return rc;
+    }
+  }
+  else
+    TAILQ_INSERT_TAIL(&c->queued, x, entry);
+  return 0;
+}
+
+/* http_client_close(): see http.h.  Cancels in-flight transfers, then
+ * queued ones, in the order they were made.  curl_multi_cleanup() runs
+ * while every poll handle is still open, because it may still call
+ * on_socket(); polls curl never released are closed after it.  The client
+ * is freed by the last close callback, which then calls closed_cb.  A
+ * second call (e.g. from a callback run here) does nothing. */
+void http_client_close(struct http_client *c, void (*closed_cb)(void *arg),
+                       void *arg)
+{
+  struct xfer *x;
+  struct sock *s;
+
+  if(c->closing)
+    return;
+  c->closing = 1;
+  c->closed_cb = closed_cb;
+  c->closed_arg = arg;
+  while(!TAILQ_EMPTY(&c->active)) {
+    x = TAILQ_FIRST(&c->active);
+    TAILQ_REMOVE(&c->active, x, entry);
+    c->nactive--;
+    curl_multi_remove_handle(c->multi, x->easy);
+    complete(x, CURLE_OK, -ECANCELED);
+  }
+  while(!TAILQ_EMPTY(&c->queued)) {
+    x = TAILQ_FIRST(&c->queued);
+    TAILQ_REMOVE(&c->queued, x, entry);
+    complete(x, CURLE_OK, -ECANCELED);
+  }
+  curl_multi_cleanup(c->multi);
+  c->multi = NULL;
+  while(!LIST_EMPTY(&c->socks)) {
+    s = LIST_FIRST(&c->socks);
+    sock_release(s);
+  }
+  free(c->user_agent);
+  free(c->ca_file);
+  uv_timer_stop(&c->timer);
+  uv_close((uv_handle_t *)&c->timer, on_timer_close);
+}
+
+/* http_uuid(): see http.h.  The bytes come from getrandom(2), which only
+ * blocks before the kernel's pool is first seeded; failing is a broken
+ * invariant on any supported kernel, hence fatal(). */
+void http_uuid(char out[37])
+{
+  unsigned char b[16];
+  size_t got = 0;
+
+  while(got < sizeof(b)) {
+    ssize_t n = getrandom(b + got, sizeof(b) - got, 0);
+
+    if(n < 0) {
+      if(errno == EINTR)
+        continue;
+      fatal("http_uuid: getrandom");
+    }
+    got += (size_t)n;
+  }
+  b[6] = (unsigned char)((b[6] & 0x0f) | 0x40); /* version 4 */
+  b[8] = (unsigned char)((b[8] & 0x3f) | 0x80); /* RFC 4122 variant */
+  snprintf(out, 37,
+           "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+           "%02x%02x%02x%02x%02x%02x",
+           b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10],
+           b[11], b[12], b[13], b[14], b[15]);
+}
