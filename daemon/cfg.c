@@ -35,7 +35,10 @@ enum cfg_type {
   T_CREDNAME, /* a systemd credential name */
   T_DURATION, /* seconds, with s/m/h/d suffixes */
   T_LOGLEVEL, /* syslog priority by name */
-  T_BOOL      /* yes/no, true/false, on/off, 1/0 */
+  T_BOOL,     /* yes/no, true/false, on/off, 1/0 */
+  T_UINT,     /* a whole number within min..max */
+  T_SIZE,     /* bytes, with K/M/G suffixes, within min..max */
+  T_INVMODE   /* filter or scan (enum cfg_inventory) */
 };
 
 #define F_REQUIRED 0x1u
@@ -58,8 +61,17 @@ static const struct cfg_option options[] = {
     {SEC_DAEMON, "state_dir", T_PATH, D(state_dir), "/var/lib/quarantined", 0,
      0, 0},
     {SEC_DAEMON, "log_level", T_LOGLEVEL, D(log_level), "info", 0, 0, 0},
-    {SEC_DAEMON, "poll_interval", T_DURATION, D(poll_interval), "5m", 30, 86400,
+    {SEC_DAEMON, "poll_interval", T_DURATION, D(poll_interval), "5m", 1, 86400,
      0},
+    {SEC_DAEMON, "inventory", T_INVMODE, D(inventory_mode), "filter", 0, 0, 0},
+    {SEC_DAEMON, "page_size", T_UINT, D(page_size), "999", 1, 999, 0},
+    {SEC_DAEMON, "max_concurrency", T_UINT, D(max_concurrency), "4", 1, 32, 0},
+    {SEC_DAEMON, "connect_timeout", T_DURATION, D(connect_timeout), "10s", 1,
+     300, 0},
+    {SEC_DAEMON, "http_timeout", T_DURATION, D(http_timeout), "60s", 1, 3600,
+     0},
+    {SEC_DAEMON, "max_response_size", T_SIZE, D(max_response_size), "64M", 4096,
+     1ULL << 30, 0},
 
     {SEC_ALERTS, "syslog", T_BOOL, D(alert_syslog), "yes", 0, 0, 0},
     {SEC_ALERTS, "jsonl_file", T_PATH, D(alert_jsonl_file), NULL, 0, 0, 0},
@@ -81,8 +93,8 @@ static const struct cfg_option options[] = {
     {SEC_TENANT, "graph_url", T_URL, TN(graph_url),
      "https://graph.microsoft.com", 0, 0, 0},
     {SEC_TENANT, "ca_file", T_PATH, TN(ca_file), NULL, 0, 0, 0},
-    {SEC_TENANT, "poll_interval", T_DURATION, TN(poll_interval), NULL, 30,
-     86400, 0},
+    {SEC_TENANT, "poll_interval", T_DURATION, TN(poll_interval), NULL, 1, 86400,
+     0},
 };
 
 #define NOPTS (sizeof(options) / sizeof(options[0]))
@@ -325,6 +337,12 @@ static const char *type_hint(enum cfg_type t)
     return "one of error, warning, notice, info, debug";
   case T_BOOL:
     return "yes or no";
+  case T_UINT:
+    return "a whole number";
+  case T_SIZE:
+    return "a size such as 512K, 64M or 1G";
+  case T_INVMODE:
+    return "filter or scan";
   case T_CREDNAME:
     return "a credential name without '/'";
   default:
@@ -455,6 +473,40 @@ static void set_value(struct parse_ctx *c, const struct cfg_option *o,
       return;
     }
     *(int *)(void *)field = rc;
+    return;
+  case T_UINT:
+  case T_SIZE: {
+    char *end;
+
+    if(o->type == T_SIZE)
+      rc = cfg_parse_size(v, &n);
+    else {
+      errno = 0;
+      n = strtoull(v, &end, 10);
+      rc = (!isdigit((unsigned char)*v) || *end || errno) ? -EINVAL : 0;
+    }
+    if(rc) {
+      perr(c, line, "%s: '%s' is not %s", o->key, v, type_hint(o->type));
+      return;
+    }
+    if(n < o->min || n > o->max) {
+      perr(c, line, "%s: '%s' is out of range (%llu to %llu)", o->key, v,
+           o->min, o->max);
+      return;
+    }
+    if(o->type == T_SIZE)
+      *(size_t *)(void *)field = (size_t)n;
+    else
+      *(unsigned *)(void *)field = (unsigned)n;
+    return;
+  }
+  case T_INVMODE:
+    if(!strcmp(v, "filter"))
+      *(int *)(void *)field = CFG_INVENTORY_FILTER;
+    else if(!strcmp(v, "scan"))
+      *(int *)(void *)field = CFG_INVENTORY_SCAN;
+    else
+      perr(c, line, "%s: '%s' is not %s", o->key, v, type_hint(o->type));
     return;
   }
 }

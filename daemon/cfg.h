@@ -31,12 +31,21 @@ struct cfg_tenant {
   struct cfg_tenant *next;
 };
 
+/* How a cycle finds conflicts; see inventory.h. */
+enum cfg_inventory { CFG_INVENTORY_FILTER, CFG_INVENTORY_SCAN };
+
 struct cfg {
   char *path; /* the file this was read from */
   /* [daemon] */
   char *state_dir;
-  int log_level;          /* syslog priority */
-  unsigned poll_interval; /* seconds */
+  int log_level;            /* syslog priority */
+  unsigned poll_interval;   /* seconds */
+  int inventory_mode;       /* enum cfg_inventory */
+  unsigned page_size;       /* $top, 1..999 */
+  unsigned max_concurrency; /* HTTP transfers in flight per tenant */
+  unsigned connect_timeout; /* seconds */
+  unsigned http_timeout;    /* seconds, whole transfer */
+  size_t max_response_size; /* bytes */
   /* [alerts] */
   int alert_syslog;       /* alerts to journald (or syslog(3)): 1 or 0 */
   char *alert_jsonl_file; /* JSON lines file for alerts, or NULL */

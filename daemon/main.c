@@ -19,9 +19,11 @@
 
 #include <uv.h>
 
+#include "alert.h"
 #include "cfg.h"
 #include "log.h"
 #include "notify.h"
+#include "tenant.h"
 
 #ifndef QD_VERSION
 #define QD_VERSION "0.0.0"
@@ -31,6 +33,10 @@ struct daemon {
   uv_loop_t loop;
   uv_signal_t sigterm, sigint, sighup;
   struct notify notify;
+  struct alert *alert;     /* alert sinks; owned */
+  struct tenant **tenants; /* one per [tenant] section; owned */
+  size_t ntenants;
+  size_t closing;  /* tenants whose close has not finished */
   struct cfg *cfg; /* running configuration; owned */
   const char *conf_path;
   char *state_dir; /* fixed at start-up; owned */
@@ -88,10 +94,115 @@ static int prepare_state_dir(const char *dir)
   return 0;
 }
 
+/* update_status() sends STATUS=: tenants, conflicts, failing tenants. */
 static void update_status(struct daemon *d)
 {
-  notify_status("monitoring %zu tenant%s", d->cfg->ntenants,
-                d->cfg->ntenants == 1 ? "" : "s");
+  size_t i, conflicts = 0, failing = 0, polled = 0;
+  struct tenant_stats st;
+
+  for(i = 0; i < d->ntenants; i++) {
+    tenant_get_stats(d->tenants[i], &st);
+    conflicts += st.conflicts;
+    failing += st.failures > 0;
+    polled += st.cycles_ok > 0;
+  }
+  notify_status("monitoring %zu tenant%s: %zu conflict%s, %zu of %zu polled "
+                "this run, %zu failing",
+                d->ntenants, d->ntenants == 1 ? "" : "s", conflicts,
+                conflicts == 1 ? "" : "s", polled, d->ntenants, failing);
+}
+
+static void on_tenant_changed(void *arg)
+{
+  update_status(arg);
+}
+
+static void on_tenant_closed(void *arg)
+{
+  struct daemon *d = arg;
+
+  if(--d->closing == 0 && d->stopping) {
+    alert_close(d->alert);
+    d->alert = NULL;
+  }
+}
+
+/* close_tenants() closes every tenant in the array and frees the array. */
+static void close_tenants(struct daemon *d, struct tenant **ts, size_t n)
+{
+  size_t i;
+
+  d->closing += n;
+  for(i = 0; i < n; i++)
+    tenant_close(ts[i], on_tenant_closed, d);
+  free(ts);
+}
+
+/* start_tenants() starts one tenant per section of cfg.  Returns 0 with
+ * *out and *n set, or a negative errno code with every tenant started so far
+ * closed again (the failing tenant has logged why). */
+static int start_tenants(struct daemon *d, const struct cfg *cfg,
+                         struct tenant ***out, size_t *n)
+{
+  const struct cfg_tenant *tc;
+  struct tenant **ts;
+  size_t i = 0;
+  int rc;
+
+  ts = calloc(cfg->ntenants, sizeof(*ts));
+  if(!ts)
+    return -ENOMEM;
+  for(tc = cfg->tenants; tc; tc = tc->next) {
+    rc = tenant_start(&d->loop, cfg, tc, d->state_dir, d->alert,
+                      on_tenant_changed, d, &ts[i]);
+    if(rc) {
+      close_tenants(d, ts, i);
+      return rc;
+    }
+    i++;
+  }
+  *out = ts;
+  *n = i;
+  return 0;
+}
+
+/* alert_opts_from() fills o from cfg; o borrows cfg's strings. */
+static void alert_opts_from(const struct cfg *cfg, struct alert_opts *o)
+{
+  memset(o, 0, sizeof(*o));
+  o->syslog = cfg->alert_syslog;
+  o->jsonl_path = cfg->alert_jsonl_file;
+}
+
+/* reload_alerts_and_tenants() builds the alert sinks and tenants of ncfg
+ * and, when all of them start, replaces the running ones.  Returns 0, or
+ * a negative errno code with the running ones untouched. */
+static int reload_alerts_and_tenants(struct daemon *d, const struct cfg *ncfg)
+{
+  struct alert_opts ao;
+  struct alert *na;
+  struct tenant **ts;
+  size_t n;
+  int rc;
+
+  alert_opts_from(ncfg, &ao);
+  rc = alert_open(&ao, &na);
+  if(rc)
+    return rc;
+  /* Deliver what the old sinks still hold before they are replaced. */
+  alert_flush(d->alert);
+  rc = start_tenants(d, ncfg, &ts, &n);
+  if(rc) {
+    alert_close(na);
+    return rc;
+  }
+  close_tenants(d, d->tenants, d->ntenants);
+  /* The old tenants are closed: none of them emits another alert. */
+  alert_close(d->alert);
+  d->alert = na;
+  d->tenants = ts;
+  d->ntenants = n;
+  return 0;
 }
 
 /* reload() re-reads the configuration file.  The new file replaces the
@@ -118,6 +229,15 @@ static void reload(struct daemon *d)
     log_warnx("reload: state_dir change to %s takes effect only at "
               "restart; still using %s",
               ncfg->state_dir, d->state_dir);
+  rc = reload_alerts_and_tenants(d, ncfg);
+  if(rc) {
+    log_errx("reload: %s rejected; keeping the running configuration",
+             d->conf_path);
+    cfg_free(ncfg);
+    update_status(d);
+    notify_ready();
+    return;
+  }
   if(!d->debug)
     log_set_level(ncfg->log_level);
   cfg_free(d->cfg);
@@ -152,6 +272,13 @@ static void stop(struct daemon *d, const char *why)
   uv_close((uv_handle_t *)&d->sigint, NULL);
   uv_close((uv_handle_t *)&d->sighup, NULL);
   notify_close(&d->notify);
+  close_tenants(d, d->tenants, d->ntenants);
+  d->tenants = NULL;
+  d->ntenants = 0;
+  if(!d->closing) {
+    alert_close(d->alert);
+    d->alert = NULL;
+  }
 }
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -261,6 +388,15 @@ int main(int argc, char *argv[])
   rc = notify_init(&d.notify, &d.loop);
   if(rc)
     fatalx("notify_init: %s", uv_strerror(rc));
+  {
+    struct alert_opts ao;
+
+    alert_opts_from(d.cfg, &ao);
+    if(alert_open(&ao, &d.alert))
+      fatalx("cannot set up the alert sinks");
+  }
+  if(start_tenants(&d, d.cfg, &d.tenants, &d.ntenants))
+    fatalx("cannot start; see the messages above");
 
   log_info("quarantined %s started: %zu tenant%s, configuration %s", QD_VERSION,
            d.cfg->ntenants, d.cfg->ntenants == 1 ? "" : "s", d.conf_path);

@@ -149,14 +149,21 @@ void tu_daemon_start(struct tu_daemon *d, const char *dir, const char *conf,
 
 int tu_notify_count(const struct tu_daemon *d, const char *line)
 {
-  const char *p = d->msgs;
-  size_t len = strlen(line);
+  const char *p = d->msgs, *nl;
+  size_t len = strlen(line), linelen;
+  int prefix = len && line[len - 1] == '*';
   int n = 0;
 
-  while((p = strstr(p, line)) != NULL) {
-    if((p == d->msgs || p[-1] == '\n') && (p[len] == '\n' || !p[len]))
+  if(prefix)
+    len--;
+  for(; *p; p = nl + 1) {
+    nl = strchr(p, '\n');
+    if(!nl)
+      nl = p + strlen(p) - 1;
+    linelen = (size_t)(nl - p) + (*nl != '\n');
+    if(prefix ? linelen >= len && !strncmp(p, line, len)
+              : linelen == len && !strncmp(p, line, len))
       n++;
-    p += len;
   }
   return n;
 }

@@ -50,7 +50,8 @@ int tu_notify_wait(struct tu_daemon *d, const char *line, int timeout_ms);
 int tu_notify_wait_n(struct tu_daemon *d, const char *line, int n,
                      int timeout_ms);
 
-/* tu_notify_count() counts received messages holding line. */
+/* tu_notify_count() counts received messages holding line; a line
+ * ending in '*' matches every line starting with what precedes it. */
 int tu_notify_count(const struct tu_daemon *d, const char *line);
 
 /* tu_daemon_wait() waits up to timeout_ms for the daemon to exit and

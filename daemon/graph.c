@@ -1,0 +1,641 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * graph: Microsoft Graph requests with the tenant's bearer token, retries
+ * and paging.  Each request is a struct graph_req with its own backoff
+ * timer; it lives until its timer is closed and no token or HTTP callback
+ * is still owed to it.  Final failures are not logged here: the caller
+ * gets a struct graph_error and logs once, with its own context.
+ */
+#include "graph.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "http.h"
+#include "log.h"
+#include "token.h"
+
+#define MAX_HEADERS 16
+
+struct graph {
+  uv_loop_t *loop;
+  struct http_client *hc;
+  struct token *tok;
+  char *tenant;
+  char *root;
+  unsigned max_attempts, backoff_ms, backoff_max_ms;
+  uint64_t rng;
+  struct graph_req *reqs; /* every live request */
+  bool closing;
+};
+
+struct graph_req {
+  struct graph *g;
+  struct graph_req *next, **pprev;
+  char *method;
+  char *url; /* absolute */
+  char *body;
+  char *headers[MAX_HEADERS + 1];
+  unsigned attempt;
+  bool refreshed;   /* the token was renewed once after a 401 */
+  bool ext_pending; /* a token or HTTP callback is still owed to us */
+  bool done;        /* the user callback has been called */
+  uv_timer_t timer;
+  /* single request */
+  graph_done_cb done_cb;
+  /* list */
+  graph_page_cb page_cb;
+  graph_list_cb list_cb;
+  void *arg;
+};
+
+static void start_attempt(struct graph_req *r);
+
+static char *xstrdup(const char *s)
+{
+  return s ? strdup(s) : NULL;
+}
+
+/* rnd() is a xorshift64* generator for backoff jitter; it needs no
+ * cryptographic quality. */
+static uint64_t rnd(struct graph *g)
+{
+  g->rng ^= g->rng >> 12;
+  g->rng ^= g->rng << 25;
+  g->rng ^= g->rng >> 27;
+  return g->rng * 2685821657736338717ULL;
+}
+
+int graph_same_origin(const char *root, const char *url)
+{
+  size_t n = strlen(root);
+
+  if(strncmp(root, url, n))
+    return 0;
+  return url[n] == '/' || url[n] == '?' || url[n] == '\0';
+}
+
+long graph_retry_after_ms(const char *value, time_t now)
+{
+  struct tm tm;
+  double secs;
+  char *end;
+
+  if(!value || !*value)
+    return -1;
+  if(isdigit((unsigned char)*value)) {
+    secs = strtod(value, &end);
+    while(*end == ' ')
+      end++;
+    if(*end || secs < 0 || secs > 86400.0)
+      return -1;
+    return (long)(secs * 1000.0 + 0.5);
+  }
+  /* RFC 9110 HTTP-date, e.g. "Wed, 21 Oct 2015 07:28:00 GMT". */
+  memset(&tm, 0, sizeof(tm));
+  end = strptime(value, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  if(!end || *end)
+    return -1;
+  secs = difftime(timegm(&tm), now);
+  if(secs < 0)
+    return 0;
+  if(secs > 86400.0)
+    return -1;
+  return (long)(secs * 1000.0);
+}
+
+/* copy_field() copies a JSON string member into dst, truncated to the
+ * first line. */
+static void copy_field(char *dst, size_t len, const cJSON *obj,
+                       const char *name)
+{
+  const cJSON *it;
+  const char *s;
+  size_t n;
+
+  if(!obj)
+    return;
+  it = cJSON_GetObjectItemCaseSensitive(obj, name);
+  s = cJSON_GetStringValue(it);
+  if(!s)
+    return;
+  n = strcspn(s, "\r\n");
+  if(n >= len)
+    n = len - 1;
+  memcpy(dst, s, n);
+  dst[n] = '\0';
+}
+
+void graph_parse_error(const char *body, size_t len, struct graph_error *err)
+{
+  const cJSON *e, *inner = NULL, *it;
+  cJSON *root;
+
+  if(!body || !len)
+    return;
+  root = cJSON_ParseWithLength(body, len);
+  if(!root)
+    return;
+  e = cJSON_GetObjectItemCaseSensitive(root, "error");
+  if(cJSON_IsObject(e)) {
+    copy_field(err->code, sizeof(err->code), e, "code");
+    copy_field(err->message, sizeof(err->message), e, "message");
+    /* The schema says innererror, every real example innerError. */
+    cJSON_ArrayForEach(it, e)
+    {
+      if(it->string && !strcasecmp(it->string, "innererror") &&
+         cJSON_IsObject(it))
+        inner = it;
+    }
+    if(inner && !err->request_id[0])
+      copy_field(err->request_id, sizeof(err->request_id), inner, "request-id");
+  }
+  cJSON_Delete(root);
+}
+
+int graph_new(uv_loop_t *loop, struct http_client *hc, struct token *tok,
+              const struct graph_opts *opts, struct graph **out)
+{
+  struct graph *g = calloc(1, sizeof(*g));
+
+  if(!g)
+    return -ENOMEM;
+  g->loop = loop;
+  g->hc = hc;
+  g->tok = tok;
+  g->tenant = strdup(opts->tenant);
+  g->root = strdup(opts->graph_url);
+  if(!g->tenant || !g->root) {
+    free(g->tenant);
+    free(g->root);
+    free(g);
+    return -ENOMEM;
+  }
+  g->max_attempts = opts->max_attempts ? opts->max_attempts : 6;
+  g->backoff_ms = opts->backoff_ms ? opts->backoff_ms : 1000;
+  g->backoff_max_ms = opts->backoff_max_ms ? opts->backoff_max_ms : 60000;
+  if(getrandom(&g->rng, sizeof(g->rng), 0) != sizeof(g->rng) || !g->rng)
+    g->rng = uv_hrtime() | 1;
+  *out = g;
+  return 0;
+}
+
+static void graph_free(struct graph *g)
+{
+  free(g->tenant);
+  free(g->root);
+  free(g);
+}
+
+static void on_req_closed(uv_handle_t *h)
+{
+  struct graph_req *r = h->data;
+  struct graph *g = r->g;
+  size_t i;
+
+  if(r->next)
+    r->next->pprev = r->pprev;
+  *r->pprev = r->next;
+  free(r->method);
+  free(r->url);
+  free(r->body);
+  for(i = 0; r->headers[i]; i++)
+    free(r->headers[i]);
+  free(r);
+  if(g->closing && !g->reqs)
+    graph_free(g);
+}
+
+/* release() closes the request's timer, which frees it, unless a token
+ * or HTTP callback is still owed; that callback then calls release(). */
+static void release(struct graph_req *r)
+{
+  if(r->ext_pending || uv_is_closing((uv_handle_t *)&r->timer))
+    return;
+  uv_close((uv_handle_t *)&r->timer, on_req_closed);
+}
+
+/* finish() calls the user's callback once and releases the request. */
+static void finish(struct graph_req *r, int result, long status,
+                   const cJSON *body, const struct graph_error *err,
+                   const char *delta_link)
+{
+  if(!r->done) {
+    r->done = true;
+    if(r->list_cb)
+      r->list_cb(result, delta_link, err, r->arg);
+    else
+      r->done_cb(result, status, body, err, r->arg);
+  }
+  release(r);
+}
+
+static void fail(struct graph_req *r, int result, struct graph_error *err)
+{
+  finish(r, result, err ? err->status : 0, NULL, err, NULL);
+}
+
+static void on_retry_timer(uv_timer_t *t)
+{
+  struct graph_req *r = t->data;
+
+  start_attempt(r);
+}
+
+/* retry_or_fail() schedules another attempt after delay_ms, or fails with
+ * result when the attempts are used up. */
+static void retry_or_fail(struct graph_req *r, long delay_ms, int result,
+                          struct graph_error *err, const char *why)
+{
+  struct graph *g = r->g;
+
+  if(r->attempt >= g->max_attempts) {
+    fail(r, result, err);
+    return;
+  }
+  if(delay_ms < 0) {
+    unsigned long base = g->backoff_ms;
+    unsigned i;
+
+    for(i = 1; i < r->attempt && base < g->backoff_max_ms; i++)
+      base *= 2;
+    if(base > g->backoff_max_ms)
+      base = g->backoff_max_ms;
+    /* "Equal jitter": half fixed, half random. */
+    delay_ms = (long)(base / 2 + rnd(g) % (base / 2 + 1));
+  }
+  log_info("graph: tenant %s: %s %s: %s; attempt %u of %u in %.1f s "
+           "(client-request-id %s)",
+           g->tenant, r->method, r->url, why, r->attempt + 1, g->max_attempts,
+           (double)delay_ms / 1000.0,
+           err && err->client_request_id[0] ? err->client_request_id : "-");
+  uv_timer_start(&r->timer, on_retry_timer, (uint64_t)delay_ms, 0);
+}
+
+static const char *errno_name(int result)
+{
+  switch(result) {
+  case -ETIMEDOUT:
+    return "timeout";
+  case -ECONNREFUSED:
+    return "connection refused";
+  case -EHOSTUNREACH:
+    return "host unreachable";
+  case -EPROTO:
+    return "TLS or protocol error";
+  case -EMSGSIZE:
+    return "response too large";
+  case -EBADMSG:
+    return "malformed response";
+  case -ECANCELED:
+    return "cancelled";
+  default:
+    return "transport error";
+  }
+}
+
+/* handle_ok() deals with a 2xx response: parse, deliver, next page. */
+static void handle_ok(struct graph_req *r, const struct http_response *resp,
+                      struct graph_error *err)
+{
+  struct graph *g = r->g;
+  const char *next, *delta;
+  cJSON *json;
+  int rc;
+
+  if(resp->status == 204 || !resp->body_len) {
+    if(r->list_cb) {
+      snprintf(err->code, sizeof(err->code), "EmptyPage");
+      fail(r, -EBADMSG, err);
+    }
+    else
+      finish(r, 0, resp->status, NULL, NULL, NULL);
+    return;
+  }
+  if(!resp->content_type || !strstr(resp->content_type, "json")) {
+    snprintf(err->code, sizeof(err->code), "UnexpectedContentType");
+    snprintf(err->message, sizeof(err->message), "content type %s",
+             resp->content_type ? resp->content_type : "(none)");
+    retry_or_fail(r, -1, -EBADMSG, err, "response is not JSON");
+    return;
+  }
+  json = cJSON_ParseWithLength(resp->body, resp->body_len);
+  if(!json || !cJSON_IsObject(json)) {
+    cJSON_Delete(json);
+    snprintf(err->code, sizeof(err->code), "MalformedJson");
+    snprintf(err->message, sizeof(err->message),
+             "%zu-byte body is not a JSON object", resp->body_len);
+    retry_or_fail(r, -1, -EBADMSG, err, "malformed JSON");
+    return;
+  }
+  if(!r->list_cb) {
+    finish(r, 0, resp->status, json, NULL, NULL);
+    cJSON_Delete(json);
+    return;
+  }
+  rc = r->page_cb(json, r->arg);
+  if(rc) {
+    cJSON_Delete(json);
+    snprintf(err->code, sizeof(err->code), "PageRejected");
+    fail(r, rc, err);
+    return;
+  }
+  next = cJSON_GetStringValue(
+      cJSON_GetObjectItemCaseSensitive(json, "@odata.nextLink"));
+  if(next) {
+    char *copy;
+
+    if(!graph_same_origin(g->root, next)) {
+      snprintf(err->code, sizeof(err->code), "ForeignNextLink");
+      snprintf(err->message, sizeof(err->message),
+               "@odata.nextLink leaves %s; not followed, the token is only "
+               "sent there",
+               g->root);
+      cJSON_Delete(json);
+      fail(r, -EPERM, err);
+      return;
+    }
+    copy = strdup(next);
+    cJSON_Delete(json);
+    if(!copy) {
+      fail(r, -ENOMEM, err);
+      return;
+    }
+    free(r->url);
+    r->url = copy;
+    r->attempt = 0;
+    r->refreshed = false;
+    start_attempt(r);
+    return;
+  }
+  delta = cJSON_GetStringValue(
+      cJSON_GetObjectItemCaseSensitive(json, "@odata.deltaLink"));
+  finish(r, 0, resp->status, NULL, NULL, delta);
+  cJSON_Delete(json);
+}
+
+static void on_http_done(const struct http_response *resp, void *arg)
+{
+  struct graph_req *r = arg;
+  struct graph_error err;
+  long ra;
+
+  r->ext_pending = false;
+  if(r->done) {
+    release(r);
+    return;
+  }
+  memset(&err, 0, sizeof(err));
+  err.status = resp->status;
+  if(resp->client_request_id)
+    snprintf(err.client_request_id, sizeof(err.client_request_id), "%s",
+             resp->client_request_id);
+  if(resp->request_id)
+    snprintf(err.request_id, sizeof(err.request_id), "%s", resp->request_id);
+
+  if(resp->result) {
+    snprintf(err.code, sizeof(err.code), "%s", errno_name(resp->result));
+    snprintf(err.message, sizeof(err.message), "%s", resp->error);
+    if(resp->result == -ECANCELED || resp->result == -EMSGSIZE)
+      fail(r, resp->result, &err);
+    else
+      retry_or_fail(r, -1, resp->result, &err, errno_name(resp->result));
+    return;
+  }
+  if(resp->status >= 200 && resp->status < 300) {
+    handle_ok(r, resp, &err);
+    return;
+  }
+  graph_parse_error(resp->body, resp->body_len, &err);
+  if(!err.code[0])
+    snprintf(err.code, sizeof(err.code), "HTTP%ld", resp->status);
+  switch(resp->status) {
+  case 401:
+    if(!r->refreshed) {
+      /* The token expired or was revoked mid-run: renew it once. */
+      r->refreshed = true;
+      token_invalidate(r->g->tok);
+      log_info("graph: tenant %s: 401 %s; renewing the token", r->g->tenant,
+               err.code);
+      start_attempt(r);
+      return;
+    }
+    fail(r, -EACCES, &err);
+    return;
+  case 429:
+  case 503:
+    ra = graph_retry_after_ms(resp->retry_after, time(NULL));
+    retry_or_fail(r, ra, -ETIMEDOUT, &err,
+                  resp->status == 429 ? "throttled (429)"
+                                      : "service unavailable (503)");
+    return;
+  case 500:
+  case 502:
+  case 504:
+    retry_or_fail(r, -1, -EIO, &err, "server error");
+    return;
+  case 403:
+    fail(r, -EACCES, &err);
+    return;
+  case 404:
+    fail(r, -ENOENT, &err);
+    return;
+  default:
+    fail(r, resp->status >= 500 ? -EIO : -EINVAL, &err);
+    return;
+  }
+}
+
+static void on_token(int result, const char *bearer,
+                     const struct token_error *terr, void *arg)
+{
+  struct graph_req *r = arg;
+  const char *hdrs[MAX_HEADERS + 4];
+  struct graph_error err;
+  char *auth = NULL;
+  size_t i, n = 0;
+  int rc;
+
+  r->ext_pending = false;
+  if(r->done) {
+    release(r);
+    return;
+  }
+  memset(&err, 0, sizeof(err));
+  if(result) {
+    if(terr) {
+      err.status = terr->http_status;
+      snprintf(err.code, sizeof(err.code), "%s%s%s", terr->error,
+               terr->aadsts[0] ? " " : "", terr->aadsts);
+      snprintf(err.message, sizeof(err.message), "%s", terr->description);
+      snprintf(err.request_id, sizeof(err.request_id), "%s", terr->trace_id);
+    }
+    else
+      snprintf(err.code, sizeof(err.code), "token unavailable");
+    if(result == -EAGAIN)
+      retry_or_fail(r, -1, -EAGAIN, &err, "no token yet");
+    else
+      fail(r, result, &err);
+    return;
+  }
+  if(asprintf(&auth, "Authorization: Bearer %s", bearer) < 0) {
+    fail(r, -ENOMEM, &err);
+    return;
+  }
+  hdrs[n++] = auth;
+  hdrs[n++] = "Accept: application/json";
+  if(r->body)
+    hdrs[n++] = "Content-Type: application/json";
+  for(i = 0; r->headers[i]; i++)
+    hdrs[n++] = r->headers[i];
+  hdrs[n] = NULL;
+  r->attempt++;
+  rc = http_request(r->g->hc, r->method, r->url, hdrs, r->body,
+                    r->body ? strlen(r->body) : 0, on_http_done, r);
+  explicit_bzero(auth, strlen(auth));
+  free(auth);
+  if(rc) {
+    snprintf(err.code, sizeof(err.code), "%s", errno_name(rc));
+    fail(r, rc, &err);
+    return;
+  }
+  r->ext_pending = true;
+}
+
+/* start_attempt() gets a token and then sends the request. */
+static void start_attempt(struct graph_req *r)
+{
+  int rc;
+
+  r->ext_pending = true;
+  rc = token_get(r->g->tok, on_token, r);
+  if(rc) {
+    struct graph_error err;
+
+    r->ext_pending = false;
+    memset(&err, 0, sizeof(err));
+    snprintf(err.code, sizeof(err.code), "token unavailable");
+    fail(r, rc, &err);
+  }
+}
+
+/* new_req() builds a request; on failure nothing is left allocated. */
+static int new_req(struct graph *g, const char *method, const char *path,
+                   const char *const *headers, const char *body,
+                   struct graph_req **out)
+{
+  struct graph_req *r;
+  size_t i;
+  int rc;
+
+  if(g->closing)
+    return -ECANCELED;
+  if(!strncmp(path, "https://", 8) || !strncmp(path, "http://", 7)) {
+    if(!graph_same_origin(g->root, path))
+      return -EPERM;
+  }
+  else if(path[0] != '/')
+    return -EINVAL;
+  r = calloc(1, sizeof(*r));
+  if(!r)
+    return -ENOMEM;
+  r->g = g;
+  r->method = strdup(method);
+  if(path[0] == '/')
+    rc = asprintf(&r->url, "%s%s", g->root, path) < 0 ? -ENOMEM : 0;
+  else {
+    r->url = strdup(path);
+    rc = r->url ? 0 : -ENOMEM;
+  }
+  if(rc)
+    r->url = NULL;
+  r->body = xstrdup(body);
+  for(i = 0; headers && headers[i] && i < MAX_HEADERS; i++)
+    r->headers[i] = strdup(headers[i]);
+  if(rc || !r->method || (body && !r->body) || (headers && headers[i])) {
+    rc = rc ? rc : -ENOMEM;
+    goto bad;
+  }
+  for(i = 0; headers && headers[i]; i++)
+    if(!r->headers[i]) {
+      rc = -ENOMEM;
+      goto bad;
+    }
+  rc = uv_timer_init(g->loop, &r->timer);
+  if(rc)
+    goto bad;
+  r->timer.data = r;
+  r->next = g->reqs;
+  if(g->reqs)
+    g->reqs->pprev = &r->next;
+  r->pprev = &g->reqs;
+  g->reqs = r;
+  *out = r;
+  return 0;
+
+bad:
+  free(r->method);
+  free(r->url);
+  free(r->body);
+  for(i = 0; i < MAX_HEADERS; i++)
+    free(r->headers[i]);
+  free(r);
+  return rc;
+}
+
+int graph_request(struct graph *g, const char *method, const char *path,
+                  const char *const *headers, const char *body,
+                  graph_done_cb cb, void *arg)
+{
+  struct graph_req *r;
+  int rc;
+
+  rc = new_req(g, method, path, headers, body, &r);
+  if(rc)
+    return rc;
+  r->done_cb = cb;
+  r->arg = arg;
+  start_attempt(r);
+  return 0;
+}
+
+int graph_list(struct graph *g, const char *path, const char *const *headers,
+               graph_page_cb page_cb, graph_list_cb done_cb, void *arg)
+{
+  struct graph_req *r;
+  int rc;
+
+  rc = new_req(g, "GET", path, headers, NULL, &r);
+  if(rc)
+    return rc;
+  r->page_cb = page_cb;
+  r->list_cb = done_cb;
+  r->arg = arg;
+  start_attempt(r);
+  return 0;
+}
+
+void graph_close(struct graph *g)
+{
+  struct graph_req *r, *next;
+  struct graph_error err;
+
+  g->closing = true;
+  memset(&err, 0, sizeof(err));
+  snprintf(err.code, sizeof(err.code), "cancelled");
+  for(r = g->reqs; r; r = next) {
+    next = r->next;
+    uv_timer_stop(&r->timer);
+    fail(r, -ECANCELED, &err);
+  }
+  if(!g->reqs)
+    graph_free(g);
+}

@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * graph: Microsoft Graph requests for one tenant.  Adds the bearer token,
+ * retries what is worth retrying (429/503 after Retry-After, other 5xx and
+ * transport errors with capped exponential backoff and jitter, one token
+ * refresh after a 401), parses Graph error bodies, and follows
+ * @odata.nextLink pages whole.  The token is only ever sent to the
+ * configured Graph root.
+ */
+#ifndef QD_GRAPH_H
+#define QD_GRAPH_H
+
+#include <cjson/cJSON.h>
+#include <uv.h>
+
+struct http_client;
+struct token;
+struct graph;
+
+struct graph_opts {
+  const char *tenant;      /* tenant name, for log lines */
+  const char *graph_url;   /* root, e.g. https://graph.microsoft.com */
+  unsigned max_attempts;   /* per request; 0 means 6 */
+  unsigned backoff_ms;     /* first backoff; 0 means 1000 */
+  unsigned backoff_max_ms; /* cap; 0 means 60000 */
+};
+
+/* Why a request failed, for log lines and alerts.  Never holds secrets. */
+struct graph_error {
+  long status;         /* HTTP status, 0 for transport errors */
+  char code[96];       /* Graph error code, e.g. Request_UnsupportedQuery,
+                          or the token error, or a transport error name */
+  char message[512];   /* first line of the service's message */
+  char request_id[64]; /* request-id (header or innerError) */
+  char client_request_id[40];
+};
+
+/* Done callback of one request.  body is the parsed JSON of a 2xx
+ * response (NULL for 204 or on failure) and is freed by graph after the
+ * callback returns; err is set when result != 0.  result is 0 or a
+ * negative errno code: -EACCES (401/403 or token refused), -ENOENT (404),
+ * -EINVAL (other 4xx), -EBADMSG (unparsable body), -ECANCELED (graph
+ * closed), -ETIMEDOUT/-EIO (retries exhausted), -EPERM (nextLink to a
+ * foreign host). */
+typedef void (*graph_done_cb)(int result, long status, const cJSON *body,
+                              const struct graph_error *err, void *arg);
+
+/* One page of a list.  Return 0 to go on, or a negative errno code to
+ * stop the listing (graph_list_cb then gets that code). */
+typedef int (*graph_page_cb)(const cJSON *page, void *arg);
+
+/* End of a list.  delta_link is the @odata.deltaLink of the last page or
+ * NULL; it is only valid during the callback. */
+typedef void (*graph_list_cb)(int result, const char *delta_link,
+                              const struct graph_error *err, void *arg);
+
+/* graph_new() makes a Graph client using hc and tok, which the caller
+ * owns and must keep open until graph_close() has returned.  opts is
+ * copied.  Returns 0 or a negative errno code. */
+int graph_new(uv_loop_t *loop, struct http_client *hc, struct token *tok,
+              const struct graph_opts *opts, struct graph **out);
+
+/* graph_request() sends method to path (relative to the Graph root, e.g.
+ * "/v1.0/users?$top=1", or an absolute URL under the root).  headers is a
+ * NULL-terminated list of extra "Name: value" lines or NULL; body may be
+ * NULL.  Arguments are copied.  Returns 0 (cb will be called, never from
+ * inside this call) or a negative errno code (cb will not be called). */
+int graph_request(struct graph *g, const char *method, const char *path,
+                  const char *const *headers, const char *body,
+                  graph_done_cb cb, void *arg);
+
+/* graph_list() GETs path and every @odata.nextLink after it, handing each
+ * page to page_cb, then calls done_cb once.  The extra headers are sent
+ * with every page (Graph does not carry them over).  Same return rule as
+ * graph_request(). */
+int graph_list(struct graph *g, const char *path, const char *const *headers,
+               graph_page_cb page_cb, graph_list_cb done_cb, void *arg);
+
+/* graph_close() cancels every pending request (callbacks run with
+ * -ECANCELED, from within this call or when their transfer is cancelled
+ * by http_client_close()) and frees g once its timers are closed.  Call it
+ * before closing the http client and the token. */
+void graph_close(struct graph *g);
+
+/* graph_retry_after_ms() parses a Retry-After value: decimal seconds
+ * ("10", "2.128") or an HTTP-date.  Returns milliseconds (>= 0), or -1
+ * when the value is missing or unusable. */
+long graph_retry_after_ms(const char *value, time_t now);
+
+/* graph_parse_error() fills err from a Graph error body ({"error":
+ * {"code", "message", "innerError" or "innererror"}}); fields not present
+ * are left as they are. */
+void graph_parse_error(const char *body, size_t len, struct graph_error *err);
+
+/* graph_same_origin() tells whether url lies under root (same scheme,
+ * host and port, and a path below root's). */
+int graph_same_origin(const char *root, const char *url);
+
+#endif

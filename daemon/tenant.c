@@ -1,0 +1,319 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * tenant: the per-tenant runtime.  A cycle runs the inventory; only a
+ * complete cycle changes what the daemon believes: the new inventory is
+ * compared with the old one, each difference becomes an alert
+ * (conflict.detected / conflict.cleared), and the state file is rewritten.
+ * A failed cycle is logged once and retried sooner, with backoff.
+ */
+#include "tenant.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "alert.h"
+#include "conflict.h"
+#include "graph.h"
+#include "http.h"
+#include "inventory.h"
+#include "log.h"
+#include "store.h"
+#include "token.h"
+
+#ifndef QD_VERSION
+#define QD_VERSION "0.0.0"
+#endif
+
+struct tenant {
+  uv_loop_t *loop;
+  char *name;
+  char *state_dir;
+  unsigned interval; /* seconds between cycles */
+  struct alert *alert;
+  struct http_client *hc;
+  struct token *tok;
+  struct graph *g;
+  struct inventory *inv;
+  uv_timer_t timer;
+  struct store_state state; /* the inventory believed now, delta links */
+  struct tenant_stats stats;
+  void (*changed)(void *arg);
+  void *changed_arg;
+  /* shutdown */
+  bool closing;
+  unsigned open_parts; /* http client, token, timer still closing */
+  void (*closed_cb)(void *arg);
+  void *closed_arg;
+};
+
+static void on_cycle_done(int result, struct conflict_set *set,
+                          const char *what, const struct graph_error *err,
+                          void *arg);
+
+static uint32_t random_below(uint32_t n)
+{
+  uint32_t r = 0;
+
+  if(!n)
+    return 0;
+  if(getrandom(&r, sizeof(r), 0) != sizeof(r))
+    r = (uint32_t)uv_hrtime();
+  return r % n;
+}
+
+const char *tenant_name(const struct tenant *t)
+{
+  return t->name;
+}
+
+void tenant_get_stats(const struct tenant *t, struct tenant_stats *st)
+{
+  *st = t->stats;
+  st->conflicts =
+      t->state.conflicts ? conflict_set_count(t->state.conflicts) : 0;
+}
+
+static void on_timer(uv_timer_t *h)
+{
+  struct tenant *t = h->data;
+  int rc;
+
+  rc = inventory_run(t->inv, time(NULL), on_cycle_done, t);
+  if(rc) {
+    log_warnx("tenant %s: cannot start a cycle: %s", t->name, strerror(-rc));
+    uv_timer_start(&t->timer, on_timer, 30000, 0);
+  }
+}
+
+/* schedule() arms the timer for the next cycle: the interval with 10%
+ * jitter after a success, a capped backoff after failures. */
+static void schedule(struct tenant *t)
+{
+  uint64_t ms = (uint64_t)t->interval * 1000;
+
+  if(t->stats.failures) {
+    uint64_t backoff = 15000;
+    unsigned i;
+
+    for(i = 1; i < t->stats.failures && backoff < ms; i++)
+      backoff *= 2;
+    if(backoff < ms)
+      ms = backoff;
+  }
+  /* interval +- 5%, so tenants polled at one interval spread out. */
+  ms = ms - ms / 20 + random_below((uint32_t)(ms / 10 + 1));
+  uv_timer_start(&t->timer, on_timer, ms, 0);
+}
+
+static void alert_conflict(struct tenant *t, enum alert_type type,
+                           const struct conflict *c)
+{
+  struct alert_event ev;
+
+  alert_event_init(&ev, type, t->name, c);
+  /* Failures are logged and the event queued by the alert module. */
+  alert_emit(t->alert, &ev);
+}
+
+static void on_detected(const struct conflict *c, void *arg)
+{
+  alert_conflict(arg, ALERT_CONFLICT_DETECTED, c);
+}
+
+static void on_cleared(const struct conflict *c, void *arg)
+{
+  alert_conflict(arg, ALERT_CONFLICT_CLEARED, c);
+}
+
+static void on_cycle_done(int result, struct conflict_set *set,
+                          const char *what, const struct graph_error *err,
+                          void *arg)
+{
+  struct tenant *t = arg;
+  const struct conflict_diff_cb cb = {on_detected, on_cleared, t};
+  struct conflict_diff_stats ds;
+  time_t now = time(NULL);
+
+  if(t->closing || result == -ECANCELED) {
+    conflict_set_free(set);
+    return;
+  }
+  if(result) {
+    t->stats.failures++;
+    t->stats.cycles_failed++;
+    t->stats.last_failure = now;
+    log_warnx("tenant %s: cycle failed on %s: %s%s%s (HTTP %ld, request-id "
+              "%s, client-request-id %s); conflicts unchanged",
+              t->name, what ? what : "?", err && err->code[0] ? err->code : "",
+              err && err->message[0] ? ": " : "",
+              err && err->message[0] ? err->message : strerror(-result),
+              err ? err->status : 0L,
+              err && err->request_id[0] ? err->request_id : "-",
+              err && err->client_request_id[0] ? err->client_request_id : "-");
+    schedule(t);
+    if(t->changed)
+      t->changed(t->changed_arg);
+    return;
+  }
+  memset(&ds, 0, sizeof(ds));
+  conflict_set_diff(t->state.conflicts, set, &cb, &ds);
+  conflict_set_free(t->state.conflicts);
+  t->state.conflicts = set;
+  t->state.last_success = now;
+  if(t->stats.failures)
+    log_info("tenant %s: polling works again after %u failed cycle%s", t->name,
+             t->stats.failures, t->stats.failures == 1 ? "" : "s");
+  t->stats.failures = 0;
+  t->stats.cycles_ok++;
+  t->stats.last_success = now;
+  /* Failure is logged by the store; the next cycle saves again. */
+  store_save(t->state_dir, t->name, &t->state, now);
+  log_info("tenant %s: %zu conflict%s (%zu new, %zu cleared)", t->name,
+           conflict_set_count(set), conflict_set_count(set) == 1 ? "" : "s",
+           ds.detected, ds.cleared);
+  schedule(t);
+  if(t->changed)
+    t->changed(t->changed_arg);
+}
+
+/* The three parts close independently; the last one frees the tenant. */
+static void part_closed(struct tenant *t)
+{
+  if(--t->open_parts)
+    return;
+  inventory_free(t->inv);
+  store_state_clear(&t->state);
+  if(t->closed_cb)
+    t->closed_cb(t->closed_arg);
+  free(t->name);
+  free(t->state_dir);
+  free(t);
+}
+
+static void on_part_closed(void *arg)
+{
+  part_closed(arg);
+}
+
+static void on_timer_closed(uv_handle_t *h)
+{
+  part_closed(h->data);
+}
+
+void tenant_close(struct tenant *t, void (*closed_cb)(void *arg), void *arg)
+{
+  t->closing = true;
+  t->closed_cb = closed_cb;
+  t->closed_arg = arg;
+  t->open_parts = 3;
+  uv_timer_stop(&t->timer);
+  graph_close(t->g);
+  token_close(t->tok, on_part_closed, t);
+  http_client_close(t->hc, on_part_closed, t);
+  uv_close((uv_handle_t *)&t->timer, on_timer_closed);
+}
+
+int tenant_start(uv_loop_t *loop, const struct cfg *cfg,
+                 const struct cfg_tenant *tc, const char *state_dir,
+                 struct alert *alert, void (*changed)(void *arg), void *arg,
+                 struct tenant **out)
+{
+  struct http_client_opts ho;
+  struct graph_opts go;
+  struct tenant *t;
+  int rc;
+
+  t = calloc(1, sizeof(*t));
+  if(!t)
+    return -ENOMEM;
+  t->loop = loop;
+  t->name = strdup(tc->name);
+  t->state_dir = strdup(state_dir);
+  if(!t->name || !t->state_dir) {
+    rc = -ENOMEM;
+    goto fail;
+  }
+  t->interval = tc->poll_interval ? tc->poll_interval : cfg->poll_interval;
+  t->alert = alert;
+  t->changed = changed;
+  t->changed_arg = arg;
+
+  rc = store_load(state_dir, t->name, &t->state);
+  if(rc == -ENOENT)
+    log_info("tenant %s: no saved state; starting with an empty inventory",
+             t->name);
+  else if(rc == -EPROTONOSUPPORT)
+    goto fail; /* logged by the store: refuse to overwrite newer state */
+  else if(rc)
+    log_info("tenant %s: starting with an empty inventory", t->name);
+  else
+    log_info("tenant %s: loaded %zu conflict%s from saved state", t->name,
+             t->state.conflicts ? conflict_set_count(t->state.conflicts) : 0,
+             t->state.conflicts && conflict_set_count(t->state.conflicts) == 1
+                 ? ""
+                 : "s");
+  t->stats.last_success = t->state.last_success;
+
+  memset(&ho, 0, sizeof(ho));
+  ho.user_agent = "quarantined/" QD_VERSION;
+  ho.ca_file = tc->ca_file;
+  ho.max_concurrency = cfg->max_concurrency;
+  ho.connect_timeout_ms = cfg->connect_timeout * 1000;
+  ho.timeout_ms = cfg->http_timeout * 1000;
+  ho.max_response_size = cfg->max_response_size;
+  rc = http_client_new(loop, &ho, &t->hc);
+  if(rc) {
+    log_warnx("tenant %s: cannot create the HTTP client: %s", t->name,
+              strerror(-rc));
+    goto fail;
+  }
+  rc = token_new(loop, t->hc, tc, &t->tok);
+  if(rc)
+    goto fail_http; /* logged by token_new with the path */
+  memset(&go, 0, sizeof(go));
+  go.tenant = t->name;
+  go.graph_url = tc->graph_url;
+  rc = graph_new(loop, t->hc, t->tok, &go, &t->g);
+  if(rc)
+    goto fail_token;
+  rc = inventory_new(t->g, t->name,
+                     cfg->inventory_mode == CFG_INVENTORY_SCAN
+                         ? INVENTORY_SCAN
+                         : INVENTORY_FILTER,
+                     cfg->page_size, &t->inv);
+  if(rc)
+    goto fail_graph;
+  rc = uv_timer_init(loop, &t->timer);
+  if(rc)
+    goto fail_inv;
+  t->timer.data = t;
+  /* The first cycle soon, spread over a few seconds across tenants. */
+  uv_timer_start(&t->timer, on_timer, 100 + random_below(2000), 0);
+  log_info("tenant %s: polling %s every %u s", t->name, tc->graph_url,
+           t->interval);
+  *out = t;
+  return 0;
+
+fail_inv:
+  inventory_free(t->inv);
+  t->inv = NULL;
+fail_graph:
+  graph_close(t->g);
+fail_token:
+  token_close(t->tok, NULL, NULL);
+fail_http:
+  http_client_close(t->hc, NULL, NULL);
+fail:
+  if(rc == -ENOMEM)
+    log_warnx("tenant %s: out of memory", tc->name);
+  store_state_clear(&t->state);
+  free(t->name);
+  free(t->state_dir);
+  free(t);
+  return rc;
+}

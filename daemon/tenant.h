@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * tenant: everything the daemon runs for one [tenant NAME] section: its
+ * HTTP client, token source, Graph client, inventory and poll timer, and
+ * the conflict inventory it believes in (loaded from and saved to the
+ * state directory).  Cycles never overlap, and each tenant has its own
+ * timer and connections, so a slow tenant delays no other.
+ */
+#ifndef QD_TENANT_H
+#define QD_TENANT_H
+
+#include <stddef.h>
+#include <time.h>
+
+#include <uv.h>
+
+#include "cfg.h"
+
+struct alert;
+struct tenant;
+
+/* What the daemon reports about a tenant (STATUS=, health). */
+struct tenant_stats {
+  size_t conflicts;    /* in the inventory believed now */
+  time_t last_success; /* end of the last complete cycle; 0 = never */
+  time_t last_failure; /* end of the last failed cycle; 0 = never */
+  unsigned failures;   /* consecutive failed cycles */
+  unsigned long cycles_ok, cycles_failed;
+};
+
+/* tenant_start() sets up tenant tc of cfg (both copied as needed) on
+ * loop: reads its credential, loads its state from state_dir, and
+ * schedules the first cycle within a few seconds.  alert is borrowed and
+ * must outlive the tenant.  changed(arg) is called after every cycle.
+ * Returns 0 with *out set, or a negative errno code (logged here with
+ * the tenant's name). */
+int tenant_start(uv_loop_t *loop, const struct cfg *cfg,
+                 const struct cfg_tenant *tc, const char *state_dir,
+                 struct alert *alert, void (*changed)(void *arg), void *arg,
+                 struct tenant **out);
+
+/* tenant_close() cancels a running cycle (which then changes nothing),
+ * closes every handle, and frees t once they are closed; then
+ * closed_cb(arg) runs if given. */
+void tenant_close(struct tenant *t, void (*closed_cb)(void *arg), void *arg);
+
+const char *tenant_name(const struct tenant *t);
+void tenant_get_stats(const struct tenant *t, struct tenant_stats *st);
+
+#endif
