@@ -28,22 +28,22 @@ struct http_client_opts {
 /* What a request came to.  Valid only during the completion callback;
  * the client frees it afterwards. */
 struct http_response {
-  int result;          /* 0, or a negative errno code for a transport
-                          failure: -ETIMEDOUT, -ECONNREFUSED, -EMSGSIZE
-                          (body over max_response_size), -EPROTO (TLS or
-                          protocol error), -ECANCELED (client closed),
-                          -EHOSTUNREACH, -EIO (anything else) */
-  long status;         /* HTTP status; 0 when result != 0 */
-  const char *body;    /* NUL-terminated (len excludes the NUL); "" if none */
+  int result;       /* 0, or a negative errno code for a transport
+                       failure: -ETIMEDOUT, -ECONNREFUSED, -EMSGSIZE
+                       (body over max_response_size), -EPROTO (TLS or
+                       protocol error), -ECANCELED (client closed),
+                       -EHOSTUNREACH, -EIO (anything else) */
+  long status;      /* HTTP status; 0 when result != 0 */
+  const char *body; /* NUL-terminated (len excludes the NUL); "" if none */
   size_t body_len;
   const char *content_type; /* header value or NULL; so are the next ones */
   const char *retry_after;
-  const char *request_id;   /* "request-id" response header */
+  const char *request_id; /* "request-id" response header */
   const char *location;
-  const char *throttle_scope; /* "x-ms-throttle-scope" */
+  const char *throttle_scope;    /* "x-ms-throttle-scope" */
   const char *client_request_id; /* the id we sent, a UUID */
-  const char *error;   /* curl's message when result != 0, else "" */
-  double seconds;      /* total time of the transfer */
+  const char *error;             /* curl's message when result != 0, else "" */
+  double seconds;                /* total time of the transfer */
 };
 
 /* Called exactly once per accepted request, never from inside
