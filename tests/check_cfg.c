@@ -278,10 +278,12 @@ END_TEST
 START_TEST(test_long_line)
 {
   char *text = malloc(6000);
+  size_t head;
 
   strcpy(text, "[daemon]\nstate_dir = /");
-  memset(text + strlen(text), 'a', 5000);
-  strcpy(text + 23 + 5000, "\n" TENANT_OK);
+  head = strlen(text);
+  memset(text + head, 'a', 5000);
+  strcpy(text + head + 5000, "\n" TENANT_OK);
   expect_error(text, "x.conf:2: line longer than ");
   free(text);
 }
