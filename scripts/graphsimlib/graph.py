@@ -6,11 +6,10 @@ import json
 import urllib.parse
 
 from . import odata
-from .directory import (COLLECTIONS, DEFAULT_SELECT, ENTITY_NAME, RESOURCE_NAME, USERS,
-                        DirectoryError)
+from .directory import COLLECTIONS, DEFAULT_SELECT, USERS, DirectoryError
 from .odata import QueryError
 from .throttle import retry_after_value
-from .util import iso, rand_guid
+from .util import rand_guid
 
 JSON_TYPE = ("application/json;odata.metadata=minimal;odata.streaming=true;"
              "IEEE754Compatible=false;charset=utf-8")

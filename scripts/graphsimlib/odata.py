@@ -11,7 +11,7 @@ import os
 import re
 
 from .directory import CANONICAL, ENTITY_NAME, RESOURCE_NAME, USERS, GROUPS, CONTACTS
-from .util import b64url, b64url_decode, smtp_address
+from .util import b64url, b64url_decode
 
 
 class QueryError(Exception):

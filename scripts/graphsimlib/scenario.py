@@ -6,7 +6,7 @@ import os
 import random
 
 from .auth import App
-from .directory import (COLLECTIONS, OBJECT_TYPES, USERS, GROUPS, CONTACTS, Tenant,
+from .directory import (OBJECT_TYPES, USERS, GROUPS, CONTACTS, Tenant,
                         DirectoryError, quarantine_from_errors)
 from .util import det_guid, guid_to_immutable_id, parse_iso
 

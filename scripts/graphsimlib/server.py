@@ -20,7 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from . import auth, control, graph
 from .scenario import ScenarioError, generate
 from .state import Simulator
-from .util import dumps, rand_guid
+from .util import dumps
 
 TOKEN_PATH = re.compile(r"^/([^/]+)/oauth2/v2\.0/token/?$")
 MAX_BODY = 8 * 1024 * 1024
@@ -31,7 +31,9 @@ LOGGED_HEADERS = ("client-request-id", "consistencylevel", "prefer", "content-ty
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "graphsim"
-    sys_version = ""
+
+    def version_string(self):
+        return self.server_version
     timeout = 120
 
     # ----- connection handling ---------------------------------------------------------

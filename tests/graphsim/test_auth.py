@@ -10,7 +10,7 @@ import unittest
 import urllib.parse
 import uuid
 
-from simtest import (CONTOSO, EXPIRED, READER, WRITER, GRAPH_SCOPE, SimTestCase, cert_dir,
+from simtest import (CONTOSO, EXPIRED, READER, WRITER, SimTestCase, cert_dir,
                      load_scenario)
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"

@@ -8,11 +8,11 @@ import ssl
 import subprocess
 import sys
 import tempfile
-import time
 import unittest
+import urllib.error
 import urllib.request
 
-from simtest import (CONTOSO, FABRIKAM, READER, ROOT, SCENARIOS, SimTestCase, cert_dir, q)
+from simtest import CONTOSO, FABRIKAM, READER, ROOT, SCENARIOS, SimTestCase, cert_dir
 
 GRAPHSIM = os.path.join(ROOT, "scripts", "graphsim")
 

@@ -3,10 +3,8 @@
 import http.client
 import json
 import socket
-import ssl
 import time
 import unittest
-import urllib.error
 
 from simtest import CONTOSO, READER, SimTestCase
 
