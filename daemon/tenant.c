@@ -40,6 +40,7 @@ struct tenant {
   struct graph *g;
   struct inventory *inv;
   uv_timer_t timer;
+  uint64_t cycle_start;     /* uv_now() when the running cycle began */
   struct store_state state; /* the inventory believed now, delta links */
   struct tenant_stats stats;
   void (*changed)(void *arg);
@@ -83,6 +84,7 @@ static void on_timer(uv_timer_t *h)
   struct tenant *t = h->data;
   int rc;
 
+  t->cycle_start = uv_now(t->loop);
   rc = inventory_run(t->inv, time(NULL), on_cycle_done, t);
   if(rc) {
     log_warnx("tenant %s: cannot start a cycle: %s", t->name, strerror(-rc));
@@ -173,9 +175,11 @@ static void on_cycle_done(int result, struct conflict_set *set,
   t->stats.last_success = now;
   /* Failure is logged by the store; the next cycle saves again. */
   store_save(t->state_dir, t->name, &t->state, now);
-  log_info("tenant %s: %zu conflict%s (%zu new, %zu cleared)", t->name,
-           conflict_set_count(set), conflict_set_count(set) == 1 ? "" : "s",
-           ds.detected, ds.cleared);
+  uv_update_time(t->loop);
+  log_info("tenant %s: %zu conflict%s (%zu new, %zu cleared) in %.2f s",
+           t->name, conflict_set_count(set),
+           conflict_set_count(set) == 1 ? "" : "s", ds.detected, ds.cleared,
+           (double)(uv_now(t->loop) - t->cycle_start) / 1000.0);
   schedule(t);
   if(t->changed)
     t->changed(t->changed_arg);
