@@ -156,7 +156,24 @@ static char *xstrdup(const char *s)
   return p;
 }
 
-int cfg_parse_duration(const char *s, unsigned long long *secs)
+/* A number suffix and what it multiplies by. */
+struct unit {
+  char suffix;
+  unsigned long long mul;
+};
+
+static const struct unit duration_units[] = {
+    {'s', 1}, {'m', 60}, {'h', 3600}, {'d', 86400}, {0, 0}};
+static const struct unit size_units[] = {{'K', 1ULL << 10},
+                                         {'k', 1ULL << 10},
+                                         {'M', 1ULL << 20},
+                                         {'G', 1ULL << 30},
+                                         {0, 0}};
+
+/* parse_with_unit() parses a decimal number with at most one suffix from
+ * units.  Returns 0 and sets *out, -EINVAL for bad text, or -ERANGE. */
+static int parse_with_unit(const char *s, const struct unit *units,
+                           unsigned long long *out)
 {
   unsigned long long v, mul = 1;
   char *end;
@@ -168,64 +185,26 @@ int cfg_parse_duration(const char *s, unsigned long long *secs)
   if(errno)
     return -ERANGE;
   if(*end) {
-    switch(*end) {
-    case 's':
-      mul = 1;
-      break;
-    case 'm':
-      mul = 60;
-      break;
-    case 'h':
-      mul = 3600;
-      break;
-    case 'd':
-      mul = 86400;
-      break;
-    default:
+    for(; units->suffix && units->suffix != *end; units++)
+      ;
+    if(!units->suffix || end[1])
       return -EINVAL;
-    }
-    if(end[1])
-      return -EINVAL;
+    mul = units->mul;
   }
   if(v > ULLONG_MAX / mul)
     return -ERANGE;
-  *secs = v * mul;
+  *out = v * mul;
   return 0;
+}
+
+int cfg_parse_duration(const char *s, unsigned long long *secs)
+{
+  return parse_with_unit(s, duration_units, secs);
 }
 
 int cfg_parse_size(const char *s, unsigned long long *bytes)
 {
-  unsigned long long v, mul = 1;
-  char *end;
-
-  if(!isdigit((unsigned char)*s))
-    return -EINVAL;
-  errno = 0;
-  v = strtoull(s, &end, 10);
-  if(errno)
-    return -ERANGE;
-  if(*end) {
-    switch(*end) {
-    case 'K':
-    case 'k':
-      mul = 1024;
-      break;
-    case 'M':
-      mul = 1024 * 1024;
-      break;
-    case 'G':
-      mul = 1024ULL * 1024 * 1024;
-      break;
-    default:
-      return -EINVAL;
-    }
-    if(end[1])
-      return -EINVAL;
-  }
-  if(v > ULLONG_MAX / mul)
-    return -ERANGE;
-  *bytes = v * mul;
-  return 0;
+  return parse_with_unit(s, size_units, bytes);
 }
 
 static bool is_guid(const char *s)
