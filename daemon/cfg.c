@@ -303,6 +303,17 @@ static bool is_credname(const char *s)
   return true;
 }
 
+/* parse_invmode() maps "filter"/"scan" to enum cfg_inventory, or
+ * returns -EINVAL. */
+static int parse_invmode(const char *v)
+{
+  if(!strcmp(v, "filter"))
+    return CFG_INVENTORY_FILTER;
+  if(!strcmp(v, "scan"))
+    return CFG_INVENTORY_SCAN;
+  return -EINVAL;
+}
+
 static const char *type_hint(enum cfg_type t)
 {
   switch(t) {
@@ -438,15 +449,15 @@ static void set_value(struct parse_ctx *c, const struct cfg_option *o,
     *(unsigned *)(void *)field = (unsigned)n;
     return;
   case T_LOGLEVEL:
-    rc = log_level_parse(v);
-    if(rc < 0) {
-      perr(c, line, "%s: '%s' is not %s", o->key, v, type_hint(o->type));
-      return;
-    }
-    *(int *)(void *)field = rc;
-    return;
   case T_BOOL:
-    rc = parse_bool(v);
+  case T_INVMODE:
+    /* Named values that map to an int. */
+    if(o->type == T_LOGLEVEL)
+      rc = log_level_parse(v);
+    else if(o->type == T_BOOL)
+      rc = parse_bool(v);
+    else
+      rc = parse_invmode(v);
     if(rc < 0) {
       perr(c, line, "%s: '%s' is not %s", o->key, v, type_hint(o->type));
       return;
@@ -479,14 +490,6 @@ static void set_value(struct parse_ctx *c, const struct cfg_option *o,
       *(unsigned *)(void *)field = (unsigned)n;
     return;
   }
-  case T_INVMODE:
-    if(!strcmp(v, "filter"))
-      *(int *)(void *)field = CFG_INVENTORY_FILTER;
-    else if(!strcmp(v, "scan"))
-      *(int *)(void *)field = CFG_INVENTORY_SCAN;
-    else
-      perr(c, line, "%s: '%s' is not %s", o->key, v, type_hint(o->type));
-    return;
   }
 }
 

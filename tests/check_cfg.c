@@ -191,6 +191,12 @@ START_TEST(test_bad_values)
   expect_error(TENANT_OK "client_secret_file =\n",
                "x.conf:5: duplicate key 'client_secret_file'");
   expect_error(TENANT_OK "ca_file =\n", "x.conf:5: ca_file: empty value");
+  expect_error("[daemon]\ninventory = delta\n" TENANT_OK,
+               "x.conf:2: inventory: 'delta' is not filter or scan");
+  expect_error("[daemon]\npage_size = 1000\n" TENANT_OK,
+               "x.conf:2: page_size: '1000' is out of range (1 to 999)");
+  expect_error("[daemon]\nmax_response_size = 1T\n" TENANT_OK,
+               "x.conf:2: max_response_size: '1T' is not a size");
 }
 END_TEST
 
