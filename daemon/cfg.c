@@ -110,8 +110,7 @@ struct parse_ctx {
   enum cfg_section sec;      /* section we are in */
   struct cfg_tenant *tenant; /* when sec == SEC_TENANT */
   struct cfg_tenant **tail;
-  bool seen_daemon;
-  bool seen_alerts;
+  bool seen[SEC_TENANT];     /* [daemon] and [alerts] appear at most once */
   bool bad_section;          /* keys are ignored until the next valid header */
   unsigned seen_line[NOPTS]; /* line of each key in this section */
   char *err;                 /* accumulated messages */
@@ -493,6 +492,12 @@ static void set_value(struct parse_ctx *c, const struct cfg_option *o,
   }
 }
 
+/* The sections without a name argument; each may appear once. */
+static const struct {
+  const char *name;
+  enum cfg_section sec;
+} fixed_sections[] = {{"daemon", SEC_DAEMON}, {"alerts", SEC_ALERTS}};
+
 static const char *section_name(enum cfg_section s)
 {
   if(s == SEC_DAEMON)
@@ -589,6 +594,7 @@ static bool valid_tenant_name(const char *s)
 static void open_section(struct parse_ctx *c, const char *name, size_t len)
 {
   char buf[256];
+  size_t i;
   struct cfg_tenant *t;
 
   close_section(c);
@@ -600,23 +606,17 @@ static void open_section(struct parse_ctx *c, const char *name, size_t len)
   }
   memcpy(buf, name, len);
   buf[len] = '\0';
-  if(!strcmp(buf, "daemon")) {
-    if(c->seen_daemon) {
-      perr(c, c->line, "duplicate section [daemon]");
+  for(i = 0; i < sizeof(fixed_sections) / sizeof(fixed_sections[0]); i++) {
+    enum cfg_section sec = fixed_sections[i].sec;
+
+    if(strcmp(buf, fixed_sections[i].name))
+      continue;
+    if(c->seen[sec]) {
+      perr(c, c->line, "duplicate section [%s]", buf);
       return;
     }
-    c->seen_daemon = true;
-    c->sec = SEC_DAEMON;
-    c->bad_section = false;
-    return;
-  }
-  if(!strcmp(buf, "alerts")) {
-    if(c->seen_alerts) {
-      perr(c, c->line, "duplicate section [alerts]");
-      return;
-    }
-    c->seen_alerts = true;
-    c->sec = SEC_ALERTS;
+    c->seen[sec] = true;
+    c->sec = sec;
     c->bad_section = false;
     return;
   }
@@ -793,6 +793,7 @@ const struct cfg_tenant *cfg_tenant_find(const struct cfg *cfg,
 int cfg_load(const char *path, struct cfg **out, char **errors)
 {
   struct parse_ctx c;
+  size_t i;
   const char *slash;
   int rc, ret = 0;
 
@@ -823,17 +824,13 @@ int cfg_load(const char *path, struct cfg **out, char **errors)
 
   rc = ini_parse_stream(reader, &c, handler, &c);
   close_section(&c);
-  if(!c.seen_daemon) {
-    /* [daemon] options have defaults even without the section. */
+  /* [daemon] and [alerts] options have defaults even without the
+   * section. */
+  for(i = 0; i < sizeof(fixed_sections) / sizeof(fixed_sections[0]); i++) {
+    if(c.seen[fixed_sections[i].sec])
+      continue;
     memset(c.seen_line, 0, sizeof(c.seen_line));
-    c.sec = SEC_DAEMON;
-    c.bad_section = false;
-    close_section(&c);
-  }
-  if(!c.seen_alerts) {
-    /* Likewise [alerts]. */
-    memset(c.seen_line, 0, sizeof(c.seen_line));
-    c.sec = SEC_ALERTS;
+    c.sec = fixed_sections[i].sec;
     c.bad_section = false;
     close_section(&c);
   }
