@@ -880,35 +880,42 @@ static void *raw_main(void *arg)
   return NULL;
 }
 
-START_TEST(test_header_parsing)
+/* raw_get() GETs /raw through c from a one-shot server that answers with
+ * reply verbatim, and fills *g with what the client saw. */
+static void raw_get(struct http_client *c, const char *reply, struct got *g)
 {
-  struct raw r = {
-      .reply = "HTTP/1.1 100 Continue\r\n"
-               "Request-Id: interim\r\n"
-               "Retry-After: 99\r\n"
-               "\r\n"
-               "HTTP/1.1 429 Too Many Requests\r\n"
-               "CONTENT-TYPE:  application/json  \r\n"
-               "rEtRy-AfTeR:\t 30 \t\r\n"
-               "x-MS-throttle-SCOPE: Tenant/Application/a/b\r\n"
-               "X-Request-Id: not-this-one\r\n"
-               "Content-Length: 2\r\n"
-               "Connection: close\r\n"
-               "\r\n"
-               "{}",
-  };
-  struct http_client *c = client(0, 0, 0, NULL);
-  struct got g = {0};
+  struct raw r = {.reply = reply};
   unsigned port;
   char url[64];
 
   r.fd = listener(1, &port);
   ck_assert_int_eq(pthread_create(&r.th, NULL, raw_main, &r), 0);
   snprintf(url, sizeof(url), "http://127.0.0.1:%u/raw", port);
-  ck_assert_int_eq(req(c, "GET", url, NULL, NULL, 0, &g), 0);
+  ck_assert_int_eq(req(c, "GET", url, NULL, NULL, 0, g), 0);
   wait_done(1);
   ck_assert_int_eq(pthread_join(r.th, NULL), 0);
   close(r.fd);
+}
+
+START_TEST(test_header_parsing)
+{
+  const char *reply = "HTTP/1.1 100 Continue\r\n"
+                      "Request-Id: interim\r\n"
+                      "Retry-After: 99\r\n"
+                      "\r\n"
+                      "HTTP/1.1 429 Too Many Requests\r\n"
+                      "CONTENT-TYPE:  application/json  \r\n"
+                      "rEtRy-AfTeR:\t 30 \t\r\n"
+                      "x-MS-throttle-SCOPE: Tenant/Application/a/b\r\n"
+                      "X-Request-Id: not-this-one\r\n"
+                      "Content-Length: 2\r\n"
+                      "Connection: close\r\n"
+                      "\r\n"
+                      "{}";
+  struct http_client *c = client(0, 0, 0, NULL);
+  struct got g = {0};
+
+  raw_get(c, reply, &g);
   ck_assert_int_eq(g.result, 0);
   ck_assert_int_eq(g.status, 429);
   ck_assert_str_eq(g.body, "{}");
@@ -923,19 +930,11 @@ END_TEST
 
 START_TEST(test_garbage_reply)
 {
-  struct raw r = {.reply = "SSH-2.0-OpenSSH_9.2\r\n\r\n"};
+  const char *reply = "SSH-2.0-OpenSSH_9.2\r\n\r\n";
   struct http_client *c = client(0, 0, 0, NULL);
   struct got g = {0};
-  unsigned port;
-  char url[64];
 
-  r.fd = listener(1, &port);
-  ck_assert_int_eq(pthread_create(&r.th, NULL, raw_main, &r), 0);
-  snprintf(url, sizeof(url), "http://127.0.0.1:%u/raw", port);
-  ck_assert_int_eq(req(c, "GET", url, NULL, NULL, 0, &g), 0);
-  wait_done(1);
-  ck_assert_int_eq(pthread_join(r.th, NULL), 0);
-  close(r.fd);
+  raw_get(c, reply, &g);
   ck_assert_int_eq(g.result, -EPROTO);
   got_free(&g);
   finish(c);
