@@ -18,12 +18,12 @@ DEFAULTS = {
     # graph-facts §6: tenant feature BlockCloudObjectTakeoverThroughHardMatchEnabled;
     # "a blocked hard match surfaces as InvalidHardMatch" (tshoot-connect-sync-errors).
     "blockCloudObjectTakeoverThroughHardMatchEnabled": False,
-    # graph-facts §6 (BlockSoftMatchEnabled).  The service default is false (soft match
-    # on UPN / primary SMTP allowed), but the project's seed situation "existing cloud
-    # account" (graph-facts §7, Connect Health: "The user can't be matched in sync to the
-    # existing object") needs the conflict, and Microsoft recommends blocking soft match
-    # after the initial sync, so the simulator defaults to blocked.
-    "blockSoftMatchEnabled": True,
+    # graph-facts §6 (BlockSoftMatchEnabled): the service default is false, so a
+    # cloud-only user with the exported UPN or primary SMTP address is soft-matched.
+    # Microsoft recommends blocking soft match after the initial sync; the scenarios
+    # that model the "existing cloud account" conflict (graph-facts §7, Connect
+    # Health: "The user can't be matched in sync to the existing object") set it.
+    "blockSoftMatchEnabled": False,
     # graph-facts §11.3: unknown whether proxyAddresses eq ignores case.
     "proxyAddressFilterCaseInsensitive": True,
     # graph-facts §1: the doc names the property "ProxyAddress"; real captures show
