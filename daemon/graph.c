@@ -480,8 +480,15 @@ static void on_token(int result, const char *bearer,
     }
     else
       snprintf(err.code, sizeof(err.code), "token unavailable");
-    if(result == -EAGAIN)
-      retry_or_fail(r, -1, -EAGAIN, &err, "no token yet");
+    if(result == -EAGAIN) {
+      /* A token that could not be had counts as an attempt, so a token
+       * service that keeps failing ends the request instead of being
+       * asked again forever. */
+      r->attempt++;
+      retry_or_fail(
+          r, terr ? graph_retry_after_ms(terr->retry_after, time(NULL)) : -1,
+          -EAGAIN, &err, "no token yet");
+    }
     else
       fail(r, result, &err);
     return;

@@ -449,6 +449,10 @@ static void on_http_done(const struct http_response *resp, void *arg)
   rc = token_parse_response(resp->status, resp->body, resp->body_len, &access,
                             &expires_in, &e);
   if(rc) {
+    /* The caller decides how long to wait; the token service asks for
+     * Retry-After on 429 and 503 as Graph does. */
+    if(rc == -EAGAIN)
+      copy_clean(e.retry_after, sizeof(e.retry_after), resp->retry_after, true);
     log_failure(tk, rc, &e);
     dispatch(tk, waitq_take(&tk->pending), rc, NULL, &e);
     return;

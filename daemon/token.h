@@ -27,6 +27,7 @@ struct token_error {
   char description[512]; /* error_description's first line, no code */
   char trace_id[64];
   char correlation_id[64];
+  char retry_after[32]; /* Retry-After header of a 429/503, or "" */
 };
 
 /* result is 0 with bearer set, or a negative errno code with bearer NULL:

@@ -279,6 +279,37 @@ class DaemonE2E(E2ETestCase):
             self.assertLess(gap, wait + 3.0, "%s retried after %.3f s" % (kind, gap))
         self.finish(d)
 
+    def test_token_service_503_honours_retry_after(self):
+        """The token endpoint answers 503 with Retry-After twice: the daemon waits as
+        asked before each new token request, and the cycle still completes."""
+        self.sim.add_faults({"kind": "503", "count": 2, "path": "/oauth2/v2.0/token",
+                             "retryAfter": "2", "includeToken": True})
+        d, expected = self.start_and_detect()
+        self.assertEqual(d.log_lines("cycle failed"), [])
+        tokens = [e for e in self.sim.requests() if e.get("kind") == "token"]
+        self.assertEqual([t["status"] for t in tokens[:3]], [503, 503, 200])
+        for a, b in zip(tokens, tokens[1:3]):
+            gap = (parse_time(b["time"]) - parse_time(a["time"])).total_seconds()
+            self.assertGreaterEqual(gap, 1.9, "token retried after %.3f s" % gap)
+        self.finish(d)
+
+    def test_token_service_that_keeps_failing_fails_the_cycle(self):
+        """A token endpoint that keeps answering 503 is asked a bounded number of times:
+        the cycle fails with the token error instead of retrying forever."""
+        self.sim.add_faults({"kind": "503", "count": 100, "path": "/oauth2/v2.0/token",
+                             "retryAfter": "1", "includeToken": True})
+        d = self.daemon().start()
+        line = d.wait_for_log(r"cycle failed", timeout=30)[0]
+        self.assertIn("tenant e2e: cycle failed on ", line)
+        self.assertIn("HTTP 503", line)
+        d.stop()
+        tokens = [e for e in self.sim.requests() if e.get("kind") == "token"]
+        # Six attempts per request, three collections sharing each token request.
+        self.assertLessEqual(len(tokens), 7, len(tokens))
+        self.assertEqual(self.sim.graph_requests(), [], "Graph called without a token")
+        self.assertEqual(d.alerts(), [])
+        self.assertNoWrites()
+
     # ----- 6 -------------------------------------------------------------------------------
     def test_token_expiry_mid_paging_renews_and_completes(self):
         """The access token is revoked while a later page is in flight: the page gets
