@@ -40,7 +40,7 @@ endif
 B   ?= build
 SAN ?= 0
 
-PKGS      := libuv libcurl libcjson inih openssl
+PKGS      := libuv libcurl libcjson inih openssl libxml-2.0
 TEST_PKGS := check libmicrohttpd
 ifeq ($(USE_SYSTEMD),auto)
   USE_SYSTEMD := $(shell $(PKG_CONFIG) --exists libsystemd && echo yes || echo no)
