@@ -443,7 +443,7 @@ static int import_cb(void *arg, const struct csexport_object *o)
   ae = anchor_check(anchor, im->want_len, NULL, &got);
   if(ae != ANCHOR_OK) {
     c.verdict = CSEXPORT_BAD_ANCHOR;
-    snprintf(why, sizeof(why), "left out: '%s' from the DN is %s%s", anchor,
+    snprintf(why, sizeof(why), "left out: '%s' from the DN: %s%s", anchor,
              anchor_strerror(ae, im->want_len, got, r, sizeof(r)),
              strchr(anchor, '_') ? " (a cloudAnchor: a cloud-born object)"
                                  : "");
@@ -589,11 +589,11 @@ int csexport_write_csv(FILE *f, const struct csexport_result *res,
           "# Known source anchors imported from the csexport file %s.\n"
           "# Review every line before use: each says which connector-space "
           "object it\n"
-          "# comes from.  %zu objects read, %zu not from an Entra connector, "
-          "%zu with\n"
-          "# an export error; %zu candidates, %zu left out (no UPN %zu, bad "
-          "anchor %zu,\n"
-          "# sourceAnchor mismatch %zu, ambiguous %zu).\n",
+          "# comes from.  Objects read: %zu; not from an Entra connector: "
+          "%zu;\n"
+          "# with an export error: %zu.  Candidates: %zu; left out: %zu "
+          "(no UPN %zu,\n"
+          "# bad anchor %zu, sourceAnchor mismatch %zu, ambiguous %zu).\n",
           source, res->objects, res->foreign, res->with_error,
           res->count[CSEXPORT_CANDIDATE],
           res->n - res->count[CSEXPORT_CANDIDATE], res->count[CSEXPORT_NO_UPN],
