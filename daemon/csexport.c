@@ -235,6 +235,19 @@ static int end_capture(struct parse *p)
   return rc;
 }
 
+/* end_element() handles the end of an element at depth >= 2 inside a
+ * cs-object (an empty element ends where it starts). */
+static int end_element(struct parse *p, const char *name, int depth)
+{
+  if(depth == 2)
+    p->sect = SECT_NONE;
+  else if(!strcmp(name, "attr"))
+    p->attr = 0;
+  else
+    return end_capture(p);
+  return 0;
+}
+
 static const char *val(const struct parse *p, int f)
 {
   return p->f[f].set ? p->f[f].s : NULL;
@@ -305,15 +318,7 @@ static int step(struct parse *p, csexport_object_cb cb, void *arg)
     if(!p->in_obj)
       return 0;
     rc = start_element(p, name, depth);
-    if(!rc && empty) {
-      if(depth == 2)
-        p->sect = SECT_NONE;
-      else if(!strcmp(name, "attr"))
-        p->attr = 0;
-      else
-        rc = end_capture(p);
-    }
-    return rc;
+    return !rc && empty ? end_element(p, name, depth) : rc;
   }
   if(!p->in_obj)
     return 0;
@@ -327,13 +332,7 @@ static int step(struct parse *p, csexport_object_cb cb, void *arg)
     return 0;
   if(depth == 1)
     return end_object(p, cb, arg);
-  if(depth == 2)
-    p->sect = SECT_NONE;
-  else if(!strcmp(name, "attr"))
-    p->attr = 0;
-  else
-    rc = end_capture(p);
-  return rc;
+  return end_element(p, name, depth);
 }
 
 int csexport_parse(const char *path, csexport_object_cb cb, void *arg,
