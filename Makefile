@@ -4,7 +4,7 @@
 # is missing, `make check`, `make demo` and `make bench` run
 # scripts/install-deps first, so each is one command on a fresh Debian.
 #
-#   make [all]        build build/quarantined
+#   make [all]        build build/quarantined and build/quarantinectl
 #   make check        format check, unit suites (plain and ASan+UBSan),
 #                     valgrind, config golden tests, simulator and
 #                     end-to-end tests
@@ -40,7 +40,7 @@ endif
 B   ?= build
 SAN ?= 0
 
-PKGS      := libuv libcurl libcjson inih openssl
+PKGS      := libuv libcurl libcjson inih openssl libxml-2.0
 TEST_PKGS := check libmicrohttpd
 ifeq ($(USE_SYSTEMD),auto)
   USE_SYSTEMD := $(shell $(PKG_CONFIG) --exists libsystemd && echo yes || echo no)
@@ -71,7 +71,7 @@ TEST_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(TEST_PKGS) 2>/dev/null)
 TEST_LIBS   := $(shell $(PKG_CONFIG) --libs $(TEST_PKGS) 2>/dev/null)
 
 # Every daemon/*.c but the entry points is shared by the daemon and tests.
-MAINS     := daemon/main.c
+MAINS     := daemon/main.c daemon/quarantinectl.c
 SRCS      := $(filter-out $(MAINS),$(sort $(wildcard daemon/*.c)))
 OBJS      := $(SRCS:daemon/%.c=$(B)/%.o)
 TEST_SRCS := $(sort $(wildcard tests/*.c))
@@ -90,14 +90,17 @@ DEPS_OK = $(PKG_CONFIG) --exists $(ALL_PKGS) && command -v python3 >/dev/null \
 
 .PHONY: all check demo bench install clean format format-check deps \
         check-run unit unit-asan unit-valgrind conf-check graphsim-check \
-        e2e-check bench-run
+        e2e-check bench-run ctl-check ctl-check-asan
 
-all: $(B)/quarantined
+all: $(B)/quarantined $(B)/quarantinectl
 
 deps:
 	@$(DEPS_OK) || scripts/install-deps
 
 $(B)/quarantined: $(B)/main.o $(OBJS)
+	$(QCC)$(CC) $(LDFLAGS) -o $@ $^ $(QD_LIBS)
+
+$(B)/quarantinectl: $(B)/quarantinectl.o $(OBJS)
 	$(QCC)$(CC) $(LDFLAGS) -o $@ $^ $(QD_LIBS)
 
 $(B)/%.o: daemon/%.c | $(B)
@@ -123,7 +126,7 @@ check: deps
 	@$(MAKE) --no-print-directory check-run
 
 check-run: format-check conf-check unit unit-asan unit-valgrind \
-           graphsim-check e2e-check
+           ctl-check ctl-check-asan graphsim-check e2e-check
 	@echo "make check: all checks passed"
 
 # Unit suites, each test in its own process (CK_FORK=yes).  The lifecycle
@@ -141,6 +144,15 @@ unit-valgrind: $(B)/check_quarantined $(B)/quarantined
 	CK_FORK=yes CK_RUN_SUITE=lifecycle QD_BIN=$(B)/quarantined \
 	    QD_WRAPPER="$(VALGRIND)" QD_SRCDIR=$(CURDIR) \
 	    ./$(B)/check_quarantined
+
+# quarantinectl run as a user would, for every subcommand and its errors;
+# again built with ASan+UBSan.
+ctl-check: $(B)/quarantinectl
+	QD_CTL=$(B)/quarantinectl QD_SRCDIR=$(CURDIR) \
+	    python3 -m unittest tests.ctl.test_quarantinectl
+
+ctl-check-asan:
+	@$(MAKE) --no-print-directory B=build-asan SAN=1 ctl-check
 
 # Golden tests for -n: tests/conf/NAME.in must print exactly NAME.ok.
 conf-check: $(B)/quarantined
@@ -186,7 +198,9 @@ install: all
 	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(UNITDIR) \
 	    $(DESTDIR)$(SYSCONFDIR)/quarantined
 	install -m 0755 $(B)/quarantined $(DESTDIR)$(SBINDIR)/quarantined
+	install -m 0755 $(B)/quarantinectl $(DESTDIR)$(SBINDIR)/quarantinectl
 	install -m 0644 man/quarantined.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 man/quarantinectl.8 $(DESTDIR)$(MANDIR)/man8/
 	install -m 0644 man/quarantined.conf.5 $(DESTDIR)$(MANDIR)/man5/
 	sed 's|@SBINDIR@|$(SBINDIR)|g' systemd/quarantined.service.in \
 	    > $(DESTDIR)$(UNITDIR)/quarantined.service
@@ -197,4 +211,4 @@ install: all
 clean:
 	rm -rf build build-asan
 
--include $(OBJS:.o=.d) $(B)/main.d $(TEST_OBJS:.o=.d)
+-include $(OBJS:.o=.d) $(B)/main.d $(B)/quarantinectl.d $(TEST_OBJS:.o=.d)

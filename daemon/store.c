@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "atomic.h"
 #include "log.h"
 
 /* A state file larger than this is taken as corrupt rather than read. */
@@ -132,44 +133,15 @@ static cJSON *build_doc(const char *tenant, const struct store_state *st,
   return doc;
 }
 
-/* write_all() writes len bytes of buf to fd.  Returns 0 or -errno. */
-static int write_all(int fd, const char *buf, size_t len)
-{
-  while(len) {
-    ssize_t n = write(fd, buf, len);
-
-    if(n < 0) {
-      if(errno == EINTR)
-        continue;
-      return -errno;
-    }
-    buf += n;
-    len -= (size_t)n;
-  }
-  return 0;
-}
-
-/* fsync_dir() makes a rename in dir durable.  Returns 0 or -errno. */
-static int fsync_dir(const char *dir)
-{
-  int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc = 0;
-
-  if(fd < 0)
-    return -errno;
-  if(fsync(fd) < 0)
-    rc = -errno;
-  close(fd);
-  return rc;
-}
-
 int store_save(const char *state_dir, const char *tenant,
                const struct store_state *st, time_t now)
 {
-  char *path, *tmp = NULL, *text = NULL;
-  const char *what = "";
+  const char *what = "out of memory";
+  char *path, *text = NULL;
   cJSON *doc;
   long schema;
-  int fd = -1, rc = 0;
+  size_t len;
+  int rc = -ENOMEM;
 
   path = store_path(state_dir, tenant);
   if(!path) {
@@ -188,70 +160,28 @@ int store_save(const char *state_dir, const char *tenant,
   doc = build_doc(tenant, st, now);
   text = doc ? cJSON_PrintUnformatted(doc) : NULL;
   cJSON_Delete(doc);
-  if(!text || asprintf(&tmp, "%s.tmp.XXXXXX", path) < 0) {
-    tmp = NULL;
-    rc = -ENOMEM;
-    what = "out of memory";
-    goto fail;
+  if(text) {
+    /* cJSON_PrintUnformatted() leaves no room for the newline: copy. */
+    char *line;
+
+    len = strlen(text);
+    line = malloc(len + 2);
+    if(line) {
+      memcpy(line, text, len);
+      line[len++] = '\n';
+      line[len] = '\0';
+      rc = atomic_write(path, line, len, 0640, &what);
+      free(line);
+    }
   }
-  fd = mkostemp(tmp, O_CLOEXEC);
-  if(fd < 0) {
-    rc = -errno;
-    what = "create temp file";
-    free(tmp);
-    tmp = NULL;
-    goto fail;
-  }
-  if(fchmod(fd, 0640) < 0) {
-    rc = -errno;
-    what = "fchmod";
-    goto fail;
-  }
-  rc = write_all(fd, text, strlen(text));
-  if(!rc)
-    rc = write_all(fd, "\n", 1);
-  if(rc) {
-    what = "write";
-    goto fail;
-  }
-  if(fsync(fd) < 0) {
-    rc = -errno;
-    what = "fsync";
-    goto fail;
-  }
-  if(close(fd) < 0) {
-    fd = -1;
-    rc = -errno;
-    what = "close";
-    goto fail;
-  }
-  fd = -1;
-  if(rename(tmp, path) < 0) {
-    rc = -errno;
-    what = "rename";
-    goto fail;
-  }
-  free(tmp);
-  tmp = NULL;
-  rc = fsync_dir(state_dir);
-  if(rc) {
+  if(rc && !strcmp(what, "fsync directory")) {
     /* The new file is in place; only its durability is in doubt. */
     log_warnx("store: %s: fsync: %s", state_dir, strerror(-rc));
   }
-  cJSON_free(text);
-  free(path);
-  return rc;
-
-fail:
-  if(rc == -ENOMEM)
+  else if(rc == -ENOMEM)
     log_errx("store: %s: %s", path, what);
-  else
+  else if(rc)
     log_errx("store: %s: %s: %s", path, what, strerror(-rc));
-  if(fd >= 0)
-    close(fd);
-  if(tmp)
-    unlink(tmp);
-  free(tmp);
   cJSON_free(text);
   free(path);
   return rc;
