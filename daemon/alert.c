@@ -96,6 +96,13 @@ char *alert_format_message(const struct alert_event *ev, char *buf, size_t len)
     snprintf(upn, sizeof(upn), " (%s)", c->upn);
   switch(ev->type) {
   case ALERT_CONFLICT_DETECTED:
+    if(ev->classification) {
+      snprintf(buf, len, "%s conflict quarantined on %s %s%s: %s: %s [%s]",
+               what, conflict_objtype_name(c->objtype), name, upn, c->value,
+               ev->classification->reason,
+               conflict_class_name(ev->classification->cls));
+      break;
+    }
     snprintf(buf, len,
              "%s conflict quarantined on %s %s%s: %s is held by another "
              "object",
@@ -123,6 +130,7 @@ struct rendered {
   char time[40]; /* RFC 3339 UTC with milliseconds */
   char id[65];   /* SHA-256 hex */
   char message[1024];
+  char remediation[CLASSIFY_MAX_STEPS * 660]; /* steps, one per line */
 };
 
 /* render() fills r from ev. */
@@ -158,6 +166,66 @@ static void render(const struct alert_event *ev, struct rendered *r)
       snprintf(r->id + 2 * i, 3, "%02x", md[i]);
   }
   free(input);
+  r->remediation[0] = '\0';
+  if(ev->classification) {
+    const struct classify_result *cr = ev->classification;
+    size_t k, pos = 0;
+
+    for(k = 0; k < cr->nsteps && pos < sizeof(r->remediation); k++) {
+      n = snprintf(r->remediation + pos, sizeof(r->remediation) - pos,
+                   "%s%zu. %s", k ? "\n" : "", k + 1, cr->steps[k]);
+      if(n < 0)
+        break;
+      pos += (size_t)n;
+    }
+  }
+}
+
+static bool add_str(cJSON *o, const char *name, const char *s);
+
+/* add_pairing() adds the quarantined object's on-premises side, the
+ * class, explanation, remediation steps and holders.  Returns false when
+ * out of memory. */
+static bool add_pairing(cJSON *o, const struct conflict *c,
+                        const struct classify_result *cr)
+{
+  cJSON *arr, *sync;
+  size_t i;
+
+  sync = c->sync_enabled == CONFLICT_TRI_UNKNOWN
+             ? cJSON_AddNullToObject(o, "onPremisesSyncEnabled")
+             : cJSON_AddBoolToObject(o, "onPremisesSyncEnabled",
+                                     c->sync_enabled == CONFLICT_TRI_TRUE);
+  if(!sync || !add_str(o, "onPremisesImmutableId", c->immutable_id) ||
+     !add_str(o, "onPremisesDistinguishedName", c->on_prem_dn) ||
+     !add_str(o, "onPremisesSamAccountName", c->sam_account))
+    return false;
+  if(!cr)
+    return true;
+  if(!add_str(o, "class", conflict_class_name(cr->cls)) ||
+     !add_str(o, "reason", cr->reason) ||
+     !add_str(o, "explanation", cr->explanation) ||
+     !add_str(o, "holderId", cr->holder ? cr->holder->id : NULL))
+    return false;
+  arr = cJSON_AddArrayToObject(o, "remediation");
+  for(i = 0; arr && i < cr->nsteps; i++) {
+    cJSON *s = cJSON_CreateString(cr->steps[i]);
+
+    if(!s || !cJSON_AddItemToArray(arr, s)) {
+      cJSON_Delete(s);
+      return false;
+    }
+  }
+  arr = arr ? cJSON_AddArrayToObject(o, "holders") : NULL;
+  for(i = 0; arr && i < c->nholders; i++) {
+    cJSON *h = conflict_holder_to_json(&c->holders[i]);
+
+    if(!h || !cJSON_AddItemToArray(arr, h)) {
+      cJSON_Delete(h);
+      return false;
+    }
+  }
+  return arr != NULL;
 }
 
 /* add_str() adds name: s (null for NULL).  Returns false when out of
@@ -199,7 +267,8 @@ static char *json_line(const struct alert_event *ev, const struct rendered *r,
          cJSON_AddBoolToObject(o, "placeholder", c->placeholder) &&
          add_str(o, "originalValue", c->original_value) &&
          add_str(o, "occurredDateTime", c->occurred ? occ : NULL) &&
-         add_str(o, "firstSeen", c->first_seen ? first : NULL);
+         add_str(o, "firstSeen", c->first_seen ? first : NULL) &&
+         add_pairing(o, c, ev->classification);
   }
   ok = ok && add_str(o, "message", r->message);
   text = ok ? cJSON_PrintUnformatted(o) : NULL;
@@ -255,7 +324,8 @@ static void to_syslog(struct alert *a, const struct alert_event *ev,
                       const struct rendered *r)
 {
   const struct conflict *c = ev->conflict;
-  char line[2048];
+  const struct classify_result *cr = ev->classification;
+  char line[8192];
   size_t pos = 0;
 
   line[0] = '\0';
@@ -273,8 +343,29 @@ static void to_syslog(struct alert *a, const struct alert_event *ev,
     kv(line, sizeof(line), &pos, "placeholder", c->placeholder ? "yes" : "no");
     kv(line, sizeof(line), &pos, "original_value", c->original_value);
   }
+  if(cr) {
+    const struct conflict_holder *h = cr->holder;
+
+    kv(line, sizeof(line), &pos, "class", conflict_class_name(cr->cls));
+    kv(line, sizeof(line), &pos, "holder_id", h ? h->id : NULL);
+    kv(line, sizeof(line), &pos, "holder_type",
+       h ? conflict_objtype_name(h->type) : NULL);
+    kv(line, sizeof(line), &pos, "holder_display_name",
+       h ? h->display_name : NULL);
+    kv(line, sizeof(line), &pos, "holder_upn", h ? h->upn : NULL);
+  }
   kv(line, sizeof(line), &pos, "id", r->id);
   kv(line, sizeof(line), &pos, "msg", r->message);
+  if(cr) {
+    char steps[sizeof(r->remediation)], *p;
+
+    /* Last, so a long remediation truncates nothing else; one line. */
+    snprintf(steps, sizeof(steps), "%s", r->remediation);
+    for(p = steps; (p = strchr(p, '\n'));)
+      *p = ' ';
+    kv(line, sizeof(line), &pos, "explanation", cr->explanation);
+    kv(line, sizeof(line), &pos, "remediation", steps);
+  }
   syslog(a->facility | r->severity, "%s", line);
 }
 
@@ -284,6 +375,9 @@ static void to_syslog(struct alert *a, const struct alert_event *ev,
 static int to_journal(const struct alert_event *ev, const struct rendered *r)
 {
   const struct conflict *c = ev->conflict;
+  const struct classify_result *cr = ev->classification;
+  const struct conflict_holder *h = cr ? cr->holder : NULL;
+  char nholders[24];
   struct {
     const char *name, *value;
   } f[] = {
@@ -302,6 +396,21 @@ static int to_journal(const struct alert_event *ev, const struct rendered *r)
       {"QD_UPN", c ? c->upn : NULL},
       {"QD_PLACEHOLDER", c ? (c->placeholder ? "1" : "0") : NULL},
       {"QD_ORIGINAL_VALUE", c ? c->original_value : NULL},
+      {"QD_IMMUTABLE_ID", c ? c->immutable_id : NULL},
+      {"QD_ONPREM_DN", c ? c->on_prem_dn : NULL},
+      {"QD_SAM_ACCOUNT", c ? c->sam_account : NULL},
+      {"QD_CLASS", cr ? conflict_class_name(cr->cls) : NULL},
+      {"QD_EXPLANATION", cr ? cr->explanation : NULL},
+      {"QD_REMEDIATION", cr && cr->nsteps ? r->remediation : NULL},
+      {"QD_HOLDER_COUNT", cr && c ? nholders : NULL},
+      {"QD_HOLDER_ID", h ? h->id : NULL},
+      {"QD_HOLDER_TYPE", h ? conflict_objtype_name(h->type) : NULL},
+      {"QD_HOLDER_DISPLAY_NAME", h ? h->display_name : NULL},
+      {"QD_HOLDER_UPN", h ? h->upn : NULL},
+      {"QD_HOLDER_MAIL", h ? h->mail : NULL},
+      {"QD_HOLDER_IMMUTABLE_ID", h ? h->immutable_id : NULL},
+      {"QD_HOLDER_ONPREM_DN", h ? h->on_prem_dn : NULL},
+      {"QD_HOLDER_SAM_ACCOUNT", h ? h->sam_account : NULL},
   };
   struct iovec iov[sizeof(f) / sizeof(f[0])];
   char *bufs[sizeof(f) / sizeof(f[0])];
@@ -311,6 +420,7 @@ static int to_journal(const struct alert_event *ev, const struct rendered *r)
 
   snprintf(prio, sizeof(prio), "%d", r->severity);
   f[1].value = prio;
+  snprintf(nholders, sizeof(nholders), "%zu", c ? c->nholders : 0);
   for(i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
     if(!f[i].value)
       continue;

@@ -14,6 +14,7 @@
 #include <syslog.h>
 #include <time.h>
 
+#include "classify.h"
 #include "conflict.h"
 
 /* Event types.  Add new ones (conflict.freed, conflict.released,
@@ -37,7 +38,9 @@ struct alert_event {
   const char *tenant;   /* never NULL */
   struct timespec time; /* when it happened; {0, 0}: now */
   const struct conflict *conflict; /* the conflict, or NULL */
-  const char *message;             /* NULL: made by alert_format_message() */
+  /* Its class, holder side, explanation and remediation, or NULL. */
+  const struct classify_result *classification;
+  const char *message; /* NULL: made by alert_format_message() */
 };
 
 /* The sinks; opaque. */
@@ -54,10 +57,12 @@ const char *alert_message_id(enum alert_type t);
 void alert_event_init(struct alert_event *ev, enum alert_type type,
                       const char *tenant, const struct conflict *c);
 
-/* alert_format_message() writes the human message of ev into buf, e.g.
- * "UPN conflict quarantined on user John Smith (placeholder
- * john1234@contoso.onmicrosoft.com): john@contoso.com is held by another
- * object".  Returns buf. */
+/* alert_format_message() writes the human message of ev into buf, one
+ * line, e.g. "UPN conflict quarantined on user John Smith (placeholder
+ * john1234@contoso.onmicrosoft.com): john@contoso.com: held by cloud-only
+ * user John (cloud) (john@contoso.com, id ...) [cloud_account]" (without a
+ * classification: "... is held by another object").  The explanation and
+ * remediation are fields of their own.  Returns buf. */
 char *alert_format_message(const struct alert_event *ev, char *buf, size_t len);
 
 /* alert_open() sets up the sinks in opts.  The JSON lines file is opened

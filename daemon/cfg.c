@@ -72,6 +72,8 @@ static const struct cfg_option options[] = {
      0},
     {SEC_DAEMON, "max_response_size", T_SIZE, D(max_response_size), "64M", 4096,
      1ULL << 30, 0},
+    {SEC_DAEMON, "orphan_after", T_DURATION, D(orphan_after), "7d", 3600,
+     31536000, 0},
 
     {SEC_ALERTS, "syslog", T_BOOL, D(alert_syslog), "yes", 0, 0, 0},
     {SEC_ALERTS, "jsonl_file", T_PATH, D(alert_jsonl_file), NULL, 0, 0, 0},

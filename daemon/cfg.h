@@ -46,6 +46,7 @@ struct cfg {
   unsigned connect_timeout; /* seconds */
   unsigned http_timeout;    /* seconds, whole transfer */
   size_t max_response_size; /* bytes */
+  unsigned orphan_after;    /* seconds without a sync: holder orphaned */
   /* [alerts] */
   int alert_syslog;       /* alerts to journald (or syslog(3)): 1 or 0 */
   char *alert_jsonl_file; /* JSON lines file for alerts, or NULL */

@@ -27,6 +27,9 @@ struct conflict_set {
 static const char *const objtype_names[] = {"user", "group", "contact"};
 static const char *const property_names[] = {"upn", "proxy"};
 static const char *const state_names[] = {"active"};
+static const char *const class_names[] = {"unknown",          "cloud_account",
+                                          "two_synced",       "orphaned",
+                                          "group_or_contact", "not_held"};
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -73,6 +76,16 @@ const char *conflict_state_name(enum conflict_state s)
 int conflict_state_parse(const char *s)
 {
   return name_parse(state_names, NELEM(state_names), s);
+}
+
+const char *conflict_class_name(enum conflict_class c)
+{
+  return (size_t)c < NELEM(class_names) ? class_names[c] : "unknown";
+}
+
+int conflict_class_parse(const char *s)
+{
+  return name_parse(class_names, NELEM(class_names), s);
 }
 
 /* ===== Times ===== */
@@ -226,6 +239,28 @@ struct conflict *conflict_new(const char *tenant, const char *object_id,
   return c;
 }
 
+void conflict_holder_clear(struct conflict_holder *h)
+{
+  free(h->id);
+  free(h->display_name);
+  free(h->upn);
+  free(h->mail);
+  free(h->immutable_id);
+  free(h->on_prem_dn);
+  free(h->sam_account);
+  memset(h, 0, sizeof(*h));
+}
+
+/* holders_free() frees an array of n holders. */
+static void holders_free(struct conflict_holder *h, size_t n)
+{
+  size_t i;
+
+  for(i = 0; i < n; i++)
+    conflict_holder_clear(&h[i]);
+  free(h);
+}
+
 void conflict_free(struct conflict *c)
 {
   if(!c)
@@ -243,6 +278,8 @@ void conflict_free(struct conflict *c)
   free(c->on_prem_dn);
   free(c->sam_account);
   free(c->original_value);
+  free(c->lookup_error);
+  holders_free(c->holders, c->nholders);
   free(c);
 }
 
@@ -517,7 +554,8 @@ static bool is_placeholder_for(const char *upn, const char *value)
 
 /* Members of a Graph object shared by each of its conflicts. */
 struct object_fields {
-  const char *id, *display_name, *upn, *mail, *immutable_id, *dn, *sam;
+  const char *id, *display_name, *upn, *mail, *immutable_id, *dn, *sam,
+      *last_sync;
   enum conflict_tristate sync;
 };
 
@@ -543,6 +581,9 @@ static int read_object(const cJSON *obj, struct object_fields *f,
        offsetof(struct object_fields, dn)},
       {"onPremisesSamAccountName", "onPremisesSamAccountName is not a string",
        offsetof(struct object_fields, sam)},
+      {"onPremisesLastSyncDateTime",
+       "onPremisesLastSyncDateTime is not a string",
+       offsetof(struct object_fields, last_sync)},
   };
   const cJSON *m;
   size_t i;
@@ -567,12 +608,24 @@ static int read_object(const cJSON *obj, struct object_fields *f,
   return 0;
 }
 
+/* sync_time() returns the object's onPremisesLastSyncDateTime, or 0 when
+ * it is absent or unreadable (tolerated: it only refines a class). */
+static time_t sync_time(const struct object_fields *f)
+{
+  time_t t = 0;
+
+  if(f->last_sync && conflict_parse_time(f->last_sync, &t))
+    t = 0;
+  return t;
+}
+
 /* fill_object() copies the object's shared members into c.  Returns 0 or
  * -ENOMEM. */
 static int fill_object(struct conflict *c, const struct object_fields *f,
                        time_t now)
 {
   c->sync_enabled = f->sync;
+  c->last_sync = sync_time(f);
   c->first_seen = now;
   c->last_seen = now;
   if(dup_opt(&c->display_name, f->display_name) || dup_opt(&c->upn, f->upn) ||
@@ -746,6 +799,139 @@ int conflict_parse_object(const cJSON *obj, enum conflict_objtype type,
   return (int)n;
 }
 
+/* ===== Holders ===== */
+
+/* holder_fill() copies f into h (zeroed).  Returns 0 or -ENOMEM. */
+static int holder_fill(struct conflict_holder *h, enum conflict_objtype type,
+                       const struct object_fields *f)
+{
+  h->type = type;
+  h->sync_enabled = f->sync;
+  h->last_sync = sync_time(f);
+  if(dup_opt(&h->id, f->id) || dup_opt(&h->display_name, f->display_name) ||
+     dup_opt(&h->upn, f->upn) || dup_opt(&h->mail, f->mail) ||
+     dup_opt(&h->immutable_id, f->immutable_id) ||
+     dup_opt(&h->on_prem_dn, f->dn) || dup_opt(&h->sam_account, f->sam)) {
+    conflict_holder_clear(h);
+    return -ENOMEM;
+  }
+  return 0;
+}
+
+int conflict_holder_from_graph(const cJSON *obj, enum conflict_objtype type,
+                               struct conflict_holder *out, const char **why)
+{
+  struct object_fields f;
+  int rc;
+
+  memset(out, 0, sizeof(*out));
+  if(!cJSON_IsObject(obj)) {
+    *why = "not a JSON object";
+    return -EBADMSG;
+  }
+  rc = read_object(obj, &f, why);
+  if(rc)
+    return rc;
+  if(!f.id || !*f.id) {
+    *why = "it has no id";
+    return -EBADMSG;
+  }
+  return holder_fill(out, type, &f);
+}
+
+/* holder_copy() deep-copies src into dst (zeroed).  Returns 0 or
+ * -ENOMEM. */
+static int holder_copy(struct conflict_holder *dst,
+                       const struct conflict_holder *src)
+{
+  const struct object_fields f = {
+      .id = src->id,
+      .display_name = src->display_name,
+      .upn = src->upn,
+      .mail = src->mail,
+      .immutable_id = src->immutable_id,
+      .dn = src->on_prem_dn,
+      .sam = src->sam_account,
+      .sync = src->sync_enabled,
+  };
+  int rc = holder_fill(dst, src->type, &f);
+
+  dst->last_sync = src->last_sync;
+  return rc;
+}
+
+/* holders_dup() returns a deep copy of n holders in *out (NULL for 0).
+ * Returns 0 or -ENOMEM. */
+static int holders_dup(const struct conflict_holder *h, size_t n,
+                       struct conflict_holder **out)
+{
+  struct conflict_holder *v;
+  size_t i;
+
+  *out = NULL;
+  if(!n)
+    return 0;
+  v = calloc(n, sizeof(*v));
+  if(!v)
+    return -ENOMEM;
+  for(i = 0; i < n; i++)
+    if(holder_copy(&v[i], &h[i])) {
+      holders_free(v, i);
+      return -ENOMEM;
+    }
+  *out = v;
+  return 0;
+}
+
+int conflict_set_holders(struct conflict *c, const struct conflict_holder *h,
+                         size_t n)
+{
+  struct conflict_holder *v;
+
+  if(holders_dup(h, n, &v))
+    return -ENOMEM;
+  holders_free(c->holders, c->nholders);
+  c->holders = v;
+  c->nholders = n;
+  return 0;
+}
+
+int conflict_copy_pairing(struct conflict *dst, const struct conflict *src)
+{
+  char *err = NULL;
+
+  if(dup_opt(&err, src->lookup_error))
+    return -ENOMEM;
+  if(conflict_set_holders(dst, src->holders, src->nholders)) {
+    free(err);
+    return -ENOMEM;
+  }
+  free(dst->lookup_error);
+  dst->lookup_error = err;
+  dst->looked_up = src->looked_up;
+  dst->cls = src->cls;
+  dst->recheck = src->recheck;
+  return 0;
+}
+
+/* same_str() compares two optional strings. */
+static bool same_str(const char *a, const char *b)
+{
+  return a == b || (a && b && !strcmp(a, b));
+}
+
+bool conflict_same_object(const struct conflict *a, const struct conflict *b)
+{
+  return !strcmp(a->key, b->key) && a->objtype == b->objtype &&
+         a->sync_enabled == b->sync_enabled &&
+         a->placeholder == b->placeholder &&
+         same_str(a->display_name, b->display_name) &&
+         same_str(a->upn, b->upn) && same_str(a->mail, b->mail) &&
+         same_str(a->immutable_id, b->immutable_id) &&
+         same_str(a->on_prem_dn, b->on_prem_dn) &&
+         same_str(a->sam_account, b->sam_account);
+}
+
 /* ===== JSON form ===== */
 
 /* add_str() adds name: s, or name: null when s is NULL.  Returns 0 or
@@ -772,9 +958,62 @@ static int add_time(cJSON *o, const char *name, time_t t)
   return add_str(o, name, buf);
 }
 
+/* add_sync() adds name: true/false/null. */
+static int add_sync(cJSON *o, const char *name, enum conflict_tristate t)
+{
+  cJSON *v = t == CONFLICT_TRI_UNKNOWN
+                 ? cJSON_AddNullToObject(o, name)
+                 : cJSON_AddBoolToObject(o, name, t == CONFLICT_TRI_TRUE);
+
+  return v ? 0 : -ENOMEM;
+}
+
+cJSON *conflict_holder_to_json(const struct conflict_holder *h)
+{
+  cJSON *o = cJSON_CreateObject();
+  int rc = 0;
+
+  if(!o)
+    return NULL;
+  rc |= add_str(o, "id", h->id);
+  rc |= add_str(o, "objectType", conflict_objtype_name(h->type));
+  rc |= add_str(o, "displayName", h->display_name);
+  rc |= add_str(o, "userPrincipalName", h->upn);
+  rc |= add_str(o, "mail", h->mail);
+  rc |= add_sync(o, "onPremisesSyncEnabled", h->sync_enabled);
+  rc |= add_str(o, "onPremisesImmutableId", h->immutable_id);
+  rc |= add_str(o, "onPremisesDistinguishedName", h->on_prem_dn);
+  rc |= add_str(o, "onPremisesSamAccountName", h->sam_account);
+  rc |= add_time(o, "onPremisesLastSyncDateTime", h->last_sync);
+  if(rc) {
+    cJSON_Delete(o);
+    return NULL;
+  }
+  return o;
+}
+
+/* add_holders() adds "holders": [...]. */
+static int add_holders(cJSON *o, const struct conflict *c)
+{
+  cJSON *arr = cJSON_AddArrayToObject(o, "holders");
+  size_t i;
+
+  if(!arr)
+    return -ENOMEM;
+  for(i = 0; i < c->nholders; i++) {
+    cJSON *h = conflict_holder_to_json(&c->holders[i]);
+
+    if(!h || !cJSON_AddItemToArray(arr, h)) {
+      cJSON_Delete(h);
+      return -ENOMEM;
+    }
+  }
+  return 0;
+}
+
 cJSON *conflict_to_json(const struct conflict *c)
 {
-  cJSON *o = cJSON_CreateObject(), *sync;
+  cJSON *o = cJSON_CreateObject();
   int rc = 0;
 
   if(!o)
@@ -787,13 +1026,7 @@ cJSON *conflict_to_json(const struct conflict *c)
   rc |= add_str(o, "displayName", c->display_name);
   rc |= add_str(o, "userPrincipalName", c->upn);
   rc |= add_str(o, "mail", c->mail);
-  if(c->sync_enabled == CONFLICT_TRI_UNKNOWN)
-    sync = cJSON_AddNullToObject(o, "onPremisesSyncEnabled");
-  else
-    sync = cJSON_AddBoolToObject(o, "onPremisesSyncEnabled",
-                                 c->sync_enabled == CONFLICT_TRI_TRUE);
-  if(!sync)
-    rc = -ENOMEM;
+  rc |= add_sync(o, "onPremisesSyncEnabled", c->sync_enabled);
   rc |= add_str(o, "onPremisesImmutableId", c->immutable_id);
   rc |= add_str(o, "onPremisesDistinguishedName", c->on_prem_dn);
   rc |= add_str(o, "onPremisesSamAccountName", c->sam_account);
@@ -803,7 +1036,12 @@ cJSON *conflict_to_json(const struct conflict *c)
   rc |= add_time(o, "occurredDateTime", c->occurred);
   rc |= add_time(o, "firstSeen", c->first_seen);
   rc |= add_time(o, "lastSeen", c->last_seen);
+  rc |= add_time(o, "onPremisesLastSyncDateTime", c->last_sync);
   rc |= add_str(o, "state", conflict_state_name(c->state));
+  rc |= add_str(o, "class", conflict_class_name(c->cls));
+  rc |= add_time(o, "holdersLookedUp", c->looked_up);
+  rc |= add_str(o, "lookupError", c->lookup_error);
+  rc |= add_holders(o, c);
   if(rc) {
     cJSON_Delete(o);
     return NULL;
@@ -825,14 +1063,68 @@ static int get_time(const cJSON *o, const char *name, time_t *t)
   return 0;
 }
 
+/* get_sync() reads an onPremisesSyncEnabled-like member (bool, null or
+ * absent).  Returns 0 or -EBADMSG. */
+static int get_sync(const cJSON *o, const char *name, enum conflict_tristate *t)
+{
+  const cJSON *m = cJSON_GetObjectItemCaseSensitive(o, name);
+
+  *t = CONFLICT_TRI_UNKNOWN;
+  if(cJSON_IsBool(m))
+    *t = cJSON_IsTrue(m) ? CONFLICT_TRI_TRUE : CONFLICT_TRI_FALSE;
+  else if(m && !cJSON_IsNull(m))
+    return -EBADMSG;
+  return 0;
+}
+
+/* holders_from_json() reads the optional "holders" array into c.
+ * Returns 0, -EBADMSG or -ENOMEM. */
+static int holders_from_json(const cJSON *j, struct conflict *c)
+{
+  const cJSON *arr = cJSON_GetObjectItemCaseSensitive(j, "holders"), *e;
+  size_t n = 0;
+  int rc = 0;
+
+  if(!arr || cJSON_IsNull(arr))
+    return 0;
+  if(!cJSON_IsArray(arr))
+    return -EBADMSG;
+  if(!cJSON_GetArraySize(arr))
+    return 0;
+  c->holders = calloc((size_t)cJSON_GetArraySize(arr), sizeof(*c->holders));
+  if(!c->holders)
+    return -ENOMEM;
+  cJSON_ArrayForEach(e, arr)
+  {
+    struct conflict_holder *h = &c->holders[n];
+    const char *why, *ot;
+    int type;
+
+    if(get_str(e, "objectType", &ot) ||
+       (type = conflict_objtype_parse(ot)) < 0) {
+      rc = -EBADMSG;
+      break;
+    }
+    rc = conflict_holder_from_graph(e, (enum conflict_objtype)type, h, &why);
+    if(!rc && get_time(e, "onPremisesLastSyncDateTime", &h->last_sync))
+      rc = -EBADMSG;
+    if(rc) {
+      conflict_holder_clear(h);
+      break;
+    }
+    c->nholders = ++n;
+  }
+  return rc;
+}
+
 int conflict_from_json(const cJSON *j, const char *tenant,
                        struct conflict **out)
 {
   const char *id, *ot, *pr, *val, *raw, *st, *dn, *upn, *mail, *imm, *odn, *sam,
-      *orig;
+      *orig, *cls, *lerr;
   const cJSON *m;
   struct conflict *c;
-  int type, prop, state;
+  int type, prop, state, klass = CONFLICT_CLASS_UNKNOWN, rc;
 
   if(!cJSON_IsObject(j) || get_str(j, "objectId", &id) ||
      get_str(j, "objectType", &ot) || get_str(j, "property", &pr) ||
@@ -842,36 +1134,43 @@ int conflict_from_json(const cJSON *j, const char *tenant,
      get_str(j, "onPremisesImmutableId", &imm) ||
      get_str(j, "onPremisesDistinguishedName", &odn) ||
      get_str(j, "onPremisesSamAccountName", &sam) ||
-     get_str(j, "originalValue", &orig))
+     get_str(j, "originalValue", &orig) || get_str(j, "class", &cls) ||
+     get_str(j, "lookupError", &lerr))
     return -EBADMSG;
   type = conflict_objtype_parse(ot);
   prop = conflict_property_parse(pr);
   state = conflict_state_parse(st);
-  if(!id || !*id || !val || type < 0 || prop < 0 || state < 0)
+  if(cls)
+    klass = conflict_class_parse(cls);
+  if(!id || !*id || !val || type < 0 || prop < 0 || state < 0 || klass < 0)
     return -EBADMSG;
   c = conflict_new(tenant, id, (enum conflict_objtype)type,
                    (enum conflict_property)prop, raw ? raw : val);
   if(!c)
     return *val ? -ENOMEM : -EBADMSG;
   c->state = (enum conflict_state)state;
+  c->cls = (enum conflict_class)klass;
+  /* Schema 1 files have no onPremisesLastSyncDateTime, holders,
+   * holdersLookedUp, lookupError or class: all optional. */
   if(get_time(j, "occurredDateTime", &c->occurred) ||
      get_time(j, "firstSeen", &c->first_seen) ||
-     get_time(j, "lastSeen", &c->last_seen))
-    goto bad;
-  m = cJSON_GetObjectItemCaseSensitive(j, "onPremisesSyncEnabled");
-  if(cJSON_IsBool(m))
-    c->sync_enabled = cJSON_IsTrue(m) ? CONFLICT_TRI_TRUE : CONFLICT_TRI_FALSE;
-  else if(m && !cJSON_IsNull(m))
+     get_time(j, "lastSeen", &c->last_seen) ||
+     get_time(j, "onPremisesLastSyncDateTime", &c->last_sync) ||
+     get_time(j, "holdersLookedUp", &c->looked_up) ||
+     get_sync(j, "onPremisesSyncEnabled", &c->sync_enabled))
     goto bad;
   m = cJSON_GetObjectItemCaseSensitive(j, "placeholder");
   if(cJSON_IsBool(m))
     c->placeholder = cJSON_IsTrue(m);
   else if(m && !cJSON_IsNull(m))
     goto bad;
-  if(dup_opt(&c->display_name, dn) || dup_opt(&c->upn, upn) ||
+  rc = holders_from_json(j, c);
+  if(rc == -EBADMSG)
+    goto bad;
+  if(rc || dup_opt(&c->display_name, dn) || dup_opt(&c->upn, upn) ||
      dup_opt(&c->mail, mail) || dup_opt(&c->immutable_id, imm) ||
      dup_opt(&c->on_prem_dn, odn) || dup_opt(&c->sam_account, sam) ||
-     dup_opt(&c->original_value, orig)) {
+     dup_opt(&c->original_value, orig) || dup_opt(&c->lookup_error, lerr)) {
     conflict_free(c);
     return -ENOMEM;
   }

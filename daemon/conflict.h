@@ -36,6 +36,33 @@ enum conflict_tristate {
   CONFLICT_TRI_TRUE = 1
 };
 
+/* What kind of conflict it is, from the pairing with its holder(s); see
+ * classify.h for the rules.  Names ("cloud_account", ...) are stable:
+ * they appear in the state file and in alerts. */
+enum conflict_class {
+  CONFLICT_CLASS_UNKNOWN,
+  CONFLICT_CLASS_CLOUD_ACCOUNT,
+  CONFLICT_CLASS_TWO_SYNCED,
+  CONFLICT_CLASS_ORPHANED,
+  CONFLICT_CLASS_GROUP_OR_CONTACT,
+  CONFLICT_CLASS_NOT_HELD
+};
+
+/* One object that holds a conflict's value (holder.c finds them).  The
+ * strings are owned by the holder and may be NULL except id. */
+struct conflict_holder {
+  char *id; /* never NULL */
+  enum conflict_objtype type;
+  char *display_name;
+  char *upn; /* users only */
+  char *mail;
+  enum conflict_tristate sync_enabled;
+  char *immutable_id; /* users only */
+  char *on_prem_dn;   /* users only */
+  char *sam_account;  /* users and groups */
+  time_t last_sync;   /* onPremisesLastSyncDateTime; 0 = none */
+};
+
 /* One conflict.  Every string is owned by the conflict (malloc'd) and may
  * be NULL unless marked "never NULL".  Times are UTC seconds; 0 means
  * unknown. */
@@ -60,7 +87,16 @@ struct conflict {
   time_t occurred;      /* occurredDateTime */
   time_t first_seen;    /* first cycle that saw this conflict */
   time_t last_seen;     /* latest cycle that saw it */
+  time_t last_sync;     /* onPremisesLastSyncDateTime; 0 = none */
   enum conflict_state state;
+  /* Pairing, filled by holder_apply() and classify: the objects holding
+   * the value as of the last complete lookup. */
+  struct conflict_holder *holders;
+  size_t nholders;
+  time_t looked_up;   /* last complete holder lookup; 0 = never */
+  char *lookup_error; /* Graph code of a later failed lookup, or NULL */
+  enum conflict_class cls;
+  bool recheck; /* look up again next cycle even if unchanged; not saved */
   struct conflict *hnext; /* hash chain: private to conflict.c */
 };
 
@@ -98,6 +134,8 @@ const char *conflict_property_name(enum conflict_property p);
 int conflict_property_parse(const char *s);
 const char *conflict_state_name(enum conflict_state s);
 int conflict_state_parse(const char *s);
+const char *conflict_class_name(enum conflict_class c);
+int conflict_class_parse(const char *s);
 
 /* conflict_parse_time() parses an ISO 8601 / RFC 3339 date-time such as
  * 2022-06-27T10:29:29.0922053Z: 0 to 7 fractional digits (dropped), then
@@ -153,12 +191,45 @@ int conflict_parse_object(const cJSON *obj, enum conflict_objtype type,
                           const char *tenant, time_t now,
                           struct conflict_set *into);
 
+/* conflict_holder_from_graph() reads one user, group or contact as Graph
+ * returns it (the members of struct conflict_holder under their Graph
+ * names) into *out, which the caller clears with conflict_holder_clear().
+ * Returns 0; -EBADMSG (a member of the wrong type, no id) with *why set
+ * and *out zeroed; or -ENOMEM.  Nothing is logged. */
+int conflict_holder_from_graph(const cJSON *obj, enum conflict_objtype type,
+                               struct conflict_holder *out, const char **why);
+
+/* conflict_holder_clear() frees the strings of h and zeroes it. */
+void conflict_holder_clear(struct conflict_holder *h);
+
+/* conflict_set_holders() replaces c's holders with a deep copy of the n
+ * holders at h (n may be 0).  Returns 0, or -ENOMEM with c unchanged. */
+int conflict_set_holders(struct conflict *c, const struct conflict_holder *h,
+                         size_t n);
+
+/* conflict_copy_pairing() copies the pairing of src (holders,
+ * looked_up, lookup_error, cls, recheck) into dst, replacing dst's.
+ * Returns 0, or -ENOMEM with dst unchanged. */
+int conflict_copy_pairing(struct conflict *dst, const struct conflict *src);
+
+/* conflict_same_object() tells whether a and b have the same identity
+ * (key) and the same object data as far as pairing is concerned: names,
+ * UPN, mail, sync state, anchor, DN, sAMAccountName, placeholder.  Times
+ * are not compared. */
+bool conflict_same_object(const struct conflict *a, const struct conflict *b);
+
+/* conflict_holder_to_json() returns h as a new cJSON object (Graph
+ * member names plus "objectType"), or NULL when out of memory. */
+cJSON *conflict_holder_to_json(const struct conflict_holder *h);
+
 /* conflict_to_json() returns c as a new cJSON object (the state file
  * form; the tenant is not included), or NULL when out of memory.  The
  * caller frees it with cJSON_Delete(). */
 cJSON *conflict_to_json(const struct conflict *c);
 
-/* conflict_from_json() reads what conflict_to_json() wrote.  Every member
+/* conflict_from_json() reads what conflict_to_json() wrote, and the
+ * schema-1 form without the pairing members (onPremisesLastSyncDateTime,
+ * class, holders, holdersLookedUp, lookupError are optional).  Every member
  * is checked: a missing required member, a wrong type, an unknown name
  * or a bad time gives -EBADMSG.  Returns 0 with *out set to a new
  * conflict (free with conflict_free()), or -EBADMSG / -ENOMEM with *out

@@ -76,6 +76,51 @@ int graph_request(struct graph *g, const char *method, const char *path,
 int graph_list(struct graph *g, const char *path, const char *const *headers,
                graph_page_cb page_cb, graph_list_cb done_cb, void *arg);
 
+/* JSON batching (graph-facts §3): at most GRAPH_BATCH_MAX requests per
+ * POST /v1.0/$batch. */
+#define GRAPH_BATCH_MAX 20
+
+/* One request of a batch: method and url relative to /v1.0 (e.g.
+ * "/users?$filter=..."), already URL-escaped.  Borrowed by
+ * graph_batch(), which copies them. */
+struct graph_batch_item {
+  const char *method;
+  const char *url;
+};
+
+/* The final outcome of one item.  result is 0 for a 2xx answer (body is
+ * its JSON object, or NULL for an empty body) or a negative errno code as
+ * for graph_done_cb, with err set: -EACCES (401/403), -ENOENT (404),
+ * -EINVAL (other 4xx; err.code is the item's Graph error code), -EIO /
+ * -ETIMEDOUT (5xx or 429 on every attempt), -EBADMSG (no usable answer),
+ * or the error of the whole batch request. */
+struct graph_batch_result {
+  int result;
+  long status; /* the item's own HTTP status; 0 if it never got one */
+  const cJSON *body;
+  struct graph_error err;
+};
+
+/* Done callback of graph_batch().  res[i] belongs to items[i]; res and
+ * the bodies are freed by graph when the callback returns.  result is 0
+ * when every item got a final answer of its own (each may still have
+ * failed), or the negative errno of the batch request that ended the run
+ * (-ECANCELED when graph was closed); items without an answer then carry
+ * that error. */
+typedef void (*graph_batch_cb)(int result, const struct graph_batch_result *res,
+                               size_t n, void *arg);
+
+/* graph_batch() runs n (>= 1) requests through JSON batching: up to
+ * GRAPH_BATCH_MAX per POST, one POST at a time.  A transport error or a
+ * 429/5xx of the POST itself is retried by graph_request()'s rules; if
+ * the POST still fails, the run ends.  Items answered 429/503 (after their
+ * own Retry-After, else backoff) or 500/502/504 (backoff) go into a later
+ * batch, up to the client's max_attempts each.  Items are copied.
+ * Returns 0 (cb will be called once, never from inside this call) or a
+ * negative errno code (cb will not be called). */
+int graph_batch(struct graph *g, const struct graph_batch_item *items, size_t n,
+                graph_batch_cb cb, void *arg);
+
 /* graph_close() cancels every pending request (callbacks run with
  * -ECANCELED, from within this call or when their transfer is cancelled
  * by http_client_close()) and frees g once its timers are closed.  Call it
@@ -91,6 +136,10 @@ long graph_retry_after_ms(const char *value, time_t now);
  * {"code", "message", "innerError" or "innererror"}}); fields not present
  * are left as they are. */
 void graph_parse_error(const char *body, size_t len, struct graph_error *err);
+
+/* graph_parse_error_json() does the same for a parsed body (a batch
+ * item's "body"). */
+void graph_parse_error_json(const cJSON *body, struct graph_error *err);
 
 /* graph_same_origin() tells whether url lies under root (same scheme,
  * host and port, and a path below root's). */

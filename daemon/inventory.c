@@ -34,15 +34,17 @@ static const struct collection {
     {"users", CONFLICT_USER,
      "id,displayName,userPrincipalName,mail,proxyAddresses,"
      "onPremisesSyncEnabled,onPremisesImmutableId,onPremisesProvisioningErrors,"
-     "onPremisesDistinguishedName,onPremisesSamAccountName"},
+     "onPremisesDistinguishedName,onPremisesSamAccountName,"
+     "onPremisesLastSyncDateTime"},
     /* Groups and orgContacts have no userPrincipalName or
      * onPremisesImmutableId; contacts no onPremisesSamAccountName. */
     {"groups", CONFLICT_GROUP,
      "id,displayName,mail,proxyAddresses,onPremisesSyncEnabled,"
-     "onPremisesProvisioningErrors,onPremisesSamAccountName"},
+     "onPremisesProvisioningErrors,onPremisesSamAccountName,"
+     "onPremisesLastSyncDateTime"},
     {"contacts", CONFLICT_CONTACT,
      "id,displayName,mail,proxyAddresses,onPremisesSyncEnabled,"
-     "onPremisesProvisioningErrors"},
+     "onPremisesProvisioningErrors,onPremisesLastSyncDateTime"},
 };
 
 struct inventory;

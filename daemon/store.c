@@ -387,6 +387,10 @@ int store_load(const char *state_dir, const char *tenant,
     move_aside(path, why);
   else if(rc == -ENOMEM)
     log_errx("store: %s: out of memory", path);
+  else if(!rc && schema < STORE_SCHEMA)
+    log_info("store: %s: schema %ld read; it is saved as schema %d after "
+             "the next cycle",
+             path, schema, STORE_SCHEMA);
   free(path);
   return rc;
 }

@@ -13,10 +13,15 @@
 
 #include "conflict.h"
 
-/* The schema this build writes and reads.  "schema" is always the first
- * member of the file, in every version, so that an older build can tell
- * a newer file without parsing all of it (see store_save()). */
-#define STORE_SCHEMA 1
+/* The schema this build writes.  "schema" is always the first member of
+ * the file, in every version, so that an older build can tell a newer
+ * file without parsing all of it (see store_save()).
+ *   1: conflicts, delta links, times.
+ *   2: each conflict also has its pairing: "holders", "holdersLookedUp",
+ *      "lookupError", "class", and its "onPremisesLastSyncDateTime".
+ * Schema 1 files are read (the pairing is then empty: looked up at the
+ * next cycle) and written back as schema 2. */
+#define STORE_SCHEMA 2
 
 /* Graph collections with a delta link of their own. */
 enum store_collection { STORE_USERS, STORE_GROUPS, STORE_CONTACTS };

@@ -1,10 +1,14 @@
 /* SPDX-License-Identifier: MIT
  *
  * tenant: the per-tenant runtime.  A cycle runs the inventory; only a
- * complete cycle changes what the daemon believes: the new inventory is
- * compared with the old one, each difference becomes an alert
- * (conflict.detected / conflict.cleared), and the state file is rewritten.
- * A failed cycle is logged once and retried sooner, with backoff.
+ * complete cycle changes what the daemon believes.  The new inventory
+ * keeps the pairing of every conflict seen before unchanged, the others
+ * get their holders looked up (holder.c), every conflict is classified
+ * (classify.c), and only then is the inventory compared with the old one:
+ * each difference becomes an alert (conflict.detected / conflict.cleared)
+ * and the state file is rewritten.  A failed lookup never hides a
+ * conflict: it is alerted as class unknown and looked up again next
+ * cycle.  A failed cycle is logged once and retried sooner, with backoff.
  */
 #include "tenant.h"
 
@@ -17,8 +21,10 @@
 #include <sys/random.h>
 
 #include "alert.h"
+#include "classify.h"
 #include "conflict.h"
 #include "graph.h"
+#include "holder.h"
 #include "http.h"
 #include "inventory.h"
 #include "log.h"
@@ -39,6 +45,9 @@ struct tenant {
   struct token *tok;
   struct graph *g;
   struct inventory *inv;
+  struct holder *holder;
+  struct classify_opts copts;
+  struct conflict_set *pending; /* complete inventory awaiting its lookup */
   uv_timer_t timer;
   uint64_t cycle_start;     /* uv_now() when the running cycle began */
   struct store_state state; /* the inventory believed now, delta links */
@@ -115,9 +124,12 @@ static void schedule(struct tenant *t)
 static void alert_conflict(struct tenant *t, enum alert_type type,
                            const struct conflict *c)
 {
+  struct classify_result cr;
   struct alert_event ev;
 
+  classify_conflict(c, &t->copts, time(NULL), &cr);
   alert_event_init(&ev, type, t->name, c);
+  ev.classification = &cr;
   /* Failures are logged and the event queued by the alert module. */
   alert_emit(t->alert, &ev);
 }
@@ -132,35 +144,21 @@ static void on_cleared(const struct conflict *c, void *arg)
   alert_conflict(arg, ALERT_CONFLICT_CLEARED, c);
 }
 
-static void on_cycle_done(int result, struct conflict_set *set,
-                          const char *what, const struct graph_error *err,
-                          void *arg)
+/* commit() makes the complete, paired inventory set the one believed:
+ * classes, diff and alerts, state file, next cycle. */
+static void commit(struct tenant *t, struct conflict_set *set)
 {
-  struct tenant *t = arg;
   const struct conflict_diff_cb cb = {on_detected, on_cleared, t};
   struct conflict_diff_stats ds;
+  struct classify_result cr;
+  struct conflict_iter it;
+  struct conflict *c;
   time_t now = time(NULL);
 
-  if(t->closing || result == -ECANCELED) {
-    conflict_set_free(set);
-    return;
-  }
-  if(result) {
-    t->stats.failures++;
-    t->stats.cycles_failed++;
-    t->stats.last_failure = now;
-    log_warnx("tenant %s: cycle failed on %s: %s%s%s (HTTP %ld, request-id "
-              "%s, client-request-id %s); conflicts unchanged",
-              t->name, what ? what : "?", err && err->code[0] ? err->code : "",
-              err && err->message[0] ? ": " : "",
-              err && err->message[0] ? err->message : strerror(-result),
-              err ? err->status : 0L,
-              err && err->request_id[0] ? err->request_id : "-",
-              err && err->client_request_id[0] ? err->client_request_id : "-");
-    schedule(t);
-    if(t->changed)
-      t->changed(t->changed_arg);
-    return;
+  conflict_iter_init(&it, set);
+  while((c = conflict_iter_next(&it))) {
+    classify_conflict(c, &t->copts, now, &cr);
+    c->cls = cr.cls;
   }
   memset(&ds, 0, sizeof(ds));
   conflict_set_diff(t->state.conflicts, set, &cb, &ds);
@@ -185,12 +183,118 @@ static void on_cycle_done(int result, struct conflict_set *set,
     t->changed(t->changed_arg);
 }
 
+static void on_lookup_done(int result, const struct holder_result *res,
+                           size_t n, void *arg)
+{
+  struct tenant *t = arg;
+  struct conflict_set *set = t->pending;
+  time_t now = time(NULL);
+  size_t i;
+
+  t->pending = NULL;
+  if(t->closing || result == -ECANCELED) {
+    conflict_set_free(set);
+    return;
+  }
+  /* A failed lookup only records its error: the pairing carried over
+   * from the last complete lookup stays as it was. */
+  for(i = 0; i < n; i++) {
+    struct conflict *c = conflict_set_find(set, res[i].key);
+
+    if(c && holder_apply(c, &res[i], now))
+      log_warnx("tenant %s: out of memory recording the holders of %s", t->name,
+                res[i].key);
+  }
+  commit(t, set);
+}
+
+/* pair() carries the pairing of every conflict over from the inventory
+ * believed so far, starts the holder lookup of those that need one, and
+ * commits set when there are none (or the lookup cannot start). */
+static void pair(struct tenant *t, struct conflict_set *set)
+{
+  const struct conflict **need = NULL;
+  struct conflict_iter it;
+  struct conflict *c;
+  size_t n = 0;
+  int rc = 0;
+
+  if(conflict_set_count(set)) {
+    need = calloc(conflict_set_count(set), sizeof(*need));
+    if(!need)
+      rc = -ENOMEM;
+  }
+  conflict_iter_init(&it, set);
+  while(!rc && (c = conflict_iter_next(&it))) {
+    const struct conflict *o =
+        t->state.conflicts ? conflict_set_find(t->state.conflicts, c->key)
+                           : NULL;
+
+    if(o && conflict_copy_pairing(c, o))
+      rc = -ENOMEM;
+    else if(holder_needs_lookup(o, c))
+      need[n++] = c;
+  }
+  if(!rc && n) {
+    t->pending = set;
+    rc = holder_lookup(t->holder, need, n, on_lookup_done, t);
+    if(!rc) {
+      free(need);
+      return;
+    }
+    t->pending = NULL;
+  }
+  if(rc) {
+    /* The conflicts are still alerted, as unknown; next cycle retries. */
+    log_warnx("tenant %s: cannot look up holders: %s", t->name, strerror(-rc));
+    conflict_iter_init(&it, set);
+    while((c = conflict_iter_next(&it)))
+      if(!c->looked_up && !c->lookup_error)
+        c->lookup_error = strdup(rc == -ENOMEM ? "OutOfMemory" : "NotStarted");
+  }
+  free(need);
+  commit(t, set);
+}
+
+static void on_cycle_done(int result, struct conflict_set *set,
+                          const char *what, const struct graph_error *err,
+                          void *arg)
+{
+  struct tenant *t = arg;
+  time_t now = time(NULL);
+
+  if(t->closing || result == -ECANCELED) {
+    conflict_set_free(set);
+    return;
+  }
+  if(result) {
+    t->stats.failures++;
+    t->stats.cycles_failed++;
+    t->stats.last_failure = now;
+    log_warnx("tenant %s: cycle failed on %s: %s%s%s (HTTP %ld, request-id "
+              "%s, client-request-id %s); conflicts unchanged",
+              t->name, what ? what : "?", err && err->code[0] ? err->code : "",
+              err && err->message[0] ? ": " : "",
+              err && err->message[0] ? err->message : strerror(-result),
+              err ? err->status : 0L,
+              err && err->request_id[0] ? err->request_id : "-",
+              err && err->client_request_id[0] ? err->client_request_id : "-");
+    schedule(t);
+    if(t->changed)
+      t->changed(t->changed_arg);
+    return;
+  }
+  pair(t, set);
+}
+
 /* The three parts close independently; the last one frees the tenant. */
 static void part_closed(struct tenant *t)
 {
   if(--t->open_parts)
     return;
   inventory_free(t->inv);
+  holder_free(t->holder);
+  conflict_set_free(t->pending);
   store_state_clear(&t->state);
   if(t->closed_cb)
     t->closed_cb(t->closed_arg);
@@ -292,6 +396,10 @@ int tenant_start(uv_loop_t *loop, const struct cfg *cfg,
                      cfg->page_size, &t->inv);
   if(rc)
     goto fail_graph;
+  rc = holder_new(t->g, t->name, &t->holder);
+  if(rc)
+    goto fail_inv;
+  t->copts.stale_after = cfg->orphan_after;
   rc = uv_timer_init(loop, &t->timer);
   if(rc)
     goto fail_inv;
@@ -304,6 +412,8 @@ int tenant_start(uv_loop_t *loop, const struct cfg *cfg,
   return 0;
 
 fail_inv:
+  holder_free(t->holder);
+  t->holder = NULL;
   inventory_free(t->inv);
   t->inv = NULL;
 fail_graph:

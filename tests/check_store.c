@@ -121,7 +121,7 @@ START_TEST(test_roundtrip)
   ck_assert_int_eq(sb.st_mode & 07777, 0640);
   text = tu_slurp(path);
   ck_assert_msg(!strncmp(text,
-                         "{\"schema\":1,\"tenant\":\"contoso\","
+                         "{\"schema\":2,\"tenant\":\"contoso\","
                          "\"saved\":\"2023-11-14T22:13:20Z\"",
                          60),
                 "%.80s", text);
@@ -297,7 +297,7 @@ END_TEST
 START_TEST(test_future_schema)
 {
   static const char future[] =
-      "{\"schema\":2,\"tenant\":\"contoso\",\"conflicts\":[],\"new\":1}";
+      "{\"schema\":3,\"tenant\":\"contoso\",\"conflicts\":[],\"new\":1}";
   struct store_state st;
   char *path, *log, *text;
 
@@ -306,8 +306,8 @@ START_TEST(test_future_schema)
   capture_begin();
   ck_assert_int_eq(store_load(dir, "contoso", &st), -EPROTONOSUPPORT);
   log = capture_end();
-  ck_assert_ptr_nonnull(strstr(log, "schema 2, newer than this quarantined "
-                                    "understands (1)"));
+  ck_assert_ptr_nonnull(strstr(log, "schema 3, newer than this quarantined "
+                                    "understands (2)"));
   free(log);
   ck_assert_int_eq(count_prefix("contoso.state.json.corrupt-"), 0);
   /* Saving must not replace it. */
@@ -325,6 +325,96 @@ START_TEST(test_future_schema)
 }
 END_TEST
 
+/* A schema-1 file, as the previous release wrote it: no pairing. */
+START_TEST(test_schema1_migrates)
+{
+  static const char v1[] =
+      "{\"schema\":1,\"tenant\":\"contoso\",\"saved\":"
+      "\"2023-11-14T22:13:20Z\",\"lastSuccessfulCycle\":"
+      "\"2023-11-14T22:12:50Z\",\"deltaLinks\":{\"users\":null,\"groups\":"
+      "null,\"contacts\":null},\"conflicts\":[{\"objectId\":\"u1\","
+      "\"objectType\":\"user\",\"property\":\"upn\",\"value\":"
+      "\"john@contoso.com\",\"rawValue\":\"john@contoso.com\","
+      "\"displayName\":\"John Smith\",\"userPrincipalName\":"
+      "\"john1234@contoso.onmicrosoft.com\",\"mail\":null,"
+      "\"onPremisesSyncEnabled\":true,\"onPremisesImmutableId\":\"yYuR\","
+      "\"onPremisesDistinguishedName\":null,\"onPremisesSamAccountName\":"
+      "\"jsmith\",\"placeholder\":true,\"originalValue\":"
+      "\"john@contoso.com\",\"occurredDateTime\":null,\"firstSeen\":"
+      "\"2023-11-14T21:00:00Z\",\"lastSeen\":\"2023-11-14T22:12:50Z\","
+      "\"state\":\"active\"}]}";
+  struct store_state st, back;
+  struct conflict_holder h;
+  struct conflict *c;
+  char *path, *text, *log, *key;
+
+  path = tu_write(dir, "contoso.state.json", v1);
+  memset(&st, 0, sizeof(st));
+  capture_begin();
+  ck_assert_int_eq(store_load(dir, "contoso", &st), 0);
+  log = capture_end();
+  ck_assert_ptr_nonnull(strstr(log, "schema 1 read"));
+  free(log);
+  key = conflict_key("u1", CONFLICT_UPN, "john@contoso.com");
+  c = conflict_set_find(st.conflicts, key);
+  ck_assert_ptr_nonnull(c);
+  ck_assert_str_eq(c->display_name, "John Smith");
+  ck_assert(c->placeholder);
+  /* No pairing yet: the next cycle looks the holder up. */
+  ck_assert_int_eq(c->looked_up, 0);
+  ck_assert_uint_eq(c->nholders, 0);
+  ck_assert_int_eq(c->cls, CONFLICT_CLASS_UNKNOWN);
+
+  /* Pair it and save: written as schema 2, and read back whole. */
+  memset(&h, 0, sizeof(h));
+  h.id = "cloud-1";
+  h.type = CONFLICT_USER;
+  h.display_name = "John (cloud)";
+  h.upn = "john@contoso.com";
+  h.sync_enabled = CONFLICT_TRI_UNKNOWN;
+  h.last_sync = NOW - 60;
+  ck_assert_int_eq(conflict_set_holders(c, &h, 1), 0);
+  c->looked_up = NOW;
+  c->cls = CONFLICT_CLASS_CLOUD_ACCOUNT;
+  ck_assert_int_eq(store_save(dir, "contoso", &st, NOW), 0);
+  text = tu_slurp(path);
+  ck_assert_msg(!strncmp(text, "{\"schema\":2,", 11), "%.40s", text);
+  free(text);
+  memset(&back, 0, sizeof(back));
+  ck_assert_int_eq(store_load(dir, "contoso", &back), 0);
+  c = conflict_set_find(back.conflicts, key);
+  ck_assert_ptr_nonnull(c);
+  ck_assert_int_eq(c->looked_up, NOW);
+  ck_assert_int_eq(c->cls, CONFLICT_CLASS_CLOUD_ACCOUNT);
+  ck_assert_uint_eq(c->nholders, 1);
+  ck_assert_str_eq(c->holders[0].id, "cloud-1");
+  ck_assert_str_eq(c->holders[0].display_name, "John (cloud)");
+  ck_assert_int_eq(c->holders[0].sync_enabled, CONFLICT_TRI_UNKNOWN);
+  ck_assert_int_eq(c->holders[0].last_sync, NOW - 60);
+  ck_assert_ptr_null(c->lookup_error);
+  store_state_clear(&back);
+  store_state_clear(&st);
+  free(key);
+  free(path);
+}
+END_TEST
+
+/* A schema-2 file with a bad holder is corrupt, like any bad member. */
+START_TEST(test_bad_holder_is_corrupt)
+{
+  expect_corrupt("{\"schema\":2,\"tenant\":\"contoso\",\"conflicts\":[{"
+                 "\"objectId\":\"u1\",\"objectType\":\"user\",\"property\":"
+                 "\"upn\",\"value\":\"a@b.c\",\"state\":\"active\","
+                 "\"holders\":[{\"objectType\":\"robot\",\"id\":\"x\"}]}]}",
+                 "not a valid conflict list");
+  expect_corrupt("{\"schema\":2,\"tenant\":\"contoso\",\"conflicts\":[{"
+                 "\"objectId\":\"u1\",\"objectType\":\"user\",\"property\":"
+                 "\"upn\",\"value\":\"a@b.c\",\"state\":\"active\","
+                 "\"class\":\"spooky\"}]}",
+                 "not a valid conflict list");
+}
+END_TEST
+
 Suite *store_suite(void)
 {
   Suite *s = suite_create("store");
@@ -336,6 +426,8 @@ Suite *store_suite(void)
   tcase_add_test(tc, test_failure_keeps_old);
   tcase_add_test(tc, test_corrupt);
   tcase_add_test(tc, test_future_schema);
+  tcase_add_test(tc, test_schema1_migrates);
+  tcase_add_test(tc, test_bad_holder_is_corrupt);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -4,8 +4,10 @@ LatencyPlugin; here deterministic instead of random)."""
 
 import threading
 
-KINDS = ("429", "500", "502", "503", "504", "reset", "hang", "truncated", "malformed",
-         "content-type", "oversized", "foreign-nextlink", "delay")
+KINDS = ("429", "403", "500", "502", "503", "504", "reset", "hang", "truncated",
+         "malformed", "content-type", "oversized", "foreign-nextlink", "delay")
+# Kinds that are a Graph error answer, and so can also hit one request inside a $batch.
+STATUS_KINDS = ("429", "403", "500", "502", "503", "504")
 
 
 class FaultError(ValueError):
@@ -29,9 +31,18 @@ class Fault:
         self.bytes = int(spec.get("bytes", 16 * 1024 * 1024))
         self.host = spec.get("host", "https://graph.attacker.invalid")
         self.include_control = bool(spec.get("includeToken", False))
+        # graph-facts §3: "Requests in a batch are evaluated individually against the
+        # applicable throttling limits and if any request exceeds the limits, it fails
+        # with a status of 429."  A batchItem fault answers one request inside a $batch
+        # (matched on its method and url) instead of a whole HTTP request.
+        self.batch_item = bool(spec.get("batchItem", False))
+        if self.batch_item and kind not in STATUS_KINDS:
+            raise FaultError("a batchItem fault must be one of %s" % ", ".join(STATUS_KINDS))
         self.applied = 0
 
-    def matches(self, method, target, is_token):
+    def matches(self, method, target, is_token, in_batch=False):
+        if self.batch_item != in_batch:
+            return False
         if is_token and not self.include_control:
             return False
         if self.method and self.method.upper() != method:
@@ -41,7 +52,8 @@ class Fault:
     def describe(self):
         return {"id": self.id, "kind": self.kind, "remaining": self.remaining,
                 "path": self.path, "method": self.method, "retryAfter": self.retry_after,
-                "seconds": self.seconds, "applied": self.applied}
+                "seconds": self.seconds, "applied": self.applied,
+                "batchItem": self.batch_item}
 
 
 class FaultQueue:
@@ -60,10 +72,10 @@ class FaultQueue:
             self._faults.append(fault)
             return fault.describe()
 
-    def take(self, method, target, is_token=False):
+    def take(self, method, target, is_token=False, in_batch=False):
         with self._lock:
             for fault in self._faults:
-                if fault.remaining > 0 and fault.matches(method, target, is_token):
+                if fault.remaining > 0 and fault.matches(method, target, is_token, in_batch):
                     fault.remaining -= 1
                     fault.applied += 1
                     if fault.remaining == 0:

@@ -58,6 +58,33 @@ def error(req, status, code, message, headers=None, inner=None):
                                        "innerError": inner_error}}, headers)
 
 
+def injected_error(req, kind, retry_after):
+    """The Graph error answer of an injected status fault (faults.STATUS_KINDS)."""
+    status = int(kind)
+    headers = {}
+    code, message = {
+        403: ("Authorization_RequestDenied", "Insufficient privileges to complete the "
+                                             "operation."),
+        429: ("TooManyRequests", "Too many requests."),
+        500: ("InternalServerError", "An internal server error occurred."),
+        502: ("BadGateway", "Bad gateway."),
+        503: ("serviceNotAvailable", "The service is temporarily unavailable."),
+        504: ("GatewayTimeout", "The gateway timed out."),
+    }[status]
+    if status in (429, 503):
+        # graph-facts §4: 429 carries Retry-After; 503 "You may repeat the request
+        # after a delay, the length of which may be specified in a Retry-After header".
+        if retry_after is not None:
+            headers["Retry-After"] = str(retry_after)
+        elif status == 429:
+            headers["Retry-After"] = "1"
+    if status == 429:
+        headers["x-ms-throttle-scope"] = "Tenant_Application/ResourceUnit/injected/injected"
+        headers["x-ms-throttle-information"] = "ResourceUnitLimitExceeded"
+    inner = {"code": code, "message": message, "status": status} if status == 429 else None
+    return error(req, status, code, message, headers, inner)
+
+
 def _query_error(req, exc):
     return error(req, exc.status, exc.code, exc.message)
 
@@ -487,6 +514,7 @@ def _batch_one(sim, req, item, rid):
     url = str(item.get("url", ""))
     headers = {str(k).lower(): str(v) for k, v in (item.get("headers") or {}).items()}
     body = item.get("body")
+    fault = None
     # The doc's own example has a url with no leading slash ("users?$select=...").
     split = urllib.parse.urlsplit(url if url.startswith("/") else "/" + url)
     sub = Request(method, split.path, dict(urllib.parse.parse_qsl(split.query,
@@ -500,7 +528,11 @@ def _batch_one(sim, req, item, rid):
     elif method not in ("GET", "PATCH", "POST", "PUT", "DELETE") or not split.path.strip("/"):
         resp = error(sub, 400, "BadRequest", "Invalid method or url in batch request.")
     else:
-        resp = handle(sim, sub, in_batch=True)
+        fault = sim.faults.take(method, urllib.parse.unquote(url), in_batch=True)
+        if fault is not None:
+            resp = injected_error(sub, fault.kind, fault.retry_after)
+        else:
+            resp = handle(sim, sub, in_batch=True)
     out_headers = dict(resp.headers)
     if resp.body is not None:
         out_headers["Content-Type"] = resp.content_type
@@ -509,6 +541,7 @@ def _batch_one(sim, req, item, rid):
         entry["body"] = resp.body if not isinstance(resp.body, bytes) else resp.body.decode()
     sim.log_request({"method": method, "path": "/v1.0" + split.path,
                      "query": sub.query, "batchId": rid, "status": resp.status,
+                     "fault": fault.kind if fault is not None else None,
                      "tenant": req.tenant.id, "appId": req.issued.app_id,
                      "headers": {k: headers[k] for k in ("consistencylevel", "prefer")
                                  if k in headers}, "hasAuthorization": True})

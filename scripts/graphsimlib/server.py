@@ -17,7 +17,7 @@ import traceback
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from . import auth, control, graph
+from . import auth, control, faults, graph
 from .scenario import ScenarioError, generate
 from .state import Simulator
 from .util import dumps
@@ -235,28 +235,8 @@ class Handler(BaseHTTPRequestHandler):
         req = graph.Request(self.command, self.path, {}, self._lower_headers(), b"",
                             self._base(), None, None)
         kind = fault.kind
-        if kind in ("429", "500", "502", "503", "504"):
-            status = int(kind)
-            headers = {}
-            code, message = {
-                429: ("TooManyRequests", "Too many requests."),
-                500: ("InternalServerError", "An internal server error occurred."),
-                502: ("BadGateway", "Bad gateway."),
-                503: ("serviceNotAvailable", "The service is temporarily unavailable."),
-                504: ("GatewayTimeout", "The gateway timed out."),
-            }[status]
-            if status in (429, 503):
-                # graph-facts §4: 429 carries Retry-After; 503 "You may repeat the request
-                # after a delay, the length of which may be specified in a Retry-After header".
-                if fault.retry_after is not None:
-                    headers["Retry-After"] = str(fault.retry_after)
-                elif status == 429:
-                    headers["Retry-After"] = "1"
-            if status == 429:
-                headers["x-ms-throttle-scope"] = "Tenant_Application/ResourceUnit/injected/injected"
-                headers["x-ms-throttle-information"] = "ResourceUnitLimitExceeded"
-            inner = {"code": code, "message": message, "status": status} if status == 429 else None
-            self._send_graph(graph.error(req, status, code, message, headers, inner), req, entry)
+        if kind in faults.STATUS_KINDS:
+            self._send_graph(graph.injected_error(req, kind, fault.retry_after), req, entry)
             return True
         if kind in ("reset", "hang"):
             if kind == "hang":

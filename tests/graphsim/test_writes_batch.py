@@ -104,6 +104,43 @@ class BatchTest(SimTestCase):
         no_ctype = {"requests": [{"id": "1", "method": "PATCH", "url": "/users/x", "body": {}}]}
         self.assertEqual(self.graph("POST", "/$batch", token, no_ctype).json["responses"][0]["status"], 400)
 
+    def test_batch_item_faults(self):
+        """A batchItem fault answers one request inside a batch (the others are served);
+        an ordinary fault never matches inside a batch, nor a batchItem fault outside."""
+        self.control("POST", "faults", [
+            {"kind": "429", "count": 1, "path": "/groups", "batchItem": True, "retryAfter": "2"},
+            {"kind": "403", "count": 1, "path": "smtp:beth@contoso.com", "batchItem": True}])
+        body = {"requests": [
+            {"id": "1", "method": "GET", "url": "/users?$select=id&$top=1"},
+            {"id": "2", "method": "GET", "url": "/groups?$select=id&$top=1"},
+            {"id": "3", "method": "GET", "url": "/contacts?$filter=" + q(
+                "proxyAddresses/any(x:x eq 'smtp:beth@contoso.com')")},
+        ]}
+        reply = self.graph("POST", "/$batch", None, body)
+        self.assertEqual(reply.status, 200)
+        responses = {r["id"]: r for r in reply.json["responses"]}
+        self.assertEqual(responses["1"]["status"], 200)
+        self.assertEqual(responses["2"]["status"], 429)
+        self.assertEqual(responses["2"]["headers"]["Retry-After"], "2")
+        self.assertEqual(responses["2"]["body"]["error"]["code"], "TooManyRequests")
+        self.assertEqual(responses["3"]["status"], 403)
+        self.assertEqual(responses["3"]["body"]["error"]["code"], "Authorization_RequestDenied")
+        self.assertEqual(self.control("GET", "faults")["faults"], [])
+        faulted = [e for e in self.control("GET", "requests?since=0")["value"]
+                   if e.get("batchId") and e.get("fault")]
+        self.assertEqual(sorted(e["fault"] for e in faulted), ["403", "429"])
+        # Outside a batch it does not match; an ordinary fault does not match inside.
+        self.control("POST", "faults", {"kind": "503", "path": "/groups", "batchItem": True})
+        self.assertEqual(self.graph("GET", "/groups?$top=1").status, 200)
+        self.control("DELETE", "faults")
+        self.control("POST", "faults", {"kind": "503", "path": "/groups"})
+        reply = self.graph("POST", "/$batch", None, {"requests": [
+            {"id": "1", "method": "GET", "url": "/groups?$top=1"}]})
+        self.assertEqual(reply.json["responses"][0]["status"], 200)
+        self.control("DELETE", "faults")
+        # Only status faults can hit a batch item.
+        self.control("POST", "faults", {"kind": "reset", "batchItem": True}, expect=400)
+
     def test_reversed_order_switch(self):
         self.control("POST", "tenants/%s/settings" % CONTOSO, {"batchReverseResponses": True})
         body = {"requests": [{"id": "a", "method": "GET", "url": "/users?$top=1"},

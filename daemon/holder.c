@@ -1,0 +1,459 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * holder: one lookup = one graph_batch() run.  The conflicts' values are
+ * deduplicated (ASCII case-insensitively, as Entra compares them), each
+ * distinct value gets one query per collection, and when the batch run
+ * ends each value's holders are parsed once and handed to every conflict
+ * that has that value, minus the conflict's own object.
+ */
+#include "holder.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+#include "log.h"
+
+#define NCOLL 3
+
+/* graph-facts §3: proxyAddresses is unique across users, groups and
+ * orgContacts; select exactly what struct conflict_holder keeps (groups
+ * and contacts have no userPrincipalName, onPremisesImmutableId or DN;
+ * contacts no sAMAccountName). */
+static const struct {
+  const char *name;
+  enum conflict_objtype type;
+  bool upn; /* the collection has userPrincipalName */
+  const char *select;
+} colls[NCOLL] = {
+    {"users", CONFLICT_USER, true,
+     "id,displayName,userPrincipalName,mail,onPremisesSyncEnabled,"
+     "onPremisesImmutableId,onPremisesDistinguishedName,"
+     "onPremisesSamAccountName,onPremisesLastSyncDateTime"},
+    {"groups", CONFLICT_GROUP, false,
+     "id,displayName,mail,onPremisesSyncEnabled,onPremisesSamAccountName,"
+     "onPremisesLastSyncDateTime"},
+    {"contacts", CONFLICT_CONTACT, false,
+     "id,displayName,mail,onPremisesSyncEnabled,onPremisesLastSyncDateTime"},
+};
+
+struct holder {
+  struct graph *g;
+  char *tenant;
+  size_t running;
+};
+
+/* One distinct value: its queries are items 3*i .. 3*i+2. */
+struct value {
+  char *lc; /* lower case, the dedup key */
+  struct conflict_holder *holders;
+  size_t nholders;
+  bool failed;
+  struct graph_error err;
+};
+
+/* One conflict asked about. */
+struct query {
+  char *key, *object_id;
+  size_t value; /* index into values */
+};
+
+struct lookup {
+  struct holder *h;
+  struct value *values;
+  size_t nvalues;
+  struct query *queries;
+  size_t nqueries;
+  holder_done_cb cb;
+  void *arg;
+};
+
+int holder_new(struct graph *g, const char *tenant, struct holder **out)
+{
+  struct holder *h = calloc(1, sizeof(*h));
+
+  if(!h)
+    return -ENOMEM;
+  h->tenant = strdup(tenant);
+  if(!h->tenant) {
+    free(h);
+    return -ENOMEM;
+  }
+  h->g = g;
+  *out = h;
+  return 0;
+}
+
+void holder_free(struct holder *h)
+{
+  if(!h)
+    return;
+  free(h->tenant);
+  free(h);
+}
+
+size_t holder_running(const struct holder *h)
+{
+  return h->running;
+}
+
+/* put_literal() appends the OData string literal 'prefix + value' at
+ * *pos, doubling single quotes.  Returns 0 or -ENAMETOOLONG. */
+static int put_literal(char *buf, size_t len, size_t *pos, const char *prefix,
+                       const char *value)
+{
+  const char *parts[2] = {prefix, value}, *p;
+  size_t i;
+
+  if(*pos + 1 >= len)
+    return -ENAMETOOLONG;
+  buf[(*pos)++] = '\'';
+  for(i = 0; i < 2; i++)
+    for(p = parts[i]; *p; p++) {
+      if(*pos + 3 >= len)
+        return -ENAMETOOLONG;
+      if(*p == '\'')
+        buf[(*pos)++] = '\'';
+      buf[(*pos)++] = *p;
+    }
+  buf[(*pos)++] = '\'';
+  buf[*pos] = '\0';
+  return 0;
+}
+
+/* put_text() appends s at *pos.  Returns 0 or -ENAMETOOLONG. */
+static int put_text(char *buf, size_t len, size_t *pos, const char *s)
+{
+  size_t n = strlen(s);
+
+  if(*pos + n + 1 > len)
+    return -ENAMETOOLONG;
+  memcpy(buf + *pos, s, n + 1);
+  *pos += n;
+  return 0;
+}
+
+int holder_filter(const char *collection, const char *value, char *buf,
+                  size_t len)
+{
+  static const char *const prefixes[] = {"SMTP:", "smtp:"};
+  bool users = !strcmp(collection, "users");
+  size_t pos = 0, i;
+  int rc = 0;
+
+  if(!len)
+    return -ENAMETOOLONG;
+  buf[0] = '\0';
+  if(users) {
+    rc |= put_text(buf, len, &pos, "userPrincipalName eq ");
+    rc |= put_literal(buf, len, &pos, "", value);
+    rc |= put_text(buf, len, &pos, " or ");
+  }
+  rc |= put_text(buf, len, &pos, "mail eq ");
+  rc |= put_literal(buf, len, &pos, "", value);
+  for(i = 0; i < 2; i++) {
+    rc |= put_text(buf, len, &pos, " or proxyAddresses/any(x:x eq ");
+    rc |= put_literal(buf, len, &pos, prefixes[i], value);
+    rc |= put_text(buf, len, &pos, ")");
+  }
+  return rc ? -ENAMETOOLONG : 0;
+}
+
+static void lookup_free(struct lookup *l)
+{
+  size_t i, j;
+
+  for(i = 0; i < l->nvalues; i++) {
+    for(j = 0; j < l->values[i].nholders; j++)
+      conflict_holder_clear(&l->values[i].holders[j]);
+    free(l->values[i].holders);
+    free(l->values[i].lc);
+  }
+  for(i = 0; i < l->nqueries; i++) {
+    free(l->queries[i].key);
+    free(l->queries[i].object_id);
+  }
+  free(l->values);
+  free(l->queries);
+  free(l);
+}
+
+/* add_page() parses one answer's "value" array into v's holders.
+ * Returns 0, or -EBADMSG / -ENOMEM with v->err set. */
+static int add_page(struct lookup *l, struct value *v, size_t coll,
+                    const cJSON *body)
+{
+  const cJSON *arr =
+      body ? cJSON_GetObjectItemCaseSensitive(body, "value") : NULL;
+  const cJSON *o;
+  struct conflict_holder *grown;
+  size_t n = (size_t)cJSON_GetArraySize(arr);
+
+  if(!cJSON_IsArray(arr) ||
+     cJSON_GetObjectItemCaseSensitive(body, "@odata.nextLink")) {
+    /* A unique value held by a page-full of objects is not an answer we
+     * can use: treat it as incomplete. */
+    snprintf(v->err.code, sizeof(v->err.code), "%s",
+             cJSON_IsArray(arr) ? "TooManyHolders" : "MalformedResponse");
+    return -EBADMSG;
+  }
+  if(!n)
+    return 0;
+  grown = realloc(v->holders, (v->nholders + n) * sizeof(*grown));
+  if(!grown) {
+    snprintf(v->err.code, sizeof(v->err.code), "OutOfMemory");
+    return -ENOMEM;
+  }
+  v->holders = grown;
+  cJSON_ArrayForEach(o, arr)
+  {
+    const char *why = NULL;
+    int rc = conflict_holder_from_graph(o, colls[coll].type,
+                                        &v->holders[v->nholders], &why);
+
+    if(rc) {
+      snprintf(v->err.code, sizeof(v->err.code), "%s",
+               rc == -ENOMEM ? "OutOfMemory" : "MalformedObject");
+      if(rc == -EBADMSG)
+        log_warnx("holder: tenant %s: a %s answer for '%s': %s", l->h->tenant,
+                  colls[coll].name, v->lc, why);
+      return rc;
+    }
+    v->nholders++;
+  }
+  return 0;
+}
+
+/* fill_result() makes the result of query q, borrowing from its value;
+ * own holds the holders minus the conflict's own object (allocated). */
+static int fill_result(const struct lookup *l, const struct query *q,
+                       struct holder_result *r, struct conflict_holder **own)
+{
+  const struct value *v = &l->values[q->value];
+  size_t i, n = 0;
+
+  memset(r, 0, sizeof(*r));
+  *own = NULL;
+  r->key = q->key;
+  if(v->failed) {
+    r->outcome = HOLDER_FAILED;
+    r->err = v->err;
+    return 0;
+  }
+  if(v->nholders) {
+    *own = calloc(v->nholders, sizeof(**own));
+    if(!*own) {
+      r->outcome = HOLDER_FAILED;
+      snprintf(r->err.code, sizeof(r->err.code), "OutOfMemory");
+      return -ENOMEM;
+    }
+  }
+  /* Shallow copies: the strings stay owned by the value. */
+  for(i = 0; i < v->nholders; i++)
+    if(strcmp(v->holders[i].id, q->object_id))
+      (*own)[n++] = v->holders[i];
+  r->holders = *own;
+  r->nholders = n;
+  r->outcome = n ? HOLDER_HELD : HOLDER_NOT_HELD;
+  return 0;
+}
+
+static void on_batch(int result, const struct graph_batch_result *res, size_t n,
+                     void *arg)
+{
+  struct lookup *l = arg;
+  struct holder_result *out;
+  struct conflict_holder **own;
+  const struct value *first = NULL;
+  size_t i, c, failed = 0;
+
+  (void)n;
+  for(i = 0; i < l->nvalues; i++) {
+    struct value *v = &l->values[i];
+
+    for(c = 0; c < NCOLL && !v->failed; c++) {
+      const struct graph_batch_result *r = &res[i * NCOLL + c];
+
+      if(r->result) {
+        v->failed = true;
+        v->err = r->err;
+        if(!v->err.code[0])
+          snprintf(v->err.code, sizeof(v->err.code), "%s",
+                   strerror(-r->result));
+      }
+      else if(add_page(l, v, c, r->body))
+        v->failed = true;
+    }
+    if(v->failed && !failed++)
+      first = v;
+  }
+  out = calloc(l->nqueries, sizeof(*out));
+  own = calloc(l->nqueries, sizeof(*own));
+  if(!out || !own) {
+    /* Cannot even report: tell the caller the run failed. */
+    free(out);
+    free(own);
+    l->h->running--;
+    log_errx("holder: tenant %s: out of memory", l->h->tenant);
+    l->cb(-ENOMEM, NULL, 0, l->arg);
+    lookup_free(l);
+    return;
+  }
+  for(i = 0; i < l->nqueries; i++)
+    fill_result(l, &l->queries[i], &out[i], &own[i]);
+  if(first && result != -ECANCELED)
+    log_warnx("holder: tenant %s: holder lookup failed for %zu of %zu "
+              "value%s (%s: %s, HTTP %ld, request-id %s); retried next cycle",
+              l->h->tenant, failed, l->nvalues, l->nvalues == 1 ? "" : "s",
+              first->lc, first->err.code, first->err.status,
+              first->err.request_id[0] ? first->err.request_id : "-");
+  else
+    log_debug("holder: tenant %s: %zu value%s of %zu conflict%s looked up",
+              l->h->tenant, l->nvalues, l->nvalues == 1 ? "" : "s", l->nqueries,
+              l->nqueries == 1 ? "" : "s");
+  l->h->running--;
+  l->cb(result, out, l->nqueries, l->arg);
+  for(i = 0; i < l->nqueries; i++)
+    free(own[i]);
+  free(own);
+  free(out);
+  lookup_free(l);
+}
+
+/* add_value() returns the index of c's value in l, adding it if new, or
+ * -ENOMEM. */
+static long add_value(struct lookup *l, const struct conflict *c)
+{
+  size_t i;
+
+  /* Linear: a lookup covers the conflicts of one cycle, and the set of
+   * distinct values is small next to the Graph round trips. */
+  for(i = 0; i < l->nvalues; i++)
+    if(!strcmp(l->values[i].lc, c->value_lc))
+      return (long)i;
+  l->values[l->nvalues].lc = strdup(c->value_lc);
+  if(!l->values[l->nvalues].lc)
+    return -ENOMEM;
+  return (long)l->nvalues++;
+}
+
+/* build_items() makes the three queries of every value. */
+static int build_items(const struct lookup *l, const struct conflict *const *cs,
+                       struct graph_batch_item *items, char **urls)
+{
+  size_t i, c;
+
+  for(i = 0; i < l->nvalues; i++) {
+    const char *value = NULL;
+    size_t q;
+
+    /* Ask with a conflict's own spelling of the value. */
+    for(q = 0; q < l->nqueries && !value; q++)
+      if(l->queries[q].value == i)
+        value = cs[q]->value;
+    for(c = 0; c < NCOLL; c++) {
+      char filter[2048], *esc;
+      int n;
+
+      if(holder_filter(colls[c].name, value, filter, sizeof(filter)))
+        return -ENAMETOOLONG;
+      esc = curl_easy_escape(NULL, filter, 0);
+      if(!esc)
+        return -ENOMEM;
+      n = asprintf(&urls[i * NCOLL + c], "/%s?$filter=%s&$select=%s",
+                   colls[c].name, esc, colls[c].select);
+      curl_free(esc);
+      if(n < 0) {
+        urls[i * NCOLL + c] = NULL;
+        return -ENOMEM;
+      }
+      items[i * NCOLL + c].method = "GET";
+      items[i * NCOLL + c].url = urls[i * NCOLL + c];
+    }
+  }
+  return 0;
+}
+
+int holder_lookup(struct holder *h, const struct conflict *const *cs, size_t n,
+                  holder_done_cb cb, void *arg)
+{
+  struct graph_batch_item *items = NULL;
+  char **urls = NULL;
+  struct lookup *l;
+  size_t i;
+  int rc = -ENOMEM;
+
+  if(!n)
+    return -EINVAL;
+  l = calloc(1, sizeof(*l));
+  if(!l)
+    return -ENOMEM;
+  l->h = h;
+  l->cb = cb;
+  l->arg = arg;
+  l->values = calloc(n, sizeof(*l->values));
+  l->queries = calloc(n, sizeof(*l->queries));
+  if(!l->values || !l->queries)
+    goto out;
+  for(i = 0; i < n; i++) {
+    struct query *q = &l->queries[i];
+    long v = add_value(l, cs[i]);
+
+    if(v < 0)
+      goto out;
+    q->value = (size_t)v;
+    q->key = strdup(cs[i]->key);
+    q->object_id = strdup(cs[i]->object_id);
+    l->nqueries++;
+    if(!q->key || !q->object_id)
+      goto out;
+  }
+  items = calloc(l->nvalues * NCOLL, sizeof(*items));
+  urls = calloc(l->nvalues * NCOLL, sizeof(*urls));
+  if(!items || !urls)
+    goto out;
+  rc = build_items(l, cs, items, urls);
+  if(!rc)
+    rc = graph_batch(h->g, items, l->nvalues * NCOLL, on_batch, l);
+  if(!rc)
+    h->running++;
+out:
+  for(i = 0; urls && i < l->nvalues * NCOLL; i++)
+    free(urls[i]);
+  free(urls);
+  free(items);
+  if(rc)
+    lookup_free(l);
+  return rc;
+}
+
+int holder_apply(struct conflict *c, const struct holder_result *r, time_t now)
+{
+  char *err;
+
+  if(r->outcome == HOLDER_FAILED) {
+    err = strdup(r->err.code[0] ? r->err.code : "unknown error");
+    if(!err)
+      return -ENOMEM;
+    free(c->lookup_error);
+    c->lookup_error = err;
+    return 0;
+  }
+  if(conflict_set_holders(c, r->holders, r->nholders))
+    return -ENOMEM;
+  free(c->lookup_error);
+  c->lookup_error = NULL;
+  c->looked_up = now;
+  c->recheck = false;
+  return 0;
+}
+
+bool holder_needs_lookup(const struct conflict *prev,
+                         const struct conflict *cur)
+{
+  return !prev || !prev->looked_up || prev->recheck ||
+         !conflict_same_object(prev, cur);
+}

@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * holder: finds the object(s) that hold a quarantined value, so that an
+ * alert can show both sides of a conflict.  For each distinct value it
+ * asks Graph, through JSON batching (graph_batch()), three questions:
+ *
+ *   users:    userPrincipalName eq 'v' or mail eq 'v' or
+ *             proxyAddresses/any(x:x eq 'SMTP:v') or (... 'smtp:v')
+ *   groups:   mail eq 'v' or proxyAddresses/any(... 'SMTP:v' / 'smtp:v')
+ *   contacts: the same as groups
+ *
+ * (graph-facts §3: Microsoft's own "who holds this address" filter; both
+ * prefix forms because case-sensitivity of proxyAddresses eq is not
+ * documented; mail because AttributeValueMustBeUnique covers it.)  A value
+ * is looked up once per call however many conflicts share it, and the
+ * conflict's own object is never counted as its holder.
+ *
+ * Used by tenant.c after each complete inventory, for the conflicts that
+ * are new or changed (holder_needs_lookup()), and by the sweep to check
+ * whether a value has been freed.  Nothing here changes a conflict until
+ * the caller applies a complete result with holder_apply().
+ */
+#ifndef QD_HOLDER_H
+#define QD_HOLDER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+#include "conflict.h"
+#include "graph.h"
+
+struct holder;
+
+/* Per-conflict outcome of a lookup. */
+enum holder_outcome {
+  HOLDER_HELD,     /* one or more other objects hold the value */
+  HOLDER_NOT_HELD, /* no other object holds it: freed, awaiting release */
+  HOLDER_FAILED    /* the lookup did not complete; err says why */
+};
+
+/* One conflict's result.  Everything is owned by the holder module and
+ * valid only during the done callback (copy with holder_apply()). */
+struct holder_result {
+  const char *key; /* conflict_key() of the conflict it belongs to */
+  enum holder_outcome outcome;
+  const struct conflict_holder *holders; /* HELD: nholders objects */
+  size_t nholders;
+  struct graph_error err; /* FAILED: err.code is the Graph error code */
+};
+
+/* Done callback of holder_lookup().  res[i] belongs to the i-th conflict
+ * passed in.  result is 0, or -ECANCELED when the graph client was
+ * closed (every outcome is then HOLDER_FAILED), or another negative errno
+ * when the run ended early (the unfinished results are HOLDER_FAILED).
+ * Only for -ENOMEM with res NULL and n 0 is there no result at all. */
+typedef void (*holder_done_cb)(int result, const struct holder_result *res,
+                               size_t n, void *arg);
+
+/* holder_new() makes the lookup runner of tenant over g (borrowed; it
+ * must outlive the holder).  Returns 0 or -ENOMEM. */
+int holder_new(struct graph *g, const char *tenant, struct holder **out);
+
+/* holder_free() frees h.  No lookup may be running: close the graph
+ * client first, which ends running lookups with -ECANCELED.  NULL is a
+ * no-op. */
+void holder_free(struct holder *h);
+
+/* holder_lookup() looks up the holders of the n (>= 1) conflicts at cs,
+ * now.  What it needs from each conflict (key, object id, value) is
+ * copied: the conflicts may be freed before cb runs.  Several lookups may
+ * run at once.  Returns 0 (cb will be called once, never from inside this
+ * call) or a negative errno code (cb will not be called). */
+int holder_lookup(struct holder *h, const struct conflict *const *cs, size_t n,
+                  holder_done_cb cb, void *arg);
+
+/* holder_running() is the number of lookups under way. */
+size_t holder_running(const struct holder *h);
+
+/* holder_apply() records r in c.  HELD / NOT_HELD replace c's holders,
+ * set looked_up = now and clear lookup_error and recheck.  FAILED only
+ * sets lookup_error to r->err.code and leaves holders and looked_up as
+ * they were (transitions come from complete data only).  c->cls is not
+ * touched: classify it afterwards.  Returns 0, or -ENOMEM with c
+ * unchanged. */
+int holder_apply(struct conflict *c, const struct holder_result *r, time_t now);
+
+/* holder_needs_lookup() tells whether cur (this cycle's conflict) must
+ * be looked up, given prev (the same key from the previous inventory, or
+ * NULL): yes when prev is NULL, was never looked up successfully, had
+ * its recheck flag set (set c->recheck = true to force a new lookup at the
+ * next cycle), or its object data differs (conflict_same_object()).  When
+ * the answer is no, the caller copies the pairing with
+ * conflict_copy_pairing(). */
+bool holder_needs_lookup(const struct conflict *prev,
+                         const struct conflict *cur);
+
+/* holder_filter() writes into buf the $filter expression (not yet URL
+ * escaped) that finds the holders of value in collection ("users",
+ * "groups" or "contacts"), single quotes doubled as OData requires.
+ * Returns 0, or -ENAMETOOLONG when buf is too small. */
+int holder_filter(const char *collection, const char *value, char *buf,
+                  size_t len);
+
+#endif

@@ -1,0 +1,262 @@
+"""End-to-end: every conflict is paired with the object(s) holding its value and
+classified, through Graph $batch, against the simulator's scenarios.
+
+Run one with e.g. python3 -m unittest tests.e2e.test_holder.HolderE2E.test_cloud_account
+after make (QD_E2E_KEEP=1 keeps the daemon logs)."""
+
+import json
+import math
+import os
+import unittest
+
+from tests.e2e.harness import SCENARIOS, E2ETestCase, detected
+
+JOHN_CLOUD = "a0c1e2f3-0001-4000-8000-000000000001"
+JOHN_ANCHOR = "yYuRNW0Z6kCXeYidebdT8A=="
+
+
+def scenario(name):
+    return os.path.join(SCENARIOS, name + ".json")
+
+
+class HolderE2E(E2ETestCase):
+
+    # ----- helpers -------------------------------------------------------------------------
+    def run_scenario(self, name, faults=(), prepare=None, **kw):
+        """Loads the scenario (which clears faults), calls prepare(), adds the faults,
+        runs the daemon to its first cycle and returns (daemon, detected alerts by
+        (objectId, property))."""
+        self.scenario = scenario(name)
+        self.sim.load(self.scenario)
+        if prepare:
+            prepare()
+        if faults:
+            self.sim.add_faults(*faults)
+        expected = self.sim.expected_conflicts()
+        self.assertTrue(expected, "scenario %s has no quarantine" % name)
+        d = self.daemon(**kw).start()
+        d.wait_for_cycles(1)
+        alerts = detected(d.alerts())
+        self.assertEqual(len(alerts), len(expected), d.log_tail())
+        return d, {(a["objectId"], a["property"]): a for a in alerts}
+
+    def sim_object(self, oid):
+        return self.sim.tenant("/objects/%s" % oid)
+
+    def assertBothSides(self, alert, holder_id):
+        """The alert names the quarantined object and its holder, each with its own id,
+        display name and UPN as the simulator has them (not the portal's mix-up)."""
+        mine = self.sim_object(alert["objectId"])
+        self.assertEqual(alert["displayName"], mine.get("displayName"))
+        self.assertEqual(alert["userPrincipalName"], mine.get("userPrincipalName"))
+        self.assertEqual(alert["holderId"], holder_id, alert)
+        holders = {h["id"]: h for h in alert["holders"]}
+        self.assertIn(holder_id, holders)
+        self.assertNotIn(alert["objectId"], holders, "the object itself counted as holder")
+        theirs = self.sim_object(holder_id)
+        h = holders[holder_id]
+        self.assertEqual(h["displayName"], theirs.get("displayName"))
+        self.assertEqual(h["userPrincipalName"], theirs.get("userPrincipalName"))
+        self.assertEqual(h["onPremisesSyncEnabled"], theirs.get("onPremisesSyncEnabled"))
+        self.assertIn(h["displayName"] or holder_id, alert["message"])
+        self.assertIn("[%s]" % alert["class"], alert["message"])
+        self.assertNotIn("\n", alert["message"])
+        self.assertTrue(alert["explanation"])
+        self.assertTrue(alert["remediation"])
+        return h
+
+    def state(self, d):
+        with open(os.path.join(d.state_dir, "%s.state.json" % d.name)) as f:
+            return json.load(f)
+
+    # ----- scenarios -------------------------------------------------------------------------
+    def test_cloud_account(self):
+        d, alerts = self.run_scenario("existing-cloud-account")
+        self.assertEqual(len(alerts), 2)  # the UPN and the primary SMTP address of John
+        for alert in alerts.values():
+            self.assertEqual(alert["class"], "cloud_account", alert)
+            h = self.assertBothSides(alert, JOHN_CLOUD)
+            self.assertEqual(h["displayName"], "John (cloud)")
+            self.assertEqual(alert["displayName"], "John Smith")
+            self.assertIsNone(h["onPremisesSyncEnabled"])
+            self.assertEqual(alert["onPremisesImmutableId"], JOHN_ANCHOR)
+            self.assertIn("Update-MgUser -UserId %s -OnPremisesImmutableId '%s'"
+                          % (JOHN_CLOUD, JOHN_ANCHOR), "\n".join(alert["remediation"]))
+            self.assertIn("Start-ADSyncSyncCycle -PolicyType Delta",
+                          "\n".join(alert["remediation"]))
+        upn = [a for a in alerts.values() if a["property"] == "upn"][0]
+        self.assertTrue(upn["placeholder"])
+        self.assertEqual(upn["originalValue"], "john@contoso.com")
+        self.assertIn(upn["userPrincipalName"], upn["explanation"])  # the placeholder
+        # Both conflicts share one value: it was looked up once, in one batch.
+        self.assertEqual(len(self.sim.batch_posts()), 1)
+        self.assertEqual(len(self.sim.batch_items()), 3)
+        self.assertEqual({e["path"] for e in self.sim.batch_items()},
+                         {"/v1.0/users", "/v1.0/groups", "/v1.0/contacts"})
+        # The pairing is kept in the state file.
+        saved = self.state(d)
+        self.assertEqual(saved["schema"], 2)
+        for c in saved["conflicts"]:
+            self.assertEqual(c["class"], "cloud_account")
+            self.assertEqual([h["id"] for h in c["holders"]], [JOHN_CLOUD])
+            self.assertIsNotNone(c["holdersLookedUp"])
+        d.stop()
+        self.assertNoWrites()
+
+    def test_two_synced(self):
+        d, alerts = self.run_scenario("two-synced-proxy")
+        (alert,) = alerts.values()
+        self.assertEqual(alert["class"], "two_synced")
+        self.assertEqual(alert["displayName"], "Bob Brown")
+        alice = [o for o in self.sim.tenant("/quarantines") or []]
+        self.assertEqual(len(alice), 1)
+        holder_id = alert["holderId"]
+        h = self.assertBothSides(alert, holder_id)
+        self.assertEqual(h["displayName"], "Alice Jones")
+        self.assertTrue(h["onPremisesSyncEnabled"])
+        # Both distinguished names and sAMAccountNames are named.
+        for text in ("CN=Alice Jones,OU=Users,DC=contoso,DC=com", "ajones",
+                     "CN=Bob Brown,OU=Users,DC=contoso,DC=com", "bbrown"):
+            self.assertIn(text, alert["explanation"])
+        self.assertIn("Set-ADUser -Identity 'bbrown' -Remove @{proxyAddresses='smtp:sales@contoso.com'}",
+                      "\n".join(alert["remediation"]))
+        d.stop()
+
+    def test_group_holds_address(self):
+        d, alerts = self.run_scenario("group-holds-user-smtp")
+        (alert,) = alerts.values()
+        self.assertEqual(alert["objectType"], "contact")
+        self.assertEqual(alert["displayName"], "Partner Sales")
+        self.assertEqual(alert["class"], "group_or_contact")
+        holder = [h for h in alert["holders"] if h["objectType"] == "group"]
+        self.assertEqual(len(holder), 1)
+        h = self.assertBothSides(alert, holder[0]["id"])
+        self.assertEqual(h["displayName"], "Sales")
+        self.assertIn("Set-ADGroup -Identity 'Sales'", "\n".join(alert["remediation"]))
+        d.stop()
+
+    def test_orphaned(self):
+        d, alerts = self.run_scenario("orphaned-object")
+        self.assertTrue(alerts)
+        for alert in alerts.values():
+            self.assertEqual(alert["class"], "orphaned", alert)
+            self.assertEqual(alert["onPremisesDistinguishedName"],
+                             "CN=Erin Green,OU=Recreated,DC=contoso,DC=com")
+            h = self.assertBothSides(alert, alert["holderId"])
+            self.assertEqual(h["onPremisesDistinguishedName"],
+                             "CN=Erin Green,OU=Users,DC=contoso,DC=com")
+            self.assertIn("sAMAccountName", alert["explanation"])
+        d.stop()
+
+    def test_not_held_after_resolution(self):
+        for name in ("resolved-then-released", "stuck-quarantine"):
+            with self.subTest(scenario=name):
+                d, alerts = self.run_scenario(name)
+                for alert in alerts.values():
+                    self.assertEqual(alert["class"], "not_held", alert)
+                    self.assertIsNone(alert["holderId"])
+                    self.assertEqual(alert["holders"], [])
+                    self.assertIn("hourly sweep", alert["explanation"])
+                d.stop()
+                os.unlink(d.alerts_path)
+                for f in os.listdir(d.state_dir):
+                    os.unlink(os.path.join(d.state_dir, f))
+
+    def test_multi_tenant(self):
+        self.scenario = scenario("multi-tenant")
+        self.sim.load(self.scenario)
+        extra = ("fabrikam", "7a8b9c0d-1e2f-4a3b-8c4d-5e6f7a8b9c0d",
+                 "4d5e6f70-8192-4a0b-9ecf-3a4b5c6d7e8f", "fabrikam-secret")
+        d = self.daemon(extra_tenants=[extra]).start()
+        d.wait_for_cycles(1)
+        d.wait_for_cycles(1, name="fabrikam")
+        alerts = detected(d.alerts())
+        self.assertEqual({a["tenant"] for a in alerts}, {"e2e", "fabrikam"})
+        for a in alerts:
+            self.assertNotEqual(a["class"], "unknown", a)
+            for h in a["holders"]:
+                # A tenant's holders are its own objects.
+                tid = "7a8b9c0d-1e2f-4a3b-8c4d-5e6f7a8b9c0d" if a["tenant"] == "fabrikam" \
+                    else None
+                obj = self.sim.tenant("/objects/%s" % h["id"], tenant_id=tid) if tid \
+                    else self.sim_object(h["id"])
+                self.assertEqual(obj["id"], h["id"])
+        d.stop()
+
+    # ----- batching, throttling, failures, caching ----------------------------------------
+    def test_demo_batches_of_twenty_with_item_429(self):
+        """demo.json needs more than 20 lookups: several batches of at most 20; a
+        throttled item is retried in a later batch after its own Retry-After."""
+        def more_conflicts():
+            # Two synced users per value: the second one's UPN is quarantined.
+            for i in range(4):
+                for side in range(2):
+                    out = self.sim.tenant("/export", "POST", {
+                        "objectType": "user",
+                        "sourceAnchor": "QmF0Y2hVc2VyMDAw%d%dAA==" % (i, side),
+                        "displayName": "Batch user %d/%d" % (i, side),
+                        "userPrincipalName": "batch%d@contoso.com" % i,
+                        "onPremisesSamAccountName": "batch%d%d" % (i, side),
+                        "proxyAddresses": ["SMTP:batch%d.%d@contoso.com" % (i, side)]})
+                    self.assertEqual(bool(out["value"][0]["quarantined"]), side == 1, out)
+
+        d, alerts = self.run_scenario(
+            "demo", prepare=more_conflicts,
+            faults=[{"kind": "429", "count": 2, "path": "/groups", "batchItem": True,
+                     "retryAfter": "1"}])
+        items, posts = self.sim.batch_items(), self.sim.batch_posts()
+        self.assertGreater(len(items), 20)
+        self.assertGreaterEqual(len(posts), math.ceil(len(items) / 20) + 1)
+        self.assertEqual(self.sim.faults(), [])
+        self.assertEqual(len([e for e in items if e.get("fault") == "429"]), 2)
+        self.assertEqual(len(d.log_lines(r"batch item GET /groups\?.*throttled \(429\); "
+                                         r"attempt 2 of \d+ in a later batch after 1\.0 s")),
+                         2, d.log_tail())
+        self.assertEqual(d.log_lines("holder lookup failed"), [])
+        for a in alerts.values():
+            self.assertNotEqual(a["class"], "unknown", a)
+        # Nothing changed: later cycles look nothing up again.
+        d.wait_for_more_cycles(2)
+        self.assertEqual(len(self.sim.batch_posts()), len(posts))
+        d.stop()
+        self.assertNoWrites()
+
+    def test_failed_lookup_alerts_unknown_then_pairs_next_cycle(self):
+        """A lookup that fails (403 on the groups query) still alerts the conflict, as
+        unknown with the Graph error code, changes no stored pairing, and the next cycle
+        looks it up again."""
+        d, alerts = self.run_scenario(
+            "existing-cloud-account", poll_interval="2s",
+            faults=[{"kind": "403", "count": 1, "path": "/groups", "batchItem": True}])
+        for a in alerts.values():
+            self.assertEqual(a["class"], "unknown")
+            self.assertIn("holder lookup failed: Authorization_RequestDenied", a["message"])
+            self.assertEqual(a["holders"], [])
+        saved = self.state(d)
+        for c in saved["conflicts"]:
+            self.assertIsNone(c["holdersLookedUp"])
+            self.assertEqual(c["lookupError"], "Authorization_RequestDenied")
+        d.wait_for_more_cycles(1)
+        saved = self.state(d)
+        for c in saved["conflicts"]:
+            self.assertEqual(c["class"], "cloud_account")
+            self.assertEqual([h["id"] for h in c["holders"]], [JOHN_CLOUD])
+            self.assertIsNone(c["lookupError"])
+        # The conflict was alerted once: the class change is not a new detection.
+        self.assertEqual(len(detected(d.alerts())), len(alerts))
+        d.stop()
+
+    def test_restart_keeps_pairing_without_new_lookups(self):
+        d, alerts = self.run_scenario("existing-cloud-account")
+        d.stop()
+        posts = len(self.sim.batch_posts())
+        d.start()
+        d.wait_for_cycles(1)
+        self.assertEqual(len(self.sim.batch_posts()), posts)
+        for c in self.state(d)["conflicts"]:
+            self.assertEqual(c["class"], "cloud_account")
+        d.stop()
+
+
+if __name__ == "__main__":
+    unittest.main()
