@@ -59,7 +59,7 @@ struct conflict {
   char *original_value; /* the UPN behind the placeholder, or NULL */
   time_t occurred;      /* occurredDateTime */
   time_t first_seen;    /* first cycle that saw this conflict */
-  time_t last_seen;     /* latest cycle that saw it */
+  time_t last_seen;     /* latest cycle that read the object with it */
   enum conflict_state state;
   struct conflict *hnext; /* hash chain: private to conflict.c */
   struct conflict *onext; /* object-id chain: private to conflict.c */

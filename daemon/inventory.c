@@ -193,11 +193,8 @@ static int apply_delta(struct listing *l, const cJSON *obj)
   }
   rc = conflict_parse_object(obj, l->coll->type, l->inv->tenant, l->inv->now,
                              l->scratch);
-  if(rc < 0) {
-    conflict_set_free(l->scratch); /* empty again, whatever it held */
-    l->scratch = conflict_set_new(l->inv->tenant);
-    return l->scratch && rc != -ENOMEM ? 0 : -ENOMEM;
-  }
+  if(rc < 0) /* scratch is unchanged (empty); -EBADMSG was logged */
+    return rc == -ENOMEM ? rc : 0;
   conflict_set_remove_object(l->set, id);
   return conflict_set_move(l->set, l->scratch);
 }

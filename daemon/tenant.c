@@ -98,9 +98,11 @@ static void on_timer(uv_timer_t *h)
   for(i = 0; i < INVENTORY_NCOLL; i++)
     d.link[i] = t->state.delta_link[i];
   /* The periodic full round catches what delta may not track
-   * (graph-facts §11.1: onPremisesProvisioningErrors is unconfirmed). */
+   * (graph-facts §11.1: onPremisesProvisioningErrors is unconfirmed); a
+   * clock set back makes it due rather than postponing it. */
   d.full = t->full_resync &&
-           now - t->state.delta_full_sync >= (time_t)t->full_resync;
+           (now - t->state.delta_full_sync >= (time_t)t->full_resync ||
+            now < t->state.delta_full_sync);
   t->cycle_start = uv_now(t->loop);
   rc = inventory_run(t->inv, now, t->delta ? &d : NULL, on_cycle_done, t);
   if(rc) {

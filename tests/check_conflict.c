@@ -372,18 +372,29 @@ START_TEST(test_names)
 }
 END_TEST
 
-/* make() returns a new conflict for object i with one proxy value. */
-static struct conflict *make(size_t i, time_t seen)
+/* make_for() returns a new conflict of user i on property p: its proxy
+ * value SMTP:User<i>@Contoso.com or its UPN user<i>@contoso.com. */
+static struct conflict *make_for(size_t i, enum conflict_property p,
+                                 time_t seen)
 {
   char id[64], val[64];
   struct conflict *c;
 
   snprintf(id, sizeof(id), "00000000-0000-4000-8000-%012zu", i);
-  snprintf(val, sizeof(val), "SMTP:User%zu@Contoso.com", i);
-  c = conflict_new("contoso", id, CONFLICT_USER, CONFLICT_PROXY, val);
+  snprintf(val, sizeof(val),
+           p == CONFLICT_PROXY ? "SMTP:User%zu@Contoso.com"
+                               : "user%zu@contoso.com",
+           i);
+  c = conflict_new("contoso", id, CONFLICT_USER, p, val);
   ck_assert_ptr_nonnull(c);
   c->first_seen = c->last_seen = seen;
   return c;
+}
+
+/* make() returns a new conflict for object i with one proxy value. */
+static struct conflict *make(size_t i, time_t seen)
+{
+  return make_for(i, CONFLICT_PROXY, seen);
 }
 
 START_TEST(test_set_100k)
@@ -430,19 +441,6 @@ START_TEST(test_set_100k)
 }
 END_TEST
 
-/* upn_conflict() makes object i's UPN conflict, next to make()'s proxy. */
-static struct conflict *upn_conflict(size_t i)
-{
-  char id[64], val[64];
-  struct conflict *c;
-
-  snprintf(id, sizeof(id), "00000000-0000-4000-8000-%012zu", i);
-  snprintf(val, sizeof(val), "user%zu@contoso.com", i);
-  c = conflict_new("contoso", id, CONFLICT_USER, CONFLICT_UPN, val);
-  ck_assert_ptr_nonnull(c);
-  return c;
-}
-
 START_TEST(test_remove_object)
 {
   enum { N = 100000 };
@@ -454,7 +452,7 @@ START_TEST(test_remove_object)
   /* Two conflicts per object, added while the table grows. */
   for(i = 0; i < N; i++) {
     ck_assert_int_eq(conflict_set_add(s, make(i, NOW)), 0);
-    ck_assert_int_eq(conflict_set_add(s, upn_conflict(i)), 0);
+    ck_assert_int_eq(conflict_set_add(s, make_for(i, CONFLICT_UPN, NOW)), 0);
   }
   ck_assert_uint_eq(conflict_set_count(s), 2 * N);
   for(i = 0; i < N; i += 3) {
@@ -473,7 +471,7 @@ START_TEST(test_remove_object)
     ck_assert(i % 3 ? c != NULL : c == NULL);
   }
   /* Removing by key keeps the object index right: one left to drop. */
-  c = upn_conflict(1);
+  c = make_for(1, CONFLICT_UPN, NOW);
   conflict_free(conflict_set_remove(s, c->key));
   ck_assert_uint_eq(conflict_set_remove_object(s, c->object_id), 1);
   ck_assert_uint_eq(conflict_set_remove_object(s, "missing"), 0);
@@ -497,7 +495,7 @@ START_TEST(test_copy_and_move)
 
   ck_assert_int_eq(parse(group_sample, CONFLICT_GROUP, all, NOW), 1);
   ck_assert_int_eq(conflict_set_add(all, make(1, NOW - 60)), 0);
-  ck_assert_int_eq(conflict_set_add(all, upn_conflict(1)), 0);
+  ck_assert_int_eq(conflict_set_add(all, make_for(1, CONFLICT_UPN, NOW)), 0);
   /* A deep copy of one type only. */
   ck_assert_int_eq(conflict_set_copy_type(users, all, CONFLICT_USER), 0);
   ck_assert_uint_eq(conflict_set_count(users), 2);
