@@ -38,7 +38,7 @@ enum cfg_type {
   T_BOOL,     /* yes/no, true/false, on/off, 1/0 */
   T_UINT,     /* a whole number within min..max */
   T_SIZE,     /* bytes, with K/M/G suffixes, within min..max */
-  T_INVMODE   /* filter or scan (enum cfg_inventory) */
+  T_INVMODE   /* filter, scan or delta (enum cfg_inventory) */
 };
 
 #define F_REQUIRED 0x1u
@@ -64,6 +64,8 @@ static const struct cfg_option options[] = {
     {SEC_DAEMON, "poll_interval", T_DURATION, D(poll_interval), "5m", 1, 86400,
      0},
     {SEC_DAEMON, "inventory", T_INVMODE, D(inventory_mode), "filter", 0, 0, 0},
+    {SEC_DAEMON, "delta_full_resync", T_DURATION, D(delta_resync), "1d", 0,
+     90 * 86400, 0},
     {SEC_DAEMON, "page_size", T_UINT, D(page_size), "999", 1, 999, 0},
     {SEC_DAEMON, "max_concurrency", T_UINT, D(max_concurrency), "4", 1, 32, 0},
     {SEC_DAEMON, "connect_timeout", T_DURATION, D(connect_timeout), "10s", 1,
@@ -304,14 +306,16 @@ static bool is_credname(const char *s)
   return true;
 }
 
-/* parse_invmode() maps "filter"/"scan" to enum cfg_inventory, or
- * returns -EINVAL. */
+/* parse_invmode() maps "filter"/"scan"/"delta" to enum cfg_inventory,
+ * or returns -EINVAL. */
 static int parse_invmode(const char *v)
 {
   if(!strcmp(v, "filter"))
     return CFG_INVENTORY_FILTER;
   if(!strcmp(v, "scan"))
     return CFG_INVENTORY_SCAN;
+  if(!strcmp(v, "delta"))
+    return CFG_INVENTORY_DELTA;
   return -EINVAL;
 }
 
@@ -333,7 +337,7 @@ static const char *type_hint(enum cfg_type t)
   case T_SIZE:
     return "a size such as 512K, 64M or 1G";
   case T_INVMODE:
-    return "filter or scan";
+    return "filter, scan or delta";
   case T_CREDNAME:
     return "a credential name without '/'";
   default:

@@ -32,7 +32,11 @@ struct cfg_tenant {
 };
 
 /* How a cycle finds conflicts; see inventory.h. */
-enum cfg_inventory { CFG_INVENTORY_FILTER, CFG_INVENTORY_SCAN };
+enum cfg_inventory {
+  CFG_INVENTORY_FILTER,
+  CFG_INVENTORY_SCAN,
+  CFG_INVENTORY_DELTA
+};
 
 struct cfg {
   char *path; /* the file this was read from */
@@ -41,6 +45,7 @@ struct cfg {
   int log_level;            /* syslog priority */
   unsigned poll_interval;   /* seconds */
   int inventory_mode;       /* enum cfg_inventory */
+  unsigned delta_resync;    /* delta_full_resync: seconds; 0 = never */
   unsigned page_size;       /* $top, 1..999 */
   unsigned max_concurrency; /* HTTP transfers in flight per tenant */
   unsigned connect_timeout; /* seconds */

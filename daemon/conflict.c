@@ -2,8 +2,9 @@
  *
  * conflict: parsing onPremisesProvisioningErrors into conflicts, the
  * per-tenant inventory (a chained hash table keyed by object id, property
- * and normalised value), the diff between two cycles, and the JSON form
- * used by the state file.
+ * and normalised value, with a second chain per object id so that delta
+ * rounds can drop an object's conflicts without a scan), the diff between
+ * two cycles, and the JSON form used by the state file.
  */
 #include "conflict.h"
 
@@ -19,8 +20,10 @@
 
 struct conflict_set {
   char *tenant;
-  struct conflict **buckets;
-  size_t nbuckets; /* a power of two, or 0 before the first add */
+  struct conflict **buckets;  /* by key, chained through hnext */
+  struct conflict **obuckets; /* by object id, chained through onext */
+  size_t
+      nbuckets; /* of each array: a power of two, or 0 before the first add */
   size_t count;
 };
 
@@ -167,6 +170,17 @@ void conflict_format_time(time_t t, char *buf, size_t len)
 
 /* ===== Conflicts ===== */
 
+/* dup_opt() sets *dst to a copy of src (NULL stays NULL).  Returns 0 or
+ * -ENOMEM. */
+static int dup_opt(char **dst, const char *src)
+{
+  *dst = NULL;
+  if(!src)
+    return 0;
+  *dst = strdup(src);
+  return *dst ? 0 : -ENOMEM;
+}
+
 /* strip_smtp() returns value without a leading "smtp:" in any case. */
 static const char *strip_smtp(const char *value)
 {
@@ -261,6 +275,32 @@ static void holders_free(struct conflict_holder *h, size_t n)
   free(h);
 }
 
+struct conflict *conflict_dup(const struct conflict *c)
+{
+  struct conflict *d = conflict_new(c->tenant, c->object_id, c->objtype,
+                                    c->property, c->value_raw);
+
+  if(!d)
+    return NULL;
+  d->sync_enabled = c->sync_enabled;
+  d->placeholder = c->placeholder;
+  d->occurred = c->occurred;
+  d->first_seen = c->first_seen;
+  d->last_seen = c->last_seen;
+  d->last_sync = c->last_sync;
+  d->state = c->state;
+  if(dup_opt(&d->display_name, c->display_name) || dup_opt(&d->upn, c->upn) ||
+     dup_opt(&d->mail, c->mail) || dup_opt(&d->immutable_id, c->immutable_id) ||
+     dup_opt(&d->on_prem_dn, c->on_prem_dn) ||
+     dup_opt(&d->sam_account, c->sam_account) ||
+     dup_opt(&d->original_value, c->original_value) ||
+     conflict_copy_pairing(d, c)) {
+    conflict_free(d);
+    return NULL;
+  }
+  return d;
+}
+
 void conflict_free(struct conflict *c)
 {
   if(!c)
@@ -326,6 +366,7 @@ void conflict_set_free(struct conflict_set *s)
     }
   }
   free(s->buckets);
+  free(s->obuckets);
   free(s->tenant);
   free(s);
 }
@@ -340,28 +381,37 @@ size_t conflict_set_count(const struct conflict_set *s)
   return s->count;
 }
 
-/* rehash() moves every conflict into a new table of n buckets (a power of
- * two).  Returns 0, or -ENOMEM with the table unchanged. */
+/* rehash() moves every conflict into new tables of n buckets (a power of
+ * two).  Returns 0, or -ENOMEM with the tables unchanged. */
 static int rehash(struct conflict_set *s, size_t n)
 {
   struct conflict **nb = calloc(n, sizeof(*nb));
+  struct conflict **ob = calloc(n, sizeof(*ob));
   size_t i;
 
-  if(!nb)
+  if(!nb || !ob) {
+    free(nb);
+    free(ob);
     return -ENOMEM;
+  }
   for(i = 0; i < s->nbuckets; i++) {
     struct conflict *c = s->buckets[i], *next;
 
     for(; c; c = next) {
       size_t b = (size_t)(hash(c->key) & (n - 1));
+      size_t o = (size_t)(hash(c->object_id) & (n - 1));
 
       next = c->hnext;
       c->hnext = nb[b];
       nb[b] = c;
+      c->onext = ob[o];
+      ob[o] = c;
     }
   }
   free(s->buckets);
+  free(s->obuckets);
   s->buckets = nb;
+  s->obuckets = ob;
   s->nbuckets = n;
   return 0;
 }
@@ -407,27 +457,116 @@ int conflict_set_add(struct conflict_set *s, struct conflict *c)
   b = (size_t)(hash(c->key) & (s->nbuckets - 1));
   c->hnext = s->buckets[b];
   s->buckets[b] = c;
+  b = (size_t)(hash(c->object_id) & (s->nbuckets - 1));
+  c->onext = s->obuckets[b];
+  s->obuckets[b] = c;
   s->count++;
   return 0;
 }
 
+/* unlink_chain() takes c out of the chain starting at *pp, whose link
+ * field sits at offset off in each conflict. */
+static void unlink_chain(struct conflict **pp, struct conflict *c, size_t off)
+{
+  while(*pp && *pp != c)
+    pp = (struct conflict **)(void *)((char *)*pp + off);
+  if(*pp)
+    *pp = *(struct conflict **)(void *)((char *)c + off);
+  *(struct conflict **)(void *)((char *)c + off) = NULL;
+}
+
 struct conflict *conflict_set_remove(struct conflict_set *s, const char *key)
 {
-  struct conflict **pp, *c;
+  struct conflict *c = conflict_set_find(s, key);
+
+  if(!c)
+    return NULL;
+  unlink_chain(&s->buckets[hash(key) & (s->nbuckets - 1)], c,
+               offsetof(struct conflict, hnext));
+  unlink_chain(&s->obuckets[hash(c->object_id) & (s->nbuckets - 1)], c,
+               offsetof(struct conflict, onext));
+  s->count--;
+  return c;
+}
+
+size_t conflict_set_remove_object(struct conflict_set *s, const char *object_id)
+{
+  struct conflict *c, *next, *gone = NULL;
+  size_t n = 0;
 
   if(!s->nbuckets)
-    return NULL;
-  for(pp = &s->buckets[hash(key) & (s->nbuckets - 1)]; *pp;
-      pp = &(*pp)->hnext) {
-    c = *pp;
-    if(!strcmp(c->key, key)) {
-      *pp = c->hnext;
-      c->hnext = NULL;
-      s->count--;
-      return c;
+    return 0;
+  c = s->obuckets[hash(object_id) & (s->nbuckets - 1)];
+  for(; c; c = next) {
+    next = c->onext;
+    if(strcmp(c->object_id, object_id))
+      continue;
+    conflict_set_remove(s, c->key);
+    c->hnext = gone; /* freed at the end: object_id may be c's own */
+    gone = c;
+    n++;
+  }
+  for(; gone; gone = next) {
+    next = gone->hnext;
+    conflict_free(gone);
+  }
+  return n;
+}
+
+/* put_replacing() adds c to s, which has room for it (see
+ * conflict_set_reserve()), replacing a conflict under the same key and
+ * keeping its first_seen when earlier. */
+static void put_replacing(struct conflict_set *s, struct conflict *c)
+{
+  struct conflict *old = conflict_set_remove(s, c->key);
+
+  if(old) {
+    if(old->first_seen && old->first_seen < c->first_seen)
+      c->first_seen = old->first_seen;
+    conflict_free(old);
+  }
+  conflict_set_add(s, c);
+}
+
+int conflict_set_move(struct conflict_set *into, struct conflict_set *from)
+{
+  struct conflict_iter it;
+  struct conflict *c;
+  int rc;
+
+  if(!from->count)
+    return 0;
+  rc = conflict_set_reserve(into, into->count + from->count);
+  if(rc)
+    return rc;
+  conflict_iter_init(&it, from);
+  while((c = conflict_iter_next(&it)))
+    put_replacing(into, conflict_set_remove(from, c->key));
+  return 0;
+}
+
+int conflict_set_copy_type(struct conflict_set *into,
+                           const struct conflict_set *from,
+                           enum conflict_objtype type)
+{
+  struct conflict_iter it;
+  struct conflict *c, *d;
+  int rc;
+
+  conflict_iter_init(&it, from);
+  while((c = conflict_iter_next(&it))) {
+    if(c->objtype != type)
+      continue;
+    d = conflict_dup(c);
+    if(!d)
+      return -ENOMEM;
+    rc = conflict_set_add(into, d);
+    if(rc) {
+      conflict_free(d);
+      return rc;
     }
   }
-  return NULL;
+  return 0;
 }
 
 /* iter_advance() points it->next at the first conflict in a bucket at or
@@ -512,17 +651,6 @@ static int get_str(const cJSON *obj, const char *name, const char **out)
     return -EBADMSG;
   *out = m->valuestring;
   return 0;
-}
-
-/* dup_opt() sets *dst to a copy of src (NULL stays NULL).  Returns 0 or
- * -ENOMEM. */
-static int dup_opt(char **dst, const char *src)
-{
-  *dst = NULL;
-  if(!src)
-    return 0;
-  *dst = strdup(src);
-  return *dst ? 0 : -ENOMEM;
 }
 
 /* is_placeholder_for() tells whether upn is the placeholder the service
@@ -785,16 +913,8 @@ int conflict_parse_object(const cJSON *obj, enum conflict_objtype type,
     free_list(list, n);
     return rc;
   }
-  for(i = 0; i < n; i++) {
-    struct conflict *old = conflict_set_remove(into, list[i]->key);
-
-    if(old) {
-      if(old->first_seen && old->first_seen < list[i]->first_seen)
-        list[i]->first_seen = old->first_seen;
-      conflict_free(old);
-    }
-    conflict_set_add(into, list[i]);
-  }
+  for(i = 0; i < n; i++)
+    put_replacing(into, list[i]);
   free(list);
   return (int)n;
 }

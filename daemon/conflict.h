@@ -86,7 +86,7 @@ struct conflict {
   char *original_value; /* the UPN behind the placeholder, or NULL */
   time_t occurred;      /* occurredDateTime */
   time_t first_seen;    /* first cycle that saw this conflict */
-  time_t last_seen;     /* latest cycle that saw it */
+  time_t last_seen;     /* latest cycle that read the object with it */
   time_t last_sync;     /* onPremisesLastSyncDateTime; 0 = none */
   enum conflict_state state;
   /* Pairing, filled by holder_apply() and classify: the objects holding
@@ -98,6 +98,7 @@ struct conflict {
   enum conflict_class cls;
   bool recheck; /* look up again next cycle even if unchanged; not saved */
   struct conflict *hnext; /* hash chain: private to conflict.c */
+  struct conflict *onext; /* object-id chain: private to conflict.c */
 };
 
 /* A tenant's inventory; opaque.  It owns the conflicts it holds. */
@@ -165,6 +166,10 @@ struct conflict *conflict_new(const char *tenant, const char *object_id,
                               enum conflict_objtype type,
                               enum conflict_property prop,
                               const char *raw_value);
+
+/* conflict_dup() returns a deep copy of c (not in any set), or NULL when
+ * out of memory. */
+struct conflict *conflict_dup(const struct conflict *c);
 
 /* conflict_free() frees c and its strings.  c must not be in a set.
  * NULL is a no-op. */
@@ -265,6 +270,26 @@ struct conflict *conflict_set_find(const struct conflict_set *s,
 /* conflict_set_remove() takes the conflict stored under key out of the
  * set and returns it (the caller now frees it), or returns NULL. */
 struct conflict *conflict_set_remove(struct conflict_set *s, const char *key);
+
+/* conflict_set_remove_object() removes and frees every conflict of the
+ * object with Graph id object_id (a second index keyed by object id makes
+ * this independent of the set's size); object_id may be a conflict's
+ * own string.  Returns how many were removed. */
+size_t conflict_set_remove_object(struct conflict_set *s,
+                                  const char *object_id);
+
+/* conflict_set_copy_type() adds to into a copy of every conflict of from
+ * whose object type is type.  Returns 0, or -ENOMEM (into may then hold
+ * some of the copies), or -EEXIST when a key is in into already. */
+int conflict_set_copy_type(struct conflict_set *into,
+                           const struct conflict_set *from,
+                           enum conflict_objtype type);
+
+/* conflict_set_move() moves every conflict of from into into; from ends
+ * empty.  A conflict already in into under the same key is replaced (and
+ * freed), keeping the earlier first_seen.  Returns 0, or -ENOMEM with
+ * both sets unchanged. */
+int conflict_set_move(struct conflict_set *into, struct conflict_set *from);
 
 /* Iteration, in no particular order:
  *   conflict_iter_init(&it, s);

@@ -3,8 +3,20 @@
  * inventory: lists the three directory collections for one cycle and
  * parses every object into one conflict_set.  The three listings run at
  * once (the HTTP client caps the concurrency); each collection parses
- * into its own set, so a collection restarted in scan mode starts clean,
- * and the sets are merged only when all three completed.
+ * into its own set, so a collection restarted in scan mode (or in a full
+ * delta round) starts clean, and the sets are merged only when all three
+ * completed.
+ *
+ * Delta rounds (graph-facts §2, "Delta query"): a full round reads
+ * /{collection}/delta?$select=... to its @odata.deltaLink and is parsed
+ * like a scan.  An incremental round starts from a copy of the believed
+ * conflicts of its collection and, for each object the deltaLink returns,
+ * drops that object's conflicts and parses it again; "@removed" objects
+ * only lose theirs.  Applying an object's current state twice gives the
+ * same set, so replays are harmless.  No "Prefer: return=minimal" is sent:
+ * every returned object carries all selected properties, and one that
+ * comes without an onPremisesProvisioningErrors array keeps its
+ * conflicts rather than losing them to missing data.
  */
 #include "inventory.h"
 
@@ -13,12 +25,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <curl/curl.h>
 
 #include "log.h"
 
-#define NCOLL 3
+#define NCOLL INVENTORY_NCOLL
 
 /* graph-facts §2: the documented filter, "Default" for eq on all three
  * collections, so no ConsistencyLevel header is needed. */
@@ -58,6 +71,12 @@ struct listing {
   size_t objects; /* objects seen */
   int result;
   struct graph_error err;
+  /* delta mode */
+  const char *from_link;        /* incremental round from this; NULL = full */
+  bool incremental;             /* this cycle's round was incremental */
+  bool restarted;               /* a full round replaced the incremental one */
+  struct conflict_set *scratch; /* one object's conflicts while parsing */
+  char *link;                   /* the new @odata.deltaLink */
 };
 
 struct inventory {
@@ -68,6 +87,8 @@ struct inventory {
   bool filter_refused[NCOLL]; /* remembered across cycles */
   bool running;
   time_t now;
+  const struct conflict_set *believed; /* delta mode, during a cycle */
+  char rounds[96];                     /* see inventory_rounds() */
   struct listing lists[NCOLL];
   unsigned pending;
   inventory_done_cb cb;
@@ -99,8 +120,11 @@ void inventory_free(struct inventory *inv)
 
   if(!inv)
     return;
-  for(i = 0; i < NCOLL; i++)
+  for(i = 0; i < NCOLL; i++) {
     conflict_set_free(inv->lists[i].set);
+    conflict_set_free(inv->lists[i].scratch);
+    free(inv->lists[i].link);
+  }
   free(inv->tenant);
   free(inv);
 }
@@ -117,6 +141,14 @@ static char *build_path(const struct listing *l, unsigned top)
   char *path = NULL, *filter;
   int n;
 
+  if(l->inv->mode == INVENTORY_DELTA) {
+    /* $top is not supported on delta (graph-facts §2): Graph pages. */
+    if(l->from_link)
+      return strdup(l->from_link);
+    n = asprintf(&path, "/v1.0/%s/delta?$select=%s", l->coll->name,
+                 l->coll->select);
+    return n < 0 ? NULL : path;
+  }
   if(l->scan) {
     n = asprintf(&path, "/v1.0/%s?$select=%s&$top=%u", l->coll->name,
                  l->coll->select, top);
@@ -129,6 +161,44 @@ static char *build_path(const struct listing *l, unsigned top)
                filter, l->coll->select, top);
   curl_free(filter);
   return n < 0 ? NULL : path;
+}
+
+/* apply_delta() applies one object of a delta page to the listing's set:
+ * its conflicts are replaced by those it carries now, or dropped when it
+ * was "@removed".  An object without an onPremisesProvisioningErrors
+ * array, or one the parser rejects, keeps the conflicts it had.  Returns
+ * 0 or -ENOMEM. */
+static int apply_delta(struct listing *l, const cJSON *obj)
+{
+  const char *id =
+      cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(obj, "id"));
+  const cJSON *errs;
+  int rc;
+
+  if(!id) {
+    log_warnx("inventory: tenant %s: a %s delta entry has no id; skipped",
+              l->inv->tenant, l->coll->name);
+    return 0;
+  }
+  if(cJSON_GetObjectItemCaseSensitive(obj, "@removed")) {
+    /* "changed" (soft-deleted) or "deleted": either way it is no longer
+     * in the collection, as a $filter listing would not show it. */
+    conflict_set_remove_object(l->set, id);
+    return 0;
+  }
+  errs = cJSON_GetObjectItemCaseSensitive(obj, "onPremisesProvisioningErrors");
+  if(!cJSON_IsArray(errs)) {
+    log_debug("inventory: tenant %s: %s %s came without "
+              "onPremisesProvisioningErrors; its conflicts are kept",
+              l->inv->tenant, l->coll->name, id);
+    return 0;
+  }
+  rc = conflict_parse_object(obj, l->coll->type, l->inv->tenant, l->inv->now,
+                             l->scratch);
+  if(rc < 0) /* scratch is unchanged (empty); -EBADMSG was logged */
+    return rc == -ENOMEM ? rc : 0;
+  conflict_set_remove_object(l->set, id);
+  return conflict_set_move(l->set, l->scratch);
 }
 
 /* on_page() parses one page's "value" array into the listing's set. */
@@ -147,6 +217,12 @@ static int on_page(const cJSON *page, void *arg)
   cJSON_ArrayForEach(obj, value)
   {
     l->objects++;
+    if(l->scratch) {
+      rc = apply_delta(l, obj);
+      if(rc)
+        return rc;
+      continue;
+    }
     rc = conflict_parse_object(obj, l->coll->type, l->inv->tenant, l->inv->now,
                                l->set);
     /* A malformed object is logged by the parser and skipped: one bad
@@ -160,25 +236,93 @@ static int on_page(const cJSON *page, void *arg)
 static void on_list_done(int result, const char *delta_link,
                          const struct graph_error *err, void *arg);
 
-/* start_listing() starts (or restarts) one collection's listing. */
+/* start_listing() starts (or restarts) one collection's listing.  An
+ * incremental delta round starts from a copy of the believed conflicts of
+ * its collection; a stored link that graph refuses (not under graph_url,
+ * e.g. after graph_url changed) gives way to a full round. */
 static int start_listing(struct listing *l)
 {
+  struct inventory *inv = l->inv;
   char *path;
   int rc;
 
   conflict_set_free(l->set);
-  l->set = conflict_set_new(l->inv->tenant);
-  path = build_path(l, l->inv->page_size);
+  l->set = conflict_set_new(inv->tenant);
+  path = build_path(l, inv->page_size);
   if(!l->set || !path) {
     free(path);
     return -ENOMEM;
   }
+  if(inv->mode == INVENTORY_DELTA && !l->scratch) {
+    l->scratch = conflict_set_new(inv->tenant);
+    if(!l->scratch) {
+      free(path);
+      return -ENOMEM;
+    }
+  }
+  if(l->from_link && inv->believed) {
+    rc = conflict_set_copy_type(l->set, inv->believed, l->coll->type);
+    if(rc) {
+      free(path);
+      return rc == -ENOMEM ? rc : -EBADMSG;
+    }
+  }
   l->objects = 0;
-  rc = graph_list(l->inv->g, path, NULL, on_page, on_list_done, l);
+  l->incremental = l->from_link != NULL;
+  rc = graph_list(inv->g, path, NULL, on_page, on_list_done, l);
   free(path);
+  if(l->from_link && (rc == -EPERM || rc == -EINVAL)) {
+    log_info("inventory: tenant %s: the stored delta link for %s is not "
+             "under graph_url; full round",
+             inv->tenant, l->coll->name);
+    l->from_link = NULL;
+    return start_listing(l);
+  }
   if(!rc)
     l->running = true;
   return rc;
+}
+
+/* delta_expired() tells whether a failed delta request means that the
+ * token has expired and the client must start over (graph-facts §2: "a
+ * 40X-series error with error codes such as syncStateNotFound", or "410
+ * (gone)" with a Location header; §4 also lists resyncRequired).  The
+ * Location of a 410 is not needed: it is the first-round query again. */
+static bool delta_expired(const struct graph_error *err)
+{
+  if(!err)
+    return false;
+  if(err->status == 410)
+    return true;
+  return (err->status == 400 || err->status == 404) &&
+         (!strcasecmp(err->code, "syncStateNotFound") ||
+          !strcasecmp(err->code, "resyncRequired"));
+}
+
+/* describe_rounds() fills inv->rounds for inventory_rounds(). */
+static void describe_rounds(struct inventory *inv)
+{
+  size_t i, full = 0, len = 0;
+
+  inv->rounds[0] = '\0';
+  if(inv->mode != INVENTORY_DELTA)
+    return;
+  for(i = 0; i < NCOLL; i++)
+    full += !inv->lists[i].incremental;
+  if(full == 0 || full == NCOLL) {
+    snprintf(inv->rounds, sizeof(inv->rounds), "delta %s",
+             full ? "full" : "incremental");
+    return;
+  }
+  for(i = 0; i < NCOLL; i++) {
+    int n = snprintf(inv->rounds + len, sizeof(inv->rounds) - len, "%s%s %s",
+                     i ? ", " : "delta: ", inv->lists[i].coll->name,
+                     inv->lists[i].incremental ? "incremental" : "full");
+
+    if(n < 0 || (size_t)n >= sizeof(inv->rounds) - len)
+      break;
+    len += (size_t)n;
+  }
 }
 
 /* finish_cycle() runs when every listing has ended. */
@@ -202,27 +346,28 @@ static void finish_cycle(struct inventory *inv)
     all = conflict_set_new(inv->tenant);
     if(!all || conflict_set_reserve(all, total))
       result = -ENOMEM;
-    for(i = 0; !result && i < NCOLL; i++) {
-      struct conflict_iter it;
-      struct conflict *c;
-
-      conflict_iter_init(&it, inv->lists[i].set);
-      while((c = conflict_iter_next(&it))) {
-        c = conflict_set_remove(inv->lists[i].set, c->key);
-        if(conflict_set_add(all, c))
-          conflict_free(c); /* same key twice: cannot happen across types */
-      }
-    }
+    /* Keys hold object ids, which differ across collections. */
+    for(i = 0; !result && i < NCOLL; i++)
+      result = conflict_set_move(all, inv->lists[i].set);
     if(result) {
       conflict_set_free(all);
       all = NULL;
     }
   }
   for(i = 0; i < NCOLL; i++) {
-    conflict_set_free(inv->lists[i].set);
-    inv->lists[i].set = NULL;
+    struct listing *l = &inv->lists[i];
+
+    conflict_set_free(l->set);
+    conflict_set_free(l->scratch);
+    l->set = l->scratch = NULL;
+    if(result) {
+      free(l->link);
+      l->link = NULL;
+    }
   }
+  describe_rounds(inv);
   inv->running = false;
+  inv->believed = NULL;
   if(!result)
     log_debug("inventory: tenant %s: %zu objects read, %zu conflicts",
               inv->tenant, objects, total);
@@ -237,9 +382,29 @@ static void on_list_done(int result, const char *delta_link,
   struct inventory *inv = l->inv;
   size_t idx = (size_t)(l - inv->lists);
 
-  (void)delta_link;
   l->running = false;
-  if(result == -EINVAL && !l->scan && err &&
+  if(result && inv->mode == INVENTORY_DELTA && !l->restarted &&
+     delta_expired(err)) {
+    log_info("inventory: tenant %s: delta token for %s expired (HTTP %ld "
+             "%s); full resync",
+             inv->tenant, l->coll->name, err->status, err->code);
+    l->restarted = true;
+    l->from_link = NULL;
+    result = start_listing(l);
+    if(!result)
+      return;
+  }
+  if(!result && inv->mode == INVENTORY_DELTA) {
+    /* A delta round ends with a deltaLink (graph-facts §2). */
+    l->link = delta_link ? strdup(delta_link) : NULL;
+    if(!l->link) {
+      result = delta_link ? -ENOMEM : -EBADMSG;
+      memset(&l->err, 0, sizeof(l->err));
+      if(!delta_link)
+        snprintf(l->err.code, sizeof(l->err.code), "NoDeltaLink");
+    }
+  }
+  if(result == -EINVAL && inv->mode == INVENTORY_FILTER && !l->scan && err &&
      !strcmp(err->code, "Request_UnsupportedQuery")) {
     /* Some tenants refuse the filter (graph-facts §2): scan instead. */
     inv->filter_refused[idx] = true;
@@ -259,7 +424,8 @@ static void on_list_done(int result, const char *delta_link,
     finish_cycle(inv);
 }
 
-int inventory_run(struct inventory *inv, time_t now, inventory_done_cb cb,
+int inventory_run(struct inventory *inv, time_t now,
+                  const struct inventory_delta *delta, inventory_done_cb cb,
                   void *arg)
 {
   size_t i;
@@ -267,6 +433,13 @@ int inventory_run(struct inventory *inv, time_t now, inventory_done_cb cb,
 
   if(inv->running)
     return -EBUSY;
+  if(inv->mode == INVENTORY_DELTA && !delta)
+    return -EINVAL;
+  for(i = 0; i < NCOLL; i++) {
+    free(inv->lists[i].link); /* not taken after the last cycle */
+    inv->lists[i].link = NULL;
+  }
+  inv->believed = inv->mode == INVENTORY_DELTA ? delta->believed : NULL;
   inv->now = now;
   inv->cb = cb;
   inv->arg = arg;
@@ -279,6 +452,8 @@ int inventory_run(struct inventory *inv, time_t now, inventory_done_cb cb,
     l->inv = inv;
     l->coll = &collections[i];
     l->scan = inv->mode == INVENTORY_SCAN || inv->filter_refused[i];
+    if(inv->mode == INVENTORY_DELTA && !delta->full)
+      l->from_link = delta->link[i];
   }
   for(i = 0; i < NCOLL; i++) {
     struct listing *l = &inv->lists[i];
@@ -293,9 +468,11 @@ int inventory_run(struct inventory *inv, time_t now, inventory_done_cb cb,
         for(; i < NCOLL; i++)
           inv->lists[i].result = rc;
         inv->running = false;
+        inv->believed = NULL;
         for(i = 0; i < NCOLL; i++) {
           conflict_set_free(inv->lists[i].set);
-          inv->lists[i].set = NULL;
+          conflict_set_free(inv->lists[i].scratch);
+          inv->lists[i].set = inv->lists[i].scratch = NULL;
         }
         return rc;
       }
@@ -306,4 +483,34 @@ int inventory_run(struct inventory *inv, time_t now, inventory_done_cb cb,
     inv->pending++;
   }
   return 0;
+}
+
+void inventory_take_links(struct inventory *inv, char *links[INVENTORY_NCOLL])
+{
+  size_t i;
+
+  for(i = 0; i < NCOLL; i++) {
+    if(!inv->lists[i].link)
+      continue;
+    free(links[i]);
+    links[i] = inv->lists[i].link;
+    inv->lists[i].link = NULL;
+  }
+}
+
+int inventory_all_full(const struct inventory *inv)
+{
+  size_t i;
+
+  if(inv->mode != INVENTORY_DELTA)
+    return 0;
+  for(i = 0; i < NCOLL; i++)
+    if(inv->lists[i].incremental)
+      return 0;
+  return 1;
+}
+
+const char *inventory_rounds(const struct inventory *inv)
+{
+  return inv->rounds;
 }

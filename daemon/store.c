@@ -92,12 +92,24 @@ static long peek_schema(const char *path)
   return end == p ? 0 : v;
 }
 
+/* add_time_or_null() adds name: "ISO time", or null for 0.  Returns 1, or
+ * 0 when out of memory. */
+static int add_time_or_null(cJSON *doc, const char *name, time_t t)
+{
+  char buf[CONFLICT_TIME_LEN];
+
+  if(!t)
+    return cJSON_AddNullToObject(doc, name) != NULL;
+  conflict_format_time(t, buf, sizeof(buf));
+  return cJSON_AddStringToObject(doc, name, buf) != NULL;
+}
+
 /* build_doc() returns the state document, or NULL when out of memory.
  * The caller frees it with cJSON_Delete(). */
 static cJSON *build_doc(const char *tenant, const struct store_state *st,
                         time_t now)
 {
-  char saved[CONFLICT_TIME_LEN], last[CONFLICT_TIME_LEN];
+  char saved[CONFLICT_TIME_LEN];
   cJSON *doc = cJSON_CreateObject(), *links, *arr;
   size_t i;
   int ok;
@@ -105,13 +117,12 @@ static cJSON *build_doc(const char *tenant, const struct store_state *st,
   if(!doc)
     return NULL;
   conflict_format_time(now, saved, sizeof(saved));
-  conflict_format_time(st->last_success, last, sizeof(last));
   ok = cJSON_AddNumberToObject(doc, "schema", STORE_SCHEMA) &&
        cJSON_AddStringToObject(doc, "tenant", tenant) &&
        cJSON_AddStringToObject(doc, "saved", saved) &&
-       (st->last_success
-            ? cJSON_AddStringToObject(doc, "lastSuccessfulCycle", last) != NULL
-            : cJSON_AddNullToObject(doc, "lastSuccessfulCycle") != NULL);
+       add_time_or_null(doc, "lastSuccessfulCycle", st->last_success);
+  if(ok)
+    ok = add_time_or_null(doc, "deltaFullSync", st->delta_full_sync);
   links = ok ? cJSON_AddObjectToObject(doc, "deltaLinks") : NULL;
   ok = links != NULL;
   for(i = 0; ok && i < STORE_NCOLL; i++)
@@ -239,6 +250,21 @@ static int read_file(const char *path, char **out, size_t *len)
   return 0;
 }
 
+/* get_time_or_null() reads the optional time member name of doc into *t
+ * (absent or null: 0).  Returns 0, -EBADMSG when it is not a string, or
+ * -EINVAL when it is not an ISO 8601 time. */
+static int get_time_or_null(const cJSON *doc, const char *name, time_t *t)
+{
+  const cJSON *m = cJSON_GetObjectItemCaseSensitive(doc, name);
+
+  *t = 0;
+  if(!m || cJSON_IsNull(m))
+    return 0;
+  if(!cJSON_IsString(m))
+    return -EBADMSG;
+  return conflict_parse_time(m->valuestring, t) ? -EINVAL : 0;
+}
+
 /* parse_doc() validates doc and fills st.  Returns 0, -EBADMSG with *why
  * set, -EPROTONOSUPPORT with *schema set, or -ENOMEM. */
 static int parse_doc(const cJSON *doc, const char *tenant,
@@ -268,15 +294,14 @@ static int parse_doc(const cJSON *doc, const char *tenant,
     *why = "\"tenant\" is missing or names another tenant";
     return -EBADMSG;
   }
-  m = cJSON_GetObjectItemCaseSensitive(doc, "lastSuccessfulCycle");
-  if(cJSON_IsString(m)) {
-    if(conflict_parse_time(m->valuestring, &n.last_success)) {
-      *why = "\"lastSuccessfulCycle\" is not a time";
-      return -EBADMSG;
-    }
+  rc = get_time_or_null(doc, "lastSuccessfulCycle", &n.last_success);
+  if(rc) {
+    *why = rc == -EINVAL ? "\"lastSuccessfulCycle\" is not a time"
+                         : "\"lastSuccessfulCycle\" is not a string";
+    return -EBADMSG;
   }
-  else if(m && !cJSON_IsNull(m)) {
-    *why = "\"lastSuccessfulCycle\" is not a string";
+  if(get_time_or_null(doc, "deltaFullSync", &n.delta_full_sync)) {
+    *why = "\"deltaFullSync\" is not a time";
     return -EBADMSG;
   }
   links = cJSON_GetObjectItemCaseSensitive(doc, "deltaLinks");

@@ -32,6 +32,7 @@ enum store_collection { STORE_USERS, STORE_GROUPS, STORE_CONTACTS };
 struct store_state {
   time_t last_success;            /* last successful cycle; 0 = never */
   char *delta_link[STORE_NCOLL];  /* @odata.deltaLink, or NULL */
+  time_t delta_full_sync;         /* last full delta round of all three */
   struct conflict_set *conflicts; /* the inventory, or NULL = empty */
 };
 

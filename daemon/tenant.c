@@ -31,6 +31,9 @@
 #include "store.h"
 #include "token.h"
 
+_Static_assert(STORE_NCOLL == INVENTORY_NCOLL,
+               "store and inventory list the same collections");
+
 #ifndef QD_VERSION
 #define QD_VERSION "0.0.0"
 #endif
@@ -54,6 +57,9 @@ struct tenant {
   struct tenant_stats stats;
   void (*changed)(void *arg);
   void *changed_arg;
+  /* inventory = delta, and delta_full_resync in seconds (0 = never) */
+  bool delta;
+  unsigned full_resync;
   /* shutdown */
   bool closing;
   unsigned open_parts; /* http client, token, timer still closing */
@@ -91,10 +97,23 @@ void tenant_get_stats(const struct tenant *t, struct tenant_stats *st)
 static void on_timer(uv_timer_t *h)
 {
   struct tenant *t = h->data;
+  struct inventory_delta d;
+  time_t now = time(NULL);
+  size_t i;
   int rc;
 
+  memset(&d, 0, sizeof(d));
+  d.believed = t->state.conflicts;
+  for(i = 0; i < INVENTORY_NCOLL; i++)
+    d.link[i] = t->state.delta_link[i];
+  /* The periodic full round catches what delta may not track
+   * (graph-facts §11.1: onPremisesProvisioningErrors is unconfirmed); a
+   * clock set back makes it due rather than postponing it. */
+  d.full = t->full_resync &&
+           (now - t->state.delta_full_sync >= (time_t)t->full_resync ||
+            now < t->state.delta_full_sync);
   t->cycle_start = uv_now(t->loop);
-  rc = inventory_run(t->inv, time(NULL), on_cycle_done, t);
+  rc = inventory_run(t->inv, now, t->delta ? &d : NULL, on_cycle_done, t);
   if(rc) {
     log_warnx("tenant %s: cannot start a cycle: %s", t->name, strerror(-rc));
     uv_timer_start(&t->timer, on_timer, 30000, 0);
@@ -165,6 +184,13 @@ static void commit(struct tenant *t, struct conflict_set *set)
   conflict_set_free(t->state.conflicts);
   t->state.conflicts = set;
   t->state.last_success = now;
+  if(t->delta) {
+    /* The new links go with the inventory they lead on from, in memory
+     * and in the one atomically written state file. */
+    inventory_take_links(t->inv, t->state.delta_link);
+    if(inventory_all_full(t->inv))
+      t->state.delta_full_sync = now;
+  }
   if(t->stats.failures)
     log_info("tenant %s: polling works again after %u failed cycle%s", t->name,
              t->stats.failures, t->stats.failures == 1 ? "" : "s");
@@ -174,10 +200,11 @@ static void commit(struct tenant *t, struct conflict_set *set)
   /* Failure is logged by the store; the next cycle saves again. */
   store_save(t->state_dir, t->name, &t->state, now);
   uv_update_time(t->loop);
-  log_info("tenant %s: %zu conflict%s (%zu new, %zu cleared) in %.2f s",
+  log_info("tenant %s: %zu conflict%s (%zu new, %zu cleared) in %.2f s%s%s%s",
            t->name, conflict_set_count(set),
            conflict_set_count(set) == 1 ? "" : "s", ds.detected, ds.cleared,
-           (double)(uv_now(t->loop) - t->cycle_start) / 1000.0);
+           (double)(uv_now(t->loop) - t->cycle_start) / 1000.0,
+           t->delta ? " (" : "", inventory_rounds(t->inv), t->delta ? ")" : "");
   schedule(t);
   if(t->changed)
     t->changed(t->changed_arg);
@@ -326,6 +353,32 @@ void tenant_close(struct tenant *t, void (*closed_cb)(void *arg), void *arg)
   uv_close((uv_handle_t *)&t->timer, on_timer_closed);
 }
 
+static enum inventory_mode inventory_mode(int cfg_mode)
+{
+  if(cfg_mode == CFG_INVENTORY_SCAN)
+    return INVENTORY_SCAN;
+  return cfg_mode == CFG_INVENTORY_DELTA ? INVENTORY_DELTA : INVENTORY_FILTER;
+}
+
+/* drop_delta_links() forgets stored delta links when the inventory mode
+ * is not delta: a later switch back must not resume from links that the
+ * inventory saved since then no longer matches. */
+static void drop_delta_links(struct tenant *t)
+{
+  size_t i, n = 0;
+
+  for(i = 0; i < STORE_NCOLL; i++) {
+    n += t->state.delta_link[i] != NULL;
+    free(t->state.delta_link[i]);
+    t->state.delta_link[i] = NULL;
+  }
+  t->state.delta_full_sync = 0;
+  if(n)
+    log_info("tenant %s: inventory is not delta; dropping %zu stored delta "
+             "link%s",
+             t->name, n, n == 1 ? "" : "s");
+}
+
 int tenant_start(uv_loop_t *loop, const struct cfg *cfg,
                  const struct cfg_tenant *tc, const char *state_dir,
                  struct alert *alert, void (*changed)(void *arg), void *arg,
@@ -366,6 +419,10 @@ int tenant_start(uv_loop_t *loop, const struct cfg *cfg,
                  ? ""
                  : "s");
   t->stats.last_success = t->state.last_success;
+  t->delta = cfg->inventory_mode == CFG_INVENTORY_DELTA;
+  t->full_resync = cfg->delta_resync;
+  if(!t->delta)
+    drop_delta_links(t);
 
   memset(&ho, 0, sizeof(ho));
   ho.user_agent = "quarantined/" QD_VERSION;
@@ -389,10 +446,7 @@ int tenant_start(uv_loop_t *loop, const struct cfg *cfg,
   rc = graph_new(loop, t->hc, t->tok, &go, &t->g);
   if(rc)
     goto fail_token;
-  rc = inventory_new(t->g, t->name,
-                     cfg->inventory_mode == CFG_INVENTORY_SCAN
-                         ? INVENTORY_SCAN
-                         : INVENTORY_FILTER,
+  rc = inventory_new(t->g, t->name, inventory_mode(cfg->inventory_mode),
                      cfg->page_size, &t->inv);
   if(rc)
     goto fail_graph;

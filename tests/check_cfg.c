@@ -84,6 +84,8 @@ START_TEST(test_defaults)
   ck_assert_str_eq(cfg->state_dir, "/var/lib/quarantined");
   ck_assert_int_eq(cfg->log_level, LOG_INFO);
   ck_assert_uint_eq(cfg->poll_interval, 300);
+  ck_assert_int_eq(cfg->inventory_mode, CFG_INVENTORY_FILTER);
+  ck_assert_uint_eq(cfg->delta_resync, 86400);
   ck_assert_uint_eq(cfg->ntenants, 1);
   t = cfg_tenant_find(cfg, "contoso");
   ck_assert_ptr_nonnull(t);
@@ -110,6 +112,8 @@ START_TEST(test_full)
                         "state_dir = /srv/qd\n"
                         "log_level = debug\n"
                         "poll_interval = 2m\n"
+                        "inventory = delta\n"
+                        "delta_full_resync = 0\n"
                         "\n"
                         "[tenant a]\n"
                         "tenant_id = contoso.onmicrosoft.com\n"
@@ -130,11 +134,13 @@ START_TEST(test_full)
   ck_assert_str_eq(cfg->state_dir, "/srv/qd");
   ck_assert_int_eq(cfg->log_level, LOG_DEBUG);
   ck_assert_uint_eq(cfg->poll_interval, 120);
+  ck_assert_int_eq(cfg->inventory_mode, CFG_INVENTORY_DELTA);
+  ck_assert_uint_eq(cfg->delta_resync, 0);
   ck_assert_uint_eq(cfg->ntenants, 2);
   ck_assert_str_eq(cfg->tenants->name, "a");
   ck_assert_str_eq(cfg->tenants->next->name, "b");
   t = cfg_tenant_find(cfg, "a");
-  ck_assert_uint_eq(t->line, 7);
+  ck_assert_uint_eq(t->line, 9);
   ck_assert_str_eq(t->login_url, "https://login.microsoftonline.us");
   ck_assert_str_eq(t->private_key_credential, "a.key");
   ck_assert_uint_eq(t->poll_interval, 3600);
@@ -191,8 +197,11 @@ START_TEST(test_bad_values)
   expect_error(TENANT_OK "client_secret_file =\n",
                "x.conf:5: duplicate key 'client_secret_file'");
   expect_error(TENANT_OK "ca_file =\n", "x.conf:5: ca_file: empty value");
-  expect_error("[daemon]\ninventory = delta\n" TENANT_OK,
-               "x.conf:2: inventory: 'delta' is not filter or scan");
+  expect_error("[daemon]\ninventory = deltas\n" TENANT_OK,
+               "x.conf:2: inventory: 'deltas' is not filter, scan or delta");
+  expect_error("[daemon]\ndelta_full_resync = 91d\n" TENANT_OK,
+               "x.conf:2: delta_full_resync: '91d' is out of range (0s to "
+               "90d)");
   expect_error("[daemon]\npage_size = 1000\n" TENANT_OK,
                "x.conf:2: page_size: '1000' is out of range (1 to 999)");
   expect_error("[daemon]\nmax_response_size = 1T\n" TENANT_OK,

@@ -372,18 +372,29 @@ START_TEST(test_names)
 }
 END_TEST
 
-/* make() returns a new conflict for object i with one proxy value. */
-static struct conflict *make(size_t i, time_t seen)
+/* make_for() returns a new conflict of user i on property p: its proxy
+ * value SMTP:User<i>@Contoso.com or its UPN user<i>@contoso.com. */
+static struct conflict *make_for(size_t i, enum conflict_property p,
+                                 time_t seen)
 {
   char id[64], val[64];
   struct conflict *c;
 
   snprintf(id, sizeof(id), "00000000-0000-4000-8000-%012zu", i);
-  snprintf(val, sizeof(val), "SMTP:User%zu@Contoso.com", i);
-  c = conflict_new("contoso", id, CONFLICT_USER, CONFLICT_PROXY, val);
+  snprintf(val, sizeof(val),
+           p == CONFLICT_PROXY ? "SMTP:User%zu@Contoso.com"
+                               : "user%zu@contoso.com",
+           i);
+  c = conflict_new("contoso", id, CONFLICT_USER, p, val);
   ck_assert_ptr_nonnull(c);
   c->first_seen = c->last_seen = seen;
   return c;
+}
+
+/* make() returns a new conflict for object i with one proxy value. */
+static struct conflict *make(size_t i, time_t seen)
+{
+  return make_for(i, CONFLICT_PROXY, seen);
 }
 
 START_TEST(test_set_100k)
@@ -427,6 +438,119 @@ START_TEST(test_set_100k)
   ck_assert_uint_eq(n, N / 2);
   ck_assert_ptr_null(conflict_set_remove(s, "missing"));
   conflict_set_free(s);
+}
+END_TEST
+
+START_TEST(test_remove_object)
+{
+  enum { N = 100000 };
+  struct conflict_set *s = conflict_set_new("contoso");
+  struct conflict *c;
+  size_t i;
+  char id[64], val[64];
+
+  /* Two conflicts per object, added while the table grows. */
+  for(i = 0; i < N; i++) {
+    ck_assert_int_eq(conflict_set_add(s, make(i, NOW)), 0);
+    ck_assert_int_eq(conflict_set_add(s, make_for(i, CONFLICT_UPN, NOW)), 0);
+  }
+  ck_assert_uint_eq(conflict_set_count(s), 2 * N);
+  for(i = 0; i < N; i += 3) {
+    snprintf(id, sizeof(id), "00000000-0000-4000-8000-%012zu", i);
+    ck_assert_uint_eq(conflict_set_remove_object(s, id), 2);
+    ck_assert_uint_eq(conflict_set_remove_object(s, id), 0);
+  }
+  ck_assert_uint_eq(conflict_set_count(s), 2 * N - 2 * ((N + 2) / 3));
+  for(i = 0; i < N; i++) {
+    snprintf(id, sizeof(id), "00000000-0000-4000-8000-%012zu", i);
+    snprintf(val, sizeof(val), "user%zu@contoso.com", i);
+    c = find(s, id, CONFLICT_UPN, val);
+    ck_assert(i % 3 ? c != NULL : c == NULL);
+    snprintf(val, sizeof(val), "smtp:user%zu@contoso.com", i);
+    c = find(s, id, CONFLICT_PROXY, val);
+    ck_assert(i % 3 ? c != NULL : c == NULL);
+  }
+  /* Removing by key keeps the object index right: one left to drop. */
+  c = make_for(1, CONFLICT_UPN, NOW);
+  conflict_free(conflict_set_remove(s, c->key));
+  ck_assert_uint_eq(conflict_set_remove_object(s, c->object_id), 1);
+  ck_assert_uint_eq(conflict_set_remove_object(s, "missing"), 0);
+  conflict_free(c);
+  conflict_set_free(s);
+  /* An empty set has no table yet. */
+  s = conflict_set_new("contoso");
+  ck_assert_uint_eq(conflict_set_remove_object(s, "x"), 0);
+  conflict_set_free(s);
+}
+END_TEST
+
+START_TEST(test_copy_and_move)
+{
+  struct conflict_set *all = conflict_set_new("contoso");
+  struct conflict_set *users = conflict_set_new("contoso");
+  struct conflict_set *from = conflict_set_new("contoso");
+  struct conflict *g, *c, *newer;
+  cJSON *ja, *jb;
+  char *a, *b;
+
+  ck_assert_int_eq(parse(group_sample, CONFLICT_GROUP, all, NOW), 1);
+  ck_assert_int_eq(conflict_set_add(all, make(1, NOW - 60)), 0);
+  ck_assert_int_eq(conflict_set_add(all, make_for(1, CONFLICT_UPN, NOW)), 0);
+  /* A deep copy of one type only. */
+  ck_assert_int_eq(conflict_set_copy_type(users, all, CONFLICT_USER), 0);
+  ck_assert_uint_eq(conflict_set_count(users), 2);
+  ck_assert_int_eq(conflict_set_copy_type(users, all, CONFLICT_USER), -EEXIST);
+  ck_assert_int_eq(conflict_set_copy_type(users, all, CONFLICT_CONTACT), 0);
+  ck_assert_uint_eq(conflict_set_count(users), 2);
+  /* conflict_dup() copies every field. */
+  g = find(all, "6f1c2a3b-0000-4000-8000-000000000001", CONFLICT_PROXY,
+           "conflictmail@contoso.com");
+  ck_assert_ptr_nonnull(g);
+  {
+    /* ... including the pairing a delta round must carry over. */
+    struct conflict_holder h = {0};
+
+    h.id = "0c1d2e3f-0000-4000-8000-0000000000aa";
+    h.type = CONFLICT_USER;
+    h.display_name = "Holder";
+    ck_assert_int_eq(conflict_set_holders(g, &h, 1), 0);
+    g->looked_up = NOW - 30;
+    g->last_sync = NOW - 3600;
+    g->cls = CONFLICT_CLASS_GROUP_OR_CONTACT;
+  }
+  c = conflict_dup(g);
+  ck_assert_ptr_nonnull(c);
+  ck_assert_ptr_ne(c->display_name, g->display_name);
+  ja = conflict_to_json(g);
+  jb = conflict_to_json(c);
+  a = cJSON_PrintUnformatted(ja);
+  b = cJSON_PrintUnformatted(jb);
+  cJSON_Delete(ja);
+  cJSON_Delete(jb);
+  ck_assert_str_eq(a, b);
+  free(a);
+  free(b);
+  conflict_free(c);
+
+  /* Moving replaces same-key entries and keeps the older first_seen. */
+  newer = make(1, NOW);
+  newer->display_name = strdup("renamed");
+  ck_assert_int_eq(conflict_set_add(from, newer), 0);
+  ck_assert_int_eq(conflict_set_add(from, make(2, NOW)), 0);
+  ck_assert_int_eq(conflict_set_move(users, from), 0);
+  ck_assert_uint_eq(conflict_set_count(from), 0);
+  ck_assert_uint_eq(conflict_set_count(users), 3);
+  c = conflict_set_find(users, newer->key);
+  ck_assert_ptr_eq(c, newer);
+  ck_assert_str_eq(c->display_name, "renamed");
+  ck_assert_int_eq(c->first_seen, NOW - 60);
+  ck_assert_int_eq(conflict_set_move(users, from), 0);
+  /* The copies are independent of the source. */
+  conflict_set_free(all);
+  ck_assert_uint_eq(conflict_set_remove_object(users, newer->object_id), 2);
+  ck_assert_uint_eq(conflict_set_count(users), 1);
+  conflict_set_free(users);
+  conflict_set_free(from);
 }
 END_TEST
 
@@ -605,6 +729,8 @@ Suite *conflict_suite(void)
   suite_add_tcase(s, tc);
   tcase_set_timeout(ts, 20);
   tcase_add_test(ts, test_set_100k);
+  tcase_add_test(ts, test_remove_object);
+  tcase_add_test(ts, test_copy_and_move);
   tcase_add_test(ts, test_diff);
   tcase_add_test(ts, test_json_roundtrip);
   tcase_add_test(ts, test_json_strict);

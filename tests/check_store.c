@@ -57,6 +57,7 @@ static void fill(struct store_state *st, size_t n)
 
   memset(st, 0, sizeof(*st));
   st->last_success = NOW - 30;
+  st->delta_full_sync = NOW - 86400;
   st->delta_link[STORE_USERS] =
       strdup("https://graph.microsoft.com/v1.0/users/delta?$deltatoken=abc");
   st->delta_link[STORE_CONTACTS] =
@@ -131,6 +132,7 @@ START_TEST(test_roundtrip)
   memset(&back, 0, sizeof(back));
   ck_assert_int_eq(store_load(dir, "contoso", &back), 0);
   ck_assert_int_eq(back.last_success, NOW - 30);
+  ck_assert_int_eq(back.delta_full_sync, NOW - 86400);
   ck_assert_str_eq(back.delta_link[STORE_USERS], st.delta_link[STORE_USERS]);
   ck_assert_ptr_null(back.delta_link[STORE_GROUPS]);
   ck_assert_str_eq(back.delta_link[STORE_CONTACTS],
@@ -287,6 +289,9 @@ START_TEST(test_corrupt)
   expect_corrupt("{\"schema\":1,\"tenant\":\"contoso\",\"conflicts\":[],"
                  "\"lastSuccessfulCycle\":12}",
                  "\"lastSuccessfulCycle\" is not a string");
+  expect_corrupt("{\"schema\":1,\"tenant\":\"contoso\",\"conflicts\":[],"
+                 "\"deltaFullSync\":\"yesterday\"}",
+                 "\"deltaFullSync\" is not a time");
   expect_corrupt("{\"schema\":1,\"tenant\":\"contoso\",\"conflicts\":["
                  "{\"objectId\":\"x\",\"objectType\":\"user\",\"property\":"
                  "\"upn\",\"value\":7,\"state\":\"active\"}]}",

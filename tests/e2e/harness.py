@@ -240,9 +240,11 @@ class Daemon:
     after stop() (same state_dir, same alerts file, a new log file)."""
 
     def __init__(self, sim, workdir, name="e2e", page_size=1, poll_interval="1s",
-                 secret=READER_SECRET, secret_mode=0o600, inventory=None, extra_tenants=()):
+                 secret=READER_SECRET, secret_mode=0o600, inventory=None, extra_tenants=(),
+                 daemon_options=()):
         """extra_tenants: (name, tenant_id, client_id, secret) of further [tenant]
-        sections, each with its own secret file (mode 0600)."""
+        sections, each with its own secret file (mode 0600); daemon_options: further
+        "key = value" lines for [daemon]."""
         self.sim = sim
         self.workdir = workdir
         self.name = name
@@ -262,6 +264,7 @@ class Daemon:
                  "page_size = %d" % page_size]
         if inventory:
             lines.append("inventory = %s" % inventory)
+        lines += list(daemon_options)
         lines += ["", "[alerts]", "syslog = no", "jsonl_file = %s" % self.alerts_path, "",
                   "[tenant %s]" % name,
                   "tenant_id = %s" % TENANT_ID,

@@ -45,6 +45,26 @@ class HttpsTest(SimTestCase):
             self.assertEqual(int(resp.getheader("Content-Length")), len(body))
         conn.close()
 
+    def test_responses_are_not_held_back_by_nagle(self):
+        """Headers and body are two writes; the server turns Nagle off so a short
+        body is not held until the client's delayed ACK (a ~40 ms stall per
+        response that would distort `make bench`)."""
+        from graphsimlib import server as server_module
+        seen = []
+        original = server_module.Handler.setup
+
+        def setup(handler):
+            original(handler)
+            seen.append(handler.connection.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+
+        server_module.Handler.setup = setup
+        try:
+            self.assertEqual(self.graph("GET", "/users?$top=1").status, 200)
+        finally:
+            server_module.Handler.setup = original
+        self.assertTrue(seen)
+        self.assertTrue(all(seen), seen)
+
     def test_two_tenants_are_isolated_by_token(self):
         contoso = self.token(tenant=CONTOSO)
         fabrikam = self.token(tenant="fabrikam.com", client_id="4d5e6f70-8192-4a0b-9ecf-3a4b5c6d7e8f",
