@@ -9,11 +9,14 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include "anchor.h"
 #include "atomic.h"
@@ -891,6 +894,34 @@ int anchors_csv_row(FILE *f, const char *const *fields, size_t n)
   }
   putc('\n', f);
   return ferror(f) ? -EIO : 0;
+}
+
+int anchors_suggestions_lock(const char *path)
+{
+  char *lock;
+  int fd, rc = 0;
+
+  if(asprintf(&lock, "%s.lock", path) < 0)
+    return -ENOMEM;
+  fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+  if(fd < 0)
+    rc = -errno;
+  free(lock);
+  if(rc)
+    return rc;
+  while(flock(fd, LOCK_EX) < 0)
+    if(errno != EINTR) {
+      rc = -errno;
+      close(fd);
+      return rc;
+    }
+  return fd;
+}
+
+void anchors_suggestions_unlock(int fd)
+{
+  if(fd >= 0)
+    close(fd); /* releases the flock */
 }
 
 int anchors_suggestions_write(const char *path,

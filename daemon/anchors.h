@@ -163,6 +163,15 @@ int anchors_suggestions_write(const char *path,
                               const struct anchors_suggestions *l,
                               const char **what);
 
+/* anchors_suggestions_lock() takes the suggestions file's lock: an
+ * exclusive flock(2) on "<path>.lock" (created with mode 0640), waiting
+ * for the holder.  Whoever reads the file to rewrite it holds the lock
+ * until the new file is in place, so two writers never lose each other's
+ * lines or approvals.  Returns the lock's file descriptor (release it
+ * with anchors_suggestions_unlock()) or a negative errno. */
+int anchors_suggestions_lock(const char *path);
+void anchors_suggestions_unlock(int fd);
+
 /* anchors_suggestions_clear() frees everything l holds and zeroes it. */
 void anchors_suggestions_clear(struct anchors_suggestions *l);
 

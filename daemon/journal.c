@@ -23,6 +23,7 @@
 
 #include "atomic.h"
 #include "conflict.h"
+#include "store.h"
 
 struct journal {
   int fd;
@@ -41,13 +42,7 @@ const char *journal_kind_name(enum journal_kind k)
 
 char *journal_path(const char *state_dir, const char *tenant)
 {
-  char *path;
-
-  if(!*tenant || tenant[0] == '.' || strchr(tenant, '/'))
-    return NULL;
-  if(asprintf(&path, "%s/%s.journal.jsonl", state_dir, tenant) < 0)
-    return NULL;
-  return path;
+  return store_file_path(state_dir, tenant, ".journal.jsonl");
 }
 
 int journal_open(const char *path, struct journal **out)

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -319,9 +320,11 @@ static int cmd_suggestions_list(const char *path)
   return rc ? EXIT_FAILURE : EXIT_SUCCESS;
 }
 
-static int cmd_suggestions_approve(const char *path, const char *target,
-                                   const char *anchor)
+static int approve_locked(const char *path, const char *target,
+                          const char *anchor)
 {
+  struct stat sb;
+  bool owned;
   struct anchors_suggestions l = {NULL, 0, 0};
   struct tally t = {0, 0, 0};
   const struct anchors_suggestion *sg;
@@ -364,7 +367,15 @@ static int cmd_suggestions_approve(const char *path, const char *target,
     anchors_suggestions_clear(&l);
     return EXIT_FAILURE;
   }
+  /* The daemon (often a systemd DynamicUser) owns the file and must
+   * still read and replace it after root approved a line. */
+  owned = stat(path, &sb) == 0;
   rc = anchors_suggestions_write(path, &l, &what);
+  if(!rc && owned && (sb.st_uid != geteuid() || sb.st_gid != getegid()) &&
+     chown(path, sb.st_uid, sb.st_gid) < 0) {
+    rc = -errno;
+    what = "chown to the file's previous owner";
+  }
   if(rc)
     fprintf(stderr, "quarantinectl: %s: %s: %s\n", path, what, strerror(-rc));
   else
@@ -372,6 +383,22 @@ static int cmd_suggestions_approve(const char *path, const char *target,
            sg->anchor);
   anchors_suggestions_clear(&l);
   return rc ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
+/* The daemon may be adding suggestions to the same file: hold its lock
+ * from reading to renaming. */
+static int cmd_suggestions_approve(const char *path, const char *target,
+                                   const char *anchor)
+{
+  int lock = anchors_suggestions_lock(path), rc;
+
+  if(lock < 0) {
+    fprintf(stderr, "quarantinectl: %s.lock: %s\n", path, strerror(-lock));
+    return EXIT_FAILURE;
+  }
+  rc = approve_locked(path, target, anchor);
+  anchors_suggestions_unlock(lock);
+  return rc;
 }
 
 static int cmd_suggestions(int argc, char **argv)

@@ -40,15 +40,21 @@ void store_state_clear(struct store_state *st)
   memset(st, 0, sizeof(*st));
 }
 
-char *store_path(const char *state_dir, const char *tenant)
+char *store_file_path(const char *state_dir, const char *tenant,
+                      const char *suffix)
 {
   char *path;
 
   if(!*tenant || tenant[0] == '.' || strchr(tenant, '/'))
     return NULL;
-  if(asprintf(&path, "%s/%s.state.json", state_dir, tenant) < 0)
+  if(asprintf(&path, "%s/%s%s", state_dir, tenant, suffix) < 0)
     return NULL;
   return path;
+}
+
+char *store_path(const char *state_dir, const char *tenant)
+{
+  return store_file_path(state_dir, tenant, ".state.json");
 }
 
 /* ===== Saving ===== */

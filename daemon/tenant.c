@@ -21,6 +21,7 @@
 #include <sys/random.h>
 
 #include "alert.h"
+#include "anchor.h"
 #include "classify.h"
 #include "conflict.h"
 #include "graph.h"
@@ -29,6 +30,7 @@
 #include "inventory.h"
 #include "log.h"
 #include "store.h"
+#include "suggest.h"
 #include "token.h"
 
 _Static_assert(STORE_NCOLL == INVENTORY_NCOLL,
@@ -42,7 +44,8 @@ struct tenant {
   uv_loop_t *loop;
   char *name;
   char *state_dir;
-  unsigned interval; /* seconds between cycles */
+  char *suggest_path; /* <state_dir>/<tenant>.suggestions.csv */
+  unsigned interval;  /* seconds between cycles */
   struct alert *alert;
   struct http_client *hc;
   struct token *tok;
@@ -179,6 +182,8 @@ static void commit(struct tenant *t, struct conflict_set *set)
     classify_conflict(c, &t->copts, now, &cr);
     c->cls = cr.cls;
   }
+  /* Logged there; a failure only delays the suggestion to the next cycle. */
+  suggest_update(t->suggest_path, set, &t->copts, ANCHOR_GUID_BYTES, now);
   memset(&ds, 0, sizeof(ds));
   conflict_set_diff(t->state.conflicts, set, &cb, &ds);
   conflict_set_free(t->state.conflicts);
@@ -327,6 +332,7 @@ static void part_closed(struct tenant *t)
     t->closed_cb(t->closed_arg);
   free(t->name);
   free(t->state_dir);
+  free(t->suggest_path);
   free(t);
 }
 
@@ -395,7 +401,8 @@ int tenant_start(uv_loop_t *loop, const struct cfg *cfg,
   t->loop = loop;
   t->name = strdup(tc->name);
   t->state_dir = strdup(state_dir);
-  if(!t->name || !t->state_dir) {
+  t->suggest_path = suggest_path(state_dir, tc->name);
+  if(!t->name || !t->state_dir || !t->suggest_path) {
     rc = -ENOMEM;
     goto fail;
   }
@@ -482,6 +489,7 @@ fail:
   store_state_clear(&t->state);
   free(t->name);
   free(t->state_dir);
+  free(t->suggest_path);
   free(t);
   return rc;
 }

@@ -4,6 +4,7 @@ classified, through Graph $batch, against the simulator's scenarios.
 Run one with e.g. python3 -m unittest tests.e2e.test_holder.HolderE2E.test_cloud_account
 after make (QD_E2E_KEEP=1 keeps the daemon logs)."""
 
+import csv
 import json
 import math
 import os
@@ -100,6 +101,15 @@ class HolderE2E(E2ETestCase):
             self.assertEqual(c["class"], "cloud_account")
             self.assertEqual([h["id"] for h in c["holders"]], [JOHN_CLOUD])
             self.assertIsNotNone(c["holdersLookedUp"])
+        # One suggestion for the pair (two conflicts, one cloud user, one anchor),
+        # not approved: nothing is ever applied from it without an admin.
+        with open(os.path.join(d.state_dir, "%s.suggestions.csv" % d.name)) as f:
+            rows = list(csv.DictReader(f))
+        self.assertEqual(len(rows), 1, rows)
+        self.assertEqual((rows[0]["approved"], rows[0]["target"], rows[0]["anchor"]),
+                         ("no", JOHN_CLOUD, JOHN_ANCHOR))
+        self.assertIn(rows[0]["conflict"], {a["objectId"] for a in alerts.values()})
+        self.assertEqual(len(d.log_lines(r"suggest: tenant e2e: suggested anchor")), 1)
         d.stop()
         self.assertNoWrites()
 

@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * suggest: known-anchor suggestions derived from conflict pairs.  When a
+ * cloud-only user holds the UPN or address of a synced user (class
+ * cloud_account), the synced duplicate's onPremisesImmutableId is the
+ * source anchor that would hard-match the two.  suggest_update() writes
+ * such pairs to the tenant's suggestions file (anchors.h), unapproved: an
+ * admin approves a line with `quarantinectl suggestions approve`, and
+ * only approved lines ever reach the apply engine.
+ *
+ * The daemon and quarantinectl both rewrite the file; each holds the
+ * file's lock (anchors_suggestions_lock()) from reading to renaming, so
+ * an approval is never lost to a concurrent update.
+ */
+#ifndef QD_SUGGEST_H
+#define QD_SUGGEST_H
+
+#include <time.h>
+
+#include "classify.h"
+#include "conflict.h"
+
+/* suggest_path() returns the malloc'd path of tenant's suggestions file,
+ * <state_dir>/<tenant>.suggestions.csv, or NULL when out of memory or
+ * when tenant is not a plain file name (see store_path()). */
+char *suggest_path(const char *state_dir, const char *tenant);
+
+/* suggest_update() classifies every conflict of set (borrowed, not
+ * changed) as of now and adds a suggestion to the file at path for each
+ * cloud_account pair whose synced side carries a valid anchor of
+ * anchor_len bytes (0 = any length) and is not suggested yet (same cloud
+ * user and anchor; an existing line keeps its approval).  The file is
+ * read and rewritten atomically only when there is something to add; a
+ * file with bad lines is left alone (rewriting would drop them).
+ * Returns the number of suggestions added (>= 0) or a negative errno; a
+ * failure is logged once here, with the path and the tenant. */
+int suggest_update(const char *path, const struct conflict_set *set,
+                   const struct classify_opts *opts, size_t anchor_len,
+                   time_t now);
+
+#endif

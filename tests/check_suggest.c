@@ -1,0 +1,166 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * Check suite for suggest: a cloud-account pair becomes one unapproved
+ * suggestion naming the cloud-only user and the synced duplicate's
+ * anchor; an admin's approval survives later updates; nothing else is
+ * suggested; a file with bad lines is never rewritten.
+ */
+#include <check.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "anchors.h"
+#include "suggest.h"
+#include "testutil.h"
+
+#define NOW ((time_t)1700000000)
+#define ANCHOR "yYuRNW0Z6kCXeYidebdT8A=="
+#define CLOUD_ID "0c1d2e3f-0000-4000-8000-0000000000aa"
+
+static const struct classify_opts opts = {7 * 86400};
+
+/* pair() adds to s a synced user quarantined on value, paired (complete
+ * lookup) with one holder of the given sync state. */
+static void pair(struct conflict_set *s, const char *id, const char *value,
+                 const char *anchor, const char *holder_id,
+                 enum conflict_tristate holder_sync)
+{
+  struct conflict *c =
+      conflict_new("contoso", id, CONFLICT_USER, CONFLICT_UPN, value);
+  struct conflict_holder h;
+
+  ck_assert_ptr_nonnull(c);
+  c->upn = strdup("john1234@contoso.onmicrosoft.com");
+  c->display_name = strdup("John Smith (on-premises)");
+  c->sync_enabled = CONFLICT_TRI_TRUE;
+  c->immutable_id = anchor ? strdup(anchor) : NULL;
+  c->last_sync = NOW - 60;
+  c->looked_up = NOW;
+  memset(&h, 0, sizeof(h));
+  h.id = (char *)(uintptr_t)holder_id;
+  h.type = CONFLICT_USER;
+  h.upn = (char *)(uintptr_t)value;
+  h.display_name = (char *)(uintptr_t) "John Smith (cloud)";
+  h.sync_enabled = holder_sync;
+  h.last_sync = holder_sync == CONFLICT_TRI_TRUE ? NOW - 60 : 0;
+  ck_assert_int_eq(conflict_set_holders(c, &h, 1), 0);
+  ck_assert_int_eq(conflict_set_add(s, c), 0);
+}
+
+static void read_file(const char *path, struct anchors_suggestions *l)
+{
+  memset(l, 0, sizeof(*l));
+  ck_assert_int_eq(anchors_suggestions_read(path, l, NULL, NULL), 0);
+}
+
+START_TEST(test_cloud_account_pair_is_suggested_once)
+{
+  char *dir = tu_tmpdir(), *path = suggest_path(dir, "contoso");
+  struct conflict_set *s = conflict_set_new("contoso");
+  struct anchors_suggestions l;
+
+  pair(s, "q-1", "john@contoso.com", ANCHOR, CLOUD_ID, CONFLICT_TRI_UNKNOWN);
+  /* Two synced objects: fixed on-premises, nothing to suggest. */
+  pair(s, "q-2", "ann@contoso.com",
+       "AAAAAAAAAAAAAAAAAAAAAA==", "0c1d2e3f-0000-4000-8000-0000000000bb",
+       CONFLICT_TRI_TRUE);
+  /* An anchor the apply engine would refuse is not suggested either. */
+  pair(s, "q-3", "bob@contoso.com", "abc$",
+       "0c1d2e3f-0000-4000-8000-0000000000cc", CONFLICT_TRI_UNKNOWN);
+
+  ck_assert_int_eq(suggest_update(path, s, &opts, 16, NOW), 1);
+  read_file(path, &l);
+  ck_assert_uint_eq(l.n, 1);
+  ck_assert_int_eq(l.v[0].approved, 0);
+  ck_assert_str_eq(l.v[0].target, CLOUD_ID);
+  ck_assert_str_eq(l.v[0].anchor, ANCHOR);
+  ck_assert_str_eq(l.v[0].conflict, "q-1");
+  ck_assert_str_eq(l.v[0].value, "john@contoso.com");
+  ck_assert_str_eq(l.v[0].reference, "conflict:q-1:userPrincipalName");
+  ck_assert_ptr_nonnull(strstr(l.v[0].reason, "same person"));
+
+  /* The admin approves; the next cycles add nothing and keep it. */
+  ck_assert_int_eq(anchors_suggestions_approve(&l, CLOUD_ID, NULL), 0);
+  {
+    const char *what;
+
+    ck_assert_int_eq(anchors_suggestions_write(path, &l, &what), 0);
+  }
+  anchors_suggestions_clear(&l);
+  ck_assert_int_eq(suggest_update(path, s, &opts, 16, NOW + 300), 0);
+  read_file(path, &l);
+  ck_assert_uint_eq(l.n, 1);
+  ck_assert_int_eq(l.v[0].approved, 1);
+  anchors_suggestions_clear(&l);
+
+  conflict_set_free(s);
+  free(path);
+  tu_rmtree(dir);
+  free(dir);
+}
+END_TEST
+
+START_TEST(test_no_candidate_no_file)
+{
+  char *dir = tu_tmpdir(), *path = suggest_path(dir, "contoso"), *lock;
+  struct conflict_set *s = conflict_set_new("contoso");
+
+  pair(s, "q-2", "ann@contoso.com", ANCHOR,
+       "0c1d2e3f-0000-4000-8000-0000000000bb", CONFLICT_TRI_TRUE);
+  ck_assert_int_eq(suggest_update(path, s, &opts, 16, NOW), 0);
+  ck_assert_int_eq(access(path, F_OK), -1);
+  ck_assert_int_eq(asprintf(&lock, "%s.lock", path) > 0, 1);
+  ck_assert_int_eq(access(lock, F_OK), -1);
+  free(lock);
+  conflict_set_free(s);
+  free(path);
+  tu_rmtree(dir);
+  free(dir);
+}
+END_TEST
+
+START_TEST(test_bad_file_is_left_alone)
+{
+  static const char bad[] = ANCHORS_SUGGESTIONS_HEADER "\n"
+                                                       "maybe,x,y\n";
+  char *dir = tu_tmpdir(), *path, *after;
+  struct conflict_set *s = conflict_set_new("contoso");
+
+  path = tu_write(dir, "contoso.suggestions.csv", bad);
+  pair(s, "q-1", "john@contoso.com", ANCHOR, CLOUD_ID, CONFLICT_TRI_UNKNOWN);
+  ck_assert_int_eq(suggest_update(path, s, &opts, 16, NOW), -EBADMSG);
+  after = tu_slurp(path);
+  ck_assert_str_eq(after, bad);
+  free(after);
+  conflict_set_free(s);
+  free(path);
+  tu_rmtree(dir);
+  free(dir);
+}
+END_TEST
+
+START_TEST(test_path)
+{
+  char *p = suggest_path("/var/lib/quarantined", "contoso");
+
+  ck_assert_str_eq(p, "/var/lib/quarantined/contoso.suggestions.csv");
+  free(p);
+  ck_assert_ptr_null(suggest_path("/x", "../etc"));
+}
+END_TEST
+
+Suite *suggest_suite(void)
+{
+  Suite *s = suite_create("suggest");
+  TCase *tc = tcase_create("suggest");
+
+  tcase_add_test(tc, test_cloud_account_pair_is_suggested_once);
+  tcase_add_test(tc, test_no_candidate_no_file);
+  tcase_add_test(tc, test_bad_file_is_left_alone);
+  tcase_add_test(tc, test_path);
+  suite_add_tcase(s, tc);
+  return s;
+}
