@@ -34,6 +34,10 @@ struct graph {
   unsigned max_attempts, backoff_ms, backoff_max_ms;
   uint64_t rng;
   struct graph_req *reqs; /* every live request */
+  /* Graph throttles per application and tenant (graph-facts §4): after a
+   * 429 or 503 with Retry-After no request of this tenant is sent before
+   * uv_now() reaches this, not only the one that was refused. */
+  uint64_t throttled_until;
   bool closing;
 };
 
@@ -263,6 +267,15 @@ static long backoff(struct graph *g, unsigned attempt)
   return (long)(base / 2 + rnd(g) % (base / 2 + 1));
 }
 
+/* throttle() closes the tenant's gate for delay_ms after a Retry-After. */
+static void throttle(struct graph *g, long delay_ms)
+{
+  uint64_t until = uv_now(g->loop) + (uint64_t)delay_ms;
+
+  if(delay_ms > 0 && until > g->throttled_until)
+    g->throttled_until = until;
+}
+
 static void on_retry_timer(uv_timer_t *t)
 {
   struct graph_req *r = t->data;
@@ -444,6 +457,7 @@ static void on_http_done(const struct http_response *resp, void *arg)
   case 429:
   case 503:
     ra = graph_retry_after_ms(resp->retry_after, time(NULL));
+    throttle(r->g, ra);
     retry_or_fail(r, ra, -ETIMEDOUT, &err,
                   resp->status == 429 ? "throttled (429)"
                                       : "service unavailable (503)");
@@ -531,8 +545,14 @@ static void on_token(int result, const char *bearer,
 /* start_attempt() gets a token and then sends the request. */
 static void start_attempt(struct graph_req *r)
 {
+  uint64_t now = uv_now(r->g->loop);
   int rc;
 
+  if(now < r->g->throttled_until) {
+    /* Waiting at the gate is not an attempt. */
+    uv_timer_start(&r->timer, on_retry_timer, r->g->throttled_until - now, 0);
+    return;
+  }
   r->ext_pending = true;
   rc = token_get(r->g->tok, on_token, r);
   if(rc) {
@@ -734,6 +754,8 @@ static void item_retry(struct graph_batch_op *op, size_t i, long delay_ms,
   }
   if(delay_ms < 0)
     delay_ms = backoff(g, it->attempts);
+  else if(status == 429 || status == 503)
+    throttle(g, delay_ms);
   it->not_before = uv_now(g->loop) + (uint64_t)delay_ms;
   log_info("graph: tenant %s: batch item %s %s: %s; attempt %u of %u in a "
            "later batch after %.1f s",

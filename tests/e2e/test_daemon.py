@@ -280,6 +280,31 @@ class DaemonE2E(E2ETestCase):
             self.assertLess(gap, wait + 3.0, "%s retried after %.3f s" % (kind, gap))
         self.finish(d)
 
+    def test_429_holds_back_every_request_of_the_tenant(self):
+        """Graph throttles per application and tenant: after a 429 with Retry-After on
+        one collection, the other listings wait too instead of running into the
+        same limit."""
+        # The first users page is slow, so the users listing is still going on
+        # when groups is throttled: its next page must wait for the gate.
+        self.sim.add_faults({"kind": "429", "count": 1, "path": "/v1.0/groups",
+                             "retryAfter": "2"},
+                            {"kind": "delay", "count": 1, "path": "/v1.0/users",
+                             "seconds": 1})
+        d, expected = self.start_and_detect()
+        self.assertEqual(d.log_lines("cycle failed"), [])
+        reqs = self.sim.graph_requests()
+        hit = [e for e in reqs if e.get("fault") == "429"]
+        self.assertEqual(len(hit), 1)
+        t429 = parse_time(hit[0]["time"])
+        # (The log's time is when the answer went out: the slow page itself,
+        # sent before the 429, is logged a second later.)
+        during = [e for e in reqs if e["seq"] > hit[0]["seq"] and e.get("fault") != "delay"
+                  and 0.3 < (parse_time(e["time"]) - t429).total_seconds() < 1.8]
+        self.assertEqual(during, [], "requests sent while the tenant was throttled")
+        later = [e for e in reqs if e["seq"] > hit[0]["seq"]]
+        self.assertGreater(len(later), 3, "the listings did not go on after the wait")
+        self.finish(d)
+
     def test_token_service_503_honours_retry_after(self):
         """The token endpoint answers 503 with Retry-After twice: the daemon waits as
         asked before each new token request, and the cycle still completes."""
