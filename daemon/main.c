@@ -180,7 +180,7 @@ static void alert_opts_from(const struct cfg *cfg, struct alert_opts *o)
 static int reload_alerts_and_tenants(struct daemon *d, const struct cfg *ncfg)
 {
   struct alert_opts ao;
-  struct alert *na;
+  struct alert *na, *old;
   struct tenant **ts;
   size_t n;
   int rc;
@@ -191,15 +191,18 @@ static int reload_alerts_and_tenants(struct daemon *d, const struct cfg *ncfg)
     return rc;
   /* Deliver what the old sinks still hold before they are replaced. */
   alert_flush(d->alert);
+  /* The new tenants borrow the new sinks: the old ones are freed below. */
+  old = d->alert;
+  d->alert = na;
   rc = start_tenants(d, ncfg, &ts, &n);
   if(rc) {
+    d->alert = old;
     alert_close(na);
     return rc;
   }
   close_tenants(d, d->tenants, d->ntenants);
   /* The old tenants are closed: none of them emits another alert. */
-  alert_close(d->alert);
-  d->alert = na;
+  alert_close(old);
   d->tenants = ts;
   d->ntenants = n;
   return 0;
