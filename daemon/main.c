@@ -20,6 +20,7 @@
 #include <uv.h>
 
 #include "alert.h"
+#include "apply.h"
 #include "cfg.h"
 #include "log.h"
 #include "notify.h"
@@ -314,15 +315,22 @@ static int start_signal(struct daemon *d, uv_signal_t *h, int signum)
 
 static int check_config(const char *path)
 {
+  const struct cfg_tenant *tc;
   struct cfg *cfg = NULL;
   char *errors = NULL;
+  int bad = 0;
 
   if(cfg_load(path, &cfg, &errors)) {
     fputs(errors, stderr);
     free(errors);
     return 1;
   }
+  /* The known-anchors file of each tenant that may apply, line by line. */
+  for(tc = cfg->tenants; tc; tc = tc->next)
+    bad |= apply_check_config(tc, stderr) != 0;
   cfg_free(cfg);
+  if(bad)
+    return 1;
   printf("configuration OK\n");
   return 0;
 }

@@ -17,6 +17,7 @@
 #include <sys/random.h>
 
 #include "alert.h"
+#include "apply.h"
 #include "conflict.h"
 #include "graph.h"
 #include "http.h"
@@ -39,6 +40,7 @@ struct tenant {
   struct token *tok;
   struct graph *g;
   struct inventory *inv;
+  struct apply *apply; /* the guarded anchor writer (off by default) */
   uv_timer_t timer;
   uint64_t cycle_start;     /* uv_now() when the running cycle began */
   struct store_state state; /* the inventory believed now, delta links */
@@ -175,6 +177,7 @@ static void on_cycle_done(int result, struct conflict_set *set,
   t->stats.last_success = now;
   /* Failure is logged by the store; the next cycle saves again. */
   store_save(t->state_dir, t->name, &t->state, now);
+  apply_cycle(t->apply);
   uv_update_time(t->loop);
   log_info("tenant %s: %zu conflict%s (%zu new, %zu cleared) in %.2f s",
            t->name, conflict_set_count(set),
@@ -185,12 +188,14 @@ static void on_cycle_done(int result, struct conflict_set *set,
     t->changed(t->changed_arg);
 }
 
-/* The three parts close independently; the last one frees the tenant. */
+/* The four parts (apply engine, HTTP client, token, timer) close
+ * independently; the last one frees the tenant. */
 static void part_closed(struct tenant *t)
 {
   if(--t->open_parts)
     return;
   inventory_free(t->inv);
+  apply_free(t->apply);
   store_state_clear(&t->state);
   if(t->closed_cb)
     t->closed_cb(t->closed_arg);
@@ -204,6 +209,11 @@ static void on_part_closed(void *arg)
   part_closed(arg);
 }
 
+static void on_apply_abandoned(void *arg)
+{
+  apply_free(arg);
+}
+
 static void on_timer_closed(uv_handle_t *h)
 {
   part_closed(h->data);
@@ -214,8 +224,9 @@ void tenant_close(struct tenant *t, void (*closed_cb)(void *arg), void *arg)
   t->closing = true;
   t->closed_cb = closed_cb;
   t->closed_arg = arg;
-  t->open_parts = 3;
+  t->open_parts = 4;
   uv_timer_stop(&t->timer);
+  apply_close(t->apply, on_part_closed, t);
   graph_close(t->g);
   token_close(t->tok, on_part_closed, t);
   http_client_close(t->hc, on_part_closed, t);
@@ -292,9 +303,12 @@ int tenant_start(uv_loop_t *loop, const struct cfg *cfg,
                      cfg->page_size, &t->inv);
   if(rc)
     goto fail_graph;
+  rc = apply_new(loop, t->g, alert, tc, state_dir, &t->apply);
+  if(rc)
+    goto fail_inv; /* logged by apply_new */
   rc = uv_timer_init(loop, &t->timer);
   if(rc)
-    goto fail_inv;
+    goto fail_apply;
   t->timer.data = t;
   /* The first cycle soon, spread over a few seconds across tenants. */
   uv_timer_start(&t->timer, on_timer, 100 + random_below(2000), 0);
@@ -303,6 +317,9 @@ int tenant_start(uv_loop_t *loop, const struct cfg *cfg,
   *out = t;
   return 0;
 
+fail_apply:
+  /* No Graph request was made yet: freed once its timer is closed. */
+  apply_close(t->apply, on_apply_abandoned, t->apply);
 fail_inv:
   inventory_free(t->inv);
   t->inv = NULL;
