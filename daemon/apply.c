@@ -1578,6 +1578,14 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
     close_handle((uv_handle_t *)s);
 }
 
+/* kill_group() signals the command's whole process group: a child of the
+ * shell (e.g. ssh) would otherwise keep the output pipe open. */
+static void kill_group(struct apply *a, int sig)
+{
+  if(a->proc.pid > 0 && uv_kill(-a->proc.pid, sig) < 0)
+    uv_process_kill(&a->proc, sig);
+}
+
 static void on_timeout(uv_timer_t *t)
 {
   struct apply *a = t->data;
@@ -1589,11 +1597,11 @@ static void on_timeout(uv_timer_t *t)
               "(post_apply_timeout); killing it",
               a->tenant, a->post_timeout);
     a->killed = true;
-    uv_process_kill(&a->proc, SIGTERM);
+    kill_group(a, SIGTERM);
     uv_timer_start(&a->timer, on_timeout, APPLY_KILL_GRACE_MS, 0);
     return;
   }
-  uv_process_kill(&a->proc, SIGKILL);
+  kill_group(a, SIGKILL);
 }
 
 /* run_command() starts post_apply_command with /bin/sh -c (stderr joined
@@ -1645,6 +1653,8 @@ static void run_command(struct apply *a, const char *list, size_t count)
   po.env = env;
   po.cwd = "/";
   po.exit_cb = on_child_exit;
+  /* Its own process group, so that a timeout kills everything it ran. */
+  po.flags = UV_PROCESS_DETACHED;
   stdio[0].flags = UV_IGNORE;
   stdio[1].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
   stdio[1].data.stream = (uv_stream_t *)&a->out;
@@ -1780,7 +1790,7 @@ void apply_close(struct apply *a, void (*closed_cb)(void *arg), void *arg)
   if(a->proc_open && !uv_is_closing((uv_handle_t *)&a->proc)) {
     log_info("apply: tenant %s: stopping post_apply_command (pid %d)",
              a->tenant, a->proc.pid);
-    uv_process_kill(&a->proc, SIGTERM);
+    kill_group(a, SIGTERM);
     close_handle((uv_handle_t *)&a->proc);
   }
   if(a->out_open)

@@ -329,6 +329,20 @@ class ApplyE2E(E2ETestCase):
         self.wait_events(d, "anchor.applied")
         d.stop()
 
+    def test_post_apply_command_is_killed_after_its_timeout(self):
+        self.remove_duplicate()
+        d = self.apply_daemon([("john@contoso.com", ANCHOR, "T-1")],
+                              extra=["post_apply_command = echo syncing $QD_APPLIED_COUNT; "
+                                     "sleep 60; echo never",
+                                     "post_apply_timeout = 1s"])
+        d.start()
+        self.wait_events(d, "anchor.applied")
+        d.wait_for_log(r"post_apply_command still runs after 1 s")
+        d.wait_for_log(r"post_apply_command killed by signal 15 \(timeout\)")
+        d.wait_for_log(r"post_apply_command: syncing 1")
+        self.assertFalse(d.log_lines(r"post_apply_command: never"))
+        d.stop()
+
     # ----- crash safety ----------------------------------------------------------------------
     def pending_intent(self, d):
         os.makedirs(d.state_dir, exist_ok=True)
