@@ -36,6 +36,11 @@ static const struct {
 } types[ALERT_NTYPES] = {
     {"conflict.detected", "c0a3882bb77148cbabf99b280e2e3c90", LOG_WARNING},
     {"conflict.cleared", "22980eb6c36f43a0adf0cdb91ccb04b6", LOG_NOTICE},
+    {"anchor.applied", "bb013a4a4dcb43c4aabd9767ffedc2c7", LOG_NOTICE},
+    {"anchor.refused", "7b512631c3914166a7e7c79fa50f35a4", LOG_WARNING},
+    {"anchor.failed", "ebb079b873884e7b981d7b5fbeca56cd", LOG_ERR},
+    {"anchor.dry-run", "f6e67239e7ea49af8342f50bba122678", LOG_NOTICE},
+    {"anchor.halted", "1605a3e90a5845af9ccad01ccf928e4a", LOG_CRIT},
 };
 
 struct line {
@@ -133,6 +138,10 @@ struct rendered {
   char remediation[CLASSIFY_MAX_STEPS * 660]; /* steps, one per line */
 };
 
+/* anchor_str() is member m of ev->anchor, or "" when there is none. */
+#define anchor_str(ev, m)                                                      \
+  ((ev)->anchor && (ev)->anchor->m ? (ev)->anchor->m : "")
+
 /* render() fills r from ev. */
 static void render(const struct alert_event *ev, struct rendered *r)
 {
@@ -159,8 +168,11 @@ static void render(const struct alert_event *ev, struct rendered *r)
     alert_format_message(ev, r->message, sizeof(r->message));
   /* The id is stable for the same event, key and time. */
   r->id[0] = '\0';
-  if(asprintf(&input, "%s\n%s\n%s\n%s", alert_type_name(ev->type), ev->tenant,
-              ev->conflict ? ev->conflict->key : "", r->time) >= 0 &&
+  if(asprintf(&input, "%s\n%s\n%s\n%s%s%s%s%s%s", alert_type_name(ev->type),
+              ev->tenant, ev->conflict ? ev->conflict->key : "", r->time,
+              ev->anchor ? "\n" : "", anchor_str(ev, user_id),
+              ev->anchor ? "\n" : "", anchor_str(ev, anchor),
+              anchor_str(ev, reason)) >= 0 &&
      EVP_Digest(input, strlen(input), md, &mdlen, EVP_sha256(), NULL)) {
     for(i = 0; i < mdlen && i < 32; i++)
       snprintf(r->id + 2 * i, 3, "%02x", md[i]);
@@ -270,6 +282,20 @@ static char *json_line(const struct alert_event *ev, const struct rendered *r,
          add_str(o, "firstSeen", c->first_seen ? first : NULL) &&
          add_pairing(o, c, ev->classification);
   }
+  if(ok && ev->anchor) {
+    const struct alert_anchor *an = ev->anchor;
+
+    ok = add_str(o, "userId", an->user_id) &&
+         add_str(o, "userPrincipalName", an->upn) &&
+         add_str(o, "target", an->target) && add_str(o, "anchor", an->anchor) &&
+         add_str(o, "oldValue", an->old_value) &&
+         add_str(o, "source", an->source) &&
+         add_str(o, "reference", an->reference) &&
+         add_str(o, "reason", an->reason) &&
+         add_str(o, "clientRequestId", an->client_request_id) &&
+         add_str(o, "patchRequestId", an->patch_request_id) &&
+         add_str(o, "getRequestId", an->get_request_id);
+  }
   ok = ok && add_str(o, "message", r->message);
   text = ok ? cJSON_PrintUnformatted(o) : NULL;
   cJSON_Delete(o);
@@ -354,6 +380,15 @@ static void to_syslog(struct alert *a, const struct alert_event *ev,
        h ? h->display_name : NULL);
     kv(line, sizeof(line), &pos, "holder_upn", h ? h->upn : NULL);
   }
+  if(ev->anchor) {
+    const struct alert_anchor *an = ev->anchor;
+
+    kv(line, sizeof(line), &pos, "user_id", an->user_id);
+    kv(line, sizeof(line), &pos, "upn", an->upn);
+    kv(line, sizeof(line), &pos, "anchor", an->anchor);
+    kv(line, sizeof(line), &pos, "reason", an->reason);
+    kv(line, sizeof(line), &pos, "reference", an->reference);
+  }
   kv(line, sizeof(line), &pos, "id", r->id);
   kv(line, sizeof(line), &pos, "msg", r->message);
   if(cr) {
@@ -411,6 +446,17 @@ static int to_journal(const struct alert_event *ev, const struct rendered *r)
       {"QD_HOLDER_IMMUTABLE_ID", h ? h->immutable_id : NULL},
       {"QD_HOLDER_ONPREM_DN", h ? h->on_prem_dn : NULL},
       {"QD_HOLDER_SAM_ACCOUNT", h ? h->sam_account : NULL},
+      {"QD_USER_ID", ev->anchor ? ev->anchor->user_id : NULL},
+      {"QD_UPN", ev->anchor ? ev->anchor->upn : NULL},
+      {"QD_ANCHOR", ev->anchor ? ev->anchor->anchor : NULL},
+      {"QD_OLD_VALUE", ev->anchor ? ev->anchor->old_value : NULL},
+      {"QD_SOURCE", ev->anchor ? ev->anchor->source : NULL},
+      {"QD_REFERENCE", ev->anchor ? ev->anchor->reference : NULL},
+      {"QD_REASON", ev->anchor ? ev->anchor->reason : NULL},
+      {"QD_CLIENT_REQUEST_ID",
+       ev->anchor ? ev->anchor->client_request_id : NULL},
+      {"QD_PATCH_REQUEST_ID", ev->anchor ? ev->anchor->patch_request_id : NULL},
+      {"QD_GET_REQUEST_ID", ev->anchor ? ev->anchor->get_request_id : NULL},
   };
   struct iovec iov[sizeof(f) / sizeof(f[0])];
   char *bufs[sizeof(f) / sizeof(f[0])];

@@ -20,8 +20,31 @@
 /* Event types.  Add new ones (conflict.freed, conflict.released,
  * conflict.stuck, conflict.aging, anchor.*) at the end, each with a name
  * and a MESSAGE_ID of its own in alert.c. */
-enum alert_type { ALERT_CONFLICT_DETECTED, ALERT_CONFLICT_CLEARED };
-#define ALERT_NTYPES 2
+enum alert_type {
+  ALERT_CONFLICT_DETECTED,
+  ALERT_CONFLICT_CLEARED,
+  ALERT_ANCHOR_APPLIED, /* anchor.applied: PATCHed and verified */
+  ALERT_ANCHOR_REFUSED, /* anchor.refused: a guard said no (reason) */
+  ALERT_ANCHOR_FAILED,  /* anchor.failed: PATCH refused or not verified */
+  ALERT_ANCHOR_DRY_RUN, /* anchor.dry-run: what apply mode would PATCH */
+  ALERT_ANCHOR_HALTED   /* anchor.halted: threshold or kill switch; a human
+                           must act */
+};
+#define ALERT_NTYPES 7
+
+/* What an anchor.* event is about.  Every string is borrowed and may be
+ * NULL.  Never a token or secret. */
+struct alert_anchor {
+  const char *user_id;   /* the cloud user's object id */
+  const char *upn;       /* its userPrincipalName */
+  const char *target;    /* the target as the known-anchors entry names it */
+  const char *anchor;    /* the onPremisesImmutableId to write */
+  const char *old_value; /* the value before (applied/failed) */
+  const char *source;    /* csv, suggestion, csexport */
+  const char *reference; /* the admin's ticket/reference */
+  const char *reason;    /* refusal or halt reason code, e.g. anchor-in-use */
+  const char *client_request_id, *patch_request_id, *get_request_id;
+};
 
 /* Where alerts go; from the [alerts] section of the configuration. */
 struct alert_opts {
@@ -40,7 +63,8 @@ struct alert_event {
   const struct conflict *conflict; /* the conflict, or NULL */
   /* Its class, holder side, explanation and remediation, or NULL. */
   const struct classify_result *classification;
-  const char *message; /* NULL: made by alert_format_message() */
+  const struct alert_anchor *anchor; /* anchor.* events, or NULL */
+  const char *message;               /* NULL: made by alert_format_message() */
 };
 
 /* The sinks; opaque. */

@@ -38,7 +38,10 @@ enum cfg_type {
   T_BOOL,     /* yes/no, true/false, on/off, 1/0 */
   T_UINT,     /* a whole number within min..max */
   T_SIZE,     /* bytes, with K/M/G suffixes, within min..max */
-  T_INVMODE   /* filter, scan or delta (enum cfg_inventory) */
+  T_INVMODE,  /* filter, scan or delta (enum cfg_inventory) */
+  T_ENUM,     /* one of the row's names[]; stored as its index (int) */
+  T_DOMAINS,  /* DNS domains separated by spaces or commas, or "*" */
+  T_GUIDS     /* GUIDs separated by spaces or commas */
 };
 
 #define F_REQUIRED 0x1u
@@ -99,9 +102,48 @@ static const struct cfg_option options[] = {
     {SEC_TENANT, "ca_file", T_PATH, TN(ca_file), NULL, 0, 0, 0},
     {SEC_TENANT, "poll_interval", T_DURATION, TN(poll_interval), NULL, 1, 86400,
      0},
+    /* The guarded onPremisesImmutableId apply engine (apply.h). */
+    {SEC_TENANT, "apply_mode", T_ENUM, TN(apply_mode), "off", 0, 0, 0},
+    {SEC_TENANT, "anchors_file", T_PATH, TN(anchors_file), NULL, 0, 0, 0},
+    {SEC_TENANT, "anchor_length", T_UINT, TN(anchor_length), "16", 0, 42, 0},
+    {SEC_TENANT, "apply_allow_domains", T_DOMAINS, TN(apply_allow_domains),
+     NULL, 0, 0, 0},
+    {SEC_TENANT, "apply_allow_groups", T_GUIDS, TN(apply_allow_groups), NULL, 0,
+     0, 0},
+    {SEC_TENANT, "apply_max_per_cycle", T_UINT, TN(apply_max_per_cycle), "5", 1,
+     1000, 0},
+    {SEC_TENANT, "apply_threshold", T_UINT, TN(apply_threshold), "20", 1,
+     1000000, 0},
+    {SEC_TENANT, "apply_kill_switch", T_PATH, TN(apply_kill_switch), NULL, 0, 0,
+     0},
+    {SEC_TENANT, "apply_takeover_unreadable", T_ENUM,
+     TN(apply_takeover_unreadable), "refuse", 0, 0, 0},
+    {SEC_TENANT, "post_apply_command", T_STR, TN(post_apply_command), NULL, 0,
+     0, 0},
+    {SEC_TENANT, "post_apply_timeout", T_DURATION, TN(post_apply_timeout), "5m",
+     1, 3600, 0},
 };
 
 #define NOPTS (sizeof(options) / sizeof(options[0]))
+
+/* The values of each T_ENUM option, in the order of its enum in cfg.h. */
+static const struct {
+  const char *key;
+  const char *names[4];
+} enum_values[] = {
+    {"apply_mode", {"off", "dry-run", "apply", NULL}},
+    {"apply_takeover_unreadable", {"refuse", "allow", NULL, NULL}},
+};
+
+static const char *const *enum_names(const char *key)
+{
+  size_t i;
+
+  for(i = 0; i < sizeof(enum_values) / sizeof(enum_values[0]); i++)
+    if(!strcmp(enum_values[i].key, key))
+      return enum_values[i].names;
+  fatalx("cfg: no values for option %s", key);
+}
 
 /* Parser state shared by the line reader and the inih handler. */
 struct parse_ctx {
@@ -340,6 +382,10 @@ static const char *type_hint(enum cfg_type t)
     return "filter, scan or delta";
   case T_CREDNAME:
     return "a credential name without '/'";
+  case T_DOMAINS:
+    return "domains such as contoso.com, separated by spaces or commas, or *";
+  case T_GUIDS:
+    return "group object ids (GUIDs) separated by spaces or commas";
   default:
     return "a non-empty value";
   }
@@ -355,6 +401,47 @@ static void fmt_duration(unsigned long long s, char *buf, size_t len)
     snprintf(buf, len, "%llum", s / 60);
   else
     snprintf(buf, len, "%llus", s);
+}
+
+/* normalize_list() checks a list of domains (domains true; "*" alone
+ * allows every domain) or GUIDs separated by spaces or commas, and returns
+ * it malloc'd in lower case with single spaces, or NULL with *why set (a
+ * static reason). */
+static char *normalize_list(const char *v, bool domains, const char **why)
+{
+  static char reason[160];
+  char *out = xstrdup(v), *tok, *save = NULL, *copy = xstrdup(v);
+  size_t at = 0, n = 0, cap = strlen(v) + 1;
+
+  for(tok = strtok_r(copy, " ,\t", &save); tok;
+      tok = strtok_r(NULL, " ,\t", &save), n++) {
+    char *p;
+
+    for(p = tok; *p; p++)
+      *p = (char)tolower((unsigned char)*p);
+    if(domains ? !(is_domain(tok) || !strcmp(tok, "*")) : !is_guid(tok)) {
+      snprintf(reason, sizeof(reason), "'%.100s' is not a %s", tok,
+               domains ? "domain" : "GUID");
+      *why = reason;
+      free(copy);
+      free(out);
+      return NULL;
+    }
+    /* The output is never longer than v: separators only shrink. */
+    at += (size_t)snprintf(out + at, cap - at, "%s%s", at ? " " : "", tok);
+  }
+  free(copy);
+  if(!n) {
+    *why = "no value in the list";
+    free(out);
+    return NULL;
+  }
+  if(domains && strstr(out, "*") && strcmp(out, "*")) {
+    *why = "'*' must stand alone";
+    free(out);
+    return NULL;
+  }
+  return out;
 }
 
 /* parse_bool() returns 1 for yes/true/on/1, 0 for no/false/off/0 (any
@@ -432,6 +519,35 @@ static void set_value(struct parse_ctx *c, const struct cfg_option *o,
 
       while(len > 8 && val[len - 1] == '/')
         val[--len] = '\0';
+    }
+    free(*dst);
+    *dst = val;
+    return;
+  }
+  case T_ENUM: {
+    const char *const *values = enum_names(o->key);
+    char names[128] = "";
+    size_t i;
+
+    for(i = 0; values[i]; i++) {
+      if(!strcmp(v, values[i])) {
+        *(int *)(void *)field = (int)i;
+        return;
+      }
+      snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s",
+               i ? ", " : "", values[i]);
+    }
+    perr(c, line, "%s: '%s' is not one of %s", o->key, v, names);
+    return;
+  }
+  case T_DOMAINS:
+  case T_GUIDS: {
+    char **dst = (char **)(void *)field;
+    char *val = normalize_list(v, o->type == T_DOMAINS, &why);
+
+    if(!val) {
+      perr(c, line, "%s: %s (expected %s)", o->key, why, type_hint(o->type));
+      return;
     }
     free(*dst);
     *dst = val;
@@ -759,6 +875,8 @@ static void free_fields(enum cfg_section s, void *base)
     case T_GUID:
     case T_TENANT:
     case T_CREDNAME:
+    case T_DOMAINS:
+    case T_GUIDS:
       free(*(char **)(void *)((char *)base + o->offset));
       break;
     default:

@@ -28,8 +28,27 @@ struct cfg_tenant {
   char *graph_url;                /* Graph root, no trailing slash */
   char *ca_file;                  /* extra CA bundle for TLS, or NULL */
   unsigned poll_interval;         /* seconds; 0 = use [daemon] poll_interval */
+  /* The apply engine (apply.h); see quarantined.conf(5). */
+  int apply_mode;                /* enum cfg_apply_mode */
+  char *anchors_file;            /* known-anchors CSV, or NULL */
+  unsigned anchor_length;        /* decoded bytes; 0 = any length */
+  char *apply_allow_domains;     /* "a.com b.com", "*", or NULL */
+  char *apply_allow_groups;      /* "guid guid", or NULL */
+  unsigned apply_max_per_cycle;  /* PATCHes per cycle */
+  unsigned apply_threshold;      /* total applies before a human must act */
+  char *apply_kill_switch;       /* path; NULL = <state_dir>/<name>.stop */
+  int apply_takeover_unreadable; /* enum cfg_takeover */
+  char *post_apply_command;      /* run by /bin/sh -c after applies, or NULL */
+  unsigned post_apply_timeout;   /* seconds */
   struct cfg_tenant *next;
 };
+
+/* apply_mode values. */
+enum cfg_apply_mode { CFG_APPLY_OFF, CFG_APPLY_DRY_RUN, CFG_APPLY_APPLY };
+
+/* apply_takeover_unreadable: what to do when the tenant feature
+ * blockCloudObjectTakeoverThroughHardMatchEnabled cannot be read. */
+enum cfg_takeover { CFG_TAKEOVER_REFUSE, CFG_TAKEOVER_ALLOW };
 
 /* How a cycle finds conflicts; see inventory.h. */
 enum cfg_inventory {

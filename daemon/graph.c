@@ -341,7 +341,7 @@ static void handle_ok(struct graph_req *r, const struct http_response *resp,
       fail(r, -EBADMSG, err);
     }
     else
-      finish(r, 0, resp->status, NULL, NULL, NULL);
+      finish(r, 0, resp->status, NULL, err, NULL);
     return;
   }
   if(!resp->content_type || !strstr(resp->content_type, "json")) {
@@ -361,7 +361,7 @@ static void handle_ok(struct graph_req *r, const struct http_response *resp,
     return;
   }
   if(!r->list_cb) {
-    finish(r, 0, resp->status, json, NULL, NULL);
+    finish(r, 0, resp->status, json, err, NULL);
     cJSON_Delete(json);
     return;
   }

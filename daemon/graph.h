@@ -37,7 +37,9 @@ struct graph_error {
 
 /* Done callback of one request.  body is the parsed JSON of a 2xx
  * response (NULL for 204 or on failure) and is freed by graph after the
- * callback returns; err is set when result != 0.  result is 0 or a
+ * callback returns; err is set when result != 0, and on success it
+ * carries just the status and the request ids (code and message empty).
+ * result is 0 or a
  * negative errno code: -EACCES (401/403 or token refused), -ENOENT (404),
  * -EINVAL (other 4xx), -EBADMSG (unparsable body), -ECANCELED (graph
  * closed), -ETIMEDOUT/-EIO (retries exhausted), -EPERM (nextLink to a

@@ -643,6 +643,17 @@ static int setup_easy(struct http_client *c, struct xfer *x,
   for(; headers && *headers; headers++) {
     if(strpbrk(*headers, "\r\n") || !strchr(*headers, ':'))
       return -EINVAL;
+    /* The caller's own client-request-id replaces the fresh one. */
+    if(!strncasecmp(*headers, "client-request-id:", 18)) {
+      const char *v = *headers + 18;
+
+      while(*v == ' ')
+        v++;
+      if(!*v || strlen(v) >= sizeof(x->crid))
+        return -EINVAL;
+      snprintf(x->crid, sizeof(x->crid), "%s", v);
+      continue;
+    }
     l = curl_slist_append(x->headers, *headers);
     if(!l)
       return -ENOMEM;

@@ -59,7 +59,9 @@ int http_client_new(uv_loop_t *loop, const struct http_client_opts *opts,
  * headers is a NULL-terminated array of "Name: value" lines (or NULL);
  * body (body_len bytes) may be NULL.  Everything is copied, so the caller
  * may free its arguments on return.  A "client-request-id" header with a
- * fresh UUID is added to every request.  Returns 0 (cb will be called) or
+ * fresh UUID is added to every request, unless headers has one (at most
+ * 36 characters): then that one is sent, e.g. the same id on every retry
+ * of one write.  Returns 0 (cb will be called) or
  * a negative errno code (cb will not be called). */
 int http_request(struct http_client *c, const char *method, const char *url,
                  const char *const *headers, const char *body, size_t body_len,

@@ -20,6 +20,7 @@
 #include <uv.h>
 
 #include "alert.h"
+#include "apply.h"
 #include "cfg.h"
 #include "log.h"
 #include "notify.h"
@@ -180,7 +181,7 @@ static void alert_opts_from(const struct cfg *cfg, struct alert_opts *o)
 static int reload_alerts_and_tenants(struct daemon *d, const struct cfg *ncfg)
 {
   struct alert_opts ao;
-  struct alert *na;
+  struct alert *na, *old;
   struct tenant **ts;
   size_t n;
   int rc;
@@ -191,15 +192,18 @@ static int reload_alerts_and_tenants(struct daemon *d, const struct cfg *ncfg)
     return rc;
   /* Deliver what the old sinks still hold before they are replaced. */
   alert_flush(d->alert);
+  /* The new tenants borrow the new sinks: the old ones are freed below. */
+  old = d->alert;
+  d->alert = na;
   rc = start_tenants(d, ncfg, &ts, &n);
   if(rc) {
+    d->alert = old;
     alert_close(na);
     return rc;
   }
   close_tenants(d, d->tenants, d->ntenants);
   /* The old tenants are closed: none of them emits another alert. */
-  alert_close(d->alert);
-  d->alert = na;
+  alert_close(old);
   d->tenants = ts;
   d->ntenants = n;
   return 0;
@@ -311,15 +315,22 @@ static int start_signal(struct daemon *d, uv_signal_t *h, int signum)
 
 static int check_config(const char *path)
 {
+  const struct cfg_tenant *tc;
   struct cfg *cfg = NULL;
   char *errors = NULL;
+  int bad = 0;
 
   if(cfg_load(path, &cfg, &errors)) {
     fputs(errors, stderr);
     free(errors);
     return 1;
   }
+  /* The known-anchors file of each tenant that may apply, line by line. */
+  for(tc = cfg->tenants; tc; tc = tc->next)
+    bad |= apply_check_config(tc, stderr) != 0;
   cfg_free(cfg);
+  if(bad)
+    return 1;
   printf("configuration OK\n");
   return 0;
 }

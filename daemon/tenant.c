@@ -21,8 +21,8 @@
 #include <sys/random.h>
 
 #include "alert.h"
-#include "anchor.h"
 #include "classify.h"
+#include "apply.h"
 #include "conflict.h"
 #include "graph.h"
 #include "holder.h"
@@ -44,8 +44,9 @@ struct tenant {
   uv_loop_t *loop;
   char *name;
   char *state_dir;
-  char *suggest_path; /* <state_dir>/<tenant>.suggestions.csv */
-  unsigned interval;  /* seconds between cycles */
+  char *suggest_path;     /* <state_dir>/<tenant>.suggestions.csv */
+  unsigned anchor_length; /* bytes an anchor decodes to; 0 = any */
+  unsigned interval;      /* seconds between cycles */
   struct alert *alert;
   struct http_client *hc;
   struct token *tok;
@@ -54,6 +55,7 @@ struct tenant {
   struct holder *holder;
   struct classify_opts copts;
   struct conflict_set *pending; /* complete inventory awaiting its lookup */
+  struct apply *apply;          /* the guarded anchor writer (off by default) */
   uv_timer_t timer;
   uint64_t cycle_start;     /* uv_now() when the running cycle began */
   struct store_state state; /* the inventory believed now, delta links */
@@ -183,7 +185,7 @@ static void commit(struct tenant *t, struct conflict_set *set)
     c->cls = cr.cls;
   }
   /* Logged there; a failure only delays the suggestion to the next cycle. */
-  suggest_update(t->suggest_path, set, &t->copts, ANCHOR_GUID_BYTES, now);
+  suggest_update(t->suggest_path, set, &t->copts, t->anchor_length, now);
   memset(&ds, 0, sizeof(ds));
   conflict_set_diff(t->state.conflicts, set, &cb, &ds);
   conflict_set_free(t->state.conflicts);
@@ -204,6 +206,7 @@ static void commit(struct tenant *t, struct conflict_set *set)
   t->stats.last_success = now;
   /* Failure is logged by the store; the next cycle saves again. */
   store_save(t->state_dir, t->name, &t->state, now);
+  apply_cycle(t->apply);
   uv_update_time(t->loop);
   log_info("tenant %s: %zu conflict%s (%zu new, %zu cleared) in %.2f s%s%s%s",
            t->name, conflict_set_count(set),
@@ -319,7 +322,8 @@ static void on_cycle_done(int result, struct conflict_set *set,
   pair(t, set);
 }
 
-/* The three parts close independently; the last one frees the tenant. */
+/* The four parts (apply engine, HTTP client, token, timer) close
+ * independently; the last one frees the tenant. */
 static void part_closed(struct tenant *t)
 {
   if(--t->open_parts)
@@ -327,6 +331,7 @@ static void part_closed(struct tenant *t)
   inventory_free(t->inv);
   holder_free(t->holder);
   conflict_set_free(t->pending);
+  apply_free(t->apply);
   store_state_clear(&t->state);
   if(t->closed_cb)
     t->closed_cb(t->closed_arg);
@@ -341,6 +346,11 @@ static void on_part_closed(void *arg)
   part_closed(arg);
 }
 
+static void on_apply_abandoned(void *arg)
+{
+  apply_free(arg);
+}
+
 static void on_timer_closed(uv_handle_t *h)
 {
   part_closed(h->data);
@@ -351,8 +361,9 @@ void tenant_close(struct tenant *t, void (*closed_cb)(void *arg), void *arg)
   t->closing = true;
   t->closed_cb = closed_cb;
   t->closed_arg = arg;
-  t->open_parts = 3;
+  t->open_parts = 4;
   uv_timer_stop(&t->timer);
+  apply_close(t->apply, on_part_closed, t);
   graph_close(t->g);
   token_close(t->tok, on_part_closed, t);
   http_client_close(t->hc, on_part_closed, t);
@@ -461,9 +472,13 @@ int tenant_start(uv_loop_t *loop, const struct cfg *cfg,
   if(rc)
     goto fail_inv;
   t->copts.stale_after = cfg->orphan_after;
+  t->anchor_length = tc->anchor_length;
+  rc = apply_new(loop, t->g, alert, tc, state_dir, &t->apply);
+  if(rc)
+    goto fail_inv; /* logged by apply_new */
   rc = uv_timer_init(loop, &t->timer);
   if(rc)
-    goto fail_inv;
+    goto fail_apply;
   t->timer.data = t;
   /* The first cycle soon, spread over a few seconds across tenants. */
   uv_timer_start(&t->timer, on_timer, 100 + random_below(2000), 0);
@@ -472,6 +487,9 @@ int tenant_start(uv_loop_t *loop, const struct cfg *cfg,
   *out = t;
   return 0;
 
+fail_apply:
+  /* No Graph request was made yet: freed once its timer is closed. */
+  apply_close(t->apply, on_apply_abandoned, t->apply);
 fail_inv:
   holder_free(t->holder);
   t->holder = NULL;

@@ -147,6 +147,62 @@ START_TEST(test_jsonl_fields)
 }
 END_TEST
 
+START_TEST(test_anchor_event)
+{
+  struct alert_opts opts = {false, 0, NULL};
+  struct alert_anchor an = {.user_id = "u1",
+                            .upn = "john@contoso.com",
+                            .target = "john@contoso.com",
+                            .anchor = "yYuRNW0Z6kCXeYidebdT8A==",
+                            .source = "csv",
+                            .reference = "CHG-1",
+                            .reason = "anchor-in-use"};
+  struct alert *a;
+  struct alert_event ev;
+  cJSON *l[4];
+  int n, t, u;
+
+  /* Every type has a name and a MESSAGE_ID of its own. */
+  for(t = 0; t < ALERT_NTYPES; t++) {
+    ck_assert_uint_eq(strlen(alert_message_id((enum alert_type)t)), 32);
+    for(u = 0; u < t; u++) {
+      ck_assert_str_ne(alert_message_id((enum alert_type)t),
+                       alert_message_id((enum alert_type)u));
+      ck_assert_str_ne(alert_type_name((enum alert_type)t),
+                       alert_type_name((enum alert_type)u));
+    }
+  }
+  ck_assert_str_eq(alert_type_name(ALERT_ANCHOR_HALTED), "anchor.halted");
+  opts.jsonl_path = path;
+  ck_assert_int_eq(alert_open(&opts, &a), 0);
+  alert_event_init(&ev, ALERT_ANCHOR_REFUSED, "contoso", NULL);
+  ev.anchor = &an;
+  ev.message = "refused";
+  ck_assert_int_eq(alert_emit(a, &ev), 0);
+  an.reason = NULL;
+  an.patch_request_id = "p-1";
+  alert_event_init(&ev, ALERT_ANCHOR_APPLIED, "contoso", NULL);
+  ev.anchor = &an;
+  ev.message = "applied";
+  ck_assert_int_eq(alert_emit(a, &ev), 0);
+  alert_close(a);
+  n = read_lines(path, l, 4);
+  ck_assert_int_eq(n, 2);
+  ck_assert_str_eq(str(l[0], "event"), "anchor.refused");
+  ck_assert_str_eq(str(l[0], "severity"), "warning");
+  ck_assert_str_eq(str(l[0], "reason"), "anchor-in-use");
+  ck_assert_str_eq(str(l[0], "anchor"), "yYuRNW0Z6kCXeYidebdT8A==");
+  ck_assert_str_eq(str(l[0], "reference"), "CHG-1");
+  ck_assert_str_eq(str(l[0], "userId"), "u1");
+  ck_assert_ptr_null(cJSON_GetObjectItem(l[0], "objectId"));
+  ck_assert_str_eq(str(l[1], "event"), "anchor.applied");
+  ck_assert_ptr_null(str(l[1], "reason"));
+  ck_assert_str_eq(str(l[1], "patchRequestId"), "p-1");
+  ck_assert_str_ne(str(l[0], "id"), str(l[1], "id"));
+  free_lines(l, n);
+}
+END_TEST
+
 START_TEST(test_stable_id)
 {
   struct alert_opts opts = {false, 0, NULL};
@@ -323,6 +379,7 @@ Suite *alert_suite(void)
 
   tcase_add_checked_fixture(tc, setup, teardown);
   tcase_add_test(tc, test_jsonl_fields);
+  tcase_add_test(tc, test_anchor_event);
   tcase_add_test(tc, test_stable_id);
   tcase_add_test(tc, test_rotation);
   tcase_add_test(tc, test_full_disk_queue);

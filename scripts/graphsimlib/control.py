@@ -166,6 +166,8 @@ def _tenant_route(sim, tenant, method, parts, query, body):
             tenant.update(obj, data)
             if "adminRoles" in sim_fields:
                 obj.admin_roles = list(sim_fields["adminRoles"])
+            if "memberOf" in sim_fields:
+                obj.member_of = list(sim_fields["memberOf"])
             return 200, tenant.raw(obj)
         if len(parts) == 2 and method == "DELETE":
             tenant.delete(obj, hard=query.get("mode", "hard") == "hard")

@@ -78,7 +78,8 @@ class DirectoryError(Exception):
 
 class DirObject:
     __slots__ = ("id", "kind", "props", "seq", "ver", "prop_ver", "deleted", "anchor",
-                 "onprem", "quarantine", "stuck", "placeholder_proxy", "admin_roles")
+                 "onprem", "quarantine", "stuck", "placeholder_proxy", "admin_roles",
+                 "member_of")
 
     def __init__(self, oid, kind):
         self.id = oid
@@ -94,6 +95,7 @@ class DirObject:
         self.stuck = set()          # {(property, lower-cased value)} the sweep must not release
         self.placeholder_proxy = None
         self.admin_roles = []
+        self.member_of = []         # ids of groups the user is a direct member of
 
     @property
     def synced(self):
@@ -231,7 +233,7 @@ class Tenant:
         return oid
 
     def add(self, kind, props, anchor=None, onprem=None, quarantine=None, admin_roles=(),
-            key=None):
+            key=None, member_of=()):
         oid = props.get("id") or self.new_id(kind, key or anchor or props.get(
             "userPrincipalName") or props.get("mail") or props.get("displayName") or self.next_seq)
         if oid in self.objects:
@@ -249,6 +251,7 @@ class Tenant:
         obj.onprem = onprem
         obj.quarantine = quarantine or []
         obj.admin_roles = list(admin_roles)
+        obj.member_of = list(member_of)
         obj.seq = self.next_seq
         self.next_seq += 1
         self.objects[oid] = obj
@@ -379,7 +382,8 @@ class Tenant:
         body["_sim"] = {
             "objectType": ENTITY_NAME[obj.kind], "seq": obj.seq, "version": obj.ver,
             "deleted": obj.deleted, "sourceAnchor": obj.anchor, "onPrem": obj.onprem,
-            "adminRoles": obj.admin_roles, "stuck": self.stuck_values(obj),
+            "adminRoles": obj.admin_roles, "memberOf": obj.member_of,
+            "stuck": self.stuck_values(obj),
             "placeholderProxy": obj.placeholder_proxy,
             "quarantine": [{"property": q["property"], "value": q["value"],
                             "occurred": iso_fraction(q["occurred"])} for q in obj.quarantine],

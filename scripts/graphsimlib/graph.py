@@ -3,13 +3,15 @@ PATCH /users/{id}.  Sources are cited next to each behaviour (graph-facts §2-§
 
 import bisect
 import json
+import re
 import urllib.parse
 
 from . import odata
-from .directory import COLLECTIONS, DEFAULT_SELECT, USERS, DirectoryError
+from .directory import (COLLECTIONS, DEFAULT_SELECT, GROUPS, ODATA_TYPE, USERS,
+                        DirectoryError)
 from .odata import QueryError
 from .throttle import retry_after_value
-from .util import rand_guid
+from .util import det_guid, rand_guid
 
 JSON_TYPE = ("application/json;odata.metadata=minimal;odata.streaming=true;"
              "IEEE754Compatible=false;charset=utf-8")
@@ -98,6 +100,11 @@ def handle(sim, req, in_batch=False):
         if req.method != "POST":
             return error(req, 405, "Request_BadRequest", "Only POST is supported on $batch.")
         return _batch(sim, req)
+    if parts and parts[0] in ("directory", "roleManagement"):
+        return _tenant_resource(sim, req, parts)
+    if len(parts) == 3 and parts[0] == USERS and parts[2] in ("memberOf",
+                                                              "transitiveMemberOf"):
+        return _tenant_resource(sim, req, parts)
     if not parts or parts[0] not in COLLECTIONS:
         return error(req, 400, "Request_BadRequest", "Resource not found for the segment '%s'."
                      % (parts[0] if parts else ""))
@@ -407,6 +414,116 @@ def _delta(sim, req, kind):
     else:
         body["@odata.deltaLink"] = link("$deltatoken", {"ph": "delta", "v": upto})
     return Response(200, body)
+
+
+# ----- directory, roleManagement, memberships ------------------------------------------
+# Directory role template ids (learn.microsoft.com/entra/identity/role-based-access-control/
+# permissions-reference: "Global Administrator ... 62e90394-69f5-4237-9190-012177145e10").
+ROLE_TEMPLATE_IDS = {
+    "Global Administrator": "62e90394-69f5-4237-9190-012177145e10",
+    "User Administrator": "fe930be7-5e62-47db-91af-98c3a49a38b1",
+    "Privileged Role Administrator": "e8611ab8-c189-46e8-94e1-60213ab1f814",
+    "Exchange Administrator": "29232cdf-9323-42fd-ade2-1d097af3e4de",
+    "Helpdesk Administrator": "729827e3-9c14-49f7-bb1b-9608f156bbb8",
+}
+# rbacapplication-list-roleassignments, Permissions, Application: "RoleManagement.Read.Directory,
+# RoleManagement.Read.All, Directory.Read.All, RoleManagement.ReadWrite.Directory,
+# Directory.ReadWrite.All".
+ROLE_READ_ROLES = {"RoleManagement.Read.Directory", "RoleManagement.Read.All",
+                   "Directory.Read.All", "RoleManagement.ReadWrite.Directory",
+                   "Directory.ReadWrite.All"}
+PRINCIPAL_FILTER = re.compile(r"^\s*principalId\s+eq\s+'([^']*)'\s*$", re.I)
+
+
+def _denied(req):
+    return error(req, 403, "Authorization_RequestDenied", "Insufficient privileges to complete "
+                 "the operation.")
+
+
+def _tenant_resource(sim, req, parts):
+    """GET /directory/onPremisesSynchronization[/{id}], /directory/deletedItems/{id},
+    /roleManagement/directory/roleAssignments?$filter=principalId eq '...',
+    /users/{id}/memberOf and /users/{id}/transitiveMemberOf."""
+    ok, headers, wait, limit = sim.throttle.charge(req.tenant, req.issued.app_id, req.method,
+                                                   parts[0] + "/item", req.query)
+    if not ok:
+        return _throttled(req, wait, limit)
+    if req.method != "GET":
+        response = error(req, 405, "Request_BadRequest", "The simulator supports only GET on "
+                         "this resource.")
+        sim.log_write({"tenant": req.tenant.id, "appId": req.issued.app_id,
+                       "method": req.method, "path": "/v1.0" + req.path,
+                       "body": _json_or_text(req.body), "status": 405, "applied": False,
+                       "request-id": req.request_id,
+                       "client-request-id": req.client_request_id})
+        return response
+    tenant = req.tenant
+    if parts[:2] == ["directory", "onPremisesSynchronization"] and len(parts) <= 3:
+        # onpremisesdirectorysynchronization-get, Permissions: "Application | Not supported."
+        # The switch lets a test play a tenant where an app can read it.
+        if not tenant.settings["onPremisesSynchronizationReadableByApps"]:
+            return _denied(req)
+        item = {"id": tenant.id,
+                "configuration": {"accidentalDeletionPrevention": {
+                    "synchronizationPreventionType": "enabledForCount", "alertThreshold": 500}},
+                # onpremisesdirectorysynchronizationfeature: "blockCloudObjectTakeoverThrough
+                # HardMatchEnabled | Boolean | Used to block cloud object takeover via source
+                # anchor hard match if enabled."
+                "features": {"blockCloudObjectTakeoverThroughHardMatchEnabled":
+                             tenant.settings["blockCloudObjectTakeoverThroughHardMatchEnabled"],
+                             "blockSoftMatchEnabled": tenant.settings["blockSoftMatchEnabled"],
+                             "quarantineUponUpnConflictEnabled": True,
+                             "quarantineUponProxyAddressesConflictEnabled": True}}
+        if len(parts) == 3:
+            if parts[2] != tenant.id:
+                return _not_found(req, parts[2])
+            item["@odata.context"] = ("%s/v1.0/$metadata#directory/onPremisesSynchronization/"
+                                      "$entity" % req.base)
+            return Response(200, item)
+        return Response(200, {"@odata.context": "%s/v1.0/$metadata#directory/"
+                              "onPremisesSynchronization" % req.base, "value": [item]})
+    if parts[:2] == ["directory", "deletedItems"] and len(parts) == 3:
+        # directory-get-deleteditem: "Retrieve the properties of a recently deleted ... user
+        # object from deleted items"; 404 when it is not there.
+        obj = tenant.get(parts[2])
+        if obj is None or not obj.deleted:
+            return _not_found(req, parts[2])
+        body = {"@odata.context": "%s/v1.0/$metadata#directoryObjects/$entity" % req.base,
+                "@odata.type": ODATA_TYPE[obj.kind]}
+        body.update(tenant.render(obj, DEFAULT_SELECT[obj.kind] + ["deletedDateTime"]))
+        return Response(200, body)
+    if parts == ["roleManagement", "directory", "roleAssignments"]:
+        if not set(req.issued.roles) & ROLE_READ_ROLES:
+            return _denied(req)
+        match = PRINCIPAL_FILTER.match(req.query.get("$filter", ""))
+        if not match:
+            return error(req, 400, "Request_UnsupportedQuery", "The simulator supports only "
+                         "$filter=principalId eq '{id}' on roleAssignments.")
+        obj = tenant.get(match.group(1))
+        value = []
+        for name in (obj.admin_roles if obj is not None and not obj.deleted else ()):
+            template = ROLE_TEMPLATE_IDS.get(name, det_guid("role", name))
+            value.append({"id": det_guid(obj.id, template), "principalId": obj.id,
+                          "roleDefinitionId": template, "directoryScopeId": "/"})
+        return Response(200, {"@odata.context": "%s/v1.0/$metadata#roleManagement/directory/"
+                              "roleAssignments" % req.base, "value": value})
+    if len(parts) == 3 and parts[0] == USERS:
+        # user-list-memberof / user-list-transitivememberof: the groups (and roles) a user
+        # belongs to; the simulator keeps direct group memberships in _sim.memberOf.
+        obj = tenant.find(parts[1], USERS)
+        if obj is None or obj.deleted:
+            return _not_found(req, parts[1])
+        value = []
+        for gid in obj.member_of:
+            group = tenant.get(gid)
+            if group is not None and not group.deleted and group.kind == GROUPS:
+                item = {"@odata.type": ODATA_TYPE[GROUPS]}
+                item.update(tenant.render(group, ["id", "displayName"]))
+                value.append(item)
+        return Response(200, {"@odata.context": "%s/v1.0/$metadata#directoryObjects"
+                              % req.base, "value": value})
+    return error(req, 400, "Request_BadRequest", "Resource not found for the segment '%s'."
+                 % "/".join(parts))
 
 
 # ----- writes ---------------------------------------------------------------------------

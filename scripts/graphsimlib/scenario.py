@@ -111,7 +111,8 @@ def add_object(tenant, kind, item):
         onprem = {"sourceAnchor": anchor, "userPrincipalName": upn, "proxyAddresses": proxies}
     try:
         obj = tenant.add(kind, item, anchor=anchor, onprem=onprem, quarantine=quarantine,
-                         admin_roles=sim.get("adminRoles", ()))
+                         admin_roles=sim.get("adminRoles", ()),
+                         member_of=sim.get("memberOf", ()))
     except DirectoryError as exc:
         raise ScenarioError(str(exc))
     for value in sim.get("stuck", []):

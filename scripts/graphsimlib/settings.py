@@ -18,6 +18,10 @@ DEFAULTS = {
     # graph-facts §6: tenant feature BlockCloudObjectTakeoverThroughHardMatchEnabled;
     # "a blocked hard match surfaces as InvalidHardMatch" (tshoot-connect-sync-errors).
     "blockCloudObjectTakeoverThroughHardMatchEnabled": False,
+    # onpremisesdirectorysynchronization-get (learn.microsoft.com/graph/api/
+    # onpremisesdirectorysynchronization-get): "Application | Not supported." - an app-only
+    # token gets 403.  true lets apps read the features, to test a client's readable path.
+    "onPremisesSynchronizationReadableByApps": False,
     # graph-facts §6 (BlockSoftMatchEnabled): the service default is false, so a
     # cloud-only user with the exported UPN or primary SMTP address is soft-matched.
     # Microsoft recommends blocking soft match after the initial sync; the scenarios

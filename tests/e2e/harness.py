@@ -33,6 +33,8 @@ TENANT_ID = "6e9e7f1a-4c3b-4b2a-9f0e-1d2c3b4a5f60"
 TENANT_DOMAIN = "contoso.com"
 READER_ID = "0f4a5b6c-7d8e-4f90-a1b2-c3d4e5f60718"
 READER_SECRET = "reader-secret"
+WRITER_ID = "1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d"
+WRITER_SECRET = "writer-secret"
 
 # A test that waits longer than this for one thing has failed.
 WAIT = 20.0
@@ -241,10 +243,11 @@ class Daemon:
 
     def __init__(self, sim, workdir, name="e2e", page_size=1, poll_interval="1s",
                  secret=READER_SECRET, secret_mode=0o600, inventory=None, extra_tenants=(),
-                 daemon_options=()):
+                 daemon_options=(), client_id=READER_ID, tenant_lines=()):
         """extra_tenants: (name, tenant_id, client_id, secret) of further [tenant]
         sections, each with its own secret file (mode 0600); daemon_options: further
-        "key = value" lines for [daemon]."""
+        "key = value" lines for [daemon]; tenant_lines: more "key = value" lines for
+        the first [tenant] section."""
         self.sim = sim
         self.workdir = workdir
         self.name = name
@@ -268,11 +271,11 @@ class Daemon:
         lines += ["", "[alerts]", "syslog = no", "jsonl_file = %s" % self.alerts_path, "",
                   "[tenant %s]" % name,
                   "tenant_id = %s" % TENANT_ID,
-                  "client_id = %s" % READER_ID,
+                  "client_id = %s" % client_id,
                   "client_secret_file = %s" % self.secret_path,
                   "login_url = %s" % sim.base,
                   "graph_url = %s" % sim.base,
-                  "ca_file = %s" % sim.ca_file, ""]
+                  "ca_file = %s" % sim.ca_file] + list(tenant_lines) + [""]
         for tname, tid, cid, tsecret in extra_tenants:
             path = os.path.join(workdir, "%s.secret" % tname)
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
