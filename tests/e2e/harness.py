@@ -428,6 +428,15 @@ def cleared(alerts):
     return [a for a in alerts if a["event"] == "conflict.cleared"]
 
 
+def released(alerts):
+    return [a for a in alerts if a["event"] == "conflict.released"]
+
+
+def events(alerts, name):
+    """The alerts of one type, e.g. events(alerts, "conflict.freed")."""
+    return [a for a in alerts if a["event"] == name]
+
+
 def alert_key(alert):
     return (alert["objectType"], alert["objectId"], alert["property"], alert["value"].lower())
 
