@@ -377,6 +377,26 @@ static int build_items(const struct lookup *l, const struct conflict *const *cs,
   return 0;
 }
 
+/* start_batch() runs the n items at items (urls their owned URLs, either
+ * may be NULL) through graph_batch() when rc is 0, and frees both.
+ * Returns rc, or graph_batch()'s error; a started run counts in
+ * h->running. */
+static int start_batch(struct holder *h, int rc, struct graph_batch_item *items,
+                       char **urls, size_t n, graph_batch_cb cb, void *arg)
+{
+  size_t i;
+
+  if(!rc)
+    rc = graph_batch(h->g, items, n, cb, arg);
+  if(!rc)
+    h->running++;
+  for(i = 0; urls && i < n; i++)
+    free(urls[i]);
+  free(urls);
+  free(items);
+  return rc;
+}
+
 int holder_lookup(struct holder *h, const struct conflict *const *cs, size_t n,
                   holder_done_cb cb, void *arg)
 {
@@ -416,15 +436,8 @@ int holder_lookup(struct holder *h, const struct conflict *const *cs, size_t n,
   if(!items || !urls)
     goto out;
   rc = build_items(l, cs, items, urls);
-  if(!rc)
-    rc = graph_batch(h->g, items, l->nvalues * NCOLL, on_batch, l);
-  if(!rc)
-    h->running++;
 out:
-  for(i = 0; urls && i < l->nvalues * NCOLL; i++)
-    free(urls[i]);
-  free(urls);
-  free(items);
+  rc = start_batch(h, rc, items, urls, l->nvalues * NCOLL, on_batch, l);
   if(rc)
     lookup_free(l);
   return rc;
@@ -616,14 +629,9 @@ int holder_fetch(struct holder *h, const struct conflict *const *cs, size_t n,
     items[i].method = "GET";
     items[i].url = urls[i];
   }
-  rc = graph_batch(h->g, items, n, on_fetch, f);
-  if(!rc)
-    h->running++;
+  rc = 0;
 out:
-  for(i = 0; urls && i < n; i++)
-    free(urls[i]);
-  free(urls);
-  free(items);
+  rc = start_batch(h, rc, items, urls, n, on_fetch, f);
   if(rc)
     fetch_free(f);
   return rc;

@@ -30,16 +30,19 @@ static struct conflict *make(enum conflict_property prop, const char *value)
   return c;
 }
 
-/* looked_up() gives c a complete lookup at t that found n holders. */
+/* looked_up() gives c a complete lookup at t that found n (0 to 2)
+ * holders. */
 static void looked_up(struct conflict *c, size_t n, time_t t)
 {
-  struct conflict_holder h;
+  struct conflict_holder h[2];
 
-  memset(&h, 0, sizeof(h));
-  h.id = "holder-1";
-  h.type = CONFLICT_USER;
-  h.sync_enabled = CONFLICT_TRI_UNKNOWN;
-  ck_assert_int_eq(conflict_set_holders(c, &h, n), 0);
+  ck_assert_uint_le(n, 2);
+  memset(h, 0, sizeof(h));
+  h[0].id = "holder-1";
+  h[1].id = "holder-2";
+  h[0].type = h[1].type = CONFLICT_USER;
+  h[0].sync_enabled = h[1].sync_enabled = CONFLICT_TRI_UNKNOWN;
+  ck_assert_int_eq(conflict_set_holders(c, h, n), 0);
   c->looked_up = t;
 }
 
