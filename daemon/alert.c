@@ -36,6 +36,11 @@ static const struct {
 } types[ALERT_NTYPES] = {
     {"conflict.detected", "c0a3882bb77148cbabf99b280e2e3c90", LOG_WARNING},
     {"conflict.cleared", "22980eb6c36f43a0adf0cdb91ccb04b6", LOG_NOTICE},
+    {"conflict.freed", "50d58db9011d4de597a0f85295005174", LOG_NOTICE},
+    {"conflict.released", "af66519b09df49d68dfb9c37b3d889ec", LOG_NOTICE},
+    {"conflict.stuck", "0560a0f8d4ab4c8585f86fb0922a3d06", LOG_ERR},
+    {"conflict.aging", "2217a1b113404c52a4651f8a0a4e7d8c", LOG_WARNING},
+    {"conflict.held", "122e40ceccb84c689cc2162677359fb8", LOG_WARNING},
     {"anchor.applied", "bb013a4a4dcb43c4aabd9767ffedc2c7", LOG_NOTICE},
     {"anchor.refused", "7b512631c3914166a7e7c79fa50f35a4", LOG_WARNING},
     {"anchor.failed", "ebb079b873884e7b981d7b5fbeca56cd", LOG_ERR},
@@ -82,11 +87,89 @@ void alert_event_init(struct alert_event *ev, enum alert_type type,
   clock_gettime(CLOCK_REALTIME, &ev->time);
 }
 
+/* span() writes seconds as "45s", "12m 5s", "1h", "3d 4h" (the two
+ * largest units) into buf. */
+static char *span(long secs, char *buf, size_t len)
+{
+  static const struct {
+    long secs;
+    char unit;
+  } units[] = {{86400, 'd'}, {3600, 'h'}, {60, 'm'}, {1, 's'}};
+  size_t i, pos = 0, used = 0;
+
+  buf[0] = '\0';
+  for(i = 0; i < 4 && used < 2 && pos + 1 < len; i++) {
+    long n = secs / units[i].secs;
+    int w;
+
+    if(!n && (used || units[i].secs > 1))
+      continue;
+    secs -= n * units[i].secs;
+    w = snprintf(buf + pos, len - pos, "%s%ld%c", pos ? " " : "", n,
+                 units[i].unit);
+    if(w < 0)
+      break;
+    pos += (size_t)w;
+    used++;
+  }
+  return buf;
+}
+
+/* sweep_message() formats the message of a sweep event; what is "UPN" or
+ * "Proxy address", obj the object in words ("user X (x@y.com)"). */
+static void sweep_message(const struct alert_event *ev, const char *what,
+                          const char *obj, char *buf, size_t len)
+{
+  const struct conflict *c = ev->conflict;
+  const struct alert_sweep *sw = ev->sweep;
+  const struct classify_result *cr = ev->classification;
+  char t1[CONFLICT_TIME_LEN], t2[CONFLICT_TIME_LEN], d1[32], d2[32];
+  long within = (long)(c->release_by - c->freed_at);
+
+  conflict_format_time(c->freed_at, t1, sizeof(t1));
+  conflict_format_time(c->release_by, t2, sizeof(t2));
+  switch(ev->type) {
+  case ALERT_CONFLICT_FREED:
+    snprintf(buf, len,
+             "%s conflict freed on %s: no object holds %s any more; the "
+             "service should release it within %s (by %s)",
+             what, obj, c->value,
+             within == 3600 ? "the hour" : span(within, d1, sizeof(d1)), t2);
+    break;
+  case ALERT_CONFLICT_RELEASED:
+    snprintf(buf, len, "%s conflict released on %s: %s is back, %s after %s",
+             what, obj, c->value,
+             span(sw ? sw->time_to_release : 0, d1, sizeof(d1)),
+             c->freed_at ? "it was freed" : "it was first seen");
+    break;
+  case ALERT_CONFLICT_STUCK:
+    snprintf(buf, len,
+             "%s conflict stuck on %s: %s has been free since %s but is "
+             "still quarantined after its expected release (by %s); see the "
+             "remediation",
+             what, obj, c->value, t1, t2);
+    break;
+  case ALERT_CONFLICT_AGING:
+    snprintf(
+        buf, len, "%s conflict on %s older than %s: %s quarantined for %s [%s]",
+        what, obj, span(sw ? (long)sw->threshold : 0, d1, sizeof(d1)), c->value,
+        span(sw ? sw->age : 0, d2, sizeof(d2)), conflict_state_name(c->state));
+    break;
+  default: /* ALERT_CONFLICT_HELD */
+    snprintf(buf, len,
+             "%s conflict on %s: %s is held again and stays quarantined: %s "
+             "[%s]",
+             what, obj, c->value, cr ? cr->reason : "held by another object",
+             cr ? conflict_class_name(cr->cls) : "unknown");
+    break;
+  }
+}
+
 char *alert_format_message(const struct alert_event *ev, char *buf, size_t len)
 {
   const struct conflict *c = ev->conflict;
   const char *what, *name;
-  char upn[320] = "";
+  char upn[320] = "", obj[480];
 
   if(!c) {
     snprintf(buf, len, "%s in tenant %s", alert_type_name(ev->type),
@@ -100,6 +183,15 @@ char *alert_format_message(const struct alert_event *ev, char *buf, size_t len)
   else if(c->upn)
     snprintf(upn, sizeof(upn), " (%s)", c->upn);
   switch(ev->type) {
+  case ALERT_CONFLICT_FREED:
+  case ALERT_CONFLICT_RELEASED:
+  case ALERT_CONFLICT_STUCK:
+  case ALERT_CONFLICT_AGING:
+  case ALERT_CONFLICT_HELD:
+    snprintf(obj, sizeof(obj), "%s %s%s", conflict_objtype_name(c->objtype),
+             name, upn);
+    sweep_message(ev, what, obj, buf, len);
+    break;
   case ALERT_CONFLICT_DETECTED:
     if(ev->classification) {
       snprintf(buf, len, "%s conflict quarantined on %s %s%s: %s: %s [%s]",
@@ -194,6 +286,8 @@ static void render(const struct alert_event *ev, struct rendered *r)
 }
 
 static bool add_str(cJSON *o, const char *name, const char *s);
+static bool add_sweep(cJSON *o, const struct conflict *c,
+                      const struct alert_sweep *sw);
 
 /* add_pairing() adds the quarantined object's on-premises side, the
  * class, explanation, remediation steps and holders.  Returns false when
@@ -248,6 +342,37 @@ static bool add_str(cJSON *o, const char *name, const char *s)
            : cJSON_AddNullToObject(o, name) != NULL;
 }
 
+/* add_time() adds name: "ISO time", or null for 0. */
+static bool add_time(cJSON *o, const char *name, time_t t)
+{
+  char buf[CONFLICT_TIME_LEN];
+
+  if(t)
+    conflict_format_time(t, buf, sizeof(buf));
+  return add_str(o, name, t ? buf : NULL);
+}
+
+/* add_sweep() adds the conflict's state and the sweep's times, and the
+ * figures of a released or aging event.  Returns false when out of
+ * memory. */
+static bool add_sweep(cJSON *o, const struct conflict *c,
+                      const struct alert_sweep *sw)
+{
+  bool ok = add_str(o, "state", conflict_state_name(c->state)) &&
+            add_time(o, "freedAt", c->freed_at) &&
+            add_time(o, "predictedRelease", c->release_by) &&
+            add_time(o, "stuckAt", c->stuck_at);
+
+  if(ok && sw && sw->released_at)
+    ok = add_time(o, "releasedAt", sw->released_at) &&
+         cJSON_AddNumberToObject(o, "timeToReleaseSeconds",
+                                 (double)sw->time_to_release);
+  if(ok && sw && sw->threshold)
+    ok = cJSON_AddNumberToObject(o, "ageSeconds", (double)sw->age) &&
+         cJSON_AddNumberToObject(o, "thresholdSeconds", (double)sw->threshold);
+  return ok;
+}
+
 /* json_line() returns the malloc'd JSON line of an event, ending in '\n',
  * or NULL when out of memory. */
 static char *json_line(const struct alert_event *ev, const struct rendered *r,
@@ -280,7 +405,7 @@ static char *json_line(const struct alert_event *ev, const struct rendered *r,
          add_str(o, "originalValue", c->original_value) &&
          add_str(o, "occurredDateTime", c->occurred ? occ : NULL) &&
          add_str(o, "firstSeen", c->first_seen ? first : NULL) &&
-         add_pairing(o, c, ev->classification);
+         add_pairing(o, c, ev->classification) && add_sweep(o, c, ev->sweep);
   }
   if(ok && ev->anchor) {
     const struct alert_anchor *an = ev->anchor;
@@ -368,6 +493,17 @@ static void to_syslog(struct alert *a, const struct alert_event *ev,
     kv(line, sizeof(line), &pos, "upn", c->upn);
     kv(line, sizeof(line), &pos, "placeholder", c->placeholder ? "yes" : "no");
     kv(line, sizeof(line), &pos, "original_value", c->original_value);
+    kv(line, sizeof(line), &pos, "state", conflict_state_name(c->state));
+  }
+  if(ev->sweep) {
+    char n[2][24];
+
+    snprintf(n[0], sizeof(n[0]), "%ld", ev->sweep->time_to_release);
+    snprintf(n[1], sizeof(n[1]), "%lu", ev->sweep->threshold);
+    kv(line, sizeof(line), &pos, "time_to_release",
+       ev->sweep->released_at ? n[0] : NULL);
+    kv(line, sizeof(line), &pos, "threshold",
+       ev->sweep->threshold ? n[1] : NULL);
   }
   if(cr) {
     const struct conflict_holder *h = cr->holder;
@@ -412,7 +548,10 @@ static int to_journal(const struct alert_event *ev, const struct rendered *r)
   const struct conflict *c = ev->conflict;
   const struct classify_result *cr = ev->classification;
   const struct conflict_holder *h = cr ? cr->holder : NULL;
-  char nholders[24];
+  const struct alert_sweep *sw = ev->sweep;
+  char nholders[24], freed[CONFLICT_TIME_LEN], by[CONFLICT_TIME_LEN],
+      stuck[CONFLICT_TIME_LEN], rel[CONFLICT_TIME_LEN], ttr[24], age[24],
+      thr[24];
   struct {
     const char *name, *value;
   } f[] = {
@@ -446,6 +585,14 @@ static int to_journal(const struct alert_event *ev, const struct rendered *r)
       {"QD_HOLDER_IMMUTABLE_ID", h ? h->immutable_id : NULL},
       {"QD_HOLDER_ONPREM_DN", h ? h->on_prem_dn : NULL},
       {"QD_HOLDER_SAM_ACCOUNT", h ? h->sam_account : NULL},
+      {"QD_STATE", c ? conflict_state_name(c->state) : NULL},
+      {"QD_FREED_AT", c && c->freed_at ? freed : NULL},
+      {"QD_PREDICTED_RELEASE", c && c->release_by ? by : NULL},
+      {"QD_STUCK_AT", c && c->stuck_at ? stuck : NULL},
+      {"QD_RELEASED_AT", sw && sw->released_at ? rel : NULL},
+      {"QD_TIME_TO_RELEASE", sw && sw->released_at ? ttr : NULL},
+      {"QD_AGE", sw && sw->threshold ? age : NULL},
+      {"QD_THRESHOLD", sw && sw->threshold ? thr : NULL},
       {"QD_USER_ID", ev->anchor ? ev->anchor->user_id : NULL},
       {"QD_UPN", ev->anchor ? ev->anchor->upn : NULL},
       {"QD_ANCHOR", ev->anchor ? ev->anchor->anchor : NULL},
@@ -467,6 +614,17 @@ static int to_journal(const struct alert_event *ev, const struct rendered *r)
   snprintf(prio, sizeof(prio), "%d", r->severity);
   f[1].value = prio;
   snprintf(nholders, sizeof(nholders), "%zu", c ? c->nholders : 0);
+  if(c) {
+    conflict_format_time(c->freed_at, freed, sizeof(freed));
+    conflict_format_time(c->release_by, by, sizeof(by));
+    conflict_format_time(c->stuck_at, stuck, sizeof(stuck));
+  }
+  if(sw) {
+    conflict_format_time(sw->released_at, rel, sizeof(rel));
+    snprintf(ttr, sizeof(ttr), "%ld", sw->time_to_release);
+    snprintf(age, sizeof(age), "%ld", sw->age);
+    snprintf(thr, sizeof(thr), "%lu", sw->threshold);
+  }
   for(i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
     if(!f[i].value)
       continue;

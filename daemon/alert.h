@@ -17,12 +17,20 @@
 #include "classify.h"
 #include "conflict.h"
 
-/* Event types.  Add new ones (conflict.freed, conflict.released,
- * conflict.stuck, conflict.aging, anchor.*) at the end, each with a name
- * and a MESSAGE_ID of its own in alert.c. */
+/* Event types, each with a name and a MESSAGE_ID of its own in alert.c;
+ * add new ones at the end.  The sweep's (sweep.h): freed (no object holds
+ * the value any more), released (the object has its value back), stuck
+ * (still quarantined past the predicted release and the grace), aging
+ * (the conflict passed a configured age), held (a freed or stuck value is
+ * held again).  The apply engine's (apply.h): anchor.*. */
 enum alert_type {
   ALERT_CONFLICT_DETECTED,
   ALERT_CONFLICT_CLEARED,
+  ALERT_CONFLICT_FREED,
+  ALERT_CONFLICT_RELEASED,
+  ALERT_CONFLICT_STUCK,
+  ALERT_CONFLICT_AGING,
+  ALERT_CONFLICT_HELD,
   ALERT_ANCHOR_APPLIED, /* anchor.applied: PATCHed and verified */
   ALERT_ANCHOR_REFUSED, /* anchor.refused: a guard said no (reason) */
   ALERT_ANCHOR_FAILED,  /* anchor.failed: PATCH refused or not verified */
@@ -30,7 +38,7 @@ enum alert_type {
   ALERT_ANCHOR_HALTED   /* anchor.halted: threshold or kill switch; a human
                            must act */
 };
-#define ALERT_NTYPES 7
+#define ALERT_NTYPES 12
 
 /* What an anchor.* event is about.  Every string is borrowed and may be
  * NULL.  Never a token or secret. */
@@ -53,6 +61,15 @@ struct alert_opts {
   const char *jsonl_path; /* JSON lines file, or NULL; copied */
 };
 
+/* What only the sweep's events carry; 0 where it does not apply. */
+struct alert_sweep {
+  time_t released_at;      /* conflict.released: when it was seen released */
+  long time_to_release;    /* conflict.released: seconds since freed (else
+                              since first seen) */
+  long age;                /* conflict.aging: seconds */
+  unsigned long threshold; /* conflict.aging: the age passed, seconds */
+};
+
 /* One event.  Everything is borrowed for the duration of alert_emit()
  * only: the sinks copy what they keep. */
 struct alert_event {
@@ -64,6 +81,7 @@ struct alert_event {
   /* Its class, holder side, explanation and remediation, or NULL. */
   const struct classify_result *classification;
   const struct alert_anchor *anchor; /* anchor.* events, or NULL */
+  const struct alert_sweep *sweep;   /* the sweep's figures, or NULL */
   const char *message;               /* NULL: made by alert_format_message() */
 };
 
@@ -85,8 +103,13 @@ void alert_event_init(struct alert_event *ev, enum alert_type type,
  * line, e.g. "UPN conflict quarantined on user John Smith (placeholder
  * john1234@contoso.onmicrosoft.com): john@contoso.com: held by cloud-only
  * user John (cloud) (john@contoso.com, id ...) [cloud_account]" (without a
- * classification: "... is held by another object").  The explanation and
- * remediation are fields of their own.  Returns buf. */
+ * classification: "... is held by another object"); the sweep's events
+ * say "Proxy address conflict freed on group Sales (...): no object holds
+ * sales@contoso.com any more; the service should release it within the
+ * hour (by <time>)", "... released on ...: <value> is back, 1h 2m after it
+ * was freed", "... stuck on ...", "... older than 7d: ...", "... is held
+ * again ...".  The explanation and remediation are fields of their own.
+ * Returns buf. */
 char *alert_format_message(const struct alert_event *ev, char *buf, size_t len);
 
 /* alert_open() sets up the sinks in opts.  The JSON lines file is opened

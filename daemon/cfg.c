@@ -41,7 +41,9 @@ enum cfg_type {
   T_INVMODE,  /* filter, scan or delta (enum cfg_inventory) */
   T_ENUM,     /* one of the row's names[]; stored as its index (int) */
   T_DOMAINS,  /* DNS domains separated by spaces or commas, or "*" */
-  T_GUIDS     /* GUIDs separated by spaces or commas */
+  T_GUIDS,    /* GUIDs separated by spaces or commas */
+  T_DURLIST   /* durations, comma-separated, each within min..max; may be
+                 empty (struct cfg_durations) */
 };
 
 #define F_REQUIRED 0x1u
@@ -79,6 +81,10 @@ static const struct cfg_option options[] = {
      1ULL << 30, 0},
     {SEC_DAEMON, "orphan_after", T_DURATION, D(orphan_after), "7d", 3600,
      31536000, 0},
+    {SEC_DAEMON, "sweep_interval", T_DURATION, D(sweep_interval), "1h", 1,
+     86400, 0},
+    {SEC_DAEMON, "sweep_grace", T_DURATION, D(sweep_grace), "30m", 0, 86400, 0},
+    {SEC_DAEMON, "aging", T_DURLIST, D(aging), "1d,7d", 1, 31536000, 0},
 
     {SEC_ALERTS, "syslog", T_BOOL, D(alert_syslog), "yes", 0, 0, 0},
     {SEC_ALERTS, "jsonl_file", T_PATH, D(alert_jsonl_file), NULL, 0, 0, 0},
@@ -386,6 +392,8 @@ static const char *type_hint(enum cfg_type t)
     return "domains such as contoso.com, separated by spaces or commas, or *";
   case T_GUIDS:
     return "group object ids (GUIDs) separated by spaces or commas";
+  case T_DURLIST:
+    return "durations such as 1d,7d (or nothing)";
   default:
     return "a non-empty value";
   }
@@ -461,6 +469,80 @@ static int parse_bool(const char *v)
   return -EINVAL;
 }
 
+/* parse_duration_in() parses the duration v of option o, within o's
+ * bounds, into *n.  Returns true, or false with a message recorded for
+ * line. */
+static bool parse_duration_in(struct parse_ctx *c, const struct cfg_option *o,
+                              const char *v, unsigned long long *n,
+                              unsigned line)
+{
+  char lo[32], hi[32];
+
+  if(!*v || cfg_parse_duration(v, n)) {
+    perr(c, line, "%s: '%s' is not %s", o->key, v, type_hint(o->type));
+    return false;
+  }
+  if(*n >= o->min && *n <= o->max)
+    return true;
+  fmt_duration(o->min, lo, sizeof(lo));
+  fmt_duration(o->max, hi, sizeof(hi));
+  perr(c, line, "%s: '%s' is out of range (%s to %s)", o->key, v, lo, hi);
+  return false;
+}
+
+/* set_durations() parses v, comma-separated durations (maybe none), for
+ * option o into *out.  On error it records a message for line and leaves
+ * *out untouched. */
+static void set_durations(struct parse_ctx *c, const struct cfg_option *o,
+                          struct cfg_durations *out, const char *v,
+                          unsigned line)
+{
+  struct cfg_durations d = {0};
+  char item[64];
+  size_t i, j;
+
+  while(*v) {
+    size_t len = strcspn(v, ",");
+    size_t a = 0, b = len;
+    unsigned long long n;
+
+    while(a < b && isspace((unsigned char)v[a]))
+      a++;
+    while(b > a && isspace((unsigned char)v[b - 1]))
+      b--;
+    snprintf(item, sizeof(item), "%.*s", (int)(b - a), v + a);
+    if(b - a >= sizeof(item)) {
+      perr(c, line, "%s: '%.20s...' is not %s", o->key, item,
+           type_hint(o->type));
+      return;
+    }
+    if(!parse_duration_in(c, o, item, &n, line))
+      return;
+    for(i = 0; i < d.n; i++)
+      if(d.v[i] == n) {
+        perr(c, line, "%s: '%s' is given twice", o->key, item);
+        return;
+      }
+    if(d.n == CFG_MAX_DURATIONS) {
+      perr(c, line, "%s: more than %d durations", o->key, CFG_MAX_DURATIONS);
+      return;
+    }
+    /* Insert in ascending order. */
+    for(i = d.n; i > 0 && d.v[i - 1] > n; i--)
+      ;
+    for(j = d.n; j > i; j--)
+      d.v[j] = d.v[j - 1];
+    d.v[i] = (unsigned long)n;
+    d.n++;
+    v += len;
+    if(*v == ',' && !*++v) {
+      perr(c, line, "%s: ends with ','", o->key);
+      return;
+    }
+  }
+  *out = d;
+}
+
 /* set_value() parses v for option o and stores it in base.  On error it
  * records a message for line and leaves the target untouched. */
 static void set_value(struct parse_ctx *c, const struct cfg_option *o,
@@ -471,6 +553,10 @@ static void set_value(struct parse_ctx *c, const struct cfg_option *o,
   const char *why;
   int rc;
 
+  if(o->type == T_DURLIST) {
+    set_durations(c, o, (struct cfg_durations *)(void *)field, v, line);
+    return;
+  }
   if(!*v) {
     perr(c, line, "%s: empty value (expected %s)", o->key, type_hint(o->type));
     return;
@@ -554,19 +640,8 @@ static void set_value(struct parse_ctx *c, const struct cfg_option *o,
     return;
   }
   case T_DURATION:
-    rc = cfg_parse_duration(v, &n);
-    if(rc) {
-      perr(c, line, "%s: '%s' is not %s", o->key, v, type_hint(o->type));
+    if(!parse_duration_in(c, o, v, &n, line))
       return;
-    }
-    if(n < o->min || n > o->max) {
-      char lo[32], hi[32];
-
-      fmt_duration(o->min, lo, sizeof(lo));
-      fmt_duration(o->max, hi, sizeof(hi));
-      perr(c, line, "%s: '%s' is out of range (%s to %s)", o->key, v, lo, hi);
-      return;
-    }
     *(unsigned *)(void *)field = (unsigned)n;
     return;
   case T_LOGLEVEL:
@@ -611,6 +686,8 @@ static void set_value(struct parse_ctx *c, const struct cfg_option *o,
       *(unsigned *)(void *)field = (unsigned)n;
     return;
   }
+  case T_DURLIST: /* handled above */
+    return;
   }
 }
 

@@ -50,6 +50,13 @@ enum cfg_apply_mode { CFG_APPLY_OFF, CFG_APPLY_DRY_RUN, CFG_APPLY_APPLY };
  * blockCloudObjectTakeoverThroughHardMatchEnabled cannot be read. */
 enum cfg_takeover { CFG_TAKEOVER_REFUSE, CFG_TAKEOVER_ALLOW };
 
+/* A list of durations, ascending, without repeats. */
+#define CFG_MAX_DURATIONS 8
+struct cfg_durations {
+  size_t n;
+  unsigned long v[CFG_MAX_DURATIONS]; /* seconds */
+};
+
 /* How a cycle finds conflicts; see inventory.h. */
 enum cfg_inventory {
   CFG_INVENTORY_FILTER,
@@ -61,16 +68,19 @@ struct cfg {
   char *path; /* the file this was read from */
   /* [daemon] */
   char *state_dir;
-  int log_level;            /* syslog priority */
-  unsigned poll_interval;   /* seconds */
-  int inventory_mode;       /* enum cfg_inventory */
-  unsigned delta_resync;    /* delta_full_resync: seconds; 0 = never */
-  unsigned page_size;       /* $top, 1..999 */
-  unsigned max_concurrency; /* HTTP transfers in flight per tenant */
-  unsigned connect_timeout; /* seconds */
-  unsigned http_timeout;    /* seconds, whole transfer */
-  size_t max_response_size; /* bytes */
-  unsigned orphan_after;    /* seconds without a sync: holder orphaned */
+  int log_level;              /* syslog priority */
+  unsigned poll_interval;     /* seconds */
+  int inventory_mode;         /* enum cfg_inventory */
+  unsigned delta_resync;      /* delta_full_resync: seconds; 0 = never */
+  unsigned page_size;         /* $top, 1..999 */
+  unsigned max_concurrency;   /* HTTP transfers in flight per tenant */
+  unsigned connect_timeout;   /* seconds */
+  unsigned http_timeout;      /* seconds, whole transfer */
+  size_t max_response_size;   /* bytes */
+  unsigned orphan_after;      /* seconds without a sync: holder orphaned */
+  unsigned sweep_interval;    /* seconds: the service's release sweep, ours */
+  unsigned sweep_grace;       /* seconds after a predicted release: stuck */
+  struct cfg_durations aging; /* conflict.aging thresholds; n 0: none */
   /* [alerts] */
   int alert_syslog;       /* alerts to journald (or syslog(3)): 1 or 0 */
   char *alert_jsonl_file; /* JSON lines file for alerts, or NULL */

@@ -269,9 +269,54 @@ static void two_synced(const struct conflict *c,
   sync_step(r, c);
 }
 
+/* stuck() explains a free value the service did not release in time.
+ * Only the soft-deleted holder and Connect Health's "Diagnose and
+ * remediate" (users only) are documented remedies (graph-facts §7, peers
+ * §1.3); a new export is not documented as one, so it is said so. */
+static void stuck(const struct conflict *c, const struct who *cw,
+                  struct classify_result *r)
+{
+  char freed[CONFLICT_TIME_LEN];
+
+  conflict_format_time(c->freed_at, freed, sizeof(freed));
+  put(r->reason, sizeof(r->reason),
+      "no other object holds it, yet it was not released");
+  put(r->explanation, sizeof(r->explanation),
+      "No other user, group or contact has held %s %s since %s, but the "
+      "service's hourly sweep has not released it to %s: the quarantine is "
+      "stuck. The sync client does not retry an object whose export "
+      "succeeded, so it stays this way until something changes.",
+      what(c), c->value, freed, cw->text);
+  step(r, "Look for a soft-deleted object that still holds it: "
+          "Get-MgDirectoryDeletedItemAsUser (...AsGroup) and hard-delete it "
+          "with Remove-MgDirectoryDeletedItem -DirectoryObjectId <id>; the "
+          "next sweep then releases the value");
+  if(c->objtype == CONFLICT_USER)
+    step(r,
+         "Entra Connect Health > Sync errors > Duplicate Attribute: "
+         "\"Diagnose and remediate\" this user (object id %s)",
+         c->object_id);
+  step(r,
+       "Have Entra Connect export the object again: change an attribute of "
+       "%s on-premises, then Start-ADSyncSyncCycle -PolicyType Delta (not "
+       "a documented fix, but the only way to make the service look at the "
+       "object again)",
+       c->sam_account ? c->sam_account
+                      : (c->on_prem_dn ? c->on_prem_dn : c->object_id));
+  step(r,
+       "If it is still quarantined after that: open a Microsoft support "
+       "case with the object id %s, the value %s and the time it became "
+       "free (%s); Microsoft documents no way to release a value by hand",
+       c->object_id, c->value, freed);
+}
+
 static void not_held(const struct conflict *c, const struct who *cw,
                      struct classify_result *r)
 {
+  if(c->state == CONFLICT_STUCK) {
+    stuck(c, cw, r);
+    return;
+  }
   put(r->reason, sizeof(r->reason), "no other object holds it any more");
   put(r->explanation, sizeof(r->explanation),
       "No other user, group or contact holds %s %s any more: the value is "

@@ -11,6 +11,8 @@
  *                     says "holder lookup failed: <code>")
  *   not_held          the lookup found no other object holding the value:
  *                     freed, awaiting the service's hourly release sweep
+ *                     (a stuck conflict, see sweep.h, gets what to do
+ *                     when the sweep did not release it)
  *   orphaned          a holder that was synced but is no longer: its
  *                     onPremisesSyncEnabled is false, or its last sync is
  *                     older than stale_after, or it has the quarantined

@@ -29,7 +29,7 @@ struct conflict_set {
 
 static const char *const objtype_names[] = {"user", "group", "contact"};
 static const char *const property_names[] = {"upn", "proxy"};
-static const char *const state_names[] = {"active"};
+static const char *const state_names[] = {"active", "freed", "stuck"};
 static const char *const class_names[] = {"unknown",          "cloud_account",
                                           "two_synced",       "orphaned",
                                           "group_or_contact", "not_held"};
@@ -1158,6 +1158,11 @@ cJSON *conflict_to_json(const struct conflict *c)
   rc |= add_time(o, "lastSeen", c->last_seen);
   rc |= add_time(o, "onPremisesLastSyncDateTime", c->last_sync);
   rc |= add_str(o, "state", conflict_state_name(c->state));
+  rc |= add_time(o, "freedAt", c->freed_at);
+  rc |= add_time(o, "predictedRelease", c->release_by);
+  rc |= add_time(o, "stuckAt", c->stuck_at);
+  if(!cJSON_AddNumberToObject(o, "agingDone", (double)c->aging_done))
+    rc = -ENOMEM;
   rc |= add_str(o, "class", conflict_class_name(c->cls));
   rc |= add_time(o, "holdersLookedUp", c->looked_up);
   rc |= add_str(o, "lookupError", c->lookup_error);
@@ -1271,13 +1276,23 @@ int conflict_from_json(const cJSON *j, const char *tenant,
   c->state = (enum conflict_state)state;
   c->cls = (enum conflict_class)klass;
   /* Schema 1 files have no onPremisesLastSyncDateTime, holders,
-   * holdersLookedUp, lookupError or class: all optional. */
+   * holdersLookedUp, lookupError or class, schema 2 files none of the
+   * sweep's members: all optional. */
   if(get_time(j, "occurredDateTime", &c->occurred) ||
+     get_time(j, "freedAt", &c->freed_at) ||
+     get_time(j, "predictedRelease", &c->release_by) ||
+     get_time(j, "stuckAt", &c->stuck_at) ||
      get_time(j, "firstSeen", &c->first_seen) ||
      get_time(j, "lastSeen", &c->last_seen) ||
      get_time(j, "onPremisesLastSyncDateTime", &c->last_sync) ||
      get_time(j, "holdersLookedUp", &c->looked_up) ||
      get_sync(j, "onPremisesSyncEnabled", &c->sync_enabled))
+    goto bad;
+  m = cJSON_GetObjectItemCaseSensitive(j, "agingDone");
+  if(cJSON_IsNumber(m) && m->valuedouble >= 0 && m->valuedouble < 1e12 &&
+     m->valuedouble == (double)(unsigned long)m->valuedouble)
+    c->aging_done = (unsigned long)m->valuedouble;
+  else if(m && !cJSON_IsNull(m))
     goto bad;
   m = cJSON_GetObjectItemCaseSensitive(j, "placeholder");
   if(cJSON_IsBool(m))

@@ -23,10 +23,13 @@ enum conflict_objtype { CONFLICT_USER, CONFLICT_GROUP, CONFLICT_CONTACT };
  * not release them. */
 enum conflict_property { CONFLICT_UPN, CONFLICT_PROXY };
 
-/* Lifecycle of a conflict.  Only ACTIVE exists so far; the sweep module
- * will add states such as FREED, RELEASED and STUCK.  Add new states at
- * the end and give each a name in conflict.c. */
-enum conflict_state { CONFLICT_ACTIVE };
+/* Lifecycle of a conflict, driven by sweep.c: ACTIVE (another object
+ * holds the value), FREED (a complete lookup found no holder any more:
+ * the service should release it at its next hourly sweep), STUCK (still
+ * quarantined one sweep period plus a grace after it was freed).  A
+ * released conflict is not a state: it leaves the inventory with its
+ * alert.  Add new states at the end and give each a name in conflict.c. */
+enum conflict_state { CONFLICT_ACTIVE, CONFLICT_FREED, CONFLICT_STUCK };
 
 /* onPremisesSyncEnabled: true, false, or null/absent (cloud-only object or
  * never synced). */
@@ -89,6 +92,11 @@ struct conflict {
   time_t last_seen;     /* latest cycle that read the object with it */
   time_t last_sync;     /* onPremisesLastSyncDateTime; 0 = none */
   enum conflict_state state;
+  /* The sweep's record (sweep.c), saved with the conflict; 0 = none. */
+  time_t freed_at;          /* when a complete lookup found it free */
+  time_t release_by;        /* predicted release: freed_at + sweep period */
+  time_t stuck_at;          /* when it was found stuck */
+  unsigned long aging_done; /* largest conflict.aging threshold passed (s) */
   /* Pairing, filled by holder_apply() and classify: the objects holding
    * the value as of the last complete lookup. */
   struct conflict_holder *holders;
@@ -127,8 +135,8 @@ struct conflict_diff_stats {
 };
 
 /* Names used in JSON, alerts and logs: "user", "group", "contact";
- * "upn", "proxy"; "active".  The _parse functions take those names and
- * return the enum value, or -EINVAL. */
+ * "upn", "proxy"; "active", "freed", "stuck".  The _parse functions take those
+ * names and return the enum value, or -EINVAL. */
 const char *conflict_objtype_name(enum conflict_objtype t);
 int conflict_objtype_parse(const char *s);
 const char *conflict_property_name(enum conflict_property p);
@@ -233,8 +241,10 @@ cJSON *conflict_holder_to_json(const struct conflict_holder *h);
 cJSON *conflict_to_json(const struct conflict *c);
 
 /* conflict_from_json() reads what conflict_to_json() wrote, and the
- * schema-1 form without the pairing members (onPremisesLastSyncDateTime,
- * class, holders, holdersLookedUp, lookupError are optional).  Every member
+ * schema-1 and schema-2 forms: the pairing members
+ * (onPremisesLastSyncDateTime, class, holders, holdersLookedUp,
+ * lookupError; schema 2) and the sweep's (freedAt, predictedRelease,
+ * stuckAt, agingDone; schema 3) are optional.  Every member
  * is checked: a missing required member, a wrong type, an unknown name
  * or a bad time gives -EBADMSG.  Returns 0 with *out set to a new
  * conflict (free with conflict_free()), or -EBADMSG / -ENOMEM with *out

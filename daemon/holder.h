@@ -19,6 +19,10 @@
  * are new or changed (holder_needs_lookup()), and by the sweep to check
  * whether a value has been freed.  Nothing here changes a conflict until
  * the caller applies a complete result with holder_apply().
+ *
+ * holder_fetch() asks the other question the sweep needs: when a conflict
+ * is gone from the inventory, does its own object now hold the value
+ * (released) or not (deleted, or changed on-premises)?
  */
 #ifndef QD_HOLDER_H
 #define QD_HOLDER_H
@@ -94,6 +98,37 @@ int holder_apply(struct conflict *c, const struct holder_result *r, time_t now);
  * conflict_copy_pairing(). */
 bool holder_needs_lookup(const struct conflict *prev,
                          const struct conflict *cur);
+
+/* Per-conflict outcome of holder_fetch(). */
+enum holder_fetch_outcome {
+  HOLDER_FOUND,       /* the object exists: upn and proxies are set */
+  HOLDER_GONE,        /* Graph answered 404: the object no longer exists */
+  HOLDER_FETCH_FAILED /* no usable answer; err says why */
+};
+
+/* One conflict's object.  Everything is owned by the holder module and
+ * valid only during the done callback. */
+struct holder_object {
+  const char *key; /* conflict_key() of the conflict it belongs to */
+  enum holder_fetch_outcome outcome;
+  const char *upn;            /* FOUND users: userPrincipalName, or NULL */
+  const char *const *proxies; /* FOUND: proxyAddresses as Graph sent them */
+  size_t nproxies;
+  struct graph_error err; /* FETCH_FAILED: err.code is set */
+};
+
+/* Done callback of holder_fetch(); as holder_done_cb (res[i] belongs to
+ * the i-th conflict; -ECANCELED when the graph client was closed). */
+typedef void (*holder_fetch_cb)(int result, const struct holder_object *res,
+                                size_t n, void *arg);
+
+/* holder_fetch() reads the object of each of the n (>= 1) conflicts at cs
+ * (GET /users|groups|contacts/{id}?$select=id,userPrincipalName (users),
+ * mail,proxyAddresses) over graph_batch().  What it needs is copied, as
+ * for holder_lookup().  Returns 0 (cb will be called once, never from
+ * inside this call) or a negative errno code (cb will not be called). */
+int holder_fetch(struct holder *h, const struct conflict *const *cs, size_t n,
+                 holder_fetch_cb cb, void *arg);
 
 /* holder_filter() writes into buf the $filter expression (not yet URL
  * escaped) that finds the holders of value in collection ("users",

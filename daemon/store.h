@@ -19,9 +19,14 @@
  *   1: conflicts, delta links, times.
  *   2: each conflict also has its pairing: "holders", "holdersLookedUp",
  *      "lookupError", "class", and its "onPremisesLastSyncDateTime".
- * Schema 1 files are read (the pairing is then empty: looked up at the
- * next cycle) and written back as schema 2. */
-#define STORE_SCHEMA 2
+ *   3: each conflict also has the sweep's record: "state" may be "freed"
+ *      or "stuck", with "freedAt", "predictedRelease", "stuckAt" and
+ *      "agingDone" (seconds of the largest conflict.aging threshold
+ *      alerted).
+ * Schema 1 and 2 files are read (what they lack is empty: the pairing is
+ * looked up at the next cycle, every conflict is active with no aging
+ * alerted) and written back as schema 3. */
+#define STORE_SCHEMA 3
 
 /* Graph collections with a delta link of their own. */
 enum store_collection { STORE_USERS, STORE_GROUPS, STORE_CONTACTS };

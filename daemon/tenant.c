@@ -2,13 +2,22 @@
  *
  * tenant: the per-tenant runtime.  A cycle runs the inventory; only a
  * complete cycle changes what the daemon believes.  The new inventory
- * keeps the pairing of every conflict seen before unchanged, the others
- * get their holders looked up (holder.c), every conflict is classified
- * (classify.c), and only then is the inventory compared with the old one:
- * each difference becomes an alert (conflict.detected / conflict.cleared)
- * and the state file is rewritten.  A failed lookup never hides a
- * conflict: it is alerted as class unknown and looked up again next
- * cycle.  A failed cycle is logged once and retried sooner, with backoff.
+ * keeps the pairing and sweep record of every conflict seen before, the
+ * others get their holders looked up (holder.c), every conflict is
+ * classified (classify.c); the objects of conflicts missing from the
+ * inventory are read (holder_fetch()) to tell a release from a clearing;
+ * only then is the inventory compared with the old one: each difference
+ * becomes an alert (conflict.detected, conflict.released /
+ * conflict.cleared), the sweep's state machine (sweep.c) is stepped, and
+ * the state file is rewritten.  A failed lookup never hides a conflict: it
+ * is alerted as class unknown and looked up again next cycle; a failed
+ * object check keeps the conflict believed until a later cycle decides.
+ * A failed cycle is logged once and retried sooner, with backoff.
+ *
+ * The sweep has its own timer, aligned to multiples of sweep_interval
+ * (UTC) plus an offset and jitter: it looks up the holders of every
+ * conflict again and steps the state machine.  A sweep and a cycle never
+ * run at once: whichever timer fires while the other runs waits for it.
  */
 #include "tenant.h"
 
@@ -21,8 +30,8 @@
 #include <sys/random.h>
 
 #include "alert.h"
-#include "classify.h"
 #include "apply.h"
+#include "classify.h"
 #include "conflict.h"
 #include "graph.h"
 #include "holder.h"
@@ -31,6 +40,7 @@
 #include "log.h"
 #include "store.h"
 #include "suggest.h"
+#include "sweep.h"
 #include "token.h"
 
 _Static_assert(STORE_NCOLL == INVENTORY_NCOLL,
@@ -54,10 +64,19 @@ struct tenant {
   struct inventory *inv;
   struct holder *holder;
   struct classify_opts copts;
-  struct conflict_set *pending; /* complete inventory awaiting its lookup */
+  struct conflict_set *pending; /* complete inventory awaiting its lookup
+                                   or the check of gone conflicts */
   struct apply *apply;          /* the guarded anchor writer (off by default) */
   uv_timer_t timer;
-  uint64_t cycle_start;     /* uv_now() when the running cycle began */
+  uint64_t cycle_start; /* uv_now() when the running cycle began */
+  time_t cycle_now;     /* wall time the running cycle's inventory began */
+  /* the sweep */
+  struct sweep_opts sweep;
+  unsigned long aging[CFG_MAX_DURATIONS];
+  uv_timer_t sweep_timer;
+  bool busy;                /* a cycle or a sweep is running */
+  bool cycle_due;           /* the poll timer fired during a sweep */
+  bool sweep_due;           /* the sweep timer fired during a cycle */
   struct store_state state; /* the inventory believed now, delta links */
   struct tenant_stats stats;
   void (*changed)(void *arg);
@@ -67,7 +86,7 @@ struct tenant {
   unsigned full_resync;
   /* shutdown */
   bool closing;
-  unsigned open_parts; /* http client, token, timer still closing */
+  unsigned open_parts; /* apply, http client, token, timers still closing */
   void (*closed_cb)(void *arg);
   void *closed_arg;
 };
@@ -75,6 +94,8 @@ struct tenant {
 static void on_cycle_done(int result, struct conflict_set *set,
                           const char *what, const struct graph_error *err,
                           void *arg);
+static void start_sweep(struct tenant *t);
+static void on_sweep_timer(uv_timer_t *h);
 
 static uint32_t random_below(uint32_t n)
 {
@@ -99,14 +120,22 @@ void tenant_get_stats(const struct tenant *t, struct tenant_stats *st)
       t->state.conflicts ? conflict_set_count(t->state.conflicts) : 0;
 }
 
+static void idle(struct tenant *t);
+
 static void on_timer(uv_timer_t *h)
 {
   struct tenant *t = h->data;
   struct inventory_delta d;
-  time_t now = time(NULL);
   size_t i;
   int rc;
 
+  if(t->busy) {
+    t->cycle_due = true; /* after the sweep */
+    return;
+  }
+  t->busy = true;
+  t->cycle_start = uv_now(t->loop);
+  t->cycle_now = time(NULL);
   memset(&d, 0, sizeof(d));
   d.believed = t->state.conflicts;
   for(i = 0; i < INVENTORY_NCOLL; i++)
@@ -115,13 +144,29 @@ static void on_timer(uv_timer_t *h)
    * (graph-facts §11.1: onPremisesProvisioningErrors is unconfirmed); a
    * clock set back makes it due rather than postponing it. */
   d.full = t->full_resync &&
-           (now - t->state.delta_full_sync >= (time_t)t->full_resync ||
-            now < t->state.delta_full_sync);
-  t->cycle_start = uv_now(t->loop);
-  rc = inventory_run(t->inv, now, t->delta ? &d : NULL, on_cycle_done, t);
+           (t->cycle_now - t->state.delta_full_sync >= (time_t)t->full_resync ||
+            t->cycle_now < t->state.delta_full_sync);
+  rc = inventory_run(t->inv, t->cycle_now, t->delta ? &d : NULL, on_cycle_done,
+                     t);
   if(rc) {
     log_warnx("tenant %s: cannot start a cycle: %s", t->name, strerror(-rc));
     uv_timer_start(&t->timer, on_timer, 30000, 0);
+    idle(t);
+  }
+}
+
+/* idle() ends a cycle or a sweep and starts what waited for it: a cycle
+ * first, so a slow sweep cannot starve polling. */
+static void idle(struct tenant *t)
+{
+  t->busy = false;
+  if(t->cycle_due) {
+    t->cycle_due = false;
+    on_timer(&t->timer);
+  }
+  else if(t->sweep_due) {
+    t->sweep_due = false;
+    start_sweep(t);
   }
 }
 
@@ -145,8 +190,11 @@ static void schedule(struct tenant *t)
   uv_timer_start(&t->timer, on_timer, ms, 0);
 }
 
+/* alert_conflict() raises one alert about c; sw carries the sweep's
+ * figures, or is NULL. */
 static void alert_conflict(struct tenant *t, enum alert_type type,
-                           const struct conflict *c)
+                           const struct conflict *c,
+                           const struct alert_sweep *sw)
 {
   struct classify_result cr;
   struct alert_event ev;
@@ -154,42 +202,90 @@ static void alert_conflict(struct tenant *t, enum alert_type type,
   classify_conflict(c, &t->copts, time(NULL), &cr);
   alert_event_init(&ev, type, t->name, c);
   ev.classification = &cr;
+  ev.sweep = sw;
   /* Failures are logged and the event queued by the alert module. */
   alert_emit(t->alert, &ev);
 }
 
 static void on_detected(const struct conflict *c, void *arg)
 {
-  alert_conflict(arg, ALERT_CONFLICT_DETECTED, c);
+  alert_conflict(arg, ALERT_CONFLICT_DETECTED, c, NULL);
 }
 
-static void on_cleared(const struct conflict *c, void *arg)
+/* classify_all() stores the class of every conflict of set as of now. */
+static void classify_all(struct tenant *t, struct conflict_set *set, time_t now)
 {
-  alert_conflict(arg, ALERT_CONFLICT_CLEARED, c);
-}
-
-/* commit() makes the complete, paired inventory set the one believed:
- * classes, diff and alerts, state file, next cycle. */
-static void commit(struct tenant *t, struct conflict_set *set)
-{
-  const struct conflict_diff_cb cb = {on_detected, on_cleared, t};
-  struct conflict_diff_stats ds;
   struct classify_result cr;
   struct conflict_iter it;
   struct conflict *c;
-  time_t now = time(NULL);
 
   conflict_iter_init(&it, set);
   while((c = conflict_iter_next(&it))) {
     classify_conflict(c, &t->copts, now, &cr);
     c->cls = cr.cls;
   }
+}
+
+/* advance() runs the sweep's state machine over every conflict of set as of
+ * now and raises an alert per change and per aging threshold passed.
+ * Returns the number of state changes. */
+static size_t advance(struct tenant *t, struct conflict_set *set, time_t now)
+{
+  static const enum alert_type types[] = {
+      [SWEEP_FREED] = ALERT_CONFLICT_FREED,
+      [SWEEP_HELD] = ALERT_CONFLICT_HELD,
+      [SWEEP_STUCK] = ALERT_CONFLICT_STUCK,
+  };
+  struct conflict_iter it;
+  struct conflict *c;
+  size_t changes = 0;
+
+  conflict_iter_init(&it, set);
+  while((c = conflict_iter_next(&it))) {
+    enum sweep_change ch = sweep_assess(c, now, &t->sweep);
+    struct alert_sweep sw;
+
+    if(ch == SWEEP_FREED || ch == SWEEP_HELD || ch == SWEEP_STUCK) {
+      log_info("tenant %s: %s: %s; now %s", t->name, c->key,
+               sweep_change_name(ch), conflict_state_name(c->state));
+      alert_conflict(t, types[ch], c, NULL);
+      changes++;
+    }
+    memset(&sw, 0, sizeof(sw));
+    sw.threshold = sweep_aging_due(c, now, &t->sweep);
+    if(sw.threshold) {
+      sw.age = sweep_age(c, now);
+      alert_conflict(t, ALERT_CONFLICT_AGING, c, &sw);
+    }
+  }
+  return changes;
+}
+
+/* commit() makes the complete, paired inventory set the one believed:
+ * classes, diff and alerts, the sweep's steps, state file, next cycle.
+ * The n conflicts at kept (taken from the inventory believed so far,
+ * whose objects could not be checked) join set, still believed. */
+static void commit(struct tenant *t, struct conflict_set *set,
+                   struct conflict **kept, size_t n)
+{
+  const struct conflict_diff_cb cb = {on_detected, NULL, t};
+  struct conflict_diff_stats ds;
+  time_t now = time(NULL);
+  size_t i;
+
+  classify_all(t, set, now);
   /* Logged there; a failure only delays the suggestion to the next cycle. */
   suggest_update(t->suggest_path, set, &t->copts, t->anchor_length, now);
   memset(&ds, 0, sizeof(ds));
   conflict_set_diff(t->state.conflicts, set, &cb, &ds);
+  for(i = 0; i < n; i++)
+    if(conflict_set_add(set, kept[i])) {
+      log_errx("tenant %s: out of memory keeping %s", t->name, kept[i]->key);
+      conflict_free(kept[i]);
+    }
   conflict_set_free(t->state.conflicts);
   t->state.conflicts = set;
+  advance(t, set, now);
   t->state.last_success = now;
   if(t->delta) {
     /* The new links go with the inventory they lead on from, in memory
@@ -216,6 +312,99 @@ static void commit(struct tenant *t, struct conflict_set *set)
   schedule(t);
   if(t->changed)
     t->changed(t->changed_arg);
+  idle(t);
+}
+
+/* on_fetch_done() gets the objects of the conflicts gone from the new
+ * inventory t->pending: each is released or cleared (an alert; it stays
+ * in the old inventory, which is dropped), or, when its object could not
+ * be read, kept believed. */
+static void on_fetch_done(int result, const struct holder_object *res, size_t n,
+                          void *arg)
+{
+  struct tenant *t = arg;
+  struct conflict_set *set = t->pending;
+  struct conflict **kept = NULL;
+  size_t i, nkept = 0;
+
+  t->pending = NULL;
+  if(t->closing || result == -ECANCELED) {
+    conflict_set_free(set);
+    return;
+  }
+  if(n)
+    kept = calloc(n, sizeof(*kept));
+  for(i = 0; i < n; i++) {
+    struct conflict *c = conflict_set_find(t->state.conflicts, res[i].key);
+    struct alert_sweep sw;
+    enum sweep_change ch;
+
+    if(!c)
+      continue;
+    if(res[i].outcome == HOLDER_FETCH_FAILED) {
+      if(kept)
+        kept[nkept++] = conflict_set_remove(t->state.conflicts, c->key);
+      continue;
+    }
+    ch = sweep_gone(
+        res[i].outcome == HOLDER_FOUND &&
+        sweep_carries(c, res[i].upn, res[i].proxies, res[i].nproxies));
+    memset(&sw, 0, sizeof(sw));
+    if(ch == SWEEP_RELEASED) {
+      sw.released_at = t->cycle_now;
+      sw.time_to_release = sweep_time_to_release(c, t->cycle_now);
+      log_info("tenant %s: %s: %s -> released after %ld s", t->name, c->key,
+               conflict_state_name(c->state), sw.time_to_release);
+    }
+    alert_conflict(t,
+                   ch == SWEEP_RELEASED ? ALERT_CONFLICT_RELEASED
+                                        : ALERT_CONFLICT_CLEARED,
+                   c, ch == SWEEP_RELEASED ? &sw : NULL);
+  }
+  if(n && !kept)
+    log_errx("tenant %s: out of memory; gone conflicts not kept", t->name);
+  commit(t, set, kept, nkept);
+  free(kept);
+}
+
+/* check_gone() reads the objects of the conflicts believed so far that
+ * are missing from set, then commits set; when that cannot start, they
+ * are kept believed and checked again next cycle. */
+static void check_gone(struct tenant *t, struct conflict_set *set)
+{
+  struct conflict **gone = NULL;
+  struct conflict_iter it;
+  struct conflict *c;
+  size_t n = 0, i;
+  int rc = 0;
+
+  if(t->state.conflicts && conflict_set_count(t->state.conflicts)) {
+    gone = calloc(conflict_set_count(t->state.conflicts), sizeof(*gone));
+    if(!gone)
+      rc = -ENOMEM;
+    conflict_iter_init(&it, t->state.conflicts);
+    while(gone && (c = conflict_iter_next(&it)))
+      if(!conflict_set_find(set, c->key))
+        gone[n++] = c;
+  }
+  if(!rc && n) {
+    t->pending = set;
+    rc = holder_fetch(t->holder, (const struct conflict *const *)gone, n,
+                      on_fetch_done, t);
+    if(!rc) {
+      free(gone);
+      return;
+    }
+    t->pending = NULL;
+    log_warnx("tenant %s: cannot check the objects of %zu conflict%s gone "
+              "from the inventory: %s; kept until the next cycle",
+              t->name, n, n == 1 ? "" : "s", strerror(-rc));
+  }
+  /* Each is taken out of the old inventory into the new one. */
+  for(i = 0; rc && i < n; i++)
+    gone[i] = conflict_set_remove(t->state.conflicts, gone[i]->key);
+  commit(t, set, gone, rc ? n : 0);
+  free(gone);
 }
 
 static void on_lookup_done(int result, const struct holder_result *res,
@@ -240,7 +429,7 @@ static void on_lookup_done(int result, const struct holder_result *res,
       log_warnx("tenant %s: out of memory recording the holders of %s", t->name,
                 res[i].key);
   }
-  commit(t, set);
+  check_gone(t, set);
 }
 
 /* pair() carries the pairing of every conflict over from the inventory
@@ -265,6 +454,10 @@ static void pair(struct tenant *t, struct conflict_set *set)
         t->state.conflicts ? conflict_set_find(t->state.conflicts, c->key)
                            : NULL;
 
+    if(o)
+      sweep_carry(c, o);
+    else
+      sweep_aging_skip(c, t->cycle_now, &t->sweep);
     if(o && conflict_copy_pairing(c, o))
       rc = -ENOMEM;
     else if(holder_needs_lookup(o, c))
@@ -288,7 +481,7 @@ static void pair(struct tenant *t, struct conflict_set *set)
         c->lookup_error = strdup(rc == -ENOMEM ? "OutOfMemory" : "NotStarted");
   }
   free(need);
-  commit(t, set);
+  check_gone(t, set);
 }
 
 static void on_cycle_done(int result, struct conflict_set *set,
@@ -317,12 +510,104 @@ static void on_cycle_done(int result, struct conflict_set *set,
     schedule(t);
     if(t->changed)
       t->changed(t->changed_arg);
+    idle(t);
     return;
   }
   pair(t, set);
 }
 
-/* The four parts (apply engine, HTTP client, token, timer) close
+/* ===== The sweep ===== */
+
+/* schedule_sweep() arms the sweep timer for the next aligned time. */
+static void schedule_sweep(struct tenant *t)
+{
+  struct timespec ts;
+  uint64_t now_ms;
+
+  clock_gettime(CLOCK_REALTIME, &ts);
+  now_ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+  uv_timer_start(
+      &t->sweep_timer, on_sweep_timer,
+      sweep_next_delay_ms(now_ms, t->sweep.period, random_below(UINT32_MAX)),
+      0);
+}
+
+static void on_sweep_done(int result, const struct holder_result *res, size_t n,
+                          void *arg)
+{
+  struct tenant *t = arg;
+  struct conflict_set *set = t->state.conflicts;
+  time_t now = time(NULL);
+  size_t i, failed = 0, changes;
+
+  if(t->closing || result == -ECANCELED)
+    return;
+  /* No cycle ran meanwhile: set is the inventory the sweep started on. */
+  for(i = 0; i < n; i++) {
+    struct conflict *c = conflict_set_find(set, res[i].key);
+
+    if(res[i].outcome == HOLDER_FAILED)
+      failed++;
+    if(c && holder_apply(c, &res[i], now))
+      log_warnx("tenant %s: out of memory recording the holders of %s", t->name,
+                res[i].key);
+  }
+  classify_all(t, set, now);
+  changes = advance(t, set, now);
+  store_save(t->state_dir, t->name, &t->state, now);
+  log_info("tenant %s: sweep re-checked %zu conflict%s (%zu failed), %zu "
+           "change%s",
+           t->name, n, n == 1 ? "" : "s", failed, changes,
+           changes == 1 ? "" : "s");
+  if(t->changed)
+    t->changed(t->changed_arg);
+  idle(t);
+}
+
+/* start_sweep() looks up the holders of every conflict believed now;
+ * on_sweep_done() steps the state machine with the complete results. */
+static void start_sweep(struct tenant *t)
+{
+  const struct conflict **all;
+  struct conflict_iter it;
+  struct conflict *c;
+  size_t n = 0;
+  int rc;
+
+  if(!t->state.conflicts || !conflict_set_count(t->state.conflicts)) {
+    log_debug("tenant %s: sweep: no conflicts", t->name);
+    return;
+  }
+  all = calloc(conflict_set_count(t->state.conflicts), sizeof(*all));
+  if(!all) {
+    log_warnx("tenant %s: sweep: out of memory; next sweep retries", t->name);
+    return;
+  }
+  conflict_iter_init(&it, t->state.conflicts);
+  while((c = conflict_iter_next(&it)))
+    all[n++] = c;
+  t->busy = true;
+  rc = holder_lookup(t->holder, all, n, on_sweep_done, t);
+  free(all);
+  if(rc) {
+    log_warnx("tenant %s: cannot start the sweep: %s; next sweep retries",
+              t->name, strerror(-rc));
+    idle(t);
+  }
+}
+
+static void on_sweep_timer(uv_timer_t *h)
+{
+  struct tenant *t = h->data;
+
+  schedule_sweep(t);
+  if(t->busy)
+    t->sweep_due = true; /* after the cycle */
+  else
+    start_sweep(t);
+}
+
+/* The five parts (apply engine, HTTP client, token, two timers) close
  * independently; the last one frees the tenant. */
 static void part_closed(struct tenant *t)
 {
@@ -361,13 +646,15 @@ void tenant_close(struct tenant *t, void (*closed_cb)(void *arg), void *arg)
   t->closing = true;
   t->closed_cb = closed_cb;
   t->closed_arg = arg;
-  t->open_parts = 4;
+  t->open_parts = 5;
   uv_timer_stop(&t->timer);
+  uv_timer_stop(&t->sweep_timer);
   apply_close(t->apply, on_part_closed, t);
   graph_close(t->g);
   token_close(t->tok, on_part_closed, t);
   http_client_close(t->hc, on_part_closed, t);
   uv_close((uv_handle_t *)&t->timer, on_timer_closed);
+  uv_close((uv_handle_t *)&t->sweep_timer, on_timer_closed);
 }
 
 static enum inventory_mode inventory_mode(int cfg_mode)
@@ -472,18 +759,31 @@ int tenant_start(uv_loop_t *loop, const struct cfg *cfg,
   if(rc)
     goto fail_inv;
   t->copts.stale_after = cfg->orphan_after;
+  t->sweep.period = cfg->sweep_interval;
+  t->sweep.grace = cfg->sweep_grace;
+  memcpy(t->aging, cfg->aging.v, cfg->aging.n * sizeof(t->aging[0]));
+  t->sweep.aging = t->aging;
+  t->sweep.naging = cfg->aging.n;
   t->anchor_length = tc->anchor_length;
   rc = apply_new(loop, t->g, alert, tc, state_dir, &t->apply);
   if(rc)
     goto fail_inv; /* logged by apply_new */
+  /* uv_timer_init() only fills the handle in and cannot fail (libuv
+   * returns 0), so no half-initialised pair needs closing here. */
   rc = uv_timer_init(loop, &t->timer);
+  if(!rc)
+    rc = uv_timer_init(loop, &t->sweep_timer);
   if(rc)
     goto fail_apply;
   t->timer.data = t;
+  t->sweep_timer.data = t;
   /* The first cycle soon, spread over a few seconds across tenants. */
   uv_timer_start(&t->timer, on_timer, 100 + random_below(2000), 0);
-  log_info("tenant %s: polling %s every %u s", t->name, tc->graph_url,
-           t->interval);
+  schedule_sweep(t);
+  log_info("tenant %s: polling %s every %u s; release sweep every %lu s "
+           "(grace %lu s)",
+           t->name, tc->graph_url, t->interval, t->sweep.period,
+           t->sweep.grace);
   *out = t;
   return 0;
 

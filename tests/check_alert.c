@@ -372,6 +372,142 @@ START_TEST(test_messages)
 }
 END_TEST
 
+/* The sweep's events: names, distinct MESSAGE_IDs, one-line messages. */
+START_TEST(test_sweep_messages)
+{
+  struct alert_sweep sw;
+  struct alert_event ev;
+  char buf[512];
+  int t, u;
+
+  for(t = 0; t < ALERT_NTYPES; t++) {
+    ck_assert_uint_eq(strlen(alert_message_id((enum alert_type)t)), 32);
+    for(u = 0; u < t; u++)
+      ck_assert_str_ne(alert_message_id((enum alert_type)t),
+                       alert_message_id((enum alert_type)u));
+  }
+  ck_assert_str_eq(alert_type_name(ALERT_CONFLICT_FREED), "conflict.freed");
+  ck_assert_str_eq(alert_type_name(ALERT_CONFLICT_RELEASED),
+                   "conflict.released");
+  ck_assert_str_eq(alert_type_name(ALERT_CONFLICT_STUCK), "conflict.stuck");
+  ck_assert_str_eq(alert_type_name(ALERT_CONFLICT_AGING), "conflict.aging");
+  ck_assert_str_eq(alert_type_name(ALERT_CONFLICT_HELD), "conflict.held");
+
+  upn_c->state = CONFLICT_FREED;
+  upn_c->freed_at = 1700000000;
+  upn_c->release_by = 1700000000 + 3600;
+  alert_event_init(&ev, ALERT_CONFLICT_FREED, "contoso", upn_c);
+  ck_assert_str_eq(alert_format_message(&ev, buf, sizeof(buf)),
+                   "UPN conflict freed on user John Smith (placeholder "
+                   "john1234@contoso.onmicrosoft.com): no object holds "
+                   "john@contoso.com any more; the service should release it "
+                   "within the hour (by 2023-11-14T23:13:20Z)");
+  upn_c->release_by = 1700000000 + 90;
+  ck_assert_str_eq(alert_format_message(&ev, buf, sizeof(buf)),
+                   "UPN conflict freed on user John Smith (placeholder "
+                   "john1234@contoso.onmicrosoft.com): no object holds "
+                   "john@contoso.com any more; the service should release it "
+                   "within 1m 30s (by 2023-11-14T22:14:50Z)");
+
+  memset(&sw, 0, sizeof(sw));
+  sw.released_at = 1700000000 + 3725;
+  sw.time_to_release = 3725;
+  alert_event_init(&ev, ALERT_CONFLICT_RELEASED, "contoso", upn_c);
+  ev.sweep = &sw;
+  ck_assert_str_eq(alert_format_message(&ev, buf, sizeof(buf)),
+                   "UPN conflict released on user John Smith (placeholder "
+                   "john1234@contoso.onmicrosoft.com): john@contoso.com is "
+                   "back, 1h 2m after it was freed");
+  upn_c->freed_at = 0;
+  sw.time_to_release = 0;
+  ck_assert_str_eq(alert_format_message(&ev, buf, sizeof(buf)),
+                   "UPN conflict released on user John Smith (placeholder "
+                   "john1234@contoso.onmicrosoft.com): john@contoso.com is "
+                   "back, 0s after it was first seen");
+
+  upn_c->state = CONFLICT_STUCK;
+  upn_c->freed_at = 1700000000;
+  upn_c->release_by = 1700000000 + 3600;
+  alert_event_init(&ev, ALERT_CONFLICT_STUCK, "contoso", upn_c);
+  ck_assert_str_eq(alert_format_message(&ev, buf, sizeof(buf)),
+                   "UPN conflict stuck on user John Smith (placeholder "
+                   "john1234@contoso.onmicrosoft.com): john@contoso.com has "
+                   "been free since 2023-11-14T22:13:20Z but is still "
+                   "quarantined after its expected release (by "
+                   "2023-11-14T23:13:20Z); see the remediation");
+
+  memset(&sw, 0, sizeof(sw));
+  sw.age = 8 * 86400 + 7200;
+  sw.threshold = 7 * 86400;
+  alert_event_init(&ev, ALERT_CONFLICT_AGING, "contoso", proxy_c);
+  ev.sweep = &sw;
+  ck_assert_str_eq(alert_format_message(&ev, buf, sizeof(buf)),
+                   "Proxy address conflict on group Sales \"EU\" older than "
+                   "7d: Sales@contoso.com quarantined for 8d 2h [active]");
+
+  alert_event_init(&ev, ALERT_CONFLICT_HELD, "contoso", proxy_c);
+  ck_assert_str_eq(alert_format_message(&ev, buf, sizeof(buf)),
+                   "Proxy address conflict on group Sales \"EU\": "
+                   "Sales@contoso.com is held again and stays quarantined: "
+                   "held by another object [unknown]");
+  ck_assert_ptr_null(strchr(buf, '\n'));
+}
+END_TEST
+
+/* The sweep's JSON members: the state record on every conflict event, the
+ * release and aging figures on their own events only. */
+START_TEST(test_sweep_jsonl_fields)
+{
+  struct alert_opts opts = {false, 0, NULL};
+  struct alert_sweep sw;
+  struct alert *a;
+  struct alert_event ev;
+  cJSON *l[4];
+  int n;
+
+  opts.jsonl_path = path;
+  ck_assert_int_eq(alert_open(&opts, &a), 0);
+  upn_c->state = CONFLICT_FREED;
+  upn_c->freed_at = 1700000000;
+  upn_c->release_by = 1700003600;
+  memset(&sw, 0, sizeof(sw));
+  sw.released_at = 1700003000;
+  sw.time_to_release = 3000;
+  alert_event_init(&ev, ALERT_CONFLICT_RELEASED, "contoso", upn_c);
+  ev.sweep = &sw;
+  ck_assert_int_eq(alert_emit(a, &ev), 0);
+  memset(&sw, 0, sizeof(sw));
+  sw.age = 90000;
+  sw.threshold = 86400;
+  alert_event_init(&ev, ALERT_CONFLICT_AGING, "contoso", proxy_c);
+  ev.sweep = &sw;
+  ck_assert_int_eq(alert_emit(a, &ev), 0);
+  alert_close(a);
+
+  n = read_lines(path, l, 4);
+  ck_assert_int_eq(n, 2);
+  ck_assert_str_eq(str(l[0], "event"), "conflict.released");
+  ck_assert_str_eq(str(l[0], "severity"), "notice");
+  ck_assert_str_eq(str(l[0], "state"), "freed");
+  ck_assert_str_eq(str(l[0], "freedAt"), "2023-11-14T22:13:20Z");
+  ck_assert_str_eq(str(l[0], "predictedRelease"), "2023-11-14T23:13:20Z");
+  ck_assert_ptr_null(str(l[0], "stuckAt"));
+  ck_assert_str_eq(str(l[0], "releasedAt"), "2023-11-14T23:03:20Z");
+  ck_assert_int_eq(
+      cJSON_GetObjectItem(l[0], "timeToReleaseSeconds")->valuedouble, 3000);
+  ck_assert_ptr_null(cJSON_GetObjectItem(l[0], "thresholdSeconds"));
+  ck_assert_str_eq(str(l[1], "event"), "conflict.aging");
+  ck_assert_str_eq(str(l[1], "severity"), "warning");
+  ck_assert_str_eq(str(l[1], "state"), "active");
+  ck_assert_ptr_null(str(l[1], "freedAt"));
+  ck_assert_int_eq(cJSON_GetObjectItem(l[1], "ageSeconds")->valuedouble, 90000);
+  ck_assert_int_eq(cJSON_GetObjectItem(l[1], "thresholdSeconds")->valuedouble,
+                   86400);
+  ck_assert_ptr_null(cJSON_GetObjectItem(l[1], "timeToReleaseSeconds"));
+  free_lines(l, n);
+}
+END_TEST
+
 Suite *alert_suite(void)
 {
   Suite *s = suite_create("alert");
@@ -386,6 +522,8 @@ Suite *alert_suite(void)
   tcase_add_test(tc, test_missing_dir_queues);
   tcase_add_test(tc, test_syslog_fallback);
   tcase_add_test(tc, test_messages);
+  tcase_add_test(tc, test_sweep_messages);
+  tcase_add_test(tc, test_sweep_jsonl_fields);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -330,6 +330,55 @@ START_TEST(test_alerts)
 }
 END_TEST
 
+/* The sweep's options: defaults, a list of ages, and the list's errors. */
+START_TEST(test_sweep_options)
+{
+  struct cfg *cfg = NULL;
+  char *errors;
+
+  ck_assert_int_eq(load(TENANT_OK, &cfg, &errors), 0);
+  ck_assert_uint_eq(cfg->sweep_interval, 3600);
+  ck_assert_uint_eq(cfg->sweep_grace, 1800);
+  ck_assert_uint_eq(cfg->aging.n, 2);
+  ck_assert_uint_eq(cfg->aging.v[0], 86400);
+  ck_assert_uint_eq(cfg->aging.v[1], 7 * 86400);
+  cfg_free(cfg);
+  /* Sorted, spaces allowed; grace 0 allowed. */
+  ck_assert_int_eq(load("[daemon]\nsweep_interval = 2s\nsweep_grace = 0\n"
+                        "aging = 30d, 2s ,4s\n" TENANT_OK,
+                        &cfg, &errors),
+                   0);
+  ck_assert_uint_eq(cfg->sweep_interval, 2);
+  ck_assert_uint_eq(cfg->sweep_grace, 0);
+  ck_assert_uint_eq(cfg->aging.n, 3);
+  ck_assert_uint_eq(cfg->aging.v[0], 2);
+  ck_assert_uint_eq(cfg->aging.v[1], 4);
+  ck_assert_uint_eq(cfg->aging.v[2], 30 * 86400);
+  cfg_free(cfg);
+  /* Empty: no aging alerts. */
+  ck_assert_int_eq(load("[daemon]\naging =\n" TENANT_OK, &cfg, &errors), 0);
+  ck_assert_uint_eq(cfg->aging.n, 0);
+  cfg_free(cfg);
+
+  expect_error("[daemon]\nsweep_interval = 0\n" TENANT_OK,
+               "x.conf:2: sweep_interval: '0' is out of range (1s to 1d)");
+  expect_error("[daemon]\nsweep_grace = 2d\n" TENANT_OK,
+               "x.conf:2: sweep_grace: '2d' is out of range (0s to 1d)");
+  expect_error("[daemon]\naging = 1d,week\n" TENANT_OK,
+               "x.conf:2: aging: 'week' is not durations such as 1d,7d");
+  expect_error("[daemon]\naging = 1d,,7d\n" TENANT_OK,
+               "x.conf:2: aging: '' is not durations such as 1d,7d");
+  expect_error("[daemon]\naging = 1d,7d,\n" TENANT_OK,
+               "x.conf:2: aging: ends with ','");
+  expect_error("[daemon]\naging = 1d,24h\n" TENANT_OK,
+               "x.conf:2: aging: '24h' is given twice");
+  expect_error("[daemon]\naging = 0s\n" TENANT_OK,
+               "x.conf:2: aging: '0s' is out of range (1s to 365d)");
+  expect_error("[daemon]\naging = 1s,2s,3s,4s,5s,6s,7s,8s,9s\n" TENANT_OK,
+               "x.conf:2: aging: more than 8 durations");
+}
+END_TEST
+
 START_TEST(test_duration_parser)
 {
   unsigned long long v;
@@ -373,6 +422,7 @@ Suite *cfg_suite(void)
   tcase_add_test(tc, test_long_line);
   tcase_add_test(tc, test_alerts);
   tcase_add_test(tc, test_duration_parser);
+  tcase_add_test(tc, test_sweep_options);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -242,6 +242,39 @@ START_TEST(test_not_held_and_unknown)
 }
 END_TEST
 
+/* A stuck conflict keeps its class but says what to do about it. */
+START_TEST(test_stuck)
+{
+  struct conflict *c = synced_user();
+  struct classify_result r;
+  const char *steps;
+
+  c->state = CONFLICT_STUCK;
+  c->freed_at = NOW - 7200;
+  classify_conflict(c, &opts, NOW, &r);
+  ck_assert_int_eq(r.cls, CONFLICT_CLASS_NOT_HELD);
+  ck_assert_ptr_nonnull(strstr(r.explanation, "stuck"));
+  ck_assert_ptr_nonnull(strstr(r.explanation, "john@contoso.com"));
+  steps = all_steps(&r);
+  ck_assert_ptr_nonnull(strstr(steps, "Remove-MgDirectoryDeletedItem"));
+  ck_assert_ptr_nonnull(strstr(steps, "\"Diagnose and remediate\" this user "
+                                      "(object id q-1)"));
+  ck_assert_ptr_nonnull(strstr(steps, "change an attribute of jsmith"));
+  ck_assert_ptr_nonnull(strstr(steps, "support case with the object id q-1"));
+  conflict_free(c);
+
+  /* Connect Health's remedy covers users only. */
+  c = conflict_new("contoso", "g-1", CONFLICT_GROUP, CONFLICT_PROXY,
+                   "SMTP:sales@contoso.com");
+  c->looked_up = NOW;
+  c->state = CONFLICT_STUCK;
+  classify_conflict(c, &opts, NOW, &r);
+  ck_assert_ptr_null(strstr(all_steps(&r), "Diagnose and remediate"));
+  ck_assert_ptr_nonnull(strstr(all_steps(&r), "change an attribute of g-1"));
+  conflict_free(c);
+}
+END_TEST
+
 START_TEST(test_names)
 {
   int i;
@@ -262,6 +295,7 @@ Suite *classify_suite(void)
   tcase_add_test(tc, test_orphaned);
   tcase_add_test(tc, test_group_or_contact);
   tcase_add_test(tc, test_not_held_and_unknown);
+  tcase_add_test(tc, test_stuck);
   tcase_add_test(tc, test_names);
   suite_add_tcase(s, tc);
   return s;

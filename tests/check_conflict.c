@@ -368,7 +368,10 @@ START_TEST(test_names)
   ck_assert_int_eq(conflict_property_parse("proxy"), CONFLICT_PROXY);
   ck_assert_str_eq(conflict_state_name(CONFLICT_ACTIVE), "active");
   ck_assert_int_eq(conflict_state_parse("active"), CONFLICT_ACTIVE);
-  ck_assert_int_eq(conflict_state_parse("freed"), -EINVAL);
+  ck_assert_int_eq(conflict_state_parse("freed"), CONFLICT_FREED);
+  ck_assert_str_eq(conflict_state_name(CONFLICT_STUCK), "stuck");
+  /* Released is an outcome, never a stored state. */
+  ck_assert_int_eq(conflict_state_parse("released"), -EINVAL);
 }
 END_TEST
 

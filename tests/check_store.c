@@ -122,7 +122,7 @@ START_TEST(test_roundtrip)
   ck_assert_int_eq(sb.st_mode & 07777, 0640);
   text = tu_slurp(path);
   ck_assert_msg(!strncmp(text,
-                         "{\"schema\":2,\"tenant\":\"contoso\","
+                         "{\"schema\":3,\"tenant\":\"contoso\","
                          "\"saved\":\"2023-11-14T22:13:20Z\"",
                          60),
                 "%.80s", text);
@@ -302,7 +302,7 @@ END_TEST
 START_TEST(test_future_schema)
 {
   static const char future[] =
-      "{\"schema\":3,\"tenant\":\"contoso\",\"conflicts\":[],\"new\":1}";
+      "{\"schema\":4,\"tenant\":\"contoso\",\"conflicts\":[],\"new\":1}";
   struct store_state st;
   char *path, *log, *text;
 
@@ -311,8 +311,8 @@ START_TEST(test_future_schema)
   capture_begin();
   ck_assert_int_eq(store_load(dir, "contoso", &st), -EPROTONOSUPPORT);
   log = capture_end();
-  ck_assert_ptr_nonnull(strstr(log, "schema 3, newer than this quarantined "
-                                    "understands (2)"));
+  ck_assert_ptr_nonnull(strstr(log, "schema 4, newer than this quarantined "
+                                    "understands (3)"));
   free(log);
   ck_assert_int_eq(count_prefix("contoso.state.json.corrupt-"), 0);
   /* Saving must not replace it. */
@@ -370,7 +370,7 @@ START_TEST(test_schema1_migrates)
   ck_assert_uint_eq(c->nholders, 0);
   ck_assert_int_eq(c->cls, CONFLICT_CLASS_UNKNOWN);
 
-  /* Pair it and save: written as schema 2, and read back whole. */
+  /* Pair it and save: written as schema 3, and read back whole. */
   memset(&h, 0, sizeof(h));
   h.id = "cloud-1";
   h.type = CONFLICT_USER;
@@ -383,7 +383,7 @@ START_TEST(test_schema1_migrates)
   c->cls = CONFLICT_CLASS_CLOUD_ACCOUNT;
   ck_assert_int_eq(store_save(dir, "contoso", &st, NOW), 0);
   text = tu_slurp(path);
-  ck_assert_msg(!strncmp(text, "{\"schema\":2,", 11), "%.40s", text);
+  ck_assert_msg(!strncmp(text, "{\"schema\":3,", 11), "%.40s", text);
   free(text);
   memset(&back, 0, sizeof(back));
   ck_assert_int_eq(store_load(dir, "contoso", &back), 0);
@@ -420,6 +420,115 @@ START_TEST(test_bad_holder_is_corrupt)
 }
 END_TEST
 
+/* A schema-2 file, as the holder release wrote it: pairing, no sweep
+ * record.  Every conflict reads as active with nothing alerted. */
+START_TEST(test_schema2_reads)
+{
+  static const char v2[] =
+      "{\"schema\":2,\"tenant\":\"contoso\",\"saved\":"
+      "\"2023-11-14T22:13:20Z\",\"lastSuccessfulCycle\":"
+      "\"2023-11-14T22:12:50Z\",\"deltaLinks\":{\"users\":null,\"groups\":"
+      "null,\"contacts\":null},\"conflicts\":[{\"objectId\":\"u1\","
+      "\"objectType\":\"user\",\"property\":\"upn\",\"value\":"
+      "\"frank@contoso.com\",\"rawValue\":\"frank@contoso.com\","
+      "\"displayName\":\"Frank Black\",\"firstSeen\":"
+      "\"2023-11-14T21:00:00Z\",\"lastSeen\":\"2023-11-14T22:12:50Z\","
+      "\"state\":\"active\",\"class\":\"not_held\",\"holdersLookedUp\":"
+      "\"2023-11-14T22:12:51Z\",\"lookupError\":null,\"holders\":[]}]}";
+  struct store_state st;
+  struct conflict *c;
+  char *path, *log, *key;
+
+  path = tu_write(dir, "contoso.state.json", v2);
+  memset(&st, 0, sizeof(st));
+  capture_begin();
+  ck_assert_int_eq(store_load(dir, "contoso", &st), 0);
+  log = capture_end();
+  ck_assert_ptr_nonnull(strstr(log, "schema 2 read"));
+  free(log);
+  key = conflict_key("u1", CONFLICT_UPN, "frank@contoso.com");
+  c = conflict_set_find(st.conflicts, key);
+  ck_assert_ptr_nonnull(c);
+  ck_assert_int_eq(c->cls, CONFLICT_CLASS_NOT_HELD);
+  ck_assert_int_eq(c->looked_up, NOW - 29);
+  ck_assert_int_eq(c->state, CONFLICT_ACTIVE);
+  ck_assert_int_eq(c->freed_at, 0);
+  ck_assert_int_eq(c->release_by, 0);
+  ck_assert_int_eq(c->stuck_at, 0);
+  ck_assert_uint_eq(c->aging_done, 0);
+  store_state_clear(&st);
+  free(key);
+  free(path);
+}
+END_TEST
+
+/* The sweep's record survives a save and a load (a restart between
+ * freed and released must not alert freed again). */
+START_TEST(test_sweep_record_roundtrip)
+{
+  struct store_state st, back;
+  struct conflict *c;
+  char *key, *path, *text;
+
+  fill(&st, 3);
+  key = conflict_key("obj-1", CONFLICT_PROXY, "user1@contoso.com");
+  c = conflict_set_find(st.conflicts, key);
+  ck_assert_ptr_nonnull(c);
+  c->state = CONFLICT_STUCK;
+  c->freed_at = NOW - 7200;
+  c->release_by = NOW - 3600;
+  c->stuck_at = NOW - 60;
+  c->aging_done = 86400;
+  ck_assert_int_eq(store_save(dir, "contoso", &st, NOW), 0);
+  path = store_path(dir, "contoso");
+  text = tu_slurp(path);
+  ck_assert_ptr_nonnull(strstr(text, "\"state\":\"stuck\",\"freedAt\":"
+                                     "\"2023-11-14T20:13:20Z\","
+                                     "\"predictedRelease\":"
+                                     "\"2023-11-14T21:13:20Z\",\"stuckAt\":"
+                                     "\"2023-11-14T22:12:20Z\","
+                                     "\"agingDone\":86400"));
+  free(text);
+  memset(&back, 0, sizeof(back));
+  ck_assert_int_eq(store_load(dir, "contoso", &back), 0);
+  c = conflict_set_find(back.conflicts, key);
+  ck_assert_ptr_nonnull(c);
+  ck_assert_int_eq(c->state, CONFLICT_STUCK);
+  ck_assert_int_eq(c->freed_at, NOW - 7200);
+  ck_assert_int_eq(c->release_by, NOW - 3600);
+  ck_assert_int_eq(c->stuck_at, NOW - 60);
+  ck_assert_uint_eq(c->aging_done, 86400);
+  store_state_clear(&back);
+  store_state_clear(&st);
+  free(path);
+  free(key);
+}
+END_TEST
+
+/* A bad sweep member makes the file corrupt, like any bad member. */
+START_TEST(test_bad_sweep_member_is_corrupt)
+{
+  static const char *const bad[] = {
+      "\"state\":\"released\"",
+      "\"state\":\"freed\",\"freedAt\":\"yesterday\"",
+      "\"state\":\"active\",\"agingDone\":-5",
+      "\"state\":\"active\",\"agingDone\":\"1d\"",
+  };
+  size_t i;
+
+  for(i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    char doc[512];
+
+    snprintf(doc, sizeof(doc),
+             "{\"schema\":3,\"tenant\":\"contoso\",\"conflicts\":[{"
+             "\"objectId\":\"u1\",\"objectType\":\"user\",\"property\":"
+             "\"upn\",\"value\":\"a@b.c\",%s}]}",
+             bad[i]);
+    expect_corrupt(doc, "not a valid conflict list");
+  }
+}
+END_TEST
+
 Suite *store_suite(void)
 {
   Suite *s = suite_create("store");
@@ -433,6 +542,9 @@ Suite *store_suite(void)
   tcase_add_test(tc, test_future_schema);
   tcase_add_test(tc, test_schema1_migrates);
   tcase_add_test(tc, test_bad_holder_is_corrupt);
+  tcase_add_test(tc, test_schema2_reads);
+  tcase_add_test(tc, test_sweep_record_roundtrip);
+  tcase_add_test(tc, test_bad_sweep_member_is_corrupt);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -98,9 +98,12 @@ class HTTPReply:
 class Simulator:
     """scripts/graphsim as a child process, and its control API."""
 
-    def __init__(self, workdir, scenario=DEMO):
+    def __init__(self, workdir, scenario=DEMO, clock=None):
+        """clock: None (graphsim's default, auto) or "manual": simulated time then
+        moves only through advance()."""
         self.workdir = workdir
         self.scenario = scenario
+        self.clock = clock
         self.proc = None
         self.base = None
         certs = cert_dir()
@@ -117,7 +120,8 @@ class Simulator:
                  "--port", "0", "--port-file", port_file,
                  "--tls-cert", os.path.join(certs, "server.pem"),
                  "--tls-key", os.path.join(certs, "server.key"),
-                 "--scenario", self.scenario],
+                 "--scenario", self.scenario]
+                + (["--clock", self.clock] if self.clock else []),
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
 
         def port():
@@ -213,6 +217,11 @@ class Simulator:
     def writes(self):
         return self.control("GET", "writes")["value"]
 
+    def advance(self, seconds):
+        """Moves the simulated clock on; the service's sweep runs at every hourly
+        boundary crossed.  Returns the control API's answer (with "sweeps")."""
+        return self.control("POST", "clock/advance", {"seconds": seconds})
+
     def quarantines(self, tenant_id=TENANT_ID):
         return self.tenant("/quarantines", tenant_id=tenant_id)["value"]
 
@@ -243,11 +252,12 @@ class Daemon:
 
     def __init__(self, sim, workdir, name="e2e", page_size=1, poll_interval="1s",
                  secret=READER_SECRET, secret_mode=0o600, inventory=None, extra_tenants=(),
-                 daemon_options=(), client_id=READER_ID, tenant_lines=()):
+                 daemon_options=(), client_id=READER_ID, tenant_lines=(), options=None):
         """extra_tenants: (name, tenant_id, client_id, secret) of further [tenant]
         sections, each with its own secret file (mode 0600); daemon_options: further
-        "key = value" lines for [daemon]; tenant_lines: more "key = value" lines for
-        the first [tenant] section."""
+        "key = value" lines for [daemon], options: the same as a dict (e.g.
+        {"sweep_interval": "2s"}); tenant_lines: more "key = value" lines for the
+        first [tenant] section."""
         self.sim = sim
         self.workdir = workdir
         self.name = name
@@ -268,6 +278,8 @@ class Daemon:
         if inventory:
             lines.append("inventory = %s" % inventory)
         lines += list(daemon_options)
+        for key, value in (options or {}).items():
+            lines.append("%s = %s" % (key, value))
         lines += ["", "[alerts]", "syslog = no", "jsonl_file = %s" % self.alerts_path, "",
                   "[tenant %s]" % name,
                   "tenant_id = %s" % TENANT_ID,
@@ -434,6 +446,15 @@ def cleared(alerts):
     return [a for a in alerts if a["event"] == "conflict.cleared"]
 
 
+def released(alerts):
+    return [a for a in alerts if a["event"] == "conflict.released"]
+
+
+def events(alerts, name):
+    """The alerts of one type, e.g. events(alerts, "conflict.freed")."""
+    return [a for a in alerts if a["event"] == name]
+
+
 def alert_key(alert):
     return (alert["objectType"], alert["objectId"], alert["property"], alert["value"].lower())
 
@@ -442,6 +463,7 @@ class E2ETestCase(unittest.TestCase):
     """One simulator per class; the scenario is reloaded before every test."""
 
     scenario = DEMO
+    clock = None  # graphsim --clock; "manual" freezes simulated time between advances
 
     @classmethod
     def setUpClass(cls):
@@ -450,7 +472,7 @@ class E2ETestCase(unittest.TestCase):
             sys.stderr.write("e2e: keeping %s\n" % cls.classdir)
         else:
             cls.addClassCleanup(shutil.rmtree, cls.classdir, True)
-        cls.sim = Simulator(cls.classdir, cls.scenario)
+        cls.sim = Simulator(cls.classdir, cls.scenario, cls.clock)
         cls.addClassCleanup(cls.sim.stop)
         cls.sim.start()
 

@@ -17,6 +17,7 @@ except ImportError:  # discovered with tests/e2e as the top level
 
 E2ETestCase = harness.E2ETestCase
 detected, cleared, alert_key = harness.detected, harness.cleared, harness.alert_key
+released = harness.released
 parse_time = harness.parse_time
 wait_until = harness.wait_until
 
@@ -165,9 +166,10 @@ class DaemonE2E(E2ETestCase):
         self.assertNoWrites()
 
     # ----- 2 -------------------------------------------------------------------------------
-    def test_cleared_alert_for_the_resolved_conflict_only(self):
+    def test_released_alert_for_the_resolved_conflict_only(self):
         """The admin deletes the object holding an address; after the service's sweep
-        releases it, one conflict.cleared alert names exactly that conflict."""
+        releases it, one conflict.released alert (not cleared: the contact has its
+        address back) names exactly that conflict."""
         d, expected = self.start_and_detect()
         holder = self.sim.tenant("/objects/eli@contoso.com")
         self.assertEqual(holder["_sim"]["objectType"], "user")
@@ -177,12 +179,14 @@ class DaemonE2E(E2ETestCase):
         self.sim.tenant("/sweep", "POST")
         self.assertEqual(self.sim.expected_conflicts(), expected - set(target))
 
-        d.wait_for_alerts(lambda a: cleared(a))
+        d.wait_for_alerts(lambda a: released(a))
         d.wait_for_more_cycles(1)  # one more cycle: nothing else may follow
         alerts = d.alerts()
-        gone = cleared(alerts)
+        gone = released(alerts)
+        self.assertEqual(cleared(alerts), [])
         self.assertEqual([alert_key(a) for a in gone], target)
         self.assertEqual(gone[0]["displayName"], "Eli (partner)")
+        self.assertGreaterEqual(gone[0]["timeToReleaseSeconds"], 0)
         self.assertEqual(len(detected(alerts)), len(expected))
         cycles = d.cycles()
         self.assertIn((len(expected) - 1, 0, 1), cycles)
@@ -203,7 +207,7 @@ class DaemonE2E(E2ETestCase):
         self.assertEqual(d.alert_lines(), before, "alerts appended after a restart")
         self.finish(d)
 
-    def test_conflict_resolved_while_stopped_is_cleared_after_restart(self):
+    def test_conflict_released_while_stopped_is_reported_after_restart(self):
         d, expected = self.start_and_detect()
         d.stop()
         holder = self.sim.tenant("/objects/eli@contoso.com")
@@ -213,8 +217,9 @@ class DaemonE2E(E2ETestCase):
         cycles = d.wait_for_cycles(2)
         self.assertEqual(cycles[:2], [(len(expected) - 1, 0, 1), (len(expected) - 1, 0, 0)])
         alerts = d.alerts()
-        self.assertEqual([(a["objectType"], a["value"]) for a in cleared(alerts)],
+        self.assertEqual([(a["objectType"], a["value"]) for a in released(alerts)],
                          [("contact", "eli@contoso.com")])
+        self.assertEqual(cleared(alerts), [])
         self.assertEqual(len(detected(alerts)), len(expected))
         self.finish(d)
 
@@ -435,7 +440,7 @@ class DaemonE2E(E2ETestCase):
         holder = self.sim.tenant("/objects/eli@contoso.com")
         self.sim.tenant("/objects/%s" % holder["id"], "DELETE")
         self.sim.tenant("/sweep", "POST")
-        d.wait_for_alerts(lambda a: cleared(a))
+        d.wait_for_alerts(lambda a: released(a))
         d.wait_for_more_cycles(1)
         d.stop()
         self.assertEqual(self.sim.writes(), [])
