@@ -1138,27 +1138,31 @@ static void check_allowed(struct pass *p)
 static void on_in_use(int result, long status, const cJSON *body,
                       const struct graph_error *err, void *arg);
 
+/* filter_request() GETs base with the $filter "<field> eq '<value>'" and
+ * $select select; value is a checked anchor or a GUID, which hold no
+ * quote.  Out of memory ends the pass. */
+static void filter_request(struct pass *p, const char *base, const char *field,
+                           const char *value, const char *select,
+                           graph_done_cb cb)
+{
+  char *filter = NULL, *path = NULL;
+
+  if(asprintf(&filter, "%s eq '%s'", field, value) >= 0)
+    path = graph_filter_path(base, filter, select, NULL);
+  free(filter);
+  if(!path) {
+    end_pass(p);
+    return;
+  }
+  request(p, "GET", path, NULL, NULL, cb);
+  free(path);
+}
+
 static void after_allowed(struct pass *p)
 {
-  char path[512], *esc, *filter;
-
   /* user.md: onPremisesImmutableId supports $filter eq (graph-facts 6). */
-  if(asprintf(&filter, "onPremisesImmutableId eq '%s'", p->e->anchor) < 0) {
-    end_pass(p);
-    return;
-  }
-  esc = curl_easy_escape(NULL, filter, 0);
-  free(filter);
-  if(!esc) {
-    end_pass(p);
-    return;
-  }
-  snprintf(path, sizeof(path),
-           "/v1.0/users?$filter=%s&$select=id,userPrincipalName,"
-           "onPremisesSyncEnabled",
-           esc);
-  curl_free(esc);
-  request(p, "GET", path, NULL, NULL, on_in_use);
+  filter_request(p, "/v1.0/users", "onPremisesImmutableId", p->e->anchor,
+                 "id,userPrincipalName,onPremisesSyncEnabled", on_in_use);
 }
 
 static void on_roles(int result, long status, const cJSON *body,
@@ -1169,7 +1173,7 @@ static void on_in_use(int result, long status, const cJSON *body,
 {
   struct pass *p = arg;
   const cJSON *it;
-  char path[512], buf[700], *esc, *filter;
+  char buf[700];
 
   (void)status;
   if(gone(p, result))
@@ -1211,22 +1215,8 @@ static void on_in_use(int result, long status, const cJSON *body,
   }
   /* List unifiedRoleAssignments with $filter=principalId eq '{id}' (Graph
    * v1.0 rbacapplication-list-roleassignments). */
-  if(asprintf(&filter, "principalId eq '%s'", p->user_id) < 0) {
-    end_pass(p);
-    return;
-  }
-  esc = curl_easy_escape(NULL, filter, 0);
-  free(filter);
-  if(!esc) {
-    end_pass(p);
-    return;
-  }
-  snprintf(path, sizeof(path),
-           "/v1.0/roleManagement/directory/roleAssignments?$filter=%s"
-           "&$select=id,roleDefinitionId",
-           esc);
-  curl_free(esc);
-  request(p, "GET", path, NULL, NULL, on_roles);
+  filter_request(p, "/v1.0/roleManagement/directory/roleAssignments",
+                 "principalId", p->user_id, "id,roleDefinitionId", on_roles);
 }
 
 /* --- steps 12-15 and the write --- */

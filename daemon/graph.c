@@ -19,6 +19,8 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include <curl/curl.h>
+
 #include "http.h"
 #include "log.h"
 #include "token.h"
@@ -76,6 +78,21 @@ static uint64_t rnd(struct graph *g)
   g->rng ^= g->rng << 25;
   g->rng ^= g->rng >> 27;
   return g->rng * 2685821657736338717ULL;
+}
+
+char *graph_filter_path(const char *base, const char *filter,
+                        const char *select, const char *extra)
+{
+  char *esc = curl_easy_escape(NULL, filter, 0), *path;
+  int n;
+
+  if(!esc)
+    return NULL;
+  n = asprintf(&path, "%s?$filter=%s%s%s%s", base, esc,
+               select ? "&$select=" : "", select ? select : "",
+               extra ? extra : "");
+  curl_free(esc);
+  return n < 0 ? NULL : path;
 }
 
 int graph_same_origin(const char *root, const char *url)

@@ -143,6 +143,15 @@ void graph_parse_error(const char *body, size_t len, struct graph_error *err);
  * item's "body"). */
 void graph_parse_error_json(const cJSON *body, struct graph_error *err);
 
+/* graph_filter_path() returns the malloc'd request path
+ * "<base>?$filter=<filter>[&$select=<select>][<extra>]", with filter
+ * URL-escaped by libcurl (string literals in it must already have their
+ * single quotes doubled, as OData asks).  select and extra (e.g.
+ * "&$top=999") may be NULL.  Returns NULL when out of memory; the caller
+ * frees the path. */
+char *graph_filter_path(const char *base, const char *filter,
+                        const char *select, const char *extra);
+
 /* graph_same_origin() tells whether url lies under root (same scheme,
  * host and port, and a path below root's). */
 int graph_same_origin(const char *root, const char *url);

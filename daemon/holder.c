@@ -355,21 +355,15 @@ static int build_items(const struct lookup *l, const struct conflict *const *cs,
       if(l->queries[q].value == i)
         value = cs[q]->value;
     for(c = 0; c < NCOLL; c++) {
-      char filter[2048], *esc;
-      int n;
+      char filter[2048], base[16];
 
       if(holder_filter(colls[c].name, value, filter, sizeof(filter)))
         return -ENAMETOOLONG;
-      esc = curl_easy_escape(NULL, filter, 0);
-      if(!esc)
+      snprintf(base, sizeof(base), "/%s", colls[c].name);
+      urls[i * NCOLL + c] =
+          graph_filter_path(base, filter, colls[c].select, NULL);
+      if(!urls[i * NCOLL + c])
         return -ENOMEM;
-      n = asprintf(&urls[i * NCOLL + c], "/%s?$filter=%s&$select=%s",
-                   colls[c].name, esc, colls[c].select);
-      curl_free(esc);
-      if(n < 0) {
-        urls[i * NCOLL + c] = NULL;
-        return -ENOMEM;
-      }
       items[i * NCOLL + c].method = "GET";
       items[i * NCOLL + c].url = urls[i * NCOLL + c];
     }

@@ -27,8 +27,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include <curl/curl.h>
-
 #include "log.h"
 
 #define NCOLL INVENTORY_NCOLL
@@ -138,7 +136,7 @@ int inventory_running(const struct inventory *inv)
  * the $filter value URL-escaped by libcurl. */
 static char *build_path(const struct listing *l, unsigned top)
 {
-  char *path = NULL, *filter;
+  char *path = NULL, *base, extra[24];
   int n;
 
   if(l->inv->mode == INVENTORY_DELTA) {
@@ -154,13 +152,12 @@ static char *build_path(const struct listing *l, unsigned top)
                  l->coll->select, top);
     return n < 0 ? NULL : path;
   }
-  filter = curl_easy_escape(NULL, PC_FILTER, 0);
-  if(!filter)
+  if(asprintf(&base, "/v1.0/%s", l->coll->name) < 0)
     return NULL;
-  n = asprintf(&path, "/v1.0/%s?$filter=%s&$select=%s&$top=%u", l->coll->name,
-               filter, l->coll->select, top);
-  curl_free(filter);
-  return n < 0 ? NULL : path;
+  snprintf(extra, sizeof(extra), "&$top=%u", top);
+  path = graph_filter_path(base, PC_FILTER, l->coll->select, extra);
+  free(base);
+  return path;
 }
 
 /* apply_delta() applies one object of a delta page to the listing's set:
