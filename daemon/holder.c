@@ -475,6 +475,7 @@ static const char *const fetch_select[NCOLL] = {
 struct fetch {
   struct holder *h;
   char **keys;
+  size_t *item; /* the batch item that reads keys[i]'s object */
   size_t n;
   holder_fetch_cb cb;
   void *arg;
@@ -487,6 +488,7 @@ static void fetch_free(struct fetch *f)
   for(i = 0; i < f->n; i++)
     free(f->keys[i]);
   free(f->keys);
+  free(f->item);
   free(f);
 }
 
@@ -549,20 +551,20 @@ static void on_fetch(int result, const struct graph_batch_result *res, size_t n,
     return;
   }
   for(i = 0; i < f->n; i++) {
+    const struct graph_batch_result *b = &res[f->item[i]];
     struct holder_object *r = &out[i];
 
     r->key = f->keys[i];
     r->outcome = HOLDER_FETCH_FAILED;
-    if(res[i].result == -ENOENT)
+    if(b->result == -ENOENT)
       r->outcome = HOLDER_GONE;
-    else if(res[i].result) {
-      r->err = res[i].err;
+    else if(b->result) {
+      r->err = b->err;
       if(!r->err.code[0])
-        snprintf(r->err.code, sizeof(r->err.code), "%s",
-                 strerror(-res[i].result));
+        snprintf(r->err.code, sizeof(r->err.code), "%s", strerror(-b->result));
     }
     else
-      fetch_parse(res[i].body, r, &proxies[i]);
+      fetch_parse(b->body, r, &proxies[i]);
     if(r->outcome == HOLDER_FETCH_FAILED && !failed++)
       first = i;
   }
@@ -585,7 +587,7 @@ int holder_fetch(struct holder *h, const struct conflict *const *cs, size_t n,
   struct graph_batch_item *items = NULL;
   char **urls = NULL;
   struct fetch *f;
-  size_t i;
+  size_t i, j, nitems = 0;
   int rc = -ENOMEM;
 
   if(!n)
@@ -597,9 +599,10 @@ int holder_fetch(struct holder *h, const struct conflict *const *cs, size_t n,
   f->cb = cb;
   f->arg = arg;
   f->keys = calloc(n, sizeof(*f->keys));
+  f->item = calloc(n, sizeof(*f->item));
   items = calloc(n, sizeof(*items));
   urls = calloc(n, sizeof(*urls));
-  if(!f->keys || !items || !urls)
+  if(!f->keys || !f->item || !items || !urls)
     goto out;
   for(i = 0; i < n; i++) {
     const unsigned c = (unsigned)cs[i]->objtype < NCOLL ? cs[i]->objtype : 0;
@@ -608,24 +611,32 @@ int holder_fetch(struct holder *h, const struct conflict *const *cs, size_t n,
 
     f->keys[i] = strdup(cs[i]->key);
     f->n++;
-    esc = curl_easy_escape(NULL, cs[i]->object_id, 0);
-    if(!f->keys[i] || !esc) {
-      curl_free(esc);
+    if(!f->keys[i])
       goto out;
+    /* A UPN and an address of one object: its object is read once. */
+    for(j = 0; j < i && strcmp(cs[j]->object_id, cs[i]->object_id); j++)
+      ;
+    if(j < i) {
+      f->item[i] = f->item[j];
+      continue;
     }
-    len = asprintf(&urls[i], "/%s/%s?$select=%s", colls[c].name, esc,
+    esc = curl_easy_escape(NULL, cs[i]->object_id, 0);
+    if(!esc)
+      goto out;
+    len = asprintf(&urls[nitems], "/%s/%s?$select=%s", colls[c].name, esc,
                    fetch_select[c]);
     curl_free(esc);
     if(len < 0) {
-      urls[i] = NULL;
+      urls[nitems] = NULL;
       goto out;
     }
-    items[i].method = "GET";
-    items[i].url = urls[i];
+    items[nitems].method = "GET";
+    items[nitems].url = urls[nitems];
+    f->item[i] = nitems++;
   }
   rc = 0;
 out:
-  rc = start_batch(h, rc, items, urls, n, on_fetch, f);
+  rc = start_batch(h, rc, items, urls, nitems, on_fetch, f);
   if(rc)
     fetch_free(f);
   return rc;

@@ -124,9 +124,10 @@ typedef void (*holder_fetch_cb)(int result, const struct holder_object *res,
 
 /* holder_fetch() reads the object of each of the n (>= 1) conflicts at cs
  * (GET /users|groups|contacts/{id}?$select=id,userPrincipalName (users),
- * mail,proxyAddresses) over graph_batch().  What it needs is copied, as
- * for holder_lookup().  Returns 0 (cb will be called once, never from
- * inside this call) or a negative errno code (cb will not be called). */
+ * mail,proxyAddresses) over graph_batch(); an object with several
+ * conflicts (a UPN and an address) is read once for all of them.  What it needs
+ * is copied, as for holder_lookup().  Returns 0 (cb will be called once, never
+ * from inside this call) or a negative errno code (cb will not be called). */
 int holder_fetch(struct holder *h, const struct conflict *const *cs, size_t n,
                  holder_fetch_cb cb, void *arg);
 

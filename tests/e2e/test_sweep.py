@@ -118,9 +118,14 @@ class SweepE2E(E2ETestCase):
             self.assertFreed(a, "john@contoso.com")
         # The sweep's log line comes after its alerts and the state file.
         d.wait_for_log(r"sweep re-checked 2 conflicts \(0 failed\), 2 changes")
+        mark = self.sim.requests()[-1]["seq"]
         self.service_sweep()
         rel = self.wait_events(d, "conflict.released", 2)
         self.assertEqual({a["property"] for a in rel}, {"upn", "proxy"})
+        # John's object was read once for both of his conflicts.
+        reads = [e for e in self.sim.batch_items(mark)
+                 if e["path"] == "/v1.0/users/%s" % rel[0]["objectId"]]
+        self.assertEqual(len(reads), 1, reads)
         john = self.sim.tenant("/objects/%s" % rel[0]["objectId"])
         self.assertEqual(john["userPrincipalName"], "john@contoso.com")
         self.assertEqual(cleared(d.alerts()), [])
