@@ -22,14 +22,15 @@ char *suggest_path(const char *state_dir, const char *tenant)
 }
 
 /* candidate() tells whether c is a cloud_account pair with a usable
- * anchor, and names the cloud-only holder. */
+ * anchor, and names the cloud-only holder.  The stored class picks the
+ * pairs, so only those are classified again (for their holder). */
 static const struct conflict_holder *candidate(const struct conflict *c,
                                                const struct classify_opts *opts,
                                                size_t anchor_len, time_t now)
 {
   struct classify_result cr;
 
-  if(!c->immutable_id ||
+  if(c->cls != CONFLICT_CLASS_CLOUD_ACCOUNT || !c->immutable_id ||
      anchor_check(c->immutable_id, anchor_len, NULL, NULL) != ANCHOR_OK)
     return NULL;
   classify_conflict(c, opts, now, &cr);

@@ -25,9 +25,10 @@
  * when tenant is not a plain file name (see store_path()). */
 char *suggest_path(const char *state_dir, const char *tenant);
 
-/* suggest_update() classifies every conflict of set (borrowed, not
- * changed) as of now and adds a suggestion to the file at path for each
- * cloud_account pair whose synced side carries a valid anchor of
+/* suggest_update() adds a suggestion to the file at path for each
+ * conflict of set (borrowed, not changed) whose stored class (c->cls, as
+ * classify_conflict() found it with opts) is cloud_account and whose
+ * synced side carries a valid anchor of
  * anchor_len bytes (0 = any length) and is not suggested yet (same cloud
  * user and anchor; an existing line keeps its approval).  The file is
  * read and rewritten atomically only when there is something to add; a

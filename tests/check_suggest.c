@@ -31,6 +31,7 @@ static void pair(struct conflict_set *s, const char *id, const char *value,
   struct conflict *c =
       conflict_new("contoso", id, CONFLICT_USER, CONFLICT_UPN, value);
   struct conflict_holder h;
+  struct classify_result cr;
 
   ck_assert_ptr_nonnull(c);
   c->upn = strdup("john1234@contoso.onmicrosoft.com");
@@ -47,6 +48,9 @@ static void pair(struct conflict_set *s, const char *id, const char *value,
   h.sync_enabled = holder_sync;
   h.last_sync = holder_sync == CONFLICT_TRI_TRUE ? NOW - 60 : 0;
   ck_assert_int_eq(conflict_set_holders(c, &h, 1), 0);
+  /* As the tenant does before suggest_update(). */
+  classify_conflict(c, &opts, NOW, &cr);
+  c->cls = cr.cls;
   ck_assert_int_eq(conflict_set_add(s, c), 0);
 }
 
