@@ -189,11 +189,6 @@ static struct http_client *client(unsigned conc, unsigned timeout_ms,
 
 /* ===== the MHD server ===== */
 
-struct upload {
-  char *buf;
-  size_t len;
-};
-
 /* note() copies request header name (or "") into dst. */
 static void note(struct MHD_Connection *conn, const char *name, char *dst,
                  size_t size)
@@ -237,17 +232,15 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn,
                                const char *version, const char *data,
                                size_t *data_size, void **con_cls)
 {
-  struct upload *up = *con_cls;
+  struct tu_upload *up;
 
   (void)cls;
   (void)version;
-  if(!up) {
-    const char *crid;
-
-    up = calloc(1, sizeof(*up));
-    *con_cls = up;
-    crid =
+  switch(tu_upload_collect(con_cls, data, data_size)) {
+  case TU_UPLOAD_FIRST: {
+    const char *crid =
         MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "client-request-id");
+
     pthread_mutex_lock(&srv.mu);
     if(srv.ncrids < MAX_SEEN)
       snprintf(srv.crids[srv.ncrids++], sizeof(srv.crids[0]), "%s",
@@ -256,13 +249,14 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn,
     pthread_mutex_unlock(&srv.mu);
     return MHD_YES;
   }
-  if(*data_size) {
-    up->buf = realloc(up->buf, up->len + *data_size);
-    memcpy(up->buf + up->len, data, *data_size);
-    up->len += *data_size;
-    *data_size = 0;
+  case TU_UPLOAD_MORE:
     return MHD_YES;
+  case TU_UPLOAD_ERROR:
+    return MHD_NO;
+  case TU_UPLOAD_DONE:
+    break;
   }
+  up = *con_cls;
 
   if(!strcmp(url, "/hello")) {
     static const char *const h[] = {"Content-Type",
@@ -337,60 +331,18 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn,
   return reply(conn, 404, "no", 2, NULL);
 }
 
-static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
-                      enum MHD_RequestTerminationCode toe)
-{
-  struct upload *up = *con_cls;
-
-  (void)cls;
-  (void)conn;
-  (void)toe;
-  if(up) {
-    free(up->buf);
-    free(up);
-    *con_cls = NULL;
-  }
-}
-
-/* server_start() starts MHD on 127.0.0.1 with a kernel-chosen port, one
- * thread per connection (so /slow requests overlap), TLS when key and
- * cert are given; base then holds the URL prefix. */
+/* server_start() starts the server with one thread per connection (so
+ * /slow requests overlap), TLS when key and cert are given. */
 static void server_start(const char *key, const char *cert)
 {
-  struct sockaddr_in sin = {.sin_family = AF_INET};
-  const union MHD_DaemonInfo *info;
-  unsigned flags =
-      MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION;
-
-  sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if(key) {
-    flags |= MHD_USE_TLS;
-    mhd = MHD_start_daemon(
-        flags, 0, NULL, NULL, handler, NULL, MHD_OPTION_SOCK_ADDR, &sin,
-        MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_HTTPS_MEM_KEY,
-        key, MHD_OPTION_HTTPS_MEM_CERT, cert, MHD_OPTION_END);
-  }
-  else
-    mhd = MHD_start_daemon(
-        flags, 0, NULL, NULL, handler, NULL, MHD_OPTION_SOCK_ADDR, &sin,
-        MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_END);
-  ck_assert_ptr_nonnull(mhd);
-  info = MHD_get_daemon_info(mhd, MHD_DAEMON_INFO_BIND_PORT);
-  ck_assert_ptr_nonnull(info);
-  snprintf(base, sizeof(base), "%s://127.0.0.1:%u", key ? "https" : "http",
-           (unsigned)info->port);
+  mhd = tu_mhd_start(MHD_USE_INTERNAL_POLLING_THREAD |
+                         MHD_USE_THREAD_PER_CONNECTION,
+                     handler, key, cert, base, sizeof(base));
 }
 
 static void common_setup(void)
 {
-  static const char *const proxies[] = {"http_proxy",  "HTTP_PROXY",
-                                        "https_proxy", "HTTPS_PROXY",
-                                        "all_proxy",   "ALL_PROXY"};
-  size_t i;
-
-  /* Loopback requests must never go through a proxy from the environment. */
-  for(i = 0; i < sizeof(proxies) / sizeof(proxies[0]); i++)
-    unsetenv(proxies[i]);
+  tu_no_proxy();
   pthread_mutex_lock(&srv.mu);
   srv.cur = srv.max = srv.narrivals = srv.ncrids = srv.hello_hits = 0;
   srv.accept_encoding[0] = srv.user_agent[0] = '\0';

@@ -10,7 +10,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <microhttpd.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -476,17 +475,12 @@ static struct {
 static struct MHD_Daemon *mhd;
 static char base[64]; /* http://127.0.0.1:PORT */
 
-struct upload {
-  char *buf;
-  size_t len;
-};
-
 static enum MHD_Result handler(void *cls, struct MHD_Connection *conn,
                                const char *url, const char *method,
                                const char *version, const char *data,
                                size_t *data_size, void **con_cls)
 {
-  struct upload *up = *con_cls;
+  struct tu_upload *up;
   struct MHD_Response *r;
   enum MHD_Result ret;
   char body[2048];
@@ -496,25 +490,16 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn,
   (void)cls;
   (void)method;
   (void)version;
-  if(!up) {
-    up = calloc(1, sizeof(*up));
-    if(!up)
-      return MHD_NO;
-    *con_cls = up;
+  switch(tu_upload_collect(con_cls, data, data_size)) {
+  case TU_UPLOAD_FIRST:
+  case TU_UPLOAD_MORE:
     return MHD_YES;
+  case TU_UPLOAD_ERROR:
+    return MHD_NO;
+  case TU_UPLOAD_DONE:
+    break;
   }
-  if(*data_size) {
-    char *nb = realloc(up->buf, up->len + *data_size + 1);
-
-    if(!nb)
-      return MHD_NO;
-    up->buf = nb;
-    memcpy(up->buf + up->len, data, *data_size);
-    up->len += *data_size;
-    up->buf[up->len] = '\0';
-    *data_size = 0;
-    return MHD_YES;
-  }
+  up = *con_cls;
   ct = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type");
   pthread_mutex_lock(&srv.mu);
   srv.hits++;
@@ -538,21 +523,6 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn,
   ret = MHD_queue_response(conn, (unsigned)status, r);
   MHD_destroy_response(r);
   return ret;
-}
-
-static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
-                      enum MHD_RequestTerminationCode toe)
-{
-  struct upload *up = *con_cls;
-
-  (void)cls;
-  (void)conn;
-  (void)toe;
-  if(up) {
-    free(up->buf);
-    free(up);
-  }
-  *con_cls = NULL;
 }
 
 static int hits(void)
@@ -589,34 +559,17 @@ static struct http_client *hc;
 
 static void loop_setup(void)
 {
-  static const char *const proxies[] = {"http_proxy",  "HTTP_PROXY",
-                                        "https_proxy", "HTTPS_PROXY",
-                                        "all_proxy",   "ALL_PROXY"};
   struct http_client_opts o = {.user_agent = "qd-test/1", .timeout_ms = 10000};
-  struct sockaddr_in sin;
-  const union MHD_DaemonInfo *info;
-  size_t i;
 
   new_setup();
-  for(i = 0; i < sizeof(proxies) / sizeof(proxies[0]); i++)
-    unsetenv(proxies[i]);
+  tu_no_proxy();
   pthread_mutex_lock(&srv.mu);
   srv.hits = 0;
   srv.body[0] = srv.url[0] = srv.content_type[0] = '\0';
   pthread_mutex_unlock(&srv.mu);
   serve(200, "", 3599);
-  memset(&sin, 0, sizeof(sin));
-  sin.sin_family = AF_INET;
-  sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  sin.sin_port = 0;
-  mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL,
-                         handler, NULL, MHD_OPTION_SOCK_ADDR, &sin,
-                         MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
-                         MHD_OPTION_END);
-  ck_assert_ptr_nonnull(mhd);
-  info = MHD_get_daemon_info(mhd, MHD_DAEMON_INFO_BIND_PORT);
-  ck_assert_ptr_nonnull(info);
-  snprintf(base, sizeof(base), "http://127.0.0.1:%u", (unsigned)info->port);
+  mhd = tu_mhd_start(MHD_USE_INTERNAL_POLLING_THREAD, handler, NULL, NULL, base,
+                     sizeof(base));
   hc = NULL;
   ck_assert_int_eq(http_client_new(&loop, &o, &hc), 0);
 }

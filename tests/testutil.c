@@ -5,6 +5,7 @@
  */
 #include "testutil.h"
 
+#include <arpa/inet.h>
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -246,4 +247,85 @@ int tu_log_wait(struct tu_daemon *d, const char *text, int timeout_ms)
       return 0;
     usleep(20000);
   }
+}
+
+/* ===== A loopback HTTP(S) server ===== */
+
+void tu_no_proxy(void)
+{
+  static const char *const proxies[] = {"http_proxy",  "HTTP_PROXY",
+                                        "https_proxy", "HTTPS_PROXY",
+                                        "all_proxy",   "ALL_PROXY"};
+  size_t i;
+
+  for(i = 0; i < sizeof(proxies) / sizeof(proxies[0]); i++)
+    unsetenv(proxies[i]);
+}
+
+struct MHD_Daemon *tu_mhd_start(unsigned flags, MHD_AccessHandlerCallback h,
+                                const char *key, const char *cert, char *base,
+                                size_t baselen)
+{
+  struct sockaddr_in sin = {.sin_family = AF_INET};
+  const union MHD_DaemonInfo *info;
+  struct MHD_Daemon *mhd;
+
+  sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if(key)
+    mhd = MHD_start_daemon(flags | MHD_USE_TLS, 0, NULL, NULL, h, NULL,
+                           MHD_OPTION_SOCK_ADDR, &sin,
+                           MHD_OPTION_NOTIFY_COMPLETED, tu_upload_completed,
+                           NULL, MHD_OPTION_HTTPS_MEM_KEY, key,
+                           MHD_OPTION_HTTPS_MEM_CERT, cert, MHD_OPTION_END);
+  else
+    mhd = MHD_start_daemon(flags, 0, NULL, NULL, h, NULL, MHD_OPTION_SOCK_ADDR,
+                           &sin, MHD_OPTION_NOTIFY_COMPLETED,
+                           tu_upload_completed, NULL, MHD_OPTION_END);
+  ck_assert_ptr_nonnull(mhd);
+  info = MHD_get_daemon_info(mhd, MHD_DAEMON_INFO_BIND_PORT);
+  ck_assert_ptr_nonnull(info);
+  snprintf(base, baselen, "%s://127.0.0.1:%u", key ? "https" : "http",
+           (unsigned)info->port);
+  return mhd;
+}
+
+enum tu_upload_step tu_upload_collect(void **con_cls, const char *data,
+                                      size_t *data_size)
+{
+  struct tu_upload *up = *con_cls;
+  char *nb;
+
+  if(!up) {
+    up = calloc(1, sizeof(*up));
+    if(!up)
+      return TU_UPLOAD_ERROR;
+    *con_cls = up;
+    return TU_UPLOAD_FIRST;
+  }
+  if(!*data_size)
+    return TU_UPLOAD_DONE;
+  nb = realloc(up->buf, up->len + *data_size + 1);
+  if(!nb)
+    return TU_UPLOAD_ERROR;
+  up->buf = nb;
+  memcpy(up->buf + up->len, data, *data_size);
+  up->len += *data_size;
+  up->buf[up->len] = '\0';
+  *data_size = 0;
+  return TU_UPLOAD_MORE;
+}
+
+void tu_upload_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+  struct tu_upload *up = *con_cls;
+
+  (void)cls;
+  (void)conn;
+  (void)toe;
+  if(up) {
+    free(up->buf);
+    free(up);
+  }
+  *con_cls = NULL;
 }

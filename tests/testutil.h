@@ -8,6 +8,7 @@
 #define QD_TESTUTIL_H
 
 #include <check.h>
+#include <microhttpd.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -63,5 +64,45 @@ int tu_log_wait(struct tu_daemon *d, const char *text, int timeout_ms);
 
 /* tu_timeout_scale() is 1, or more under a slow wrapper such as valgrind. */
 int tu_timeout_scale(void);
+
+/* ===== A loopback HTTP(S) server for the suites that need one ===== */
+
+/* tu_no_proxy() removes the proxy variables from the environment, so that
+ * requests to 127.0.0.1 never go through a proxy configured there. */
+void tu_no_proxy(void);
+
+/* tu_mhd_start() starts libmicrohttpd on 127.0.0.1 with a port the kernel
+ * chooses (flags are MHD_USE_* flags; TLS when key and cert, PEM text,
+ * are given), with tu_upload_completed() as its completion callback, and
+ * writes "http(s)://127.0.0.1:PORT" into base.  Fails the test when the
+ * server does not start.  Stop it with MHD_stop_daemon(). */
+struct MHD_Daemon *tu_mhd_start(unsigned flags, MHD_AccessHandlerCallback h,
+                                const char *key, const char *cert, char *base,
+                                size_t baselen);
+
+/* A request body, collected across the calls of an access handler.  buf
+ * is NUL-terminated (or NULL when the body is empty). */
+struct tu_upload {
+  char *buf;
+  size_t len;
+};
+
+/* tu_upload_collect() is the start of an access handler: it keeps the
+ * request's struct tu_upload in *con_cls and appends each piece of the
+ * body to it.  Returns TU_UPLOAD_FIRST on the first call of a request,
+ * TU_UPLOAD_MORE while the body comes in (the handler returns MHD_YES),
+ * TU_UPLOAD_DONE when the whole request is there (*con_cls holds the
+ * body; answer now), or TU_UPLOAD_ERROR when out of memory (return
+ * MHD_NO).  tu_upload_completed() frees it. */
+enum tu_upload_step {
+  TU_UPLOAD_FIRST,
+  TU_UPLOAD_MORE,
+  TU_UPLOAD_DONE,
+  TU_UPLOAD_ERROR
+};
+enum tu_upload_step tu_upload_collect(void **con_cls, const char *data,
+                                      size_t *data_size);
+void tu_upload_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe);
 
 #endif
