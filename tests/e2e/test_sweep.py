@@ -224,8 +224,8 @@ class SweepE2E(E2ETestCase):
         d, alerts = self.start("resolved-then-released")
         self.wait_events(d, "conflict.freed", 2)
         oid = alerts[0]["objectId"]
-        # Both conflicts (UPN and address) read the same object.
-        self.sim.add_faults({"kind": "403", "count": 2, "path": "/users/%s" % oid,
+        # Both conflicts (UPN and address) are of one object, read once.
+        self.sim.add_faults({"kind": "403", "count": 1, "path": "/users/%s" % oid,
                              "batchItem": True})
         self.service_sweep()
         d.wait_for_log(r"object check failed for 2 of 2 conflicts \(.*: "
