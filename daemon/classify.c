@@ -271,8 +271,9 @@ static void two_synced(const struct conflict *c,
 
 /* stuck() explains a free value the service did not release in time.
  * Only the soft-deleted holder and Connect Health's "Diagnose and
- * remediate" (users only) are documented remedies (graph-facts §7, peers
- * §1.3); a new export is not documented as one, so it is said so. */
+ * remediate" (users only) are documented remedies
+ * (docs/graph-facts.md#connect-health-diagnosis-and-apply-fix); a new
+ * export is not documented as one, so it is said so. */
 static void stuck(const struct conflict *c, const struct who *cw,
                   struct classify_result *r)
 {

@@ -36,7 +36,8 @@ struct graph {
   unsigned max_attempts, backoff_ms, backoff_max_ms;
   uint64_t rng;
   struct graph_req *reqs; /* every live request */
-  /* Graph throttles per application and tenant (graph-facts §4): after a
+  /* Graph throttles per application and tenant
+   * (https://learn.microsoft.com/graph/throttling-limits): after a
    * 429 or 503 with Retry-After no request of this tenant is sent before
    * uv_now() reaches this, not only the one that was refused. */
   uint64_t throttled_until;

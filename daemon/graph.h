@@ -78,8 +78,8 @@ int graph_request(struct graph *g, const char *method, const char *path,
 int graph_list(struct graph *g, const char *path, const char *const *headers,
                graph_page_cb page_cb, graph_list_cb done_cb, void *arg);
 
-/* JSON batching (graph-facts §3): at most GRAPH_BATCH_MAX requests per
- * POST /v1.0/$batch. */
+/* JSON batching (https://learn.microsoft.com/graph/json-batching): at most
+ * GRAPH_BATCH_MAX requests per POST /v1.0/$batch. */
 #define GRAPH_BATCH_MAX 20
 
 /* One request of a batch: method and url relative to /v1.0 (e.g.

@@ -19,10 +19,10 @@
 
 #define NCOLL 3
 
-/* graph-facts §3: proxyAddresses is unique across users, groups and
- * orgContacts; select exactly what struct conflict_holder keeps (groups
- * and contacts have no userPrincipalName, onPremisesImmutableId or DN;
- * contacts no sAMAccountName). */
+/* proxyAddresses is unique across users, groups and orgContacts
+ * (docs/graph-facts.md#who-holds-a-value); select exactly what struct
+ * conflict_holder keeps (groups and contacts have no userPrincipalName,
+ * onPremisesImmutableId or DN; contacts no sAMAccountName). */
 static const struct {
   const char *name;
   enum conflict_objtype type;

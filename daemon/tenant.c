@@ -141,7 +141,7 @@ static void on_timer(uv_timer_t *h)
   for(i = 0; i < INVENTORY_NCOLL; i++)
     d.link[i] = t->state.delta_link[i];
   /* The periodic full round catches what delta may not track
-   * (graph-facts §11.1: onPremisesProvisioningErrors is unconfirmed); a
+   * (docs/graph-facts.md#does-delta-track-provisioning-errors); a
    * clock set back makes it due rather than postponing it. */
   d.full = t->full_resync &&
            (t->cycle_now - t->state.delta_full_sync >= (time_t)t->full_resync ||
