@@ -215,8 +215,8 @@ class Handler(BaseHTTPRequestHandler):
         self._send_graph(response, req, entry)
 
     def _unauthorized(self, req, message):
-        # graph-facts §4 error codes; an expired or foreign token gets 401
-        # InvalidAuthenticationToken.
+        # Graph's error body (https://learn.microsoft.com/graph/errors); an expired or
+        # foreign token gets 401 InvalidAuthenticationToken.
         return graph.error(req, 401, "InvalidAuthenticationToken", message, {
             "WWW-Authenticate": 'Bearer realm="", authorization_uri="https://login.microsoftonline.'
                                 'com/common/oauth2/authorize", client_id="00000003-0000-0000-'

@@ -205,7 +205,8 @@ class DeltaE2E(E2ETestCase):
     # ----- 5 -------------------------------------------------------------------------------
     def test_untracked_error_change_caught_by_the_periodic_full_resync(self):
         """If Graph does not report a change of onPremisesProvisioningErrors alone in
-        /delta (unconfirmed either way, graph-facts §11.1), incremental rounds miss
+        /delta (undocumented either way:
+        docs/graph-facts.md#does-delta-track-provisioning-errors), incremental rounds miss
         the release; the periodic full round (delta_full_resync) clears it."""
         for tracked in (True, False):
             with self.subTest(tracked=tracked):
