@@ -3,9 +3,9 @@
  * tenant: the per-tenant runtime.  A cycle runs the inventory; only a
  * complete cycle changes what the daemon believes.  The new inventory
  * keeps the pairing and sweep record of every conflict seen before, the
- * others get their holders looked up (holder.c), every conflict is
- * classified (classify.c); the objects of conflicts missing from the
- * inventory are read (holder_fetch()) to tell a release from a clearing;
+ * others get their holders looked up (holder.c); the objects of conflicts
+ * missing from the inventory are read (holder_fetch()) to tell a release
+ * from a clearing; then every conflict is classified (classify.c), and
  * only then is the inventory compared with the old one: each difference
  * becomes an alert (conflict.detected, conflict.released /
  * conflict.cleared), the sweep's state machine (sweep.c) is stepped, and
