@@ -5,9 +5,9 @@
 # scripts/install-deps first, so each is one command on a fresh Debian.
 #
 #   make [all]        build build/quarantined and build/quarantinectl
-#   make check        format check, unit suites (plain and ASan+UBSan),
-#                     valgrind, config golden tests, simulator and
-#                     end-to-end tests
+#   make check        format check, citation and ARCHITECTURE.md checks,
+#                     unit suites (plain and ASan+UBSan), valgrind, config
+#                     golden tests, simulator and end-to-end tests
 #   make demo         run the daemon against the bundled simulated tenant
 #   make bench        benchmarks (never part of check)
 #   make install      PREFIX=/usr/local DESTDIR=
@@ -90,7 +90,7 @@ DEPS_OK = $(PKG_CONFIG) --exists $(ALL_PKGS) && command -v python3 >/dev/null \
 
 .PHONY: all check demo bench install clean format format-check deps \
         check-run unit unit-asan unit-valgrind conf-check graphsim-check \
-        e2e-check bench-run ctl-check ctl-check-asan
+        e2e-check bench-run ctl-check ctl-check-asan repo-check
 
 all: $(B)/quarantined $(B)/quarantinectl
 
@@ -125,7 +125,7 @@ $(B) $(B)/tests:
 check: deps
 	@$(MAKE) --no-print-directory check-run
 
-check-run: format-check conf-check unit unit-asan unit-valgrind \
+check-run: format-check repo-check conf-check unit unit-asan unit-valgrind \
            ctl-check ctl-check-asan graphsim-check e2e-check
 	@echo "make check: all checks passed"
 
@@ -164,6 +164,12 @@ conf-check: $(B)/quarantined
 	done; \
 	./$(B)/quarantined -n -f conf/quarantined.conf || fail=1; \
 	test $$fail = 0 && echo "conf-check: $$(ls tests/conf/*.in | wc -l) golden files OK"
+
+# The tree itself: every citation resolves inside the repository (no notes
+# outside it, every docs/*.md#section exists), and ARCHITECTURE.md's module
+# table and data flow match daemon/.
+repo-check:
+	python3 -m unittest discover -s tests/repo -t .
 
 graphsim-check:
 	@if [ -d tests/graphsim ]; then \
