@@ -342,7 +342,6 @@ def _delta(sim, req, kind):
     base_state = {"k": "delta", "t": tenant.id, "c": kind, "sel": select,
                   "ep": tenant.delta_epoch}
     body = {"@odata.context": _context(req, kind, select, "/delta")}
-    link_query = {}
 
     def link(name, st):
         st = dict(base_state, **st)

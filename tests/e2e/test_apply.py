@@ -10,7 +10,6 @@ import json
 import os
 import signal
 import subprocess
-import time
 import unittest
 import uuid
 
