@@ -5,9 +5,10 @@
 # scripts/install-deps first, so each is one command on a fresh Debian.
 #
 #   make [all]        build build/quarantined and build/quarantinectl
-#   make check        format check, citation and ARCHITECTURE.md checks,
-#                     unit suites (plain and ASan+UBSan), valgrind, config
-#                     golden tests, simulator and end-to-end tests
+#   make check        format check, Python lint (pyflakes), citation and
+#                     ARCHITECTURE.md checks, unit suites (plain and
+#                     ASan+UBSan), valgrind, config golden tests,
+#                     simulator and end-to-end tests
 #   make demo         run the daemon against the bundled simulated tenant
 #   make bench        benchmarks (never part of check)
 #   make install      PREFIX=/usr/local DESTDIR=
@@ -79,6 +80,12 @@ TEST_OBJS := $(TEST_SRCS:tests/%.c=$(B)/tests/%.o)
 SUITE_SRCS := $(filter-out tests/check_main.c,$(wildcard tests/check_*.c))
 SUITES    := $(sort $(SUITE_SRCS:tests/check_%.c=%))
 FORMAT_FILES := $(wildcard daemon/*.[ch] tests/*.[ch])
+# Python: every *.py below scripts/ and tests/, and the scripts that are Python
+# without the extension (scripts/graphsim, scripts/bench).
+PY_FILES := $(sort $(shell find scripts tests -name '*.py' \
+                -not -path '*/__pycache__/*') \
+              $(shell for f in scripts/*; do [ -f "$$f" ] && \
+                head -n 1 "$$f" | grep -q '^\#!.*python' && echo "$$f"; done))
 
 VALGRIND := valgrind --quiet --error-exitcode=99 --leak-check=full \
             --errors-for-leak-kinds=definite,indirect \
@@ -86,11 +93,11 @@ VALGRIND := valgrind --quiet --error-exitcode=99 --leak-check=full \
 
 DEPS_OK = $(PKG_CONFIG) --exists $(ALL_PKGS) && command -v python3 >/dev/null \
           && command -v valgrind >/dev/null && command -v clang-format >/dev/null \
-          && command -v openssl >/dev/null
+          && command -v openssl >/dev/null && command -v pyflakes3 >/dev/null
 
 .PHONY: all check demo bench install clean format format-check deps \
         check-run unit unit-asan unit-valgrind conf-check graphsim-check \
-        e2e-check bench-run ctl-check ctl-check-asan repo-check
+        e2e-check bench-run ctl-check ctl-check-asan repo-check lint-py
 
 all: $(B)/quarantined $(B)/quarantinectl
 
@@ -125,8 +132,8 @@ $(B) $(B)/tests:
 check: deps
 	@$(MAKE) --no-print-directory check-run
 
-check-run: format-check repo-check conf-check unit unit-asan unit-valgrind \
-           ctl-check ctl-check-asan graphsim-check e2e-check
+check-run: format-check lint-py repo-check conf-check unit unit-asan \
+           unit-valgrind ctl-check ctl-check-asan graphsim-check e2e-check
 	@echo "make check: all checks passed"
 
 # Unit suites, each test in its own process (CK_FORK=yes).  The lifecycle
@@ -187,6 +194,12 @@ format-check:
 
 format:
 	clang-format -i $(FORMAT_FILES)
+
+# pyflakes (Debian's pyflakes3): unused imports and variables, undefined
+# names, shadowed definitions.
+lint-py:
+	@pyflakes3 $(PY_FILES) && \
+	  echo "lint-py: $(words $(PY_FILES)) files OK"
 
 demo: deps
 	@$(MAKE) --no-print-directory all
