@@ -331,7 +331,8 @@ class ApplyE2E(E2ETestCase):
         d = self.apply_daemon([("john@contoso.com", ANCHOR, "T-1")])
         os.makedirs(d.state_dir, exist_ok=True)
         stop = os.path.join(d.state_dir, "e2e.stop")
-        open(stop, "w").close()
+        with open(stop, "w"):
+            pass
         d.start()
         alerts = self.wait_events(d, "anchor.halted", reason="kill-switch")
         self.assertIn(stop, alerts[-1]["message"])
