@@ -24,6 +24,7 @@
 #endif
 
 #include "log.h"
+#include "timex.h"
 
 /* Above this many queued bytes the oldest lines are dropped, so a disk
  * that stays full cannot exhaust memory. */
@@ -87,34 +88,6 @@ void alert_event_init(struct alert_event *ev, enum alert_type type,
   clock_gettime(CLOCK_REALTIME, &ev->time);
 }
 
-/* span() writes seconds as "45s", "12m 5s", "1h", "3d 4h" (the two
- * largest units) into buf. */
-static char *span(long secs, char *buf, size_t len)
-{
-  static const struct {
-    long secs;
-    char unit;
-  } units[] = {{86400, 'd'}, {3600, 'h'}, {60, 'm'}, {1, 's'}};
-  size_t i, pos = 0, used = 0;
-
-  buf[0] = '\0';
-  for(i = 0; i < 4 && used < 2 && pos + 1 < len; i++) {
-    long n = secs / units[i].secs;
-    int w;
-
-    if(!n && (used || units[i].secs > 1))
-      continue;
-    secs -= n * units[i].secs;
-    w = snprintf(buf + pos, len - pos, "%s%ld%c", pos ? " " : "", n,
-                 units[i].unit);
-    if(w < 0)
-      break;
-    pos += (size_t)w;
-    used++;
-  }
-  return buf;
-}
-
 /* sweep_message() formats the message of a sweep event; what is "UPN" or
  * "Proxy address", obj the object in words ("user X (x@y.com)"). */
 static void sweep_message(const struct alert_event *ev, const char *what,
@@ -123,23 +96,25 @@ static void sweep_message(const struct alert_event *ev, const char *what,
   const struct conflict *c = ev->conflict;
   const struct alert_sweep *sw = ev->sweep;
   const struct classify_result *cr = ev->classification;
-  char t1[CONFLICT_TIME_LEN], t2[CONFLICT_TIME_LEN], d1[32], d2[32];
+  char t1[TIMEX_ISO_LEN], t2[TIMEX_ISO_LEN], d1[32], d2[32];
   long within = (long)(c->release_by - c->freed_at);
 
-  conflict_format_time(c->freed_at, t1, sizeof(t1));
-  conflict_format_time(c->release_by, t2, sizeof(t2));
+  timex_format_iso(c->freed_at, t1, sizeof(t1));
+  timex_format_iso(c->release_by, t2, sizeof(t2));
   switch(ev->type) {
   case ALERT_CONFLICT_FREED:
     snprintf(buf, len,
              "%s conflict freed on %s: no object holds %s any more; the "
              "service should release it within %s (by %s)",
              what, obj, c->value,
-             within == 3600 ? "the hour" : span(within, d1, sizeof(d1)), t2);
+             within == 3600 ? "the hour"
+                            : timex_format_span(within, d1, sizeof(d1)),
+             t2);
     break;
   case ALERT_CONFLICT_RELEASED:
     snprintf(buf, len, "%s conflict released on %s: %s is back, %s after %s",
              what, obj, c->value,
-             span(sw ? sw->time_to_release : 0, d1, sizeof(d1)),
+             timex_format_span(sw ? sw->time_to_release : 0, d1, sizeof(d1)),
              c->freed_at ? "it was freed" : "it was first seen");
     break;
   case ALERT_CONFLICT_STUCK:
@@ -150,10 +125,12 @@ static void sweep_message(const struct alert_event *ev, const char *what,
              what, obj, c->value, t1, t2);
     break;
   case ALERT_CONFLICT_AGING:
-    snprintf(
-        buf, len, "%s conflict on %s older than %s: %s quarantined for %s [%s]",
-        what, obj, span(sw ? (long)sw->threshold : 0, d1, sizeof(d1)), c->value,
-        span(sw ? sw->age : 0, d2, sizeof(d2)), conflict_state_name(c->state));
+    snprintf(buf, len,
+             "%s conflict on %s older than %s: %s quarantined for %s [%s]",
+             what, obj,
+             timex_format_span(sw ? (long)sw->threshold : 0, d1, sizeof(d1)),
+             c->value, timex_format_span(sw ? sw->age : 0, d2, sizeof(d2)),
+             conflict_state_name(c->state));
     break;
   default: /* ALERT_CONFLICT_HELD */
     snprintf(buf, len,
@@ -224,8 +201,8 @@ char *alert_format_message(const struct alert_event *ev, char *buf, size_t len)
 /* A rendered event: everything the sinks need, owned here. */
 struct rendered {
   int severity;
-  char time[40]; /* RFC 3339 UTC with milliseconds */
-  char id[65];   /* SHA-256 hex */
+  char time[TIMEX_ISO_LEN]; /* RFC 3339 UTC with milliseconds */
+  char id[65];              /* SHA-256 hex */
   char message[1024];
   char remediation[CLASSIFY_MAX_STEPS * 660]; /* steps, one per line */
 };
@@ -241,7 +218,6 @@ static void render(const struct alert_event *ev, struct rendered *r)
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned mdlen = 0, i;
   char *input = NULL;
-  struct tm tm;
   int n;
 
   if(!ts.tv_sec && !ts.tv_nsec)
@@ -250,10 +226,7 @@ static void render(const struct alert_event *ev, struct rendered *r)
                                   : ((unsigned)ev->type < ALERT_NTYPES
                                          ? types[ev->type].severity
                                          : LOG_NOTICE);
-  gmtime_r(&ts.tv_sec, &tm);
-  n = (int)strftime(r->time, sizeof(r->time), "%Y-%m-%dT%H:%M:%S", &tm);
-  snprintf(r->time + n, sizeof(r->time) - (size_t)n, ".%03ldZ",
-           ts.tv_nsec / 1000000);
+  timex_format_iso_ms(&ts, r->time, sizeof(r->time));
   if(ev->message)
     snprintf(r->message, sizeof(r->message), "%s", ev->message);
   else
@@ -345,10 +318,10 @@ static bool add_str(cJSON *o, const char *name, const char *s)
 /* add_time() adds name: "ISO time", or null for 0. */
 static bool add_time(cJSON *o, const char *name, time_t t)
 {
-  char buf[CONFLICT_TIME_LEN];
+  char buf[TIMEX_ISO_LEN];
 
   if(t)
-    conflict_format_time(t, buf, sizeof(buf));
+    timex_format_iso(t, buf, sizeof(buf));
   return add_str(o, name, t ? buf : NULL);
 }
 
@@ -379,7 +352,7 @@ static char *json_line(const struct alert_event *ev, const struct rendered *r,
                        size_t *len)
 {
   const struct conflict *c = ev->conflict;
-  char occ[CONFLICT_TIME_LEN], first[CONFLICT_TIME_LEN];
+  char occ[TIMEX_ISO_LEN], first[TIMEX_ISO_LEN];
   cJSON *o = cJSON_CreateObject();
   char *text, *line = NULL;
   bool ok;
@@ -392,9 +365,9 @@ static char *json_line(const struct alert_event *ev, const struct rendered *r,
        add_str(o, "tenant", ev->tenant);
   if(ok && c) {
     if(c->occurred)
-      conflict_format_time(c->occurred, occ, sizeof(occ));
+      timex_format_iso(c->occurred, occ, sizeof(occ));
     if(c->first_seen)
-      conflict_format_time(c->first_seen, first, sizeof(first));
+      timex_format_iso(c->first_seen, first, sizeof(first));
     ok = add_str(o, "objectId", c->object_id) &&
          add_str(o, "objectType", conflict_objtype_name(c->objtype)) &&
          add_str(o, "property", conflict_property_name(c->property)) &&
@@ -549,9 +522,8 @@ static int to_journal(const struct alert_event *ev, const struct rendered *r)
   const struct classify_result *cr = ev->classification;
   const struct conflict_holder *h = cr ? cr->holder : NULL;
   const struct alert_sweep *sw = ev->sweep;
-  char nholders[24], freed[CONFLICT_TIME_LEN], by[CONFLICT_TIME_LEN],
-      stuck[CONFLICT_TIME_LEN], rel[CONFLICT_TIME_LEN], ttr[24], age[24],
-      thr[24];
+  char nholders[24], freed[TIMEX_ISO_LEN], by[TIMEX_ISO_LEN],
+      stuck[TIMEX_ISO_LEN], rel[TIMEX_ISO_LEN], ttr[24], age[24], thr[24];
   struct {
     const char *name, *value;
   } f[] = {
@@ -615,12 +587,12 @@ static int to_journal(const struct alert_event *ev, const struct rendered *r)
   f[1].value = prio;
   snprintf(nholders, sizeof(nholders), "%zu", c ? c->nholders : 0);
   if(c) {
-    conflict_format_time(c->freed_at, freed, sizeof(freed));
-    conflict_format_time(c->release_by, by, sizeof(by));
-    conflict_format_time(c->stuck_at, stuck, sizeof(stuck));
+    timex_format_iso(c->freed_at, freed, sizeof(freed));
+    timex_format_iso(c->release_by, by, sizeof(by));
+    timex_format_iso(c->stuck_at, stuck, sizeof(stuck));
   }
   if(sw) {
-    conflict_format_time(sw->released_at, rel, sizeof(rel));
+    timex_format_iso(sw->released_at, rel, sizeof(rel));
     snprintf(ttr, sizeof(ttr), "%ld", sw->time_to_release);
     snprintf(age, sizeof(age), "%ld", sw->age);
     snprintf(thr, sizeof(thr), "%lu", sw->threshold);

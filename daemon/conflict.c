@@ -17,6 +17,7 @@
 #include <strings.h>
 
 #include "log.h"
+#include "timex.h"
 
 struct conflict_set {
   char *tenant;
@@ -89,83 +90,6 @@ const char *conflict_class_name(enum conflict_class c)
 int conflict_class_parse(const char *s)
 {
   return name_parse(class_names, NELEM(class_names), s);
-}
-
-/* ===== Times ===== */
-
-/* digits() reads exactly n decimal digits at *p into *v and advances *p.
- * Returns 0, or -EINVAL when a digit is missing. */
-static int digits(const char **p, int n, int *v)
-{
-  int i, r = 0;
-
-  for(i = 0; i < n; i++) {
-    if(!isdigit((unsigned char)(*p)[i]))
-      return -EINVAL;
-    r = r * 10 + ((*p)[i] - '0');
-  }
-  *p += n;
-  *v = r;
-  return 0;
-}
-
-int conflict_parse_time(const char *s, time_t *out)
-{
-  int y, mo, d, h, mi, sec, oh = 0, om = 0, n;
-  long off = 0;
-  struct tm tm;
-  time_t t;
-
-  if(!s || digits(&s, 4, &y) || *s++ != '-' || digits(&s, 2, &mo) ||
-     *s++ != '-' || digits(&s, 2, &d))
-    return -EINVAL;
-  if(*s != 'T' && *s != 't')
-    return -EINVAL;
-  s++;
-  if(digits(&s, 2, &h) || *s++ != ':' || digits(&s, 2, &mi) || *s++ != ':' ||
-     digits(&s, 2, &sec))
-    return -EINVAL;
-  if(*s == '.') {
-    s++;
-    for(n = 0; isdigit((unsigned char)*s); n++)
-      s++;
-    if(n < 1 || n > 7)
-      return -EINVAL;
-  }
-  if(*s == 'Z' || *s == 'z')
-    s++;
-  else if(*s == '+' || *s == '-') {
-    int sign = *s++ == '-' ? -1 : 1;
-
-    if(digits(&s, 2, &oh) || *s++ != ':' || digits(&s, 2, &om) || oh > 23 ||
-       om > 59)
-      return -EINVAL;
-    off = sign * (oh * 3600L + om * 60L);
-  }
-  if(*s)
-    return -EINVAL;
-  if(mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
-    return -EINVAL;
-  memset(&tm, 0, sizeof(tm));
-  tm.tm_year = y - 1900;
-  tm.tm_mon = mo - 1;
-  tm.tm_mday = d;
-  tm.tm_hour = h;
-  tm.tm_min = mi;
-  tm.tm_sec = sec;
-  t = timegm(&tm);
-  if(t == (time_t)-1 && !(y == 1969 && mo == 12 && d == 31))
-    return -EINVAL;
-  *out = t - off;
-  return 0;
-}
-
-void conflict_format_time(time_t t, char *buf, size_t len)
-{
-  struct tm tm;
-
-  if(!gmtime_r(&t, &tm) || !strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm))
-    snprintf(buf, len, "invalid");
 }
 
 /* ===== Conflicts ===== */
@@ -742,7 +666,7 @@ static time_t sync_time(const struct object_fields *f)
 {
   time_t t = 0;
 
-  if(f->last_sync && conflict_parse_time(f->last_sync, &t))
+  if(f->last_sync && timex_parse_iso(f->last_sync, &t))
     t = 0;
   return t;
 }
@@ -828,7 +752,7 @@ static int stage_errors(const cJSON *errs, enum conflict_objtype type,
                 conflict_objtype_name(type), f->id, prop);
       continue;
     }
-    if(when && conflict_parse_time(when, &occurred)) {
+    if(when && timex_parse_iso(when, &occurred)) {
       /* Tolerated: the conflict matters more than its date. */
       log_debug("conflict: %s %s: bad occurredDateTime '%s'",
                 conflict_objtype_name(type), f->id, when);
@@ -1070,11 +994,11 @@ static int add_str(cJSON *o, const char *name, const char *s)
 /* add_time() adds name: "ISO time", or null for 0. */
 static int add_time(cJSON *o, const char *name, time_t t)
 {
-  char buf[CONFLICT_TIME_LEN];
+  char buf[TIMEX_ISO_LEN];
 
   if(!t)
     return add_str(o, name, NULL);
-  conflict_format_time(t, buf, sizeof(buf));
+  timex_format_iso(t, buf, sizeof(buf));
   return add_str(o, name, buf);
 }
 
@@ -1183,7 +1107,7 @@ static int get_time(const cJSON *o, const char *name, time_t *t)
   *t = 0;
   if(get_str(o, name, &s))
     return -EBADMSG;
-  if(s && conflict_parse_time(s, t))
+  if(s && timex_parse_iso(s, t))
     return -EBADMSG;
   return 0;
 }

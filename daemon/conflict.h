@@ -146,17 +146,6 @@ int conflict_state_parse(const char *s);
 const char *conflict_class_name(enum conflict_class c);
 int conflict_class_parse(const char *s);
 
-/* conflict_parse_time() parses an ISO 8601 / RFC 3339 date-time such as
- * 2022-06-27T10:29:29.0922053Z: 0 to 7 fractional digits (dropped), then
- * Z or +hh:mm / -hh:mm; with no zone at all the time is taken as UTC.
- * Returns 0 and sets *out, or -EINVAL (*out untouched). */
-int conflict_parse_time(const char *s, time_t *out);
-
-/* conflict_format_time() writes t as "2022-06-27T10:29:29Z" into buf
- * (at least CONFLICT_TIME_LEN bytes). */
-#define CONFLICT_TIME_LEN 32
-void conflict_format_time(time_t t, char *buf, size_t len);
-
 /* conflict_key() returns the malloc'd inventory key of a conflict,
  * "<object id>|<property>|<value>", where value has any smtp: prefix
  * removed (proxy addresses) and is lower-cased (ASCII only: Entra

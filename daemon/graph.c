@@ -23,6 +23,7 @@
 
 #include "http.h"
 #include "log.h"
+#include "timex.h"
 #include "token.h"
 
 #define MAX_HEADERS 16
@@ -106,9 +107,9 @@ int graph_same_origin(const char *root, const char *url)
 
 long graph_retry_after_ms(const char *value, time_t now)
 {
-  struct tm tm;
   double secs;
   char *end;
+  time_t t;
 
   if(!value || !*value)
     return -1;
@@ -121,11 +122,9 @@ long graph_retry_after_ms(const char *value, time_t now)
     return (long)(secs * 1000.0 + 0.5);
   }
   /* RFC 9110 HTTP-date, e.g. "Wed, 21 Oct 2015 07:28:00 GMT". */
-  memset(&tm, 0, sizeof(tm));
-  end = strptime(value, "%a, %d %b %Y %H:%M:%S GMT", &tm);
-  if(!end || *end)
+  if(timex_parse_http_date(value, &t))
     return -1;
-  secs = difftime(timegm(&tm), now);
+  secs = difftime(t, now);
   if(secs < 0)
     return 0;
   if(secs > 86400.0)

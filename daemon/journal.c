@@ -22,8 +22,8 @@
 #include <cjson/cJSON.h>
 
 #include "atomic.h"
-#include "conflict.h"
 #include "store.h"
+#include "timex.h"
 
 struct journal {
   int fd;
@@ -91,13 +91,13 @@ static int add_str(cJSON *o, const char *name, const char *s)
  * NULL when out of memory. */
 static char *to_json(const struct journal_record *r)
 {
-  char when[CONFLICT_TIME_LEN], *text, *line = NULL;
+  char when[TIMEX_ISO_LEN], *text, *line = NULL;
   cJSON *o = cJSON_CreateObject();
   int rc;
 
   if(!o)
     return NULL;
-  conflict_format_time(r->when, when, sizeof(when));
+  timex_format_iso(r->when, when, sizeof(when));
   rc = add_str(o, "kind", journal_kind_name(r->kind)) ||
        add_str(o, "when", when) || add_str(o, "tenant", r->tenant) ||
        add_str(o, "userId", r->user_id) || add_str(o, "upn", r->upn);
@@ -246,7 +246,7 @@ static const char *parse_record(const cJSON *o, struct journal_record *r,
     return buf;
   }
   r->kind = (enum journal_kind)i;
-  if(get_str(o, "when", &when) || !when || conflict_parse_time(when, &r->when))
+  if(get_str(o, "when", &when) || !when || timex_parse_iso(when, &r->when))
     return "\"when\" is missing or not a time";
   for(i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
     if(get_str(o, strs[i].name, (const char **)((char *)r + strs[i].off))) {

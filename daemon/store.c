@@ -18,6 +18,7 @@
 
 #include "atomic.h"
 #include "log.h"
+#include "timex.h"
 
 /* A state file larger than this is taken as corrupt rather than read. */
 #define STORE_MAX_BYTES (1024L * 1024 * 1024)
@@ -102,11 +103,11 @@ static long peek_schema(const char *path)
  * 0 when out of memory. */
 static int add_time_or_null(cJSON *doc, const char *name, time_t t)
 {
-  char buf[CONFLICT_TIME_LEN];
+  char buf[TIMEX_ISO_LEN];
 
   if(!t)
     return cJSON_AddNullToObject(doc, name) != NULL;
-  conflict_format_time(t, buf, sizeof(buf));
+  timex_format_iso(t, buf, sizeof(buf));
   return cJSON_AddStringToObject(doc, name, buf) != NULL;
 }
 
@@ -115,14 +116,14 @@ static int add_time_or_null(cJSON *doc, const char *name, time_t t)
 static cJSON *build_doc(const char *tenant, const struct store_state *st,
                         time_t now)
 {
-  char saved[CONFLICT_TIME_LEN];
+  char saved[TIMEX_ISO_LEN];
   cJSON *doc = cJSON_CreateObject(), *links, *arr;
   size_t i;
   int ok;
 
   if(!doc)
     return NULL;
-  conflict_format_time(now, saved, sizeof(saved));
+  timex_format_iso(now, saved, sizeof(saved));
   ok = cJSON_AddNumberToObject(doc, "schema", STORE_SCHEMA) &&
        cJSON_AddStringToObject(doc, "tenant", tenant) &&
        cJSON_AddStringToObject(doc, "saved", saved) &&
@@ -268,7 +269,7 @@ static int get_time_or_null(const cJSON *doc, const char *name, time_t *t)
     return 0;
   if(!cJSON_IsString(m))
     return -EBADMSG;
-  return conflict_parse_time(m->valuestring, t) ? -EINVAL : 0;
+  return timex_parse_iso(m->valuestring, t) ? -EINVAL : 0;
 }
 
 /* parse_doc() validates doc and fills st.  Returns 0, -EBADMSG with *why
@@ -345,12 +346,9 @@ static int parse_doc(const cJSON *doc, const char *tenant,
  * the one warning about it. */
 static void move_aside(const char *path, const char *why)
 {
-  char stamp[32], *dst;
-  time_t now = time(NULL);
-  struct tm tm;
+  char stamp[TIMEX_ISO_LEN], *dst;
 
-  gmtime_r(&now, &tm);
-  strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+  timex_format_iso_basic(time(NULL), stamp, sizeof(stamp));
   if(asprintf(&dst, "%s.corrupt-%s", path, stamp) < 0) {
     log_warnx("store: %s is corrupt (%s); out of memory moving it aside", path,
               why);

@@ -22,6 +22,7 @@
 #include "jwt.h"
 #include "log.h"
 #include "secret.h"
+#include "timex.h"
 
 /* A caller waiting for a token. */
 struct waiter {
@@ -560,22 +561,18 @@ static int load_credential(struct token *tk, const struct cfg_tenant *t)
   }
   jwt_signer_validity(tk->signer, &nb, &na);
   if(na && now > na) {
-    struct tm tm;
-    char when[32];
+    char when[TIMEX_ISO_LEN];
 
-    gmtime_r(&na, &tm);
-    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    timex_format_iso(na, when, sizeof(when));
     log_warnx("token: tenant %s: certificate %s expired at %s (notAfter); "
               "the token service will refuse it: renew it and upload the "
               "new one to the app registration",
               tk->tenant, t->certificate_file, when);
   }
   else if(nb && now < nb) {
-    struct tm tm;
-    char when[32];
+    char when[TIMEX_ISO_LEN];
 
-    gmtime_r(&nb, &tm);
-    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    timex_format_iso(nb, when, sizeof(when));
     log_warnx("token: tenant %s: certificate %s is not valid before %s "
               "(notBefore); check the clock",
               tk->tenant, t->certificate_file, when);
