@@ -31,9 +31,19 @@ static int digits(const char **p, int n, int *v)
   return 0;
 }
 
+/* days_in() is the number of days of month mo (1 to 12) of year y in the
+ * proleptic Gregorian calendar. */
+static int days_in(int y, int mo)
+{
+  static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+
+  return mo == 2 && leap ? 29 : days[mo - 1];
+}
+
 /* read_date() reads YYYY-MM-DD at *p into tm (date fields only) and
  * advances *p.  Returns 0, or -EINVAL for a malformed or impossible
- * date. */
+ * date: timegm(3) would quietly turn 2023-02-29 into March 1st. */
 static int read_date(const char **p, struct tm *tm)
 {
   int y, mo, d;
@@ -41,7 +51,7 @@ static int read_date(const char **p, struct tm *tm)
   if(digits(p, 4, &y) || *(*p)++ != '-' || digits(p, 2, &mo) ||
      *(*p)++ != '-' || digits(p, 2, &d))
     return -EINVAL;
-  if(mo < 1 || mo > 12 || d < 1 || d > 31)
+  if(mo < 1 || mo > 12 || d < 1 || d > days_in(y, mo))
     return -EINVAL;
   tm->tm_year = y - 1900;
   tm->tm_mon = mo - 1;

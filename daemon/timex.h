@@ -22,14 +22,15 @@
  * 2022-06-27T10:29:29.0922053Z: "T" (or "t") between date and time, 1 to
  * 7 fractional digits (Graph sends up to 7; they are dropped), then "Z"
  * (or "z") or an offset +hh:mm / -hh:mm; with no zone at all the time is
- * taken as UTC.  Second 60 (a leap second) is accepted and counts as
- * the next minute's first.  Returns 0 and sets *out, or -EINVAL with *out
- * untouched. */
+ * taken as UTC.  The day must exist in its month (2024-02-29 does,
+ * 2023-02-29 does not); second 60 (a leap second) is accepted and counts
+ * as the next minute's first.  Returns 0 and sets *out, or -EINVAL with
+ * *out untouched. */
 int timex_parse_iso(const char *s, time_t *out);
 
-/* timex_parse_date() parses a calendar date YYYY-MM-DD, nothing before or
- * after it, into the start of that day in UTC.  Returns 0 and sets *out,
- * or -EINVAL with *out untouched. */
+/* timex_parse_date() parses a calendar date YYYY-MM-DD (a day that
+ * exists), nothing before or after it, into the start of that day in
+ * UTC.  Returns 0 and sets *out, or -EINVAL with *out untouched. */
 int timex_parse_date(const char *s, time_t *out);
 
 /* timex_parse_http_date() parses an RFC 9110 IMF-fixdate such as

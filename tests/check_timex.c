@@ -127,6 +127,16 @@ START_TEST(test_iso_edges)
   rejects("2026-01-10T24:00:00Z");
   rejects("2026-01-10T23:60:00Z");
   rejects("2026-01-10T23:59:61Z");
+  /* Days that do not exist in their month. */
+  rejects("2023-02-29T12:00:00Z");
+  rejects("1900-02-29T00:00:00Z");
+  rejects("2100-02-29T00:00:00Z");
+  rejects("2024-02-30T00:00:00Z");
+  rejects("2026-04-31T00:00:00Z");
+  rejects("2026-06-31T00:00:00Z");
+  rejects("2026-09-31T00:00:00Z");
+  rejects("2026-11-31T00:00:00Z");
+  ck_assert_int_eq(parses("2026-12-31T00:00:00Z"), utc(2026, 12, 31, 0, 0, 0));
   /* Shapes that are not a date-time. */
   rejects(NULL);
   rejects("2026-1-10T00:00:00Z");
@@ -153,6 +163,7 @@ START_TEST(test_date_and_http_date)
   t = 7;
   ck_assert_int_eq(timex_parse_date("2024-02-29T00:00:00Z", &t), -EINVAL);
   ck_assert_int_eq(timex_parse_date("2024-13-01", &t), -EINVAL);
+  ck_assert_int_eq(timex_parse_date("2023-02-29", &t), -EINVAL);
   ck_assert_int_eq(timex_parse_date("2024-02-2", &t), -EINVAL);
   ck_assert_int_eq(timex_parse_date("", &t), -EINVAL);
   ck_assert_int_eq(t, 7);
