@@ -23,6 +23,7 @@
 #include <systemd/sd-journal.h>
 #endif
 
+#include "jsonx.h"
 #include "log.h"
 #include "timex.h"
 
@@ -258,41 +259,34 @@ static void render(const struct alert_event *ev, struct rendered *r)
   }
 }
 
-static bool add_str(cJSON *o, const char *name, const char *s);
-static bool add_sweep(cJSON *o, const struct conflict *c,
-                      const struct alert_sweep *sw);
-
 /* add_pairing() adds the quarantined object's on-premises side, the
- * class, explanation, remediation steps and holders.  Returns false when
- * out of memory. */
-static bool add_pairing(cJSON *o, const struct conflict *c,
-                        const struct classify_result *cr)
+ * class, explanation, remediation steps and holders.  Returns 0 or
+ * -ENOMEM. */
+static int add_pairing(cJSON *o, const struct conflict *c,
+                       const struct classify_result *cr)
 {
-  cJSON *arr, *sync;
+  cJSON *arr;
   size_t i;
 
-  sync = c->sync_enabled == CONFLICT_TRI_UNKNOWN
-             ? cJSON_AddNullToObject(o, "onPremisesSyncEnabled")
-             : cJSON_AddBoolToObject(o, "onPremisesSyncEnabled",
-                                     c->sync_enabled == CONFLICT_TRI_TRUE);
-  if(!sync || !add_str(o, "onPremisesImmutableId", c->immutable_id) ||
-     !add_str(o, "onPremisesDistinguishedName", c->on_prem_dn) ||
-     !add_str(o, "onPremisesSamAccountName", c->sam_account))
-    return false;
+  if(jsonx_add_bool(o, "onPremisesSyncEnabled", c->sync_enabled) ||
+     jsonx_add_str(o, "onPremisesImmutableId", c->immutable_id) ||
+     jsonx_add_str(o, "onPremisesDistinguishedName", c->on_prem_dn) ||
+     jsonx_add_str(o, "onPremisesSamAccountName", c->sam_account))
+    return -ENOMEM;
   if(!cr)
-    return true;
-  if(!add_str(o, "class", conflict_class_name(cr->cls)) ||
-     !add_str(o, "reason", cr->reason) ||
-     !add_str(o, "explanation", cr->explanation) ||
-     !add_str(o, "holderId", cr->holder ? cr->holder->id : NULL))
-    return false;
+    return 0;
+  if(jsonx_add_str(o, "class", conflict_class_name(cr->cls)) ||
+     jsonx_add_str(o, "reason", cr->reason) ||
+     jsonx_add_str(o, "explanation", cr->explanation) ||
+     jsonx_add_str(o, "holderId", cr->holder ? cr->holder->id : NULL))
+    return -ENOMEM;
   arr = cJSON_AddArrayToObject(o, "remediation");
   for(i = 0; arr && i < cr->nsteps; i++) {
     cJSON *s = cJSON_CreateString(cr->steps[i]);
 
     if(!s || !cJSON_AddItemToArray(arr, s)) {
       cJSON_Delete(s);
-      return false;
+      return -ENOMEM;
     }
   }
   arr = arr ? cJSON_AddArrayToObject(o, "holders") : NULL;
@@ -301,49 +295,72 @@ static bool add_pairing(cJSON *o, const struct conflict *c,
 
     if(!h || !cJSON_AddItemToArray(arr, h)) {
       cJSON_Delete(h);
-      return false;
+      return -ENOMEM;
     }
   }
-  return arr != NULL;
-}
-
-/* add_str() adds name: s (null for NULL).  Returns false when out of
- * memory. */
-static bool add_str(cJSON *o, const char *name, const char *s)
-{
-  return s ? cJSON_AddStringToObject(o, name, s) != NULL
-           : cJSON_AddNullToObject(o, name) != NULL;
-}
-
-/* add_time() adds name: "ISO time", or null for 0. */
-static bool add_time(cJSON *o, const char *name, time_t t)
-{
-  char buf[TIMEX_ISO_LEN];
-
-  if(t)
-    timex_format_iso(t, buf, sizeof(buf));
-  return add_str(o, name, t ? buf : NULL);
+  return arr ? 0 : -ENOMEM;
 }
 
 /* add_sweep() adds the conflict's state and the sweep's times, and the
- * figures of a released or aging event.  Returns false when out of
- * memory. */
-static bool add_sweep(cJSON *o, const struct conflict *c,
-                      const struct alert_sweep *sw)
+ * figures of a released or aging event.  Returns 0 or -ENOMEM. */
+static int add_sweep(cJSON *o, const struct conflict *c,
+                     const struct alert_sweep *sw)
 {
-  bool ok = add_str(o, "state", conflict_state_name(c->state)) &&
-            add_time(o, "freedAt", c->freed_at) &&
-            add_time(o, "predictedRelease", c->release_by) &&
-            add_time(o, "stuckAt", c->stuck_at);
+  if(jsonx_add_str(o, "state", conflict_state_name(c->state)) ||
+     jsonx_add_time(o, "freedAt", c->freed_at) ||
+     jsonx_add_time(o, "predictedRelease", c->release_by) ||
+     jsonx_add_time(o, "stuckAt", c->stuck_at))
+    return -ENOMEM;
+  if(sw && sw->released_at &&
+     (jsonx_add_time(o, "releasedAt", sw->released_at) ||
+      jsonx_add_number(o, "timeToReleaseSeconds", (double)sw->time_to_release)))
+    return -ENOMEM;
+  if(sw && sw->threshold &&
+     (jsonx_add_number(o, "ageSeconds", (double)sw->age) ||
+      jsonx_add_number(o, "thresholdSeconds", (double)sw->threshold)))
+    return -ENOMEM;
+  return 0;
+}
 
-  if(ok && sw && sw->released_at)
-    ok = add_time(o, "releasedAt", sw->released_at) &&
-         cJSON_AddNumberToObject(o, "timeToReleaseSeconds",
-                                 (double)sw->time_to_release);
-  if(ok && sw && sw->threshold)
-    ok = cJSON_AddNumberToObject(o, "ageSeconds", (double)sw->age) &&
-         cJSON_AddNumberToObject(o, "thresholdSeconds", (double)sw->threshold);
-  return ok;
+/* add_conflict() adds the members that describe the conflict c of an
+ * event.  Returns 0 or -ENOMEM. */
+static int add_conflict(cJSON *o, const struct alert_event *ev)
+{
+  const struct conflict *c = ev->conflict;
+
+  if(jsonx_add_str(o, "objectId", c->object_id) ||
+     jsonx_add_str(o, "objectType", conflict_objtype_name(c->objtype)) ||
+     jsonx_add_str(o, "property", conflict_property_name(c->property)) ||
+     jsonx_add_str(o, "value", c->value) ||
+     jsonx_add_str(o, "displayName", c->display_name) ||
+     jsonx_add_str(o, "userPrincipalName", c->upn) ||
+     jsonx_add_bool(o, "placeholder", c->placeholder) ||
+     jsonx_add_str(o, "originalValue", c->original_value) ||
+     jsonx_add_time(o, "occurredDateTime", c->occurred) ||
+     jsonx_add_time(o, "firstSeen", c->first_seen))
+    return -ENOMEM;
+  return add_pairing(o, c, ev->classification) || add_sweep(o, c, ev->sweep)
+             ? -ENOMEM
+             : 0;
+}
+
+/* add_anchor() adds the members of an anchor.* event.  Returns 0 or
+ * -ENOMEM. */
+static int add_anchor(cJSON *o, const struct alert_anchor *an)
+{
+  if(jsonx_add_str(o, "userId", an->user_id) ||
+     jsonx_add_str(o, "userPrincipalName", an->upn) ||
+     jsonx_add_str(o, "target", an->target) ||
+     jsonx_add_str(o, "anchor", an->anchor) ||
+     jsonx_add_str(o, "oldValue", an->old_value) ||
+     jsonx_add_str(o, "source", an->source) ||
+     jsonx_add_str(o, "reference", an->reference) ||
+     jsonx_add_str(o, "reason", an->reason) ||
+     jsonx_add_str(o, "clientRequestId", an->client_request_id) ||
+     jsonx_add_str(o, "patchRequestId", an->patch_request_id) ||
+     jsonx_add_str(o, "getRequestId", an->get_request_id))
+    return -ENOMEM;
+  return 0;
 }
 
 /* json_line() returns the malloc'd JSON line of an event, ending in '\n',
@@ -351,62 +368,21 @@ static bool add_sweep(cJSON *o, const struct conflict *c,
 static char *json_line(const struct alert_event *ev, const struct rendered *r,
                        size_t *len)
 {
-  const struct conflict *c = ev->conflict;
-  char occ[TIMEX_ISO_LEN], first[TIMEX_ISO_LEN];
   cJSON *o = cJSON_CreateObject();
-  char *text, *line = NULL;
-  bool ok;
+  char *line;
+  int rc;
 
   if(!o)
     return NULL;
-  ok = add_str(o, "time", r->time) && add_str(o, "id", r->id) &&
-       add_str(o, "event", alert_type_name(ev->type)) &&
-       add_str(o, "severity", log_level_name(r->severity)) &&
-       add_str(o, "tenant", ev->tenant);
-  if(ok && c) {
-    if(c->occurred)
-      timex_format_iso(c->occurred, occ, sizeof(occ));
-    if(c->first_seen)
-      timex_format_iso(c->first_seen, first, sizeof(first));
-    ok = add_str(o, "objectId", c->object_id) &&
-         add_str(o, "objectType", conflict_objtype_name(c->objtype)) &&
-         add_str(o, "property", conflict_property_name(c->property)) &&
-         add_str(o, "value", c->value) &&
-         add_str(o, "displayName", c->display_name) &&
-         add_str(o, "userPrincipalName", c->upn) &&
-         cJSON_AddBoolToObject(o, "placeholder", c->placeholder) &&
-         add_str(o, "originalValue", c->original_value) &&
-         add_str(o, "occurredDateTime", c->occurred ? occ : NULL) &&
-         add_str(o, "firstSeen", c->first_seen ? first : NULL) &&
-         add_pairing(o, c, ev->classification) && add_sweep(o, c, ev->sweep);
-  }
-  if(ok && ev->anchor) {
-    const struct alert_anchor *an = ev->anchor;
-
-    ok = add_str(o, "userId", an->user_id) &&
-         add_str(o, "userPrincipalName", an->upn) &&
-         add_str(o, "target", an->target) && add_str(o, "anchor", an->anchor) &&
-         add_str(o, "oldValue", an->old_value) &&
-         add_str(o, "source", an->source) &&
-         add_str(o, "reference", an->reference) &&
-         add_str(o, "reason", an->reason) &&
-         add_str(o, "clientRequestId", an->client_request_id) &&
-         add_str(o, "patchRequestId", an->patch_request_id) &&
-         add_str(o, "getRequestId", an->get_request_id);
-  }
-  ok = ok && add_str(o, "message", r->message);
-  text = ok ? cJSON_PrintUnformatted(o) : NULL;
+  rc = jsonx_add_str(o, "time", r->time) || jsonx_add_str(o, "id", r->id) ||
+       jsonx_add_str(o, "event", alert_type_name(ev->type)) ||
+       jsonx_add_str(o, "severity", log_level_name(r->severity)) ||
+       jsonx_add_str(o, "tenant", ev->tenant) ||
+       (ev->conflict && add_conflict(o, ev)) ||
+       (ev->anchor && add_anchor(o, ev->anchor)) ||
+       jsonx_add_str(o, "message", r->message);
+  line = rc ? NULL : jsonx_print_line(o, len);
   cJSON_Delete(o);
-  if(!text)
-    return NULL;
-  *len = strlen(text) + 1;
-  line = malloc(*len + 1);
-  if(line) {
-    memcpy(line, text, *len - 1);
-    line[*len - 1] = '\n';
-    line[*len] = '\0';
-  }
-  cJSON_free(text);
   return line;
 }
 

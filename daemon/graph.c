@@ -10,6 +10,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -22,6 +23,7 @@
 #include <curl/curl.h>
 
 #include "http.h"
+#include "jsonx.h"
 #include "log.h"
 #include "timex.h"
 #include "token.h"
@@ -137,14 +139,9 @@ long graph_retry_after_ms(const char *value, time_t now)
 static void copy_field(char *dst, size_t len, const cJSON *obj,
                        const char *name)
 {
-  const cJSON *it;
-  const char *s;
+  const char *s = jsonx_str(obj, name);
   size_t n;
 
-  if(!obj)
-    return;
-  it = cJSON_GetObjectItemCaseSensitive(obj, name);
-  s = cJSON_GetStringValue(it);
   if(!s)
     return;
   n = strcspn(s, "\r\n");
@@ -388,8 +385,7 @@ static void handle_ok(struct graph_req *r, const struct http_response *resp,
     fail(r, rc, err);
     return;
   }
-  next = cJSON_GetStringValue(
-      cJSON_GetObjectItemCaseSensitive(json, "@odata.nextLink"));
+  next = jsonx_str(json, "@odata.nextLink");
   if(next) {
     char *copy;
 
@@ -416,8 +412,7 @@ static void handle_ok(struct graph_req *r, const struct http_response *resp,
     start_attempt(r);
     return;
   }
-  delta = cJSON_GetStringValue(
-      cJSON_GetObjectItemCaseSensitive(json, "@odata.deltaLink"));
+  delta = jsonx_str(json, "@odata.deltaLink");
   finish(r, 0, resp->status, NULL, NULL, delta);
   cJSON_Delete(json);
 }
@@ -797,14 +792,17 @@ static const char *header_value(const cJSON *headers, const char *name)
 static void batch_item_answer(struct graph_batch_op *op, size_t i, cJSON *entry)
 {
   const cJSON *headers = cJSON_GetObjectItemCaseSensitive(entry, "headers");
-  const cJSON *st = cJSON_GetObjectItemCaseSensitive(entry, "status");
   cJSON *body = cJSON_GetObjectItemCaseSensitive(entry, "body");
   struct graph_error err;
+  long long st;
   long status;
 
   memset(&err, 0, sizeof(err));
   op->items[i].attempts++;
-  status = cJSON_IsNumber(st) ? (long)st->valuedouble : 0;
+  /* A status that is not a whole number a long holds (1e300) counts as
+   * none: 0. */
+  status =
+      jsonx_get_int(entry, "status", LONG_MIN, LONG_MAX, &st) ? 0 : (long)st;
   err.status = status;
   if(cJSON_IsObject(headers)) {
     const char *rid = header_value(headers, "request-id");
@@ -893,8 +891,7 @@ static void on_batch_done(int result, long status, const cJSON *body,
   /* Responses "might appear in a different order than the requests". */
   cJSON_ArrayForEach(e, resps)
   {
-    const char *id =
-        cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "id"));
+    const char *id = jsonx_str(e, "id");
     char *end;
     unsigned long idx;
 

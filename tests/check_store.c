@@ -279,6 +279,17 @@ START_TEST(test_corrupt)
                  "no valid \"schema\"");
   expect_corrupt("{\"schema\":\"1\",\"tenant\":\"contoso\"}",
                  "no valid \"schema\"");
+  /* Numbers no schema can be, read without converting them first. */
+  expect_corrupt("{\"schema\":8.9e125,\"tenant\":\"contoso\"}",
+                 "no valid \"schema\"");
+  expect_corrupt("{\"schema\":1e999,\"tenant\":\"contoso\"}",
+                 "no valid \"schema\"");
+  expect_corrupt("{\"schema\":1.5,\"tenant\":\"contoso\"}",
+                 "no valid \"schema\"");
+  expect_corrupt("{\"schema\":0,\"tenant\":\"contoso\"}",
+                 "no valid \"schema\"");
+  expect_corrupt("{\"schema\":null,\"tenant\":\"contoso\"}",
+                 "no valid \"schema\"");
   expect_corrupt("{\"schema\":1,\"tenant\":\"fabrikam\",\"conflicts\":[]}",
                  "names another tenant");
   expect_corrupt("{\"schema\":1,\"tenant\":\"contoso\",\"conflicts\":{}}",
