@@ -16,6 +16,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "jsonx.h"
 #include "log.h"
 #include "timex.h"
 
@@ -105,8 +106,7 @@ static int dup_opt(char **dst, const char *src)
   return *dst ? 0 : -ENOMEM;
 }
 
-/* strip_smtp() returns value without a leading "smtp:" in any case. */
-static const char *strip_smtp(const char *value)
+const char *conflict_strip_smtp(const char *value)
 {
   return strncasecmp(value, "smtp:", 5) ? value : value + 5;
 }
@@ -126,7 +126,7 @@ static char *lower_dup(const char *s)
 char *conflict_key(const char *object_id, enum conflict_property prop,
                    const char *value)
 {
-  const char *v = prop == CONFLICT_PROXY ? strip_smtp(value) : value;
+  const char *v = prop == CONFLICT_PROXY ? conflict_strip_smtp(value) : value;
   const char *pn = conflict_property_name(prop);
   size_t il = strlen(object_id), pl = strlen(pn), vl = strlen(v), i;
   char *key = malloc(il + pl + vl + 3), *p;
@@ -151,7 +151,8 @@ struct conflict *conflict_new(const char *tenant, const char *object_id,
                               enum conflict_property prop,
                               const char *raw_value)
 {
-  const char *v = prop == CONFLICT_PROXY ? strip_smtp(raw_value) : raw_value;
+  const char *v =
+      prop == CONFLICT_PROXY ? conflict_strip_smtp(raw_value) : raw_value;
   struct conflict *c;
 
   if(!*v)
@@ -437,10 +438,7 @@ size_t conflict_set_remove_object(struct conflict_set *s, const char *object_id)
   return n;
 }
 
-/* put_replacing() adds c to s, which has room for it (see
- * conflict_set_reserve()), replacing a conflict under the same key and
- * keeping its first_seen when earlier. */
-static void put_replacing(struct conflict_set *s, struct conflict *c)
+void conflict_set_put(struct conflict_set *s, struct conflict *c)
 {
   struct conflict *old = conflict_set_remove(s, c->key);
 
@@ -465,7 +463,7 @@ int conflict_set_move(struct conflict_set *into, struct conflict_set *from)
     return rc;
   conflict_iter_init(&it, from);
   while((c = conflict_iter_next(&it)))
-    put_replacing(into, conflict_set_remove(from, c->key));
+    conflict_set_put(into, conflict_set_remove(from, c->key));
   return 0;
 }
 
@@ -561,22 +559,6 @@ void conflict_set_diff(const struct conflict_set *old, struct conflict_set *cur,
 
 /* ===== Parsing Graph objects ===== */
 
-/* get_str() reads the string member name of obj into *out (borrowed).
- * An absent or null member gives NULL.  Returns 0, or -EBADMSG when the
- * member has another type. */
-static int get_str(const cJSON *obj, const char *name, const char **out)
-{
-  const cJSON *m = cJSON_GetObjectItemCaseSensitive(obj, name);
-
-  *out = NULL;
-  if(!m || cJSON_IsNull(m))
-    return 0;
-  if(!cJSON_IsString(m) || !m->valuestring)
-    return -EBADMSG;
-  *out = m->valuestring;
-  return 0;
-}
-
 /* is_placeholder_for() tells whether upn is the placeholder the service
  * makes for value: upn is "<prefix><4 digits>@<label>.onmicrosoft.com"
  * and prefix is the local part of value (compared without case). */
@@ -604,58 +586,88 @@ static bool is_placeholder_for(const char *upn, const char *value)
   return plen == (size_t)(vat - value) && !strncasecmp(upn, value, plen);
 }
 
-/* Members of a Graph object shared by each of its conflicts. */
+/* The string members of a Graph object that its conflicts and its holder
+ * records carry, and where each goes in struct conflict and in struct
+ * conflict_holder. */
+static const struct {
+  const char *name, *why;
+  size_t in_conflict, in_holder;
+} members[] = {
+    {"displayName", "displayName is not a string",
+     offsetof(struct conflict, display_name),
+     offsetof(struct conflict_holder, display_name)},
+    {"userPrincipalName", "userPrincipalName is not a string",
+     offsetof(struct conflict, upn), offsetof(struct conflict_holder, upn)},
+    {"mail", "mail is not a string", offsetof(struct conflict, mail),
+     offsetof(struct conflict_holder, mail)},
+    {"onPremisesImmutableId", "onPremisesImmutableId is not a string",
+     offsetof(struct conflict, immutable_id),
+     offsetof(struct conflict_holder, immutable_id)},
+    {"onPremisesDistinguishedName",
+     "onPremisesDistinguishedName is not a string",
+     offsetof(struct conflict, on_prem_dn),
+     offsetof(struct conflict_holder, on_prem_dn)},
+    {"onPremisesSamAccountName", "onPremisesSamAccountName is not a string",
+     offsetof(struct conflict, sam_account),
+     offsetof(struct conflict_holder, sam_account)},
+};
+
+#define NMEMBERS (sizeof(members) / sizeof(members[0]))
+
+/* A Graph object's members that are not copied by members[]: borrowed
+ * from the object. */
 struct object_fields {
-  const char *id, *display_name, *upn, *mail, *immutable_id, *dn, *sam,
-      *last_sync;
+  const char *id, *upn, *last_sync;
   enum conflict_tristate sync;
 };
 
-/* read_object() checks the types of the members a conflict uses.
- * Returns 0, or -EBADMSG with *why naming the bad member. */
+/* read_object() checks the types of every member a conflict or a holder
+ * uses, and fills f.  Returns 0, or -EBADMSG with *why naming the bad
+ * member. */
 static int read_object(const cJSON *obj, struct object_fields *f,
                        const char **why)
 {
-  static const struct {
-    const char *name, *why;
-    size_t off;
-  } strs[] = {
-      {"id", "id is not a string", offsetof(struct object_fields, id)},
-      {"displayName", "displayName is not a string",
-       offsetof(struct object_fields, display_name)},
-      {"userPrincipalName", "userPrincipalName is not a string",
-       offsetof(struct object_fields, upn)},
-      {"mail", "mail is not a string", offsetof(struct object_fields, mail)},
-      {"onPremisesImmutableId", "onPremisesImmutableId is not a string",
-       offsetof(struct object_fields, immutable_id)},
-      {"onPremisesDistinguishedName",
-       "onPremisesDistinguishedName is not a string",
-       offsetof(struct object_fields, dn)},
-      {"onPremisesSamAccountName", "onPremisesSamAccountName is not a string",
-       offsetof(struct object_fields, sam)},
-      {"onPremisesLastSyncDateTime",
-       "onPremisesLastSyncDateTime is not a string",
-       offsetof(struct object_fields, last_sync)},
-  };
-  const cJSON *m;
+  const char *s;
   size_t i;
+  int sync;
 
   memset(f, 0, sizeof(*f));
-  for(i = 0; i < NELEM(strs); i++) {
-    const char **dst = (const char **)(void *)((char *)f + strs[i].off);
-
-    if(get_str(obj, strs[i].name, dst)) {
-      *why = strs[i].why;
+  f->sync = CONFLICT_TRI_UNKNOWN;
+  if(jsonx_get_str(obj, "id", &f->id)) {
+    *why = "id is not a string";
+    return -EBADMSG;
+  }
+  for(i = 0; i < NMEMBERS; i++)
+    if(jsonx_get_str(obj, members[i].name, &s)) {
+      *why = members[i].why;
       return -EBADMSG;
     }
+  (void)jsonx_get_str(obj, "userPrincipalName", &f->upn);
+  if(jsonx_get_str(obj, "onPremisesLastSyncDateTime", &f->last_sync)) {
+    *why = "onPremisesLastSyncDateTime is not a string";
+    return -EBADMSG;
   }
-  f->sync = CONFLICT_TRI_UNKNOWN;
-  m = cJSON_GetObjectItemCaseSensitive(obj, "onPremisesSyncEnabled");
-  if(cJSON_IsBool(m))
-    f->sync = cJSON_IsTrue(m) ? CONFLICT_TRI_TRUE : CONFLICT_TRI_FALSE;
-  else if(m && !cJSON_IsNull(m)) {
+  if(jsonx_get_bool(obj, "onPremisesSyncEnabled", &sync)) {
     *why = "onPremisesSyncEnabled is not a boolean";
     return -EBADMSG;
+  }
+  f->sync = (enum conflict_tristate)sync;
+  return 0;
+}
+
+/* copy_members() copies the members[] of obj, whose types read_object()
+ * checked, into the struct at base, each at the offset that off() picks
+ * from its row.  Returns 0 or -ENOMEM (some may be copied). */
+static int copy_members(const cJSON *obj, void *base, bool holder)
+{
+  size_t i;
+
+  for(i = 0; i < NMEMBERS; i++) {
+    size_t off = holder ? members[i].in_holder : members[i].in_conflict;
+
+    if(jsonx_get_strdup(obj, members[i].name,
+                        (char **)(void *)((char *)base + off)))
+      return -ENOMEM;
   }
   return 0;
 }
@@ -673,18 +685,14 @@ static time_t sync_time(const struct object_fields *f)
 
 /* fill_object() copies the object's shared members into c.  Returns 0 or
  * -ENOMEM. */
-static int fill_object(struct conflict *c, const struct object_fields *f,
-                       time_t now)
+static int fill_object(struct conflict *c, const cJSON *obj,
+                       const struct object_fields *f, time_t now)
 {
   c->sync_enabled = f->sync;
   c->last_sync = sync_time(f);
   c->first_seen = now;
   c->last_seen = now;
-  if(dup_opt(&c->display_name, f->display_name) || dup_opt(&c->upn, f->upn) ||
-     dup_opt(&c->mail, f->mail) || dup_opt(&c->immutable_id, f->immutable_id) ||
-     dup_opt(&c->on_prem_dn, f->dn) || dup_opt(&c->sam_account, f->sam))
-    return -ENOMEM;
-  return 0;
+  return copy_members(obj, c, false);
 }
 
 /* property_of() maps propertyCausingError to a property, or returns -1
@@ -708,18 +716,17 @@ static void free_list(struct conflict **list, size_t n)
   free(list);
 }
 
-/* stage_errors() turns the errors array into new conflicts in *list
- * (*n of them), checking every entry first.  Returns 0, -EBADMSG with
- * *why set, or -ENOMEM; on error nothing is left allocated. */
-static int stage_errors(const cJSON *errs, enum conflict_objtype type,
-                        const char *tenant, const struct object_fields *f,
-                        time_t now, struct conflict ***list, size_t *n,
-                        const char **why)
+/* stage_errors() turns the errors array of obj into new conflicts in
+ * *list (*n of them), checking every entry first.  Returns 0, -EBADMSG
+ * with *why set, or -ENOMEM; on error nothing is left allocated. */
+static int stage_errors(const cJSON *obj, const cJSON *errs,
+                        enum conflict_objtype type, const char *tenant,
+                        const struct object_fields *f, time_t now,
+                        struct conflict ***list, size_t *n, const char **why)
 {
   const cJSON *e;
   struct conflict **l;
   size_t cnt = 0, i;
-  int rc;
 
   l = calloc((size_t)cJSON_GetArraySize(errs) + 1, sizeof(*l));
   if(!l)
@@ -732,9 +739,10 @@ static int stage_errors(const cJSON *errs, enum conflict_objtype type,
     int p;
     bool dup = false;
 
-    if(!cJSON_IsObject(e) || get_str(e, "category", &cat) ||
-       get_str(e, "propertyCausingError", &prop) ||
-       get_str(e, "value", &value) || get_str(e, "occurredDateTime", &when)) {
+    if(!cJSON_IsObject(e) || jsonx_get_str(e, "category", &cat) ||
+       jsonx_get_str(e, "propertyCausingError", &prop) ||
+       jsonx_get_str(e, "value", &value) ||
+       jsonx_get_str(e, "occurredDateTime", &when)) {
       *why = "an onPremisesProvisioningErrors entry has the wrong type";
       free_list(l, cnt);
       return -EBADMSG;
@@ -747,7 +755,7 @@ static int stage_errors(const cJSON *errs, enum conflict_objtype type,
                 conflict_objtype_name(type), f->id, prop ? prop : "(null)");
       continue;
     }
-    if(!value || !*strip_smtp(value)) {
+    if(!value || !*conflict_strip_smtp(value)) {
       log_debug("conflict: %s %s: skipping a %s conflict with no value",
                 conflict_objtype_name(type), f->id, prop);
       continue;
@@ -759,7 +767,7 @@ static int stage_errors(const cJSON *errs, enum conflict_objtype type,
       occurred = 0;
     }
     c = conflict_new(tenant, f->id, type, (enum conflict_property)p, value);
-    if(!c || fill_object(c, f, now)) {
+    if(!c || fill_object(c, obj, f, now)) {
       conflict_free(c);
       free_list(l, cnt);
       return -ENOMEM;
@@ -781,10 +789,10 @@ static int stage_errors(const cJSON *errs, enum conflict_objtype type,
     if(c->property != CONFLICT_UPN || !is_placeholder_for(f->upn, c->value))
       continue;
     c->placeholder = true;
-    rc = dup_opt(&c->original_value, c->value);
-    if(rc) {
+    c->original_value = strdup(c->value);
+    if(!c->original_value) {
       free_list(l, cnt);
-      return rc;
+      return -ENOMEM;
     }
   }
   *list = l;
@@ -797,7 +805,7 @@ int conflict_parse_object(const cJSON *obj, enum conflict_objtype type,
                           struct conflict_set *into)
 {
   struct object_fields f;
-  const cJSON *errs;
+  const cJSON *errs = NULL;
   struct conflict **list = NULL;
   const char *why = NULL;
   size_t n = 0, i;
@@ -813,13 +821,12 @@ int conflict_parse_object(const cJSON *obj, enum conflict_objtype type,
     why = "it has no id";
     rc = -EBADMSG;
   }
-  errs = cJSON_GetObjectItemCaseSensitive(obj, "onPremisesProvisioningErrors");
-  if(!rc && errs && !cJSON_IsNull(errs) && !cJSON_IsArray(errs)) {
+  if(!rc && jsonx_get_array(obj, "onPremisesProvisioningErrors", &errs)) {
     why = "onPremisesProvisioningErrors is not an array";
     rc = -EBADMSG;
   }
-  if(!rc && cJSON_IsArray(errs))
-    rc = stage_errors(errs, type, tenant, &f, now, &list, &n, &why);
+  if(!rc && errs)
+    rc = stage_errors(obj, errs, type, tenant, &f, now, &list, &n, &why);
   if(rc == -EBADMSG) {
     log_warnx("conflict: tenant %s: %s %s: %s; object skipped", tenant,
               conflict_objtype_name(type), f.id ? f.id : "(no id)", why);
@@ -838,28 +845,9 @@ int conflict_parse_object(const cJSON *obj, enum conflict_objtype type,
     return rc;
   }
   for(i = 0; i < n; i++)
-    put_replacing(into, list[i]);
+    conflict_set_put(into, list[i]);
   free(list);
   return (int)n;
-}
-
-/* ===== Holders ===== */
-
-/* holder_fill() copies f into h (zeroed).  Returns 0 or -ENOMEM. */
-static int holder_fill(struct conflict_holder *h, enum conflict_objtype type,
-                       const struct object_fields *f)
-{
-  h->type = type;
-  h->sync_enabled = f->sync;
-  h->last_sync = sync_time(f);
-  if(dup_opt(&h->id, f->id) || dup_opt(&h->display_name, f->display_name) ||
-     dup_opt(&h->upn, f->upn) || dup_opt(&h->mail, f->mail) ||
-     dup_opt(&h->immutable_id, f->immutable_id) ||
-     dup_opt(&h->on_prem_dn, f->dn) || dup_opt(&h->sam_account, f->sam)) {
-    conflict_holder_clear(h);
-    return -ENOMEM;
-  }
-  return 0;
 }
 
 int conflict_holder_from_graph(const cJSON *obj, enum conflict_objtype type,
@@ -880,28 +868,37 @@ int conflict_holder_from_graph(const cJSON *obj, enum conflict_objtype type,
     *why = "it has no id";
     return -EBADMSG;
   }
-  return holder_fill(out, type, &f);
+  out->type = type;
+  out->sync_enabled = f.sync;
+  out->last_sync = sync_time(&f);
+  out->id = strdup(f.id);
+  if(!out->id || copy_members(obj, out, true)) {
+    conflict_holder_clear(out);
+    return -ENOMEM;
+  }
+  return 0;
 }
+
+/* ===== Holders ===== */
 
 /* holder_copy() deep-copies src into dst (zeroed).  Returns 0 or
  * -ENOMEM. */
 static int holder_copy(struct conflict_holder *dst,
                        const struct conflict_holder *src)
 {
-  const struct object_fields f = {
-      .id = src->id,
-      .display_name = src->display_name,
-      .upn = src->upn,
-      .mail = src->mail,
-      .immutable_id = src->immutable_id,
-      .dn = src->on_prem_dn,
-      .sam = src->sam_account,
-      .sync = src->sync_enabled,
-  };
-  int rc = holder_fill(dst, src->type, &f);
-
+  dst->type = src->type;
+  dst->sync_enabled = src->sync_enabled;
   dst->last_sync = src->last_sync;
-  return rc;
+  if(dup_opt(&dst->id, src->id) ||
+     dup_opt(&dst->display_name, src->display_name) ||
+     dup_opt(&dst->upn, src->upn) || dup_opt(&dst->mail, src->mail) ||
+     dup_opt(&dst->immutable_id, src->immutable_id) ||
+     dup_opt(&dst->on_prem_dn, src->on_prem_dn) ||
+     dup_opt(&dst->sam_account, src->sam_account)) {
+    conflict_holder_clear(dst);
+    return -ENOMEM;
+  }
+  return 0;
 }
 
 /* holders_dup() returns a deep copy of n holders in *out (NULL for 0).
@@ -978,65 +975,34 @@ bool conflict_same_object(const struct conflict *a, const struct conflict *b)
 
 /* ===== JSON form ===== */
 
-/* add_str() adds name: s, or name: null when s is NULL.  Returns 0 or
- * -ENOMEM. */
-static int add_str(cJSON *o, const char *name, const char *s)
-{
-  cJSON *v = s ? cJSON_CreateString(s) : cJSON_CreateNull();
-
-  if(!v || !cJSON_AddItemToObject(o, name, v)) {
-    cJSON_Delete(v);
-    return -ENOMEM;
-  }
-  return 0;
-}
-
-/* add_time() adds name: "ISO time", or null for 0. */
-static int add_time(cJSON *o, const char *name, time_t t)
-{
-  char buf[TIMEX_ISO_LEN];
-
-  if(!t)
-    return add_str(o, name, NULL);
-  timex_format_iso(t, buf, sizeof(buf));
-  return add_str(o, name, buf);
-}
-
-/* add_sync() adds name: true/false/null. */
-static int add_sync(cJSON *o, const char *name, enum conflict_tristate t)
-{
-  cJSON *v = t == CONFLICT_TRI_UNKNOWN
-                 ? cJSON_AddNullToObject(o, name)
-                 : cJSON_AddBoolToObject(o, name, t == CONFLICT_TRI_TRUE);
-
-  return v ? 0 : -ENOMEM;
-}
+/* The tristate is written and read as jsonx's boolean. */
+_Static_assert(CONFLICT_TRI_UNKNOWN == JSONX_UNSET && CONFLICT_TRI_FALSE == 0 &&
+                   CONFLICT_TRI_TRUE == 1,
+               "enum conflict_tristate must match jsonx's booleans");
 
 cJSON *conflict_holder_to_json(const struct conflict_holder *h)
 {
   cJSON *o = cJSON_CreateObject();
-  int rc = 0;
 
   if(!o)
     return NULL;
-  rc |= add_str(o, "id", h->id);
-  rc |= add_str(o, "objectType", conflict_objtype_name(h->type));
-  rc |= add_str(o, "displayName", h->display_name);
-  rc |= add_str(o, "userPrincipalName", h->upn);
-  rc |= add_str(o, "mail", h->mail);
-  rc |= add_sync(o, "onPremisesSyncEnabled", h->sync_enabled);
-  rc |= add_str(o, "onPremisesImmutableId", h->immutable_id);
-  rc |= add_str(o, "onPremisesDistinguishedName", h->on_prem_dn);
-  rc |= add_str(o, "onPremisesSamAccountName", h->sam_account);
-  rc |= add_time(o, "onPremisesLastSyncDateTime", h->last_sync);
-  if(rc) {
+  if(jsonx_add_str(o, "id", h->id) ||
+     jsonx_add_str(o, "objectType", conflict_objtype_name(h->type)) ||
+     jsonx_add_str(o, "displayName", h->display_name) ||
+     jsonx_add_str(o, "userPrincipalName", h->upn) ||
+     jsonx_add_str(o, "mail", h->mail) ||
+     jsonx_add_bool(o, "onPremisesSyncEnabled", h->sync_enabled) ||
+     jsonx_add_str(o, "onPremisesImmutableId", h->immutable_id) ||
+     jsonx_add_str(o, "onPremisesDistinguishedName", h->on_prem_dn) ||
+     jsonx_add_str(o, "onPremisesSamAccountName", h->sam_account) ||
+     jsonx_add_time(o, "onPremisesLastSyncDateTime", h->last_sync)) {
     cJSON_Delete(o);
     return NULL;
   }
   return o;
 }
 
-/* add_holders() adds "holders": [...]. */
+/* add_holders() adds "holders": [...].  Returns 0 or -ENOMEM. */
 static int add_holders(cJSON *o, const struct conflict *c)
 {
   cJSON *arr = cJSON_AddArrayToObject(o, "holders");
@@ -1058,88 +1024,51 @@ static int add_holders(cJSON *o, const struct conflict *c)
 cJSON *conflict_to_json(const struct conflict *c)
 {
   cJSON *o = cJSON_CreateObject();
-  int rc = 0;
 
   if(!o)
     return NULL;
-  rc |= add_str(o, "objectId", c->object_id);
-  rc |= add_str(o, "objectType", conflict_objtype_name(c->objtype));
-  rc |= add_str(o, "property", conflict_property_name(c->property));
-  rc |= add_str(o, "value", c->value);
-  rc |= add_str(o, "rawValue", c->value_raw);
-  rc |= add_str(o, "displayName", c->display_name);
-  rc |= add_str(o, "userPrincipalName", c->upn);
-  rc |= add_str(o, "mail", c->mail);
-  rc |= add_sync(o, "onPremisesSyncEnabled", c->sync_enabled);
-  rc |= add_str(o, "onPremisesImmutableId", c->immutable_id);
-  rc |= add_str(o, "onPremisesDistinguishedName", c->on_prem_dn);
-  rc |= add_str(o, "onPremisesSamAccountName", c->sam_account);
-  if(!cJSON_AddBoolToObject(o, "placeholder", c->placeholder))
-    rc = -ENOMEM;
-  rc |= add_str(o, "originalValue", c->original_value);
-  rc |= add_time(o, "occurredDateTime", c->occurred);
-  rc |= add_time(o, "firstSeen", c->first_seen);
-  rc |= add_time(o, "lastSeen", c->last_seen);
-  rc |= add_time(o, "onPremisesLastSyncDateTime", c->last_sync);
-  rc |= add_str(o, "state", conflict_state_name(c->state));
-  rc |= add_time(o, "freedAt", c->freed_at);
-  rc |= add_time(o, "predictedRelease", c->release_by);
-  rc |= add_time(o, "stuckAt", c->stuck_at);
-  if(!cJSON_AddNumberToObject(o, "agingDone", (double)c->aging_done))
-    rc = -ENOMEM;
-  rc |= add_str(o, "class", conflict_class_name(c->cls));
-  rc |= add_time(o, "holdersLookedUp", c->looked_up);
-  rc |= add_str(o, "lookupError", c->lookup_error);
-  rc |= add_holders(o, c);
-  if(rc) {
+  if(jsonx_add_str(o, "objectId", c->object_id) ||
+     jsonx_add_str(o, "objectType", conflict_objtype_name(c->objtype)) ||
+     jsonx_add_str(o, "property", conflict_property_name(c->property)) ||
+     jsonx_add_str(o, "value", c->value) ||
+     jsonx_add_str(o, "rawValue", c->value_raw) ||
+     jsonx_add_str(o, "displayName", c->display_name) ||
+     jsonx_add_str(o, "userPrincipalName", c->upn) ||
+     jsonx_add_str(o, "mail", c->mail) ||
+     jsonx_add_bool(o, "onPremisesSyncEnabled", c->sync_enabled) ||
+     jsonx_add_str(o, "onPremisesImmutableId", c->immutable_id) ||
+     jsonx_add_str(o, "onPremisesDistinguishedName", c->on_prem_dn) ||
+     jsonx_add_str(o, "onPremisesSamAccountName", c->sam_account) ||
+     jsonx_add_bool(o, "placeholder", c->placeholder) ||
+     jsonx_add_str(o, "originalValue", c->original_value) ||
+     jsonx_add_time(o, "occurredDateTime", c->occurred) ||
+     jsonx_add_time(o, "firstSeen", c->first_seen) ||
+     jsonx_add_time(o, "lastSeen", c->last_seen) ||
+     jsonx_add_time(o, "onPremisesLastSyncDateTime", c->last_sync) ||
+     jsonx_add_str(o, "state", conflict_state_name(c->state)) ||
+     jsonx_add_time(o, "freedAt", c->freed_at) ||
+     jsonx_add_time(o, "predictedRelease", c->release_by) ||
+     jsonx_add_time(o, "stuckAt", c->stuck_at) ||
+     jsonx_add_number(o, "agingDone", (double)c->aging_done) ||
+     jsonx_add_str(o, "class", conflict_class_name(c->cls)) ||
+     jsonx_add_time(o, "holdersLookedUp", c->looked_up) ||
+     jsonx_add_str(o, "lookupError", c->lookup_error) || add_holders(o, c)) {
     cJSON_Delete(o);
     return NULL;
   }
   return o;
 }
 
-/* get_time() reads an ISO time member (null/absent gives 0).  Returns 0
- * or -EBADMSG. */
-static int get_time(const cJSON *o, const char *name, time_t *t)
-{
-  const char *s;
-
-  *t = 0;
-  if(get_str(o, name, &s))
-    return -EBADMSG;
-  if(s && timex_parse_iso(s, t))
-    return -EBADMSG;
-  return 0;
-}
-
-/* get_sync() reads an onPremisesSyncEnabled-like member (bool, null or
- * absent).  Returns 0 or -EBADMSG. */
-static int get_sync(const cJSON *o, const char *name, enum conflict_tristate *t)
-{
-  const cJSON *m = cJSON_GetObjectItemCaseSensitive(o, name);
-
-  *t = CONFLICT_TRI_UNKNOWN;
-  if(cJSON_IsBool(m))
-    *t = cJSON_IsTrue(m) ? CONFLICT_TRI_TRUE : CONFLICT_TRI_FALSE;
-  else if(m && !cJSON_IsNull(m))
-    return -EBADMSG;
-  return 0;
-}
-
 /* holders_from_json() reads the optional "holders" array into c.
- * Returns 0, -EBADMSG or -ENOMEM. */
+ * Returns 0, -ENOMEM, or another negative code for a bad entry. */
 static int holders_from_json(const cJSON *j, struct conflict *c)
 {
-  const cJSON *arr = cJSON_GetObjectItemCaseSensitive(j, "holders"), *e;
+  const cJSON *arr, *e;
   size_t n = 0;
-  int rc = 0;
+  int rc = jsonx_get_array(j, "holders", &arr);
 
-  if(!arr || cJSON_IsNull(arr))
-    return 0;
-  if(!cJSON_IsArray(arr))
-    return -EBADMSG;
-  if(!cJSON_GetArraySize(arr))
-    return 0;
+  if(rc || !cJSON_GetArraySize(arr))
+    return rc;
   c->holders = calloc((size_t)cJSON_GetArraySize(arr), sizeof(*c->holders));
   if(!c->holders)
     return -ENOMEM;
@@ -1149,14 +1078,15 @@ static int holders_from_json(const cJSON *j, struct conflict *c)
     const char *why, *ot;
     int type;
 
-    if(get_str(e, "objectType", &ot) ||
+    if(jsonx_get_str(e, "objectType", &ot) ||
        (type = conflict_objtype_parse(ot)) < 0) {
       rc = -EBADMSG;
       break;
     }
     rc = conflict_holder_from_graph(e, (enum conflict_objtype)type, h, &why);
-    if(!rc && get_time(e, "onPremisesLastSyncDateTime", &h->last_sync))
-      rc = -EBADMSG;
+    /* Graph's form tolerates a bad time; the state file's does not. */
+    if(!rc)
+      rc = jsonx_get_time(e, "onPremisesLastSyncDateTime", &h->last_sync);
     if(rc) {
       conflict_holder_clear(h);
       break;
@@ -1166,25 +1096,76 @@ static int holders_from_json(const cJSON *j, struct conflict *c)
   return rc;
 }
 
+/* The optional members of the state file's form, read straight into the
+ * conflict: strings, and times (absent or null: 0).  Schema 1 files have
+ * no onPremisesLastSyncDateTime, holdersLookedUp, lookupError or class,
+ * schema 2 files none of the sweep's members. */
+static const struct {
+  const char *name;
+  size_t off;
+} opt_strs[] =
+    {
+        {"displayName", offsetof(struct conflict, display_name)},
+        {"userPrincipalName", offsetof(struct conflict, upn)},
+        {"mail", offsetof(struct conflict, mail)},
+        {"onPremisesImmutableId", offsetof(struct conflict, immutable_id)},
+        {"onPremisesDistinguishedName", offsetof(struct conflict, on_prem_dn)},
+        {"onPremisesSamAccountName", offsetof(struct conflict, sam_account)},
+        {"originalValue", offsetof(struct conflict, original_value)},
+        {"lookupError", offsetof(struct conflict, lookup_error)},
+},
+  opt_times[] = {
+      {"occurredDateTime", offsetof(struct conflict, occurred)},
+      {"firstSeen", offsetof(struct conflict, first_seen)},
+      {"lastSeen", offsetof(struct conflict, last_seen)},
+      {"onPremisesLastSyncDateTime", offsetof(struct conflict, last_sync)},
+      {"freedAt", offsetof(struct conflict, freed_at)},
+      {"predictedRelease", offsetof(struct conflict, release_by)},
+      {"stuckAt", offsetof(struct conflict, stuck_at)},
+      {"holdersLookedUp", offsetof(struct conflict, looked_up)},
+};
+
+/* read_optional() reads the optional members of j into c.  Returns 0,
+ * -ENOMEM, or another negative code for a bad member. */
+static int read_optional(const cJSON *j, struct conflict *c)
+{
+  long long aging;
+  int sync, ph, rc = 0;
+  size_t i;
+
+  for(i = 0; !rc && i < NELEM(opt_strs); i++)
+    rc = jsonx_get_strdup(j, opt_strs[i].name,
+                          (char **)(void *)((char *)c + opt_strs[i].off));
+  for(i = 0; !rc && i < NELEM(opt_times); i++)
+    rc = jsonx_get_time(j, opt_times[i].name,
+                        (time_t *)(void *)((char *)c + opt_times[i].off));
+  if(!rc)
+    rc = jsonx_get_bool(j, "onPremisesSyncEnabled", &sync);
+  if(!rc)
+    rc = jsonx_get_bool(j, "placeholder", &ph);
+  if(!rc)
+    rc = jsonx_get_int(j, "agingDone", 0, 999999999999LL, &aging);
+  if(!rc)
+    rc = holders_from_json(j, c);
+  if(rc)
+    return rc;
+  c->sync_enabled = (enum conflict_tristate)sync;
+  c->placeholder = ph == 1;
+  c->aging_done = (unsigned long)aging;
+  return 0;
+}
+
 int conflict_from_json(const cJSON *j, const char *tenant,
                        struct conflict **out)
 {
-  const char *id, *ot, *pr, *val, *raw, *st, *dn, *upn, *mail, *imm, *odn, *sam,
-      *orig, *cls, *lerr;
-  const cJSON *m;
+  const char *id, *ot, *pr, *val, *raw, *st, *cls;
   struct conflict *c;
   int type, prop, state, klass = CONFLICT_CLASS_UNKNOWN, rc;
 
-  if(!cJSON_IsObject(j) || get_str(j, "objectId", &id) ||
-     get_str(j, "objectType", &ot) || get_str(j, "property", &pr) ||
-     get_str(j, "value", &val) || get_str(j, "rawValue", &raw) ||
-     get_str(j, "state", &st) || get_str(j, "displayName", &dn) ||
-     get_str(j, "userPrincipalName", &upn) || get_str(j, "mail", &mail) ||
-     get_str(j, "onPremisesImmutableId", &imm) ||
-     get_str(j, "onPremisesDistinguishedName", &odn) ||
-     get_str(j, "onPremisesSamAccountName", &sam) ||
-     get_str(j, "originalValue", &orig) || get_str(j, "class", &cls) ||
-     get_str(j, "lookupError", &lerr))
+  if(!cJSON_IsObject(j) || jsonx_get_str(j, "objectId", &id) ||
+     jsonx_get_str(j, "objectType", &ot) || jsonx_get_str(j, "property", &pr) ||
+     jsonx_get_str(j, "value", &val) || jsonx_get_str(j, "rawValue", &raw) ||
+     jsonx_get_str(j, "state", &st) || jsonx_get_str(j, "class", &cls))
     return -EBADMSG;
   type = conflict_objtype_parse(ot);
   prop = conflict_property_parse(pr);
@@ -1199,46 +1180,13 @@ int conflict_from_json(const cJSON *j, const char *tenant,
     return *val ? -ENOMEM : -EBADMSG;
   c->state = (enum conflict_state)state;
   c->cls = (enum conflict_class)klass;
-  /* Schema 1 files have no onPremisesLastSyncDateTime, holders,
-   * holdersLookedUp, lookupError or class, schema 2 files none of the
-   * sweep's members: all optional. */
-  if(get_time(j, "occurredDateTime", &c->occurred) ||
-     get_time(j, "freedAt", &c->freed_at) ||
-     get_time(j, "predictedRelease", &c->release_by) ||
-     get_time(j, "stuckAt", &c->stuck_at) ||
-     get_time(j, "firstSeen", &c->first_seen) ||
-     get_time(j, "lastSeen", &c->last_seen) ||
-     get_time(j, "onPremisesLastSyncDateTime", &c->last_sync) ||
-     get_time(j, "holdersLookedUp", &c->looked_up) ||
-     get_sync(j, "onPremisesSyncEnabled", &c->sync_enabled))
-    goto bad;
-  m = cJSON_GetObjectItemCaseSensitive(j, "agingDone");
-  if(cJSON_IsNumber(m) && m->valuedouble >= 0 && m->valuedouble < 1e12 &&
-     m->valuedouble == (double)(unsigned long)m->valuedouble)
-    c->aging_done = (unsigned long)m->valuedouble;
-  else if(m && !cJSON_IsNull(m))
-    goto bad;
-  m = cJSON_GetObjectItemCaseSensitive(j, "placeholder");
-  if(cJSON_IsBool(m))
-    c->placeholder = cJSON_IsTrue(m);
-  else if(m && !cJSON_IsNull(m))
-    goto bad;
-  rc = holders_from_json(j, c);
-  if(rc == -EBADMSG)
-    goto bad;
-  if(rc || dup_opt(&c->display_name, dn) || dup_opt(&c->upn, upn) ||
-     dup_opt(&c->mail, mail) || dup_opt(&c->immutable_id, imm) ||
-     dup_opt(&c->on_prem_dn, odn) || dup_opt(&c->sam_account, sam) ||
-     dup_opt(&c->original_value, orig) || dup_opt(&c->lookup_error, lerr)) {
+  rc = read_optional(j, c);
+  if(rc) {
     conflict_free(c);
-    return -ENOMEM;
+    return rc == -ENOMEM ? rc : -EBADMSG;
   }
   *out = c;
   return 0;
-
-bad:
-  conflict_free(c);
-  return -EBADMSG;
 }
 
 /* by_key() orders conflicts by key, for qsort(). */

@@ -146,6 +146,10 @@ int conflict_state_parse(const char *s);
 const char *conflict_class_name(enum conflict_class c);
 int conflict_class_parse(const char *s);
 
+/* conflict_strip_smtp() returns value without a leading "smtp:" (in any
+ * case), pointing into value: the address a proxyAddresses entry holds. */
+const char *conflict_strip_smtp(const char *value);
+
 /* conflict_key() returns the malloc'd inventory key of a conflict,
  * "<object id>|<property>|<value>", where value has any smtp: prefix
  * removed (proxy addresses) and is lower-cased (ASCII only: Entra
@@ -260,6 +264,12 @@ int conflict_set_reserve(struct conflict_set *s, size_t n);
  * -EEXIST if a conflict with the same key is there already, or -ENOMEM;
  * on error c still belongs to the caller. */
 int conflict_set_add(struct conflict_set *s, struct conflict *c);
+
+/* conflict_set_put() adds c to s, which has room for it (see
+ * conflict_set_reserve(); nothing can fail), replacing (and freeing) a
+ * conflict under the same key and keeping its first_seen when that is
+ * earlier.  The set owns c. */
+void conflict_set_put(struct conflict_set *s, struct conflict *c);
 
 /* conflict_set_find() returns the conflict stored under key (see
  * conflict_key()), or NULL.  The set keeps ownership. */
