@@ -23,6 +23,7 @@
 #include <systemd/sd-journal.h>
 #endif
 
+#include "conflict_json.h"
 #include "jsonx.h"
 #include "log.h"
 #include "timex.h"
@@ -291,7 +292,7 @@ static int add_pairing(cJSON *o, const struct conflict *c,
   }
   arr = arr ? cJSON_AddArrayToObject(o, "holders") : NULL;
   for(i = 0; arr && i < c->nholders; i++) {
-    cJSON *h = conflict_holder_to_json(&c->holders[i]);
+    cJSON *h = conflict_json_encode_holder(&c->holders[i]);
 
     if(!h || !cJSON_AddItemToArray(arr, h)) {
       cJSON_Delete(h);

@@ -15,6 +15,7 @@
 
 #include <curl/curl.h>
 
+#include "conflict_parse.h"
 #include "jsonx.h"
 #include "log.h"
 
@@ -211,8 +212,8 @@ static int add_page(struct lookup *l, struct value *v, size_t coll,
   cJSON_ArrayForEach(o, arr)
   {
     const char *why = NULL;
-    int rc = conflict_holder_from_graph(o, colls[coll].type,
-                                        &v->holders[v->nholders], &why);
+    int rc = conflict_parse_holder(o, colls[coll].type,
+                                   &v->holders[v->nholders], &why);
 
     if(rc) {
       snprintf(v->err.code, sizeof(v->err.code), "%s",
@@ -449,7 +450,7 @@ int holder_apply(struct conflict *c, const struct holder_result *r, time_t now)
     c->lookup_error = err;
     return 0;
   }
-  if(conflict_set_holders(c, r->holders, r->nholders))
+  if(conflict_replace_holders(c, r->holders, r->nholders))
     return -ENOMEM;
   free(c->lookup_error);
   c->lookup_error = NULL;

@@ -27,6 +27,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "conflict_parse.h"
 #include "jsonx.h"
 #include "log.h"
 

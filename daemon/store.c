@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "atomic.h"
+#include "conflict_json.h"
 #include "jsonx.h"
 #include "log.h"
 #include "timex.h"
@@ -122,7 +123,7 @@ static cJSON *build_doc(const char *tenant, const struct store_state *st,
   for(i = 0; ok && i < STORE_NCOLL; i++)
     ok = !jsonx_add_str(links, coll_names[i], st->delta_link[i]);
   if(ok) {
-    arr = st->conflicts ? conflict_set_to_json(st->conflicts)
+    arr = st->conflicts ? conflict_json_encode_set(st->conflicts)
                         : cJSON_CreateArray();
     ok = arr && cJSON_AddItemToObject(doc, "conflicts", arr);
     if(!ok)
@@ -282,7 +283,7 @@ static int parse_doc(const cJSON *doc, const char *tenant,
     }
   }
   arr = cJSON_GetObjectItemCaseSensitive(doc, "conflicts");
-  rc = conflict_set_from_json(arr, tenant, &n.conflicts);
+  rc = conflict_json_decode_set(arr, tenant, &n.conflicts);
   if(rc) {
     *why = "\"conflicts\" is not a valid conflict list";
     store_state_clear(&n);
