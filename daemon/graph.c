@@ -951,10 +951,9 @@ static int batch_send(struct graph_batch_op *op)
       continue;
     snprintf(id, sizeof(id), "%zu", i);
     o = cJSON_CreateObject();
-    if(!o || !cJSON_AddStringToObject(o, "id", id) ||
-       !cJSON_AddStringToObject(o, "method", it->method) ||
-       !cJSON_AddStringToObject(o, "url", it->url) ||
-       !cJSON_AddItemToArray(reqs, o)) {
+    if(!o || jsonx_add_str(o, "id", id) ||
+       jsonx_add_str(o, "method", it->method) ||
+       jsonx_add_str(o, "url", it->url) || !cJSON_AddItemToArray(reqs, o)) {
       cJSON_Delete(o);
       goto out;
     }
