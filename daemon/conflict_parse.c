@@ -113,13 +113,16 @@ static int read_object(const cJSON *obj, struct object_fields *f,
     *why = "onPremisesSyncEnabled is not a boolean";
     return -EBADMSG;
   }
+  /* jsonx's booleans are the tristate's values (asserted in
+   * conflict_json.c). */
   f->sync = (enum conflict_tristate)sync;
   return 0;
 }
 
 /* copy_members() copies the members[] of obj, whose types read_object()
- * checked, into the struct at base, each at the offset that off() picks
- * from its row.  Returns 0 or -ENOMEM (some may be copied). */
+ * checked, into the struct at base: a struct conflict_holder when holder
+ * is true, else a struct conflict.  The copies belong to that struct;
+ * returns 0, or -ENOMEM with some copied (the caller frees the struct). */
 static int copy_members(const cJSON *obj, void *base, bool holder)
 {
   size_t i;
