@@ -58,10 +58,13 @@ WARNINGS := -Wall -Wextra -Werror -Wstrict-prototypes -Wmissing-prototypes \
             -Wsign-compare -Wformat=2 -Wno-format-nonliteral
 
 CFLAGS ?= -O2 -g
+# GCC leaves float-cast-overflow out of -fsanitize=undefined; it is the
+# check that catches a JSON number converted before its range is known.
 ifeq ($(SAN),1)
-  CFLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+  CFLAGS := -O1 -g -fno-omit-frame-pointer \
+            -fsanitize=address,undefined,float-cast-overflow \
             -fno-sanitize-recover=all
-  LDFLAGS += -fsanitize=address,undefined
+  LDFLAGS += -fsanitize=address,undefined,float-cast-overflow
 endif
 QD_CFLAGS := -std=c17 -D_GNU_SOURCE $(WARNINGS) -MMD -MP \
              -DQD_VERSION=\"$(VERSION)\" \

@@ -20,8 +20,8 @@
 
 #include "anchor.h"
 #include "atomic.h"
-#include "conflict.h"
 #include "log.h"
+#include "timex.h"
 
 /* Entra's UPN limit: 64 characters before the '@', 113 in all. */
 #define UPN_MAX 113
@@ -622,19 +622,16 @@ static int add_reported(struct anchors_set *s, struct rep *r,
  * or an ISO 8601 date-time.  Returns 0 or -EINVAL. */
 static int parse_expiry(const char *s, time_t *out)
 {
-  char buf[32];
-
   *out = 0;
   if(!*s)
     return 0;
   if(strlen(s) == 10) {
-    snprintf(buf, sizeof(buf), "%sT00:00:00Z", s);
-    if(conflict_parse_time(buf, out))
+    if(timex_parse_date(s, out))
       return -EINVAL;
     *out += 86400;
     return 0;
   }
-  return conflict_parse_time(s, out);
+  return timex_parse_iso(s, out);
 }
 
 enum { C_TARGET, C_ANCHOR, C_REFERENCE, C_EXPIRES, C_NCOLS };
@@ -668,7 +665,7 @@ int anchors_load_csv(struct anchors_set *s, const char *path, time_t now,
       break;
     rc = 0;
     struct anchors_entry e;
-    char when[CONFLICT_TIME_LEN];
+    char when[TIMEX_ISO_LEN];
 
     memset(&e, 0, sizeof(e));
     e.target = field(&c, idx, C_TARGET);
@@ -685,7 +682,7 @@ int anchors_load_csv(struct anchors_set *s, const char *path, time_t now,
       continue;
     }
     if(e.expires && e.expires <= now) {
-      conflict_format_time(e.expires, when, sizeof(when));
+      timex_format_iso(e.expires, when, sizeof(when));
       report(&r, ANCHORS_SKIPPED, c.start, "target %s: expired at %s; skipped",
              e.target, when);
       continue;
@@ -809,7 +806,7 @@ int anchors_suggestions_read(const char *path, struct anchors_suggestions *l,
       report(&r, ANCHORS_ERROR, c.start, "%s is empty", sugg_cols[j].name);
       continue;
     }
-    if(conflict_parse_time(field(&c, idx, S_CREATED), &sg.created)) {
+    if(timex_parse_iso(field(&c, idx, S_CREATED), &sg.created)) {
       report(&r, ANCHORS_ERROR, c.start,
              "created '%s' is not an ISO 8601 date-time",
              field(&c, idx, S_CREATED));
@@ -928,7 +925,7 @@ int anchors_suggestions_write(const char *path,
                               const struct anchors_suggestions *l,
                               const char **what)
 {
-  char *text = NULL, created[CONFLICT_TIME_LEN];
+  char *text = NULL, created[TIMEX_ISO_LEN];
   size_t len = 0, i;
   FILE *f = open_memstream(&text, &len);
   int rc = 0;
@@ -942,7 +939,7 @@ int anchors_suggestions_write(const char *path,
     const struct anchors_suggestion *sg = &l->v[i];
     const char *row[S_NCOLS];
 
-    conflict_format_time(sg->created, created, sizeof(created));
+    timex_format_iso(sg->created, created, sizeof(created));
     row[S_APPROVED] = sg->approved ? "yes" : "no";
     row[S_TARGET] = sg->target;
     row[S_ANCHOR] = sg->anchor;

@@ -60,6 +60,7 @@
 #include "graph.h"
 #include "http.h"
 #include "journal.h"
+#include "jsonx.h"
 #include "log.h"
 #include "store.h"
 #include "suggest.h"
@@ -596,14 +597,6 @@ static const char *err_text(int result, const struct graph_error *err,
   return buf;
 }
 
-static char *json_str_dup(const cJSON *o, const char *name)
-{
-  const char *s =
-      cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, name));
-
-  return s ? strdup(s) : NULL;
-}
-
 static int open_journal(struct pass *p)
 {
   int rc;
@@ -995,9 +988,10 @@ static void on_user(int result, long status, const cJSON *body,
     next_entry(p);
     return;
   }
-  p->user_id = json_str_dup(body, "id");
-  p->upn = json_str_dup(body, "userPrincipalName");
-  p->old_value = json_str_dup(body, "onPremisesImmutableId");
+  /* A member missing, of another type or out of memory is NULL. */
+  (void)jsonx_get_strdup(body, "id", &p->user_id);
+  (void)jsonx_get_strdup(body, "userPrincipalName", &p->upn);
+  (void)jsonx_get_strdup(body, "onPremisesImmutableId", &p->old_value);
   sync = cJSON_GetObjectItemCaseSensitive(body, "onPremisesSyncEnabled");
   p->synced = cJSON_IsTrue(sync);
   if(!p->user_id || !p->upn) {

@@ -23,6 +23,7 @@
 #include <ini.h>
 
 #include "log.h"
+#include "timex.h"
 
 enum cfg_section { SEC_NONE, SEC_DAEMON, SEC_ALERTS, SEC_TENANT };
 
@@ -207,26 +208,12 @@ static char *xstrdup(const char *s)
   return p;
 }
 
-/* A number suffix and what it multiplies by. */
-struct unit {
-  char suffix;
-  unsigned long long mul;
-};
-
-static const struct unit duration_units[] = {
-    {'s', 1}, {'m', 60}, {'h', 3600}, {'d', 86400}, {0, 0}};
-static const struct unit size_units[] = {{'K', 1ULL << 10},
-                                         {'k', 1ULL << 10},
-                                         {'M', 1ULL << 20},
-                                         {'G', 1ULL << 30},
-                                         {0, 0}};
-
-/* parse_with_unit() parses a decimal number with at most one suffix from
- * units.  Returns 0 and sets *out, -EINVAL for bad text, or -ERANGE. */
-static int parse_with_unit(const char *s, const struct unit *units,
-                           unsigned long long *out)
+int cfg_parse_size(const char *s, unsigned long long *bytes)
 {
-  unsigned long long v, mul = 1;
+  static const char suffixes[] = "KMG"; /* 2^10, 2^20, 2^30; k is K */
+  unsigned long long v;
+  unsigned shift = 0;
+  const char *u;
   char *end;
 
   if(!isdigit((unsigned char)*s))
@@ -236,26 +223,15 @@ static int parse_with_unit(const char *s, const struct unit *units,
   if(errno)
     return -ERANGE;
   if(*end) {
-    for(; units->suffix && units->suffix != *end; units++)
-      ;
-    if(!units->suffix || end[1])
+    u = strchr(suffixes, *end == 'k' ? 'K' : *end);
+    if(!u || end[1])
       return -EINVAL;
-    mul = units->mul;
+    shift = 10 * (unsigned)(u - suffixes + 1);
   }
-  if(v > ULLONG_MAX / mul)
+  if(v > ULLONG_MAX >> shift)
     return -ERANGE;
-  *out = v * mul;
+  *bytes = v << shift;
   return 0;
-}
-
-int cfg_parse_duration(const char *s, unsigned long long *secs)
-{
-  return parse_with_unit(s, duration_units, secs);
-}
-
-int cfg_parse_size(const char *s, unsigned long long *bytes)
-{
-  return parse_with_unit(s, size_units, bytes);
 }
 
 static bool is_guid(const char *s)
@@ -399,18 +375,6 @@ static const char *type_hint(enum cfg_type t)
   }
 }
 
-static void fmt_duration(unsigned long long s, char *buf, size_t len)
-{
-  if(s && s % 86400 == 0)
-    snprintf(buf, len, "%llud", s / 86400);
-  else if(s && s % 3600 == 0)
-    snprintf(buf, len, "%lluh", s / 3600);
-  else if(s && s % 60 == 0)
-    snprintf(buf, len, "%llum", s / 60);
-  else
-    snprintf(buf, len, "%llus", s);
-}
-
 /* normalize_list() checks a list of domains (domains true; "*" alone
  * allows every domain) or GUIDs separated by spaces or commas, and returns
  * it malloc'd in lower case with single spaces, or NULL with *why set (a
@@ -478,14 +442,14 @@ static bool parse_duration_in(struct parse_ctx *c, const struct cfg_option *o,
 {
   char lo[32], hi[32];
 
-  if(!*v || cfg_parse_duration(v, n)) {
+  if(!*v || timex_parse_duration(v, n)) {
     perr(c, line, "%s: '%s' is not %s", o->key, v, type_hint(o->type));
     return false;
   }
   if(*n >= o->min && *n <= o->max)
     return true;
-  fmt_duration(o->min, lo, sizeof(lo));
-  fmt_duration(o->max, hi, sizeof(hi));
+  timex_format_duration(o->min, lo, sizeof(lo));
+  timex_format_duration(o->max, hi, sizeof(hi));
   perr(c, line, "%s: '%s' is out of range (%s to %s)", o->key, v, lo, hi);
   return false;
 }

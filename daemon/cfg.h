@@ -104,11 +104,9 @@ void cfg_free(struct cfg *cfg);
 const struct cfg_tenant *cfg_tenant_find(const struct cfg *cfg,
                                          const char *name);
 
-/* cfg_parse_duration() parses "90", "90s", "5m", "2h" or "1d" into
- * seconds.  Returns 0, or -EINVAL / -ERANGE. */
-int cfg_parse_duration(const char *s, unsigned long long *secs);
-
-/* cfg_parse_size() parses "512", "64K", "8M" or "1G" into bytes. */
+/* cfg_parse_size() parses "512", "64K" (or "64k"), "8M" or "1G" into
+ * bytes.  Returns 0, or -EINVAL / -ERANGE.  Durations are read with
+ * timex_parse_duration(). */
 int cfg_parse_size(const char *s, unsigned long long *bytes);
 
 #endif

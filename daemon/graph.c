@@ -10,6 +10,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -22,7 +23,9 @@
 #include <curl/curl.h>
 
 #include "http.h"
+#include "jsonx.h"
 #include "log.h"
+#include "timex.h"
 #include "token.h"
 
 #define MAX_HEADERS 16
@@ -107,9 +110,9 @@ int graph_same_origin(const char *root, const char *url)
 
 long graph_retry_after_ms(const char *value, time_t now)
 {
-  struct tm tm;
   double secs;
   char *end;
+  time_t t;
 
   if(!value || !*value)
     return -1;
@@ -122,11 +125,9 @@ long graph_retry_after_ms(const char *value, time_t now)
     return (long)(secs * 1000.0 + 0.5);
   }
   /* RFC 9110 HTTP-date, e.g. "Wed, 21 Oct 2015 07:28:00 GMT". */
-  memset(&tm, 0, sizeof(tm));
-  end = strptime(value, "%a, %d %b %Y %H:%M:%S GMT", &tm);
-  if(!end || *end)
+  if(timex_parse_http_date(value, &t))
     return -1;
-  secs = difftime(timegm(&tm), now);
+  secs = difftime(t, now);
   if(secs < 0)
     return 0;
   if(secs > 86400.0)
@@ -139,14 +140,9 @@ long graph_retry_after_ms(const char *value, time_t now)
 static void copy_field(char *dst, size_t len, const cJSON *obj,
                        const char *name)
 {
-  const cJSON *it;
-  const char *s;
+  const char *s = jsonx_str(obj, name);
   size_t n;
 
-  if(!obj)
-    return;
-  it = cJSON_GetObjectItemCaseSensitive(obj, name);
-  s = cJSON_GetStringValue(it);
   if(!s)
     return;
   n = strcspn(s, "\r\n");
@@ -390,8 +386,7 @@ static void handle_ok(struct graph_req *r, const struct http_response *resp,
     fail(r, rc, err);
     return;
   }
-  next = cJSON_GetStringValue(
-      cJSON_GetObjectItemCaseSensitive(json, "@odata.nextLink"));
+  next = jsonx_str(json, "@odata.nextLink");
   if(next) {
     char *copy;
 
@@ -418,8 +413,7 @@ static void handle_ok(struct graph_req *r, const struct http_response *resp,
     start_attempt(r);
     return;
   }
-  delta = cJSON_GetStringValue(
-      cJSON_GetObjectItemCaseSensitive(json, "@odata.deltaLink"));
+  delta = jsonx_str(json, "@odata.deltaLink");
   finish(r, 0, resp->status, NULL, NULL, delta);
   cJSON_Delete(json);
 }
@@ -799,14 +793,17 @@ static const char *header_value(const cJSON *headers, const char *name)
 static void batch_item_answer(struct graph_batch_op *op, size_t i, cJSON *entry)
 {
   const cJSON *headers = cJSON_GetObjectItemCaseSensitive(entry, "headers");
-  const cJSON *st = cJSON_GetObjectItemCaseSensitive(entry, "status");
   cJSON *body = cJSON_GetObjectItemCaseSensitive(entry, "body");
   struct graph_error err;
+  long long st;
   long status;
 
   memset(&err, 0, sizeof(err));
   op->items[i].attempts++;
-  status = cJSON_IsNumber(st) ? (long)st->valuedouble : 0;
+  /* A status that is not a whole number a long holds (1e300) counts as
+   * none: 0. */
+  status =
+      jsonx_get_int(entry, "status", LONG_MIN, LONG_MAX, &st) ? 0 : (long)st;
   err.status = status;
   if(cJSON_IsObject(headers)) {
     const char *rid = header_value(headers, "request-id");
@@ -895,8 +892,7 @@ static void on_batch_done(int result, long status, const cJSON *body,
   /* Responses "might appear in a different order than the requests". */
   cJSON_ArrayForEach(e, resps)
   {
-    const char *id =
-        cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "id"));
+    const char *id = jsonx_str(e, "id");
     char *end;
     unsigned long idx;
 
@@ -956,10 +952,9 @@ static int batch_send(struct graph_batch_op *op)
       continue;
     snprintf(id, sizeof(id), "%zu", i);
     o = cJSON_CreateObject();
-    if(!o || !cJSON_AddStringToObject(o, "id", id) ||
-       !cJSON_AddStringToObject(o, "method", it->method) ||
-       !cJSON_AddStringToObject(o, "url", it->url) ||
-       !cJSON_AddItemToArray(reqs, o)) {
+    if(!o || jsonx_add_str(o, "id", id) ||
+       jsonx_add_str(o, "method", it->method) ||
+       jsonx_add_str(o, "url", it->url) || !cJSON_AddItemToArray(reqs, o)) {
       cJSON_Delete(o);
       goto out;
     }

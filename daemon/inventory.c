@@ -27,6 +27,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "conflict_parse.h"
+#include "jsonx.h"
 #include "log.h"
 
 #define NCOLL INVENTORY_NCOLL
@@ -169,8 +171,7 @@ static char *build_path(const struct listing *l, unsigned top)
  * 0 or -ENOMEM. */
 static int apply_delta(struct listing *l, const cJSON *obj)
 {
-  const char *id =
-      cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(obj, "id"));
+  const char *id = jsonx_str(obj, "id");
   const cJSON *errs;
   int rc;
 

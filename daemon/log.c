@@ -15,6 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "timex.h"
+
 int log_level = LOG_INFO;
 
 static enum log_target target = LOG_TO_STDERR;
@@ -109,15 +111,13 @@ void log_vemit(int prio, int with_errno, const char *fmt, va_list ap)
     fprintf(stderr, "<%d>%s\n", prio, msg);
     break;
   case LOG_TO_STDERR: {
-    char ts[32];
+    char ts[TIMEX_ISO_LEN];
     struct timespec now;
-    struct tm tm;
 
     clock_gettime(CLOCK_REALTIME, &now);
-    gmtime_r(&now.tv_sec, &tm);
-    strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
-    fprintf(stderr, "%s.%03ldZ %s[%ld]: %s: %s\n", ts, now.tv_nsec / 1000000,
-            log_ident, (long)getpid(), log_level_name(prio), msg);
+    timex_format_iso_ms(&now, ts, sizeof(ts));
+    fprintf(stderr, "%s %s[%ld]: %s: %s\n", ts, log_ident, (long)getpid(),
+            log_level_name(prio), msg);
     break;
   }
   }

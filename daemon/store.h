@@ -11,7 +11,7 @@
 
 #include <time.h>
 
-#include "conflict.h"
+#include "conflict_set.h"
 
 /* The schema this build writes.  "schema" is always the first member of
  * the file, in every version, so that an older build can tell a newer

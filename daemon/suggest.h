@@ -19,6 +19,7 @@
 
 #include "classify.h"
 #include "conflict.h"
+#include "conflict_set.h"
 
 /* suggest_path() returns the malloc'd path of tenant's suggestions file,
  * <state_dir>/<tenant>.suggestions.csv, or NULL when out of memory or

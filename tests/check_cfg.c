@@ -379,25 +379,25 @@ START_TEST(test_sweep_options)
 }
 END_TEST
 
-START_TEST(test_duration_parser)
+/* Durations are timex's: check_timex.c. */
+START_TEST(test_size_parser)
 {
   unsigned long long v;
 
-  ck_assert_int_eq(cfg_parse_duration("90", &v), 0);
-  ck_assert_uint_eq(v, 90);
-  ck_assert_int_eq(cfg_parse_duration("5m", &v), 0);
-  ck_assert_uint_eq(v, 300);
-  ck_assert_int_eq(cfg_parse_duration("2h", &v), 0);
-  ck_assert_uint_eq(v, 7200);
-  ck_assert_int_eq(cfg_parse_duration("1d", &v), 0);
-  ck_assert_uint_eq(v, 86400);
-  ck_assert_int_eq(cfg_parse_duration("-1", &v), -EINVAL);
-  ck_assert_int_eq(cfg_parse_duration("1w", &v), -EINVAL);
-  ck_assert_int_eq(cfg_parse_duration("1mm", &v), -EINVAL);
-  ck_assert_int_eq(cfg_parse_duration("99999999999999999999", &v), -ERANGE);
   ck_assert_int_eq(cfg_parse_size("64M", &v), 0);
   ck_assert_uint_eq(v, 64ULL << 20);
   ck_assert_int_eq(cfg_parse_size("1x", &v), -EINVAL);
+  ck_assert_int_eq(cfg_parse_size("512", &v), 0);
+  ck_assert_uint_eq(v, 512);
+  ck_assert_int_eq(cfg_parse_size("64k", &v), 0);
+  ck_assert_uint_eq(v, 64ULL << 10);
+  ck_assert_int_eq(cfg_parse_size("1G", &v), 0);
+  ck_assert_uint_eq(v, 1ULL << 30);
+  ck_assert_int_eq(cfg_parse_size("17179869183G", &v), 0);
+  ck_assert_int_eq(cfg_parse_size("17179869184G", &v), -ERANGE);
+  ck_assert_int_eq(cfg_parse_size("1KB", &v), -EINVAL);
+  ck_assert_int_eq(cfg_parse_size("1m", &v), -EINVAL);
+  ck_assert_int_eq(cfg_parse_size("K", &v), -EINVAL);
 }
 END_TEST
 
@@ -421,7 +421,7 @@ Suite *cfg_suite(void)
   tcase_add_test(tc, test_missing_file);
   tcase_add_test(tc, test_long_line);
   tcase_add_test(tc, test_alerts);
-  tcase_add_test(tc, test_duration_parser);
+  tcase_add_test(tc, test_size_parser);
   tcase_add_test(tc, test_sweep_options);
   suite_add_tcase(s, tc);
   return s;

@@ -279,6 +279,17 @@ START_TEST(test_corrupt)
                  "no valid \"schema\"");
   expect_corrupt("{\"schema\":\"1\",\"tenant\":\"contoso\"}",
                  "no valid \"schema\"");
+  /* Numbers no schema can be, read without converting them first. */
+  expect_corrupt("{\"schema\":8.9e125,\"tenant\":\"contoso\"}",
+                 "no valid \"schema\"");
+  expect_corrupt("{\"schema\":1e999,\"tenant\":\"contoso\"}",
+                 "no valid \"schema\"");
+  expect_corrupt("{\"schema\":1.5,\"tenant\":\"contoso\"}",
+                 "no valid \"schema\"");
+  expect_corrupt("{\"schema\":0,\"tenant\":\"contoso\"}",
+                 "no valid \"schema\"");
+  expect_corrupt("{\"schema\":null,\"tenant\":\"contoso\"}",
+                 "no valid \"schema\"");
   expect_corrupt("{\"schema\":1,\"tenant\":\"fabrikam\",\"conflicts\":[]}",
                  "names another tenant");
   expect_corrupt("{\"schema\":1,\"tenant\":\"contoso\",\"conflicts\":{}}",
@@ -378,7 +389,7 @@ START_TEST(test_schema1_migrates)
   h.upn = "john@contoso.com";
   h.sync_enabled = CONFLICT_TRI_UNKNOWN;
   h.last_sync = NOW - 60;
-  ck_assert_int_eq(conflict_set_holders(c, &h, 1), 0);
+  ck_assert_int_eq(conflict_replace_holders(c, &h, 1), 0);
   c->looked_up = NOW;
   c->cls = CONFLICT_CLASS_CLOUD_ACCOUNT;
   ck_assert_int_eq(store_save(dir, "contoso", &st, NOW), 0);

@@ -47,7 +47,7 @@ static void pair(struct conflict_set *s, const char *id, const char *value,
   h.display_name = (char *)(uintptr_t) "John Smith (cloud)";
   h.sync_enabled = holder_sync;
   h.last_sync = holder_sync == CONFLICT_TRI_TRUE ? NOW - 60 : 0;
-  ck_assert_int_eq(conflict_set_holders(c, &h, 1), 0);
+  ck_assert_int_eq(conflict_replace_holders(c, &h, 1), 0);
   /* As the tenant does before suggest_update(). */
   classify_conflict(c, &opts, NOW, &cr);
   c->cls = cr.cls;

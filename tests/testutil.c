@@ -86,6 +86,20 @@ char *tu_slurp(const char *path)
   return buf;
 }
 
+time_t tu_utc(int y, int mo, int d, int h, int mi, int s)
+{
+  struct tm tm;
+
+  memset(&tm, 0, sizeof(tm));
+  tm.tm_year = y - 1900;
+  tm.tm_mon = mo - 1;
+  tm.tm_mday = d;
+  tm.tm_hour = h;
+  tm.tm_min = mi;
+  tm.tm_sec = s;
+  return timegm(&tm);
+}
+
 int tu_timeout_scale(void)
 {
   const char *w = getenv("QD_WRAPPER");

@@ -11,6 +11,7 @@
 #include <microhttpd.h>
 #include <stddef.h>
 #include <sys/types.h>
+#include <time.h>
 
 /* Every suite's constructor, from the list the Makefile generates. */
 #define SUITE(name) Suite *name##_suite(void);
@@ -27,6 +28,10 @@ char *tu_write(const char *dir, const char *name, const char *text);
 
 /* tu_slurp() returns the malloc'd contents of a file, or NULL. */
 char *tu_slurp(const char *path);
+
+/* tu_utc() returns the Unix time of a UTC date and time of day, computed
+ * by timegm(3) (independently of the daemon's parsers). */
+time_t tu_utc(int y, int mo, int d, int h, int mi, int s);
 
 /* A daemon under test. */
 struct tu_daemon {
