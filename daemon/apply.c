@@ -62,6 +62,7 @@
 #include "journal.h"
 #include "log.h"
 #include "store.h"
+#include "strlist.h"
 #include "suggest.h"
 
 /* Bytes of post_apply_command output kept for the log. */
@@ -69,12 +70,6 @@
 /* Seconds between SIGTERM and SIGKILL for a command past its timeout. */
 #define APPLY_KILL_GRACE_MS 5000
 #define APPLY_MEMORY_VERSION 1
-
-/* A list of strings, malloc'd. */
-struct strlist {
-  char **v;
-  size_t n, cap;
-};
 
 struct pass;
 
@@ -137,71 +132,6 @@ static void next_entry(struct pass *p);
 static void end_pass(struct pass *p);
 
 /* ===== small helpers ===== */
-
-static int strlist_add(struct strlist *l, const char *s)
-{
-  char *c;
-
-  if(l->n == l->cap) {
-    size_t cap = l->cap ? 2 * l->cap : 8;
-    char **v = realloc(l->v, cap * sizeof(*v));
-
-    if(!v)
-      return -ENOMEM;
-    l->v = v;
-    l->cap = cap;
-  }
-  c = strdup(s);
-  if(!c)
-    return -ENOMEM;
-  l->v[l->n++] = c;
-  return 0;
-}
-
-static ssize_t strlist_find(const struct strlist *l, const char *s)
-{
-  size_t i;
-
-  for(i = 0; i < l->n; i++)
-    if(!strcmp(l->v[i], s))
-      return (ssize_t)i;
-  return -1;
-}
-
-static void strlist_del(struct strlist *l, size_t i)
-{
-  free(l->v[i]);
-  memmove(&l->v[i], &l->v[i + 1], (l->n - i - 1) * sizeof(l->v[0]));
-  l->n--;
-}
-
-static void strlist_clear(struct strlist *l)
-{
-  size_t i;
-
-  for(i = 0; i < l->n; i++)
-    free(l->v[i]);
-  free(l->v);
-  memset(l, 0, sizeof(*l));
-}
-
-/* split_words() adds every space-separated word of s (may be NULL). */
-static int split_words(struct strlist *l, const char *s)
-{
-  char *copy, *tok, *save = NULL;
-  int rc = 0;
-
-  if(!s)
-    return 0;
-  copy = strdup(s);
-  if(!copy)
-    return -ENOMEM;
-  for(tok = strtok_r(copy, " ", &save); tok && !rc;
-      tok = strtok_r(NULL, " ", &save))
-    rc = strlist_add(l, tok);
-  free(copy);
-  return rc;
-}
 
 char *apply_memory_path(const char *state_dir, const char *name)
 {
@@ -1733,8 +1663,8 @@ int apply_new(uv_loop_t *loop, struct graph *g, struct alert *alert,
      !a->memory_path || !a->suggestions_path ||
      (tc->anchors_file && !a->anchors_file) ||
      (tc->post_apply_command && !a->post_cmd) ||
-     split_words(&a->domains, tc->apply_allow_domains) ||
-     split_words(&a->groups, tc->apply_allow_groups))
+     strlist_split(&a->domains, tc->apply_allow_domains, " ") ||
+     strlist_split(&a->groups, tc->apply_allow_groups, " "))
     goto fail;
   a->allow_all_domains = a->domains.n == 1 && !strcmp(a->domains.v[0], "*");
   rc = uv_timer_init(loop, &a->timer);
