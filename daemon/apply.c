@@ -38,7 +38,6 @@
 #include "apply.h"
 
 #include <errno.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -57,6 +56,7 @@
 #include "anchors.h"
 #include "atomic.h"
 #include "cfg.h"
+#include "child.h"
 #include "graph.h"
 #include "http.h"
 #include "journal.h"
@@ -65,10 +65,6 @@
 #include "strlist.h"
 #include "suggest.h"
 
-/* Bytes of post_apply_command output kept for the log. */
-#define APPLY_OUTPUT_MAX 4096
-/* Seconds between SIGTERM and SIGKILL for a command past its timeout. */
-#define APPLY_KILL_GRACE_MS 5000
 #define APPLY_MEMORY_VERSION 1
 
 struct pass;
@@ -93,15 +89,7 @@ struct apply {
   bool roles_said, takeover_said;
   struct pass *p; /* the running pass, or NULL */
   bool closing;
-  /* post_apply_command */
-  uv_timer_t timer;
-  uv_process_t proc;
-  uv_pipe_t out;
-  bool child, out_open, proc_open, killed;
-  char output[APPLY_OUTPUT_MAX];
-  size_t outlen;
-  size_t dropped;
-  unsigned open_handles;
+  struct child *cmd; /* runs post_apply_command; NULL once closing */
   void (*closed_cb)(void *arg);
   void *closed_arg;
 };
@@ -1395,121 +1383,41 @@ static void on_verify(int result, long status, const cJSON *body,
 
 /* ===== post_apply_command ===== */
 
-/* log_output() logs what the command wrote, at most 20 lines. */
-static void log_output(struct apply *a)
+/* on_command_done() logs how post_apply_command ended and the first 20
+ * lines of its output. */
+static void on_command_done(const struct child_result *r, void *arg)
 {
-  char *line, *save = NULL;
+  struct apply *a = arg;
+  const char *line = r->output, *end = r->output + r->output_len, *nl;
   unsigned n = 0;
 
-  a->output[a->outlen] = '\0';
-  for(line = strtok_r(a->output, "\n", &save); line && n < 20;
-      line = strtok_r(NULL, "\n", &save), n++)
-    log_info("apply: tenant %s: post_apply_command: %s", a->tenant, line);
-  if(line || a->dropped)
-    log_info("apply: tenant %s: post_apply_command: (more output not "
-             "logged)",
-             a->tenant);
-  a->outlen = 0;
-  a->dropped = 0;
-}
-
-/* handle_closed() is the close callback of every handle the engine owns:
- * when closing, the last one calls back; otherwise the end of the child
- * (process and pipe both closed) is logged. */
-static void handle_closed(uv_handle_t *h)
-{
-  struct apply *a = h->data;
-
-  if(h == (uv_handle_t *)&a->proc)
-    a->proc_open = false;
-  else if(h == (uv_handle_t *)&a->out)
-    a->out_open = false;
-  a->open_handles--;
-  if(a->closing) {
-    if(!a->open_handles && a->closed_cb)
-      a->closed_cb(a->closed_arg);
-    return;
-  }
-  if(a->child && !a->proc_open && !a->out_open) {
-    a->child = false;
-    uv_timer_stop(&a->timer);
-    log_output(a);
-  }
-}
-
-static void close_handle(uv_handle_t *h)
-{
-  if(!uv_is_closing(h))
-    uv_close(h, handle_closed);
-}
-
-static void on_child_exit(uv_process_t *proc, int64_t status, int signo)
-{
-  struct apply *a = proc->data;
-
-  if(signo)
+  if(r->signal)
     log_warnx("apply: tenant %s: post_apply_command killed by signal %d%s",
-              a->tenant, signo, a->killed ? " (timeout)" : "");
-  else if(status)
+              a->tenant, r->signal, r->timed_out ? " (timeout)" : "");
+  else if(r->status)
     log_warnx("apply: tenant %s: post_apply_command exited with status %lld",
-              a->tenant, (long long)status);
+              a->tenant, (long long)r->status);
   else
     log_info("apply: tenant %s: post_apply_command exited with status 0",
              a->tenant);
-  close_handle((uv_handle_t *)proc);
-}
-
-static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
-{
-  static char scratch[1024];
-  struct apply *a = h->data;
-
-  (void)suggested;
-  if(a->outlen < sizeof(a->output) - 1)
-    *buf = uv_buf_init(a->output + a->outlen,
-                       (unsigned)(sizeof(a->output) - 1 - a->outlen));
-  else
-    *buf = uv_buf_init(scratch, sizeof(scratch));
-}
-
-static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
-{
-  struct apply *a = s->data;
-
-  if(n > 0) {
-    if(buf->base == a->output + a->outlen)
-      a->outlen += (size_t)n;
-    else
-      a->dropped += (size_t)n;
+  /* At most 20 lines, blank ones left out. */
+  for(;;) {
+    while(line < end && *line == '\n')
+      line++;
+    if(line == end || n == 20)
+      break;
+    nl = memchr(line, '\n', (size_t)(end - line));
+    if(!nl)
+      nl = end;
+    log_info("apply: tenant %s: post_apply_command: %.*s", a->tenant,
+             (int)(nl - line), line);
+    n++;
+    line = nl;
   }
-  else if(n < 0)
-    close_handle((uv_handle_t *)s);
-}
-
-/* kill_group() signals the command's whole process group: a child of the
- * shell (e.g. ssh) would otherwise keep the output pipe open. */
-static void kill_group(struct apply *a, int sig)
-{
-  if(a->proc.pid > 0 && uv_kill(-a->proc.pid, sig) < 0)
-    uv_process_kill(&a->proc, sig);
-}
-
-static void on_timeout(uv_timer_t *t)
-{
-  struct apply *a = t->data;
-
-  if(!a->proc_open || uv_is_closing((uv_handle_t *)&a->proc))
-    return;
-  if(!a->killed) {
-    log_warnx("apply: tenant %s: post_apply_command still runs after %u s "
-              "(post_apply_timeout); killing it",
-              a->tenant, a->post_timeout);
-    a->killed = true;
-    kill_group(a, SIGTERM);
-    uv_timer_start(&a->timer, on_timeout, APPLY_KILL_GRACE_MS, 0);
-    return;
-  }
-  kill_group(a, SIGKILL);
+  if(line < end || r->dropped)
+    log_info("apply: tenant %s: post_apply_command: (more output not "
+             "logged)",
+             a->tenant);
 }
 
 /* run_command() starts post_apply_command with /bin/sh -c (stderr joined
@@ -1519,13 +1427,11 @@ static void on_timeout(uv_timer_t *t)
  * passed: the daemon's own environment is not inherited. */
 static void run_command(struct apply *a, const char *list, size_t count)
 {
-  uv_process_options_t po;
-  uv_stdio_container_t stdio[3];
   char *env[6] = {NULL}, *args[4], *script = NULL;
   int rc;
   size_t i;
 
-  if(a->child) {
+  if(child_running(a->cmd)) {
     log_warnx("apply: tenant %s: post_apply_command from an earlier cycle "
               "still runs; not started again",
               a->tenant);
@@ -1541,56 +1447,21 @@ static void run_command(struct apply *a, const char *list, size_t count)
     log_warnx("apply: tenant %s: post_apply_command: out of memory", a->tenant);
     goto out;
   }
-  rc = uv_pipe_init(a->loop, &a->out, 0);
-  if(rc) {
-    log_warnx("apply: tenant %s: post_apply_command: pipe: %s", a->tenant,
-              uv_strerror(rc));
-    goto out;
-  }
-  a->out.data = a;
-  a->out_open = true;
-  a->open_handles++;
   args[0] = "/bin/sh";
   args[1] = "-c";
   args[2] = script;
   args[3] = NULL;
-  memset(&po, 0, sizeof(po));
-  memset(stdio, 0, sizeof(stdio));
-  po.file = args[0];
-  po.args = args;
-  po.env = env;
-  po.cwd = "/";
-  po.exit_cb = on_child_exit;
-  /* Its own process group, so that a timeout kills everything it ran. */
-  po.flags = UV_PROCESS_DETACHED;
-  stdio[0].flags = UV_IGNORE;
-  stdio[1].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
-  stdio[1].data.stream = (uv_stream_t *)&a->out;
-  stdio[2].flags = UV_IGNORE;
-  po.stdio = stdio;
-  po.stdio_count = 3;
-  a->proc.data = a;
-  a->killed = false;
-  a->outlen = a->dropped = 0;
-  a->child = true;
-  /* The process handle is initialised even when uv_spawn fails and must
-   * be closed either way (libuv >= 1.24). */
-  rc = uv_spawn(a->loop, &a->proc, &po);
-  a->proc_open = true;
-  a->open_handles++;
+  rc = child_run(a->cmd, args, env, (uint64_t)a->post_timeout * 1000,
+                 on_command_done, a);
   if(rc) {
     log_warnx("apply: tenant %s: post_apply_command: cannot start /bin/sh: "
               "%s",
               a->tenant, uv_strerror(rc));
-    close_handle((uv_handle_t *)&a->proc);
-    close_handle((uv_handle_t *)&a->out);
     goto out;
   }
   log_info("apply: tenant %s: post_apply_command started (pid %d) for %zu "
            "value%s",
-           a->tenant, a->proc.pid, count, count == 1 ? "" : "s");
-  uv_read_start((uv_stream_t *)&a->out, on_alloc, on_read);
-  uv_timer_start(&a->timer, on_timeout, (uint64_t)a->post_timeout * 1000, 0);
+           a->tenant, child_pid(a->cmd), count, count == 1 ? "" : "s");
 out:
   for(i = 0; i < 5; i++)
     free(env[i]);
@@ -1635,6 +1506,7 @@ int apply_new(uv_loop_t *loop, struct graph *g, struct alert *alert,
               struct apply **out)
 {
   struct apply *a = calloc(1, sizeof(*a));
+  char *name;
   int rc;
 
   if(!a)
@@ -1667,12 +1539,13 @@ int apply_new(uv_loop_t *loop, struct graph *g, struct alert *alert,
      strlist_split(&a->groups, tc->apply_allow_groups, " "))
     goto fail;
   a->allow_all_domains = a->domains.n == 1 && !strcmp(a->domains.v[0], "*");
-  rc = uv_timer_init(loop, &a->timer);
+  memory_load(a);
+  if(asprintf(&name, "apply: tenant %s: post_apply_command", a->tenant) < 0)
+    goto fail;
+  rc = child_new(loop, name, &a->cmd);
+  free(name);
   if(rc)
     goto fail;
-  a->timer.data = a;
-  a->open_handles = 1;
-  memory_load(a);
   if(a->mode != CFG_APPLY_OFF)
     log_info("apply: tenant %s: %s mode; anchors from %s and approved lines "
              "of %s; kill switch %s",
@@ -1685,9 +1558,16 @@ int apply_new(uv_loop_t *loop, struct graph *g, struct alert *alert,
 fail:
   log_warnx("apply: tenant %s: cannot set up: %s", tc->name,
             rc == -ENOMEM ? "out of memory" : uv_strerror(rc));
-  a->open_handles = 0;
   apply_free(a);
   return rc == -ENOMEM ? rc : -EIO;
+}
+
+static void on_command_closed(void *arg)
+{
+  struct apply *a = arg;
+
+  if(a->closed_cb)
+    a->closed_cb(a->closed_arg);
 }
 
 void apply_close(struct apply *a, void (*closed_cb)(void *arg), void *arg)
@@ -1695,15 +1575,11 @@ void apply_close(struct apply *a, void (*closed_cb)(void *arg), void *arg)
   a->closing = true;
   a->closed_cb = closed_cb;
   a->closed_arg = arg;
-  if(a->proc_open && !uv_is_closing((uv_handle_t *)&a->proc)) {
+  if(child_pid(a->cmd))
     log_info("apply: tenant %s: stopping post_apply_command (pid %d)",
-             a->tenant, a->proc.pid);
-    kill_group(a, SIGTERM);
-    close_handle((uv_handle_t *)&a->proc);
-  }
-  if(a->out_open)
-    close_handle((uv_handle_t *)&a->out);
-  close_handle((uv_handle_t *)&a->timer);
+             a->tenant, child_pid(a->cmd));
+  child_close(a->cmd, on_command_closed, a);
+  a->cmd = NULL;
 }
 
 void apply_free(struct apply *a)
