@@ -54,18 +54,16 @@
 #include "alert.h"
 #include "anchor.h"
 #include "anchors.h"
-#include "atomic.h"
 #include "cfg.h"
 #include "child.h"
 #include "graph.h"
 #include "http.h"
 #include "journal.h"
 #include "log.h"
+#include "refusals.h"
 #include "store.h"
 #include "strlist.h"
 #include "suggest.h"
-
-#define APPLY_MEMORY_VERSION 1
 
 struct pass;
 
@@ -84,8 +82,8 @@ struct apply {
   int takeover_allow;
   char *post_cmd;
   unsigned post_timeout;
-  char *journal_path, *memory_path, *suggestions_path;
-  struct strlist said; /* the refusal memory: "reason\ttarget\tanchor\tref" */
+  char *journal_path, *suggestions_path;
+  struct refusals *said; /* what was alerted already */
   bool roles_said, takeover_said;
   struct pass *p; /* the running pass, or NULL */
   bool closing;
@@ -148,180 +146,6 @@ static const char *source_name(enum anchors_source s)
   }
 }
 
-/* ===== the refusal memory ===== */
-
-/* memory_key() writes "reason\ttarget\tanchor\treference" (lower-case
- * target) into a malloc'd string, or returns NULL. */
-static char *memory_key(const char *reason, const struct anchors_entry *e)
-{
-  char *k, *t;
-
-  if(asprintf(&k, "%s\t%s\t%s\t%s", reason, e ? e->target : "",
-              e ? e->anchor : "", e ? e->reference : "") < 0)
-    return NULL;
-  for(t = k + strlen(reason) + 1; *t && *t != '\t'; t++)
-    *t = (char)(*t >= 'A' && *t <= 'Z' ? *t - 'A' + 'a' : *t);
-  return k;
-}
-
-/* pair_of() tells whether key k is about entry e (any reason). */
-static bool pair_of(const char *k, const struct anchors_entry *e)
-{
-  const char *rest = strchr(k, '\t');
-  char *want;
-  bool same;
-
-  if(!rest ||
-     asprintf(&want, "\t%s\t%s\t%s", e->target, e->anchor, e->reference) < 0)
-    return false;
-  same = !strcasecmp(rest, want);
-  free(want);
-  return same;
-}
-
-static void memory_save(struct apply *a)
-{
-  cJSON *o = cJSON_CreateObject(), *arr;
-  const char *what = NULL;
-  char *text = NULL;
-  size_t i;
-  int rc = -ENOMEM;
-
-  if(o && cJSON_AddNumberToObject(o, "version", APPLY_MEMORY_VERSION) &&
-     (arr = cJSON_AddArrayToObject(o, "said"))) {
-    for(i = 0; i < a->said.n; i++)
-      if(!cJSON_AddItemToArray(arr, cJSON_CreateString(a->said.v[i])))
-        break;
-    if(i == a->said.n)
-      text = cJSON_PrintUnformatted(o);
-  }
-  cJSON_Delete(o);
-  if(text)
-    rc = atomic_write(a->memory_path, text, strlen(text), 0640, &what);
-  cJSON_free(text);
-  if(rc)
-    log_warnx("apply: tenant %s: %s: %s: %s; refusals may be alerted again",
-              a->tenant, a->memory_path, what ? what : "out of memory",
-              strerror(-rc));
-}
-
-/* memory_load() reads the refusal memory; a missing file is empty, a bad
- * one is logged, moved aside and treated as empty. */
-static void memory_load(struct apply *a)
-{
-  char *text = NULL, aside[4096];
-  const cJSON *arr, *it;
-  cJSON *o = NULL;
-  size_t len = 0;
-  FILE *f = fopen(a->memory_path, "re");
-
-  if(!f) {
-    if(errno != ENOENT)
-      log_warn("apply: tenant %s: %s", a->tenant, a->memory_path);
-    return;
-  }
-  text = malloc(1 << 20);
-  if(text)
-    len = fread(text, 1, (1 << 20) - 1, f);
-  fclose(f);
-  if(text)
-    o = cJSON_ParseWithLength(text, len);
-  free(text);
-  arr = cJSON_GetObjectItemCaseSensitive(o, "said");
-  if(!cJSON_IsArray(arr) ||
-     !cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(o, "version"))) {
-    snprintf(aside, sizeof(aside), "%s.bad", a->memory_path);
-    log_warnx("apply: tenant %s: %s is not a refusal memory; moved to %s, "
-              "refusals may be alerted again",
-              a->tenant, a->memory_path, aside);
-    if(rename(a->memory_path, aside) < 0)
-      log_warn("apply: tenant %s: rename %s", a->tenant, a->memory_path);
-    cJSON_Delete(o);
-    return;
-  }
-  cJSON_ArrayForEach(it, arr)
-  {
-    if(cJSON_IsString(it) && strlist_add(&a->said, it->valuestring))
-      break;
-  }
-  cJSON_Delete(o);
-}
-
-/* memory_note() records that reason was said about e (NULL: a global
- * reason).  Any other reason about the same entry is forgotten, so a
- * change of reason is alerted.  Returns true when this is news (alert
- * it), false when it was said already (or out of memory). */
-static bool memory_note(struct apply *a, const char *reason,
-                        const struct anchors_entry *e)
-{
-  char *k = memory_key(reason, e);
-  size_t i;
-  bool news = false;
-
-  if(!k)
-    return false;
-  if(strlist_find(&a->said, k) < 0) {
-    for(i = 0; e && i < a->said.n;) {
-      if(pair_of(a->said.v[i], e))
-        strlist_del(&a->said, i);
-      else
-        i++;
-    }
-    news = !strlist_add(&a->said, k);
-    memory_save(a);
-  }
-  free(k);
-  return news;
-}
-
-/* memory_has() tells whether reason was noted for e. */
-static bool memory_has(struct apply *a, const char *reason,
-                       const struct anchors_entry *e)
-{
-  char *k = memory_key(reason, e);
-  bool has = k && strlist_find(&a->said, k) >= 0;
-
-  free(k);
-  return has;
-}
-
-/* memory_forget() drops reason for e (NULL: the global one). */
-static void memory_forget(struct apply *a, const char *reason,
-                          const struct anchors_entry *e)
-{
-  char *k = memory_key(reason, e);
-  ssize_t i = k ? strlist_find(&a->said, k) : -1;
-
-  free(k);
-  if(i >= 0) {
-    strlist_del(&a->said, (size_t)i);
-    memory_save(a);
-  }
-}
-
-/* memory_prune() forgets what was said about entries no longer known. */
-static void memory_prune(struct apply *a, const struct anchors_set *set)
-{
-  size_t i, k, n = anchors_set_count(set);
-  bool changed = false;
-
-  for(i = 0; i < a->said.n;) {
-    const char *tab = strchr(a->said.v[i], '\t');
-    bool keep = tab && tab[1] == '\t'; /* a global reason */
-
-    for(k = 0; !keep && k < n; k++)
-      keep = pair_of(a->said.v[i], anchors_set_get(set, k));
-    if(keep)
-      i++;
-    else {
-      strlist_del(&a->said, i);
-      changed = true;
-    }
-  }
-  if(changed)
-    memory_save(a);
-}
-
 /* ===== alerts ===== */
 
 static void emit(struct pass *p, enum alert_type type, const char *reason,
@@ -370,7 +194,7 @@ static void refuse(struct pass *p, const char *reason, const char *fmt, ...)
            "refused to set onPremisesImmutableId of %s to %s (%s %s): %s: %s",
            p->e->target, p->e->anchor, source_name(p->e->source),
            p->e->reference, reason, why);
-  if(memory_note(p->a, reason, p->e)) {
+  if(refusals_note(p->a->said, reason, p->e)) {
     log_warnx("apply: tenant %s: %s", p->a->tenant, msg);
     emit(p, ALERT_ANCHOR_REFUSED, reason, p->old_value, NULL, NULL, msg);
   }
@@ -384,7 +208,7 @@ static void halt(struct pass *p, const char *reason, const char *msg)
   const struct anchors_entry *e = p->e;
 
   p->e = NULL;
-  if(memory_note(p->a, reason, NULL)) {
+  if(refusals_note(p->a->said, reason, NULL)) {
     log_errx("apply: tenant %s: %s", p->a->tenant, msg);
     emit(p, ALERT_ANCHOR_HALTED, reason, NULL, NULL, NULL, msg);
   }
@@ -404,7 +228,7 @@ static bool check_kill_switch(struct pass *p)
   char msg[1024];
 
   if(!kill_switch_on(p->a)) {
-    memory_forget(p->a, "kill-switch", NULL);
+    refusals_forget(p->a->said, "kill-switch", NULL);
     return false;
   }
   snprintf(msg, sizeof(msg),
@@ -422,7 +246,7 @@ static bool check_threshold(struct pass *p)
   char msg[1024];
 
   if(total < a->threshold) {
-    memory_forget(a, "threshold", NULL);
+    refusals_forget(a->said, "threshold", NULL);
     return false;
   }
   snprintf(msg, sizeof(msg),
@@ -679,7 +503,7 @@ static bool is_candidate(struct pass *p, const struct anchors_entry *e)
 {
   if(e->target_is_id && journal_state_applied(&p->js, e->target, e->anchor))
     return false;
-  return !memory_has(p->a, "patch-refused", e);
+  return !refusals_has(p->a->said, "patch-refused", e);
 }
 
 static void load_anchors(struct pass *p)
@@ -714,7 +538,7 @@ static void load_anchors(struct pass *p)
              "anchors check) - no value is applied while any line is bad",
              rep.text, rep.errors > 1 ? " (and more lines, see the log)" : "");
     p->e = NULL;
-    if(memory_note(a, "anchors-file-invalid", NULL)) {
+    if(refusals_note(a->said, "anchors-file-invalid", NULL)) {
       log_errx("apply: tenant %s: %s", a->tenant, msg);
       emit(p, ALERT_ANCHOR_REFUSED, "anchors-file-invalid", NULL, NULL, NULL,
            msg);
@@ -722,8 +546,8 @@ static void load_anchors(struct pass *p)
     end_pass(p);
     return;
   }
-  memory_forget(a, "anchors-file-invalid", NULL);
-  memory_prune(a, p->set);
+  refusals_forget(a->said, "anchors-file-invalid", NULL);
+  refusals_prune(a->said, p->set);
   if(check_threshold(p))
     return;
   for(i = 0; i < anchors_set_count(p->set); i++)
@@ -940,7 +764,7 @@ static void on_user(int result, long status, const cJSON *body,
     return;
   }
   if(p->old_value && !strcmp(p->old_value, p->e->anchor)) {
-    if(memory_note(p->a, "already-set", p->e))
+    if(refusals_note(p->a->said, "already-set", p->e))
       log_info("apply: tenant %s: %s already has onPremisesImmutableId %s; "
                "nothing to do",
                p->a->tenant, p->upn, p->e->anchor);
@@ -1213,7 +1037,7 @@ static void write_value(struct pass *p)
              "written",
              p->user_id, p->e->anchor, p->upn, source_name(p->e->source),
              p->e->reference);
-    if(memory_note(a, "dry-run", p->e)) {
+    if(refusals_note(a->said, "dry-run", p->e)) {
       log_notice("apply: tenant %s: %s", a->tenant, msg);
       emit(p, ALERT_ANCHOR_DRY_RUN, NULL, NULL, NULL, NULL, msg);
     }
@@ -1343,7 +1167,7 @@ static void on_verify(int result, long status, const cJSON *body,
              "object",
              p->upn, p->user_id, p->e->anchor, source_name(p->e->source),
              p->e->reference, str_or(patch_rid, "-"));
-    memory_note(p->a, "applied", p->e);
+    refusals_note(p->a->said, "applied", p->e);
     log_notice("apply: tenant %s: %s", p->a->tenant, msg);
     emit(p, ALERT_ANCHOR_APPLIED, NULL, p->old_value, patch_rid, get_rid, msg);
     next_entry(p);
@@ -1377,7 +1201,7 @@ static void on_verify(int result, long status, const cJSON *body,
        p->patch_result ? "patch-refused" : "not-verified", p->old_value,
        patch_rid, get_rid, msg);
   if(definite)
-    memory_note(p->a, "patch-refused", p->e);
+    refusals_note(p->a->said, "patch-refused", p->e);
   next_entry(p);
 }
 
@@ -1506,7 +1330,7 @@ int apply_new(uv_loop_t *loop, struct graph *g, struct alert *alert,
               struct apply **out)
 {
   struct apply *a = calloc(1, sizeof(*a));
-  char *name;
+  char *name, *memory_path = NULL;
   int rc;
 
   if(!a)
@@ -1528,18 +1352,23 @@ int apply_new(uv_loop_t *loop, struct graph *g, struct alert *alert,
                        ? strdup(tc->apply_kill_switch)
                        : apply_kill_switch_path(state_dir, tc->name);
   a->journal_path = journal_path(state_dir, tc->name);
-  a->memory_path = apply_memory_path(state_dir, tc->name);
+  memory_path = apply_memory_path(state_dir, tc->name);
   a->suggestions_path = suggest_path(state_dir, tc->name);
   rc = -ENOMEM;
   if(!a->tenant || !a->tenant_id || !a->kill_switch || !a->journal_path ||
-     !a->memory_path || !a->suggestions_path ||
+     !memory_path || !a->suggestions_path ||
      (tc->anchors_file && !a->anchors_file) ||
      (tc->post_apply_command && !a->post_cmd) ||
      strlist_split(&a->domains, tc->apply_allow_domains, " ") ||
      strlist_split(&a->groups, tc->apply_allow_groups, " "))
     goto fail;
   a->allow_all_domains = a->domains.n == 1 && !strcmp(a->domains.v[0], "*");
-  memory_load(a);
+  rc = refusals_open(memory_path, a->tenant, &a->said);
+  free(memory_path);
+  memory_path = NULL;
+  if(rc)
+    goto fail;
+  rc = -ENOMEM;
   if(asprintf(&name, "apply: tenant %s: post_apply_command", a->tenant) < 0)
     goto fail;
   rc = child_new(loop, name, &a->cmd);
@@ -1558,6 +1387,7 @@ int apply_new(uv_loop_t *loop, struct graph *g, struct alert *alert,
 fail:
   log_warnx("apply: tenant %s: cannot set up: %s", tc->name,
             rc == -ENOMEM ? "out of memory" : uv_strerror(rc));
+  free(memory_path);
   apply_free(a);
   return rc == -ENOMEM ? rc : -EIO;
 }
@@ -1590,14 +1420,13 @@ void apply_free(struct apply *a)
     pass_free(a->p);
   strlist_clear(&a->domains);
   strlist_clear(&a->groups);
-  strlist_clear(&a->said);
+  refusals_free(a->said);
   free(a->tenant);
   free(a->tenant_id);
   free(a->anchors_file);
   free(a->post_cmd);
   free(a->kill_switch);
   free(a->journal_path);
-  free(a->memory_path);
   free(a->suggestions_path);
   free(a);
 }
