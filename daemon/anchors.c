@@ -384,6 +384,18 @@ void anchors_set_free(struct anchors_set *s)
   free(s);
 }
 
+const char *anchors_source_name(enum anchors_source s)
+{
+  switch(s) {
+  case ANCHORS_SUGGESTION:
+    return "suggestion";
+  case ANCHORS_CSEXPORT:
+    return "csexport";
+  default:
+    return "csv";
+  }
+}
+
 size_t anchors_set_count(const struct anchors_set *s)
 {
   return s->n;

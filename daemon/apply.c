@@ -134,18 +134,6 @@ static const char *str_or(const char *s, const char *dflt)
   return s && *s ? s : dflt;
 }
 
-static const char *source_name(enum anchors_source s)
-{
-  switch(s) {
-  case ANCHORS_SUGGESTION:
-    return "suggestion";
-  case ANCHORS_CSEXPORT:
-    return "csexport";
-  default:
-    return "csv";
-  }
-}
-
 /* ===== alerts ===== */
 
 static void emit(struct pass *p, enum alert_type type, const char *reason,
@@ -161,7 +149,7 @@ static void emit(struct pass *p, enum alert_type type, const char *reason,
   if(e) {
     an.target = e->target;
     an.anchor = e->anchor;
-    an.source = source_name(e->source);
+    an.source = anchors_source_name(e->source);
     an.reference = e->reference;
   }
   an.user_id = p->user_id;
@@ -192,7 +180,7 @@ static void refuse(struct pass *p, const char *reason, const char *fmt, ...)
   va_end(ap);
   snprintf(msg, sizeof(msg),
            "refused to set onPremisesImmutableId of %s to %s (%s %s): %s: %s",
-           p->e->target, p->e->anchor, source_name(p->e->source),
+           p->e->target, p->e->anchor, anchors_source_name(p->e->source),
            p->e->reference, reason, why);
   if(refusals_note(p->a->said, reason, p->e)) {
     log_warnx("apply: tenant %s: %s", p->a->tenant, msg);
@@ -1035,8 +1023,8 @@ static void write_value(struct pass *p)
              "dry-run: would send PATCH /v1.0/users/%s "
              "{\"onPremisesImmutableId\":\"%s\"} for %s (%s %s); nothing "
              "written",
-             p->user_id, p->e->anchor, p->upn, source_name(p->e->source),
-             p->e->reference);
+             p->user_id, p->e->anchor, p->upn,
+             anchors_source_name(p->e->source), p->e->reference);
     if(refusals_note(a->said, "dry-run", p->e)) {
       log_notice("apply: tenant %s: %s", a->tenant, msg);
       emit(p, ALERT_ANCHOR_DRY_RUN, NULL, NULL, NULL, NULL, msg);
@@ -1051,7 +1039,7 @@ static void write_value(struct pass *p)
   r.upn = p->upn;
   r.old_value = NULL;
   r.new_value = p->e->anchor;
-  r.source = source_name(p->e->source);
+  r.source = anchors_source_name(p->e->source);
   r.reference = p->e->reference;
   r.client_request_id = p->crid;
   /* Never PATCH without the intent on disk. */
@@ -1076,8 +1064,8 @@ static void write_value(struct pass *p)
   snprintf(msg, sizeof(msg), "/v1.0/users/%s", p->user_id);
   log_info("apply: tenant %s: PATCH %s onPremisesImmutableId = %s for %s "
            "(%s %s, client-request-id %s)",
-           a->tenant, msg, p->e->anchor, p->upn, source_name(p->e->source),
-           p->e->reference, p->crid);
+           a->tenant, msg, p->e->anchor, p->upn,
+           anchors_source_name(p->e->source), p->e->reference, p->crid);
   request(p, "PATCH", msg, headers, body, on_patch);
   cJSON_free(body);
 }
@@ -1148,7 +1136,7 @@ static void on_verify(int result, long status, const cJSON *body,
   r.upn = p->upn;
   r.old_value = p->old_value;
   r.new_value = p->e->anchor;
-  r.source = source_name(p->e->source);
+  r.source = anchors_source_name(p->e->source);
   r.reference = p->e->reference;
   r.client_request_id = p->crid;
   r.patch_request_id = patch_rid;
@@ -1165,8 +1153,9 @@ static void on_verify(int result, long status, const cJSON *body,
              "onPremisesImmutableId of %s (%s) set to %s and verified (%s %s, "
              "request-id %s); the next sync can hard-match the on-premises "
              "object",
-             p->upn, p->user_id, p->e->anchor, source_name(p->e->source),
-             p->e->reference, str_or(patch_rid, "-"));
+             p->upn, p->user_id, p->e->anchor,
+             anchors_source_name(p->e->source), p->e->reference,
+             str_or(patch_rid, "-"));
     refusals_note(p->a->said, "applied", p->e);
     log_notice("apply: tenant %s: %s", p->a->tenant, msg);
     emit(p, ALERT_ANCHOR_APPLIED, NULL, p->old_value, patch_rid, get_rid, msg);
@@ -1192,7 +1181,7 @@ static void on_verify(int result, long status, const cJSON *body,
   snprintf(msg, sizeof(msg),
            "setting onPremisesImmutableId of %s (%s) to %s failed (%s %s): "
            "%s; %s",
-           p->upn, p->user_id, p->e->anchor, source_name(p->e->source),
+           p->upn, p->user_id, p->e->anchor, anchors_source_name(p->e->source),
            p->e->reference, why,
            definite ? "not tried again until the entry's reference changes"
                     : "tried again next cycle");
