@@ -1,59 +1,29 @@
 /* SPDX-License-Identifier: MIT
  *
- * apply: one pass per complete cycle, one candidate at a time, every step
- * an asynchronous Graph request.  Guards, in this fixed order (the reason
- * code of each refusal in brackets):
- *
- *   per pass:  1 kill switch file exists [kill-switch: halt, said once]
- *              2 pending intents in the journal are reconciled from Graph
- *                before anything else (a failure ends the pass)
- *              3 anchors_file and approved suggestions load without an
- *                error [anchors-file-invalid]
- *              4 journal total < apply_threshold [threshold: halt]
- *              5 tenant feature blockCloudObjectTakeoverThroughHardMatch-
- *                Enabled is off [takeover-blocked]; unreadable: refused
- *                unless apply_takeover_unreadable = allow [takeover-unknown]
- *   per entry: 6 anchor format (anchor_check, anchor_length) [anchor-invalid]
- *              7 the target exists [target-not-found], not soft-deleted
- *                [target-deleted]; already applied per journal: skipped
- *              8 the target is cloud-only [target-synced]
- *              9 it has no onPremisesImmutableId [target-has-anchor]; the
- *                same value: nothing to do
- *             10 allow-list: UPN domain or group membership [not-allowed]
- *             11 no other object has the value [anchor-in-use]
- *             12 no directory role assignment [target-admin]; unreadable
- *                (403): said once, go on (Entra itself refuses a hard match
- *                to an admin, ExistingAdminRoleConflict)
- *             13 PATCHes this pass < apply_max_per_cycle (the rest waits)
- *             14 journal total + this pass < apply_threshold [threshold]
- *             15 kill switch again [kill-switch]
- *   then dry-run: alert anchor.dry-run; apply: journal intent -> PATCH ->
- *   GET verify -> journal applied/failed -> alert.
- *
- * Each (reason, target, anchor, reference) is alerted once: the refusal
- * memory <state_dir>/<tenant>.apply.json remembers what was said, across
- * restarts.  A PATCH that Graph refuses is parked under the same memory
- * (reason patch-refused) until the entry's reference changes.
+ * apply: the engine of one tenant and its pass.  One pass per complete
+ * cycle, one candidate at a time, every step an asynchronous Graph
+ * request: the kill switch, then the journal is read and intents without
+ * an outcome are reconciled from Graph, then the guards (apply_guard.c)
+ * pick the candidates, and each one is written here: dry-run alerts
+ * anchor.dry-run; apply journals the intent -> PATCH -> GET verify ->
+ * journal applied/failed -> alert.  After a pass that applied values,
+ * post_apply_command runs through the child runner (child.c).
  */
 #include "apply.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <cjson/cJSON.h>
-#include <curl/curl.h>
 
 #include "alert.h"
-#include "anchor.h"
 #include "anchors.h"
+#include "apply_guard.h"
+#include "apply_int.h"
 #include "cfg.h"
 #include "child.h"
 #include "graph.h"
@@ -64,58 +34,6 @@
 #include "store.h"
 #include "strlist.h"
 #include "suggest.h"
-
-struct pass;
-
-struct apply {
-  uv_loop_t *loop;
-  struct graph *g;
-  struct alert *alert;
-  char *tenant, *tenant_id;
-  int mode; /* enum cfg_apply_mode */
-  char *anchors_file;
-  size_t want_len;
-  struct strlist domains, groups;
-  int allow_all_domains;
-  unsigned max_per_cycle, threshold;
-  char *kill_switch;
-  int takeover_allow;
-  char *post_cmd;
-  unsigned post_timeout;
-  char *journal_path, *suggestions_path;
-  struct refusals *said; /* what was alerted already */
-  bool roles_said, takeover_said;
-  struct pass *p; /* the running pass, or NULL */
-  bool closing;
-  struct child *cmd; /* runs post_apply_command; NULL once closing */
-  void (*closed_cb)(void *arg);
-  void *closed_arg;
-};
-
-/* One pass over the known anchors. */
-struct pass {
-  struct apply *a;
-  time_t now;
-  struct journal_state js;
-  struct journal *j; /* opened at the first record */
-  struct anchors_set *set;
-  size_t pending_i, i;
-  unsigned writes; /* PATCHes (dry-run: would-be) in this pass */
-  size_t applied;  /* applied in this pass */
-  char *env_list;  /* "id\tupn\tanchor\treference\n"... for the command */
-  int takeover;    /* 1 blocked, 0 allowed, -1 unknown */
-  char takeover_why[200];
-  /* the candidate */
-  const struct anchors_entry *e;
-  char *user_id, *upn, *old_value;
-  bool synced, group_match;
-  char crid[37];
-  int patch_result;
-  struct graph_error patch_err;
-};
-
-static void next_entry(struct pass *p);
-static void end_pass(struct pass *p);
 
 /* ===== small helpers ===== */
 
@@ -129,16 +47,16 @@ char *apply_kill_switch_path(const char *state_dir, const char *name)
   return store_file_path(state_dir, name, ".stop");
 }
 
-static const char *str_or(const char *s, const char *dflt)
+const char *apply_str_or(const char *s, const char *dflt)
 {
   return s && *s ? s : dflt;
 }
 
 /* ===== alerts ===== */
 
-static void emit(struct pass *p, enum alert_type type, const char *reason,
-                 const char *old_value, const char *patch_rid,
-                 const char *get_rid, const char *msg)
+void apply_emit(struct pass *p, enum alert_type type, const char *reason,
+                const char *old_value, const char *patch_rid,
+                const char *get_rid, const char *msg)
 {
   struct apply *a = p->a;
   const struct anchors_entry *e = p->e;
@@ -165,92 +83,9 @@ static void emit(struct pass *p, enum alert_type type, const char *reason,
   alert_emit(a->alert, &ev);
 }
 
-/* refuse() logs and (once per memory key) alerts that guard reason keeps
- * entry p->e from being applied.  The caller goes on with next_entry(). */
-static void refuse(struct pass *p, const char *reason, const char *fmt, ...)
-    QD_PRINTF(3, 4);
-
-static void refuse(struct pass *p, const char *reason, const char *fmt, ...)
-{
-  char why[1024], msg[1536];
-  va_list ap;
-
-  va_start(ap, fmt);
-  vsnprintf(why, sizeof(why), fmt, ap);
-  va_end(ap);
-  snprintf(msg, sizeof(msg),
-           "refused to set onPremisesImmutableId of %s to %s (%s %s): %s: %s",
-           p->e->target, p->e->anchor, anchors_source_name(p->e->source),
-           p->e->reference, reason, why);
-  if(refusals_note(p->a->said, reason, p->e)) {
-    log_warnx("apply: tenant %s: %s", p->a->tenant, msg);
-    emit(p, ALERT_ANCHOR_REFUSED, reason, p->old_value, NULL, NULL, msg);
-  }
-  else
-    log_debug("apply: tenant %s: %s (said before)", p->a->tenant, msg);
-}
-
-/* halt() stops the pass for a reason a human must handle (said once). */
-static void halt(struct pass *p, const char *reason, const char *msg)
-{
-  const struct anchors_entry *e = p->e;
-
-  p->e = NULL;
-  if(refusals_note(p->a->said, reason, NULL)) {
-    log_errx("apply: tenant %s: %s", p->a->tenant, msg);
-    emit(p, ALERT_ANCHOR_HALTED, reason, NULL, NULL, NULL, msg);
-  }
-  else
-    log_debug("apply: tenant %s: %s (said before)", p->a->tenant, msg);
-  p->e = e;
-  end_pass(p);
-}
-
-static bool kill_switch_on(struct apply *a)
-{
-  return access(a->kill_switch, F_OK) == 0;
-}
-
-static bool check_kill_switch(struct pass *p)
-{
-  char msg[1024];
-
-  if(!kill_switch_on(p->a)) {
-    refusals_forget(p->a->said, "kill-switch", NULL);
-    return false;
-  }
-  snprintf(msg, sizeof(msg),
-           "kill switch %s exists: no onPremisesImmutableId is written for "
-           "tenant %s until it is removed",
-           p->a->kill_switch, p->a->tenant);
-  halt(p, "kill-switch", msg);
-  return true;
-}
-
-static bool check_threshold(struct pass *p)
-{
-  struct apply *a = p->a;
-  size_t total = p->js.total_applied + p->applied;
-  char msg[1024];
-
-  if(total < a->threshold) {
-    refusals_forget(a->said, "threshold", NULL);
-    return false;
-  }
-  snprintf(msg, sizeof(msg),
-           "%zu onPremisesImmutableId value%s applied in total for tenant %s "
-           "(apply_threshold = %u): applying has stopped and needs a human. "
-           "Review the journal (quarantinectl journal show %s), then raise "
-           "apply_threshold in [tenant %s] and reload the daemon",
-           total, total == 1 ? "" : "s", a->tenant, a->threshold,
-           a->journal_path, a->tenant);
-  halt(p, "threshold", msg);
-  return true;
-}
-
 /* ===== the pass ===== */
 
-static void candidate_clear(struct pass *p)
+void apply_candidate_clear(struct pass *p)
 {
   free(p->user_id);
   free(p->upn);
@@ -261,9 +96,12 @@ static void candidate_clear(struct pass *p)
   p->e = NULL;
 }
 
+/* pass_free() frees p with everything it owns (journal handle and state,
+ * the known anchors, the candidate, the command's list) and detaches it
+ * from its engine. */
 static void pass_free(struct pass *p)
 {
-  candidate_clear(p);
+  apply_candidate_clear(p);
   journal_close(p->j);
   journal_state_clear(&p->js);
   anchors_set_free(p->set);
@@ -273,9 +111,7 @@ static void pass_free(struct pass *p)
   free(p);
 }
 
-/* gone() tells a Graph callback that the engine is closing or the request
- * was cancelled: the pass is then dropped without another write. */
-static bool gone(struct pass *p, int result)
+bool apply_gone(struct pass *p, int result)
 {
   if(!p->a->closing && result != -ECANCELED)
     return false;
@@ -285,7 +121,7 @@ static bool gone(struct pass *p, int result)
 
 static void run_command(struct apply *a, const char *list, size_t count);
 
-static void end_pass(struct pass *p)
+void apply_end_pass(struct pass *p)
 {
   struct apply *a = p->a;
 
@@ -298,25 +134,23 @@ static void end_pass(struct pass *p)
   pass_free(p);
 }
 
-/* request() sends a GET (or the PATCH) for the pass; on failure to even
- * queue it the pass ends. */
-static bool request(struct pass *p, const char *method, const char *path,
-                    const char *const *headers, const char *body,
-                    graph_done_cb cb)
+bool apply_request(struct pass *p, const char *method, const char *path,
+                   const char *const *headers, const char *body,
+                   graph_done_cb cb)
 {
   int rc = graph_request(p->a->g, method, path, headers, body, cb, p);
 
   if(rc) {
     log_warnx("apply: tenant %s: %s %s: %s; the pass ends", p->a->tenant,
               method, path, strerror(-rc));
-    end_pass(p);
+    apply_end_pass(p);
     return false;
   }
   return true;
 }
 
-static const char *err_text(int result, const struct graph_error *err,
-                            char *buf, size_t len)
+const char *apply_err_text(int result, const struct graph_error *err, char *buf,
+                           size_t len)
 {
   snprintf(buf, len, "HTTP %ld %s%s%s (request-id %s)", err ? err->status : 0L,
            err && err->code[0] ? err->code : strerror(-result),
@@ -326,14 +160,9 @@ static const char *err_text(int result, const struct graph_error *err,
   return buf;
 }
 
-static char *json_str_dup(const cJSON *o, const char *name)
-{
-  const char *s =
-      cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, name));
-
-  return s ? strdup(s) : NULL;
-}
-
+/* open_journal() opens the journal for appending at the pass's first
+ * record (p->j, closed by pass_free()).  Returns 0 or a negative errno
+ * (logged). */
 static int open_journal(struct pass *p)
 {
   int rc;
@@ -368,8 +197,11 @@ static int append(struct pass *p, struct journal_record *r)
 /* --- step 2: reconcile intents without an outcome --- */
 
 static void reconcile_next(struct pass *p);
-static void load_anchors(struct pass *p);
 
+/* on_reconcile() journals what Graph shows for an intent without an
+ * outcome (reconciled: found or not), alerts a value found applied, and
+ * goes on with the next intent.  A failed GET ends the pass: nothing is
+ * applied before every intent is settled. */
 static void on_reconcile(int result, long status, const cJSON *body,
                          const struct graph_error *err, void *arg)
 {
@@ -380,15 +212,15 @@ static void on_reconcile(int result, long status, const cJSON *body,
   char buf[700];
 
   (void)status;
-  if(gone(p, result))
+  if(apply_gone(p, result))
     return;
   jp = &p->js.pending[p->pending_i];
   if(result && result != -ENOENT) {
     log_warnx("apply: tenant %s: cannot reconcile the intent on %s:%u "
               "(%s): %s; nothing is applied until it is reconciled",
               p->a->tenant, p->a->journal_path, jp->line, jp->rec.user_id,
-              err_text(result, err, buf, sizeof(buf)));
-    end_pass(p);
+              apply_err_text(result, err, buf, sizeof(buf)));
+    apply_end_pass(p);
     return;
   }
   if(!result)
@@ -400,7 +232,7 @@ static void on_reconcile(int result, long status, const cJSON *body,
   r.get_request_id = err && err->request_id[0] ? err->request_id : NULL;
   r.error = NULL;
   if(append(p, &r)) {
-    end_pass(p);
+    apply_end_pass(p);
     return;
   }
   log_notice("apply: tenant %s: intent %s (line %u) reconciled from Graph: "
@@ -423,7 +255,7 @@ static void on_reconcile(int result, long status, const cJSON *body,
     snprintf(buf, sizeof(buf),
              "onPremisesImmutableId of %s (%s) found set to %s when the "
              "interrupted apply %s was reconciled (%s %s)",
-             str_or(jp->rec.upn, "?"), jp->rec.user_id, jp->rec.new_value,
+             apply_str_or(jp->rec.upn, "?"), jp->rec.user_id, jp->rec.new_value,
              jp->rec.client_request_id, jp->rec.source, jp->rec.reference);
     alert_event_init(&ev, ALERT_ANCHOR_APPLIED, p->a->tenant, NULL);
     ev.anchor = &an;
@@ -434,6 +266,9 @@ static void on_reconcile(int result, long status, const cJSON *body,
   reconcile_next(p);
 }
 
+/* reconcile_next() GETs the user of the next intent without an outcome;
+ * with none left it reads the journal again (the reconciled records
+ * count) and hands the pass to the guards. */
 static void reconcile_next(struct pass *p)
 {
   char path[256];
@@ -449,558 +284,25 @@ static void reconcile_next(struct pass *p)
       if(journal_load(p->a->journal_path, p->a->tenant, &p->js, err,
                       sizeof(err))) {
         log_errx("apply: tenant %s: %s; nothing is applied", p->a->tenant, err);
-        end_pass(p);
+        apply_end_pass(p);
         return;
       }
     }
-    load_anchors(p);
+    apply_guard_anchors(p);
     return;
   }
   snprintf(path, sizeof(path),
            "/v1.0/users/%s?$select=id,onPremisesImmutableId",
            p->js.pending[p->pending_i].rec.user_id);
-  request(p, "GET", path, NULL, NULL, on_reconcile);
+  apply_request(p, "GET", path, NULL, NULL, on_reconcile);
 }
 
-/* --- step 3: the known anchors --- */
-
-struct report {
-  char text[1024];
-  size_t errors;
-};
-
-static void on_report(void *arg, enum anchors_level level, const char *file,
-                      unsigned line, const char *msg)
-{
-  struct report *r = arg;
-  size_t len = strlen(r->text);
-
-  if(level != ANCHORS_ERROR) {
-    log_info("anchors: %s:%u: %s", file, line, msg);
-    return;
-  }
-  log_warnx("anchors: %s:%u: %s", file, line, msg);
-  if(!r->errors++ && len < sizeof(r->text))
-    snprintf(r->text + len, sizeof(r->text) - len, "%s:%u: %s", file, line,
-             msg);
-}
-
-static void check_takeover(struct pass *p);
-
-static bool is_candidate(struct pass *p, const struct anchors_entry *e)
-{
-  if(e->target_is_id && journal_state_applied(&p->js, e->target, e->anchor))
-    return false;
-  return !refusals_has(p->a->said, "patch-refused", e);
-}
-
-static void load_anchors(struct pass *p)
-{
-  struct apply *a = p->a;
-  struct report rep;
-  char msg[1536];
-  size_t i, n = 0;
-  int rc = 0, src;
-
-  memset(&rep, 0, sizeof(rep));
-  p->set = anchors_set_new(a->want_len);
-  if(!p->set) {
-    end_pass(p);
-    return;
-  }
-  if(a->anchors_file)
-    rc = anchors_load_csv(p->set, a->anchors_file, p->now, on_report, &rep);
-  src = rc;
-  if(!rc) {
-    rc = anchors_load_suggestions(p->set, a->suggestions_path, p->now,
-                                  on_report, &rep);
-    if(rc == -ENOENT)
-      rc = 0;
-  }
-  if(rc) {
-    if(!rep.errors)
-      snprintf(rep.text, sizeof(rep.text), "%s: %s",
-               src ? a->anchors_file : a->suggestions_path, strerror(-rc));
-    snprintf(msg, sizeof(msg),
-             "known anchors not used: %s%s; fix the file (quarantinectl "
-             "anchors check) - no value is applied while any line is bad",
-             rep.text, rep.errors > 1 ? " (and more lines, see the log)" : "");
-    p->e = NULL;
-    if(refusals_note(a->said, "anchors-file-invalid", NULL)) {
-      log_errx("apply: tenant %s: %s", a->tenant, msg);
-      emit(p, ALERT_ANCHOR_REFUSED, "anchors-file-invalid", NULL, NULL, NULL,
-           msg);
-    }
-    end_pass(p);
-    return;
-  }
-  refusals_forget(a->said, "anchors-file-invalid", NULL);
-  refusals_prune(a->said, p->set);
-  if(check_threshold(p))
-    return;
-  for(i = 0; i < anchors_set_count(p->set); i++)
-    n += is_candidate(p, anchors_set_get(p->set, i));
-  log_debug("apply: tenant %s: %zu known anchor%s, %zu to look at", a->tenant,
-            anchors_set_count(p->set),
-            anchors_set_count(p->set) == 1 ? "" : "s", n);
-  if(!n) {
-    end_pass(p);
-    return;
-  }
-  check_takeover(p);
-}
-
-/* --- step 5: the tenant feature --- */
-
-static void on_takeover(int result, long status, const cJSON *body,
-                        const struct graph_error *err, void *arg)
-{
-  struct pass *p = arg;
-  const cJSON *sync = body, *features, *flag;
-  char buf[700];
-
-  (void)status;
-  if(gone(p, result))
-    return;
-  p->takeover = -1;
-  if(!result) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(body, "value");
-
-    /* A collection ({"value": [...]}) or the one object. */
-    if(cJSON_IsArray(v))
-      sync = cJSON_GetArrayItem(v, 0);
-    features = cJSON_GetObjectItemCaseSensitive(sync, "features");
-    flag = cJSON_GetObjectItemCaseSensitive(
-        features, "blockCloudObjectTakeoverThroughHardMatchEnabled");
-    if(cJSON_IsBool(flag))
-      p->takeover = cJSON_IsTrue(flag);
-    else
-      snprintf(p->takeover_why, sizeof(p->takeover_why),
-               "the answer has no features/blockCloudObjectTakeoverThrough"
-               "HardMatchEnabled");
-  }
-  else
-    snprintf(p->takeover_why, sizeof(p->takeover_why),
-             "GET /v1.0/directory/onPremisesSynchronization: %s",
-             err_text(result, err, buf, sizeof(buf)));
-  if(p->takeover < 0 && !p->a->takeover_said) {
-    p->a->takeover_said = true;
-    log_warnx("apply: tenant %s: cannot read the tenant feature "
-              "blockCloudObjectTakeoverThroughHardMatchEnabled (%s); Graph "
-              "offers it to delegated Global Administrators only. %s",
-              p->a->tenant, p->takeover_why,
-              p->a->takeover_allow
-                  ? "apply_takeover_unreadable = allow: going on"
-                  : "Nothing is applied (apply_takeover_unreadable = refuse)");
-  }
-  else if(p->takeover >= 0)
-    p->a->takeover_said = false;
-  next_entry(p);
-}
-
-static void check_takeover(struct pass *p)
-{
-  request(p, "GET", "/v1.0/directory/onPremisesSynchronization", NULL, NULL,
-          on_takeover);
-}
-
-/* --- per entry --- */
-
-static void on_user(int result, long status, const cJSON *body,
-                    const struct graph_error *err, void *arg);
-
-static void next_entry(struct pass *p)
-{
-  struct apply *a = p->a;
-  char path[1024], why[128];
-  enum anchor_error ae;
-  size_t got = 0;
-
-  /* The guards that need no request are a loop, not a recursion. */
-  for(;;) {
-    candidate_clear(p);
-    for(; p->i < anchors_set_count(p->set); p->i++)
-      if(is_candidate(p, anchors_set_get(p->set, p->i)))
-        break;
-    if(p->i == anchors_set_count(p->set)) {
-      end_pass(p);
-      return;
-    }
-    p->e = anchors_set_get(p->set, p->i++);
-    if(p->takeover > 0)
-      refuse(p, "takeover-blocked",
-             "the tenant feature blockCloudObjectTakeoverThroughHardMatch"
-             "Enabled is on, so Entra would refuse the hard match "
-             "(InvalidHardMatch); turn it off (Update-MgDirectoryOnPremise"
-             "Synchronization) if the takeover is intended");
-    else if(p->takeover < 0 && !a->takeover_allow)
-      refuse(p, "takeover-unknown",
-             "cannot tell whether blockCloudObjectTakeoverThroughHardMatch"
-             "Enabled is on (%s); check it with Get-MgDirectoryOnPremise"
-             "Synchronization and, when it is off, set "
-             "apply_takeover_unreadable = allow",
-             p->takeover_why);
-    else if((ae = anchor_check(p->e->anchor, a->want_len, NULL, &got)) !=
-            ANCHOR_OK)
-      refuse(p, "anchor-invalid", "%s",
-             anchor_strerror(ae, a->want_len, got, why, sizeof(why)));
-    else
-      break;
-  }
-  if(p->e->target_is_id)
-    snprintf(path, sizeof(path),
-             "/v1.0/users/%s?$select=id,userPrincipalName,"
-             "onPremisesSyncEnabled,onPremisesImmutableId",
-             p->e->target);
-  else {
-    char *esc = curl_easy_escape(NULL, p->e->target, 0);
-
-    if(!esc) {
-      end_pass(p);
-      return;
-    }
-    snprintf(path, sizeof(path),
-             "/v1.0/users/%s?$select=id,userPrincipalName,"
-             "onPremisesSyncEnabled,onPremisesImmutableId",
-             esc);
-    curl_free(esc);
-  }
-  request(p, "GET", path, NULL, NULL, on_user);
-}
-
-static void on_deleted(int result, long status, const cJSON *body,
-                       const struct graph_error *err, void *arg)
-{
-  struct pass *p = arg;
-  char buf[700];
-
-  (void)status;
-  (void)body;
-  if(gone(p, result))
-    return;
-  if(!result)
-    refuse(p, "target-deleted",
-           "user %s is soft-deleted (in deleted items); restore it first or "
-           "correct the known-anchors entry",
-           p->e->target);
-  else if(result == -ENOENT)
-    refuse(p, "target-not-found", "no user %s in the tenant", p->e->target);
-  else
-    log_warnx("apply: tenant %s: deleted items look-up of %s: %s; tried again "
-              "next cycle",
-              p->a->tenant, p->e->target,
-              err_text(result, err, buf, sizeof(buf)));
-  next_entry(p);
-}
-
-static void check_allowed(struct pass *p);
-
-static void on_user(int result, long status, const cJSON *body,
-                    const struct graph_error *err, void *arg)
-{
-  struct pass *p = arg;
-  const cJSON *sync;
-  char path[256], buf[700];
-
-  (void)status;
-  if(gone(p, result))
-    return;
-  if(result == -ENOENT && p->e->target_is_id) {
-    /* Get deleted item: GET /directory/deletedItems/{id} (Graph v1.0
-     * directory-get-deleteditem). */
-    snprintf(path, sizeof(path), "/v1.0/directory/deletedItems/%s",
-             p->e->target);
-    request(p, "GET", path, NULL, NULL, on_deleted);
-    return;
-  }
-  if(result == -ENOENT) {
-    refuse(p, "target-not-found", "no user %s in the tenant", p->e->target);
-    next_entry(p);
-    return;
-  }
-  if(result) {
-    log_warnx("apply: tenant %s: GET user %s: %s; tried again next cycle",
-              p->a->tenant, p->e->target,
-              err_text(result, err, buf, sizeof(buf)));
-    next_entry(p);
-    return;
-  }
-  p->user_id = json_str_dup(body, "id");
-  p->upn = json_str_dup(body, "userPrincipalName");
-  p->old_value = json_str_dup(body, "onPremisesImmutableId");
-  sync = cJSON_GetObjectItemCaseSensitive(body, "onPremisesSyncEnabled");
-  p->synced = cJSON_IsTrue(sync);
-  if(!p->user_id || !p->upn) {
-    log_warnx("apply: tenant %s: GET user %s: no id or userPrincipalName in "
-              "the answer; skipped",
-              p->a->tenant, p->e->target);
-    next_entry(p);
-    return;
-  }
-  if(journal_state_applied(&p->js, p->user_id, p->e->anchor)) {
-    log_debug("apply: tenant %s: %s already applied to %s (journal)",
-              p->a->tenant, p->e->anchor, p->user_id);
-    next_entry(p);
-    return;
-  }
-  if(p->synced) {
-    refuse(p, "target-synced",
-           "%s is synced from on-premises (onPremisesSyncEnabled true): its "
-           "anchor is written by the sync engine, never in the cloud",
-           p->upn);
-    next_entry(p);
-    return;
-  }
-  if(p->old_value && !strcmp(p->old_value, p->e->anchor)) {
-    if(refusals_note(p->a->said, "already-set", p->e))
-      log_info("apply: tenant %s: %s already has onPremisesImmutableId %s; "
-               "nothing to do",
-               p->a->tenant, p->upn, p->e->anchor);
-    next_entry(p);
-    return;
-  }
-  if(p->old_value) {
-    refuse(p, "target-has-anchor",
-           "%s already has onPremisesImmutableId %s; the daemon never "
-           "replaces a value",
-           p->upn, p->old_value);
-    next_entry(p);
-    return;
-  }
-  check_allowed(p);
-}
-
-/* --- step 8: the allow-list --- */
-
-static void after_allowed(struct pass *p);
-
-static int on_member_page(const cJSON *page, void *arg)
-{
-  struct pass *p = arg;
-  const cJSON *it;
-
-  cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(page, "value"))
-  {
-    const char *id =
-        cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "id"));
-    size_t i;
-
-    for(i = 0; id && i < p->a->groups.n; i++)
-      if(!strcasecmp(id, p->a->groups.v[i]))
-        p->group_match = true;
-  }
-  return 0;
-}
-
-static void on_members_done(int result, const char *delta_link,
-                            const struct graph_error *err, void *arg)
-{
-  struct pass *p = arg;
-  char buf[700];
-
-  (void)delta_link;
-  if(gone(p, result))
-    return;
-  if(result) {
-    refuse(p, "not-allowed",
-           "%s is not in apply_allow_domains, and its group memberships "
-           "cannot be read: %s",
-           p->upn, err_text(result, err, buf, sizeof(buf)));
-    next_entry(p);
-    return;
-  }
-  if(!p->group_match) {
-    refuse(p, "not-allowed",
-           "%s is in neither apply_allow_domains nor a group of "
-           "apply_allow_groups",
-           p->upn);
-    next_entry(p);
-    return;
-  }
-  after_allowed(p);
-}
-
-static void check_allowed(struct pass *p)
-{
-  struct apply *a = p->a;
-  const char *at = strrchr(p->upn, '@');
-  char path[256];
-  size_t i;
-  int rc;
-
-  if(a->allow_all_domains) {
-    after_allowed(p);
-    return;
-  }
-  for(i = 0; at && i < a->domains.n; i++)
-    if(!strcasecmp(at + 1, a->domains.v[i])) {
-      after_allowed(p);
-      return;
-    }
-  if(!a->domains.n && !a->groups.n) {
-    refuse(p, "not-allowed",
-           "no allow-list is configured: set apply_allow_domains (or '*') "
-           "or apply_allow_groups in [tenant %s]",
-           a->tenant);
-    next_entry(p);
-    return;
-  }
-  if(!a->groups.n) {
-    refuse(p, "not-allowed", "the domain of %s is not in apply_allow_domains",
-           p->upn);
-    next_entry(p);
-    return;
-  }
-  /* List a user's memberships, direct and transitive (Graph v1.0
-   * user-list-transitivememberof). */
-  snprintf(path, sizeof(path), "/v1.0/users/%s/transitiveMemberOf?$select=id",
-           p->user_id);
-  rc = graph_list(a->g, path, NULL, on_member_page, on_members_done, p);
-  if(rc) {
-    log_warnx("apply: tenant %s: GET %s: %s; the pass ends", a->tenant, path,
-              strerror(-rc));
-    end_pass(p);
-  }
-}
-
-/* --- step 11: in use --- */
-
-static void on_in_use(int result, long status, const cJSON *body,
-                      const struct graph_error *err, void *arg);
-
-/* filter_request() GETs base with the $filter "<field> eq '<value>'" and
- * $select select; value is a checked anchor or a GUID, which hold no
- * quote.  Out of memory ends the pass. */
-static void filter_request(struct pass *p, const char *base, const char *field,
-                           const char *value, const char *select,
-                           graph_done_cb cb)
-{
-  char *filter = NULL, *path = NULL;
-
-  if(asprintf(&filter, "%s eq '%s'", field, value) >= 0)
-    path = graph_filter_path(base, filter, select, NULL);
-  free(filter);
-  if(!path) {
-    end_pass(p);
-    return;
-  }
-  request(p, "GET", path, NULL, NULL, cb);
-  free(path);
-}
-
-static void after_allowed(struct pass *p)
-{
-  /* user.md: onPremisesImmutableId supports $filter eq (graph-facts 6). */
-  filter_request(p, "/v1.0/users", "onPremisesImmutableId", p->e->anchor,
-                 "id,userPrincipalName,onPremisesSyncEnabled", on_in_use);
-}
-
-static void on_roles(int result, long status, const cJSON *body,
-                     const struct graph_error *err, void *arg);
-
-static void on_in_use(int result, long status, const cJSON *body,
-                      const struct graph_error *err, void *arg)
-{
-  struct pass *p = arg;
-  const cJSON *it;
-  char buf[700];
-
-  (void)status;
-  if(gone(p, result))
-    return;
-  if(result) {
-    log_warnx("apply: tenant %s: in-use check of %s: %s; tried again next "
-              "cycle",
-              p->a->tenant, p->e->anchor,
-              err_text(result, err, buf, sizeof(buf)));
-    next_entry(p);
-    return;
-  }
-  cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(body, "value"))
-  {
-    const char *id =
-        cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "id"));
-    const char *upn = cJSON_GetStringValue(
-        cJSON_GetObjectItemCaseSensitive(it, "userPrincipalName"));
-
-    if(!id || !strcasecmp(id, p->user_id))
-      continue;
-    if(cJSON_IsTrue(
-           cJSON_GetObjectItemCaseSensitive(it, "onPremisesSyncEnabled")))
-      refuse(p, "anchor-in-use",
-             "the value is the onPremisesImmutableId of synced user %s (%s), "
-             "typically the duplicate that Duplicate Attribute Resiliency "
-             "created for the on-premises account. Take the on-premises "
-             "object out of sync scope, run a delta sync, delete the "
-             "duplicate (also from deleted items); the daemon then applies "
-             "the value",
-             str_or(upn, "?"), id);
-    else
-      refuse(p, "anchor-in-use",
-             "the value is already the onPremisesImmutableId of user %s (%s); "
-             "Entra allows it on one object only",
-             str_or(upn, "?"), id);
-    next_entry(p);
-    return;
-  }
-  /* List unifiedRoleAssignments with $filter=principalId eq '{id}' (Graph
-   * v1.0 rbacapplication-list-roleassignments). */
-  filter_request(p, "/v1.0/roleManagement/directory/roleAssignments",
-                 "principalId", p->user_id, "id,roleDefinitionId", on_roles);
-}
-
-/* --- steps 12-15 and the write --- */
-
-static void write_value(struct pass *p);
-
-static void on_roles(int result, long status, const cJSON *body,
-                     const struct graph_error *err, void *arg)
-{
-  struct pass *p = arg;
-  const cJSON *first;
-  char buf[700];
-
-  (void)status;
-  if(gone(p, result))
-    return;
-  if(result == -EACCES) {
-    if(!p->a->roles_said)
-      log_warnx("apply: tenant %s: admin roles are not detectable (%s); "
-                "going on: Entra refuses a hard match to a user with an "
-                "admin role itself (ExistingAdminRoleConflict)",
-                p->a->tenant, err_text(result, err, buf, sizeof(buf)));
-    p->a->roles_said = true;
-  }
-  else if(result) {
-    log_warnx("apply: tenant %s: role check of %s: %s; tried again next "
-              "cycle",
-              p->a->tenant, p->upn, err_text(result, err, buf, sizeof(buf)));
-    next_entry(p);
-    return;
-  }
-  else {
-    first =
-        cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(body, "value"), 0);
-    if(first) {
-      refuse(p, "target-admin",
-             "%s holds a directory role (roleDefinitionId %s); Entra refuses "
-             "to match an on-premises user to a cloud administrator "
-             "(ExistingAdminRoleConflict). Remove the role first",
-             p->upn,
-             str_or(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
-                        first, "roleDefinitionId")),
-                    "?"));
-      next_entry(p);
-      return;
-    }
-  }
-  write_value(p);
-}
+/* --- the write --- */
 
 static void on_patch(int result, long status, const cJSON *body,
                      const struct graph_error *err, void *arg);
 
-static void write_value(struct pass *p)
+void apply_write(struct pass *p)
 {
   struct apply *a = p->a;
   struct journal_record r;
@@ -1008,15 +310,6 @@ static void write_value(struct pass *p)
   const char *headers[3];
   cJSON *o;
 
-  if(p->writes >= a->max_per_cycle) {
-    log_info("apply: tenant %s: apply_max_per_cycle (%u) reached; %s and "
-             "the rest wait for the next cycle",
-             a->tenant, a->max_per_cycle, p->e->target);
-    end_pass(p);
-    return;
-  }
-  if(check_threshold(p) || check_kill_switch(p))
-    return;
   p->writes++;
   if(a->mode == CFG_APPLY_DRY_RUN) {
     snprintf(msg, sizeof(msg),
@@ -1027,9 +320,9 @@ static void write_value(struct pass *p)
              anchors_source_name(p->e->source), p->e->reference);
     if(refusals_note(a->said, "dry-run", p->e)) {
       log_notice("apply: tenant %s: %s", a->tenant, msg);
-      emit(p, ALERT_ANCHOR_DRY_RUN, NULL, NULL, NULL, NULL, msg);
+      apply_emit(p, ALERT_ANCHOR_DRY_RUN, NULL, NULL, NULL, NULL, msg);
     }
-    next_entry(p);
+    apply_guard_next(p);
     return;
   }
   http_uuid(p->crid);
@@ -1044,7 +337,7 @@ static void write_value(struct pass *p)
   r.client_request_id = p->crid;
   /* Never PATCH without the intent on disk. */
   if(append(p, &r)) {
-    end_pass(p);
+    apply_end_pass(p);
     return;
   }
   o = cJSON_CreateObject();
@@ -1054,7 +347,7 @@ static void write_value(struct pass *p)
   cJSON_Delete(o);
   if(!body) {
     /* The intent stays without an outcome: reconciled next pass. */
-    end_pass(p);
+    apply_end_pass(p);
     return;
   }
   snprintf(hdr, sizeof(hdr), "client-request-id: %s", p->crid);
@@ -1066,13 +359,15 @@ static void write_value(struct pass *p)
            "(%s %s, client-request-id %s)",
            a->tenant, msg, p->e->anchor, p->upn,
            anchors_source_name(p->e->source), p->e->reference, p->crid);
-  request(p, "PATCH", msg, headers, body, on_patch);
+  apply_request(p, "PATCH", msg, headers, body, on_patch);
   cJSON_free(body);
 }
 
 static void on_verify(int result, long status, const cJSON *body,
                       const struct graph_error *err, void *arg);
 
+/* on_patch() keeps the PATCH's outcome in the pass and, whatever it was,
+ * GETs the value to see what is there now. */
 static void on_patch(int result, long status, const cJSON *body,
                      const struct graph_error *err, void *arg)
 {
@@ -1081,7 +376,7 @@ static void on_patch(int result, long status, const cJSON *body,
 
   (void)status;
   (void)body;
-  if(gone(p, result))
+  if(apply_gone(p, result))
     return;
   p->patch_result = result;
   memset(&p->patch_err, 0, sizeof(p->patch_err));
@@ -1090,7 +385,7 @@ static void on_patch(int result, long status, const cJSON *body,
   /* Whatever the answer, the GET tells what is there now. */
   snprintf(path, sizeof(path),
            "/v1.0/users/%s?$select=id,onPremisesImmutableId", p->user_id);
-  request(p, "GET", path, NULL, NULL, on_verify);
+  apply_request(p, "GET", path, NULL, NULL, on_verify);
 }
 
 /* add_env() appends the line of the applied value for the command. */
@@ -1105,6 +400,10 @@ static void add_env(struct pass *p)
   p->env_list = n;
 }
 
+/* on_verify() journals the outcome, applied when the GET shows the value
+ * and failed otherwise (a 4xx parks the entry as patch-refused), alerts it
+ * and goes on with the next entry.  An unreadable outcome leaves the
+ * intent open for the next pass to reconcile. */
 static void on_verify(int result, long status, const cJSON *body,
                       const struct graph_error *err, void *arg)
 {
@@ -1115,7 +414,7 @@ static void on_verify(int result, long status, const cJSON *body,
   bool definite;
 
   (void)status;
-  if(gone(p, result))
+  if(apply_gone(p, result))
     return;
   patch_rid = p->patch_err.request_id[0] ? p->patch_err.request_id : NULL;
   get_rid = err && err->request_id[0] ? err->request_id : NULL;
@@ -1124,9 +423,9 @@ static void on_verify(int result, long status, const cJSON *body,
      * thing in the next pass. */
     log_warnx("apply: tenant %s: cannot verify onPremisesImmutableId of %s "
               "(%s); the intent %s is reconciled next cycle",
-              p->a->tenant, p->upn, err_text(result, err, buf, sizeof(buf)),
-              p->crid);
-    end_pass(p);
+              p->a->tenant, p->upn,
+              apply_err_text(result, err, buf, sizeof(buf)), p->crid);
+    apply_end_pass(p);
     return;
   }
   value = cJSON_GetStringValue(
@@ -1144,7 +443,7 @@ static void on_verify(int result, long status, const cJSON *body,
   if(value && !strcmp(value, p->e->anchor)) {
     r.kind = JOURNAL_APPLIED;
     if(append(p, &r)) {
-      end_pass(p);
+      apply_end_pass(p);
       return;
     }
     p->applied++;
@@ -1155,11 +454,12 @@ static void on_verify(int result, long status, const cJSON *body,
              "object",
              p->upn, p->user_id, p->e->anchor,
              anchors_source_name(p->e->source), p->e->reference,
-             str_or(patch_rid, "-"));
+             apply_str_or(patch_rid, "-"));
     refusals_note(p->a->said, "applied", p->e);
     log_notice("apply: tenant %s: %s", p->a->tenant, msg);
-    emit(p, ALERT_ANCHOR_APPLIED, NULL, p->old_value, patch_rid, get_rid, msg);
-    next_entry(p);
+    apply_emit(p, ALERT_ANCHOR_APPLIED, NULL, p->old_value, patch_rid, get_rid,
+               msg);
+    apply_guard_next(p);
     return;
   }
   /* A 4xx is Graph's considered no; a transport error or 5xx may have been
@@ -1167,15 +467,15 @@ static void on_verify(int result, long status, const cJSON *body,
   definite = p->patch_result == -EINVAL || p->patch_result == -EACCES ||
              p->patch_result == -ENOENT || p->patch_result == 0;
   if(p->patch_result)
-    err_text(p->patch_result, &p->patch_err, why, sizeof(why));
+    apply_err_text(p->patch_result, &p->patch_err, why, sizeof(why));
   else
     snprintf(why, sizeof(why),
              "PATCH answered %ld but GET shows onPremisesImmutableId %s",
-             p->patch_err.status, str_or(value, "not set"));
+             p->patch_err.status, apply_str_or(value, "not set"));
   r.kind = JOURNAL_FAILED;
   r.error = why;
   if(append(p, &r)) {
-    end_pass(p);
+    apply_end_pass(p);
     return;
   }
   snprintf(msg, sizeof(msg),
@@ -1186,12 +486,12 @@ static void on_verify(int result, long status, const cJSON *body,
            definite ? "not tried again until the entry's reference changes"
                     : "tried again next cycle");
   log_errx("apply: tenant %s: %s", p->a->tenant, msg);
-  emit(p, ALERT_ANCHOR_FAILED,
-       p->patch_result ? "patch-refused" : "not-verified", p->old_value,
-       patch_rid, get_rid, msg);
+  apply_emit(p, ALERT_ANCHOR_FAILED,
+             p->patch_result ? "patch-refused" : "not-verified", p->old_value,
+             patch_rid, get_rid, msg);
   if(definite)
     refusals_note(p->a->said, "patch-refused", p->e);
-  next_entry(p);
+  apply_guard_next(p);
 }
 
 /* ===== post_apply_command ===== */
@@ -1302,13 +602,13 @@ void apply_cycle(struct apply *a)
   p->a = a;
   p->now = time(NULL);
   a->p = p;
-  if(check_kill_switch(p))
+  if(apply_guard_kill_switch(p))
     return;
   if(journal_load(a->journal_path, a->tenant, &p->js, err, sizeof(err))) {
     log_errx("apply: tenant %s: %s; nothing is applied until the journal "
              "can be read",
              a->tenant, err);
-    end_pass(p);
+    apply_end_pass(p);
     return;
   }
   reconcile_next(p);
@@ -1368,8 +668,8 @@ int apply_new(uv_loop_t *loop, struct graph *g, struct alert *alert,
     log_info("apply: tenant %s: %s mode; anchors from %s and approved lines "
              "of %s; kill switch %s",
              a->tenant, a->mode == CFG_APPLY_APPLY ? "apply" : "dry-run",
-             str_or(a->anchors_file, "(no anchors_file)"), a->suggestions_path,
-             a->kill_switch);
+             apply_str_or(a->anchors_file, "(no anchors_file)"),
+             a->suggestions_path, a->kill_switch);
   *out = a;
   return 0;
 
@@ -1381,6 +681,8 @@ fail:
   return rc == -ENOMEM ? rc : -EIO;
 }
 
+/* on_command_closed() runs once the command runner is closed and freed:
+ * the engine's own handles are then all closed. */
 static void on_command_closed(void *arg)
 {
   struct apply *a = arg;
@@ -1420,6 +722,8 @@ void apply_free(struct apply *a)
   free(a);
 }
 
+/* print_report() prints one line of a load report for `quarantined -n`
+ * to the FILE at arg; skipped (expired) entries are not worth a line. */
 static void print_report(void *arg, enum anchors_level level, const char *file,
                          unsigned line, const char *msg)
 {
