@@ -21,6 +21,7 @@
 #include "anchor.h"
 #include "atomic.h"
 #include "log.h"
+#include "strlist.h"
 #include "timex.h"
 
 /* Entra's UPN limit: 64 characters before the '@', 113 in all. */
@@ -73,11 +74,10 @@ static void report(struct rep *r, enum anchors_level level, unsigned line,
 
 struct csv {
   FILE *f;
-  unsigned line;  /* the physical line being read, from 1 */
-  unsigned start; /* the line the current record started on */
-  char **fields;
-  size_t nf, capf;
-  char *buf; /* the field being read */
+  unsigned line;         /* the physical line being read, from 1 */
+  unsigned start;        /* the line the current record started on */
+  struct strlist fields; /* the current record's */
+  char *buf;             /* the field being read */
   size_t len, cap;
 };
 
@@ -101,7 +101,7 @@ static int put(struct csv *c, int ch)
 static int end_field(struct csv *c, int quoted)
 {
   size_t from = 0, to = c->len;
-  char *s;
+  int rc;
 
   if(!quoted) {
     while(from < to && (c->buf[from] == ' ' || c->buf[from] == '\t'))
@@ -109,34 +109,20 @@ static int end_field(struct csv *c, int quoted)
     while(to > from && (c->buf[to - 1] == ' ' || c->buf[to - 1] == '\t'))
       to--;
   }
-  if(c->nf == c->capf) {
-    size_t cap = c->capf ? 2 * c->capf : 16;
-    char **p = realloc(c->fields, cap * sizeof(*p));
-
-    if(!p)
-      return -ENOMEM;
-    c->fields = p;
-    c->capf = cap;
-  }
-  s = strndup(c->buf + from, to - from);
-  if(!s)
-    return -ENOMEM;
-  c->fields[c->nf++] = s;
+  rc = strlist_addn(&c->fields, c->buf + from, to - from);
   c->len = 0;
-  return 0;
+  return rc;
 }
 
 static void csv_reset(struct csv *c)
 {
-  while(c->nf)
-    free(c->fields[--c->nf]);
+  strlist_clear(&c->fields);
   c->len = 0;
 }
 
 static void csv_free(struct csv *c)
 {
   csv_reset(c);
-  free(c->fields);
   free(c->buf);
   if(c->f)
     fclose(c->f);
@@ -306,12 +292,12 @@ static int read_header(struct csv *c, struct rep *r, const struct column *cols,
     return rc;
   for(j = 0; j < ncols; j++)
     idx[j] = -1;
-  for(i = 0; i < c->nf; i++) {
-    for(j = 0; j < ncols && strcasecmp(c->fields[i], cols[j].name); j++)
+  for(i = 0; i < c->fields.n; i++) {
+    for(j = 0; j < ncols && strcasecmp(c->fields.v[i], cols[j].name); j++)
       ;
     if(j == ncols) {
       report(r, ANCHORS_ERROR, c->start, "header line: unknown column '%s'",
-             c->fields[i]);
+             c->fields.v[i]);
       return -EBADMSG;
     }
     if(idx[j] >= 0) {
@@ -336,7 +322,7 @@ static char *field(const struct csv *c, const int *idx, size_t j)
 {
   static char none[1];
 
-  return idx[j] >= 0 ? c->fields[idx[j]] : none;
+  return idx[j] >= 0 ? c->fields.v[idx[j]] : none;
 }
 
 /* next_record() reads the next data record, reporting syntax errors and
@@ -355,9 +341,9 @@ static int next_record(struct csv *c, struct rep *r, size_t want_fields)
     }
     if(rc <= 0)
       return rc;
-    if(c->nf != want_fields) {
+    if(c->fields.n != want_fields) {
       report(r, ANCHORS_ERROR, c->start, "%zu field%s, the header has %zu",
-             c->nf, c->nf == 1 ? "" : "s", want_fields);
+             c->fields.n, c->fields.n == 1 ? "" : "s", want_fields);
       continue;
     }
     return 1;
@@ -396,6 +382,18 @@ void anchors_set_free(struct anchors_set *s)
   free(s->by_target);
   free(s->by_anchor);
   free(s);
+}
+
+const char *anchors_source_name(enum anchors_source s)
+{
+  switch(s) {
+  case ANCHORS_SUGGESTION:
+    return "suggestion";
+  case ANCHORS_CSEXPORT:
+    return "csexport";
+  default:
+    return "csv";
+  }
 }
 
 size_t anchors_set_count(const struct anchors_set *s)
@@ -658,7 +656,7 @@ int anchors_load_csv(struct anchors_set *s, const char *path, time_t now,
     return -ENOMEM;
   }
   rc = read_header(&c, &r, csv_cols, C_NCOLS, idx);
-  nhdr = c.nf;
+  nhdr = c.fields.n;
   while(!rc) {
     rc = next_record(&c, &r, nhdr);
     if(rc != 1)
@@ -783,7 +781,7 @@ int anchors_suggestions_read(const char *path, struct anchors_suggestions *l,
     return rc;
   }
   rc = read_header(&c, &r, sugg_cols, S_NCOLS, idx);
-  nhdr = c.nf;
+  nhdr = c.fields.n;
   while(!rc) {
     rc = next_record(&c, &r, nhdr);
     if(rc != 1)

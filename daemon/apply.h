@@ -5,8 +5,8 @@
  * approved suggestions), runs every guard in a fixed order, and in apply
  * mode PATCHes the value, verifies it with a GET and records both in the
  * journal.  Off by default; dry-run alerts what would be written and
- * writes nothing.  The guard order, reason codes and files are described
- * in apply.c and quarantined.conf(5).
+ * writes nothing.  The guard order and reason codes are described in
+ * apply_guard.c and quarantined.conf(5).
  */
 #ifndef QD_APPLY_H
 #define QD_APPLY_H

@@ -370,7 +370,9 @@ static int load_cb(void *arg, const struct journal_record *r, unsigned line)
 {
   struct load *ld = arg;
   struct journal_state *st = ld->st;
+  char *key;
   size_t i;
+  int rc;
 
   for(i = 0; i < st->npending &&
              strcmp(st->pending[i].rec.client_request_id, r->client_request_id);
@@ -414,22 +416,14 @@ static int load_cb(void *arg, const struct journal_record *r, unsigned line)
   }
   if(r->kind == JOURNAL_RECONCILED && !r->found)
     return 0;
-  if(st->napplied == st->capplied) {
-    size_t cap = st->capplied ? 2 * st->capplied : 16;
-    char **v = realloc(st->applied, cap * sizeof(*v));
-
-    if(!v)
-      return -ENOMEM;
-    st->applied = v;
-    st->capplied = cap;
-  }
-  if(asprintf(&st->applied[st->napplied], "%s\t%s", r->user_id, r->new_value) <
-     0)
+  if(asprintf(&key, "%s\t%s", r->user_id, r->new_value) < 0)
     return -ENOMEM;
-  for(i = 0; st->applied[st->napplied][i] != '\t'; i++)
-    st->applied[st->napplied][i] =
-        (char)tolower((unsigned char)st->applied[st->napplied][i]);
-  st->napplied++;
+  for(i = 0; key[i] != '\t'; i++)
+    key[i] = (char)tolower((unsigned char)key[i]);
+  rc = strlist_add(&st->applied, key);
+  free(key);
+  if(rc)
+    return rc;
   st->total_applied++;
   return 0;
 }
@@ -455,8 +449,8 @@ int journal_state_applied(const struct journal_state *st, const char *user_id,
 {
   size_t ul = strlen(user_id), i;
 
-  for(i = 0; i < st->napplied; i++) {
-    const char *a = st->applied[i];
+  for(i = 0; i < st->applied.n; i++) {
+    const char *a = st->applied.v[i];
 
     if(strncasecmp(a, user_id, ul) || a[ul] != '\t')
       continue;
@@ -473,8 +467,6 @@ void journal_state_clear(struct journal_state *st)
   for(i = 0; i < st->npending; i++)
     free(st->pending[i].mem);
   free(st->pending);
-  for(i = 0; i < st->napplied; i++)
-    free(st->applied[i]);
-  free(st->applied);
+  strlist_clear(&st->applied);
   memset(st, 0, sizeof(*st));
 }

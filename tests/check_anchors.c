@@ -82,6 +82,7 @@ START_TEST(test_csv_good)
   ck_assert_uint_eq(e->line, 5);
   ck_assert_str_eq(e->file, path);
   ck_assert_int_eq(e->source, ANCHORS_CSV);
+  ck_assert_str_eq(anchors_source_name(e->source), "csv");
   e = anchors_set_get(s, 2);
   ck_assert_uint_eq(e->line, 7);
   ck_assert_str_eq(e->reference, "multi\nline");
@@ -351,6 +352,8 @@ START_TEST(test_suggestions_round_trip)
   ck_assert_int_eq(anchors_load_suggestions(s, path, NOW, collect, path), 0);
   ck_assert_uint_eq(anchors_set_count(s), 2);
   ck_assert_int_eq(anchors_set_get(s, 0)->source, ANCHORS_SUGGESTION);
+  ck_assert_str_eq(anchors_source_name(ANCHORS_SUGGESTION), "suggestion");
+  ck_assert_str_eq(anchors_source_name(ANCHORS_CSEXPORT), "csexport");
   ck_assert_str_eq(anchors_find(s, NULL, "bob@contoso.com")->anchor, A3);
   ck_assert_uint_eq(anchors_find(s, NULL, "bob@contoso.com")->line, 4);
   ck_assert_str_eq(reports, "");

@@ -3,8 +3,10 @@
  * check_apply: the apply engine's configuration (defaults, lists, the
  * known-anchors file as `quarantined -n` checks it), its file names, and
  * its lifecycle on a loop: off does nothing, a bad refusal memory is moved
- * aside, closing frees every handle.  The guarded writes themselves run
- * against the simulator in tests/e2e/test_apply.py.
+ * aside, closing frees every handle.  The refusal memory and the command
+ * runner have suites of their own (check_refusals, check_child); the
+ * guards and the guarded writes run against the simulator in
+ * tests/e2e/test_apply.py.
  */
 #include <check.h>
 #include <errno.h>
