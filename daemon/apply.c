@@ -61,8 +61,7 @@
 #include "http.h"
 #include "journal.h"
 #include "log.h"
-#include "store.h"
-#include "suggest.h"
+#include "tfiles.h"
 
 /* Bytes of post_apply_command output kept for the log. */
 #define APPLY_OUTPUT_MAX 4096
@@ -201,16 +200,6 @@ static int split_words(struct strlist *l, const char *s)
     rc = strlist_add(l, tok);
   free(copy);
   return rc;
-}
-
-char *apply_memory_path(const char *state_dir, const char *name)
-{
-  return store_file_path(state_dir, name, ".apply.json");
-}
-
-char *apply_kill_switch_path(const char *state_dir, const char *name)
-{
-  return store_file_path(state_dir, name, ".stop");
 }
 
 static const char *str_or(const char *s, const char *dflt)
@@ -1724,10 +1713,10 @@ int apply_new(uv_loop_t *loop, struct graph *g, struct alert *alert,
   a->post_cmd = tc->post_apply_command ? strdup(tc->post_apply_command) : NULL;
   a->kill_switch = tc->apply_kill_switch
                        ? strdup(tc->apply_kill_switch)
-                       : apply_kill_switch_path(state_dir, tc->name);
-  a->journal_path = journal_path(state_dir, tc->name);
-  a->memory_path = apply_memory_path(state_dir, tc->name);
-  a->suggestions_path = suggest_path(state_dir, tc->name);
+                       : tfiles_path(state_dir, tc->name, TFILES_KILL_SWITCH);
+  a->journal_path = tfiles_path(state_dir, tc->name, TFILES_JOURNAL);
+  a->memory_path = tfiles_path(state_dir, tc->name, TFILES_APPLY_MEMORY);
+  a->suggestions_path = tfiles_path(state_dir, tc->name, TFILES_SUGGESTIONS);
   rc = -ENOMEM;
   if(!a->tenant || !a->tenant_id || !a->kill_switch || !a->journal_path ||
      !a->memory_path || !a->suggestions_path ||

@@ -20,14 +20,6 @@ struct apply;
 struct cfg_tenant;
 struct graph;
 
-/* The files of tenant name in state_dir: the refusal memory
- * "<state_dir>/<name>.apply.json" and the default kill switch
- * "<state_dir>/<name>.stop" (the suggestions file is suggest_path()).
- * Each returns a malloc'd path, or NULL when out of memory or when name
- * is not a plain file name (see store_file_path()); the caller frees it. */
-char *apply_memory_path(const char *state_dir, const char *name);
-char *apply_kill_switch_path(const char *state_dir, const char *name);
-
 /* apply_new() makes the engine of tenant tc (its options are copied) over
  * g and alert (both borrowed; they must outlive the engine) and loads its
  * refusal memory from state_dir.  With apply_mode = off the engine never

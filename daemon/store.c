@@ -18,6 +18,7 @@
 
 #include "atomic.h"
 #include "log.h"
+#include "tfiles.h"
 
 /* A state file larger than this is taken as corrupt rather than read. */
 #define STORE_MAX_BYTES (1024L * 1024 * 1024)
@@ -38,23 +39,6 @@ void store_state_clear(struct store_state *st)
     free(st->delta_link[i]);
   conflict_set_free(st->conflicts);
   memset(st, 0, sizeof(*st));
-}
-
-char *store_file_path(const char *state_dir, const char *tenant,
-                      const char *suffix)
-{
-  char *path;
-
-  if(!*tenant || tenant[0] == '.' || strchr(tenant, '/'))
-    return NULL;
-  if(asprintf(&path, "%s/%s%s", state_dir, tenant, suffix) < 0)
-    return NULL;
-  return path;
-}
-
-char *store_path(const char *state_dir, const char *tenant)
-{
-  return store_file_path(state_dir, tenant, ".state.json");
 }
 
 /* ===== Saving ===== */
@@ -160,7 +144,7 @@ int store_save(const char *state_dir, const char *tenant,
   size_t len;
   int rc = -ENOMEM;
 
-  path = store_path(state_dir, tenant);
+  path = tfiles_path(state_dir, tenant, TFILES_STATE);
   if(!path) {
     log_errx("store: %s: cannot make a state file name for tenant '%s'",
              state_dir, tenant);
@@ -377,7 +361,7 @@ int store_load(const char *state_dir, const char *tenant,
   cJSON *doc;
   int rc;
 
-  path = store_path(state_dir, tenant);
+  path = tfiles_path(state_dir, tenant, TFILES_STATE);
   if(!path) {
     log_errx("store: %s: cannot make a state file name for tenant '%s'",
              state_dir, tenant);

@@ -41,6 +41,7 @@
 #include "store.h"
 #include "suggest.h"
 #include "sweep.h"
+#include "tfiles.h"
 #include "token.h"
 
 _Static_assert(STORE_NCOLL == INVENTORY_NCOLL,
@@ -699,7 +700,7 @@ int tenant_start(uv_loop_t *loop, const struct cfg *cfg,
   t->loop = loop;
   t->name = strdup(tc->name);
   t->state_dir = strdup(state_dir);
-  t->suggest_path = suggest_path(state_dir, tc->name);
+  t->suggest_path = tfiles_path(state_dir, tc->name, TFILES_SUGGESTIONS);
   if(!t->name || !t->state_dir || !t->suggest_path) {
     rc = -ENOMEM;
     goto fail;

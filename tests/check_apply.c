@@ -148,18 +148,6 @@ START_TEST(test_check_config)
 }
 END_TEST
 
-START_TEST(test_paths)
-{
-  char *p = apply_memory_path("/var/lib/quarantined", "contoso");
-
-  ck_assert_str_eq(p, "/var/lib/quarantined/contoso.apply.json");
-  free(p);
-  p = apply_kill_switch_path("/var/lib/quarantined", "contoso");
-  ck_assert_str_eq(p, "/var/lib/quarantined/contoso.stop");
-  free(p);
-}
-END_TEST
-
 static void on_closed(void *arg)
 {
   ++*(int *)arg;
@@ -201,7 +189,6 @@ Suite *apply_suite(void)
   tcase_add_checked_fixture(tc, setup, teardown);
   tcase_add_test(tc, test_defaults_and_lists);
   tcase_add_test(tc, test_check_config);
-  tcase_add_test(tc, test_paths);
   tcase_add_test(tc, test_lifecycle);
   suite_add_tcase(s, tc);
   return s;
