@@ -814,12 +814,15 @@ int alert_open(const struct alert_opts *opts, struct alert **out)
   return 0;
 }
 
-void alert_close(struct alert *a)
+void alert_close(struct alert *a, void (*closed_cb)(void *arg), void *arg)
 {
   struct line *l, *next;
 
-  if(!a)
+  if(!a) {
+    if(closed_cb)
+      closed_cb(arg);
     return;
+  }
   if(a->pending)
     log_errx("alert: %s: %zu alert(s) never written are lost", a->jsonl_path,
              a->pending);
@@ -832,6 +835,8 @@ void alert_close(struct alert *a)
     close(a->fd);
   free(a->jsonl_path);
   free(a);
+  if(closed_cb)
+    closed_cb(arg);
 }
 
 int alert_emit(struct alert *a, const struct alert_event *ev)

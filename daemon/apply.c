@@ -520,16 +520,24 @@ static void candidate_clear(struct pass *p)
   p->e = NULL;
 }
 
+static void apply_free(struct apply *a);
+static void close_done(struct apply *a);
+
+/* pass_free() ends pass p; when the engine is closing, the last pass to
+ * go may free it (close_done()). */
 static void pass_free(struct pass *p)
 {
+  struct apply *a = p->a;
+
   candidate_clear(p);
   journal_close(p->j);
   journal_state_clear(&p->js);
   anchors_set_free(p->set);
   free(p->env_list);
-  if(p->a->p == p)
-    p->a->p = NULL;
+  if(a->p == p)
+    a->p = NULL;
   free(p);
+  close_done(a);
 }
 
 /* gone() tells a Graph callback that the engine is closing or the request
@@ -1473,8 +1481,9 @@ static void log_output(struct apply *a)
 }
 
 /* handle_closed() is the close callback of every handle the engine owns:
- * when closing, the last one calls back; otherwise the end of the child
- * (process and pipe both closed) is logged. */
+ * when closing, the last one may free the engine (close_done());
+ * otherwise the end of the child (process and pipe both closed) is
+ * logged. */
 static void handle_closed(uv_handle_t *h)
 {
   struct apply *a = h->data;
@@ -1485,8 +1494,7 @@ static void handle_closed(uv_handle_t *h)
     a->out_open = false;
   a->open_handles--;
   if(a->closing) {
-    if(!a->open_handles && a->closed_cb)
-      a->closed_cb(a->closed_arg);
+    close_done(a);
     return;
   }
   if(a->child && !a->proc_open && !a->out_open) {
@@ -1744,13 +1752,14 @@ int apply_new(uv_loop_t *loop, struct graph *g, struct alert *alert,
 fail:
   log_warnx("apply: tenant %s: cannot set up: %s", tc->name,
             rc == -ENOMEM ? "out of memory" : uv_strerror(rc));
-  a->open_handles = 0;
   apply_free(a);
   return rc == -ENOMEM ? rc : -EIO;
 }
 
 void apply_close(struct apply *a, void (*closed_cb)(void *arg), void *arg)
 {
+  if(a->closing)
+    return;
   a->closing = true;
   a->closed_cb = closed_cb;
   a->closed_arg = arg;
@@ -1765,12 +1774,10 @@ void apply_close(struct apply *a, void (*closed_cb)(void *arg), void *arg)
   close_handle((uv_handle_t *)&a->timer);
 }
 
-void apply_free(struct apply *a)
+/* apply_free() frees what a owns and a: no handle may be open and no
+ * pass left (apply_new()'s failure, or close_done()). */
+static void apply_free(struct apply *a)
 {
-  if(!a)
-    return;
-  if(a->p)
-    pass_free(a->p);
   strlist_clear(&a->domains);
   strlist_clear(&a->groups);
   strlist_clear(&a->said);
@@ -1783,6 +1790,21 @@ void apply_free(struct apply *a)
   free(a->memory_path);
   free(a->suggestions_path);
   free(a);
+}
+
+/* close_done() frees a once apply_close() has run, every handle is closed
+ * and no pass waits for its (cancelled) Graph callback; then the close
+ * callback runs. */
+static void close_done(struct apply *a)
+{
+  void (*cb)(void *arg) = a->closed_cb;
+  void *arg = a->closed_arg;
+
+  if(!a->closing || a->open_handles || a->p)
+    return;
+  apply_free(a);
+  if(cb)
+    cb(arg);
 }
 
 static void print_report(void *arg, enum anchors_level level, const char *file,

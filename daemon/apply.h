@@ -36,17 +36,13 @@ int apply_new(uv_loop_t *loop, struct graph *g, struct alert *alert,
 void apply_cycle(struct apply *a);
 
 /* apply_close() stops the engine: a running pass is abandoned (its Graph
- * requests are cancelled by the caller's graph_close(); an intent whose
- * PATCH was in flight stays in the journal and is reconciled at the next
- * start), a running post_apply_command is killed, and the engine's uv
- * handles are closed; closed_cb(arg) runs once they are.  Call it before
- * graph_close().  The memory stays valid until apply_free(). */
+ * request is cancelled by the caller's graph_close(), which must follow;
+ * an intent whose PATCH was in flight stays in the journal and is
+ * reconciled at the next start), a running post_apply_command is killed,
+ * and the engine's uv handles are closed.  a is freed once its handles
+ * are closed and the pass is gone, then closed_cb(arg) runs if not NULL,
+ * never from inside this call. */
 void apply_close(struct apply *a, void (*closed_cb)(void *arg), void *arg);
-
-/* apply_free() frees a after apply_close() has called back and every Graph
- * callback has run (i.e. after the HTTP client is closed).  NULL is
- * accepted. */
-void apply_free(struct apply *a);
 
 /* apply_check_config() checks what `quarantined -n` can check of tc's
  * apply settings: with a mode other than off, the anchors_file must be

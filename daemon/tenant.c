@@ -87,7 +87,7 @@ struct tenant {
   unsigned full_resync;
   /* shutdown */
   bool closing;
-  unsigned open_parts; /* apply, http client, token, timers still closing */
+  unsigned open_parts; /* parts whose close has not called back yet */
   void (*closed_cb)(void *arg);
   void *closed_arg;
 };
@@ -608,8 +608,8 @@ static void on_sweep_timer(uv_timer_t *h)
     start_sweep(t);
 }
 
-/* The five parts (apply engine, HTTP client, token, two timers) close
- * independently; the last one frees the tenant. */
+/* The parts close independently; the last one frees the tenant, after
+ * the inventory and holder, whose Graph callbacks have all run by then. */
 static void part_closed(struct tenant *t)
 {
   if(--t->open_parts)
@@ -617,7 +617,6 @@ static void part_closed(struct tenant *t)
   inventory_free(t->inv);
   holder_free(t->holder);
   conflict_set_free(t->pending);
-  apply_free(t->apply);
   store_state_clear(&t->state);
   if(t->closed_cb)
     t->closed_cb(t->closed_arg);
@@ -632,30 +631,64 @@ static void on_part_closed(void *arg)
   part_closed(arg);
 }
 
-static void on_apply_abandoned(void *arg)
-{
-  apply_free(arg);
-}
-
 static void on_timer_closed(uv_handle_t *h)
 {
   part_closed(h->data);
 }
 
+static void close_timers(struct tenant *t)
+{
+  uv_close((uv_handle_t *)&t->timer, on_timer_closed);
+  uv_close((uv_handle_t *)&t->sweep_timer, on_timer_closed);
+}
+
+static void close_apply(struct tenant *t)
+{
+  apply_close(t->apply, on_part_closed, t);
+}
+
+static void close_graph(struct tenant *t)
+{
+  graph_close(t->g, on_part_closed, t);
+}
+
+static void close_token(struct tenant *t)
+{
+  token_close(t->tok, on_part_closed, t);
+}
+
+static void close_http(struct tenant *t)
+{
+  http_client_close(t->hc, on_part_closed, t);
+}
+
+/* A tenant's parts, closed in this order: the timers (no cycle or sweep
+ * starts), the apply engine before graph (whose cancelled callbacks then
+ * drop its pass), graph before the token and the HTTP client it uses.
+ * Each calls part_closed() once per entry it stands for (close_timers()
+ * twice). */
+static const struct {
+  void (*close)(struct tenant *t);
+  unsigned parts;
+} parts[] = {
+    {close_timers, 2}, {close_apply, 1}, {close_graph, 1},
+    {close_token, 1},  {close_http, 1},
+};
+
 void tenant_close(struct tenant *t, void (*closed_cb)(void *arg), void *arg)
 {
+  size_t i;
+
   t->closing = true;
   t->closed_cb = closed_cb;
   t->closed_arg = arg;
-  t->open_parts = 5;
-  uv_timer_stop(&t->timer);
-  uv_timer_stop(&t->sweep_timer);
-  apply_close(t->apply, on_part_closed, t);
-  graph_close(t->g);
-  token_close(t->tok, on_part_closed, t);
-  http_client_close(t->hc, on_part_closed, t);
-  uv_close((uv_handle_t *)&t->timer, on_timer_closed);
-  uv_close((uv_handle_t *)&t->sweep_timer, on_timer_closed);
+  /* Every part is counted before any close starts: a part with nothing
+   * left to close may call back before its close function returns. */
+  t->open_parts = 0;
+  for(i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
+    t->open_parts += parts[i].parts;
+  for(i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
+    parts[i].close(t);
 }
 
 static enum inventory_mode inventory_mode(int cfg_mode)
@@ -790,14 +823,14 @@ int tenant_start(uv_loop_t *loop, const struct cfg *cfg,
 
 fail_apply:
   /* No Graph request was made yet: freed once its timer is closed. */
-  apply_close(t->apply, on_apply_abandoned, t->apply);
+  apply_close(t->apply, NULL, NULL);
 fail_inv:
   holder_free(t->holder);
   t->holder = NULL;
   inventory_free(t->inv);
   t->inv = NULL;
 fail_graph:
-  graph_close(t->g);
+  graph_close(t->g, NULL, NULL);
 fail_token:
   token_close(t->tok, NULL, NULL);
 fail_http:

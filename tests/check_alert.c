@@ -99,7 +99,7 @@ START_TEST(test_jsonl_fields)
   alert_event_init(&ev, ALERT_CONFLICT_CLEARED, "contoso", proxy_c);
   ck_assert_int_eq(alert_emit(a, &ev), 0);
   ck_assert_uint_eq(alert_pending_count(a), 0);
-  alert_close(a);
+  alert_close(a, NULL, NULL);
 
   ck_assert_int_eq(stat(path, &st), 0);
   ck_assert_int_eq(st.st_mode & 07777, 0640);
@@ -185,7 +185,7 @@ START_TEST(test_anchor_event)
   ev.anchor = &an;
   ev.message = "applied";
   ck_assert_int_eq(alert_emit(a, &ev), 0);
-  alert_close(a);
+  alert_close(a, NULL, NULL);
   n = read_lines(path, l, 4);
   ck_assert_int_eq(n, 2);
   ck_assert_str_eq(str(l[0], "event"), "anchor.refused");
@@ -221,7 +221,7 @@ START_TEST(test_stable_id)
   ev.message = "custom text";
   ev.severity = LOG_ERR;
   ck_assert_int_eq(alert_emit(a, &ev), 0);
-  alert_close(a);
+  alert_close(a, NULL, NULL);
   n = read_lines(path, l, 4);
   ck_assert_int_eq(n, 3);
   ck_assert_str_eq(str(l[0], "id"), str(l[1], "id"));
@@ -258,7 +258,7 @@ START_TEST(test_rotation)
   ck_assert_int_eq(alert_emit(a, &ev), 0);
   ck_assert_int_eq(read_lines(path, l, 4), 1);
   cJSON_Delete(l[0]);
-  alert_close(a);
+  alert_close(a, NULL, NULL);
   free(rotated);
 }
 END_TEST
@@ -287,7 +287,7 @@ START_TEST(test_full_disk_queue)
   ck_assert_uint_eq(alert_pending_count(a), 0);
   alert_event_init(&ev, ALERT_CONFLICT_DETECTED, "contoso", proxy_c);
   ck_assert_int_eq(alert_emit(a, &ev), 0);
-  alert_close(a);
+  alert_close(a, NULL, NULL);
   n = read_lines(path, l, 8);
   ck_assert_int_eq(n, 3);
   ck_assert_str_eq(str(l[0], "event"), "conflict.detected");
@@ -314,7 +314,7 @@ START_TEST(test_missing_dir_queues)
   ck_assert_int_eq(mkdir(sub, 0750), 0);
   ck_assert_int_eq(alert_flush(a), 0);
   ck_assert_uint_eq(alert_pending_count(a), 0);
-  alert_close(a);
+  alert_close(a, NULL, NULL);
   free(sub);
 }
 END_TEST
@@ -333,12 +333,12 @@ START_TEST(test_syslog_fallback)
   ck_assert_int_eq(alert_emit(a, &ev), 0);
   alert_event_init(&ev, ALERT_CONFLICT_CLEARED, "contoso", NULL);
   ck_assert_int_eq(alert_emit(a, &ev), 0);
-  alert_close(a);
+  alert_close(a, NULL, NULL);
   opts.syslog_facility = 0;
   ck_assert_int_eq(alert_open(&opts, &a), 0);
   alert_event_init(&ev, ALERT_CONFLICT_DETECTED, "contoso", proxy_c);
   ck_assert_int_eq(alert_emit(a, &ev), 0);
-  alert_close(a);
+  alert_close(a, NULL, NULL);
 }
 END_TEST
 
@@ -482,7 +482,7 @@ START_TEST(test_sweep_jsonl_fields)
   alert_event_init(&ev, ALERT_CONFLICT_AGING, "contoso", proxy_c);
   ev.sweep = &sw;
   ck_assert_int_eq(alert_emit(a, &ev), 0);
-  alert_close(a);
+  alert_close(a, NULL, NULL);
 
   n = read_lines(path, l, 4);
   ck_assert_int_eq(n, 2);

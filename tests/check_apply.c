@@ -173,7 +173,6 @@ START_TEST(test_lifecycle)
   ck_assert_int_eq(closed, 0);
   uv_run(&loop, UV_RUN_DEFAULT);
   ck_assert_int_eq(closed, 1);
-  apply_free(a);
   ck_assert_int_eq(uv_loop_close(&loop), 0);
   free(aside);
   free(bad);
