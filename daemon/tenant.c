@@ -14,10 +14,14 @@
  * object check keeps the conflict believed until a later cycle decides.
  * A failed cycle is logged once and retried sooner, with backoff.
  *
- * The sweep has its own timer, aligned to multiples of sweep_interval
- * (UTC) plus an offset and jitter: it looks up the holders of every
- * conflict again and steps the state machine.  A sweep and a cycle never
- * run at once: whichever timer fires while the other runs waits for it.
+ * The sweep looks up the holders of every conflict again and steps the
+ * state machine.  When cycles and sweeps run, and that they never run at
+ * once, is schedule.c's business: it calls start_cycle() and
+ * start_sweep() and is told when each has ended.
+ *
+ * The functions of a cycle come in the order they run, each stage's
+ * callback starting the next: start_cycle -> on_cycle_done -> pair ->
+ * on_lookup_done -> check_gone -> on_fetch_done -> commit.
  */
 #include "tenant.h"
 
@@ -27,7 +31,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include "alert.h"
 #include "apply.h"
@@ -38,6 +41,7 @@
 #include "http.h"
 #include "inventory.h"
 #include "log.h"
+#include "schedule.h"
 #include "store.h"
 #include "suggest.h"
 #include "sweep.h"
@@ -57,7 +61,6 @@ struct tenant {
   char *state_dir;
   char *suggest_path;     /* <state_dir>/<tenant>.suggestions.csv */
   unsigned anchor_length; /* bytes an anchor decodes to; 0 = any */
-  unsigned interval;      /* seconds between cycles */
   struct alert *alert;
   struct http_client *hc;
   struct token *tok;
@@ -68,16 +71,12 @@ struct tenant {
   struct conflict_set *pending; /* complete inventory awaiting its lookup
                                    or the check of gone conflicts */
   struct apply *apply;          /* the guarded anchor writer (off by default) */
-  uv_timer_t timer;
-  uint64_t cycle_start; /* uv_now() when the running cycle began */
-  time_t cycle_now;     /* wall time the running cycle's inventory began */
+  struct schedule *sched;       /* when cycles and sweeps run */
+  uint64_t cycle_start;         /* uv_now() when the running cycle began */
+  time_t cycle_now; /* wall time the running cycle's inventory began */
   /* the sweep */
   struct sweep_opts sweep;
   unsigned long aging[CFG_MAX_DURATIONS];
-  uv_timer_t sweep_timer;
-  bool busy;                /* a cycle or a sweep is running */
-  bool cycle_due;           /* the poll timer fired during a sweep */
-  bool sweep_due;           /* the sweep timer fired during a cycle */
   struct store_state state; /* the inventory believed now, delta links */
   struct tenant_stats stats;
   void (*changed)(void *arg);
@@ -92,22 +91,23 @@ struct tenant {
   void *closed_arg;
 };
 
+/* A cycle, stage by stage. */
+static int start_cycle(void *arg);
 static void on_cycle_done(int result, struct conflict_set *set,
                           const char *what, const struct graph_error *err,
                           void *arg);
-static void start_sweep(struct tenant *t);
-static void on_sweep_timer(uv_timer_t *h);
-
-static uint32_t random_below(uint32_t n)
-{
-  uint32_t r = 0;
-
-  if(!n)
-    return 0;
-  if(getrandom(&r, sizeof(r), 0) != sizeof(r))
-    r = (uint32_t)uv_hrtime();
-  return r % n;
-}
+static void pair(struct tenant *t, struct conflict_set *set);
+static void on_lookup_done(int result, const struct holder_result *res,
+                           size_t n, void *arg);
+static void check_gone(struct tenant *t, struct conflict_set *set);
+static void on_fetch_done(int result, const struct holder_object *res, size_t n,
+                          void *arg);
+static void commit(struct tenant *t, struct conflict_set *set,
+                   struct conflict **kept, size_t n);
+/* A sweep. */
+static int start_sweep(void *arg);
+static void on_sweep_done(int result, const struct holder_result *res, size_t n,
+                          void *arg);
 
 const char *tenant_name(const struct tenant *t)
 {
@@ -121,75 +121,7 @@ void tenant_get_stats(const struct tenant *t, struct tenant_stats *st)
       t->state.conflicts ? conflict_set_count(t->state.conflicts) : 0;
 }
 
-static void idle(struct tenant *t);
-
-static void on_timer(uv_timer_t *h)
-{
-  struct tenant *t = h->data;
-  struct inventory_delta d;
-  size_t i;
-  int rc;
-
-  if(t->busy) {
-    t->cycle_due = true; /* after the sweep */
-    return;
-  }
-  t->busy = true;
-  t->cycle_start = uv_now(t->loop);
-  t->cycle_now = time(NULL);
-  memset(&d, 0, sizeof(d));
-  d.believed = t->state.conflicts;
-  for(i = 0; i < INVENTORY_NCOLL; i++)
-    d.link[i] = t->state.delta_link[i];
-  /* The periodic full round catches what delta may not track
-   * (graph-facts §11.1: onPremisesProvisioningErrors is unconfirmed); a
-   * clock set back makes it due rather than postponing it. */
-  d.full = t->full_resync &&
-           (t->cycle_now - t->state.delta_full_sync >= (time_t)t->full_resync ||
-            t->cycle_now < t->state.delta_full_sync);
-  rc = inventory_run(t->inv, t->cycle_now, t->delta ? &d : NULL, on_cycle_done,
-                     t);
-  if(rc) {
-    log_warnx("tenant %s: cannot start a cycle: %s", t->name, strerror(-rc));
-    uv_timer_start(&t->timer, on_timer, 30000, 0);
-    idle(t);
-  }
-}
-
-/* idle() ends a cycle or a sweep and starts what waited for it: a cycle
- * first, so a slow sweep cannot starve polling. */
-static void idle(struct tenant *t)
-{
-  t->busy = false;
-  if(t->cycle_due) {
-    t->cycle_due = false;
-    on_timer(&t->timer);
-  }
-  else if(t->sweep_due) {
-    t->sweep_due = false;
-    start_sweep(t);
-  }
-}
-
-/* schedule() arms the timer for the next cycle: the interval with 10%
- * jitter after a success, a capped backoff after failures. */
-static void schedule(struct tenant *t)
-{
-  uint64_t ms = (uint64_t)t->interval * 1000;
-
-  if(t->stats.failures) {
-    uint64_t backoff = 15000;
-    unsigned i;
-
-    for(i = 1; i < t->stats.failures && backoff < ms; i++)
-      backoff *= 2;
-    if(backoff < ms)
-      ms = backoff;
-  }
-  /* interval +- 5%, so tenants polled at one interval spread out. */
-  ms = ms - ms / 20 + random_below((uint32_t)(ms / 10 + 1));
-  uv_timer_start(&t->timer, on_timer, ms, 0);
-}
+/* ===== Alerts and the sweep's steps, for cycles and sweeps ===== */
 
 /* alert_conflict() raises one alert about c; sw carries the sweep's
  * figures, or is NULL. */
@@ -262,175 +194,67 @@ static size_t advance(struct tenant *t, struct conflict_set *set, time_t now)
   return changes;
 }
 
-/* commit() makes the complete, paired inventory set the one believed:
- * classes, diff and alerts, the sweep's steps, state file, next cycle.
- * The n conflicts at kept (taken from the inventory believed so far,
- * whose objects could not be checked) join set, still believed. */
-static void commit(struct tenant *t, struct conflict_set *set,
-                   struct conflict **kept, size_t n)
-{
-  const struct conflict_diff_cb cb = {on_detected, NULL, t};
-  struct conflict_diff_stats ds;
-  time_t now = time(NULL);
-  size_t i;
+/* ===== A cycle ===== */
 
-  classify_all(t, set, now);
-  /* Logged there; a failure only delays the suggestion to the next cycle. */
-  suggest_update(t->suggest_path, set, &t->copts, t->anchor_length, now);
-  memset(&ds, 0, sizeof(ds));
-  conflict_set_diff(t->state.conflicts, set, &cb, &ds);
-  for(i = 0; i < n; i++)
-    if(conflict_set_add(set, kept[i])) {
-      log_errx("tenant %s: out of memory keeping %s", t->name, kept[i]->key);
-      conflict_free(kept[i]);
-    }
-  conflict_set_free(t->state.conflicts);
-  t->state.conflicts = set;
-  advance(t, set, now);
-  t->state.last_success = now;
-  if(t->delta) {
-    /* The new links go with the inventory they lead on from, in memory
-     * and in the one atomically written state file. */
-    inventory_take_links(t->inv, t->state.delta_link);
-    if(inventory_all_full(t->inv))
-      t->state.delta_full_sync = now;
-  }
-  if(t->stats.failures)
-    log_info("tenant %s: polling works again after %u failed cycle%s", t->name,
-             t->stats.failures, t->stats.failures == 1 ? "" : "s");
-  t->stats.failures = 0;
-  t->stats.cycles_ok++;
-  t->stats.last_success = now;
-  /* Failure is logged by the store; the next cycle saves again. */
-  store_save(t->state_dir, t->name, &t->state, now);
-  apply_cycle(t->apply);
-  uv_update_time(t->loop);
-  log_info("tenant %s: %zu conflict%s (%zu new, %zu cleared) in %.2f s%s%s%s",
-           t->name, conflict_set_count(set),
-           conflict_set_count(set) == 1 ? "" : "s", ds.detected, ds.cleared,
-           (double)(uv_now(t->loop) - t->cycle_start) / 1000.0,
-           t->delta ? " (" : "", inventory_rounds(t->inv), t->delta ? ")" : "");
-  schedule(t);
-  if(t->changed)
-    t->changed(t->changed_arg);
-  idle(t);
+/* start_cycle() starts the inventory of a cycle (the schedule's cycle
+ * start function). */
+static int start_cycle(void *arg)
+{
+  struct tenant *t = arg;
+  struct inventory_delta d;
+  size_t i;
+  int rc;
+
+  t->cycle_start = uv_now(t->loop);
+  t->cycle_now = time(NULL);
+  memset(&d, 0, sizeof(d));
+  d.believed = t->state.conflicts;
+  for(i = 0; i < INVENTORY_NCOLL; i++)
+    d.link[i] = t->state.delta_link[i];
+  /* The periodic full round catches what delta may not track
+   * (graph-facts §11.1: onPremisesProvisioningErrors is unconfirmed); a
+   * clock set back makes it due rather than postponing it. */
+  d.full = t->full_resync &&
+           (t->cycle_now - t->state.delta_full_sync >= (time_t)t->full_resync ||
+            t->cycle_now < t->state.delta_full_sync);
+  rc = inventory_run(t->inv, t->cycle_now, t->delta ? &d : NULL, on_cycle_done,
+                     t);
+  if(rc)
+    log_warnx("tenant %s: cannot start a cycle: %s", t->name, strerror(-rc));
+  return rc;
 }
 
-/* on_fetch_done() gets the objects of the conflicts gone from the new
- * inventory t->pending: each is released or cleared (an alert; it stays
- * in the old inventory, which is dropped), or, when its object could not
- * be read, kept believed. */
-static void on_fetch_done(int result, const struct holder_object *res, size_t n,
+/* on_cycle_done() gets the inventory: a failed cycle changes nothing and
+ * is retried sooner; a complete one is paired. */
+static void on_cycle_done(int result, struct conflict_set *set,
+                          const char *what, const struct graph_error *err,
                           void *arg)
 {
   struct tenant *t = arg;
-  struct conflict_set *set = t->pending;
-  struct conflict **kept = NULL;
-  size_t i, nkept = 0;
-
-  t->pending = NULL;
-  if(t->closing || result == -ECANCELED) {
-    conflict_set_free(set);
-    return;
-  }
-  if(n)
-    kept = calloc(n, sizeof(*kept));
-  for(i = 0; i < n; i++) {
-    struct conflict *c = conflict_set_find(t->state.conflicts, res[i].key);
-    struct alert_sweep sw;
-    enum sweep_change ch;
-
-    if(!c)
-      continue;
-    if(res[i].outcome == HOLDER_FETCH_FAILED) {
-      if(kept)
-        kept[nkept++] = conflict_set_remove(t->state.conflicts, c->key);
-      continue;
-    }
-    ch = sweep_gone(
-        res[i].outcome == HOLDER_FOUND &&
-        sweep_carries(c, res[i].upn, res[i].proxies, res[i].nproxies));
-    memset(&sw, 0, sizeof(sw));
-    if(ch == SWEEP_RELEASED) {
-      sw.released_at = t->cycle_now;
-      sw.time_to_release = sweep_time_to_release(c, t->cycle_now);
-      log_info("tenant %s: %s: %s -> released after %ld s", t->name, c->key,
-               conflict_state_name(c->state), sw.time_to_release);
-    }
-    alert_conflict(t,
-                   ch == SWEEP_RELEASED ? ALERT_CONFLICT_RELEASED
-                                        : ALERT_CONFLICT_CLEARED,
-                   c, ch == SWEEP_RELEASED ? &sw : NULL);
-  }
-  if(n && !kept)
-    log_errx("tenant %s: out of memory; gone conflicts not kept", t->name);
-  commit(t, set, kept, nkept);
-  free(kept);
-}
-
-/* check_gone() reads the objects of the conflicts believed so far that
- * are missing from set, then commits set; when that cannot start, they
- * are kept believed and checked again next cycle. */
-static void check_gone(struct tenant *t, struct conflict_set *set)
-{
-  struct conflict **gone = NULL;
-  struct conflict_iter it;
-  struct conflict *c;
-  size_t n = 0, i;
-  int rc = 0;
-
-  if(t->state.conflicts && conflict_set_count(t->state.conflicts)) {
-    gone = calloc(conflict_set_count(t->state.conflicts), sizeof(*gone));
-    if(!gone)
-      rc = -ENOMEM;
-    conflict_iter_init(&it, t->state.conflicts);
-    while(gone && (c = conflict_iter_next(&it)))
-      if(!conflict_set_find(set, c->key))
-        gone[n++] = c;
-  }
-  if(!rc && n) {
-    t->pending = set;
-    rc = holder_fetch(t->holder, (const struct conflict *const *)gone, n,
-                      on_fetch_done, t);
-    if(!rc) {
-      free(gone);
-      return;
-    }
-    t->pending = NULL;
-    log_warnx("tenant %s: cannot check the objects of %zu conflict%s gone "
-              "from the inventory: %s; kept until the next cycle",
-              t->name, n, n == 1 ? "" : "s", strerror(-rc));
-  }
-  /* Each is taken out of the old inventory into the new one. */
-  for(i = 0; rc && i < n; i++)
-    gone[i] = conflict_set_remove(t->state.conflicts, gone[i]->key);
-  commit(t, set, gone, rc ? n : 0);
-  free(gone);
-}
-
-static void on_lookup_done(int result, const struct holder_result *res,
-                           size_t n, void *arg)
-{
-  struct tenant *t = arg;
-  struct conflict_set *set = t->pending;
   time_t now = time(NULL);
-  size_t i;
 
-  t->pending = NULL;
   if(t->closing || result == -ECANCELED) {
     conflict_set_free(set);
     return;
   }
-  /* A failed lookup only records its error: the pairing carried over
-   * from the last complete lookup stays as it was. */
-  for(i = 0; i < n; i++) {
-    struct conflict *c = conflict_set_find(set, res[i].key);
-
-    if(c && holder_apply(c, &res[i], now))
-      log_warnx("tenant %s: out of memory recording the holders of %s", t->name,
-                res[i].key);
+  if(result) {
+    t->stats.failures++;
+    t->stats.cycles_failed++;
+    t->stats.last_failure = now;
+    log_warnx("tenant %s: cycle failed on %s: %s%s%s (HTTP %ld, request-id "
+              "%s, client-request-id %s); conflicts unchanged",
+              t->name, what ? what : "?", err && err->code[0] ? err->code : "",
+              err && err->message[0] ? ": " : "",
+              err && err->message[0] ? err->message : strerror(-result),
+              err ? err->status : 0L,
+              err && err->request_id[0] ? err->request_id : "-",
+              err && err->client_request_id[0] ? err->client_request_id : "-");
+    if(t->changed)
+      t->changed(t->changed_arg);
+    schedule_cycle_done(t->sched, t->stats.failures);
+    return;
   }
-  check_gone(t, set);
+  pair(t, set);
 }
 
 /* pair() carries the pairing of every conflict over from the inventory
@@ -485,54 +309,213 @@ static void pair(struct tenant *t, struct conflict_set *set)
   check_gone(t, set);
 }
 
-static void on_cycle_done(int result, struct conflict_set *set,
-                          const char *what, const struct graph_error *err,
-                          void *arg)
+/* on_lookup_done() records the holders looked up for the new inventory
+ * t->pending, then checks the conflicts gone from it. */
+static void on_lookup_done(int result, const struct holder_result *res,
+                           size_t n, void *arg)
 {
   struct tenant *t = arg;
+  struct conflict_set *set = t->pending;
   time_t now = time(NULL);
+  size_t i;
 
+  t->pending = NULL;
   if(t->closing || result == -ECANCELED) {
     conflict_set_free(set);
     return;
   }
-  if(result) {
-    t->stats.failures++;
-    t->stats.cycles_failed++;
-    t->stats.last_failure = now;
-    log_warnx("tenant %s: cycle failed on %s: %s%s%s (HTTP %ld, request-id "
-              "%s, client-request-id %s); conflicts unchanged",
-              t->name, what ? what : "?", err && err->code[0] ? err->code : "",
-              err && err->message[0] ? ": " : "",
-              err && err->message[0] ? err->message : strerror(-result),
-              err ? err->status : 0L,
-              err && err->request_id[0] ? err->request_id : "-",
-              err && err->client_request_id[0] ? err->client_request_id : "-");
-    schedule(t);
-    if(t->changed)
-      t->changed(t->changed_arg);
-    idle(t);
+  /* A failed lookup only records its error: the pairing carried over
+   * from the last complete lookup stays as it was. */
+  for(i = 0; i < n; i++) {
+    struct conflict *c = conflict_set_find(set, res[i].key);
+
+    if(c && holder_apply(c, &res[i], now))
+      log_warnx("tenant %s: out of memory recording the holders of %s", t->name,
+                res[i].key);
+  }
+  check_gone(t, set);
+}
+
+/* check_gone() reads the objects of the conflicts believed so far that
+ * are missing from set, then commits set; when that cannot start, they
+ * are kept believed and checked again next cycle. */
+static void check_gone(struct tenant *t, struct conflict_set *set)
+{
+  struct conflict **gone = NULL;
+  struct conflict_iter it;
+  struct conflict *c;
+  size_t n = 0, i;
+  int rc = 0;
+
+  if(t->state.conflicts && conflict_set_count(t->state.conflicts)) {
+    gone = calloc(conflict_set_count(t->state.conflicts), sizeof(*gone));
+    if(!gone)
+      rc = -ENOMEM;
+    conflict_iter_init(&it, t->state.conflicts);
+    while(gone && (c = conflict_iter_next(&it)))
+      if(!conflict_set_find(set, c->key))
+        gone[n++] = c;
+  }
+  if(!rc && n) {
+    t->pending = set;
+    rc = holder_fetch(t->holder, (const struct conflict *const *)gone, n,
+                      on_fetch_done, t);
+    if(!rc) {
+      free(gone);
+      return;
+    }
+    t->pending = NULL;
+    log_warnx("tenant %s: cannot check the objects of %zu conflict%s gone "
+              "from the inventory: %s; kept until the next cycle",
+              t->name, n, n == 1 ? "" : "s", strerror(-rc));
+  }
+  /* Each is taken out of the old inventory into the new one. */
+  for(i = 0; rc && i < n; i++)
+    gone[i] = conflict_set_remove(t->state.conflicts, gone[i]->key);
+  commit(t, set, gone, rc ? n : 0);
+  free(gone);
+}
+
+/* on_fetch_done() gets the objects of the conflicts gone from the new
+ * inventory t->pending: each is released or cleared (an alert; it stays
+ * in the old inventory, which is dropped), or, when its object could not
+ * be read, kept believed. */
+static void on_fetch_done(int result, const struct holder_object *res, size_t n,
+                          void *arg)
+{
+  struct tenant *t = arg;
+  struct conflict_set *set = t->pending;
+  struct conflict **kept = NULL;
+  size_t i, nkept = 0;
+
+  t->pending = NULL;
+  if(t->closing || result == -ECANCELED) {
+    conflict_set_free(set);
     return;
   }
-  pair(t, set);
+  if(n)
+    kept = calloc(n, sizeof(*kept));
+  for(i = 0; i < n; i++) {
+    struct conflict *c = conflict_set_find(t->state.conflicts, res[i].key);
+    struct alert_sweep sw;
+    enum sweep_change ch;
+
+    if(!c)
+      continue;
+    if(res[i].outcome == HOLDER_FETCH_FAILED) {
+      if(kept)
+        kept[nkept++] = conflict_set_remove(t->state.conflicts, c->key);
+      continue;
+    }
+    ch = sweep_gone(
+        res[i].outcome == HOLDER_FOUND &&
+        sweep_carries(c, res[i].upn, res[i].proxies, res[i].nproxies));
+    memset(&sw, 0, sizeof(sw));
+    if(ch == SWEEP_RELEASED) {
+      sw.released_at = t->cycle_now;
+      sw.time_to_release = sweep_time_to_release(c, t->cycle_now);
+      log_info("tenant %s: %s: %s -> released after %ld s", t->name, c->key,
+               conflict_state_name(c->state), sw.time_to_release);
+    }
+    alert_conflict(t,
+                   ch == SWEEP_RELEASED ? ALERT_CONFLICT_RELEASED
+                                        : ALERT_CONFLICT_CLEARED,
+                   c, ch == SWEEP_RELEASED ? &sw : NULL);
+  }
+  if(n && !kept)
+    log_errx("tenant %s: out of memory; gone conflicts not kept", t->name);
+  commit(t, set, kept, nkept);
+  free(kept);
 }
 
-/* ===== The sweep ===== */
-
-/* schedule_sweep() arms the sweep timer for the next aligned time. */
-static void schedule_sweep(struct tenant *t)
+/* commit() makes the complete, paired inventory set the one believed:
+ * classes, diff and alerts, the sweep's steps, state file, next cycle.
+ * The n conflicts at kept (taken from the inventory believed so far,
+ * whose objects could not be checked) join set, still believed. */
+static void commit(struct tenant *t, struct conflict_set *set,
+                   struct conflict **kept, size_t n)
 {
-  struct timespec ts;
-  uint64_t now_ms;
+  const struct conflict_diff_cb cb = {on_detected, NULL, t};
+  struct conflict_diff_stats ds;
+  time_t now = time(NULL);
+  size_t i;
 
-  clock_gettime(CLOCK_REALTIME, &ts);
-  now_ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-  uv_timer_start(
-      &t->sweep_timer, on_sweep_timer,
-      sweep_next_delay_ms(now_ms, t->sweep.period, random_below(UINT32_MAX)),
-      0);
+  classify_all(t, set, now);
+  /* Logged there; a failure only delays the suggestion to the next cycle. */
+  suggest_update(t->suggest_path, set, &t->copts, t->anchor_length, now);
+  memset(&ds, 0, sizeof(ds));
+  conflict_set_diff(t->state.conflicts, set, &cb, &ds);
+  for(i = 0; i < n; i++)
+    if(conflict_set_add(set, kept[i])) {
+      log_errx("tenant %s: out of memory keeping %s", t->name, kept[i]->key);
+      conflict_free(kept[i]);
+    }
+  conflict_set_free(t->state.conflicts);
+  t->state.conflicts = set;
+  advance(t, set, now);
+  t->state.last_success = now;
+  if(t->delta) {
+    /* The new links go with the inventory they lead on from, in memory
+     * and in the one atomically written state file. */
+    inventory_take_links(t->inv, t->state.delta_link);
+    if(inventory_all_full(t->inv))
+      t->state.delta_full_sync = now;
+  }
+  if(t->stats.failures)
+    log_info("tenant %s: polling works again after %u failed cycle%s", t->name,
+             t->stats.failures, t->stats.failures == 1 ? "" : "s");
+  t->stats.failures = 0;
+  t->stats.cycles_ok++;
+  t->stats.last_success = now;
+  /* Failure is logged by the store; the next cycle saves again. */
+  store_save(t->state_dir, t->name, &t->state, now);
+  apply_cycle(t->apply);
+  uv_update_time(t->loop);
+  log_info("tenant %s: %zu conflict%s (%zu new, %zu cleared) in %.2f s%s%s%s",
+           t->name, conflict_set_count(set),
+           conflict_set_count(set) == 1 ? "" : "s", ds.detected, ds.cleared,
+           (double)(uv_now(t->loop) - t->cycle_start) / 1000.0,
+           t->delta ? " (" : "", inventory_rounds(t->inv), t->delta ? ")" : "");
+  if(t->changed)
+    t->changed(t->changed_arg);
+  schedule_cycle_done(t->sched, t->stats.failures);
 }
 
+/* ===== A sweep ===== */
+
+/* start_sweep() looks up the holders of every conflict believed now (the
+ * schedule's sweep start function). */
+static int start_sweep(void *arg)
+{
+  struct tenant *t = arg;
+  const struct conflict **all;
+  struct conflict_iter it;
+  struct conflict *c;
+  size_t n = 0;
+  int rc;
+
+  if(!t->state.conflicts || !conflict_set_count(t->state.conflicts)) {
+    log_debug("tenant %s: sweep: no conflicts", t->name);
+    return -ENOENT;
+  }
+  all = calloc(conflict_set_count(t->state.conflicts), sizeof(*all));
+  if(!all) {
+    log_warnx("tenant %s: sweep: out of memory; next sweep retries", t->name);
+    return -ENOMEM;
+  }
+  conflict_iter_init(&it, t->state.conflicts);
+  while((c = conflict_iter_next(&it)))
+    all[n++] = c;
+  rc = holder_lookup(t->holder, all, n, on_sweep_done, t);
+  free(all);
+  if(rc)
+    log_warnx("tenant %s: cannot start the sweep: %s; next sweep retries",
+              t->name, strerror(-rc));
+  return rc;
+}
+
+/* on_sweep_done() steps the state machine with the complete results of
+ * the sweep's lookup. */
 static void on_sweep_done(int result, const struct holder_result *res, size_t n,
                           void *arg)
 {
@@ -562,51 +545,10 @@ static void on_sweep_done(int result, const struct holder_result *res, size_t n,
            changes == 1 ? "" : "s");
   if(t->changed)
     t->changed(t->changed_arg);
-  idle(t);
+  schedule_sweep_done(t->sched);
 }
 
-/* start_sweep() looks up the holders of every conflict believed now;
- * on_sweep_done() steps the state machine with the complete results. */
-static void start_sweep(struct tenant *t)
-{
-  const struct conflict **all;
-  struct conflict_iter it;
-  struct conflict *c;
-  size_t n = 0;
-  int rc;
-
-  if(!t->state.conflicts || !conflict_set_count(t->state.conflicts)) {
-    log_debug("tenant %s: sweep: no conflicts", t->name);
-    return;
-  }
-  all = calloc(conflict_set_count(t->state.conflicts), sizeof(*all));
-  if(!all) {
-    log_warnx("tenant %s: sweep: out of memory; next sweep retries", t->name);
-    return;
-  }
-  conflict_iter_init(&it, t->state.conflicts);
-  while((c = conflict_iter_next(&it)))
-    all[n++] = c;
-  t->busy = true;
-  rc = holder_lookup(t->holder, all, n, on_sweep_done, t);
-  free(all);
-  if(rc) {
-    log_warnx("tenant %s: cannot start the sweep: %s; next sweep retries",
-              t->name, strerror(-rc));
-    idle(t);
-  }
-}
-
-static void on_sweep_timer(uv_timer_t *h)
-{
-  struct tenant *t = h->data;
-
-  schedule_sweep(t);
-  if(t->busy)
-    t->sweep_due = true; /* after the cycle */
-  else
-    start_sweep(t);
-}
+/* ===== Start and close ===== */
 
 /* The parts close independently; the last one frees the tenant, after
  * the inventory and holder, whose Graph callbacks have all run by then. */
@@ -631,15 +573,9 @@ static void on_part_closed(void *arg)
   part_closed(arg);
 }
 
-static void on_timer_closed(uv_handle_t *h)
+static void close_schedule(struct tenant *t)
 {
-  part_closed(h->data);
-}
-
-static void close_timers(struct tenant *t)
-{
-  uv_close((uv_handle_t *)&t->timer, on_timer_closed);
-  uv_close((uv_handle_t *)&t->sweep_timer, on_timer_closed);
+  schedule_close(t->sched, on_part_closed, t);
 }
 
 static void close_apply(struct tenant *t)
@@ -662,17 +598,12 @@ static void close_http(struct tenant *t)
   http_client_close(t->hc, on_part_closed, t);
 }
 
-/* A tenant's parts, closed in this order: the timers (no cycle or sweep
+/* A tenant's parts, closed in this order: the schedule (no cycle or sweep
  * starts), the apply engine before graph (whose cancelled callbacks then
  * drop its pass), graph before the token and the HTTP client it uses.
- * Each calls part_closed() once per entry it stands for (close_timers()
- * twice). */
-static const struct {
-  void (*close)(struct tenant *t);
-  unsigned parts;
-} parts[] = {
-    {close_timers, 2}, {close_apply, 1}, {close_graph, 1},
-    {close_token, 1},  {close_http, 1},
+ * Each calls part_closed() once. */
+static void (*const parts[])(struct tenant *t) = {
+    close_schedule, close_apply, close_graph, close_token, close_http,
 };
 
 void tenant_close(struct tenant *t, void (*closed_cb)(void *arg), void *arg)
@@ -684,11 +615,9 @@ void tenant_close(struct tenant *t, void (*closed_cb)(void *arg), void *arg)
   t->closed_arg = arg;
   /* Every part is counted before any close starts: a part with nothing
    * left to close may call back before its close function returns. */
-  t->open_parts = 0;
+  t->open_parts = sizeof(parts) / sizeof(parts[0]);
   for(i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
-    t->open_parts += parts[i].parts;
-  for(i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
-    parts[i].close(t);
+    parts[i](t);
 }
 
 static enum inventory_mode inventory_mode(int cfg_mode)
@@ -723,6 +652,7 @@ int tenant_start(uv_loop_t *loop, const struct cfg *cfg,
                  struct tenant **out)
 {
   struct http_client_opts ho;
+  struct schedule_opts so;
   struct graph_opts go;
   struct tenant *t;
   int rc;
@@ -738,7 +668,6 @@ int tenant_start(uv_loop_t *loop, const struct cfg *cfg,
     rc = -ENOMEM;
     goto fail;
   }
-  t->interval = tc->poll_interval ? tc->poll_interval : cfg->poll_interval;
   t->alert = alert;
   t->changed = changed;
   t->changed_arg = arg;
@@ -802,21 +731,18 @@ int tenant_start(uv_loop_t *loop, const struct cfg *cfg,
   rc = apply_new(loop, t->g, alert, tc, state_dir, &t->apply);
   if(rc)
     goto fail_inv; /* logged by apply_new */
-  /* uv_timer_init() only fills the handle in and cannot fail (libuv
-   * returns 0), so no half-initialised pair needs closing here. */
-  rc = uv_timer_init(loop, &t->timer);
-  if(!rc)
-    rc = uv_timer_init(loop, &t->sweep_timer);
+  memset(&so, 0, sizeof(so));
+  so.interval = tc->poll_interval ? tc->poll_interval : cfg->poll_interval;
+  so.sweep_period = t->sweep.period;
+  so.cycle = start_cycle;
+  so.sweep = start_sweep;
+  so.arg = t;
+  rc = schedule_new(loop, &so, &t->sched);
   if(rc)
     goto fail_apply;
-  t->timer.data = t;
-  t->sweep_timer.data = t;
-  /* The first cycle soon, spread over a few seconds across tenants. */
-  uv_timer_start(&t->timer, on_timer, 100 + random_below(2000), 0);
-  schedule_sweep(t);
   log_info("tenant %s: polling %s every %u s; release sweep every %lu s "
            "(grace %lu s)",
-           t->name, tc->graph_url, t->interval, t->sweep.period,
+           t->name, tc->graph_url, so.interval, t->sweep.period,
            t->sweep.grace);
   *out = t;
   return 0;
