@@ -1452,11 +1452,12 @@ static void on_verify(int result, long status, const cJSON *body,
            definite ? "not tried again until the entry's reference changes"
                     : "tried again next cycle");
   log_errx("apply: tenant %s: %s", p->a->tenant, msg);
+  /* Recorded (journal above, refusal memory here) before it is alerted. */
+  if(definite)
+    memory_note(p->a, "patch-refused", p->e);
   emit(p, ALERT_ANCHOR_FAILED,
        p->patch_result ? "patch-refused" : "not-verified", p->old_value,
        patch_rid, get_rid, msg);
-  if(definite)
-    memory_note(p->a, "patch-refused", p->e);
   next_entry(p);
 }
 

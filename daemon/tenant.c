@@ -8,8 +8,10 @@
  * inventory are read (holder_fetch()) to tell a release from a clearing;
  * only then is the inventory compared with the old one: each difference
  * becomes an alert (conflict.detected, conflict.released /
- * conflict.cleared), the sweep's state machine (sweep.c) is stepped, and
- * the state file is rewritten.  A failed lookup never hides a conflict: it
+ * conflict.cleared), the sweep's state machine (sweep.c) is stepped, the
+ * state file is rewritten, and only then are the alerts sent (outbox.h):
+ * whoever reads an alert finds the state that records it already saved.
+ * A failed lookup never hides a conflict: it
  * is alerted as class unknown and looked up again next cycle; a failed
  * object check keeps the conflict believed until a later cycle decides.
  * A failed cycle is logged once and retried sooner, with backoff.
@@ -41,6 +43,7 @@
 #include "http.h"
 #include "inventory.h"
 #include "log.h"
+#include "outbox.h"
 #include "schedule.h"
 #include "store.h"
 #include "suggest.h"
@@ -61,7 +64,6 @@ struct tenant {
   char *state_dir;
   char *suggest_path;     /* <state_dir>/<tenant>.suggestions.csv */
   unsigned anchor_length; /* bytes an anchor decodes to; 0 = any */
-  struct alert *alert;
   struct http_client *hc;
   struct token *tok;
   struct graph *g;
@@ -78,6 +80,7 @@ struct tenant {
   struct sweep_opts sweep;
   unsigned long aging[CFG_MAX_DURATIONS];
   struct store_state state; /* the inventory believed now, delta links */
+  struct outbox outbox;     /* alerts waiting for the state to be saved */
   struct tenant_stats stats;
   void (*changed)(void *arg);
   void *changed_arg;
@@ -123,21 +126,14 @@ void tenant_get_stats(const struct tenant *t, struct tenant_stats *st)
 
 /* ===== Alerts and the sweep's steps, for cycles and sweeps ===== */
 
-/* alert_conflict() raises one alert about c; sw carries the sweep's
- * figures, or is NULL. */
+/* alert_conflict() queues one alert about c, as it is now, until the
+ * state is saved (outbox_flush()); sw carries the sweep's figures, or is
+ * NULL. */
 static void alert_conflict(struct tenant *t, enum alert_type type,
                            const struct conflict *c,
                            const struct alert_sweep *sw)
 {
-  struct classify_result cr;
-  struct alert_event ev;
-
-  classify_conflict(c, &t->copts, time(NULL), &cr);
-  alert_event_init(&ev, type, t->name, c);
-  ev.classification = &cr;
-  ev.sweep = sw;
-  /* Failures are logged and the event queued by the alert module. */
-  alert_emit(t->alert, &ev);
+  outbox_add(&t->outbox, type, c, sw, time(NULL));
 }
 
 static void on_detected(const struct conflict *c, void *arg)
@@ -160,7 +156,7 @@ static void classify_all(struct tenant *t, struct conflict_set *set, time_t now)
 }
 
 /* advance() runs the sweep's state machine over every conflict of set as of
- * now and raises an alert per change and per aging threshold passed.
+ * now and queues an alert per change and per aging threshold passed.
  * Returns the number of state changes. */
 static size_t advance(struct tenant *t, struct conflict_set *set, time_t now)
 {
@@ -429,7 +425,8 @@ static void on_fetch_done(int result, const struct holder_object *res, size_t n,
 }
 
 /* commit() makes the complete, paired inventory set the one believed:
- * classes, diff and alerts, the sweep's steps, state file, next cycle.
+ * classes, diff, the sweep's steps and the state file, then the alerts
+ * of all that, the apply pass and the next cycle.
  * The n conflicts at kept (taken from the inventory believed so far,
  * whose objects could not be checked) join set, still believed. */
 static void commit(struct tenant *t, struct conflict_set *set,
@@ -467,8 +464,11 @@ static void commit(struct tenant *t, struct conflict_set *set,
   t->stats.failures = 0;
   t->stats.cycles_ok++;
   t->stats.last_success = now;
-  /* Failure is logged by the store; the next cycle saves again. */
+  /* Failure is logged by the store; the next cycle saves again.  The
+   * alerts go out either way: one repeated after a restart beats one
+   * lost. */
   store_save(t->state_dir, t->name, &t->state, now);
+  outbox_flush(&t->outbox);
   apply_cycle(t->apply);
   uv_update_time(t->loop);
   log_info("tenant %s: %zu conflict%s (%zu new, %zu cleared) in %.2f s%s%s%s",
@@ -539,6 +539,7 @@ static void on_sweep_done(int result, const struct holder_result *res, size_t n,
   classify_all(t, set, now);
   changes = advance(t, set, now);
   store_save(t->state_dir, t->name, &t->state, now);
+  outbox_flush(&t->outbox);
   log_info("tenant %s: sweep re-checked %zu conflict%s (%zu failed), %zu "
            "change%s",
            t->name, n, n == 1 ? "" : "s", failed, changes,
@@ -559,6 +560,7 @@ static void part_closed(struct tenant *t)
   inventory_free(t->inv);
   holder_free(t->holder);
   conflict_set_free(t->pending);
+  outbox_clear(&t->outbox);
   store_state_clear(&t->state);
   if(t->closed_cb)
     t->closed_cb(t->closed_arg);
@@ -668,7 +670,7 @@ int tenant_start(uv_loop_t *loop, const struct cfg *cfg,
     rc = -ENOMEM;
     goto fail;
   }
-  t->alert = alert;
+  outbox_init(&t->outbox, alert, t->name, &t->copts);
   t->changed = changed;
   t->changed_arg = arg;
 
