@@ -5,8 +5,10 @@ Certificates are made once per run with scripts/graphsim-certs.  Each test class
 starts one simulator process (port 0, --port-file); each test reloads the scenario
 (which also clears tokens, faults, settings and the request and write logs), writes a
 daemon configuration into its own temporary directory and runs the daemon in the
-foreground (-d, debug log on stderr captured to a file).  Every wait has a timeout,
-and every process is killed by a cleanup whatever the test outcome."""
+foreground (-d, debug log on stderr captured to a file).  Every wait polls for the
+condition the test then asserts, never sleeps for a fixed time, and has a generous
+deadline (WAIT) that only a failing test reaches; every process is killed by a
+cleanup whatever the test outcome."""
 
 import atexit
 import datetime
@@ -36,8 +38,10 @@ READER_SECRET = "reader-secret"
 WRITER_ID = "1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d"
 WRITER_SECRET = "writer-secret"
 
-# A test that waits longer than this for one thing has failed.
-WAIT = 20.0
+# A test that waits longer than this for one thing has failed.  Generous, because the
+# machine may be loaded (CI, parallel builds): a wait returns as soon as its condition
+# holds, so only a failing test ever waits this long.
+WAIT = 60.0
 
 
 def qd_bin():
@@ -135,14 +139,14 @@ class Simulator:
             except (OSError, ValueError):
                 return None
 
-        self.port = wait_until("graphsim's port file", port, timeout=15)
+        self.port = wait_until("graphsim's port file", port)
         self.base = "https://127.0.0.1:%d" % self.port
-        wait_until("graphsim /_sim/health", self._healthy, timeout=10)
+        wait_until("graphsim /_sim/health", self._healthy)
         return self
 
     def _healthy(self):
         try:
-            return self.request("GET", "/_sim/health", timeout=2).status == 200
+            return self.request("GET", "/_sim/health", timeout=10).status == 200
         except OSError:
             return False
 
@@ -162,7 +166,7 @@ class Simulator:
             return ""
 
     # ----- HTTP ------------------------------------------------------------------------
-    def request(self, method, path, body=None, timeout=10):
+    def request(self, method, path, body=None, timeout=WAIT):
         data, headers = None, {}
         if body is not None:
             data = json.dumps(body).encode()
@@ -402,6 +406,27 @@ class Daemon:
 
     def wait_for_more_cycles(self, more=1, timeout=WAIT):
         return self.wait_for_cycles(len(self.cycles()) + more, timeout)
+
+    def wait_for_cycle(self, cycle, then=0, timeout=WAIT):
+        """Waits until a cycle logged as `cycle` ((conflicts, new, cleared)) has
+        completed, and `then` more after it; returns the cycles of the current run.  An
+        alert comes before the log line of the cycle that raised it, so a test that
+        saw an alert waits for that cycle this way, not by counting cycles."""
+        def probe():
+            cycles = self.cycles()
+            if cycle in cycles and len(cycles) - cycles.index(cycle) > then:
+                return cycles
+            if not self.running():
+                raise AssertionError("the daemon exited (%s) before cycle %s:\n%s"
+                                     % (self.proc.returncode, cycle, self.log_tail()))
+            return None
+        try:
+            return wait_until("cycle %s and %d more" % (cycle, then), probe, timeout)
+        except AssertionError as exc:
+            if "timed out" in str(exc):
+                raise AssertionError("%s; cycles: %s; log tail:\n%s"
+                                     % (exc, self.cycles(), self.log_tail()))
+            raise
 
     # ----- alerts ------------------------------------------------------------------------
     def alerts(self):
