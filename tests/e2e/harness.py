@@ -376,23 +376,33 @@ class Daemon:
         rx = re.compile(pattern)
         return [line for line in self.log().splitlines() if rx.search(line)]
 
+    def wait(self, what, probe, timeout=WAIT, detail=None):
+        """Waits until probe() returns something true and returns it.  Fails at once
+        when the daemon exits first, and after `timeout` seconds with detail() (a
+        string, if given) and the log tail."""
+        def step():
+            value = probe()
+            if value:
+                return value
+            if not self.running():
+                raise AssertionError("the daemon exited (%s) while waiting for %s:\n%s"
+                                     % (self.proc.returncode, what, self.log_tail()))
+            return None
+        try:
+            return wait_until(what, step, timeout)
+        except AssertionError as exc:
+            if "timed out" in str(exc):
+                raise AssertionError("%s%s; log tail:\n%s"
+                                     % (exc, detail() if detail else "", self.log_tail()))
+            raise
+
     def wait_for_log(self, pattern, count=1, timeout=WAIT):
         """Waits until the current log has `count` lines matching the regular
         expression; returns them."""
         def probe():
             lines = self.log_lines(pattern)
-            if len(lines) >= count:
-                return lines
-            if not self.running():
-                raise AssertionError("the daemon exited (%s) before logging %r:\n%s"
-                                     % (self.proc.returncode, pattern, self.log_tail()))
-            return None
-        try:
-            return wait_until("%d log line(s) matching %r" % (count, pattern), probe, timeout)
-        except AssertionError as exc:
-            if "timed out" in str(exc):
-                raise AssertionError("%s; log tail:\n%s" % (exc, self.log_tail()))
-            raise
+            return lines if len(lines) >= count else None
+        return self.wait("%d log line(s) matching %r" % (count, pattern), probe, timeout)
 
     def cycles(self, name=None):
         """(conflicts, new, cleared) of every completed cycle in the current log."""
@@ -416,17 +426,9 @@ class Daemon:
             cycles = self.cycles()
             if cycle in cycles and len(cycles) - cycles.index(cycle) > then:
                 return cycles
-            if not self.running():
-                raise AssertionError("the daemon exited (%s) before cycle %s:\n%s"
-                                     % (self.proc.returncode, cycle, self.log_tail()))
             return None
-        try:
-            return wait_until("cycle %s and %d more" % (cycle, then), probe, timeout)
-        except AssertionError as exc:
-            if "timed out" in str(exc):
-                raise AssertionError("%s; cycles: %s; log tail:\n%s"
-                                     % (exc, self.cycles(), self.log_tail()))
-            raise
+        return self.wait("cycle %s and %d more" % (cycle, then), probe, timeout,
+                         lambda: "; cycles: %s" % self.cycles())
 
     # ----- alerts ------------------------------------------------------------------------
     def alerts(self):
@@ -448,19 +450,10 @@ class Daemon:
         """Waits until predicate(list of alerts) is true; returns the alerts."""
         def probe():
             alerts = self.alerts()
-            if predicate(alerts):
-                return alerts or [None]
-            if not self.running():
-                raise AssertionError("the daemon exited (%s) while waiting for alerts:\n%s"
-                                     % (self.proc.returncode, self.log_tail()))
-            return None
-        try:
-            return [a for a in wait_until("alerts", probe, timeout) if a is not None]
-        except AssertionError as exc:
-            if "timed out" in str(exc):
-                raise AssertionError("%s; alerts so far: %d; log tail:\n%s"
-                                     % (exc, len(self.alerts()), self.log_tail()))
-            raise
+            return (alerts or [None]) if predicate(alerts) else None
+        alerts = self.wait("alerts", probe, timeout,
+                           lambda: "; alerts so far: %d" % len(self.alerts()))
+        return [a for a in alerts if a is not None]
 
 
 def detected(alerts):
