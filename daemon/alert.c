@@ -645,12 +645,15 @@ done:
 #endif
 
 /* to_log_sink() sends the event to journald, or to syslog(3) when that
- * fails or libsystemd is not built in. */
+ * fails or libsystemd is not built in.  sd_journal_sendv() reports
+ * success when journald's socket does not exist (it drops the entry), so
+ * a missing socket is checked for here: without journald, syslog. */
 static void to_log_sink(struct alert *a, const struct alert_event *ev,
                         const struct rendered *r)
 {
 #ifdef HAVE_LIBSYSTEMD
-  int rc = to_journal(ev, r);
+  int rc = access("/run/systemd/journal/socket", W_OK) == 0 ? to_journal(ev, r)
+                                                            : -ENOENT;
 
   if(!rc) {
     a->journal_down = false;
