@@ -494,6 +494,21 @@ enum tu_upload_step tu_upload_collect(void **con_cls, const char *data,
   return TU_UPLOAD_MORE;
 }
 
+bool tu_upload_ready(void **con_cls, const char *data, size_t *data_size,
+                     enum MHD_Result *ret)
+{
+  switch(tu_upload_collect(con_cls, data, data_size)) {
+  case TU_UPLOAD_DONE:
+    return true;
+  case TU_UPLOAD_ERROR:
+    *ret = MHD_NO;
+    return false;
+  default:
+    *ret = MHD_YES;
+    return false;
+  }
+}
+
 void tu_upload_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {

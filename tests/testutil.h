@@ -128,6 +128,13 @@ enum tu_upload_step {
 };
 enum tu_upload_step tu_upload_collect(void **con_cls, const char *data,
                                       size_t *data_size);
+
+/* tu_upload_ready() is tu_upload_collect() for a handler that only acts on
+ * whole requests: true when the request is all there (answer it now;
+ * *con_cls holds the body), else false with *ret set to what the handler
+ * returns. */
+bool tu_upload_ready(void **con_cls, const char *data, size_t *data_size,
+                     enum MHD_Result *ret);
 void tu_upload_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe);
 
