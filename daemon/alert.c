@@ -594,12 +594,15 @@ done:
 #endif
 
 /* to_log_sink() sends the event to journald, or to syslog(3) when that
- * fails or libsystemd is not built in. */
+ * fails or libsystemd is not built in.  sd_journal_sendv() reports
+ * success when journald's socket does not exist (it drops the entry), so
+ * a missing socket is checked for here: without journald, syslog. */
 static void to_log_sink(struct alert *a, const struct alert_event *ev,
                         const struct rendered *r)
 {
 #ifdef HAVE_LIBSYSTEMD
-  int rc = to_journal(ev, r);
+  int rc = access("/run/systemd/journal/socket", W_OK) == 0 ? to_journal(ev, r)
+                                                            : -ENOENT;
 
   if(!rc) {
     a->journal_down = false;
@@ -763,12 +766,15 @@ int alert_open(const struct alert_opts *opts, struct alert **out)
   return 0;
 }
 
-void alert_close(struct alert *a)
+void alert_close(struct alert *a, void (*closed_cb)(void *arg), void *arg)
 {
   struct line *l, *next;
 
-  if(!a)
+  if(!a) {
+    if(closed_cb)
+      closed_cb(arg);
     return;
+  }
   if(a->pending)
     log_errx("alert: %s: %zu alert(s) never written are lost", a->jsonl_path,
              a->pending);
@@ -781,6 +787,8 @@ void alert_close(struct alert *a)
     close(a->fd);
   free(a->jsonl_path);
   free(a);
+  if(closed_cb)
+    closed_cb(arg);
 }
 
 int alert_emit(struct alert *a, const struct alert_event *ev)

@@ -31,21 +31,10 @@
 #include "journal.h"
 #include "log.h"
 #include "refusals.h"
-#include "store.h"
 #include "strlist.h"
-#include "suggest.h"
+#include "tfiles.h"
 
 /* ===== small helpers ===== */
-
-char *apply_memory_path(const char *state_dir, const char *name)
-{
-  return store_file_path(state_dir, name, ".apply.json");
-}
-
-char *apply_kill_switch_path(const char *state_dir, const char *name)
-{
-  return store_file_path(state_dir, name, ".stop");
-}
 
 const char *apply_str_or(const char *s, const char *dflt)
 {
@@ -96,19 +85,26 @@ void apply_candidate_clear(struct pass *p)
   p->e = NULL;
 }
 
+static void apply_free(struct apply *a);
+static void close_done(struct apply *a);
+
 /* pass_free() frees p with everything it owns (journal handle and state,
  * the known anchors, the candidate, the command's list) and detaches it
- * from its engine. */
+ * from its engine; when the engine is closing, the last part to go frees
+ * it (close_done()). */
 static void pass_free(struct pass *p)
 {
+  struct apply *a = p->a;
+
   apply_candidate_clear(p);
   journal_close(p->j);
   journal_state_clear(&p->js);
   anchors_set_free(p->set);
   free(p->env_list);
-  if(p->a->p == p)
-    p->a->p = NULL;
+  if(a->p == p)
+    a->p = NULL;
   free(p);
+  close_done(a);
 }
 
 bool apply_gone(struct pass *p, int result)
@@ -486,11 +482,12 @@ static void on_verify(int result, long status, const cJSON *body,
            definite ? "not tried again until the entry's reference changes"
                     : "tried again next cycle");
   log_errx("apply: tenant %s: %s", p->a->tenant, msg);
+  /* Recorded (journal above, refusal memory here) before it is alerted. */
+  if(definite)
+    refusals_note(p->a->said, "patch-refused", p->e);
   apply_emit(p, ALERT_ANCHOR_FAILED,
              p->patch_result ? "patch-refused" : "not-verified", p->old_value,
              patch_rid, get_rid, msg);
-  if(definite)
-    refusals_note(p->a->said, "patch-refused", p->e);
   apply_guard_next(p);
 }
 
@@ -639,10 +636,10 @@ int apply_new(uv_loop_t *loop, struct graph *g, struct alert *alert,
   a->post_cmd = tc->post_apply_command ? strdup(tc->post_apply_command) : NULL;
   a->kill_switch = tc->apply_kill_switch
                        ? strdup(tc->apply_kill_switch)
-                       : apply_kill_switch_path(state_dir, tc->name);
-  a->journal_path = journal_path(state_dir, tc->name);
-  memory_path = apply_memory_path(state_dir, tc->name);
-  a->suggestions_path = suggest_path(state_dir, tc->name);
+                       : tfiles_path(state_dir, tc->name, TFILES_KILL_SWITCH);
+  a->journal_path = tfiles_path(state_dir, tc->name, TFILES_JOURNAL);
+  memory_path = tfiles_path(state_dir, tc->name, TFILES_APPLY_MEMORY);
+  a->suggestions_path = tfiles_path(state_dir, tc->name, TFILES_SUGGESTIONS);
   rc = -ENOMEM;
   if(!a->tenant || !a->tenant_id || !a->kill_switch || !a->journal_path ||
      !memory_path || !a->suggestions_path ||
@@ -664,6 +661,7 @@ int apply_new(uv_loop_t *loop, struct graph *g, struct alert *alert,
   free(name);
   if(rc)
     goto fail;
+  a->cmd_open = true;
   if(a->mode != CFG_APPLY_OFF)
     log_info("apply: tenant %s: %s mode; anchors from %s and approved lines "
              "of %s; kill switch %s",
@@ -681,18 +679,35 @@ fail:
   return rc == -ENOMEM ? rc : -EIO;
 }
 
+/* close_done() frees a once apply_close() has run, the command runner is
+ * closed and no pass waits for its (cancelled) Graph callback; then the
+ * close callback runs. */
+static void close_done(struct apply *a)
+{
+  void (*cb)(void *arg) = a->closed_cb;
+  void *arg = a->closed_arg;
+
+  if(!a->closing || a->cmd_open || a->p)
+    return;
+  apply_free(a);
+  if(cb)
+    cb(arg);
+}
+
 /* on_command_closed() runs once the command runner is closed and freed:
  * the engine's own handles are then all closed. */
 static void on_command_closed(void *arg)
 {
   struct apply *a = arg;
 
-  if(a->closed_cb)
-    a->closed_cb(a->closed_arg);
+  a->cmd_open = false;
+  close_done(a);
 }
 
 void apply_close(struct apply *a, void (*closed_cb)(void *arg), void *arg)
 {
+  if(a->closing)
+    return;
   a->closing = true;
   a->closed_cb = closed_cb;
   a->closed_arg = arg;
@@ -703,12 +718,10 @@ void apply_close(struct apply *a, void (*closed_cb)(void *arg), void *arg)
   a->cmd = NULL;
 }
 
-void apply_free(struct apply *a)
+/* apply_free() frees what a owns and a: the command runner must be
+ * closed and no pass left (apply_new()'s failure, or close_done()). */
+static void apply_free(struct apply *a)
 {
-  if(!a)
-    return;
-  if(a->p)
-    pass_free(a->p);
   strlist_clear(&a->domains);
   strlist_clear(&a->groups);
   refusals_free(a->said);

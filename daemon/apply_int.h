@@ -20,8 +20,8 @@
 #include "strlist.h"
 
 /* One tenant's engine: made by apply_new(), closed by apply_close(),
- * freed by apply_free().  It owns every string and list in it, the
- * refusal memory, the post_apply_command runner and the running pass;
+ * freed by apply_free() (from close_done()).  It owns every string and list in
+ * it, the refusal memory, the post_apply_command runner and the running pass;
  * g and alert are borrowed. */
 struct apply {
   uv_loop_t *loop;
@@ -44,6 +44,7 @@ struct apply {
   struct pass *p; /* the running pass, or NULL */
   bool closing;
   struct child *cmd; /* runs post_apply_command; NULL once closing */
+  bool cmd_open;     /* cmd not yet closed (child_close() calls back) */
   void (*closed_cb)(void *arg);
   void *closed_arg;
 };

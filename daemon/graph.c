@@ -45,6 +45,8 @@ struct graph {
    * uv_now() reaches this, not only the one that was refused. */
   uint64_t throttled_until;
   bool closing;
+  void (*closed_cb)(void *arg);
+  void *closed_arg;
 };
 
 struct graph_req {
@@ -212,11 +214,18 @@ int graph_new(uv_loop_t *loop, struct http_client *hc, struct token *tok,
   return 0;
 }
 
+/* graph_free() frees g once graph_close() has released every request,
+ * then calls the close callback. */
 static void graph_free(struct graph *g)
 {
+  void (*cb)(void *arg) = g->closed_cb;
+  void *arg = g->closed_arg;
+
   free(g->tenant);
   free(g->root);
   free(g);
+  if(cb)
+    cb(arg);
 }
 
 static void on_req_closed(uv_handle_t *h)
@@ -1012,12 +1021,16 @@ int graph_batch(struct graph *g, const struct graph_batch_item *items, size_t n,
   return rc;
 }
 
-void graph_close(struct graph *g)
+void graph_close(struct graph *g, void (*closed_cb)(void *arg), void *arg)
 {
   struct graph_req *r, *next;
   struct graph_error err;
 
+  if(g->closing)
+    return;
   g->closing = true;
+  g->closed_cb = closed_cb;
+  g->closed_arg = arg;
   memset(&err, 0, sizeof(err));
   snprintf(err.code, sizeof(err.code), "cancelled");
   for(r = g->reqs; r; r = next) {

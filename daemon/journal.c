@@ -22,8 +22,8 @@
 #include <cjson/cJSON.h>
 
 #include "atomic.h"
+#include "conflict.h"
 #include "jsonx.h"
-#include "store.h"
 #include "timex.h"
 
 struct journal {
@@ -39,11 +39,6 @@ const char *journal_kind_name(enum journal_kind k)
   return (unsigned)k < sizeof(kind_names) / sizeof(kind_names[0])
              ? kind_names[k]
              : "unknown";
-}
-
-char *journal_path(const char *state_dir, const char *tenant)
-{
-  return store_file_path(state_dir, tenant, ".journal.jsonl");
 }
 
 int journal_open(const char *path, struct journal **out)

@@ -56,10 +56,6 @@ struct journal_record {
 /* journal_kind_name() returns "intent", "applied", ... */
 const char *journal_kind_name(enum journal_kind k);
 
-/* journal_path() returns the malloc'd "<state_dir>/<tenant>.journal.jsonl",
- * or NULL when out of memory or when tenant is not a plain file name. */
-char *journal_path(const char *state_dir, const char *tenant);
-
 /* An open journal, for appending. */
 struct journal;
 

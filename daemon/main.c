@@ -33,7 +33,7 @@
 struct daemon {
   uv_loop_t loop;
   uv_signal_t sigterm, sigint, sighup;
-  struct notify notify;
+  struct notify *notify;   /* the watchdog; owned */
   struct alert *alert;     /* alert sinks; owned */
   struct tenant **tenants; /* one per [tenant] section; owned */
   size_t ntenants;
@@ -123,7 +123,7 @@ static void on_tenant_closed(void *arg)
   struct daemon *d = arg;
 
   if(--d->closing == 0 && d->stopping) {
-    alert_close(d->alert);
+    alert_close(d->alert, NULL, NULL);
     d->alert = NULL;
   }
 }
@@ -198,12 +198,12 @@ static int reload_alerts_and_tenants(struct daemon *d, const struct cfg *ncfg)
   rc = start_tenants(d, ncfg, &ts, &n);
   if(rc) {
     d->alert = old;
-    alert_close(na);
+    alert_close(na, NULL, NULL);
     return rc;
   }
   close_tenants(d, d->tenants, d->ntenants);
   /* The old tenants are closed: none of them emits another alert. */
-  alert_close(old);
+  alert_close(old, NULL, NULL);
   d->tenants = ts;
   d->ntenants = n;
   return 0;
@@ -275,12 +275,12 @@ static void stop(struct daemon *d, const char *why)
   uv_close((uv_handle_t *)&d->sigterm, NULL);
   uv_close((uv_handle_t *)&d->sigint, NULL);
   uv_close((uv_handle_t *)&d->sighup, NULL);
-  notify_close(&d->notify);
+  notify_close(d->notify, NULL, NULL);
   close_tenants(d, d->tenants, d->ntenants);
   d->tenants = NULL;
   d->ntenants = 0;
   if(!d->closing) {
-    alert_close(d->alert);
+    alert_close(d->alert, NULL, NULL);
     d->alert = NULL;
   }
 }
@@ -396,9 +396,9 @@ int main(int argc, char *argv[])
      (rc = start_signal(&d, &d.sigint, SIGINT)) ||
      (rc = start_signal(&d, &d.sighup, SIGHUP)))
     fatalx("uv_signal_start: %s", uv_strerror(rc));
-  rc = notify_init(&d.notify, &d.loop);
+  rc = notify_new(&d.loop, &d.notify);
   if(rc)
-    fatalx("notify_init: %s", uv_strerror(rc));
+    fatalx("notify_new: %s", strerror(-rc));
   {
     struct alert_opts ao;
 

@@ -21,6 +21,7 @@
 #include "conflict_json.h"
 #include "jsonx.h"
 #include "log.h"
+#include "tfiles.h"
 #include "timex.h"
 
 /* A state file larger than this is taken as corrupt rather than read. */
@@ -42,23 +43,6 @@ void store_state_clear(struct store_state *st)
     free(st->delta_link[i]);
   conflict_set_free(st->conflicts);
   memset(st, 0, sizeof(*st));
-}
-
-char *store_file_path(const char *state_dir, const char *tenant,
-                      const char *suffix)
-{
-  char *path;
-
-  if(!*tenant || tenant[0] == '.' || strchr(tenant, '/'))
-    return NULL;
-  if(asprintf(&path, "%s/%s%s", state_dir, tenant, suffix) < 0)
-    return NULL;
-  return path;
-}
-
-char *store_path(const char *state_dir, const char *tenant)
-{
-  return store_file_path(state_dir, tenant, ".state.json");
 }
 
 /* ===== Saving ===== */
@@ -146,7 +130,7 @@ int store_save(const char *state_dir, const char *tenant,
   size_t len = 0;
   int rc = -ENOMEM;
 
-  path = store_path(state_dir, tenant);
+  path = tfiles_path(state_dir, tenant, TFILES_STATE);
   if(!path) {
     log_errx("store: %s: cannot make a state file name for tenant '%s'",
              state_dir, tenant);
@@ -326,7 +310,7 @@ int store_load(const char *state_dir, const char *tenant,
   cJSON *doc;
   int rc;
 
-  path = store_path(state_dir, tenant);
+  path = tfiles_path(state_dir, tenant, TFILES_STATE);
   if(!path) {
     log_errx("store: %s: cannot make a state file name for tenant '%s'",
              state_dir, tenant);

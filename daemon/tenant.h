@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT
  *
  * tenant: everything the daemon runs for one [tenant NAME] section: its
- * HTTP client, token source, Graph client, inventory and poll timer, and
+ * HTTP client, token source, Graph client, inventory and schedule, and
  * the conflict inventory it believes in (loaded from and saved to the
  * state directory).  Cycles never overlap, and each tenant has its own
  * timer and connections, so a slow tenant delays no other.

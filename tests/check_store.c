@@ -19,6 +19,7 @@
 #include "log.h"
 #include "store.h"
 #include "testutil.h"
+#include "tfiles.h"
 
 #define NOW ((time_t)1700000000)
 
@@ -117,7 +118,7 @@ START_TEST(test_roundtrip)
 
   fill(&st, 50);
   ck_assert_int_eq(store_save(dir, "contoso", &st, NOW), 0);
-  path = store_path(dir, "contoso");
+  path = tfiles_path(dir, "contoso", TFILES_STATE);
   ck_assert_int_eq(stat(path, &sb), 0);
   ck_assert_int_eq(sb.st_mode & 07777, 0640);
   text = tu_slurp(path);
@@ -170,7 +171,7 @@ START_TEST(test_missing)
   ck_assert_int_eq(store_load(dir, "contoso", &st), -ENOENT);
   ck_assert_ptr_null(st.conflicts);
   ck_assert_int_eq(store_load(dir, "../etc", &st), -EINVAL);
-  ck_assert_ptr_null(store_path(dir, ".hidden"));
+  ck_assert_ptr_null(tfiles_path(dir, ".hidden", TFILES_STATE));
 }
 END_TEST
 
@@ -183,7 +184,7 @@ START_TEST(test_failure_keeps_old)
   fill(&small, 2);
   fill(&big, 2000);
   ck_assert_int_eq(store_save(dir, "contoso", &small, NOW), 0);
-  path = store_path(dir, "contoso");
+  path = tfiles_path(dir, "contoso", TFILES_STATE);
   before = tu_slurp(path);
 
   /* A directory that does not exist. */
@@ -491,7 +492,7 @@ START_TEST(test_sweep_record_roundtrip)
   c->stuck_at = NOW - 60;
   c->aging_done = 86400;
   ck_assert_int_eq(store_save(dir, "contoso", &st, NOW), 0);
-  path = store_path(dir, "contoso");
+  path = tfiles_path(dir, "contoso", TFILES_STATE);
   text = tu_slurp(path);
   ck_assert_ptr_nonnull(strstr(text, "\"state\":\"stuck\",\"freedAt\":"
                                      "\"2023-11-14T20:13:20Z\","
