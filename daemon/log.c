@@ -20,12 +20,10 @@ int log_level = LOG_INFO;
 static enum log_target target = LOG_TO_STDERR;
 static const char *log_ident = "quarantined";
 
-static const struct {
-  const char *name;
-  int prio;
-} levels[] = {
-    {"error", LOG_ERR}, {"warning", LOG_WARNING}, {"notice", LOG_NOTICE},
-    {"info", LOG_INFO}, {"debug", LOG_DEBUG},
+/* The name of every syslog priority, indexed by it.  Only error .. debug
+ * can be configured (log_level_parse()); fatal() logs at LOG_CRIT. */
+static const char *const level_names[] = {
+    "emerg", "alert", "crit", "error", "warning", "notice", "info", "debug",
 };
 
 /* stderr_is_journal() tells whether fd 2 is the stream journald handed us:
@@ -71,22 +69,19 @@ enum log_target log_get_target(void)
 
 int log_level_parse(const char *name)
 {
-  size_t i;
+  int prio;
 
-  for(i = 0; i < sizeof(levels) / sizeof(levels[0]); i++)
-    if(!strcasecmp(name, levels[i].name))
-      return levels[i].prio;
+  for(prio = LOG_ERR; prio <= LOG_DEBUG; prio++)
+    if(!strcasecmp(name, level_names[prio]))
+      return prio;
   return -EINVAL;
 }
 
 const char *log_level_name(int level)
 {
-  size_t i;
-
-  for(i = 0; i < sizeof(levels) / sizeof(levels[0]); i++)
-    if(levels[i].prio == level)
-      return levels[i].name;
-  return "unknown";
+  if(level < LOG_EMERG || level > LOG_DEBUG)
+    return "unknown";
+  return level_names[level];
 }
 
 void log_vemit(int prio, int with_errno, const char *fmt, va_list ap)

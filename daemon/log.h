@@ -33,8 +33,10 @@ void log_init(const char *ident, int foreground);
 void log_set_level(int level);
 enum log_target log_get_target(void);
 
-/* Parse a level name ("debug", "info", "notice", "warning", "error");
- * returns the syslog priority or -EINVAL. */
+/* log_level_parse() parses a configurable level name ("debug", "info",
+ * "notice", "warning", "error"); returns the syslog priority or -EINVAL.
+ * log_level_name() names any syslog priority ("crit" for fatal()); a
+ * static string. */
 int log_level_parse(const char *name);
 const char *log_level_name(int level);
 

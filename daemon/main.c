@@ -42,15 +42,18 @@ struct daemon {
   const char *conf_path;
   char *state_dir; /* fixed at start-up; owned */
   int debug;       /* -d: log level stays at debug */
+  int foreground;  /* -F: log to stderr at the configured level */
   int stopping;
 };
 
 static void usage(void)
 {
   fprintf(stderr,
-          "usage: quarantined [-dnV] [-f file]\n"
+          "usage: quarantined [-dFnV] [-f file]\n"
           "  -d       stay in the foreground, log to stderr at "
           "debug level\n"
+          "  -F       stay in the foreground, log to stderr at the "
+          "configured level\n"
           "  -f file  configuration file (default %s)\n"
           "  -n       check the configuration and exit\n"
           "  -V       print the version and exit\n",
@@ -343,10 +346,13 @@ int main(int argc, char *argv[])
 
   memset(&d, 0, sizeof(d));
   d.conf_path = QD_CONFFILE;
-  while((ch = getopt(argc, argv, "df:nVh")) != -1) {
+  while((ch = getopt(argc, argv, "dFf:nVh")) != -1) {
     switch(ch) {
     case 'd':
       d.debug = 1;
+      break;
+    case 'F':
+      d.foreground = 1;
       break;
     case 'f':
       d.conf_path = optarg;
@@ -373,7 +379,7 @@ int main(int argc, char *argv[])
   umask(027);
   signal(SIGPIPE, SIG_IGN);
 
-  log_init("quarantined", d.debug);
+  log_init("quarantined", d.debug || d.foreground);
   if(d.debug)
     log_set_level(LOG_DEBUG);
   if(cfg_load(d.conf_path, &d.cfg, &errors)) {
