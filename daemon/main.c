@@ -24,6 +24,7 @@
 #include "cfg.h"
 #include "log.h"
 #include "notify.h"
+#include "rlimit.h"
 #include "tenant.h"
 
 #ifndef QD_VERSION
@@ -44,6 +45,7 @@ struct daemon {
   int debug;       /* -d: log level stays at debug */
   int foreground;  /* -F: log to stderr at the configured level */
   int stopping;
+  int fd_short; /* a tenant's last cycle failed for want of descriptors */
 };
 
 static void usage(void)
@@ -98,10 +100,48 @@ static int prepare_state_dir(const char *dir)
   return 0;
 }
 
-/* update_status() sends STATUS=: tenants, conflicts, failing tenants. */
+/* fd_health() logs and alerts once when tenant t's last cycle failed for
+ * want of file descriptors, and logs once when no tenant's does any
+ * more.  The cycles themselves are retried with the tenant's backoff. */
+static void fd_health(struct daemon *d, struct tenant *t, int result)
+{
+  struct alert_event ev;
+  char msg[512];
+
+  if(!t) {
+    if(d->fd_short)
+      log_notice("file descriptors: cycles work again");
+    d->fd_short = 0;
+    return;
+  }
+  if(d->fd_short)
+    return;
+  d->fd_short = 1;
+  if(result == -EMFILE)
+    snprintf(msg, sizeof(msg),
+             "out of file descriptors (EMFILE) with a soft limit of %llu: "
+             "cycles fail and are retried with backoff; raise LimitNOFILE= "
+             "in the unit (or ulimit -n), or lower max_concurrency",
+             rlimit_nofile_soft());
+  else
+    snprintf(msg, sizeof(msg),
+             "the system's file table is full (ENFILE): cycles fail and are "
+             "retried with backoff; see fs.file-max and what holds the "
+             "descriptors");
+  log_errx("tenant %s: %s", tenant_name(t), msg);
+  alert_event_init(&ev, ALERT_DAEMON_FDS, tenant_name(t), NULL);
+  ev.message = msg;
+  if(d->alert)
+    alert_emit(d->alert, &ev);
+}
+
+/* update_status() sends STATUS=: tenants, conflicts, failing tenants, and
+ * a shortage of file descriptors. */
 static void update_status(struct daemon *d)
 {
   size_t i, conflicts = 0, failing = 0, polled = 0;
+  struct tenant *short_t = NULL;
+  int short_rc = 0;
   struct tenant_stats st;
 
   for(i = 0; i < d->ntenants; i++) {
@@ -109,11 +149,17 @@ static void update_status(struct daemon *d)
     conflicts += st.conflicts;
     failing += st.failures > 0;
     polled += st.cycles_ok > 0;
+    if(!short_t && (st.last_result == -EMFILE || st.last_result == -ENFILE)) {
+      short_t = d->tenants[i];
+      short_rc = st.last_result;
+    }
   }
+  fd_health(d, short_t, short_rc);
   notify_status("monitoring %zu tenant%s: %zu conflict%s, %zu of %zu polled "
-                "this run, %zu failing",
+                "this run, %zu failing%s",
                 d->ntenants, d->ntenants == 1 ? "" : "s", conflicts,
-                conflicts == 1 ? "" : "s", polled, d->ntenants, failing);
+                conflicts == 1 ? "" : "s", polled, d->ntenants, failing,
+                short_t ? "; out of file descriptors" : "");
 }
 
 static void on_tenant_changed(void *arg)
@@ -382,6 +428,17 @@ int main(int argc, char *argv[])
   log_init("quarantined", d.debug || d.foreground);
   if(d.debug)
     log_set_level(LOG_DEBUG);
+  {
+    unsigned long long before, after;
+
+    rc = rlimit_raise_nofile(&before, &after);
+    if(rc)
+      log_warnx("file descriptors: cannot raise the soft limit: %s",
+                strerror(-rc));
+    else if(before != after)
+      log_info("file descriptors: soft limit raised from %llu to %llu", before,
+               after);
+  }
   if(cfg_load(d.conf_path, &d.cfg, &errors)) {
     log_lines(errors, "");
     free(errors);
