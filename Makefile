@@ -155,14 +155,26 @@ ctl-check-asan:
 	@$(MAKE) --no-print-directory B=build-asan SAN=1 ctl-check
 
 # Golden tests for -n: tests/conf/NAME.in must print exactly NAME.ok.
+# They run on a copy in $(B), where the secrets and keys get the modes git
+# cannot keep, and check the files as the user running them.
 conf-check: $(B)/quarantined
-	@fail=0; for f in tests/conf/*.in; do \
-	  ./$(B)/quarantined -n -f $$f > $(B)/conf.out 2>&1; \
+	@rm -rf $(B)/tests/conf && mkdir -p $(B)/tests && cp -R tests/conf $(B)/tests/
+	@chmod 600 $(B)/tests/conf/*.secret $(B)/tests/conf/*.key \
+	    $(B)/tests/conf/credentials/*
+	@chmod 644 $(B)/tests/conf/open.secret
+	@fail=0; bin=$(CURDIR)/$(B)/quarantined; user=$$(id -un); \
+	for f in tests/conf/*.in; do \
+	  (cd $(B) && CREDENTIALS_DIRECTORY=tests/conf/credentials \
+	    $$bin -n -u $$user -f $$f) > $(B)/conf.out 2>&1; \
 	  echo "exit $$?" >> $(B)/conf.out; \
 	  if ! diff -u $${f%.in}.ok $(B)/conf.out; then \
 	    echo "conf-check: FAIL $$f"; fail=1; fi; \
 	done; \
-	./$(B)/quarantined -n -f conf/quarantined.conf || fail=1; \
+	mkdir -p $(B)/tests/conf/example && \
+	  printf 'not-a-real-secret\n' > $(B)/tests/conf/example/credentials_contoso.secret && \
+	  chmod 600 $(B)/tests/conf/example/credentials_contoso.secret && \
+	  CREDENTIALS_DIRECTORY=$(B)/tests/conf/example \
+	    ./$(B)/quarantined -n -u $$user -f conf/quarantined.conf || fail=1; \
 	test $$fail = 0 && echo "conf-check: $$(ls tests/conf/*.in | wc -l) golden files OK"
 
 graphsim-check:

@@ -20,10 +20,10 @@
 #include <uv.h>
 
 #include "alert.h"
-#include "apply.h"
 #include "cfg.h"
 #include "log.h"
 #include "notify.h"
+#include "preflight.h"
 #include "rlimit.h"
 #include "tenant.h"
 
@@ -51,13 +51,18 @@ struct daemon {
 static void usage(void)
 {
   fprintf(stderr,
-          "usage: quarantined [-dFnV] [-f file]\n"
+          "usage: quarantined [-dFV] [-f file]\n"
+          "       quarantined -n [-f file] [-u user]\n"
           "  -d       stay in the foreground, log to stderr at "
           "debug level\n"
           "  -F       stay in the foreground, log to stderr at the "
           "configured level\n"
           "  -f file  configuration file (default %s)\n"
-          "  -n       check the configuration and exit\n"
+          "  -n       check the configuration and the files it names, "
+          "and exit\n"
+          "  -u user  with -n: check the files for user (root only; "
+          "default: the\n"
+          "           service's dynamic user as root, else yourself)\n"
           "  -V       print the version and exit\n",
           QD_CONFFILE);
   exit(2);
@@ -362,25 +367,46 @@ static int start_signal(struct daemon *d, uv_signal_t *h, int signum)
   return uv_signal_start(h, on_signal, signum);
 }
 
-static int check_config(const char *path)
+/* check_config() is -n: the file, then every file it names, checked for
+ * user (a name or uid), or for the service's user: ourselves, or, for
+ * root, the dynamic user the shipped unit runs as. */
+static int check_config(const char *path, const char *user)
 {
-  const struct cfg_tenant *tc;
+  struct preflight_user u;
   struct cfg *cfg = NULL;
-  char *errors = NULL;
-  int bad = 0;
+  char *errors = NULL, why[128];
+  int bad;
 
+  if(user) {
+    if(preflight_user_lookup(user, &u, why, sizeof(why))) {
+      fprintf(stderr, "quarantined: -u: %s\n", why);
+      return 2;
+    }
+    if(!u.self && geteuid() != 0) {
+      fprintf(stderr,
+              "quarantined: -u %s: only root can check as another "
+              "user\n",
+              user);
+      return 2;
+    }
+  }
+  else if(geteuid() == 0)
+    preflight_user_dynamic(&u);
+  else
+    preflight_user_self(&u);
   if(cfg_load(path, &cfg, &errors)) {
     fputs(errors, stderr);
     free(errors);
     return 1;
   }
-  /* The known-anchors file of each tenant that may apply, line by line. */
-  for(tc = cfg->tenants; tc; tc = tc->next)
-    bad |= apply_check_config(tc, stderr) != 0;
+  bad = preflight_check(cfg, &u, stderr);
   cfg_free(cfg);
   if(bad)
     return 1;
-  printf("configuration OK\n");
+  if(u.self)
+    printf("configuration OK\n");
+  else
+    printf("configuration OK (files checked as %s)\n", u.name);
   return 0;
 }
 
@@ -388,11 +414,12 @@ int main(int argc, char *argv[])
 {
   struct daemon d;
   char *errors = NULL;
+  const char *check_user = NULL;
   int ch, check_only = 0, rc;
 
   memset(&d, 0, sizeof(d));
   d.conf_path = QD_CONFFILE;
-  while((ch = getopt(argc, argv, "dFf:nVh")) != -1) {
+  while((ch = getopt(argc, argv, "dFf:nu:Vh")) != -1) {
     switch(ch) {
     case 'd':
       d.debug = 1;
@@ -406,6 +433,9 @@ int main(int argc, char *argv[])
     case 'n':
       check_only = 1;
       break;
+    case 'u':
+      check_user = optarg;
+      break;
     case 'V':
       printf("quarantined %s\n", QD_VERSION);
       return 0;
@@ -413,11 +443,11 @@ int main(int argc, char *argv[])
       usage();
     }
   }
-  if(optind != argc)
+  if(optind != argc || (check_user && !check_only))
     usage();
 
   if(check_only)
-    return check_config(d.conf_path);
+    return check_config(d.conf_path, check_user);
 
   /* Secrets live in this process's memory: no core dumps, no ptrace. */
   if(prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == -1)
