@@ -21,6 +21,9 @@ SBINDIR    ?= $(PREFIX)/sbin
 MANDIR     ?= $(PREFIX)/share/man
 SYSCONFDIR ?= /etc
 UNITDIR    ?= /lib/systemd/system
+CATALOGDIR ?= /usr/lib/systemd/catalog
+BASHCOMPDIR ?= /usr/share/bash-completion/completions
+DOCDIR     ?= $(PREFIX)/share/doc/quarantined
 DESTDIR    ?=
 
 CC         ?= cc
@@ -65,6 +68,7 @@ endif
 QD_CFLAGS := -std=c17 -D_GNU_SOURCE $(WARNINGS) -MMD -MP \
              -DQD_VERSION=\"$(VERSION)\" \
              -DQD_CONFFILE=\"$(SYSCONFDIR)/quarantined/quarantined.conf\" \
+             -DQD_CREDDIR=\"$(SYSCONFDIR)/quarantined/credentials\" \
              $(SYSTEMD_CFLAGS) $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 QD_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lm
 TEST_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(TEST_PKGS) 2>/dev/null)
@@ -90,7 +94,7 @@ DEPS_OK = $(PKG_CONFIG) --exists $(ALL_PKGS) && command -v python3 >/dev/null \
 
 .PHONY: all check demo bench install clean format format-check deps \
         check-run unit unit-asan unit-valgrind conf-check graphsim-check \
-        e2e-check bench-run ctl-check ctl-check-asan
+        e2e-check bench-run ctl-check ctl-check-asan deb
 
 all: $(B)/quarantined $(B)/quarantinectl
 
@@ -104,7 +108,7 @@ $(B)/quarantinectl: $(B)/quarantinectl.o $(OBJS)
 	$(QCC)$(CC) $(LDFLAGS) -o $@ $^ $(QD_LIBS)
 
 $(B)/%.o: daemon/%.c | $(B)
-	$(QCC)$(CC) $(QD_CFLAGS) $(CFLAGS) -c -o $@ $<
+	$(QCC)$(CC) $(QD_CFLAGS) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
 $(B)/tests/%.o: tests/%.c $(B)/tests/suites.h | $(B)/tests
 	$(QCC)$(CC) $(QD_CFLAGS) $(TEST_CFLAGS) $(CFLAGS) -Idaemon -I$(B)/tests \
@@ -205,20 +209,45 @@ bench: deps
 bench-run:
 	scripts/bench
 
+# The journal catalog and the bash completions are installed when the
+# tree has them.
+CATALOG  := $(wildcard systemd/quarantined.catalog)
+BASHCOMP := $(wildcard scripts/completion/*)
+
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 \
 	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(UNITDIR) \
-	    $(DESTDIR)$(SYSCONFDIR)/quarantined
+	    $(DESTDIR)$(SYSCONFDIR)/quarantined $(DESTDIR)$(DOCDIR)
+	install -d -m 0700 $(DESTDIR)$(SYSCONFDIR)/quarantined/credentials
 	install -m 0755 $(B)/quarantined $(DESTDIR)$(SBINDIR)/quarantined
 	install -m 0755 $(B)/quarantinectl $(DESTDIR)$(SBINDIR)/quarantinectl
 	install -m 0644 man/quarantined.8 $(DESTDIR)$(MANDIR)/man8/
 	install -m 0644 man/quarantinectl.8 $(DESTDIR)$(MANDIR)/man8/
 	install -m 0644 man/quarantined.conf.5 $(DESTDIR)$(MANDIR)/man5/
-	sed 's|@SBINDIR@|$(SBINDIR)|g' systemd/quarantined.service.in \
+	install -m 0644 conf/quarantined.conf \
+	    $(DESTDIR)$(DOCDIR)/quarantined.conf.example
+	sed 's|@SBINDIR@|$(SBINDIR)|g; s|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+	    systemd/quarantined.service.in \
 	    > $(DESTDIR)$(UNITDIR)/quarantined.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/quarantined.service
+	$(if $(CATALOG),install -d $(DESTDIR)$(CATALOGDIR) && \
+	    install -m 0644 $(CATALOG) $(DESTDIR)$(CATALOGDIR)/)
+	$(if $(BASHCOMP),install -d $(DESTDIR)$(BASHCOMPDIR) && \
+	    install -m 0644 $(BASHCOMP) $(DESTDIR)$(BASHCOMPDIR)/)
 	test -e $(DESTDIR)$(SYSCONFDIR)/quarantined/quarantined.conf || \
-	    install -m 0640 conf/quarantined.conf \
+	    install -m 0644 conf/quarantined.conf \
 	        $(DESTDIR)$(SYSCONFDIR)/quarantined/quarantined.conf
+
+# The Debian package, built from a copy of the tree in $(B)/pkg so that
+# dpkg-buildpackage's output (written next to the source) stays there;
+# then lintian, whose only accepted tags are the documented overrides.
+deb:
+	rm -rf $(B)/pkg && mkdir -p $(B)/pkg/quarantined-$(VERSION)
+	tar --exclude=./.git --exclude=./build --exclude=./build-asan -cf - . | \
+	    tar -C $(B)/pkg/quarantined-$(VERSION) -xf -
+	cd $(B)/pkg/quarantined-$(VERSION) && dpkg-buildpackage -us -uc -b
+	lintian --info --pedantic --fail-on error,warning,info,pedantic \
+	    $(B)/pkg/*.changes
 
 clean:
 	rm -rf build build-asan
