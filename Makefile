@@ -90,11 +90,13 @@ VALGRIND := valgrind --quiet --error-exitcode=99 --leak-check=full \
 
 DEPS_OK = $(PKG_CONFIG) --exists $(ALL_PKGS) && command -v python3 >/dev/null \
           && command -v valgrind >/dev/null && command -v clang-format >/dev/null \
-          && command -v openssl >/dev/null
+          && command -v openssl >/dev/null && command -v dpkg-buildpackage >/dev/null \
+          && command -v lintian >/dev/null && command -v mmdebstrap >/dev/null \
+          && command -v systemd-nspawn >/dev/null && command -v dh >/dev/null
 
 .PHONY: all check demo bench install clean format format-check deps \
         check-run unit unit-asan unit-valgrind conf-check graphsim-check \
-        e2e-check bench-run ctl-check ctl-check-asan deb
+        e2e-check bench-run ctl-check ctl-check-asan deb system-check
 
 all: $(B)/quarantined $(B)/quarantinectl
 
@@ -130,7 +132,7 @@ check: deps
 	@$(MAKE) --no-print-directory check-run
 
 check-run: format-check conf-check unit unit-asan unit-valgrind \
-           ctl-check ctl-check-asan graphsim-check e2e-check
+           ctl-check ctl-check-asan graphsim-check e2e-check system-check
 	@echo "make check: all checks passed"
 
 # Unit suites, each test in its own process (CK_FORK=yes).  The lifecycle
@@ -190,6 +192,12 @@ e2e-check: $(B)/quarantined
 	@if [ -d tests/e2e ]; then \
 	  QD_BIN=$(B)/quarantined python3 -m unittest discover -s tests/e2e -t . ; \
 	else echo "e2e-check: no end-to-end tests"; fi
+
+# The Debian package in a booted Debian 12 container (tests/system); the
+# root tarball is cached in /var/cache/quarantined-systest.
+system-check: deb
+	QD_DEB=$(CURDIR)/$(B)/pkg/quarantined_$(VERSION)_$(shell dpkg --print-architecture).deb \
+	    python3 -m unittest tests.system.test_systemd -v
 
 format-check:
 	@clang-format --dry-run --Werror $(FORMAT_FILES) && \
