@@ -387,7 +387,7 @@ static void check_dir(struct pf *p, unsigned line, const char *key,
     rc = probe_as(p->u, dir, PROBE_WRITE_DIR);
     if(rc)
       problem(p, line, "%s %s: %s cannot write to %s%s", key, value, p->u->name,
-              where[0] ? "" : "it", where);
+              where[0] ? "directory " : "it", where[0] ? dir : "");
     return;
   }
   if(errno != ENOENT) {
