@@ -49,6 +49,7 @@ static const struct {
     {"anchor.failed", "ebb079b873884e7b981d7b5fbeca56cd", LOG_ERR},
     {"anchor.dry-run", "f6e67239e7ea49af8342f50bba122678", LOG_NOTICE},
     {"anchor.halted", "1605a3e90a5845af9ccad01ccf928e4a", LOG_CRIT},
+    {"daemon.fd-exhausted", "d01168f02ba64dee99b43c6c70bf4e25", LOG_ERR},
 };
 
 struct line {

@@ -35,10 +35,12 @@ enum alert_type {
   ALERT_ANCHOR_REFUSED, /* anchor.refused: a guard said no (reason) */
   ALERT_ANCHOR_FAILED,  /* anchor.failed: PATCH refused or not verified */
   ALERT_ANCHOR_DRY_RUN, /* anchor.dry-run: what apply mode would PATCH */
-  ALERT_ANCHOR_HALTED   /* anchor.halted: threshold or kill switch; a human
+  ALERT_ANCHOR_HALTED,  /* anchor.halted: threshold or kill switch; a human
                            must act */
+  ALERT_DAEMON_FDS      /* daemon.fd-exhausted: cycles fail for want of file
+                           descriptors (EMFILE/ENFILE); the message says */
 };
-#define ALERT_NTYPES 12
+#define ALERT_NTYPES 13
 
 /* What an anchor.* event is about.  Every string is borrowed and may be
  * NULL.  Never a token or secret. */

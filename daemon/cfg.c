@@ -668,6 +668,58 @@ static const char *section_name(enum cfg_section s)
   return s == SEC_ALERTS ? "[alerts]" : "[tenant NAME]";
 }
 
+/* edit_distance() is the Levenshtein distance of a and b, or a large
+ * number for keys too long to be a typo of any option. */
+static size_t edit_distance(const char *a, const char *b)
+{
+  size_t row[64], la = strlen(a), lb = strlen(b), i, j;
+
+  if(la >= sizeof(row) / sizeof(row[0]) || lb >= sizeof(row) / sizeof(row[0]))
+    return SIZE_MAX;
+  for(j = 0; j <= lb; j++)
+    row[j] = j;
+  for(i = 1; i <= la; i++) {
+    size_t diag = row[0];
+
+    row[0] = i;
+    for(j = 1; j <= lb; j++) {
+      size_t up = row[j];
+      size_t best = diag + (a[i - 1] != b[j - 1]);
+
+      if(up + 1 < best)
+        best = up + 1;
+      if(row[j - 1] + 1 < best)
+        best = row[j - 1] + 1;
+      row[j] = best;
+      diag = up;
+    }
+  }
+  return row[lb];
+}
+
+/* nearest_key() is the option of section s closest to key (a typo, or the
+ * start of a longer name), or NULL when none is close. */
+static const char *nearest_key(enum cfg_section s, const char *key)
+{
+  size_t i, d, best = SIZE_MAX, limit = strlen(key) / 3;
+  const char *name = NULL;
+
+  if(limit < 2)
+    limit = 2;
+  for(i = 0; i < NOPTS; i++) {
+    if(options[i].section != s)
+      continue;
+    d = edit_distance(key, options[i].key);
+    if(strlen(key) >= 4 && !strncmp(options[i].key, key, strlen(key)))
+      d = 1; /* "client_secret" for "client_secret_file" */
+    if(d <= limit && d < best) {
+      best = d;
+      name = options[i].key;
+    }
+  }
+  return name;
+}
+
 static const struct cfg_option *find_option(enum cfg_section s, const char *key)
 {
   size_t i;
@@ -698,8 +750,15 @@ static void close_section(struct parse_ctx *c)
   for(i = 0; i < NOPTS; i++) {
     const struct cfg_option *o = &options[i];
 
-    if(o->section != c->sec || c->seen_line[i])
+    if(o->section != c->sec)
       continue;
+    if(c->seen_line[i]) {
+      if(c->sec == SEC_TENANT)
+        c->tenant->key_lines[i] = c->seen_line[i];
+      else
+        c->cfg->key_lines[i] = c->seen_line[i];
+      continue;
+    }
     if(o->flags & F_REQUIRED)
       perr(c, c->tenant->line, "[tenant %s]: missing required key '%s'",
            c->tenant->name, o->key);
@@ -807,7 +866,7 @@ static void open_section(struct parse_ctx *c, const char *name, size_t len)
         return;
       }
     t = calloc(1, sizeof(*t));
-    if(!t)
+    if(!t || !(t->key_lines = calloc(NOPTS, sizeof(*t->key_lines))))
       fatal("cfg: calloc");
     t->name = xstrdup(n);
     t->line = c->line;
@@ -843,7 +902,7 @@ static char *reader(char *str, int num, void *stream)
     while((ch = fgetc(c->fp)) != EOF && ch != '\n')
       ;
     c->line++;
-    perr(c, c->line, "line longer than %d bytes", num - 2);
+    perr(c, c->line, "line longer than %d bytes", CFG_LINE_MAX);
     str[0] = '\n';
     str[1] = '\0';
     return str;
@@ -886,7 +945,24 @@ static int handler(void *user, const char *section, const char *key,
   }
   o = find_option(c->sec, key);
   if(!o) {
-    perr(c, c->line, "unknown key '%s' in %s", key, section_name(c->sec));
+    char where[80], homes[80] = "";
+    const char *near = nearest_key(c->sec, key);
+    enum cfg_section other;
+
+    if(c->sec == SEC_TENANT)
+      snprintf(where, sizeof(where), "[tenant %s]", c->tenant->name);
+    else
+      snprintf(where, sizeof(where), "%s", section_name(c->sec));
+    if(near) {
+      perr(c, c->line, "unknown key '%s' in %s; did you mean '%s'?", key, where,
+           near);
+      return 1;
+    }
+    for(other = SEC_DAEMON; other <= SEC_TENANT; other++)
+      if(other != c->sec && find_option(other, key))
+        snprintf(homes + strlen(homes), sizeof(homes) - strlen(homes), "%s%s",
+                 homes[0] ? " or " : "; it belongs in ", section_name(other));
+    perr(c, c->line, "unknown key '%s' in %s%s", key, where, homes);
     return 1;
   }
   idx = (size_t)(o - options);
@@ -935,13 +1011,31 @@ void cfg_free(struct cfg *cfg)
   for(t = cfg->tenants; t; t = next) {
     next = t->next;
     free_fields(SEC_TENANT, t);
+    free(t->key_lines);
     free(t->name);
     free(t);
   }
   free_fields(SEC_DAEMON, cfg);
   free_fields(SEC_ALERTS, cfg);
+  free(cfg->key_lines);
   free(cfg->path);
   free(cfg);
+}
+
+unsigned cfg_key_line(const struct cfg *cfg, const struct cfg_tenant *t,
+                      const char *key)
+{
+  size_t i;
+
+  for(i = 0; i < NOPTS; i++) {
+    if(strcmp(options[i].key, key))
+      continue;
+    if(t && options[i].section == SEC_TENANT)
+      return t->key_lines[i] ? t->key_lines[i] : t->line;
+    if(!t && options[i].section != SEC_TENANT)
+      return cfg->key_lines[i];
+  }
+  return 0;
 }
 
 const struct cfg_tenant *cfg_tenant_find(const struct cfg *cfg,
@@ -968,7 +1062,8 @@ int cfg_load(const char *path, struct cfg **out, char **errors)
   c.dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path))
                 : strdup(".");
   c.cfg = calloc(1, sizeof(*c.cfg));
-  if(!c.dir || !c.cfg)
+  if(!c.dir || !c.cfg ||
+     !(c.cfg->key_lines = calloc(NOPTS, sizeof(*c.cfg->key_lines))))
     fatal("cfg: alloc");
   c.cfg->path = xstrdup(path);
   c.tail = &c.cfg->tenants;
@@ -981,8 +1076,13 @@ int cfg_load(const char *path, struct cfg **out, char **errors)
     perr(&c, 0, "cannot open: %s", strerror(errno));
     goto done;
   }
-  /* Comments start a line; a ';' or '#' inside a value is kept.  The
-   * line length limit is the one libinih was built with (INI_MAX_LINE). */
+  /* Comments start a line; a ';' or '#' inside a value is kept.  Debian's
+   * libinih makes its build-time settings run-time variables: a heap line
+   * buffer of CFG_LINE_MAX bytes (plus CR, LF and NUL) replaces the 200
+   * bytes on the stack it was built with. */
+  ini_use_stack = false;
+  ini_allow_realloc = false;
+  ini_max_line = ini_initial_alloc = CFG_LINE_MAX + 3;
   ini_allow_inline_comments = false;
   ini_allow_multiline = false;
   ini_stop_on_first_error = false;

@@ -344,6 +344,10 @@ static const char *errno_name(int result)
     return "malformed response";
   case -ECANCELED:
     return "cancelled";
+  case -EMFILE:
+    return "out of file descriptors";
+  case -ENFILE:
+    return "system file table full";
   default:
     return "transport error";
   }
@@ -449,7 +453,10 @@ static void on_http_done(const struct http_response *resp, void *arg)
   if(resp->result) {
     snprintf(err.code, sizeof(err.code), "%s", errno_name(resp->result));
     snprintf(err.message, sizeof(err.message), "%s", resp->error);
-    if(resp->result == -ECANCELED || resp->result == -EMSGSIZE)
+    /* Out of descriptors: retrying this request soon only adds to the
+     * shortage; the cycle fails now and is retried with backoff. */
+    if(resp->result == -ECANCELED || resp->result == -EMSGSIZE ||
+       resp->result == -EMFILE || resp->result == -ENFILE)
       fail(r, resp->result, &err);
     else
       retry_or_fail(r, -1, resp->result, &err, errno_name(resp->result));
@@ -524,8 +531,9 @@ static void on_token(int result, const char *bearer,
       snprintf(err.message, sizeof(err.message), "%s", terr->description);
       snprintf(err.request_id, sizeof(err.request_id), "%s", terr->trace_id);
     }
-    else
-      snprintf(err.code, sizeof(err.code), "token unavailable");
+    if(!err.code[0])
+      snprintf(err.code, sizeof(err.code), "%s",
+               result == -EAGAIN ? "token unavailable" : errno_name(result));
     if(result == -EAGAIN) {
       /* A token that could not be had counts as an attempt, so a token
        * service that keeps failing ends the request instead of being

@@ -234,6 +234,7 @@ static void on_cycle_done(int result, struct conflict_set *set,
     return;
   }
   if(result) {
+    t->stats.last_result = result;
     t->stats.failures++;
     t->stats.cycles_failed++;
     t->stats.last_failure = now;
@@ -462,6 +463,7 @@ static void commit(struct tenant *t, struct conflict_set *set,
     log_info("tenant %s: polling works again after %u failed cycle%s", t->name,
              t->stats.failures, t->stats.failures == 1 ? "" : "s");
   t->stats.failures = 0;
+  t->stats.last_result = 0;
   t->stats.cycles_ok++;
   t->stats.last_success = now;
   /* Failure is logged by the store; the next cycle saves again.  The

@@ -25,6 +25,7 @@ struct tenant_stats {
   time_t last_success; /* end of the last complete cycle; 0 = never */
   time_t last_failure; /* end of the last failed cycle; 0 = never */
   unsigned failures;   /* consecutive failed cycles */
+  int last_result;     /* of the last cycle: 0, or a negative errno code */
   unsigned long cycles_ok, cycles_failed;
 };
 

@@ -427,7 +427,9 @@ static void on_http_done(const struct http_response *resp, void *arg)
   }
   if(resp->result) {
     memset(&e, 0, sizeof(e));
-    rc = resp->result == -ECANCELED ? -ECANCELED : -EAGAIN;
+    rc = resp->result;
+    if(rc != -ECANCELED && rc != -EMFILE && rc != -ENFILE)
+      rc = -EAGAIN;
     copy_clean(e.description, sizeof(e.description), resp->error, true);
     if(rc == -ECANCELED)
       log_debug("token: tenant %s: token request cancelled", tk->tenant);

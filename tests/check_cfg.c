@@ -154,7 +154,22 @@ END_TEST
 START_TEST(test_unknown_key)
 {
   expect_error("[daemon]\npoll_intervall = 5m\n" TENANT_OK,
-               "x.conf:2: unknown key 'poll_intervall' in [daemon]");
+               "x.conf:2: unknown key 'poll_intervall' in [daemon]; did you "
+               "mean 'poll_interval'?");
+  /* The section is named as the file names it, with the nearest key. */
+  expect_error(TENANT_OK "client_scret_file = x\n",
+               "x.conf:5: unknown key 'client_scret_file' in [tenant "
+               "contoso]; did you mean 'client_secret_file'?");
+  expect_error(TENANT_OK "client_secret = x\n",
+               "x.conf:5: unknown key 'client_secret' in [tenant contoso]; "
+               "did you mean 'client_secret_file'?");
+  /* A key of another section says where it belongs. */
+  expect_error("[alerts]\nstate_dir = /x\n" TENANT_OK,
+               "x.conf:2: unknown key 'state_dir' in [alerts]; it belongs in "
+               "[daemon]");
+  /* Nothing close: no suggestion. */
+  expect_error(TENANT_OK "colour = blue\n",
+               "x.conf:5: unknown key 'colour' in [tenant contoso]\n");
 }
 END_TEST
 
@@ -292,14 +307,34 @@ END_TEST
 
 START_TEST(test_long_line)
 {
-  char *text = malloc(6000);
+  char *text = malloc(3 * CFG_LINE_MAX);
+  struct cfg *cfg = NULL;
+  char *errors = NULL;
   size_t head;
 
+  /* A 4 KiB command line is read whole... */
+  strcpy(text, TENANT_OK "post_apply_command = /bin/echo ");
+  head = strlen(text);
+  memset(text + head, 'a', 4096);
+  strcpy(text + head + 4096, "\n");
+  ck_assert_int_eq(load(text, &cfg, &errors), 0);
+  ck_assert_uint_eq(strlen(cfg->tenants->post_apply_command), 10 + 4096);
+  cfg_free(cfg);
+
+  /* ...and so is a line of exactly CFG_LINE_MAX bytes, with CR LF. */
+  strcpy(text, TENANT_OK "post_apply_command = ");
+  head = strlen(text);
+  memset(text + head, 'b', CFG_LINE_MAX - strlen("post_apply_command = "));
+  strcpy(text + head + CFG_LINE_MAX - strlen("post_apply_command = "), "\r\n");
+  ck_assert_int_eq(load(text, &cfg, &errors), 0);
+  cfg_free(cfg);
+
+  /* One byte more is an error naming the line and the limit. */
   strcpy(text, "[daemon]\nstate_dir = /");
   head = strlen(text);
-  memset(text + head, 'a', 5000);
-  strcpy(text + head + 5000, "\n" TENANT_OK);
-  expect_error(text, "x.conf:2: line longer than ");
+  memset(text + head, 'a', CFG_LINE_MAX);
+  strcpy(text + head + CFG_LINE_MAX, "\n" TENANT_OK);
+  expect_error(text, "x.conf:2: line longer than 8192 bytes\n");
   free(text);
 }
 END_TEST

@@ -114,6 +114,12 @@ int tu_timeout_scale(void)
 void tu_daemon_start(struct tu_daemon *d, const char *dir, const char *conf,
                      unsigned long watchdog_usec)
 {
+  tu_daemon_start_opt(d, dir, conf, watchdog_usec, "-d");
+}
+
+void tu_daemon_start_opt(struct tu_daemon *d, const char *dir, const char *conf,
+                         unsigned long watchdog_usec, const char *opt)
+{
   struct sockaddr_un sa;
   const char *bin = getenv("QD_BIN");
   const char *wrapper = getenv("QD_WRAPPER");
@@ -155,12 +161,12 @@ void tu_daemon_start(struct tu_daemon *d, const char *dir, const char *conf,
     if(wrapper && *wrapper) {
       char *cmd;
 
-      if(asprintf(&cmd, "exec %s %s -d -f %s", wrapper, bin, conf) < 0)
+      if(asprintf(&cmd, "exec %s %s %s -f %s", wrapper, bin, opt, conf) < 0)
         _exit(127);
       execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
     }
     else
-      execl(bin, bin, "-d", "-f", conf, (char *)NULL);
+      execl(bin, bin, opt, "-f", conf, (char *)NULL);
     _exit(127);
   }
   free(sock_path);

@@ -46,9 +46,12 @@ struct tu_daemon {
 };
 
 /* tu_daemon_start() starts $QD_BIN -d -f conf (under $QD_WRAPPER, e.g.
- * valgrind, when set), with watchdog_usec > 0 asking for a watchdog. */
+ * valgrind, when set), with watchdog_usec > 0 asking for a watchdog.
+ * tu_daemon_start_opt() passes opt (e.g. "-F") instead of -d. */
 void tu_daemon_start(struct tu_daemon *d, const char *dir, const char *conf,
                      unsigned long watchdog_usec);
+void tu_daemon_start_opt(struct tu_daemon *d, const char *dir, const char *conf,
+                         unsigned long watchdog_usec, const char *opt);
 
 /* tu_notify_wait() receives notify messages until one contains line (a
  * whole "KEY=value" line) or timeout_ms passes.  Returns 1 if seen. */

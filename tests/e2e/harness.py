@@ -15,6 +15,7 @@ import datetime
 import json
 import os
 import re
+import resource
 import shutil
 import signal
 import ssl
@@ -310,15 +311,24 @@ class Daemon:
         os.chmod(self.secret_path, mode)
 
     # ----- process -----------------------------------------------------------------------
-    def start(self):
+    def start(self, nofile=None):
+        """nofile: the daemon's RLIMIT_NOFILE: a number for both the soft and the
+        hard limit, a (soft, hard) pair, or None to inherit ours."""
         assert self.proc is None or self.proc.poll() is not None, "daemon already running"
         self.runs += 1
         self.log_path = os.path.join(self.workdir, "daemon-%d.log" % self.runs)
         self.returncode = None
         with open(self.log_path, "wb") as log:
+            limit = None
+            if nofile is not None:
+                pair = nofile if isinstance(nofile, tuple) else (nofile, nofile)
+
+                def limit():
+                    resource.setrlimit(resource.RLIMIT_NOFILE, pair)
             self.proc = subprocess.Popen([qd_bin(), "-d", "-f", self.conf_path],
                                          stdin=subprocess.DEVNULL,
-                                         stdout=subprocess.DEVNULL, stderr=log)
+                                         stdout=subprocess.DEVNULL, stderr=log,
+                                         preexec_fn=limit)
         return self
 
     def run_to_exit(self, timeout=WAIT):
