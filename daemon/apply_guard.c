@@ -597,7 +597,8 @@ static void filter_request(struct pass *p, const char *base, const char *field,
 /* after_allowed() starts guard 11: which users have the value already. */
 static void after_allowed(struct pass *p)
 {
-  /* user.md: onPremisesImmutableId supports $filter eq (graph-facts 6). */
+  /* onPremisesImmutableId supports $filter eq by default
+   * (https://learn.microsoft.com/graph/api/resources/user). */
   filter_request(p, "/v1.0/users", "onPremisesImmutableId", p->e->anchor,
                  "id,userPrincipalName,onPremisesSyncEnabled", on_in_use);
 }
