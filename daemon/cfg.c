@@ -7,6 +7,7 @@
  * reader so every message can name the line, even for empty sections.
  */
 #include "cfg.h"
+#include "cfgval.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -234,102 +235,6 @@ int cfg_parse_size(const char *s, unsigned long long *bytes)
   return 0;
 }
 
-static bool is_guid(const char *s)
-{
-  static const char pat[] = "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx";
-  size_t i;
-
-  if(strlen(s) != sizeof(pat) - 1)
-    return false;
-  for(i = 0; pat[i]; i++) {
-    if(pat[i] == '-' ? s[i] != '-' : !isxdigit((unsigned char)s[i]))
-      return false;
-  }
-  return true;
-}
-
-/* is_domain() accepts a DNS name such as contoso.onmicrosoft.com. */
-static bool is_domain(const char *s)
-{
-  size_t label = 0, dots = 0;
-
-  if(!*s || strlen(s) > 253)
-    return false;
-  for(; *s; s++) {
-    if(*s == '.') {
-      if(!label)
-        return false;
-      label = 0;
-      dots++;
-    }
-    else if(isalnum((unsigned char)*s) || *s == '-') {
-      if(++label > 63)
-        return false;
-    }
-    else
-      return false;
-  }
-  return label && dots;
-}
-
-/* is_loopback_host() tells whether an URL authority names this machine. */
-static bool is_loopback_host(const char *host, size_t len)
-{
-  return (len == 9 && !strncmp(host, "localhost", 9)) ||
-         (len >= 4 && !strncmp(host, "127.", 4)) ||
-         (len == 5 && !strncmp(host, "[::1]", 5));
-}
-
-/* check_url() validates an http(s) root URL.  Plain http is refused
- * unless the host is a loopback address: the bearer token must never
- * cross a network in clear text. */
-static const char *check_url(const char *v)
-{
-  const char *host, *end;
-  size_t hlen;
-
-  if(!strncmp(v, "https://", 8))
-    host = v + 8;
-  else if(!strncmp(v, "http://", 7))
-    host = v + 7;
-  else
-    return "must start with https://";
-  if(strpbrk(host, "?#"))
-    return "must not carry a query or fragment";
-  end = host + strcspn(host, "/");
-  if(end == host)
-    return "has no host";
-  hlen = (size_t)(end - host);
-  if(host[0] == '[') {
-    const char *rb = memchr(host, ']', hlen);
-
-    if(!rb)
-      return "has a malformed IPv6 host";
-    hlen = (size_t)(rb - host) + 1;
-  }
-  else {
-    const char *colon = memchr(host, ':', hlen);
-
-    if(colon)
-      hlen = (size_t)(colon - host);
-  }
-  if(memchr(host, '@', (size_t)(end - host)))
-    return "must not contain user information";
-  if(v[4] == ':' && !is_loopback_host(host, hlen))
-    return "uses plain http:// to a host that is not loopback";
-  return NULL;
-}
-
-static bool is_credname(const char *s)
-{
-  if(!*s || strlen(s) > 255 || !strcmp(s, ".") || !strcmp(s, ".."))
-    return false;
-  for(; *s; s++)
-    if(*s == '/' || iscntrl((unsigned char)*s))
-      return false;
-  return true;
-}
-
 /* parse_invmode() maps "filter"/"scan"/"delta" to enum cfg_inventory,
  * or returns -EINVAL. */
 static int parse_invmode(const char *v)
@@ -373,64 +278,6 @@ static const char *type_hint(enum cfg_type t)
   default:
     return "a non-empty value";
   }
-}
-
-/* normalize_list() checks a list of domains (domains true; "*" alone
- * allows every domain) or GUIDs separated by spaces or commas, and returns
- * it malloc'd in lower case with single spaces, or NULL with *why set (a
- * static reason). */
-static char *normalize_list(const char *v, bool domains, const char **why)
-{
-  static char reason[160];
-  char *out = xstrdup(v), *tok, *save = NULL, *copy = xstrdup(v);
-  size_t at = 0, n = 0, cap = strlen(v) + 1;
-
-  for(tok = strtok_r(copy, " ,\t", &save); tok;
-      tok = strtok_r(NULL, " ,\t", &save), n++) {
-    char *p;
-
-    for(p = tok; *p; p++)
-      *p = (char)tolower((unsigned char)*p);
-    if(domains ? !(is_domain(tok) || !strcmp(tok, "*")) : !is_guid(tok)) {
-      snprintf(reason, sizeof(reason), "'%.100s' is not a %s", tok,
-               domains ? "domain" : "GUID");
-      *why = reason;
-      free(copy);
-      free(out);
-      return NULL;
-    }
-    /* The output is never longer than v: separators only shrink. */
-    at += (size_t)snprintf(out + at, cap - at, "%s%s", at ? " " : "", tok);
-  }
-  free(copy);
-  if(!n) {
-    *why = "no value in the list";
-    free(out);
-    return NULL;
-  }
-  if(domains && strstr(out, "*") && strcmp(out, "*")) {
-    *why = "'*' must stand alone";
-    free(out);
-    return NULL;
-  }
-  return out;
-}
-
-/* parse_bool() returns 1 for yes/true/on/1, 0 for no/false/off/0 (any
- * case), or -EINVAL. */
-static int parse_bool(const char *v)
-{
-  static const char *const yes[] = {"yes", "true", "on", "1"};
-  static const char *const no[] = {"no", "false", "off", "0"};
-  size_t i;
-
-  for(i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
-    if(!strcasecmp(v, yes[i]))
-      return 1;
-    if(!strcasecmp(v, no[i]))
-      return 0;
-  }
-  return -EINVAL;
 }
 
 /* parse_duration_in() parses the duration v of option o, within o's
@@ -535,20 +382,20 @@ static void set_value(struct parse_ctx *c, const struct cfg_option *o,
     char **dst = (char **)(void *)field;
     char *val;
 
-    if(o->type == T_GUID && !is_guid(v)) {
+    if(o->type == T_GUID && !cfgval_is_guid(v)) {
       perr(c, line, "%s: '%s' is not %s", o->key, v, type_hint(o->type));
       return;
     }
-    if(o->type == T_TENANT && !is_guid(v) && !is_domain(v)) {
+    if(o->type == T_TENANT && !cfgval_is_guid(v) && !cfgval_is_domain(v)) {
       perr(c, line, "%s: '%s' is not %s", o->key, v, type_hint(o->type));
       return;
     }
-    if(o->type == T_CREDNAME && !is_credname(v)) {
+    if(o->type == T_CREDNAME && !cfgval_is_credname(v)) {
       perr(c, line, "%s: '%s' is not %s", o->key, v, type_hint(o->type));
       return;
     }
     if(o->type == T_URL) {
-      why = check_url(v);
+      why = cfgval_check_url(v);
       if(why) {
         perr(c, line, "%s: '%s' %s", o->key, v, why);
         return;
@@ -593,7 +440,7 @@ static void set_value(struct parse_ctx *c, const struct cfg_option *o,
   case T_DOMAINS:
   case T_GUIDS: {
     char **dst = (char **)(void *)field;
-    char *val = normalize_list(v, o->type == T_DOMAINS, &why);
+    char *val = cfgval_list(v, o->type == T_DOMAINS, &why);
 
     if(!val) {
       perr(c, line, "%s: %s (expected %s)", o->key, why, type_hint(o->type));
@@ -615,7 +462,7 @@ static void set_value(struct parse_ctx *c, const struct cfg_option *o,
     if(o->type == T_LOGLEVEL)
       rc = log_level_parse(v);
     else if(o->type == T_BOOL)
-      rc = parse_bool(v);
+      rc = cfgval_bool(v);
     else
       rc = parse_invmode(v);
     if(rc < 0) {
@@ -668,35 +515,6 @@ static const char *section_name(enum cfg_section s)
   return s == SEC_ALERTS ? "[alerts]" : "[tenant NAME]";
 }
 
-/* edit_distance() is the Levenshtein distance of a and b, or a large
- * number for keys too long to be a typo of any option. */
-static size_t edit_distance(const char *a, const char *b)
-{
-  size_t row[64], la = strlen(a), lb = strlen(b), i, j;
-
-  if(la >= sizeof(row) / sizeof(row[0]) || lb >= sizeof(row) / sizeof(row[0]))
-    return SIZE_MAX;
-  for(j = 0; j <= lb; j++)
-    row[j] = j;
-  for(i = 1; i <= la; i++) {
-    size_t diag = row[0];
-
-    row[0] = i;
-    for(j = 1; j <= lb; j++) {
-      size_t up = row[j];
-      size_t best = diag + (a[i - 1] != b[j - 1]);
-
-      if(up + 1 < best)
-        best = up + 1;
-      if(row[j - 1] + 1 < best)
-        best = row[j - 1] + 1;
-      row[j] = best;
-      diag = up;
-    }
-  }
-  return row[lb];
-}
-
 /* nearest_key() is the option of section s closest to key (a typo, or the
  * start of a longer name), or NULL when none is close. */
 static const char *nearest_key(enum cfg_section s, const char *key)
@@ -709,7 +527,7 @@ static const char *nearest_key(enum cfg_section s, const char *key)
   for(i = 0; i < NOPTS; i++) {
     if(options[i].section != s)
       continue;
-    d = edit_distance(key, options[i].key);
+    d = cfgval_edit_distance(key, options[i].key);
     if(strlen(key) >= 4 && !strncmp(options[i].key, key, strlen(key)))
       d = 1; /* "client_secret" for "client_secret_file" */
     if(d <= limit && d < best) {
