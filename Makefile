@@ -69,6 +69,14 @@ ifeq ($(SAN),1)
             -fno-sanitize-recover=all
   LDFLAGS += -fsanitize=address,undefined,float-cast-overflow
 endif
+# SAN=fuzz: clang's libFuzzer instrumentation on top of ASan+UBSan, for
+# the targets in tests/fuzz (see the fuzz targets below).
+ifeq ($(SAN),fuzz)
+  CC     := clang
+  CFLAGS := -O1 -g -fno-omit-frame-pointer \
+            -fsanitize=fuzzer-no-link,address,undefined,float-cast-overflow \
+            -fno-sanitize-recover=all
+endif
 QD_CFLAGS := -std=c17 -D_GNU_SOURCE $(WARNINGS) -MMD -MP \
              -DQD_VERSION=\"$(VERSION)\" \
              -DQD_CONFFILE=\"$(SYSCONFDIR)/quarantined/quarantined.conf\" \
@@ -84,9 +92,11 @@ SRCS      := $(filter-out $(MAINS),$(sort $(wildcard daemon/*.c)))
 OBJS      := $(SRCS:daemon/%.c=$(B)/%.o)
 TEST_SRCS := $(sort $(wildcard tests/*.c))
 TEST_OBJS := $(TEST_SRCS:tests/%.c=$(B)/tests/%.o)
+FUZZ_TARGETS := $(sort $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c)))
+FUZZ_BINS := $(FUZZ_TARGETS:%=$(B)/fuzz/fuzz_%)
 SUITE_SRCS := $(filter-out tests/check_main.c,$(wildcard tests/check_*.c))
 SUITES    := $(sort $(SUITE_SRCS:tests/check_%.c=%))
-FORMAT_FILES := $(wildcard daemon/*.[ch] tests/*.[ch])
+FORMAT_FILES := $(wildcard daemon/*.[ch] tests/*.[ch] tests/fuzz/*.[ch])
 # Python: every *.py below scripts/ and tests/, and the scripts that are Python
 # without the extension (scripts/graphsim, scripts/bench).
 PY_FILES := $(sort $(shell find scripts tests -name '*.py' \
@@ -100,9 +110,19 @@ VALGRIND := valgrind --quiet --error-exitcode=99 --leak-check=full \
 
 DEPS_OK = $(PKG_CONFIG) --exists $(ALL_PKGS) && command -v python3 >/dev/null \
           && command -v valgrind >/dev/null && command -v clang-format >/dev/null \
-check-run: format-check lint-py repo-check conf-check unit unit-asan \
-           unit-valgrind ctl-check ctl-check-asan graphsim-check e2e-check \
-           system-check
+          && command -v openssl >/dev/null && command -v dpkg-buildpackage >/dev/null \
+          && command -v lintian >/dev/null && command -v mmdebstrap >/dev/null \
+          && command -v systemd-nspawn >/dev/null && command -v dh >/dev/null \
+          && command -v pyflakes3 >/dev/null && command -v clang >/dev/null \
+          && test -e $(FUZZ_LIB)
+
+# libFuzzer's runtime (Debian: libclang-rt-14-dev, pulled in by clang-14).
+FUZZ_LIB = $(shell clang -print-file-name=libclang_rt.fuzzer-x86_64.a 2>/dev/null)
+
+.PHONY: all check demo bench install clean format format-check deps \
+        check-run unit unit-asan unit-valgrind conf-check graphsim-check \
+        e2e-check bench-run ctl-check ctl-check-asan deb system-check \
+        repo-check lint-py fuzz fuzz-bins fuzz-replay
 
 all: $(B)/quarantined $(B)/quarantinectl
 
@@ -131,15 +151,20 @@ $(B)/tests/suites.h: $(TEST_SRCS) | $(B)/tests
 $(B)/check_quarantined: $(TEST_OBJS) $(OBJS)
 	$(QCC)$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LIBS) $(QD_LIBS)
 
-$(B) $(B)/tests:
+$(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.c tests/fuzz/fuzz.h \
+                  $(OBJS) | $(B)/fuzz
+	$(QCC)$(CC) $(QD_CFLAGS) $(CFLAGS) -fsanitize=fuzzer -o $@ \
+	    $< tests/fuzz/fuzz.c $(OBJS) $(QD_LIBS)
+
+$(B) $(B)/tests $(B)/fuzz:
 	$(Q)mkdir -p $@
 
 check: deps
 	@$(MAKE) --no-print-directory check-run
 
 check-run: format-check lint-py repo-check conf-check unit unit-asan \
-           unit-valgrind ctl-check ctl-check-asan graphsim-check e2e-check \
-           system-check
+           unit-valgrind ctl-check ctl-check-asan fuzz-replay graphsim-check \
+           e2e-check system-check
 	@echo "make check: all checks passed"
 
 # Unit suites, each test in its own process (CK_FORK=yes).  The lifecycle
@@ -166,6 +191,43 @@ ctl-check: $(B)/quarantinectl
 
 ctl-check-asan:
 	@$(MAKE) --no-print-directory B=build-asan SAN=1 ctl-check
+
+# libFuzzer targets (tests/fuzz/fuzz_NAME.c; clang from Debian).  Every
+# seed (tests/fuzz/corpus/NAME) and every finding kept as a regression
+# (tests/fuzz/findings/NAME) is run once under ASan+UBSan in make check;
+# `make fuzz` fuzzes each target for FUZZ_TIME seconds, new inputs going
+# to build-fuzz/corpus/NAME, crashes to tests/fuzz/findings/NAME, and
+# prints executions and findings per target.
+FUZZ_TIME ?= 300
+fuzz-bins: $(FUZZ_BINS)
+
+fuzz-replay:
+	@$(MAKE) --no-print-directory B=build-fuzz SAN=fuzz fuzz-bins
+	@for t in $(FUZZ_TARGETS); do \
+	  dirs=tests/fuzz/corpus/$$t; \
+	  [ -d tests/fuzz/findings/$$t ] && dirs="$$dirs tests/fuzz/findings/$$t"; \
+	  n=$$(find $$dirs -type f | wc -l); \
+	  ./build-fuzz/fuzz/fuzz_$$t -runs=0 $$dirs \
+	      > build-fuzz/replay-$$t.log 2>&1 || \
+	    { cat build-fuzz/replay-$$t.log; echo "fuzz-replay: FAIL $$t"; exit 1; }; \
+	  echo "fuzz-replay: $$t: $$n inputs OK"; \
+	done
+
+fuzz:
+	@$(MAKE) --no-print-directory B=build-fuzz SAN=fuzz fuzz-bins
+	@for t in $(FUZZ_TARGETS); do \
+	  mkdir -p build-fuzz/corpus/$$t tests/fuzz/findings/$$t; \
+	  ./build-fuzz/fuzz/fuzz_$$t -max_total_time=$(FUZZ_TIME) \
+	      -print_final_stats=1 \
+	      -artifact_prefix=tests/fuzz/findings/$$t/ \
+	      build-fuzz/corpus/$$t tests/fuzz/corpus/$$t \
+	      > build-fuzz/fuzz-$$t.log 2>&1; \
+	  rc=$$?; \
+	  execs=$$(sed -n 's/^stat::number_of_executed_units: *//p' \
+	      build-fuzz/fuzz-$$t.log); \
+	  found=$$(find tests/fuzz/findings/$$t -type f | wc -l); \
+	  echo "fuzz: $$t: $$execs executions in $(FUZZ_TIME) s, exit $$rc, $$found findings kept"; \
+	done
 
 # Golden tests for -n: tests/conf/NAME.in must print exactly NAME.ok.
 # They run on a copy in $(B), where the secrets and keys get the modes git
@@ -270,13 +332,14 @@ install: all
 # then lintian, whose only accepted tags are the documented overrides.
 deb:
 	rm -rf $(B)/pkg && mkdir -p $(B)/pkg/quarantined-$(VERSION)
-	tar --exclude=./.git --exclude=./build --exclude=./build-asan -cf - . | \
+	tar --exclude=./.git --exclude=./build --exclude=./build-asan \
+	    --exclude=./build-fuzz -cf - . | \
 	    tar -C $(B)/pkg/quarantined-$(VERSION) -xf -
 	cd $(B)/pkg/quarantined-$(VERSION) && dpkg-buildpackage -us -uc -b
 	lintian --info --pedantic --fail-on error,warning,info,pedantic \
 	    $(B)/pkg/*.changes
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
 
 -include $(OBJS:.o=.d) $(B)/main.d $(B)/quarantinectl.d $(TEST_OBJS:.o=.d)

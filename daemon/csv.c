@@ -40,7 +40,9 @@ static int end_field(struct csv *c, int quoted)
     while(to > from && (c->buf[to - 1] == ' ' || c->buf[to - 1] == '\t'))
       to--;
   }
-  rc = strlist_addn(&c->fields, c->buf + from, to - from);
+  /* Before the first character the buffer is still NULL, and NULL + 0
+   * is undefined in C: an empty first field (",target,...") gets "". */
+  rc = strlist_addn(&c->fields, to > from ? c->buf + from : "", to - from);
   c->len = 0;
   return rc;
 }
