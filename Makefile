@@ -11,6 +11,8 @@
 #                     simulator and end-to-end tests
 #   make demo         run the daemon against the bundled simulated tenant
 #   make bench        benchmarks (never part of check)
+#   make kill-loop    200 SIGKILLs of the apply engine (check runs 30)
+#   make fuzz         every libFuzzer target for FUZZ_TIME seconds
 #   make install      PREFIX=/usr/local DESTDIR=
 #   make format       rewrite sources with clang-format
 #   make clean
@@ -122,7 +124,7 @@ FUZZ_LIB = $(shell clang -print-file-name=libclang_rt.fuzzer-x86_64.a 2>/dev/nul
 .PHONY: all check demo bench install clean format format-check deps \
         check-run unit unit-asan unit-valgrind conf-check graphsim-check \
         e2e-check bench-run ctl-check ctl-check-asan deb system-check \
-        repo-check lint-py fuzz fuzz-bins fuzz-replay
+        repo-check lint-py fuzz fuzz-bins fuzz-replay kill-loop
 
 all: $(B)/quarantined $(B)/quarantinectl
 
@@ -191,6 +193,15 @@ ctl-check: $(B)/quarantinectl
 
 ctl-check-asan:
 	@$(MAKE) --no-print-directory B=build-asan SAN=1 ctl-check
+
+# The SIGKILL loop of the apply engine (tests/e2e/test_kill_loop.py) at full
+# length; make check runs it with 30 kills.  KILL_STALE_READS=N makes the
+# simulator serve N stale reads after each write.
+KILLS ?= 200
+KILL_STALE_READS ?= 0
+kill-loop: $(B)/quarantined
+	QD_KILLS=$(KILLS) QD_KILL_STALE_READS=$(KILL_STALE_READS) \
+	    QD_BIN=$(B)/quarantined python3 -m unittest -v tests.e2e.test_kill_loop
 
 # libFuzzer targets (tests/fuzz/fuzz_NAME.c; clang from Debian).  Every
 # seed (tests/fuzz/corpus/NAME) and every finding kept as a regression

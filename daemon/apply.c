@@ -3,7 +3,7 @@
  * apply: the engine of one tenant and its pass.  One pass per complete
  * cycle, one candidate at a time, every step an asynchronous Graph
  * request: the kill switch, then the journal is read and intents without
- * an outcome are reconciled from Graph, then the guards (apply_guard.c)
+ * an outcome are settled (apply_settle.c), then the guards (apply_guard.c)
  * pick the candidates, and each one is written here: dry-run alerts
  * anchor.dry-run; apply journals the intent -> PATCH -> GET verify ->
  * journal applied/failed -> alert.  After a pass that applied values,
@@ -24,6 +24,7 @@
 #include "anchors.h"
 #include "apply_guard.h"
 #include "apply_int.h"
+#include "apply_settle.h"
 #include "cfg.h"
 #include "child.h"
 #include "graph.h"
@@ -173,8 +174,7 @@ static int open_journal(struct pass *p)
   return rc;
 }
 
-/* append() writes one journal record; failure is logged. */
-static int append(struct pass *p, struct journal_record *r)
+int apply_append(struct pass *p, struct journal_record *r)
 {
   int rc = open_journal(p);
 
@@ -188,109 +188,6 @@ static int append(struct pass *p, struct journal_record *r)
              p->a->tenant, p->a->journal_path, journal_kind_name(r->kind),
              r->user_id, strerror(-rc));
   return rc;
-}
-
-/* --- step 2: reconcile intents without an outcome --- */
-
-static void reconcile_next(struct pass *p);
-
-/* on_reconcile() journals what Graph shows for an intent without an
- * outcome (reconciled: found or not), alerts a value found applied, and
- * goes on with the next intent.  A failed GET ends the pass: nothing is
- * applied before every intent is settled. */
-static void on_reconcile(int result, long status, const cJSON *body,
-                         const struct graph_error *err, void *arg)
-{
-  struct pass *p = arg;
-  struct journal_pending *jp;
-  struct journal_record r;
-  const char *value = NULL;
-  char buf[700];
-
-  (void)status;
-  if(apply_gone(p, result))
-    return;
-  jp = &p->js.pending[p->pending_i];
-  if(result && result != -ENOENT) {
-    log_warnx("apply: tenant %s: cannot reconcile the intent on %s:%u "
-              "(%s): %s; nothing is applied until it is reconciled",
-              p->a->tenant, p->a->journal_path, jp->line, jp->rec.user_id,
-              apply_err_text(result, err, buf, sizeof(buf)));
-    apply_end_pass(p);
-    return;
-  }
-  if(!result)
-    value = cJSON_GetStringValue(
-        cJSON_GetObjectItemCaseSensitive(body, "onPremisesImmutableId"));
-  r = jp->rec;
-  r.kind = JOURNAL_RECONCILED;
-  r.found = value && !strcmp(value, jp->rec.new_value);
-  r.get_request_id = err && err->request_id[0] ? err->request_id : NULL;
-  r.error = NULL;
-  if(append(p, &r)) {
-    apply_end_pass(p);
-    return;
-  }
-  log_notice("apply: tenant %s: intent %s (line %u) reconciled from Graph: "
-             "%s onPremisesImmutableId of %s is %s",
-             p->a->tenant, jp->rec.client_request_id, jp->line,
-             r.found ? "applied," : "not applied,", jp->rec.user_id,
-             value ? value : "not set");
-  if(r.found) {
-    /* Applied before a crash or a stop, never alerted: say it now. */
-    struct alert_anchor an = {.user_id = jp->rec.user_id,
-                              .upn = jp->rec.upn,
-                              .anchor = jp->rec.new_value,
-                              .source = jp->rec.source,
-                              .reference = jp->rec.reference,
-                              .reason = "reconciled",
-                              .client_request_id = jp->rec.client_request_id,
-                              .get_request_id = r.get_request_id};
-    struct alert_event ev;
-
-    snprintf(buf, sizeof(buf),
-             "onPremisesImmutableId of %s (%s) found set to %s when the "
-             "interrupted apply %s was reconciled (%s %s)",
-             apply_str_or(jp->rec.upn, "?"), jp->rec.user_id, jp->rec.new_value,
-             jp->rec.client_request_id, jp->rec.source, jp->rec.reference);
-    alert_event_init(&ev, ALERT_ANCHOR_APPLIED, p->a->tenant, NULL);
-    ev.anchor = &an;
-    ev.message = buf;
-    alert_emit(p->a->alert, &ev);
-  }
-  p->pending_i++;
-  reconcile_next(p);
-}
-
-/* reconcile_next() GETs the user of the next intent without an outcome;
- * with none left it reads the journal again (the reconciled records
- * count) and hands the pass to the guards. */
-static void reconcile_next(struct pass *p)
-{
-  char path[256];
-
-  if(p->pending_i == p->js.npending) {
-    if(p->js.npending) {
-      /* Read the journal again: the reconciled records count now. */
-      char err[512];
-
-      journal_close(p->j);
-      p->j = NULL;
-      journal_state_clear(&p->js);
-      if(journal_load(p->a->journal_path, p->a->tenant, &p->js, err,
-                      sizeof(err))) {
-        log_errx("apply: tenant %s: %s; nothing is applied", p->a->tenant, err);
-        apply_end_pass(p);
-        return;
-      }
-    }
-    apply_guard_anchors(p);
-    return;
-  }
-  snprintf(path, sizeof(path),
-           "/v1.0/users/%s?$select=id,onPremisesImmutableId",
-           p->js.pending[p->pending_i].rec.user_id);
-  apply_request(p, "GET", path, NULL, NULL, on_reconcile);
 }
 
 /* --- the write --- */
@@ -332,7 +229,7 @@ void apply_write(struct pass *p)
   r.reference = p->e->reference;
   r.client_request_id = p->crid;
   /* Never PATCH without the intent on disk. */
-  if(append(p, &r)) {
+  if(apply_append(p, &r)) {
     apply_end_pass(p);
     return;
   }
@@ -438,7 +335,7 @@ static void on_verify(int result, long status, const cJSON *body,
   r.get_request_id = get_rid;
   if(value && !strcmp(value, p->e->anchor)) {
     r.kind = JOURNAL_APPLIED;
-    if(append(p, &r)) {
+    if(apply_append(p, &r)) {
       apply_end_pass(p);
       return;
     }
@@ -458,8 +355,10 @@ static void on_verify(int result, long status, const cJSON *body,
     apply_guard_next(p);
     return;
   }
-  /* A 4xx is Graph's considered no; a transport error or 5xx may have been
-   * anything, so that one is tried again next cycle. */
+  /* A 4xx is Graph's considered no.  A timeout, a reset or a 5xx leaves
+   * open whether Graph processed the PATCH, and a read right after it may
+   * be stale: the intent stays without an outcome ("indoubt") and is
+   * settled later (apply_settle.c), never sent again before that. */
   definite = p->patch_result == -EINVAL || p->patch_result == -EACCES ||
              p->patch_result == -ENOENT || p->patch_result == 0;
   if(p->patch_result)
@@ -468,9 +367,24 @@ static void on_verify(int result, long status, const cJSON *body,
     snprintf(why, sizeof(why),
              "PATCH answered %ld but GET shows onPremisesImmutableId %s",
              p->patch_err.status, apply_str_or(value, "not set"));
+  if(!definite) {
+    r.kind = JOURNAL_INDOUBT;
+    r.error = why;
+    if(apply_append(p, &r)) {
+      apply_end_pass(p);
+      return;
+    }
+    log_warnx("apply: tenant %s: PATCH onPremisesImmutableId of %s (%s) to "
+              "%s: %s; Graph may or may not have applied it: it is not sent "
+              "again, and the intent %s is settled after apply_settle; no "
+              "more writes this cycle",
+              p->a->tenant, p->upn, p->user_id, p->e->anchor, why, p->crid);
+    apply_end_pass(p);
+    return;
+  }
   r.kind = JOURNAL_FAILED;
   r.error = why;
-  if(append(p, &r)) {
+  if(apply_append(p, &r)) {
     apply_end_pass(p);
     return;
   }
@@ -479,12 +393,10 @@ static void on_verify(int result, long status, const cJSON *body,
            "%s; %s",
            p->upn, p->user_id, p->e->anchor, anchors_source_name(p->e->source),
            p->e->reference, why,
-           definite ? "not tried again until the entry's reference changes"
-                    : "tried again next cycle");
+           "not tried again until the entry's reference changes");
   log_errx("apply: tenant %s: %s", p->a->tenant, msg);
   /* Recorded (journal above, refusal memory here) before it is alerted. */
-  if(definite)
-    refusals_note(p->a->said, "patch-refused", p->e);
+  refusals_note(p->a->said, "patch-refused", p->e);
   apply_emit(p, ALERT_ANCHOR_FAILED,
              p->patch_result ? "patch-refused" : "not-verified", p->old_value,
              patch_rid, get_rid, msg);
@@ -608,7 +520,7 @@ void apply_cycle(struct apply *a)
     apply_end_pass(p);
     return;
   }
-  reconcile_next(p);
+  apply_settle_pending(p);
 }
 
 int apply_new(uv_loop_t *loop, struct graph *g, struct alert *alert,
@@ -630,6 +542,9 @@ int apply_new(uv_loop_t *loop, struct graph *g, struct alert *alert,
   a->threshold = tc->apply_threshold;
   a->takeover_allow = tc->apply_takeover_unreadable == CFG_TAKEOVER_ALLOW;
   a->post_timeout = tc->post_apply_timeout;
+  a->started = time(NULL);
+  a->settle_s = tc->apply_settle;
+  a->settle_reads = tc->apply_settle_reads ? tc->apply_settle_reads : 1;
   a->tenant = strdup(tc->name);
   a->tenant_id = strdup(tc->tenant_id);
   a->anchors_file = tc->anchors_file ? strdup(tc->anchors_file) : NULL;
@@ -722,6 +637,7 @@ void apply_close(struct apply *a, void (*closed_cb)(void *arg), void *arg)
  * closed and no pass left (apply_new()'s failure, or close_done()). */
 static void apply_free(struct apply *a)
 {
+  apply_settle_free(a);
   strlist_clear(&a->domains);
   strlist_clear(&a->groups);
   refusals_free(a->said);

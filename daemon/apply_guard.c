@@ -4,8 +4,9 @@
  * code of each refusal in brackets):
  *
  *   per pass:  1 kill switch file exists [kill-switch: halt, said once]
- *              2 pending intents in the journal are reconciled from Graph
- *                before anything else (a failure ends the pass; apply.c)
+ *              2 intents without an outcome in the journal are settled
+ *                from Graph when that is safe (apply_settle.c; a failed
+ *                read ends the pass)
  *              3 anchors_file and approved suggestions load without an
  *                error [anchors-file-invalid]
  *              4 journal total < apply_threshold [threshold: halt]
@@ -14,7 +15,8 @@
  *                unless apply_takeover_unreadable = allow [takeover-unknown]
  *   per entry: 6 anchor format (anchor_check, anchor_length) [anchor-invalid]
  *              7 the target exists [target-not-found], not soft-deleted
- *                [target-deleted]; already applied per journal: skipped
+ *                [target-deleted]; already applied per journal, or an
+ *                intent on that user not yet settled: skipped
  *              8 the target is cloud-only [target-synced]
  *              9 it has no onPremisesImmutableId [target-has-anchor]; the
  *                same value: nothing to do
@@ -48,6 +50,7 @@
 #include "anchor.h"
 #include "anchors.h"
 #include "apply_int.h"
+#include "apply_settle.h"
 #include "graph.h"
 #include "journal.h"
 #include "jsonx.h"
@@ -179,7 +182,8 @@ static void check_takeover(struct pass *p);
  * after a PATCH that Graph refused. */
 static bool is_candidate(struct pass *p, const struct anchors_entry *e)
 {
-  if(e->target_is_id && journal_state_applied(&p->js, e->target, e->anchor))
+  if(e->target_is_id && (journal_state_applied(&p->js, e->target, e->anchor) ||
+                         apply_settle_blocks(p, e->target)))
     return false;
   return !refusals_has(p->a->said, "patch-refused", e);
 }
@@ -434,6 +438,13 @@ static void on_user(int result, long status, const cJSON *body,
     log_warnx("apply: tenant %s: GET user %s: no id or userPrincipalName in "
               "the answer; skipped",
               p->a->tenant, p->e->target);
+    apply_guard_next(p);
+    return;
+  }
+  if(apply_settle_blocks(p, p->user_id)) {
+    log_debug("apply: tenant %s: %s has an intent without an outcome; "
+              "nothing is written to it before that is settled",
+              p->a->tenant, p->user_id);
     apply_guard_next(p);
     return;
   }

@@ -42,6 +42,12 @@ struct apply {
   struct refusals *said; /* what was alerted already */
   bool roles_said, takeover_said;
   struct pass *p; /* the running pass, or NULL */
+  /* settling intents without an outcome (apply_settle.c) */
+  time_t started;            /* when this engine was made */
+  unsigned settle_s;         /* apply_settle, seconds */
+  unsigned settle_reads;     /* apply_settle_reads */
+  struct settle_read *reads; /* reads so far per unsettled intent */
+  size_t nreads;
   bool closing;
   struct child *cmd; /* runs post_apply_command; NULL once closing */
   bool cmd_open;     /* cmd not yet closed (child_close() calls back) */
@@ -60,6 +66,7 @@ struct pass {
   struct journal *j; /* opened at the first record */
   struct anchors_set *set;
   size_t pending_i, i;
+  size_t settled;  /* intents settled in this pass */
   unsigned writes; /* PATCHes (dry-run: would-be) in this pass */
   size_t applied;  /* applied in this pass */
   char *env_list;  /* "id\tupn\tanchor\treference\n"... for the command */
@@ -90,6 +97,11 @@ void apply_emit(struct pass *p, enum alert_type type, const char *reason,
  * err may be NULL. */
 const char *apply_err_text(int result, const struct graph_error *err, char *buf,
                            size_t len);
+
+/* apply_append() writes one journal record r (its when and tenant are
+ * set here; the strings stay the caller's); a failure is logged and
+ * returned as a negative errno. */
+int apply_append(struct pass *p, struct journal_record *r);
 
 /* apply_request() sends a Graph request for the pass with cb(..., p) as
  * its callback.  Returns true, or false when it could not even be queued:

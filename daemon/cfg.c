@@ -130,6 +130,10 @@ static const struct cfg_option options[] = {
      0, 0},
     {SEC_TENANT, "post_apply_timeout", T_DURATION, TN(post_apply_timeout), "5m",
      1, 3600, 0},
+    {SEC_TENANT, "apply_settle", T_DURATION, TN(apply_settle), "10m", 1, 86400,
+     0},
+    {SEC_TENANT, "apply_settle_reads", T_UINT, TN(apply_settle_reads), "3", 1,
+     20, 0},
 };
 
 #define NOPTS (sizeof(options) / sizeof(options[0]))

@@ -45,6 +45,10 @@ struct cfg_tenant {
   int apply_takeover_unreadable; /* enum cfg_takeover */
   char *post_apply_command;      /* run by /bin/sh -c after applies, or NULL */
   unsigned post_apply_timeout;   /* seconds */
+  unsigned apply_settle;         /* seconds before an intent without an
+                                    outcome may be settled */
+  unsigned apply_settle_reads;   /* reads without the value that settle it
+                                    as not applied */
   struct cfg_tenant *next;
 };
 

@@ -40,6 +40,7 @@ struct graph_req {
   char *headers[MAX_HEADERS + 1];
   unsigned attempt;
   bool refreshed;   /* the token was renewed once after a 401 */
+  bool replay;      /* may be sent again after an ambiguous failure */
   bool ext_pending; /* a token or HTTP callback is still owed to us */
   bool done;        /* the user callback has been called */
   uv_timer_t timer;
@@ -414,6 +415,13 @@ static void handle_ok(struct graph_req *r, const struct http_response *resp,
   cJSON_Delete(json);
 }
 
+/* never_sent() tells whether a transport error proves the request never
+ * reached Graph: no connection was made. */
+static bool never_sent(int result)
+{
+  return result == -ECONNREFUSED || result == -EHOSTUNREACH;
+}
+
 static void on_http_done(const struct http_response *resp, void *arg)
 {
   struct graph_req *r = arg;
@@ -439,13 +447,19 @@ static void on_http_done(const struct http_response *resp, void *arg)
     /* Out of descriptors: retrying this request soon only adds to the
      * shortage; the cycle fails now and is retried with backoff. */
     if(resp->result == -ECANCELED || resp->result == -EMSGSIZE ||
-       resp->result == -EMFILE || resp->result == -ENFILE)
+       resp->result == -EMFILE || resp->result == -ENFILE ||
+       (!r->replay && !never_sent(resp->result)))
       fail(r, resp->result, &err);
     else
       retry_or_fail(r, -1, resp->result, &err, graph__errno_name(resp->result));
     return;
   }
   if(resp->status >= 200 && resp->status < 300) {
+    if(!r->replay) {
+      /* A write was done: what its body says cannot undo it. */
+      finish(r, 0, resp->status, NULL, &err, NULL);
+      return;
+    }
     handle_ok(r, resp, &err);
     return;
   }
@@ -469,6 +483,11 @@ static void on_http_done(const struct http_response *resp, void *arg)
   case 503:
     ra = graph_retry_after_ms(resp->retry_after, time(NULL));
     graph__throttle(r->g, ra);
+    if(resp->status == 503 && !r->replay) {
+      /* Unlike 429, a 503 does not say the write was left undone. */
+      fail(r, -ETIMEDOUT, &err);
+      return;
+    }
     retry_or_fail(r, ra, -ETIMEDOUT, &err,
                   resp->status == 429 ? "throttled (429)"
                                       : "service unavailable (503)");
@@ -476,6 +495,10 @@ static void on_http_done(const struct http_response *resp, void *arg)
   case 500:
   case 502:
   case 504:
+    if(!r->replay) {
+      fail(r, -EIO, &err);
+      return;
+    }
     retry_or_fail(r, -1, -EIO, &err, "server error");
     return;
   case 403:
@@ -646,7 +669,8 @@ bad:
  * delay_ms (0: now). */
 int graph__request_after(struct graph *g, const char *method, const char *path,
                          const char *const *headers, const char *body,
-                         uint64_t delay_ms, graph_done_cb cb, void *arg)
+                         bool replay, uint64_t delay_ms, graph_done_cb cb,
+                         void *arg)
 {
   struct graph_req *r;
   int rc;
@@ -654,6 +678,7 @@ int graph__request_after(struct graph *g, const char *method, const char *path,
   rc = new_req(g, method, path, headers, body, &r);
   if(rc)
     return rc;
+  r->replay = replay;
   r->done_cb = cb;
   r->arg = arg;
   if(delay_ms)
@@ -667,7 +692,8 @@ int graph_request(struct graph *g, const char *method, const char *path,
                   const char *const *headers, const char *body,
                   graph_done_cb cb, void *arg)
 {
-  return graph__request_after(g, method, path, headers, body, 0, cb, arg);
+  return graph__request_after(g, method, path, headers, body,
+                              !strcmp(method, "GET"), 0, cb, arg);
 }
 
 int graph_list(struct graph *g, const char *path, const char *const *headers,
@@ -679,6 +705,7 @@ int graph_list(struct graph *g, const char *path, const char *const *headers,
   rc = new_req(g, "GET", path, headers, NULL, &r);
   if(rc)
     return rc;
+  r->replay = true;
   r->page_cb = page_cb;
   r->list_cb = done_cb;
   r->arg = arg;

@@ -66,7 +66,16 @@ int graph_new(uv_loop_t *loop, struct http_client *hc, struct token *tok,
  * "/v1.0/users?$top=1", or an absolute URL under the root).  headers is a
  * NULL-terminated list of extra "Name: value" lines or NULL; body may be
  * NULL.  Arguments are copied.  Returns 0 (cb will be called, never from
- * inside this call) or a negative errno code (cb will not be called). */
+ * inside this call) or a negative errno code (cb will not be called).
+ *
+ * A GET is retried on every transient failure.  Any other method is a
+ * write and is sent again only when the answer proves Graph did not
+ * process it: 429 (a throttled request fails as a whole,
+ * https://learn.microsoft.com/graph/throttling), a 401 before the one
+ * token renewal, or no connection made (refused, name not resolved).  A
+ * timeout, a reset, a 5xx or an unreadable answer ends a write at once
+ * with its error: the caller reads to learn what happened, since sending
+ * it again could apply it twice. */
 int graph_request(struct graph *g, const char *method, const char *path,
                   const char *const *headers, const char *body,
                   graph_done_cb cb, void *arg);
@@ -84,7 +93,8 @@ int graph_list(struct graph *g, const char *path, const char *const *headers,
 
 /* One request of a batch: method and url relative to /v1.0 (e.g.
  * "/users?$filter=..."), already URL-escaped.  Borrowed by
- * graph_batch(), which copies them. */
+ * graph_batch(), which copies them.  Only reads (GET) may be batched: a
+ * batch and its items are retried as reads are (see graph_request()). */
 struct graph_batch_item {
   const char *method;
   const char *url;

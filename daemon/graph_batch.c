@@ -298,7 +298,8 @@ static int batch_send(struct graph_batch_op *op)
   text = reqs ? cJSON_PrintUnformatted(doc) : NULL;
   if(!text)
     goto out;
-  rc = graph__request_after(op->g, "POST", "/v1.0/$batch", NULL, text,
+  /* Every item is a GET (graph_batch() checked), so the POST is a read. */
+  rc = graph__request_after(op->g, "POST", "/v1.0/$batch", NULL, text, true,
                             due - now, on_batch_done, op);
   if(!rc)
     for(i = 0; i < np; i++)
@@ -318,6 +319,9 @@ int graph_batch(struct graph *g, const struct graph_batch_item *items, size_t n,
 
   if(!n)
     return -EINVAL;
+  for(i = 0; i < n; i++)
+    if(strcmp(items[i].method, "GET"))
+      return -EINVAL; /* a write is never batched: see graph.h */
   op = calloc(1, sizeof(*op));
   if(!op)
     return -ENOMEM;

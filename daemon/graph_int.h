@@ -36,10 +36,13 @@ struct graph {
 };
 
 /* graph__request_after() is graph_request() whose first attempt starts
- * after delay_ms (0: now). */
+ * after delay_ms (0: now); replay says whether the request may be sent
+ * again after a failure that leaves open whether Graph processed it (see
+ * graph_request(): true for reads, false for writes). */
 int graph__request_after(struct graph *g, const char *method, const char *path,
                          const char *const *headers, const char *body,
-                         uint64_t delay_ms, graph_done_cb cb, void *arg);
+                         bool replay, uint64_t delay_ms, graph_done_cb cb,
+                         void *arg);
 
 /* graph__backoff() is the capped, jittered backoff before attempt + 1. */
 long graph__backoff(struct graph *g, unsigned attempt);

@@ -31,8 +31,8 @@ struct journal {
   int torn; /* the file ends in a cut line: mark it before the next record */
 };
 
-static const char *const kind_names[] = {"intent", "applied", "failed",
-                                         "reconciled", "torn"};
+static const char *const kind_names[] = {"intent",     "applied", "failed",
+                                         "reconciled", "indoubt", "torn"};
 
 const char *journal_kind_name(enum journal_kind k)
 {
@@ -151,7 +151,8 @@ static const char *check_record(const struct journal_record *r)
     return "source";
   if(r->kind == JOURNAL_INTENT && empty(r->reference))
     return "reference";
-  if(r->kind == JOURNAL_FAILED && empty(r->error))
+  if((r->kind == JOURNAL_FAILED || r->kind == JOURNAL_INDOUBT) &&
+     empty(r->error))
     return "error";
   return NULL;
 }
@@ -391,6 +392,7 @@ static int load_cb(void *arg, const struct journal_record *r, unsigned line)
     if(pack(p, r))
       return -ENOMEM;
     p->line = line;
+    p->doubted = 0;
     st->npending++;
     return 0;
   }
@@ -400,6 +402,11 @@ static int load_cb(void *arg, const struct journal_record *r, unsigned line)
              "before it",
              ld->path, line, journal_kind_name(r->kind), r->client_request_id);
     return -EBADMSG;
+  }
+  if(r->kind == JOURNAL_INDOUBT) {
+    /* Still without an outcome; the time says when the doubt began. */
+    st->pending[i].doubted = r->when;
+    return 0;
   }
   free(st->pending[i].mem);
   memmove(&st->pending[i], &st->pending[i + 1],

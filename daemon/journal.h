@@ -24,7 +24,11 @@ enum journal_kind {
   JOURNAL_APPLIED,    /* "applied": PATCH done and the GET showed the value */
   JOURNAL_FAILED,     /* "failed": PATCH refused, or the GET did not verify */
   JOURNAL_RECONCILED, /* "reconciled": an intent without outcome, settled
-                         from Graph after a restart (found = value there) */
+                          from Graph once it was safe (found = value there) */
+  JOURNAL_INDOUBT,    /* "indoubt": the PATCH may or may not have reached
+                         Graph (timeout, 5xx, connection lost after sending)
+                         and the GET did not show the value; the intent
+                         stays without an outcome, to be settled later */
   JOURNAL_TORN        /* "torn": marks the line before it as cut short by a
                          crash; written by journal_open(), never by callers */
 };
@@ -48,7 +52,8 @@ struct journal_record {
                                     its intent */
   const char *patch_request_id;  /* Graph request-id of the PATCH */
   const char *get_request_id;    /* Graph request-id of the verifying GET */
-  const char *error;             /* required for "failed": why, in English */
+  const char *error;             /* required for "failed" and "indoubt":
+                                    why, in English */
   int found;                     /* "reconciled": 1 when Graph showed
                                     new_value, 0 when it did not */
 };
@@ -100,6 +105,7 @@ int journal_read(const char *path, const char *tenant, journal_record_cb cb,
 struct journal_pending {
   struct journal_record rec; /* the intent; strings point into mem */
   unsigned line;             /* its line in the file */
+  time_t doubted;            /* when of its last "indoubt" record, or 0 */
   char *mem;
 };
 

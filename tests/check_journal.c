@@ -285,6 +285,50 @@ START_TEST(test_second_intent)
 }
 END_TEST
 
+/* An "indoubt" record keeps its intent open and says when the doubt began;
+ * it needs an error and an intent before it. */
+START_TEST(test_indoubt_keeps_the_intent_open)
+{
+  struct journal_state st = {0};
+  struct journal_record r = rec(JOURNAL_INTENT, UID, A1, "c-1");
+  struct journal *j = NULL;
+  char err[256] = "";
+
+  append(&r);
+  r = rec(JOURNAL_INDOUBT, UID, A1, "c-1");
+  ck_assert_int_eq(journal_open(path, &j), 0);
+  ck_assert_int_eq(journal_append(j, &r), -EINVAL); /* no error text */
+  r.error = "HTTP 0 timeout: operation timed out";
+  r.when = NOW + 60;
+  ck_assert_int_eq(journal_append(j, &r), 0);
+  journal_close(j);
+  ck_assert_int_eq(journal_load(path, "contoso", &st, err, sizeof(err)), 0);
+  ck_assert_uint_eq(st.npending, 1);
+  ck_assert_int_eq(st.pending[0].doubted, NOW + 60);
+  ck_assert_uint_eq(st.total_applied, 0);
+  ck_assert_int_eq(journal_state_applied(&st, UID, A1), 0);
+  journal_state_clear(&st);
+
+  /* Then settled: no longer pending. */
+  r = rec(JOURNAL_RECONCILED, UID, A1, "c-1");
+  r.found = 1;
+  append(&r);
+  ck_assert_int_eq(journal_load(path, "contoso", &st, err, sizeof(err)), 0);
+  ck_assert_uint_eq(st.npending, 0);
+  ck_assert_int_eq(journal_state_applied(&st, UID, A1), 1);
+  journal_state_clear(&st);
+
+  /* Without an intent it is an error. */
+  r = rec(JOURNAL_INDOUBT, "u-9", A1, "c-9");
+  r.error = "HTTP 504 GatewayTimeout";
+  append(&r);
+  ck_assert_int_eq(journal_load(path, "contoso", &st, err, sizeof(err)),
+                   -EBADMSG);
+  ck_assert_ptr_nonnull(strstr(err, "indoubt record for clientRequestId c-9 "
+                                    "without an intent before it"));
+}
+END_TEST
+
 Suite *journal_suite(void)
 {
   Suite *s = suite_create("journal");
@@ -295,6 +339,7 @@ Suite *journal_suite(void)
   tcase_add_test(tc, test_torn_last_line);
   tcase_add_test(tc, test_bad_lines);
   tcase_add_test(tc, test_second_intent);
+  tcase_add_test(tc, test_indoubt_keeps_the_intent_open);
   suite_add_tcase(s, tc);
   return s;
 }

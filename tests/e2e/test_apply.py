@@ -45,7 +45,9 @@ def events(alerts, event, reason=None):
     return [a for a in alerts if a["event"] == event and (reason is None or a.get("reason") == reason)]
 
 
-class ApplyE2E(E2ETestCase):
+class ApplyCase(E2ETestCase):
+    """The apply scenario and its helpers, without tests (shared with
+    test_never_twice)."""
     scenario = os.path.join(SCENARIOS, "existing-cloud-account.json")
 
     # ----- helpers -------------------------------------------------------------------------
@@ -60,17 +62,23 @@ class ApplyE2E(E2ETestCase):
                 f.write(",".join(row) + "\n")
 
     def apply_daemon(self, rows, mode="apply", allow="apply_allow_domains = contoso.com",
-                     extra=(), readable=True):
+                     extra=(), readable=True, daemon_options=()):
         """A daemon with the writer app in `mode`; the tenant's sync features are
         readable by apps unless readable is False."""
         self.write_anchors(rows)
         if readable:
             self.sim.settings(onPremisesSynchronizationReadableByApps=True)
+        # Open intents settle one second after the daemon starts, after two reads,
+        # unless extra says otherwise.
+        given = {line.split("=")[0].strip() for line in extra}
         lines = ["apply_mode = %s" % mode, "anchors_file = %s" % self.anchors_path]
+        lines += [line for line in ("apply_settle = 1s", "apply_settle_reads = 2")
+                  if line.split("=")[0].strip() not in given]
         if allow:
             lines.append(allow)
         return self.daemon(client_id=WRITER_ID, secret=WRITER_SECRET,
-                           tenant_lines=lines + list(extra))
+                           tenant_lines=lines + list(extra),
+                           daemon_options=list(daemon_options))
 
     def duplicate_id(self):
         return [o for o in self.sim.quarantines() if o["sourceAnchor"] == ANCHOR][0]["id"]
@@ -100,6 +108,19 @@ class ApplyE2E(E2ETestCase):
     def wait_events(self, d, event, count=1, reason=None):
         return d.wait_for_alerts(lambda a: len(events(a, event, reason)) >= count)
 
+    def pending_intent(self, d):
+        os.makedirs(d.state_dir, exist_ok=True)
+        crid = str(uuid.uuid4())
+        with open(os.path.join(d.state_dir, "e2e.journal.jsonl"), "w") as f:
+            f.write(json.dumps({"kind": "intent", "when": "2024-05-06T08:00:00Z",
+                                "tenant": "e2e", "userId": CLOUD_JOHN,
+                                "upn": "john@contoso.com", "oldValue": None,
+                                "newValue": ANCHOR, "source": "csv", "reference": "T-1",
+                                "clientRequestId": crid}) + "\n")
+        return crid
+
+
+class ApplyE2E(ApplyCase):
     # ----- the whole story -------------------------------------------------------------------
     def test_existing_cloud_account_refused_then_applied_then_hard_matched(self):
         marker = os.path.join(self.workdir, "sync-ran.jsonl")
@@ -373,17 +394,6 @@ class ApplyE2E(E2ETestCase):
         d.stop()
 
     # ----- crash safety ----------------------------------------------------------------------
-    def pending_intent(self, d):
-        os.makedirs(d.state_dir, exist_ok=True)
-        crid = str(uuid.uuid4())
-        with open(os.path.join(d.state_dir, "e2e.journal.jsonl"), "w") as f:
-            f.write(json.dumps({"kind": "intent", "when": "2024-05-06T08:00:00Z",
-                                "tenant": "e2e", "userId": CLOUD_JOHN,
-                                "upn": "john@contoso.com", "oldValue": None,
-                                "newValue": ANCHOR, "source": "csv", "reference": "T-1",
-                                "clientRequestId": crid}) + "\n")
-        return crid
-
     def test_crash_after_the_patch_is_reconciled_without_a_second_patch(self):
         self.remove_duplicate()
         d = self.apply_daemon([("john@contoso.com", ANCHOR, "T-1")])
