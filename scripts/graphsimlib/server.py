@@ -113,6 +113,7 @@ class Handler(BaseHTTPRequestHandler):
     # ----- dispatch -----------------------------------------------------------------------
     def _dispatch(self):
         started = time.monotonic()
+        epoch = self.sim.log_epoch
         split = urllib.parse.urlsplit(self.path)
         path = split.path
         query = dict(urllib.parse.parse_qsl(split.query, keep_blank_values=True))
@@ -154,7 +155,7 @@ class Handler(BaseHTTPRequestHandler):
         finally:
             if not (path == "/_sim" or path.startswith("/_sim/")):
                 entry["durationMs"] = round((time.monotonic() - started) * 1000, 1)
-                self.sim.log_request(entry)
+                self.sim.log_request(entry, epoch)
 
     def _lower_headers(self):
         return {k.lower(): v for k, v in self.headers.items()}

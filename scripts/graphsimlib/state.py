@@ -35,6 +35,9 @@ class Simulator:
         self.writes = collections.deque(maxlen=max_log)
         self._log_seq = 0
         self._write_seq = 0
+        # Bumped whenever the logs are cleared: a request that began before (one that
+        # hangs for 30 s, say) is not logged into the next test's log when it ends.
+        self.log_epoch = 0
         self._log_lock = threading.Lock()
         self._log_file = open(request_log_file, "a", buffering=1) if request_log_file else None
         self.scenario = None
@@ -70,9 +73,7 @@ class Simulator:
     def reset(self):
         """Reload the last scenario (or an empty simulator) and clear every log."""
         with self.lock:
-            with self._log_lock:
-                self.requests.clear()
-                self.writes.clear()
+            self.clear_logs("all")
             if self.scenario is not None:
                 return self.load(self.scenario, self.scenario_dir)
             self.tenants = {}
@@ -137,8 +138,14 @@ class Simulator:
             return {t.id: t.sweep() for t in self.tenants.values()}
 
     # ----- logs ----------------------------------------------------------------------------
-    def log_request(self, entry):
+    def log_request(self, entry, epoch=None):
+        """epoch: log_epoch when the request arrived; an entry from before the logs were
+        last cleared goes to the log file only."""
         with self._log_lock:
+            if epoch is not None and epoch != self.log_epoch:
+                if self._log_file:
+                    self._log_file.write(json.dumps(dict(entry, stale=True)) + "\n")
+                return entry
             self._log_seq += 1
             entry = dict(entry, seq=self._log_seq,
                          time=datetime.datetime.now(UTC).isoformat(timespec="milliseconds"),
@@ -165,6 +172,8 @@ class Simulator:
 
     def clear_logs(self, which):
         with self._log_lock:
+            if which in ("requests", "all"):
+                self.log_epoch += 1
             if which in ("requests", "all"):
                 self.requests.clear()
             if which in ("writes", "all"):

@@ -179,6 +179,18 @@ class FaultTest(SimTestCase):
         since = self.control("GET", "requests?since=%d" % authed["seq"])["value"]
         self.assertEqual([e["seq"] for e in since], [anon["seq"]])
 
+    def test_a_request_from_before_a_reset_is_not_logged_after_it(self):
+        # A request that hangs for 30 s ends during the next test: its entry must not
+        # show up in that test's log.  The epoch is taken when a request arrives.
+        token = self.token()
+        epoch = self.sim.log_epoch
+        self.control("DELETE", "requests")
+        self.sim.log_request({"method": "GET", "path": "/v1.0/users", "kind": "graph",
+                              "status": "hang"}, epoch)
+        self.graph("GET", "/users?$top=1", token)
+        log = self.control("GET", "requests")["value"]
+        self.assertEqual([e["status"] for e in log], [200])
+
 
 if __name__ == "__main__":
     unittest.main()
