@@ -124,7 +124,8 @@ FUZZ_LIB = $(shell clang -print-file-name=libclang_rt.fuzzer-x86_64.a 2>/dev/nul
 .PHONY: all check demo bench install clean format format-check deps \
         check-run unit unit-asan unit-valgrind conf-check graphsim-check \
         e2e-check bench-run ctl-check ctl-check-asan deb system-check \
-        repo-check lint-py fuzz fuzz-bins fuzz-replay kill-loop
+        repo-check lint-py fuzz fuzz-bins fuzz-replay kill-loop \
+        e2e-asan e2e-valgrind
 
 all: $(B)/quarantined $(B)/quarantinectl
 
@@ -166,7 +167,7 @@ check: deps
 
 check-run: format-check lint-py repo-check conf-check unit unit-asan \
            unit-valgrind ctl-check ctl-check-asan fuzz-replay graphsim-check \
-           e2e-check system-check
+           e2e-check e2e-asan e2e-valgrind system-check
 	@echo "make check: all checks passed"
 
 # Unit suites, each test in its own process (CK_FORK=yes).  The lifecycle
@@ -273,6 +274,16 @@ graphsim-check:
 	@if [ -d tests/graphsim ]; then \
 	  python3 -m unittest discover -s tests/graphsim -t . ; \
 	else echo "graphsim-check: no simulator tests"; fi
+
+# The whole e2e suite again with the daemon built with ASan+UBSan (a leak or
+# an error makes the clean stop fail), and the apply story under valgrind.
+e2e-asan:
+	@$(MAKE) --no-print-directory B=build-asan SAN=1 e2e-check
+
+E2E_VALGRIND_TEST := tests.e2e.test_apply.ApplyE2E.test_existing_cloud_account_refused_then_applied_then_hard_matched
+e2e-valgrind: $(B)/quarantined
+	QD_BIN=$(B)/quarantined QD_WRAPPER="$(VALGRIND)" \
+	    python3 -m unittest $(E2E_VALGRIND_TEST)
 
 e2e-check: $(B)/quarantined
 	@if [ -d tests/e2e ]; then \
