@@ -228,18 +228,22 @@ fuzz-replay:
 fuzz:
 	@$(MAKE) --no-print-directory B=build-fuzz SAN=fuzz fuzz-bins
 	@for t in $(FUZZ_TARGETS); do \
-	  mkdir -p build-fuzz/corpus/$$t tests/fuzz/findings/$$t; \
-	  ./build-fuzz/fuzz/fuzz_$$t -max_total_time=$(FUZZ_TIME) \
-	      -print_final_stats=1 \
-	      -artifact_prefix=tests/fuzz/findings/$$t/ \
-	      build-fuzz/corpus/$$t tests/fuzz/corpus/$$t \
-	      > build-fuzz/fuzz-$$t.log 2>&1; \
-	  rc=$$?; \
-	  execs=$$(sed -n 's/^stat::number_of_executed_units: *//p' \
-	      build-fuzz/fuzz-$$t.log); \
-	  found=$$(find tests/fuzz/findings/$$t -type f | wc -l); \
-	  echo "fuzz: $$t: $$execs executions in $(FUZZ_TIME) s, exit $$rc, $$found findings kept"; \
-	done
+	  $(MAKE) --no-print-directory fuzz-$$t || exit 1; done
+
+# fuzz-NAME: one target; FUZZ_TIME_NAME overrides FUZZ_TIME for it.
+fuzz-%:
+	@$(MAKE) --no-print-directory B=build-fuzz SAN=fuzz build-fuzz/fuzz/fuzz_$*
+	@mkdir -p build-fuzz/corpus/$* tests/fuzz/findings/$*
+	@t=$(or $(FUZZ_TIME_$*),$(FUZZ_TIME)); \
+	./build-fuzz/fuzz/fuzz_$* -max_total_time=$$t -print_final_stats=1 \
+	    -artifact_prefix=tests/fuzz/findings/$*/ \
+	    build-fuzz/corpus/$* tests/fuzz/corpus/$* \
+	    > build-fuzz/fuzz-$*.log 2>&1; \
+	rc=$$?; \
+	execs=$$(sed -n 's/^stat::number_of_executed_units: *//p' \
+	    build-fuzz/fuzz-$*.log); \
+	found=$$(find tests/fuzz/findings/$* -type f | wc -l); \
+	echo "fuzz: $*: $$execs executions in $$t s, exit $$rc, $$found findings kept"
 
 # Golden tests for -n: tests/conf/NAME.in must print exactly NAME.ok.
 # They run on a copy in $(B), where the secrets and keys get the modes git

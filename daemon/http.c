@@ -50,7 +50,9 @@ struct xfer {
   char *url;
   http_done_cb cb;
   void *arg;
-  char *buf; /* response body, NUL-terminated once allocated */
+  char *body;      /* our copy of the request body, curl reads it there */
+  size_t body_len; /* (so it can be wiped: a token request holds a secret) */
+  char *buf;       /* response body, NUL-terminated once allocated */
   size_t len;
   size_t cap;
   int too_big;    /* the write callback hit max_response_size */
@@ -186,12 +188,26 @@ static curl_socket_t on_open_socket(void *userp, curlsocktype purpose,
 }
 
 /* xfer_free() releases a transfer and everything it owns.  The easy handle
- * must no longer be in the multi handle. */
+ * must no longer be in the multi handle.  The request headers (one may
+ * carry the bearer token), the request body (a token request carries the
+ * client secret or assertion) and the response (a token response carries
+ * the access token) are wiped before they are freed; what curl keeps in
+ * buffers of its own is beyond reach. */
 static void xfer_free(struct xfer *x)
 {
+  struct curl_slist *l;
+
   if(x->easy)
     curl_easy_cleanup(x->easy);
+  for(l = x->headers; l; l = l->next)
+    explicit_bzero(l->data, strlen(l->data));
   curl_slist_free_all(x->headers);
+  if(x->body) {
+    explicit_bzero(x->body, x->body_len);
+    free(x->body);
+  }
+  if(x->buf)
+    explicit_bzero(x->buf, x->len);
   free(x->method);
   free(x->url);
   free(x->buf);
@@ -769,13 +785,22 @@ static int setup_easy(struct http_client *c, struct xfer *x,
     SET(CURLOPT_NOBODY, 1L);
   else if(strcmp(x->method, "GET") || body) {
     /* POST is curl's method for a body; any other method only replaces
-     * its name.  curl copies the body.  Without a Content-Type header
-     * from the caller, curl sends application/x-www-form-urlencoded. */
+     * its name.  curl reads the body from our copy (CURLOPT_POSTFIELDS
+     * does not copy), which xfer_free() wipes.  Without a Content-Type
+     * header from the caller, curl sends application/x-www-form-urlencoded.
+     */
     if(strcmp(x->method, "POST"))
       SET(CURLOPT_CUSTOMREQUEST, x->method);
     if(body || !strcmp(x->method, "POST")) {
+      x->body = malloc(body_len + 1);
+      if(!x->body)
+        return -ENOMEM;
+      if(body_len)
+        memcpy(x->body, body, body_len);
+      x->body[body_len] = '\0';
+      x->body_len = body_len;
       SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
-      SET(CURLOPT_COPYPOSTFIELDS, body ? body : "");
+      SET(CURLOPT_POSTFIELDS, x->body);
     }
   }
 #undef SET
