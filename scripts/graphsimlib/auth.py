@@ -125,6 +125,12 @@ class TokenStore:
             return None, "expired"
         return issued, None
 
+    def issued(self):
+        """Every access token issued since the last reset, for tests that look for
+        leaked tokens."""
+        with self._lock:
+            return list(self._tokens)
+
     def expire_all(self):
         with self._lock:
             for issued in self._tokens.values():

@@ -94,6 +94,8 @@ def _route(sim, method, parts, query, body):
         if method == "DELETE":
             sim.clear_logs(parts[0])
             return 200, {"value": []}
+    if parts == ["tokens"] and method == "GET":
+        return 200, {"value": sim.tokens.issued()}
     if parts == ["tokens", "expire"] and method == "POST":
         return 200, {"expired": sim.tokens.expire_all()}
     if parts == ["tenants"] and method == "GET":

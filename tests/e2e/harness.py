@@ -204,6 +204,9 @@ class Simulator:
     def faults(self):
         return self.control("GET", "faults")["faults"]
 
+    def issued_tokens(self):
+        return self.control("GET", "tokens")["value"]
+
     def expire_tokens(self):
         return self.control("POST", "tokens/expire")
 
