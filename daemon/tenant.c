@@ -238,14 +238,17 @@ static void on_cycle_done(int result, struct conflict_set *set,
     t->stats.failures++;
     t->stats.cycles_failed++;
     t->stats.last_failure = now;
-    log_warnx("tenant %s: cycle failed on %s: %s%s%s (HTTP %ld, request-id "
-              "%s, client-request-id %s); conflicts unchanged",
-              t->name, what ? what : "?", err && err->code[0] ? err->code : "",
-              err && err->message[0] ? ": " : "",
-              err && err->message[0] ? err->message : strerror(-result),
-              err ? err->status : 0L,
-              err && err->request_id[0] ? err->request_id : "-",
-              err && err->client_request_id[0] ? err->client_request_id : "-");
+    /* One warning per episode; the next failures of the same episode go
+     * to the info level (the first success says when it ends). */
+    LOG_AT(t->stats.failures == 1 ? LOG_WARNING : LOG_INFO, 0,
+           "tenant %s: cycle failed on %s: %s%s%s (HTTP %ld, request-id "
+           "%s, client-request-id %s); conflicts unchanged",
+           t->name, what ? what : "?", err && err->code[0] ? err->code : "",
+           err && err->message[0] ? ": " : "",
+           err && err->message[0] ? err->message : strerror(-result),
+           err ? err->status : 0L,
+           err && err->request_id[0] ? err->request_id : "-",
+           err && err->client_request_id[0] ? err->client_request_id : "-");
     if(t->changed)
       t->changed(t->changed_arg);
     schedule_cycle_done(t->sched, t->stats.failures);

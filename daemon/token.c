@@ -57,7 +57,8 @@ struct token {
   struct waitq pending; /* waiting for the POST in flight */
   unsigned dispatching; /* callbacks running: access must stay put */
   bool in_flight;
-  bool stale; /* invalidated while dispatching: wipe afterwards */
+  unsigned failing; /* token requests failed in a row */
+  bool stale;       /* invalidated while dispatching: wipe afterwards */
   bool closing;
   bool timer_closed;
   void (*closed_cb)(void *arg);
@@ -332,6 +333,10 @@ static void log_failure(const struct token *tk, int rc,
 {
   int prio = rc == -EAGAIN ? LOG_WARNING : LOG_ERR;
 
+  /* Loud once per episode of failures; the rest at the info level. */
+  if(tk->failing > 1)
+    prio = LOG_INFO;
+
   if(e->error[0] || e->aadsts[0])
     LOG_AT(prio, 0,
            "token: tenant %s: %s%s%s (%s) trace_id=%s correlation_id=%s "
@@ -433,10 +438,14 @@ static void on_http_done(const struct http_response *resp, void *arg)
     copy_clean(e.description, sizeof(e.description), resp->error, true);
     if(rc == -ECANCELED)
       log_debug("token: tenant %s: token request cancelled", tk->tenant);
-    else
-      log_warnx("token: tenant %s: POST %s: %s (%s)", tk->tenant, tk->url,
-                resp->error && resp->error[0] ? resp->error : "failed",
-                strerror(-resp->result));
+    else {
+      /* Loud once per episode of failures. */
+      int prio = tk->failing++ ? LOG_INFO : LOG_WARNING;
+
+      LOG_AT(prio, 0, "token: tenant %s: POST %s: %s (%s)", tk->tenant, tk->url,
+             resp->error && resp->error[0] ? resp->error : "failed",
+             strerror(-resp->result));
+    }
     dispatch(tk, waitq_take(&tk->pending), rc, NULL, &e);
     return;
   }
@@ -447,6 +456,7 @@ static void on_http_done(const struct http_response *resp, void *arg)
      * Retry-After on 429 and 503 as Graph does. */
     if(rc == -EAGAIN)
       copy_clean(e.retry_after, sizeof(e.retry_after), resp->retry_after, true);
+    tk->failing++;
     log_failure(tk, rc, &e);
     dispatch(tk, waitq_take(&tk->pending), rc, NULL, &e);
     return;
@@ -460,6 +470,11 @@ static void on_http_done(const struct http_response *resp, void *arg)
     tk->access_len = strlen(access);
     tk->fresh_until = tk->sent_at + life - margin;
   }
+  if(tk->failing)
+    log_info("token: tenant %s: the token service answers again after %u "
+             "failed request%s",
+             tk->tenant, tk->failing, tk->failing == 1 ? "" : "s");
+  tk->failing = 0;
   log_info("token: tenant %s: new access token, expires in %ld s", tk->tenant,
            expires_in);
   dispatch(tk, waitq_take(&tk->pending), 0, tk->access, NULL);

@@ -78,7 +78,10 @@ def injected_error(req, kind, retry_after):
     if status in (429, 503):
         # A 429 carries Retry-After; a 503 may
         # (https://learn.microsoft.com/graph/throttling, https://learn.microsoft.com/graph/errors).
-        if retry_after is not None:
+        # retryAfter "none" leaves the header out, as a service may.
+        if retry_after == "none":
+            pass
+        elif retry_after is not None:
             headers["Retry-After"] = str(retry_after)
         elif status == 429:
             headers["Retry-After"] = "1"
