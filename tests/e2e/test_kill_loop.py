@@ -1,6 +1,7 @@
 """End to end: SIGKILL at random moments while the apply engine writes.
 
-Cloud-only users each get a known anchor; the simulator answers every PATCH after
+Cloud-only users each get a known anchor (two more whenever all are written, so
+there is always a write to interrupt); the simulator answers every PATCH after
 3 s, so many kills land while a PATCH is in flight (the simulator still applies it,
 as Graph does with a request it has begun).  Some kills follow the daemon's "PATCH"
 log line by a random fraction of that time, others come at a random moment after the
@@ -23,7 +24,7 @@ from tests.e2e.harness import wait_until
 from tests.e2e.test_apply import new_anchor
 
 KILLS = int(os.environ.get("QD_KILLS", "30"))
-USERS = int(os.environ.get("QD_KILL_USERS", "16"))
+USERS = int(os.environ.get("QD_KILL_USERS", "8"))
 PATCH_SECONDS = 3.0
 
 
@@ -98,7 +99,14 @@ class KillLoopE2E(test_apply.ApplyCase):
                 time.sleep(rnd.uniform(0.05, PATCH_SECONDS + 6))
             d.kill()
             self.check_files_whole(d, kill)
-            if rnd.random() < 0.2:
+            if all(self.value_of(uid) for uid, _ in intended.values()):
+                # Keep work in flight: the admin adds anchors for two more users.
+                for _ in range(2):
+                    name = "kill%02d" % len(intended)
+                    intended["%s@contoso.com" % name] = (self.add_cloud_user(name),
+                                                         [new_anchor()])
+                self.write_rows(intended)
+            elif rnd.random() < 0.2:
                 # The admin changes the anchor of a user that holds no value yet.
                 open_users = [upn for upn, (uid, _) in intended.items()
                               if not self.value_of(uid)]
@@ -121,16 +129,16 @@ class KillLoopE2E(test_apply.ApplyCase):
                              % (upn, len(got), got))
             self.assertIn(self.value_of(uid), values, upn)
         kinds = [r["kind"] for r in self.journal(d)]
-        return kinds, in_flight
+        return kinds, in_flight, len(intended)
 
     def test_sigkill_loop_never_writes_twice(self):
         seed = os.environ.get("QD_KILL_SEED") or str(time.time_ns())
         try:
-            kinds, in_flight = self.run_loop(seed)
+            kinds, in_flight, users = self.run_loop(seed)
         except AssertionError as e:
             raise AssertionError("QD_KILL_SEED=%s: %s" % (seed, e)) from None
         print("\nkill loop: %d kills (%d after a PATCH was sent), %d users, seed %s: "
               "journal: %d intents, %d applied, %d indoubt, %d reconciled"
-              % (KILLS, in_flight, USERS, seed, kinds.count("intent"),
+              % (KILLS, in_flight, users, seed, kinds.count("intent"),
                  kinds.count("applied"), kinds.count("indoubt"),
                  kinds.count("reconciled")))
