@@ -81,7 +81,7 @@ def injected_error(req, kind, retry_after):
         elif status == 429:
             headers["Retry-After"] = "1"
     if status == 429:
-        headers["x-ms-throttle-scope"] = "Tenant_Application/ResourceUnit/injected/injected"
+        headers["x-ms-throttle-scope"] = "Tenant_Application/ReadWrite/injected/injected"
         headers["x-ms-throttle-information"] = "ResourceUnitLimitExceeded"
     inner = {"code": code, "message": message, "status": status} if status == 429 else None
     return error(req, status, code, message, headers, inner)
@@ -138,7 +138,9 @@ def _throttled(req, wait, limit):
     (<Scope>/<Limit>/<ApplicationId>/<TenantId>) and x-ms-throttle-information;
     "Throttling bodies add code, message and status inside innerError"."""
     settings = req.tenant.settings
-    scope_limit = "ReadWrite" if limit == "WriteLimitExceeded" else "ResourceUnit"
+    # learn.microsoft.com/graph/throttling-limits: the Limit part of x-ms-throttle-scope
+    # is Read, Write or ReadWrite; the resource-unit quota counts reads and writes.
+    scope_limit = "Write" if limit == "WriteLimitExceeded" else "ReadWrite"
     headers = {"x-ms-throttle-scope": "Tenant_Application/%s/%s/%s"
                                       % (scope_limit, req.issued.app_id, req.tenant.id),
                "x-ms-throttle-information": limit}
@@ -231,6 +233,10 @@ def _list(sim, req, kind):
     seqs = flt.candidates() if flt is not None else None
     if seqs is None:
         seqs = tenant.order[kind]
+    elif tenant.lag:
+        # settings.py "eventualConsistencyReads": "$filter results lag writes", so an
+        # object may still match as it was before its last write.
+        seqs = sorted(set(seqs) | set(tenant.lagging_seqs(kind)))
     start = bisect.bisect_right(seqs, after)
     page, last = [], after
     i = start
@@ -240,6 +246,10 @@ def _list(sim, req, kind):
         i += 1
         if obj is None or obj.deleted or obj.kind != kind:
             continue
+        if obj.id in tenant.lag:
+            obj = tenant.read_view(obj)
+            if obj is None:
+                continue
         if flt is None or flt.matches(obj):
             page.append(tenant.render(obj, select))
     body = {"@odata.context": _context(req, kind, select)}
@@ -283,6 +293,10 @@ def _get(sim, req, kind, key):
     _check_options(req, {"$select"})
     select = odata.parse_select(req.query.get("$select"), kind, DEFAULT_SELECT[kind])
     obj = req.tenant.find(key, kind)
+    if obj is not None and obj.id in req.tenant.lag:
+        # settings.py "eventualConsistencyReads": a just-created object can answer 404
+        # Request_ResourceNotFound, a just-written one its old values.
+        obj = req.tenant.read_view(obj)
     if obj is None or obj.deleted:
         return _not_found(req, key)
     body = {"@odata.context": _context(req, kind, select, "/$entity")}
@@ -435,6 +449,38 @@ ROLE_READ_ROLES = {"RoleManagement.Read.Directory", "RoleManagement.Read.All",
 PRINCIPAL_FILTER = re.compile(r"^\s*principalId\s+eq\s+'([^']*)'\s*$", re.I)
 
 
+# directory-deleteditems-list (learn.microsoft.com/graph/api/directory-deleteditems-list):
+# "GET /directory/deletedItems/microsoft.graph.user", ".group"; the OData cast is a
+# required part of the URI.  Deleted items "remain available to restore for up to 30
+# days" (learn.microsoft.com/graph/api/resources/directory) and, while there, still
+# hold their UPN and proxy addresses for uniqueness (setting softDeletedObjectsHoldValues).
+DELETED_CASTS = {"microsoft.graph.user": USERS, "microsoft.graph.group": GROUPS}
+
+
+def _deleted_list(sim, req, kind):
+    tenant = req.tenant
+    try:
+        _check_options(req, {"$select", "$filter", "$top", "$count"})
+        select = odata.parse_select(req.query.get("$select"), kind,
+                                    DEFAULT_SELECT[kind] + ["deletedDateTime"])
+        flt = odata.Filter(req.query["$filter"], kind, tenant) \
+            if req.query.get("$filter") else None
+        if flt is not None and flt.needs_advanced and not _advanced(req):
+            raise QueryError(400, "Request_UnsupportedQuery", "Operator '%s' is not supported "
+                             "because the required parameters might be missing. %s"
+                             % (flt.needs_advanced[0], odata.ADVANCED_HINT))
+    except QueryError as exc:
+        return _query_error(req, exc)
+    value = []
+    for obj in sorted(tenant.objects.values(), key=lambda o: o.seq):
+        if obj.kind == kind and obj.deleted and (flt is None or flt.matches(obj)):
+            item = {"@odata.type": ODATA_TYPE[kind]}
+            item.update(tenant.render(obj, select))
+            value.append(item)
+    return Response(200, {"@odata.context": "%s/v1.0/$metadata#directoryObjects/%s"
+                          % (req.base, ODATA_TYPE[kind][1:]), "value": value})
+
+
 def _denied(req):
     return error(req, 403, "Authorization_RequestDenied", "Insufficient privileges to complete "
                  "the operation.")
@@ -482,6 +528,9 @@ def _tenant_resource(sim, req, parts):
             return Response(200, item)
         return Response(200, {"@odata.context": "%s/v1.0/$metadata#directory/"
                               "onPremisesSynchronization" % req.base, "value": [item]})
+    if parts[:2] == ["directory", "deletedItems"] and len(parts) == 3 \
+            and parts[2] in DELETED_CASTS:
+        return _deleted_list(sim, req, DELETED_CASTS[parts[2]])
     if parts[:2] == ["directory", "deletedItems"] and len(parts) == 3:
         # directory-get-deleteditem: "Retrieve the properties of a recently deleted ... user
         # object from deleted items"; 404 when it is not there.
@@ -582,6 +631,13 @@ def _do_write(sim, req, kind, parts):
             # property."
             return error(req, 400, "Request_BadRequest", "Invalid value specified for property "
                          "'onPremisesImmutableId' of resource 'User'.")
+        domain = (obj.props.get("userPrincipalName") or "").rpartition("@")[2].lower()
+        if domain in {d.lower() for d in req.tenant.settings["federatedDomains"]}:
+            # settings.py "federatedDomains": the value cannot be set for a user whose
+            # UPN is in a federated domain.  The exact error text is not documented.
+            return error(req, 400, "Request_BadRequest", "Property 'onPremisesImmutableId' "
+                         "cannot be set for a user whose userPrincipalName is in the "
+                         "federated domain '%s'." % domain)
         others = [o for o in req.tenant.idx_immutable.get(value, ()) if o != obj.id]
         others += [o for o in [req.tenant.idx_anchor.get(value)] if o and o != obj.id]
         if others:
@@ -590,6 +646,7 @@ def _do_write(sim, req, kind, parts):
             return error(req, 400, "Request_BadRequest", "Another object with the same value "
                          "for property onPremisesImmutableId already exists.")
     try:
+        req.tenant.note_write(obj, created=False)
         req.tenant.update(obj, {n: v for n, v in changes.items()})
     except DirectoryError as exc:
         return error(req, 400, "Request_BadRequest", str(exc))
@@ -617,9 +674,30 @@ def _batch(sim, req):
         # "id must be unique in the batch, otherwise, the batch request fails with a 400".
         return error(req, 400, "BadRequest", "Batch request contains missing or duplicate "
                      "request ids.")
+    depends = req.tenant.settings["batchDependsOn"]
+    status_of = {}
     responses = []
     for item, rid in zip(requests, ids):
-        responses.append(_batch_one(sim, req, item, rid))
+        deps = item.get("dependsOn") if depends else None
+        if deps is not None and (not isinstance(deps, list) or any(
+                str(d) not in status_of for d in deps)):
+            # "dependsOn" names earlier requests of the same batch.
+            return error(req, 400, "BadRequest", "Request %s depends on a request that is "
+                         "not earlier in the batch." % rid)
+        if deps and any(status_of[str(d)] >= 400 for d in deps):
+            # learn.microsoft.com/graph/json-batching: a request whose dependency failed
+            # answers 424 (Failed Dependency) and is not run.
+            entry = {"id": rid, "status": 424,
+                     "headers": {"Content-Type": JSON_TYPE},
+                     "body": error(req, 424, "FailedDependency", "Failed dependency.").body}
+            sim.log_request({"method": str(item.get("method", "")).upper(),
+                             "path": str(item.get("url", "")), "batchId": rid,
+                             "status": 424, "tenant": req.tenant.id,
+                             "appId": req.issued.app_id, "hasAuthorization": True})
+        else:
+            entry = _batch_one(sim, req, item, rid)
+        status_of[rid] = entry["status"]
+        responses.append(entry)
     if req.tenant.settings["batchReverseResponses"]:
         responses.reverse()
     # "If the batch request is parseable, the status code is 200".

@@ -2,6 +2,7 @@
 injection, request logging, and the command line."""
 
 import argparse
+import gzip
 import ipaddress
 import json
 import os
@@ -25,7 +26,8 @@ from .util import dumps
 TOKEN_PATH = re.compile(r"^/([^/]+)/oauth2/v2\.0/token/?$")
 MAX_BODY = 8 * 1024 * 1024
 LOGGED_HEADERS = ("client-request-id", "consistencylevel", "prefer", "content-type",
-                  "user-agent", "x-ms-throttle-priority", "return-client-request-id")
+                  "user-agent", "x-ms-throttle-priority", "return-client-request-id",
+                  "accept-encoding")
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -227,7 +229,22 @@ class Handler(BaseHTTPRequestHandler):
                    "x-ms-ags-diagnostic": '{"ServerInfo":{"DataCenter":"graphsim"}}'}
         headers.update(response.headers)
         body = response.body if response.body is not None else b""
+        if body and self._wants_gzip(req):
+            # settings.py "gzipWhenAsked": Graph compresses when the client asks.
+            body = gzip.compress(body if isinstance(body, bytes) else dumps(body))
+            headers["Content-Encoding"] = "gzip"
+            headers["Vary"] = "Accept-Encoding"
+            entry["contentEncoding"] = "gzip"
         self._send(response.status, body, response.content_type, headers, extra=entry)
+
+    def _wants_gzip(self, req):
+        if req.tenant is not None and not req.tenant.settings["gzipWhenAsked"]:
+            return False
+        for part in (self.headers.get("Accept-Encoding") or "").split(","):
+            name, _, params = part.strip().partition(";")
+            if name.strip().lower() in ("gzip", "x-gzip") and params.replace(" ", "") != "q=0":
+                return True
+        return False
 
     # ----- faults ---------------------------------------------------------------------------
     def _apply_pre_fault(self, entry, is_token=False):
@@ -242,6 +259,17 @@ class Handler(BaseHTTPRequestHandler):
         kind = fault.kind
         if kind in faults.STATUS_KINDS:
             self._send_graph(graph.injected_error(req, kind, fault.retry_after), req, entry)
+            return True
+        if kind == "expired-page-token":
+            # Large tenants get 400 Directory_ExpiredPageToken part-way through paging,
+            # notably with default-mode lambda filters
+            # (github.com/microsoftgraph/msgraph-sdk-dotnet/issues/2254,
+            # github.com/microsoftgraph/msgraph-sdk-java/issues/368); the listing must
+            # start again from the first page.
+            self._send_graph(graph.error(req, 400, "Directory_ExpiredPageToken",
+                                         "The specified page token value has expired and "
+                                         "can no longer be included in your request."),
+                             req, entry)
             return True
         if kind in ("reset", "hang"):
             if kind == "hang":
