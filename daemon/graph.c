@@ -674,8 +674,9 @@ int graph_request(struct graph *g, const char *method, const char *path,
   return request_after(g, method, path, headers, body, 0, cb, arg);
 }
 
-int graph_list(struct graph *g, const char *path, const char *const *headers,
-               graph_page_cb page_cb, graph_list_cb done_cb, void *arg)
+int graph_list_after(struct graph *g, const char *path,
+                     const char *const *headers, uint64_t delay_ms,
+                     graph_page_cb page_cb, graph_list_cb done_cb, void *arg)
 {
   struct graph_req *r;
   int rc;
@@ -686,8 +687,22 @@ int graph_list(struct graph *g, const char *path, const char *const *headers,
   r->page_cb = page_cb;
   r->list_cb = done_cb;
   r->arg = arg;
-  start_attempt(r);
+  if(delay_ms)
+    uv_timer_start(&r->timer, on_retry_timer, delay_ms, 0);
+  else
+    start_attempt(r);
   return 0;
+}
+
+int graph_list(struct graph *g, const char *path, const char *const *headers,
+               graph_page_cb page_cb, graph_list_cb done_cb, void *arg)
+{
+  return graph_list_after(g, path, headers, 0, page_cb, done_cb, arg);
+}
+
+long graph_backoff_ms(struct graph *g, unsigned attempt)
+{
+  return backoff(g, attempt);
 }
 
 /* ===== JSON batching ===== */

@@ -78,6 +78,17 @@ int graph_request(struct graph *g, const char *method, const char *path,
 int graph_list(struct graph *g, const char *path, const char *const *headers,
                graph_page_cb page_cb, graph_list_cb done_cb, void *arg);
 
+/* graph_list_after() is graph_list() whose first page is requested after
+ * delay_ms (0: now), on the request's own timer, so a caller that starts a
+ * listing again after a backoff owns no handle. */
+int graph_list_after(struct graph *g, const char *path,
+                     const char *const *headers, uint64_t delay_ms,
+                     graph_page_cb page_cb, graph_list_cb done_cb, void *arg);
+
+/* graph_backoff_ms() is the client's backoff before attempt + 1 (capped
+ * exponential with jitter, from the graph_opts it was made with). */
+long graph_backoff_ms(struct graph *g, unsigned attempt);
+
 /* JSON batching (graph-facts §3): at most GRAPH_BATCH_MAX requests per
  * POST /v1.0/$batch. */
 #define GRAPH_BATCH_MAX 20
