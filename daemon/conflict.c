@@ -30,9 +30,9 @@ struct conflict_set {
 static const char *const objtype_names[] = {"user", "group", "contact"};
 static const char *const property_names[] = {"upn", "proxy"};
 static const char *const state_names[] = {"active", "freed", "stuck"};
-static const char *const class_names[] = {"unknown",          "cloud_account",
-                                          "two_synced",       "orphaned",
-                                          "group_or_contact", "not_held"};
+static const char *const class_names[] = {
+    "unknown",          "cloud_account", "two_synced", "orphaned",
+    "group_or_contact", "not_held",      "recycle_bin"};
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -942,6 +942,7 @@ int conflict_holder_from_graph(const cJSON *obj, enum conflict_objtype type,
                                struct conflict_holder *out, const char **why)
 {
   struct object_fields f;
+  const cJSON *del;
   int rc;
 
   memset(out, 0, sizeof(*out));
@@ -956,7 +957,17 @@ int conflict_holder_from_graph(const cJSON *obj, enum conflict_objtype type,
     *why = "it has no id";
     return -EBADMSG;
   }
-  return holder_fill(out, type, &f);
+  rc = holder_fill(out, type, &f);
+  /* A deleted item carries its deletedDateTime (directory-deleteditems-list,
+   * https://learn.microsoft.com/graph/api/directory-deleteditems-list); a
+   * live object has none, or null. */
+  del = cJSON_GetObjectItemCaseSensitive(obj, "deletedDateTime");
+  if(!rc && cJSON_IsString(del)) {
+    out->recycled = true;
+    if(conflict_parse_time(del->valuestring, &out->deleted_at))
+      out->deleted_at = 0;
+  }
+  return rc;
 }
 
 /* holder_copy() deep-copies src into dst (zeroed).  Returns 0 or
@@ -977,6 +988,8 @@ static int holder_copy(struct conflict_holder *dst,
   int rc = holder_fill(dst, src->type, &f);
 
   dst->last_sync = src->last_sync;
+  dst->recycled = src->recycled;
+  dst->deleted_at = src->deleted_at;
   return rc;
 }
 
@@ -1105,6 +1118,14 @@ cJSON *conflict_holder_to_json(const struct conflict_holder *h)
   rc |= add_str(o, "onPremisesDistinguishedName", h->on_prem_dn);
   rc |= add_str(o, "onPremisesSamAccountName", h->sam_account);
   rc |= add_time(o, "onPremisesLastSyncDateTime", h->last_sync);
+  if(h->recycled) {
+    char buf[CONFLICT_TIME_LEN] = "";
+
+    if(h->deleted_at)
+      conflict_format_time(h->deleted_at, buf, sizeof(buf));
+    /* Any string marks it as deleted when read back. */
+    rc |= add_str(o, "deletedDateTime", buf);
+  }
   if(rc) {
     cJSON_Delete(o);
     return NULL;

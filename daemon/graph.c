@@ -996,7 +996,14 @@ out:
 int graph_batch(struct graph *g, const struct graph_batch_item *items, size_t n,
                 graph_batch_cb cb, void *arg)
 {
+  return graph_batch_after(g, items, n, 0, cb, arg);
+}
+
+int graph_batch_after(struct graph *g, const struct graph_batch_item *items,
+                      size_t n, uint64_t delay_ms, graph_batch_cb cb, void *arg)
+{
   struct graph_batch_op *op;
+  uint64_t start = uv_now(g->loop) + delay_ms;
   size_t i;
   int rc;
 
@@ -1020,6 +1027,7 @@ int graph_batch(struct graph *g, const struct graph_batch_item *items, size_t n,
   for(i = 0; i < n; i++) {
     op->items[i].method = strdup(items[i].method);
     op->items[i].url = strdup(items[i].url);
+    op->items[i].not_before = start;
     if(!op->items[i].method || !op->items[i].url) {
       batch_free(op);
       return -ENOMEM;

@@ -134,6 +134,12 @@ typedef void (*graph_batch_cb)(int result, const struct graph_batch_result *res,
 int graph_batch(struct graph *g, const struct graph_batch_item *items, size_t n,
                 graph_batch_cb cb, void *arg);
 
+/* graph_batch_after() is graph_batch() whose first POST is sent after
+ * delay_ms (0: now). */
+int graph_batch_after(struct graph *g, const struct graph_batch_item *items,
+                      size_t n, uint64_t delay_ms, graph_batch_cb cb,
+                      void *arg);
+
 /* graph_close() cancels every pending request (callbacks run with
  * -ECANCELED, from within this call or when their transfer is cancelled
  * by http_client_close()) and frees g once its timers are closed.  Call it

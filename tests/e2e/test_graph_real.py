@@ -3,9 +3,13 @@ tokens mid-paging, gzip, eventual consistency of holder lookups, and holders in 
 recycle bin.  Each test switches the behaviour on in the simulator and asserts what an
 administrator would notice: alerts, log lines, the state file and the request log."""
 
+import json
 import os
 
-from tests.e2e.harness import E2ETestCase, alert_key, detected
+from tests.e2e.harness import SCENARIOS, E2ETestCase, alert_key, detected, events
+
+CLOUD_JOHN = "a0c1e2f3-0001-4000-8000-000000000001"
+SWEEP_RE = r"tenant e2e: sweep re-checked \d+ conflicts? \(0 failed\)"
 
 
 class GraphRealE2E(E2ETestCase):
@@ -70,6 +74,65 @@ class GraphRealE2E(E2ETestCase):
             self.assertEqual(e.get("contentEncoding"), "gzip", e)
         d.stop()
 
+    # ----- recycle bin -----------------------------------------------------------------------
+    def test_holder_in_the_recycle_bin_is_its_own_class_and_never_freed(self):
+        """The cloud-only john@contoso.com holding the synced John's UPN and address is
+        deleted (soft: in the recycle bin).  The daemon finds it under
+        /directory/deletedItems, classifies the conflicts recycle_bin with the restore
+        and permanent-delete commands, and the sweep never calls the values freed."""
+        self.sim.load(os.path.join(SCENARIOS, "existing-cloud-account.json"))
+        self.sim.tenant("/objects/%s?mode=soft" % CLOUD_JOHN, "DELETE")
+        expected = self.sim.expected_conflicts()
+        d = self.daemon(options={"sweep_interval": "2s", "sweep_grace": "30s"}).start()
+        d.wait_for_cycles(1)
+        alerts = detected(d.alerts())
+        self.assertEqual({alert_key(a) for a in alerts}, expected)
+        for alert in alerts:
+            self.assertEqual(alert["class"], "recycle_bin", alert)
+            self.assertEqual(alert["holderId"], CLOUD_JOHN)
+            self.assertTrue(alert["holders"][0]["deletedDateTime"])
+            steps = "\n".join(alert["remediation"])
+            self.assertIn("Restore-MgDirectoryDeletedItem -DirectoryObjectId " + CLOUD_JOHN, steps)
+            self.assertIn("Remove-MgDirectoryDeletedItem -DirectoryObjectId " + CLOUD_JOHN, steps)
+            self.assertIn("recycle bin", alert["explanation"])
+        paths = {e["path"] for e in self.sim.batch_items()}
+        self.assertIn("/v1.0/directory/deletedItems/microsoft.graph.user", paths)
+        d.wait_for_log(SWEEP_RE, 2)
+        self.assertEqual(events(d.alerts(), "conflict.freed"), [])
+        with open(self.state_path(d)) as f:
+            saved = json.load(f)["conflicts"]
+        self.assertEqual({c["class"] for c in saved}, {"recycle_bin"})
+        self.assertEqual({c["state"] for c in saved}, {"active"})
+        d.stop()
+        self.assertNoWrites()
+
+    # ----- eventual consistency ----------------------------------------------------------------
+    def test_holder_lookup_tolerates_filter_lag(self):
+        """Reads lag writes: Alice gave smtp:sales@contoso.com up and a new cloud user
+        Carl took it just before the cycle, so the first $filter that would find Carl
+        answers empty.  The daemon asks again before concluding: Bob's conflict is
+        paired with Carl, never "not held" and never freed."""
+        self.sim.load(os.path.join(SCENARIOS, "two-synced-proxy.json"))
+        alice = self.sim.tenant("/objects/alice@contoso.com")
+        self.sim.tenant("/objects/%s" % alice["id"], "PATCH", {"proxyAddresses": [
+            p for p in alice["proxyAddresses"] if p.lower() != "smtp:sales@contoso.com"]})
+        self.sim.settings(eventualConsistencyReads=1)
+        carl = self.sim.tenant("/objects", "POST", {
+            "objectType": "user", "userPrincipalName": "carl@contoso.com",
+            "displayName": "Carl (cloud)",
+            "proxyAddresses": ["SMTP:carl@contoso.com", "smtp:sales@contoso.com"]})
+        d = self.daemon(options={"sweep_interval": "2s", "sweep_grace": "30s"}).start()
+        d.wait_for_cycles(1)
+        (alert,) = detected(d.alerts())
+        self.assertEqual(alert["holderId"], carl["id"], alert)
+        self.assertNotEqual(alert["class"], "not_held")
+        # The first lookup of the value did miss Carl: the daemon asked twice.
+        asked = [e for e in self.sim.batch_items() if e["path"] == "/v1.0/users"]
+        self.assertGreaterEqual(len(asked), 2, asked)
+        d.wait_for_log(SWEEP_RE, 2)
+        self.assertEqual(events(d.alerts(), "conflict.freed"), [])
+        d.stop()
+        self.assertNoWrites()
 
 if __name__ == "__main__":
     import unittest
