@@ -300,6 +300,26 @@ static void on_retry_timer(uv_timer_t *t)
   start_attempt(r);
 }
 
+/* throttled_why() writes the log reason of a 429 or 503 into buf.  A 429
+ * names its x-ms-throttle-scope, <Scope>/<Limit>/<ApplicationId>/<TenantId>
+ * with Limit Read, Write or ReadWrite
+ * (https://learn.microsoft.com/graph/throttling-limits): the first two
+ * parts tell an admin which quota ran out. */
+static const char *throttled_why(char *buf, size_t len, long status,
+                                 const char *scope)
+{
+  const char *slash = scope ? strchr(scope, '/') : NULL;
+  const char *end = slash ? strchr(slash + 1, '/') : NULL;
+  int n = scope ? (int)(end ? (size_t)(end - scope) : strlen(scope)) : 0;
+
+  if(status != 429)
+    return "service unavailable (503)";
+  if(!n || n > 64)
+    return "throttled (429)";
+  snprintf(buf, len, "throttled (429, %.*s)", n, scope);
+  return buf;
+}
+
 /* retry_or_fail() schedules another attempt after delay_ms, or fails with
  * result when the attempts are used up. */
 static void retry_or_fail(struct graph_req *r, long delay_ms, int result,
@@ -427,6 +447,7 @@ static void on_http_done(const struct http_response *resp, void *arg)
 {
   struct graph_req *r = arg;
   struct graph_error err;
+  char why[96];
   long ra;
 
   r->ext_pending = false;
@@ -475,9 +496,9 @@ static void on_http_done(const struct http_response *resp, void *arg)
   case 503:
     ra = graph_retry_after_ms(resp->retry_after, time(NULL));
     throttle(r->g, ra);
-    retry_or_fail(r, ra, -ETIMEDOUT, &err,
-                  resp->status == 429 ? "throttled (429)"
-                                      : "service unavailable (503)");
+    retry_or_fail(
+        r, ra, -ETIMEDOUT, &err,
+        throttled_why(why, sizeof(why), resp->status, resp->throttle_scope));
     return;
   case 500:
   case 502:
@@ -816,6 +837,7 @@ static void batch_item_answer(struct graph_batch_op *op, size_t i, cJSON *entry)
   const cJSON *st = cJSON_GetObjectItemCaseSensitive(entry, "status");
   cJSON *body = cJSON_GetObjectItemCaseSensitive(entry, "body");
   struct graph_error err;
+  char why[96];
   long status;
 
   memset(&err, 0, sizeof(err));
@@ -854,7 +876,8 @@ static void batch_item_answer(struct graph_batch_op *op, size_t i, cJSON *entry)
         op, i,
         graph_retry_after_ms(header_value(headers, "Retry-After"), time(NULL)),
         -ETIMEDOUT, status, &err,
-        status == 429 ? "throttled (429)" : "service unavailable (503)");
+        throttled_why(why, sizeof(why), status,
+                      header_value(headers, "x-ms-throttle-scope")));
     return;
   case 0:
     snprintf(err.code, sizeof(err.code), "MalformedBatchResponse");

@@ -74,6 +74,21 @@ class GraphRealE2E(E2ETestCase):
             self.assertEqual(e.get("contentEncoding"), "gzip", e)
         d.stop()
 
+    # ----- throttling ------------------------------------------------------------------------
+    def test_429_log_names_the_throttle_scope(self):
+        """A 429 says which quota ran out in x-ms-throttle-scope (Limit part Read,
+        Write or ReadWrite): the daemon's log line names it, and the cycle completes
+        after Retry-After."""
+        expected = self.sim.expected_conflicts()
+        self.sim.add_faults({"kind": "429", "count": 1, "path": "/v1.0/users",
+                             "retryAfter": "1"})
+        d = self.daemon().start()
+        d.wait_for_cycles(1)
+        line = d.wait_for_log(r"throttled \(429, ")[0]
+        self.assertIn("throttled (429, Tenant_Application/ReadWrite)", line)
+        self.assertEqual({alert_key(a) for a in detected(d.alerts())}, expected)
+        d.stop()
+
     # ----- recycle bin -----------------------------------------------------------------------
     def test_holder_in_the_recycle_bin_is_its_own_class_and_never_freed(self):
         """The cloud-only john@contoso.com holding the synced John's UPN and address is
