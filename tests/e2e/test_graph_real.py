@@ -89,6 +89,29 @@ class GraphRealE2E(E2ETestCase):
         self.assertEqual({alert_key(a) for a in detected(d.alerts())}, expected)
         d.stop()
 
+    # ----- DAR known issue 1 -------------------------------------------------------------------
+    def test_only_upn_and_smtp_colliding_with_a_group_is_an_export_error(self):
+        """Known issue 1 is narrow: Carol (UPN and smtp: both the group's SMTP address)
+        is an export error and never reaches Entra; Dave, whose secondary smtp: alone
+        is the group's address, is quarantined and alerted as group_or_contact."""
+        self.sim.load(os.path.join(SCENARIOS, "group-holds-user-smtp.json"))
+        out = self.sim.tenant("/export", "POST", {
+            "objectType": "user", "sourceAnchor": "ZGF2ZURhdmVEYXZlRGF2ZQ==",
+            "displayName": "Dave", "userPrincipalName": "dave@contoso.com",
+            "onPremisesSamAccountName": "dave",
+            "proxyAddresses": ["SMTP:dave@contoso.com", "smtp:sales@contoso.com"]})
+        dave = out["value"][0]["id"]
+        errors = self.sim.tenant("/export-errors")["value"]
+        self.assertEqual([e["type"] for e in errors], ["ObjectTypeMismatch"])
+        expected = self.sim.expected_conflicts()
+        d = self.daemon().start()
+        d.wait_for_cycles(1)
+        alerts = {a["objectId"]: a for a in detected(d.alerts())}
+        self.assertEqual({alert_key(a) for a in alerts.values()}, expected)
+        self.assertEqual(alerts[dave]["class"], "group_or_contact")
+        self.assertEqual(alerts[dave]["value"], "sales@contoso.com")
+        d.stop()
+
     # ----- recycle bin -----------------------------------------------------------------------
     def test_holder_in_the_recycle_bin_is_its_own_class_and_never_freed(self):
         """The cloud-only john@contoso.com holding the synced John's UPN and address is
