@@ -100,7 +100,7 @@ def handle(sim, req, in_batch=False):
         if req.method != "POST":
             return error(req, 405, "Request_BadRequest", "Only POST is supported on $batch.")
         return _batch(sim, req)
-    if parts and parts[0] in ("directory", "roleManagement"):
+    if parts and parts[0] in ("directory", "roleManagement", "domains"):
         return _tenant_resource(sim, req, parts)
     if len(parts) == 3 and parts[0] == USERS and parts[2] in ("memberOf",
                                                               "transitiveMemberOf"):
@@ -446,6 +446,11 @@ ROLE_TEMPLATE_IDS = {
 ROLE_READ_ROLES = {"RoleManagement.Read.Directory", "RoleManagement.Read.All",
                    "Directory.Read.All", "RoleManagement.ReadWrite.Directory",
                    "Directory.ReadWrite.All"}
+# domain-get (learn.microsoft.com/graph/api/domain-get), Permissions, Application:
+# "Domain.Read.All" (least privileged), "Directory.Read.All", "Domain.ReadWrite.All",
+# "Directory.ReadWrite.All".
+DOMAIN_READ_ROLES = {"Domain.Read.All", "Directory.Read.All", "Domain.ReadWrite.All",
+                     "Directory.ReadWrite.All"}
 PRINCIPAL_FILTER = re.compile(r"^\s*principalId\s+eq\s+'([^']*)'\s*$", re.I)
 
 
@@ -479,6 +484,32 @@ def _deleted_list(sim, req, kind):
             value.append(item)
     return Response(200, {"@odata.context": "%s/v1.0/$metadata#directoryObjects/%s"
                           % (req.base, ODATA_TYPE[kind][1:]), "value": value})
+
+
+def _domains(req, name):
+    """GET /domains and /domains/{id}.  The domain resource
+    (learn.microsoft.com/graph/api/resources/domain): authenticationType "Indicates
+    the configured authentication type for the domain. The value is either Managed or
+    Federated."  The tenant's federatedDomains setting names the federated ones."""
+    if not set(req.issued.roles) & DOMAIN_READ_ROLES:
+        return _denied(req)
+    tenant = req.tenant
+    federated = {d.lower() for d in tenant.settings["federatedDomains"]}
+
+    def item(domain):
+        return {"id": domain, "authenticationType":
+                "Federated" if domain in federated else "Managed",
+                "isDefault": domain == (tenant.domains or [tenant.initial_domain_name])[0],
+                "isInitial": domain == tenant.initial_domain_name.lower(),
+                "isVerified": True}
+    if name is None:
+        return Response(200, {"@odata.context": "%s/v1.0/$metadata#domains" % req.base,
+                              "value": [item(d) for d in tenant.all_domains()]})
+    if name.lower() not in tenant.all_domains():
+        return _not_found(req, name)
+    body = {"@odata.context": "%s/v1.0/$metadata#domains/$entity" % req.base}
+    body.update(item(name.lower()))
+    return Response(200, body)
 
 
 def _denied(req):
@@ -541,6 +572,8 @@ def _tenant_resource(sim, req, parts):
                 "@odata.type": ODATA_TYPE[obj.kind]}
         body.update(tenant.render(obj, DEFAULT_SELECT[obj.kind] + ["deletedDateTime"]))
         return Response(200, body)
+    if parts[0] == "domains" and len(parts) <= 2:
+        return _domains(req, parts[1] if len(parts) == 2 else None)
     if parts == ["roleManagement", "directory", "roleAssignments"]:
         if not set(req.issued.roles) & ROLE_READ_ROLES:
             return _denied(req)

@@ -94,6 +94,23 @@ class RealBehaviourTest(SimTestCase):
         self.control("POST", "tenants/%s/settings" % CONTOSO, {"federatedDomains": "contoso.com"},
                      expect=400)
 
+    def test_domains_say_which_are_federated(self):
+        self.settings(federatedDomains=["contoso.com"])
+        self.control("POST", "tenants/%s/apps" % CONTOSO, {
+            "clientId": MANAGER, "secret": "manager-secret", "roles": ["Domain.Read.All"]})
+        token = self.token(client_id=MANAGER, secret="manager-secret")
+        reply = self.graph("GET", "/domains/contoso.com", token)
+        self.assertEqual(reply.status, 200, reply.raw)
+        self.assertEqual(reply.json["authenticationType"], "Federated")
+        managed = self.graph("GET", "/domains/contoso.onmicrosoft.com", token).json
+        self.assertEqual(managed["authenticationType"], "Managed")
+        self.assertEqual(len(self.graph("GET", "/domains", token).json["value"]), 2)
+        self.assertGraphError(self.graph("GET", "/domains/nowhere.example", token), 404,
+                              "Request_ResourceNotFound")
+        # The monitor's read permissions do not cover domains.
+        self.assertGraphError(self.graph("GET", "/domains/contoso.com"), 403,
+                              "Authorization_RequestDenied")
+
     # ----- $batch dependsOn ----------------------------------------------------------------
     def test_batch_depends_on_failed_request_gets_424(self):
         body = {"requests": [
