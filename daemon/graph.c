@@ -667,11 +667,9 @@ bad:
   return rc;
 }
 
-/* request_after() is graph_request() whose first attempt starts after
- * delay_ms (0: now). */
-static int request_after(struct graph *g, const char *method, const char *path,
-                         const char *const *headers, const char *body,
-                         uint64_t delay_ms, graph_done_cb cb, void *arg)
+int graph_request_after(struct graph *g, const char *method, const char *path,
+                        const char *const *headers, const char *body,
+                        uint64_t delay_ms, graph_done_cb cb, void *arg)
 {
   struct graph_req *r;
   int rc;
@@ -692,7 +690,7 @@ int graph_request(struct graph *g, const char *method, const char *path,
                   const char *const *headers, const char *body,
                   graph_done_cb cb, void *arg)
 {
-  return request_after(g, method, path, headers, body, 0, cb, arg);
+  return graph_request_after(g, method, path, headers, body, 0, cb, arg);
 }
 
 int graph_list_after(struct graph *g, const char *path,
@@ -1005,8 +1003,8 @@ static int batch_send(struct graph_batch_op *op)
   text = reqs ? cJSON_PrintUnformatted(doc) : NULL;
   if(!text)
     goto out;
-  rc = request_after(op->g, "POST", "/v1.0/$batch", NULL, text, due - now,
-                     on_batch_done, op);
+  rc = graph_request_after(op->g, "POST", "/v1.0/$batch", NULL, text, due - now,
+                           on_batch_done, op);
   if(!rc)
     for(i = 0; i < np; i++)
       op->items[picked[i]].sent = true;

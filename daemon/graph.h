@@ -71,6 +71,13 @@ int graph_request(struct graph *g, const char *method, const char *path,
                   const char *const *headers, const char *body,
                   graph_done_cb cb, void *arg);
 
+/* graph_request_after() is graph_request() whose first attempt starts
+ * after delay_ms (0: now), on the request's own timer: e.g. a read again
+ * after a backoff, because directory reads lag writes. */
+int graph_request_after(struct graph *g, const char *method, const char *path,
+                        const char *const *headers, const char *body,
+                        uint64_t delay_ms, graph_done_cb cb, void *arg);
+
 /* graph_list() GETs path and every @odata.nextLink after it, handing each
  * page to page_cb, then calls done_cb once.  The extra headers are sent
  * with every page (Graph does not carry them over).  Same return rule as
