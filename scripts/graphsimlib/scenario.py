@@ -1,6 +1,6 @@
 """Scenario files: tenants, apps, objects and the sync exports that create conflicts;
 plus the deterministic large-tenant generator.  The schema is documented in
-tests/graphsim/README.md."""
+scripts/graphsimlib/README.md."""
 
 import os
 import random

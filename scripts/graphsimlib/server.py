@@ -217,8 +217,8 @@ class Handler(BaseHTTPRequestHandler):
         self._send_graph(response, req, entry)
 
     def _unauthorized(self, req, message):
-        # graph-facts §4 error codes; an expired or foreign token gets 401
-        # InvalidAuthenticationToken.
+        # Graph's error body (https://learn.microsoft.com/graph/errors); an expired or
+        # foreign token gets 401 InvalidAuthenticationToken.
         return graph.error(req, 401, "InvalidAuthenticationToken", message, {
             "WWW-Authenticate": 'Bearer realm="", authorization_uri="https://login.microsoftonline.'
                                 'com/common/oauth2/authorize", client_id="00000003-0000-0000-'
@@ -263,8 +263,8 @@ class Handler(BaseHTTPRequestHandler):
         if kind == "expired-page-token":
             # Large tenants get 400 Directory_ExpiredPageToken part-way through paging,
             # notably with default-mode lambda filters
-            # (github.com/microsoftgraph/msgraph-sdk-dotnet/issues/2254,
-            # github.com/microsoftgraph/msgraph-sdk-java/issues/368); the listing must
+            # (https://github.com/microsoftgraph/msgraph-sdk-dotnet/issues/2254,
+            # https://github.com/microsoftgraph/msgraph-sdk-java/issues/368); the listing must
             # start again from the first page.
             self._send_graph(graph.error(req, 400, "Directory_ExpiredPageToken",
                                          "The specified page token value has expired and "
@@ -439,7 +439,7 @@ def serve_parser():
                     "throttling and fault injection.  Serves {base}/{tenant}/oauth2/v2.0/token, "
                     "{base}/v1.0/... and the control API {base}/_sim/... on one port.",
         epilog="Subcommand: 'graphsim generate --help' writes a large deterministic scenario. "
-               "Documentation: tests/graphsim/README.md.",
+               "Documentation: scripts/graphsimlib/README.md.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--host", default="127.0.0.1",
                    help="loopback address to bind (127.0.0.1, ::1 or localhost; others are refused)")

@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: MIT */
+/* graph_int.h: what graph.c (requests, retries, paging) shares with
+ * graph_batch.c (JSON batching).  Nothing else includes it. */
+#ifndef QD_GRAPH_INT_H
+#define QD_GRAPH_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "graph.h"
+
+struct http_client;
+struct token;
+
+/* One tenant's Graph client (graph_new()); owned by its creator, freed
+ * by graph_close(). */
+struct graph {
+  uv_loop_t *loop;
+  struct http_client *hc;
+  struct token *tok;
+  char *tenant;
+  char *root;
+  unsigned max_attempts, backoff_ms, backoff_max_ms;
+  uint64_t rng;
+  struct graph_req *reqs; /* every live request */
+  /* Graph throttles per application and tenant
+   * (https://learn.microsoft.com/graph/throttling-limits): after a
+   * 429 or 503 with Retry-After no request of this tenant is sent before
+   * uv_now() reaches this, not only the one that was refused. */
+  uint64_t throttled_until;
+  bool closing;
+  void (*closed_cb)(void *arg);
+  void *closed_arg;
+};
+
+/* graph__backoff() is the capped, jittered backoff before attempt + 1. */
+long graph__backoff(struct graph *g, unsigned attempt);
+
+/* graph__throttled_why() writes the log reason of a 429 or 503 into buf
+ * and returns it (or a static string).  A 429 names its
+ * x-ms-throttle-scope, <Scope>/<Limit>/<ApplicationId>/<TenantId> with
+ * Limit Read, Write or ReadWrite
+ * (https://learn.microsoft.com/graph/throttling-limits): the first two
+ * parts tell an admin which quota ran out. */
+const char *graph__throttled_why(char *buf, size_t len, long status,
+                                 const char *scope);
+
+/* graph__throttle() holds back every request of g for delay_ms (a 429 or
+ * 503 with Retry-After). */
+void graph__throttle(struct graph *g, long delay_ms);
+
+/* graph__errno_name() names a negative errno code for an error code field
+ * ("ETIMEDOUT"); a static string. */
+const char *graph__errno_name(int result);
+
+#endif
