@@ -45,10 +45,11 @@ def events(alerts, event, reason=None):
     return [a for a in alerts if a["event"] == event and (reason is None or a.get("reason") == reason)]
 
 
-class ApplyE2E(E2ETestCase):
+class ApplyTestCase(E2ETestCase):
+    """The existing-cloud-account scenario and the helpers of an apply test; no tests
+    of its own (tests.e2e.test_graph_real uses it too)."""
     scenario = os.path.join(SCENARIOS, "existing-cloud-account.json")
 
-    # ----- helpers -------------------------------------------------------------------------
     def setUp(self):
         super().setUp()
         self.anchors_path = os.path.join(self.workdir, "anchors.csv")
@@ -99,6 +100,9 @@ class ApplyE2E(E2ETestCase):
 
     def wait_events(self, d, event, count=1, reason=None):
         return d.wait_for_alerts(lambda a: len(events(a, event, reason)) >= count)
+
+
+class ApplyE2E(ApplyTestCase):
 
     # ----- the whole story -------------------------------------------------------------------
     def test_existing_cloud_account_refused_then_applied_then_hard_matched(self):

@@ -1,12 +1,16 @@
 """End-to-end: the daemon against Graph as it really behaves (issue 15): expired page
-tokens mid-paging, gzip, eventual consistency of holder lookups, and holders in the
-recycle bin.  Each test switches the behaviour on in the simulator and asserts what an
+tokens mid-paging, gzip, throttle scopes, known issue 1, eventual consistency of holder
+lookups and of the apply's verification, holders in the recycle bin, federated domains
+and a missing write permission.  Each test switches the behaviour on in the simulator and asserts what an
 administrator would notice: alerts, log lines, the state file and the request log."""
 
 import json
 import os
 
-from tests.e2e.harness import SCENARIOS, E2ETestCase, alert_key, detected, events
+from tests.e2e.harness import (SCENARIOS, WRITER_ID, WRITER_SECRET, E2ETestCase, alert_key,
+                               detected, events)
+from tests.e2e.test_apply import ANCHOR, ApplyTestCase
+from tests.e2e.test_apply import events as apply_events
 
 CLOUD_JOHN = "a0c1e2f3-0001-4000-8000-000000000001"
 SWEEP_RE = r"tenant e2e: sweep re-checked \d+ conflicts? \(0 failed\)"
@@ -171,6 +175,91 @@ class GraphRealE2E(E2ETestCase):
         self.assertEqual(events(d.alerts(), "conflict.freed"), [])
         d.stop()
         self.assertNoWrites()
+
+
+
+class ApplyRealE2E(ApplyTestCase):
+    """The one write against Graph's real rules: no immutableId for a user in a
+    federated domain, a write permission that may be missing, and reads that lag the
+    PATCH."""
+
+    def grant_writer(self, *roles):
+        self.sim.tenant("/apps", "POST", {"clientId": WRITER_ID, "secret": WRITER_SECRET,
+                                          "roles": ["User.ReadWrite.All"] + list(roles)})
+
+    def memory(self, d):
+        with open(os.path.join(d.state_dir, "%s.apply.json" % d.name)) as f:
+            return json.load(f)["said"]
+
+    def test_federated_domain_target_is_refused_before_sending(self):
+        """contoso.com is federated: the daemon reads the domain, refuses John before
+        any PATCH with reason target-federated, remembers it and says it once."""
+        self.sim.settings(federatedDomains=["contoso.com"])
+        self.grant_writer("Domain.Read.All")
+        self.remove_duplicate()
+        d = self.apply_daemon([("john@contoso.com", ANCHOR, "CHG-2001")]).start()
+        (refused,) = apply_events(self.wait_events(d, "anchor.refused"), "anchor.refused")
+        self.assertEqual((refused["reason"], refused["target"], refused["reference"]),
+                         ("target-federated", "john@contoso.com", "CHG-2001"))
+        self.assertIn("federated domain contoso.com", refused["message"])
+        self.assertIn("managed domain", refused["message"])
+        self.assertTrue(any(k.startswith("target-federated\t") for k in self.memory(d)))
+        self.assertTrue(any(e["method"] == "GET" and e["path"] == "/v1.0/domains/contoso.com"
+                            for e in self.sim.graph_requests()))
+        d.wait_for_more_cycles(2)
+        self.assertEqual(len(apply_events(d.alerts(), "anchor.refused")), 1)
+        self.assertEqual(self.patches(), [])
+        # The UPN's domain turns managed: the same entry is applied.
+        self.sim.settings(federatedDomains=[])
+        self.wait_events(d, "anchor.applied")
+        self.assertEqual(len(self.patches()), 1)
+        d.stop()
+
+    def test_patch_403_is_a_configuration_error_naming_the_permission(self):
+        """The app's permission cannot write users: the one PATCH gets 403, the daemon
+        reports a configuration error naming User.ReadWrite.All and
+        Directory.ReadWrite.All once, sends no other PATCH, and tries again once after
+        a restart, when the permission has been granted."""
+        self.sim.settings(writeRoles=["Directory.ReadWrite.All"])
+        self.remove_duplicate()
+        d = self.apply_daemon([("john@contoso.com", ANCHOR, "CHG-2002")]).start()
+        (failed,) = apply_events(self.wait_events(d, "anchor.failed"), "anchor.failed")
+        self.assertEqual(failed["reason"], "write-forbidden")
+        for text in ("configuration error", "403", "Authorization_RequestDenied",
+                     "User.ReadWrite.All", "Directory.ReadWrite.All"):
+            self.assertIn(text, failed["message"])
+        self.assertEqual([p["status"] for p in self.patches()], [403])
+        d.wait_for_more_cycles(3)
+        self.assertEqual(len(self.patches()), 1, "the refused PATCH was sent again")
+        self.assertEqual(len(apply_events(d.alerts(), "anchor.failed")), 1)
+        self.assertEqual([r["kind"] for r in self.journal(d)], ["intent", "failed"])
+        d.stop()
+        # The admin grants the permission and restarts the daemon.
+        self.sim.settings(writeRoles=["User.ReadWrite.All", "Directory.ReadWrite.All"])
+        d.start()
+        self.wait_events(d, "anchor.applied")
+        self.assertEqual([p["status"] for p in self.patches()], [403, 204])
+        d.stop()
+
+    def test_verification_read_lag_is_no_false_failure(self):
+        """Reads lag writes: the first two GETs after the PATCH still show no value.
+        The daemon reads again after a backoff and journals "applied"; no
+        anchor.failed."""
+        self.remove_duplicate()
+        self.sim.settings(eventualConsistencyReads=2)
+        d = self.apply_daemon([("john@contoso.com", ANCHOR, "CHG-2003")]).start()
+        self.wait_events(d, "anchor.applied")
+        self.assertEqual(apply_events(d.alerts(), "anchor.failed"), [])
+        self.assertEqual([r["kind"] for r in self.journal(d)], ["intent", "applied"])
+        self.assertEqual(len(d.log_lines(r"reads lag writes, reading again")), 2)
+        log = self.sim.graph_requests()
+        i = [n for n, e in enumerate(log) if e["method"] == "PATCH"][0]
+        gets = [e for e in log[i + 1:]
+                if e["method"] == "GET" and e["path"] == "/v1.0/users/" + CLOUD_JOHN]
+        self.assertGreaterEqual(len(gets), 3)
+        self.assertEqual(len(self.patches()), 1)
+        d.stop()
+
 
 if __name__ == "__main__":
     import unittest
