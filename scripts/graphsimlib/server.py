@@ -99,6 +99,12 @@ class Handler(BaseHTTPRequestHandler):
               extra=None):
         if not isinstance(body, bytes):
             body = dumps(body)
+        if extra is not None:
+            extra["status"] = status
+            extra["bytes"] = len(body)
+            # Logged before the client can have the answer, so a client that reads the
+            # log right after its request finds it there.
+            self._log(extra)
         self.send_response(status)
         if body or status not in (204, 304):
             self.send_header("Content-Type", content_type)
@@ -108,13 +114,19 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
-        if extra is not None:
-            extra["status"] = status
-            extra["bytes"] = len(body)
+
+    def _log(self, entry):
+        """Logs the request of `entry` once (the first call wins)."""
+        if self._logged is entry:
+            return
+        self._logged = entry
+        entry["durationMs"] = round((time.monotonic() - self._started) * 1000, 1)
+        self.sim.log_request(entry)
 
     # ----- dispatch -----------------------------------------------------------------------
     def _dispatch(self):
-        started = time.monotonic()
+        self._started = time.monotonic()
+        self._logged = None
         split = urllib.parse.urlsplit(self.path)
         path = split.path
         query = dict(urllib.parse.parse_qsl(split.query, keep_blank_values=True))
@@ -155,8 +167,7 @@ class Handler(BaseHTTPRequestHandler):
                                        "message": traceback.format_exc(limit=3)}}, extra=entry)
         finally:
             if not (path == "/_sim" or path.startswith("/_sim/")):
-                entry["durationMs"] = round((time.monotonic() - started) * 1000, 1)
-                self.sim.log_request(entry)
+                self._log(entry)
 
     def _lower_headers(self):
         return {k.lower(): v for k, v in self.headers.items()}
