@@ -242,21 +242,23 @@ class ApplyRealE2E(ApplyTestCase):
         d.stop()
 
     def test_verification_read_lag_is_no_false_failure(self):
-        """Reads lag writes: the first two GETs after the PATCH still show no value.
-        The daemon reads again after a backoff and journals "applied"; no
+        """Reads lag writes: the next three reads of John after the PATCH still show
+        no value (the daemon's own verifying GETs, or a cycle's listing that comes in
+        between).  The daemon reads again after a backoff and journals "applied"; no
         anchor.failed."""
         self.remove_duplicate()
-        self.sim.settings(eventualConsistencyReads=2)
+        self.sim.settings(eventualConsistencyReads=3)
         d = self.apply_daemon([("john@contoso.com", ANCHOR, "CHG-2003")]).start()
         self.wait_events(d, "anchor.applied")
         self.assertEqual(apply_events(d.alerts(), "anchor.failed"), [])
         self.assertEqual([r["kind"] for r in self.journal(d)], ["intent", "applied"])
-        self.assertEqual(len(d.log_lines(r"reads lag writes, reading again")), 2)
+        # The GET right after the PATCH is always one of the stale reads.
+        self.assertGreaterEqual(len(d.log_lines(r"reads lag writes, reading again")), 1)
         log = self.sim.graph_requests()
         i = [n for n, e in enumerate(log) if e["method"] == "PATCH"][0]
         gets = [e for e in log[i + 1:]
                 if e["method"] == "GET" and e["path"] == "/v1.0/users/" + CLOUD_JOHN]
-        self.assertGreaterEqual(len(gets), 3)
+        self.assertGreaterEqual(len(gets), 2)
         self.assertEqual(len(self.patches()), 1)
         d.stop()
 
