@@ -35,6 +35,10 @@
 #include "strlist.h"
 #include "tfiles.h"
 
+/* GETs after a PATCH before its outcome is left to the next pass's
+ * reconciliation (reads lag writes). */
+#define APPLY_VERIFY_READS 5
+
 /* ===== small helpers ===== */
 
 const char *apply_str_or(const char *s, const char *dflt)
@@ -131,11 +135,13 @@ void apply_end_pass(struct pass *p)
   pass_free(p);
 }
 
-bool apply_request(struct pass *p, const char *method, const char *path,
-                   const char *const *headers, const char *body,
-                   graph_done_cb cb)
+/* request_after() is apply_request() sent after delay_ms (0: now). */
+static bool request_after(struct pass *p, const char *method, const char *path,
+                          const char *const *headers, const char *body,
+                          uint64_t delay_ms, graph_done_cb cb)
 {
-  int rc = graph_request(p->a->g, method, path, headers, body, cb, p);
+  int rc = graph_request_after(p->a->g, method, path, headers, body, delay_ms,
+                               cb, p);
 
   if(rc) {
     log_warnx("apply: tenant %s: %s %s: %s; the pass ends", p->a->tenant,
@@ -144,6 +150,13 @@ bool apply_request(struct pass *p, const char *method, const char *path,
     return false;
   }
   return true;
+}
+
+bool apply_request(struct pass *p, const char *method, const char *path,
+                   const char *const *headers, const char *body,
+                   graph_done_cb cb)
+{
+  return request_after(p, method, path, headers, body, 0, cb);
 }
 
 const char *apply_err_text(int result, const struct graph_error *err, char *buf,
@@ -259,13 +272,27 @@ void apply_write(struct pass *p)
 static void on_verify(int result, long status, const cJSON *body,
                       const struct graph_error *err, void *arg);
 
+/* verify() GETs the value to see what is there now: at once after the
+ * PATCH, then after the client's backoff for each read again. */
+static void verify(struct pass *p)
+{
+  uint64_t delay = p->verify_reads
+                       ? (uint64_t)graph_backoff_ms(p->a->g, p->verify_reads)
+                       : 0;
+  char path[256];
+
+  p->verify_reads++;
+  snprintf(path, sizeof(path),
+           "/v1.0/users/%s?$select=id,onPremisesImmutableId", p->user_id);
+  request_after(p, "GET", path, NULL, NULL, delay, on_verify);
+}
+
 /* on_patch() keeps the PATCH's outcome in the pass and, whatever it was,
- * GETs the value to see what is there now. */
+ * starts verify(). */
 static void on_patch(int result, long status, const cJSON *body,
                      const struct graph_error *err, void *arg)
 {
   struct pass *p = arg;
-  char path[256];
 
   (void)status;
   (void)body;
@@ -275,10 +302,40 @@ static void on_patch(int result, long status, const cJSON *body,
   memset(&p->patch_err, 0, sizeof(p->patch_err));
   if(err)
     p->patch_err = *err;
-  /* Whatever the answer, the GET tells what is there now. */
-  snprintf(path, sizeof(path),
-           "/v1.0/users/%s?$select=id,onPremisesImmutableId", p->user_id);
-  apply_request(p, "GET", path, NULL, NULL, on_verify);
+  p->verify_reads = 0;
+  verify(p);
+}
+
+/* forbidden() handles a PATCH refused with 403: the app lacks a
+ * permission that may write users, which no entry can fix.  It is
+ * journalled as failed, remembered tenant-wide as write-forbidden
+ * (alerted once; no PATCH is sent until the engine starts again) and
+ * ends the pass.  The entry is not parked. */
+static void forbidden(struct pass *p, struct journal_record *r)
+{
+  char why[800], msg[1536], buf[700];
+
+  snprintf(why, sizeof(why),
+           "%s: the app may not write users; grant it the application "
+           "permission User.ReadWrite.All or Directory.ReadWrite.All (with "
+           "admin consent), then reload the daemon",
+           apply_err_text(p->patch_result, &p->patch_err, buf, sizeof(buf)));
+  r->kind = JOURNAL_FAILED;
+  r->error = why;
+  if(apply_append(p, r)) {
+    apply_end_pass(p);
+    return;
+  }
+  snprintf(msg, sizeof(msg),
+           "configuration error: setting onPremisesImmutableId of %s (%s) "
+           "was refused (%s); no value is written for tenant %s until the "
+           "daemon is restarted or reloaded",
+           p->upn, p->user_id, why, p->a->tenant);
+  log_errx("apply: tenant %s: %s", p->a->tenant, msg);
+  if(refusals_note(p->a->said, "write-forbidden", NULL))
+    apply_emit(p, ALERT_ANCHOR_FAILED, "write-forbidden", p->old_value,
+               r->patch_request_id, r->get_request_id, msg);
+  apply_end_pass(p);
 }
 
 /* add_env() appends the line of the applied value for the command. */
@@ -294,16 +351,27 @@ static void add_env(struct pass *p)
 }
 
 /* on_verify() journals the outcome, applied when the GET shows the value
- * and failed otherwise (a 4xx parks the entry as patch-refused), alerts it
- * and goes on with the next entry.  An unreadable outcome leaves the
- * intent open for the next pass to reconcile. */
+ * and failed otherwise (a 4xx parks the entry as patch-refused, a 403 is
+ * forbidden()), alerts it and goes on with the next entry.  Directory
+ * reads lag writes (docs/graph-facts.md#eventual-consistency), so unless
+ * Graph refused the PATCH with a 4xx, a GET that does not show the value
+ * (or answers 404) is read again, up to APPLY_VERIFY_READS reads; a PATCH
+ * Graph accepted whose value is still not seen then, like an unreadable
+ * outcome, leaves the intent open for the next pass to reconcile - never a
+ * false anchor.failed. */
+/* same() tells whether value is the anchor p's candidate was to get. */
+static bool same(const char *value, const struct pass *p)
+{
+  return value && !strcmp(value, p->e->anchor);
+}
+
 static void on_verify(int result, long status, const cJSON *body,
                       const struct graph_error *err, void *arg)
 {
   struct pass *p = arg;
   struct journal_record r;
   const char *value = NULL, *patch_rid, *get_rid;
-  char msg[1536], why[800], buf[700];
+  char msg[1536], why[800];
   bool definite;
 
   (void)status;
@@ -311,18 +379,23 @@ static void on_verify(int result, long status, const cJSON *body,
     return;
   patch_rid = p->patch_err.request_id[0] ? p->patch_err.request_id : NULL;
   get_rid = err && err->request_id[0] ? err->request_id : NULL;
-  if(result) {
-    /* Outcome unknown: the intent stays open and is reconciled first
-     * thing in the next pass. */
-    log_warnx("apply: tenant %s: cannot verify onPremisesImmutableId of %s "
-              "(%s); the intent %s is reconciled next cycle",
-              p->a->tenant, p->upn,
-              apply_err_text(result, err, buf, sizeof(buf)), p->crid);
-    apply_end_pass(p);
+  /* A 4xx is Graph's considered no; anything else leaves the outcome to
+   * the reads. */
+  definite = p->patch_result == -EINVAL || p->patch_result == -EACCES ||
+             p->patch_result == -ENOENT;
+  if(!result)
+    value = cJSON_GetStringValue(
+        cJSON_GetObjectItemCaseSensitive(body, "onPremisesImmutableId"));
+  if(!definite && (result == -ENOENT || (!result && !same(value, p))) &&
+     p->verify_reads < APPLY_VERIFY_READS) {
+    log_info("apply: tenant %s: onPremisesImmutableId of %s reads %s after "
+             "the PATCH (read %u of %u); reads lag writes, reading again",
+             p->a->tenant, p->upn,
+             result ? "404" : apply_str_or(value, "not set"), p->verify_reads,
+             APPLY_VERIFY_READS);
+    verify(p);
     return;
   }
-  value = cJSON_GetStringValue(
-      cJSON_GetObjectItemCaseSensitive(body, "onPremisesImmutableId"));
   memset(&r, 0, sizeof(r));
   r.user_id = p->user_id;
   r.upn = p->upn;
@@ -333,7 +406,7 @@ static void on_verify(int result, long status, const cJSON *body,
   r.client_request_id = p->crid;
   r.patch_request_id = patch_rid;
   r.get_request_id = get_rid;
-  if(value && !strcmp(value, p->e->anchor)) {
+  if(same(value, p)) {
     r.kind = JOURNAL_APPLIED;
     if(apply_append(p, &r)) {
       apply_end_pass(p);
@@ -355,19 +428,26 @@ static void on_verify(int result, long status, const cJSON *body,
     apply_guard_next(p);
     return;
   }
-  /* A 4xx is Graph's considered no.  A timeout, a reset or a 5xx leaves
-   * open whether Graph processed the PATCH, and a read right after it may
-   * be stale: the intent stays without an outcome ("indoubt") and is
-   * settled later (apply_settle.c), never sent again before that. */
-  definite = p->patch_result == -EINVAL || p->patch_result == -EACCES ||
-             p->patch_result == -ENOENT || p->patch_result == 0;
-  if(p->patch_result)
-    apply_err_text(p->patch_result, &p->patch_err, why, sizeof(why));
-  else
-    snprintf(why, sizeof(why),
-             "PATCH answered %ld but GET shows onPremisesImmutableId %s",
-             p->patch_err.status, apply_str_or(value, "not set"));
+  if(p->patch_result == -EACCES && p->patch_err.status == 403) {
+    forbidden(p, &r);
+    return;
+  }
   if(!definite) {
+    /* Graph accepted the PATCH but the value is not seen yet, or the
+     * PATCH ended unclearly (a timeout, a reset, a 5xx) and the reads do
+     * not show it, or the reads failed: whether Graph applied it is open.
+     * The intent stays without an outcome ("indoubt") and is settled
+     * later (apply_settle.c); the PATCH is never sent again before. */
+    if(result)
+      apply_err_text(result, err, why, sizeof(why));
+    else if(p->patch_result)
+      apply_err_text(p->patch_result, &p->patch_err, why, sizeof(why));
+    else
+      snprintf(why, sizeof(why),
+               "PATCH answered %ld, but %u reads show onPremisesImmutableId "
+               "%s",
+               p->patch_err.status, p->verify_reads,
+               apply_str_or(value, "not set"));
     r.kind = JOURNAL_INDOUBT;
     r.error = why;
     if(apply_append(p, &r)) {
@@ -382,6 +462,7 @@ static void on_verify(int result, long status, const cJSON *body,
     apply_end_pass(p);
     return;
   }
+  apply_err_text(p->patch_result, &p->patch_err, why, sizeof(why));
   r.kind = JOURNAL_FAILED;
   r.error = why;
   if(apply_append(p, &r)) {
@@ -397,9 +478,8 @@ static void on_verify(int result, long status, const cJSON *body,
   log_errx("apply: tenant %s: %s", p->a->tenant, msg);
   /* Recorded (journal above, refusal memory here) before it is alerted. */
   refusals_note(p->a->said, "patch-refused", p->e);
-  apply_emit(p, ALERT_ANCHOR_FAILED,
-             p->patch_result ? "patch-refused" : "not-verified", p->old_value,
-             patch_rid, get_rid, msg);
+  apply_emit(p, ALERT_ANCHOR_FAILED, "patch-refused", p->old_value, patch_rid,
+             get_rid, msg);
   apply_guard_next(p);
 }
 
@@ -513,6 +593,14 @@ void apply_cycle(struct apply *a)
   a->p = p;
   if(apply_guard_kill_switch(p))
     return;
+  if(a->mode == CFG_APPLY_APPLY &&
+     refusals_has(a->said, "write-forbidden", NULL)) {
+    log_debug("apply: tenant %s: a PATCH was refused with 403; nothing is "
+              "written until the daemon is restarted or reloaded",
+              a->tenant);
+    apply_end_pass(p);
+    return;
+  }
   if(journal_load(a->journal_path, a->tenant, &p->js, err, sizeof(err))) {
     log_errx("apply: tenant %s: %s; nothing is applied until the journal "
              "can be read",
@@ -569,6 +657,13 @@ int apply_new(uv_loop_t *loop, struct graph *g, struct alert *alert,
   memory_path = NULL;
   if(rc)
     goto fail;
+  /* A start or reload is when a granted permission shows: try once more. */
+  if(refusals_has(a->said, "write-forbidden", NULL)) {
+    log_info("apply: tenant %s: the last PATCH was refused with 403; "
+             "trying again once now that the daemon (re)started",
+             a->tenant);
+    refusals_forget(a->said, "write-forbidden", NULL);
+  }
   rc = -ENOMEM;
   if(asprintf(&name, "apply: tenant %s: post_apply_command", a->tenant) < 0)
     goto fail;

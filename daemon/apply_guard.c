@@ -20,19 +20,25 @@
  *              8 the target is cloud-only [target-synced]
  *              9 it has no onPremisesImmutableId [target-has-anchor]; the
  *                same value: nothing to do
- *             10 allow-list: UPN domain or group membership [not-allowed]
- *             11 no other object has the value [anchor-in-use]
- *             12 no directory role assignment [target-admin]; unreadable
+ *             10 the UPN's domain is not federated [target-federated]:
+ *                Graph cannot set the value for such a user; unreadable
+ *                domain: said once, go on (Graph's 400 parks the entry)
+ *             11 allow-list: UPN domain or group membership [not-allowed]
+ *             12 no other object has the value [anchor-in-use]
+ *             13 no directory role assignment [target-admin]; unreadable
  *                (403): said once, go on (Entra itself refuses a hard match
  *                to an admin, ExistingAdminRoleConflict)
- *             13 PATCHes this pass < apply_max_per_cycle (the rest waits)
- *             14 journal total + this pass < apply_threshold [threshold]
- *             15 kill switch again [kill-switch]
+ *             14 PATCHes this pass < apply_max_per_cycle (the rest waits)
+ *             15 journal total + this pass < apply_threshold [threshold]
+ *             16 kill switch again [kill-switch]
  *   then apply_write() (apply.c).
  *
  * Each (reason, target, anchor, reference) is alerted once (refusals.c).
  * A PATCH that Graph refused is parked under reason patch-refused until
- * the entry's reference changes; guard 7 skips parked entries.
+ * the entry's reference changes; guard 7 skips parked entries.  A PATCH
+ * refused with 403 is a missing permission, not the entry's fault: the
+ * tenant-wide write-forbidden (apply.c) stops every pass before guard 5
+ * until the engine starts again (restart or reload).
  */
 #include "apply_guard.h"
 
@@ -393,7 +399,7 @@ static void on_deleted(int result, long status, const cJSON *body,
   apply_guard_next(p);
 }
 
-static void check_allowed(struct pass *p);
+static void check_federated(struct pass *p);
 
 /* on_user() is guards 7 to 9 on the target as Graph shows it; the user's
  * id, UPN and current value are kept in the pass (p->user_id, p->upn,
@@ -478,10 +484,75 @@ static void on_user(int result, long status, const cJSON *body,
     apply_guard_next(p);
     return;
   }
+  check_federated(p);
+}
+
+/* --- step 10: a federated domain --- */
+
+static void check_allowed(struct pass *p);
+
+/* on_domain() is guard 10: onPremisesImmutableId cannot be set for a user
+ * whose UPN is in a federated domain
+ * (https://learn.microsoft.com/graph/api/resources/user), and a domain's
+ * authenticationType is "Federated" or "Managed"
+ * (https://learn.microsoft.com/graph/api/resources/domain).  A domain that
+ * cannot be read (Domain.Read.All missing) is said once per engine and
+ * does not stop the write: Graph's own 400 then parks the entry. */
+static void on_domain(int result, long status, const cJSON *body,
+                      const struct graph_error *err, void *arg)
+{
+  struct pass *p = arg;
+  const char *auth = NULL, *domain = strrchr(p->upn, '@') + 1;
+  char buf[700];
+
+  (void)status;
+  if(apply_gone(p, result))
+    return;
+  if(result && !p->a->domains_said)
+    log_warnx("apply: tenant %s: cannot read domain %s (%s); going on "
+              "without the federated-domain guard (Domain.Read.All lets the "
+              "daemon refuse such a target before writing)",
+              p->a->tenant, domain,
+              apply_err_text(result, err, buf, sizeof(buf)));
+  p->a->domains_said = p->a->domains_said || result;
+  if(!result && !jsonx_get_str(body, "authenticationType", &auth) && auth &&
+     !strcasecmp(auth, "Federated")) {
+    refuse(p, "target-federated",
+           "the UPN %s is in the federated domain %s, and Graph cannot set "
+           "onPremisesImmutableId for a user in a federated domain. Move "
+           "the UPN to a managed domain first (Update-MgUser -UserId %s "
+           "-UserPrincipalName <name>@<managed domain>); the entry is tried "
+           "again at the next cycle",
+           p->upn, domain, p->user_id);
+    apply_guard_next(p);
+    return;
+  }
   check_allowed(p);
 }
 
-/* --- step 10: the allow-list --- */
+/* check_federated() reads the authentication type of the UPN's domain
+ * (Graph v1.0 domain-get). */
+static void check_federated(struct pass *p)
+{
+  const char *at = strrchr(p->upn, '@');
+  char path[512], *esc;
+
+  if(!at || !at[1]) {
+    check_allowed(p);
+    return;
+  }
+  esc = curl_easy_escape(NULL, at + 1, 0);
+  if(!esc) {
+    apply_end_pass(p);
+    return;
+  }
+  snprintf(path, sizeof(path), "/v1.0/domains/%s?$select=id,authenticationType",
+           esc);
+  curl_free(esc);
+  apply_request(p, "GET", path, NULL, NULL, on_domain);
+}
+
+/* --- step 11: the allow-list --- */
 
 static void after_allowed(struct pass *p);
 
@@ -505,7 +576,7 @@ static int on_member_page(const cJSON *page, void *arg)
   return 0;
 }
 
-/* on_members_done() ends guard 10 once the memberships are read. */
+/* on_members_done() ends guard 11 once the memberships are read. */
 static void on_members_done(int result, const char *delta_link,
                             const struct graph_error *err, void *arg)
 {
@@ -534,7 +605,7 @@ static void on_members_done(int result, const char *delta_link,
   after_allowed(p);
 }
 
-/* check_allowed() is guard 10: the UPN's domain is in
+/* check_allowed() is guard 11: the UPN's domain is in
  * apply_allow_domains (or that is '*'), or else the user is a member,
  * direct or transitive, of a group in apply_allow_groups. */
 static void check_allowed(struct pass *p)
@@ -580,7 +651,7 @@ static void check_allowed(struct pass *p)
   }
 }
 
-/* --- step 11: in use --- */
+/* --- step 12: in use --- */
 
 static void on_in_use(int result, long status, const cJSON *body,
                       const struct graph_error *err, void *arg);
@@ -605,7 +676,7 @@ static void filter_request(struct pass *p, const char *base, const char *field,
   free(path);
 }
 
-/* after_allowed() starts guard 11: which users have the value already. */
+/* after_allowed() starts guard 12: which users have the value already. */
 static void after_allowed(struct pass *p)
 {
   /* onPremisesImmutableId supports $filter eq by default
@@ -617,7 +688,7 @@ static void after_allowed(struct pass *p)
 static void on_roles(int result, long status, const cJSON *body,
                      const struct graph_error *err, void *arg);
 
-/* on_in_use() is guard 11, then starts guard 12 (the user's directory
+/* on_in_use() is guard 12, then starts guard 13 (the user's directory
  * role assignments). */
 static void on_in_use(int result, long status, const cJSON *body,
                       const struct graph_error *err, void *arg)
@@ -670,11 +741,11 @@ static void on_in_use(int result, long status, const cJSON *body,
                  "principalId", p->user_id, "id,roleDefinitionId", on_roles);
 }
 
-/* --- step 12: admin roles --- */
+/* --- step 13: admin roles --- */
 
 static void last_guards(struct pass *p);
 
-/* on_roles() is guard 12; a 403 (roles not readable by the app) is said
+/* on_roles() is guard 13; a 403 (roles not readable by the app) is said
  * once per engine and does not stop the write. */
 static void on_roles(int result, long status, const cJSON *body,
                      const struct graph_error *err, void *arg)
@@ -721,7 +792,7 @@ static void on_roles(int result, long status, const cJSON *body,
   last_guards(p);
 }
 
-/* --- steps 13-15 --- */
+/* --- steps 14-16 --- */
 
 /* last_guards() runs the guards that need no request, right before the
  * write: the cap of this pass, the threshold and the kill switch again.

@@ -40,7 +40,7 @@ struct apply {
   unsigned post_timeout;
   char *journal_path, *suggestions_path;
   struct refusals *said; /* what was alerted already */
-  bool roles_said, takeover_said;
+  bool roles_said, takeover_said, domains_said;
   struct pass *p; /* the running pass, or NULL */
   /* settling intents without an outcome (apply_settle.c) */
   time_t started;            /* when this engine was made */
@@ -79,6 +79,7 @@ struct pass {
   char crid[37];
   int patch_result;
   struct graph_error patch_err;
+  unsigned verify_reads; /* GETs after the PATCH so far */
 };
 
 /* apply_str_or() returns s, or dflt when s is NULL or empty. */

@@ -333,6 +333,41 @@ static void not_held(const struct conflict *c, const struct who *cw,
           "-DirectoryObjectId <id>");
 }
 
+/* recycle_bin(): a deleted user or group keeps its UPN and proxy addresses
+ * for uniqueness while it is in the recycle bin, up to 30 days
+ * (https://learn.microsoft.com/graph/api/resources/directory,
+ * https://learn.microsoft.com/graph/api/directory-deleteditems-list).
+ * Restoring it or deleting it permanently ends that. */
+static void recycle_bin(const struct conflict *c,
+                        const struct conflict_holder *h, const struct who *cw,
+                        const struct who *hw, struct classify_result *r)
+{
+  char when[TIMEX_ISO_LEN] = "an unknown time";
+
+  if(h->deleted_at)
+    timex_format_iso(h->deleted_at, when, sizeof(when));
+  put(r->reason, sizeof(r->reason), "held by %s, deleted, in the recycle bin",
+      hw->text);
+  put(r->explanation, sizeof(r->explanation),
+      "%s %s of %s is held by %s, which was deleted at %s and is still in "
+      "the recycle bin (deleted items). A deleted user or group keeps its "
+      "UPN and proxy addresses for up to 30 days, so the service will not "
+      "release the value until it is restored or deleted permanently.",
+      what(c), c->value, cw->text, hw->text, when);
+  step(r,
+       "If the deleted %s should keep the value, restore it: "
+       "Restore-MgDirectoryDeletedItem -DirectoryObjectId %s (Graph: POST "
+       "/v1.0/directory/deletedItems/%s/restore); the conflict is then an "
+       "ordinary one between two live objects",
+       conflict_objtype_name(h->type), h->id, h->id);
+  step(r,
+       "Otherwise delete it permanently: Remove-MgDirectoryDeletedItem "
+       "-DirectoryObjectId %s (Graph: DELETE "
+       "/v1.0/directory/deletedItems/%s); the next hourly sweep releases %s "
+       "to %s",
+       h->id, h->id, c->value, cw->text);
+}
+
 static void unknown(const struct conflict *c, const struct who *cw,
                     const struct who *hw, struct classify_result *r)
 {
@@ -383,6 +418,17 @@ void classify_conflict(const struct conflict *c,
     out->cls = CONFLICT_CLASS_NOT_HELD;
     not_held(c, &cw, out);
     return;
+  }
+  /* Before orphaned: a deleted synced object has sync turned off too. */
+  for(i = 0; i < c->nholders; i++) {
+    h = &c->holders[i];
+    if(h->recycled) {
+      out->holder = h;
+      describe_holder(&hw, h);
+      out->cls = CONFLICT_CLASS_RECYCLE_BIN;
+      recycle_bin(c, h, &cw, &hw, out);
+      return;
+    }
   }
   for(i = 0; i < c->nholders && !why; i++)
     why = classify_holder_orphaned(c, &c->holders[i], opts, now);

@@ -13,6 +13,9 @@
  *                     freed, awaiting the service's hourly release sweep
  *                     (a stuck conflict, see sweep.h, gets what to do
  *                     when the sweep did not release it)
+ *   recycle_bin       a holder is a deleted user or group still in the
+ *                     recycle bin, which keeps the value for up to 30 days:
+ *                     restore it or delete it permanently
  *   orphaned          a holder that was synced but is no longer: its
  *                     onPremisesSyncEnabled is false, or its last sync is
  *                     older than stale_after, or it has the quarantined

@@ -16,9 +16,9 @@
 static const char *const objtype_names[] = {"user", "group", "contact"};
 static const char *const property_names[] = {"upn", "proxy"};
 static const char *const state_names[] = {"active", "freed", "stuck"};
-static const char *const class_names[] = {"unknown",          "cloud_account",
-                                          "two_synced",       "orphaned",
-                                          "group_or_contact", "not_held"};
+static const char *const class_names[] = {
+    "unknown",          "cloud_account", "two_synced", "orphaned",
+    "group_or_contact", "not_held",      "recycle_bin"};
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -242,6 +242,8 @@ static int holder_copy(struct conflict_holder *dst,
   dst->type = src->type;
   dst->sync_enabled = src->sync_enabled;
   dst->last_sync = src->last_sync;
+  dst->recycled = src->recycled;
+  dst->deleted_at = src->deleted_at;
   if(dup_opt(&dst->id, src->id) ||
      dup_opt(&dst->display_name, src->display_name) ||
      dup_opt(&dst->upn, src->upn) || dup_opt(&dst->mail, src->mail) ||

@@ -51,7 +51,8 @@ enum conflict_class {
   CONFLICT_CLASS_TWO_SYNCED,
   CONFLICT_CLASS_ORPHANED,
   CONFLICT_CLASS_GROUP_OR_CONTACT,
-  CONFLICT_CLASS_NOT_HELD
+  CONFLICT_CLASS_NOT_HELD,
+  CONFLICT_CLASS_RECYCLE_BIN
 };
 
 /* One object that holds a conflict's value (holder.c finds them).  The
@@ -67,6 +68,10 @@ struct conflict_holder {
   char *on_prem_dn;   /* users only */
   char *sam_account;  /* users and groups */
   time_t last_sync;   /* onPremisesLastSyncDateTime; 0 = none */
+  /* In the recycle bin (/directory/deletedItems, up to 30 days): it still
+   * holds the value.  deleted_at is its deletedDateTime, 0 = unknown. */
+  bool recycled;
+  time_t deleted_at;
 };
 
 /* One conflict.  Every string is owned by the conflict (malloc'd) and may

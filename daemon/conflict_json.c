@@ -13,6 +13,7 @@
 
 #include "conflict_parse.h"
 #include "jsonx.h"
+#include "timex.h"
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -20,6 +21,18 @@
 _Static_assert(CONFLICT_TRI_UNKNOWN == JSONX_UNSET && CONFLICT_TRI_FALSE == 0 &&
                    CONFLICT_TRI_TRUE == 1,
                "enum conflict_tristate must match jsonx's booleans");
+
+/* add_deleted() adds a recycle-bin holder's "deletedDateTime": its time,
+ * or "" when unknown (any string reads back as deleted).  Returns 0 or
+ * -ENOMEM. */
+static int add_deleted(cJSON *o, time_t deleted_at)
+{
+  char buf[TIMEX_ISO_LEN] = "";
+
+  if(deleted_at)
+    timex_format_iso(deleted_at, buf, sizeof(buf));
+  return jsonx_add_str(o, "deletedDateTime", buf);
+}
 
 cJSON *conflict_json_encode_holder(const struct conflict_holder *h)
 {
@@ -36,7 +49,8 @@ cJSON *conflict_json_encode_holder(const struct conflict_holder *h)
      jsonx_add_str(o, "onPremisesImmutableId", h->immutable_id) ||
      jsonx_add_str(o, "onPremisesDistinguishedName", h->on_prem_dn) ||
      jsonx_add_str(o, "onPremisesSamAccountName", h->sam_account) ||
-     jsonx_add_time(o, "onPremisesLastSyncDateTime", h->last_sync)) {
+     jsonx_add_time(o, "onPremisesLastSyncDateTime", h->last_sync) ||
+     (h->recycled && add_deleted(o, h->deleted_at))) {
     cJSON_Delete(o);
     return NULL;
   }

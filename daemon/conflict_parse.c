@@ -318,6 +318,7 @@ int conflict_parse_object(const cJSON *obj, enum conflict_objtype type,
 int conflict_parse_holder(const cJSON *obj, enum conflict_objtype type,
                           struct conflict_holder *out, const char **why)
 {
+  const cJSON *del;
   struct object_fields f;
   int rc;
 
@@ -340,6 +341,16 @@ int conflict_parse_holder(const cJSON *obj, enum conflict_objtype type,
   if(!out->id || copy_members(obj, out, true)) {
     conflict_holder_clear(out);
     return -ENOMEM;
+  }
+  /* A deleted item carries its deletedDateTime
+   * (https://learn.microsoft.com/graph/api/directory-deleteditems-list); a
+   * live object has none, or null.  Any string marks it deleted (the
+   * state file writes "" for an unknown time); a bad time reads as 0. */
+  del = cJSON_GetObjectItemCaseSensitive(obj, "deletedDateTime");
+  if(cJSON_IsString(del)) {
+    out->recycled = true;
+    if(timex_parse_iso(del->valuestring, &out->deleted_at))
+      out->deleted_at = 0;
   }
   return 0;
 }

@@ -290,6 +290,21 @@ static void on_retry_timer(uv_timer_t *t)
   start_attempt(r);
 }
 
+const char *graph__throttled_why(char *buf, size_t len, long status,
+                                 const char *scope)
+{
+  const char *slash = scope ? strchr(scope, '/') : NULL;
+  const char *end = slash ? strchr(slash + 1, '/') : NULL;
+  int n = scope ? (int)(end ? (size_t)(end - scope) : strlen(scope)) : 0;
+
+  if(status != 429)
+    return "service unavailable (503)";
+  if(!n || n > 64)
+    return "throttled (429)";
+  snprintf(buf, len, "throttled (429, %.*s)", n, scope);
+  return buf;
+}
+
 /* retry_or_fail() schedules another attempt after delay_ms, or fails with
  * result when the attempts are used up. */
 static void retry_or_fail(struct graph_req *r, long delay_ms, int result,
@@ -426,6 +441,7 @@ static void on_http_done(const struct http_response *resp, void *arg)
 {
   struct graph_req *r = arg;
   struct graph_error err;
+  char why[96];
   long ra;
 
   r->ext_pending = false;
@@ -489,8 +505,8 @@ static void on_http_done(const struct http_response *resp, void *arg)
       return;
     }
     retry_or_fail(r, ra, -ETIMEDOUT, &err,
-                  resp->status == 429 ? "throttled (429)"
-                                      : "service unavailable (503)");
+                  graph__throttled_why(why, sizeof(why), resp->status,
+                                       resp->throttle_scope));
     return;
   case 500:
   case 502:
@@ -688,16 +704,24 @@ int graph__request_after(struct graph *g, const char *method, const char *path,
   return 0;
 }
 
+int graph_request_after(struct graph *g, const char *method, const char *path,
+                        const char *const *headers, const char *body,
+                        uint64_t delay_ms, graph_done_cb cb, void *arg)
+{
+  return graph__request_after(g, method, path, headers, body,
+                              !strcmp(method, "GET"), delay_ms, cb, arg);
+}
+
 int graph_request(struct graph *g, const char *method, const char *path,
                   const char *const *headers, const char *body,
                   graph_done_cb cb, void *arg)
 {
-  return graph__request_after(g, method, path, headers, body,
-                              !strcmp(method, "GET"), 0, cb, arg);
+  return graph_request_after(g, method, path, headers, body, 0, cb, arg);
 }
 
-int graph_list(struct graph *g, const char *path, const char *const *headers,
-               graph_page_cb page_cb, graph_list_cb done_cb, void *arg)
+int graph_list_after(struct graph *g, const char *path,
+                     const char *const *headers, uint64_t delay_ms,
+                     graph_page_cb page_cb, graph_list_cb done_cb, void *arg)
 {
   struct graph_req *r;
   int rc;
@@ -709,8 +733,22 @@ int graph_list(struct graph *g, const char *path, const char *const *headers,
   r->page_cb = page_cb;
   r->list_cb = done_cb;
   r->arg = arg;
-  start_attempt(r);
+  if(delay_ms)
+    uv_timer_start(&r->timer, on_retry_timer, delay_ms, 0);
+  else
+    start_attempt(r);
   return 0;
+}
+
+int graph_list(struct graph *g, const char *path, const char *const *headers,
+               graph_page_cb page_cb, graph_list_cb done_cb, void *arg)
+{
+  return graph_list_after(g, path, headers, 0, page_cb, done_cb, arg);
+}
+
+long graph_backoff_ms(struct graph *g, unsigned attempt)
+{
+  return graph__backoff(g, attempt);
 }
 
 void graph_close(struct graph *g, void (*closed_cb)(void *arg), void *arg)

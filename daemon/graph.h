@@ -80,12 +80,30 @@ int graph_request(struct graph *g, const char *method, const char *path,
                   const char *const *headers, const char *body,
                   graph_done_cb cb, void *arg);
 
+/* graph_request_after() is graph_request() whose first attempt starts
+ * after delay_ms (0: now), on the request's own timer: e.g. a read again
+ * after a backoff, because directory reads lag writes. */
+int graph_request_after(struct graph *g, const char *method, const char *path,
+                        const char *const *headers, const char *body,
+                        uint64_t delay_ms, graph_done_cb cb, void *arg);
+
 /* graph_list() GETs path and every @odata.nextLink after it, handing each
  * page to page_cb, then calls done_cb once.  The extra headers are sent
  * with every page (Graph does not carry them over).  Same return rule as
  * graph_request(). */
 int graph_list(struct graph *g, const char *path, const char *const *headers,
                graph_page_cb page_cb, graph_list_cb done_cb, void *arg);
+
+/* graph_list_after() is graph_list() whose first page is requested after
+ * delay_ms (0: now), on the request's own timer, so a caller that starts a
+ * listing again after a backoff owns no handle. */
+int graph_list_after(struct graph *g, const char *path,
+                     const char *const *headers, uint64_t delay_ms,
+                     graph_page_cb page_cb, graph_list_cb done_cb, void *arg);
+
+/* graph_backoff_ms() is the client's backoff before attempt + 1 (capped
+ * exponential with jitter, from the graph_opts it was made with). */
+long graph_backoff_ms(struct graph *g, unsigned attempt);
 
 /* JSON batching (https://learn.microsoft.com/graph/json-batching): at most
  * GRAPH_BATCH_MAX requests per POST /v1.0/$batch. */
@@ -132,6 +150,12 @@ typedef void (*graph_batch_cb)(int result, const struct graph_batch_result *res,
  * negative errno code (cb will not be called). */
 int graph_batch(struct graph *g, const struct graph_batch_item *items, size_t n,
                 graph_batch_cb cb, void *arg);
+
+/* graph_batch_after() is graph_batch() whose first POST is sent after
+ * delay_ms (0: now). */
+int graph_batch_after(struct graph *g, const struct graph_batch_item *items,
+                      size_t n, uint64_t delay_ms, graph_batch_cb cb,
+                      void *arg);
 
 /* graph_close() cancels every pending request: each callback still owed
  * runs with -ECANCELED from within this call.  g is freed once every

@@ -130,6 +130,7 @@ static void batch_item_answer(struct graph_batch_op *op, size_t i, cJSON *entry)
   const cJSON *headers = cJSON_GetObjectItemCaseSensitive(entry, "headers");
   cJSON *body = cJSON_GetObjectItemCaseSensitive(entry, "body");
   struct graph_error err;
+  char why[96];
   long long st;
   long status;
 
@@ -172,7 +173,8 @@ static void batch_item_answer(struct graph_batch_op *op, size_t i, cJSON *entry)
         op, i,
         graph_retry_after_ms(header_value(headers, "Retry-After"), time(NULL)),
         -ETIMEDOUT, status, &err,
-        status == 429 ? "throttled (429)" : "service unavailable (503)");
+        graph__throttled_why(why, sizeof(why), status,
+                             header_value(headers, "x-ms-throttle-scope")));
     return;
   case 0:
     snprintf(err.code, sizeof(err.code), "MalformedBatchResponse");
@@ -313,7 +315,14 @@ out:
 int graph_batch(struct graph *g, const struct graph_batch_item *items, size_t n,
                 graph_batch_cb cb, void *arg)
 {
+  return graph_batch_after(g, items, n, 0, cb, arg);
+}
+
+int graph_batch_after(struct graph *g, const struct graph_batch_item *items,
+                      size_t n, uint64_t delay_ms, graph_batch_cb cb, void *arg)
+{
   struct graph_batch_op *op;
+  uint64_t start = uv_now(g->loop) + delay_ms;
   size_t i;
   int rc;
 
@@ -340,6 +349,7 @@ int graph_batch(struct graph *g, const struct graph_batch_item *items, size_t n,
   for(i = 0; i < n; i++) {
     op->items[i].method = strdup(items[i].method);
     op->items[i].url = strdup(items[i].url);
+    op->items[i].not_before = start;
     if(!op->items[i].method || !op->items[i].url) {
       batch_free(op);
       return -ENOMEM;

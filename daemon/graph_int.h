@@ -5,6 +5,7 @@
 #define QD_GRAPH_INT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <uv.h>
@@ -46,6 +47,15 @@ int graph__request_after(struct graph *g, const char *method, const char *path,
 
 /* graph__backoff() is the capped, jittered backoff before attempt + 1. */
 long graph__backoff(struct graph *g, unsigned attempt);
+
+/* graph__throttled_why() writes the log reason of a 429 or 503 into buf
+ * and returns it (or a static string).  A 429 names its
+ * x-ms-throttle-scope, <Scope>/<Limit>/<ApplicationId>/<TenantId> with
+ * Limit Read, Write or ReadWrite
+ * (https://learn.microsoft.com/graph/throttling-limits): the first two
+ * parts tell an admin which quota ran out. */
+const char *graph__throttled_why(char *buf, size_t len, long status,
+                                 const char *scope);
 
 /* graph__throttle() holds back every request of g for delay_ms (a 429 or
  * 503 with Retry-After). */

@@ -5,6 +5,21 @@
  * distinct value gets one query per collection, and when the batch run
  * ends each value's holders are parsed once and handed to every conflict
  * that has that value, minus the conflict's own object.
+ *
+ * A value nobody seems to hold is asked about once more before it is
+ * concluded free, after the client's backoff, for two reasons:
+ *  - directory reads are eventually consistent: "$filter" results can lag
+ *    a write, so an object just created or changed to hold the value may
+ *    not be found yet
+ *    (https://devblogs.microsoft.com/identity/designing-for-eventual-consistency-for-microsoft-entra/);
+ *  - a deleted user or group keeps its UPN and proxy addresses while it is
+ *    in the recycle bin (up to 30 days), and only
+ *    /directory/deletedItems/microsoft.graph.user (.group) lists it
+ *    (https://learn.microsoft.com/graph/api/directory-deleteditems-list).
+ * The second round repeats the three collection queries and adds the two
+ * deleted-items queries.  Only when that round also finds nobody is the
+ * value NOT_HELD; a failure in it leaves the value FAILED (looked up again
+ * next cycle), never a false "freed".
  */
 #include "holder.h"
 
@@ -20,6 +35,9 @@
 #include "log.h"
 
 #define NCOLL 3
+/* Queries per value in the second round: the collections, then deleted
+ * users and deleted groups. */
+#define NRECHECK (NCOLL + 2)
 
 /* proxyAddresses is unique across users, groups and orgContacts
  * (docs/graph-facts.md#who-holds-a-value); select exactly what struct
@@ -69,6 +87,9 @@ struct lookup {
   size_t nvalues;
   struct query *queries;
   size_t nqueries;
+  size_t *recheck; /* second round: indexes into values */
+  size_t nrecheck;
+  bool rechecking;
   holder_done_cb cb;
   void *arg;
 };
@@ -180,10 +201,12 @@ static void lookup_free(struct lookup *l)
   }
   free(l->values);
   free(l->queries);
+  free(l->recheck);
   free(l);
 }
 
-/* add_page() parses one answer's "value" array into v's holders.
+/* add_page() parses one answer's "value" array, from collection coll
+ * (deleted users and groups parse as users and groups), into v's holders.
  * Returns 0, or -EBADMSG / -ENOMEM with v->err set. */
 static int add_page(struct lookup *l, struct value *v, size_t coll,
                     const cJSON *body)
@@ -192,6 +215,7 @@ static int add_page(struct lookup *l, struct value *v, size_t coll,
   struct conflict_holder *grown;
   size_t n;
 
+  coll = coll < NCOLL ? coll : coll - NCOLL;
   if(jsonx_get_array(body, "value", &arr) || !arr ||
      cJSON_GetObjectItemCaseSensitive(body, "@odata.nextLink")) {
     /* A unique value held by a page-full of objects is not an answer we
@@ -262,6 +286,111 @@ static int fill_result(const struct lookup *l, const struct query *q,
   return 0;
 }
 
+/* take_answers() adds the k answers at res to v. */
+static void take_answers(struct lookup *l, struct value *v,
+                         const struct graph_batch_result *res, size_t k)
+{
+  size_t c;
+
+  for(c = 0; c < k && !v->failed; c++) {
+    const struct graph_batch_result *r = &res[c];
+
+    if(r->result) {
+      v->failed = true;
+      v->err = r->err;
+      if(!v->err.code[0])
+        snprintf(v->err.code, sizeof(v->err.code), "%s", strerror(-r->result));
+    }
+    else if(add_page(l, v, c, r->body))
+      v->failed = true;
+  }
+}
+
+static void on_batch(int result, const struct graph_batch_result *res, size_t n,
+                     void *arg);
+
+/* unheld() tells whether some conflict with value i would find no holder
+ * but its own object. */
+static bool unheld(const struct lookup *l, size_t i)
+{
+  const struct value *v = &l->values[i];
+  size_t q, j;
+
+  for(q = 0; q < l->nqueries; q++) {
+    if(l->queries[q].value != i)
+      continue;
+    for(j = 0; j < v->nholders; j++)
+      if(strcmp(v->holders[j].id, l->queries[q].object_id))
+        break;
+    if(j == v->nholders)
+      return true;
+  }
+  return false;
+}
+
+/* start_recheck() starts the second round for the values nobody holds
+ * (see the comment at the top).  Returns 1 when it started (on_batch runs
+ * again), 0 when no value needs it, or a negative errno code. */
+static int start_recheck(struct lookup *l)
+{
+  static const char *const deleted[2] = {
+      "/directory/deletedItems/microsoft.graph.user",
+      "/directory/deletedItems/microsoft.graph.group"};
+  struct graph_batch_item *items = NULL;
+  char **urls = NULL, sel[512];
+  size_t i, c, k = 0;
+  int rc = -ENOMEM;
+
+  l->recheck = calloc(l->nvalues, sizeof(*l->recheck));
+  if(!l->recheck)
+    return -ENOMEM;
+  for(i = 0; i < l->nvalues; i++)
+    if(!l->values[i].failed && unheld(l, i))
+      l->recheck[l->nrecheck++] = i;
+  if(!l->nrecheck)
+    return 0;
+  items = calloc(l->nrecheck * NRECHECK, sizeof(*items));
+  urls = calloc(l->nrecheck * NRECHECK, sizeof(*urls));
+  if(!items || !urls)
+    goto out;
+  for(k = 0; k < l->nrecheck; k++)
+    for(c = 0; c < NRECHECK; c++) {
+      const size_t coll = c < NCOLL ? c : c - NCOLL;
+      char filter[2048], base[64];
+      size_t at = k * NRECHECK + c;
+
+      if(holder_filter(colls[coll].name, l->values[l->recheck[k]].lc, filter,
+                       sizeof(filter))) {
+        rc = -ENAMETOOLONG;
+        goto out;
+      }
+      if(c < NCOLL)
+        snprintf(base, sizeof(base), "/%s", colls[c].name);
+      else
+        snprintf(base, sizeof(base), "%s", deleted[c - NCOLL]);
+      snprintf(sel, sizeof(sel), "%s%s", colls[coll].select,
+               c < NCOLL ? "" : ",deletedDateTime");
+      urls[at] = graph_filter_path(base, filter, sel, NULL);
+      if(!urls[at])
+        goto out;
+      items[at].method = "GET";
+      items[at].url = urls[at];
+    }
+  rc = 0;
+out:
+  if(!rc) {
+    rc = graph_batch_after(l->h->g, items, l->nrecheck * NRECHECK,
+                           (uint64_t)graph_backoff_ms(l->h->g, 1), on_batch, l);
+    if(!rc)
+      l->h->running++;
+  }
+  for(i = 0; urls && i < l->nrecheck * NRECHECK; i++)
+    free(urls[i]);
+  free(urls);
+  free(items);
+  return rc ? rc : 1;
+}
+
 static void on_batch(int result, const struct graph_batch_result *res, size_t n,
                      void *arg)
 {
@@ -269,28 +398,43 @@ static void on_batch(int result, const struct graph_batch_result *res, size_t n,
   struct holder_result *out;
   struct conflict_holder **own;
   const struct value *first = NULL;
-  size_t i, c, failed = 0;
+  size_t i, failed = 0;
+  int rc;
 
   (void)n;
-  for(i = 0; i < l->nvalues; i++) {
-    struct value *v = &l->values[i];
-
-    for(c = 0; c < NCOLL && !v->failed; c++) {
-      const struct graph_batch_result *r = &res[i * NCOLL + c];
-
-      if(r->result) {
-        v->failed = true;
-        v->err = r->err;
-        if(!v->err.code[0])
-          snprintf(v->err.code, sizeof(v->err.code), "%s",
-                   strerror(-r->result));
+  if(!l->rechecking) {
+    for(i = 0; i < l->nvalues; i++)
+      take_answers(l, &l->values[i], &res[i * NCOLL], NCOLL);
+    if(result != -ECANCELED) {
+      l->rechecking = true;
+      rc = start_recheck(l);
+      if(rc > 0) {
+        l->h->running--; /* this run ended; the second one counts */
+        return;
       }
-      else if(add_page(l, v, c, r->body))
+      for(i = 0; rc < 0 && i < l->nrecheck; i++) {
+        struct value *v = &l->values[l->recheck[i]];
+
         v->failed = true;
+        snprintf(v->err.code, sizeof(v->err.code), "RecheckNotStarted");
+      }
     }
-    if(v->failed && !failed++)
-      first = v;
   }
+  else
+    for(i = 0; i < l->nrecheck; i++) {
+      struct value *v = &l->values[l->recheck[i]];
+      size_t j;
+
+      /* The second round asks every collection again: it replaces the
+       * first round's answers. */
+      for(j = 0; j < v->nholders; j++)
+        conflict_holder_clear(&v->holders[j]);
+      v->nholders = 0;
+      take_answers(l, v, &res[i * NRECHECK], NRECHECK);
+    }
+  for(i = 0; i < l->nvalues; i++)
+    if(l->values[i].failed && !failed++)
+      first = &l->values[i];
   out = calloc(l->nqueries, sizeof(*out));
   own = calloc(l->nqueries, sizeof(*own));
   if(!out || !own) {

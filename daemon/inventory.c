@@ -17,6 +17,15 @@
  * every returned object carries all selected properties, and one that
  * comes without an onPremisesProvisioningErrors array keeps its
  * conflicts rather than losing them to missing data.
+ *
+ * Large tenants get "400 Directory_ExpiredPageToken" part-way through
+ * paging, notably with default-mode lambda filters such as ours
+ * (https://github.com/microsoftgraph/msgraph-sdk-dotnet/issues/2254,
+ * https://github.com/microsoftgraph/msgraph-sdk-java/issues/368).  The
+ * page token cannot be renewed, so that collection's listing starts again
+ * from its first page with an empty set, after the client's backoff, at
+ * most INVENTORY_PAGE_RESTARTS times per cycle; past that the cycle fails
+ * and, like every failed cycle, changes no state.
  */
 #include "inventory.h"
 
@@ -32,6 +41,10 @@
 #include "log.h"
 
 #define NCOLL INVENTORY_NCOLL
+
+/* How often one collection's listing may start again after an expired
+ * page token within one cycle. */
+#define INVENTORY_PAGE_RESTARTS 3
 
 /* The documented filter, "Default" for eq on all three collections, so
  * no ConsistencyLevel header is needed
@@ -76,6 +89,7 @@ struct listing {
   const char *from_link;        /* incremental round from this; NULL = full */
   bool incremental;             /* this cycle's round was incremental */
   bool restarted;               /* a full round replaced the incremental one */
+  unsigned page_restarts;       /* after Directory_ExpiredPageToken */
   struct conflict_set *scratch; /* one object's conflicts while parsing */
   char *link;                   /* the new @odata.deltaLink */
 };
@@ -240,7 +254,7 @@ static void on_list_done(int result, const char *delta_link,
  * incremental delta round starts from a copy of the believed conflicts of
  * its collection; a stored link that graph refuses (not under graph_url,
  * e.g. after graph_url changed) gives way to a full round. */
-static int start_listing(struct listing *l)
+static int start_listing_after(struct listing *l, uint64_t delay_ms)
 {
   struct inventory *inv = l->inv;
   char *path;
@@ -269,18 +283,31 @@ static int start_listing(struct listing *l)
   }
   l->objects = 0;
   l->incremental = l->from_link != NULL;
-  rc = graph_list(inv->g, path, NULL, on_page, on_list_done, l);
+  rc = graph_list_after(inv->g, path, NULL, delay_ms, on_page, on_list_done, l);
   free(path);
   if(l->from_link && (rc == -EPERM || rc == -EINVAL)) {
     log_info("inventory: tenant %s: the stored delta link for %s is not "
              "under graph_url; full round",
              inv->tenant, l->coll->name);
     l->from_link = NULL;
-    return start_listing(l);
+    return start_listing_after(l, delay_ms);
   }
   if(!rc)
     l->running = true;
   return rc;
+}
+
+static int start_listing(struct listing *l)
+{
+  return start_listing_after(l, 0);
+}
+
+/* page_token_expired() tells whether a listing failed because Graph no
+ * longer accepts its page token (see the comment at the top). */
+static bool page_token_expired(const struct graph_error *err)
+{
+  return err && err->status == 400 &&
+         !strcasecmp(err->code, "Directory_ExpiredPageToken");
 }
 
 /* delta_expired() tells whether a failed delta request means that the
@@ -384,6 +411,24 @@ static void on_list_done(int result, const char *delta_link,
   size_t idx = (size_t)(l - inv->lists);
 
   l->running = false;
+  if(result && page_token_expired(err)) {
+    if(l->page_restarts < INVENTORY_PAGE_RESTARTS) {
+      long delay = graph_backoff_ms(inv->g, ++l->page_restarts);
+
+      log_info("inventory: tenant %s: the page token of %s expired after %zu "
+               "objects; listing %s again in %ld ms (%u of %d)",
+               inv->tenant, l->coll->name, l->objects, l->coll->name, delay,
+               l->page_restarts, INVENTORY_PAGE_RESTARTS);
+      result = start_listing_after(l, (uint64_t)delay);
+      if(!result)
+        return;
+    }
+    else {
+      log_warnx("inventory: tenant %s: the page token of %s expired %d "
+                "times in this cycle; the cycle fails and keeps the state",
+                inv->tenant, l->coll->name, INVENTORY_PAGE_RESTARTS + 1);
+    }
+  }
   if(result && inv->mode == INVENTORY_DELTA && !l->restarted &&
      delta_expired(err)) {
     log_info("inventory: tenant %s: delta token for %s expired (HTTP %ld "

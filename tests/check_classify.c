@@ -275,11 +275,36 @@ START_TEST(test_stuck)
 }
 END_TEST
 
+START_TEST(test_recycle_bin)
+{
+  struct conflict *c = synced_user();
+  /* A deleted synced user: sync off, which alone would read as orphaned. */
+  struct conflict_holder h =
+      holder("gone-1", CONFLICT_USER, "John (old)", CONFLICT_TRI_FALSE);
+  struct classify_result r;
+
+  h.recycled = true;
+  h.deleted_at = NOW - 3600;
+  set_holder(c, &h);
+  classify_conflict(c, &opts, NOW, &r);
+  ck_assert_int_eq(r.cls, CONFLICT_CLASS_RECYCLE_BIN);
+  ck_assert_str_eq(conflict_class_name(r.cls), "recycle_bin");
+  ck_assert_str_eq(r.holder->id, "gone-1");
+  ck_assert_ptr_nonnull(strstr(r.explanation, "recycle bin"));
+  ck_assert_ptr_nonnull(strstr(all_steps(&r), "Restore-MgDirectoryDeletedItem "
+                                              "-DirectoryObjectId gone-1"));
+  ck_assert_ptr_nonnull(strstr(all_steps(&r), "Remove-MgDirectoryDeletedItem "
+                                              "-DirectoryObjectId gone-1"));
+  ck_assert_ptr_null(strchr(r.reason, '\n'));
+  conflict_free(c);
+}
+END_TEST
+
 START_TEST(test_names)
 {
   int i;
 
-  for(i = CONFLICT_CLASS_UNKNOWN; i <= CONFLICT_CLASS_NOT_HELD; i++)
+  for(i = CONFLICT_CLASS_UNKNOWN; i <= CONFLICT_CLASS_RECYCLE_BIN; i++)
     ck_assert_int_eq(conflict_class_parse(conflict_class_name(i)), i);
   ck_assert_int_eq(conflict_class_parse("nope"), -EINVAL);
 }
@@ -296,6 +321,7 @@ Suite *classify_suite(void)
   tcase_add_test(tc, test_group_or_contact);
   tcase_add_test(tc, test_not_held_and_unknown);
   tcase_add_test(tc, test_stuck);
+  tcase_add_test(tc, test_recycle_bin);
   tcase_add_test(tc, test_names);
   suite_add_tcase(s, tc);
   return s;

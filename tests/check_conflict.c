@@ -625,6 +625,54 @@ START_TEST(test_json_roundtrip)
 }
 END_TEST
 
+/* A holder in the recycle bin: Graph's deletedDateTime marks it, the state
+ * file keeps the mark (with or without a time), a live holder has none. */
+START_TEST(test_recycled_holder)
+{
+  static const char *const graph_user =
+      "{\"id\":\"d1\",\"userPrincipalName\":\"beth@contoso.com\","
+      "\"deletedDateTime\":\"2024-05-06T08:00:00Z\"}";
+  struct conflict_holder h, back;
+  const char *why = NULL;
+  cJSON *in = cJSON_Parse(graph_user), *out;
+  char *text;
+
+  ck_assert_int_eq(conflict_parse_holder(in, CONFLICT_USER, &h, &why), 0);
+  ck_assert(h.recycled);
+  ck_assert_int_eq(h.deleted_at, 1714982400);
+  out = conflict_json_encode_holder(&h);
+  text = cJSON_PrintUnformatted(out);
+  ck_assert_ptr_nonnull(
+      strstr(text, "\"deletedDateTime\":\"2024-05-06T08:00:00Z\""));
+  ck_assert_int_eq(conflict_parse_holder(out, CONFLICT_USER, &back, &why), 0);
+  ck_assert(back.recycled);
+  ck_assert_int_eq(back.deleted_at, h.deleted_at);
+  cJSON_free(text);
+  cJSON_Delete(out);
+  conflict_holder_clear(&back);
+
+  /* Deleted at an unknown time: still in the recycle bin when read back. */
+  h.deleted_at = 0;
+  out = conflict_json_encode_holder(&h);
+  ck_assert_int_eq(conflict_parse_holder(out, CONFLICT_USER, &back, &why), 0);
+  ck_assert(back.recycled);
+  ck_assert_int_eq(back.deleted_at, 0);
+  cJSON_Delete(out);
+  conflict_holder_clear(&back);
+
+  /* A live holder carries no deletedDateTime. */
+  h.recycled = false;
+  out = conflict_json_encode_holder(&h);
+  ck_assert_ptr_null(cJSON_GetObjectItemCaseSensitive(out, "deletedDateTime"));
+  ck_assert_int_eq(conflict_parse_holder(out, CONFLICT_USER, &back, &why), 0);
+  ck_assert(!back.recycled);
+  cJSON_Delete(out);
+  conflict_holder_clear(&back);
+  conflict_holder_clear(&h);
+  cJSON_Delete(in);
+}
+END_TEST
+
 START_TEST(test_json_strict)
 {
   static const char *const bad[] = {
@@ -703,6 +751,7 @@ Suite *conflict_suite(void)
   suite_add_tcase(s, ts);
   tcase_add_test(tj, test_json_roundtrip);
   tcase_add_test(tj, test_json_strict);
+  tcase_add_test(tj, test_recycled_holder);
   suite_add_tcase(s, tj);
   return s;
 }

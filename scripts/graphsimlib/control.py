@@ -155,6 +155,7 @@ def _tenant_route(sim, tenant, method, parts, query, body):
         if kind is None:
             raise ControlError(400, "objectType must be user, group or contact")
         obj = scenario_mod.add_object(tenant, kind, data)
+        tenant.note_write(obj, created=True)
         return 201, tenant.raw(obj)
     if len(parts) >= 2 and parts[0] == "objects":
         obj = tenant.get(parts[1]) or tenant.find(parts[1])
@@ -165,6 +166,7 @@ def _tenant_route(sim, tenant, method, parts, query, body):
         if len(parts) == 2 and method == "PATCH":
             data = _json(body, allow_empty=False)
             sim_fields = data.pop("_sim", {}) or {}
+            tenant.note_write(obj, created=False)
             tenant.update(obj, data)
             if "adminRoles" in sim_fields:
                 obj.admin_roles = list(sim_fields["adminRoles"])

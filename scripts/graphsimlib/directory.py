@@ -141,6 +141,9 @@ class Tenant:
         self.export_errors = {}
         self.group_first_fail = set()
         self.sweeps = []
+        # Eventual consistency (settings "eventualConsistencyReads"): object id ->
+        # {"view": the object as reads still see it (None = not yet visible), "reads": n}.
+        self.lag = {}
 
     # ----- names -------------------------------------------------------------------
     @property
@@ -314,6 +317,45 @@ class Tenant:
     def get(self, oid):
         return self.objects.get(oid)
 
+    # ----- eventual consistency ----------------------------------------------------
+    def note_write(self, obj, created):
+        """Call before a Graph write or sync export changes `obj` (after, when it was
+        created): the next reads see the old object, or none (settings.py,
+        "eventualConsistencyReads", for the source)."""
+        reads = self.settings["eventualConsistencyReads"]
+        if reads <= 0:
+            return
+        entry = self.lag.get(obj.id)
+        if entry is None:
+            entry = self.lag[obj.id] = {"view": None if created else self._snapshot(obj)}
+        entry["reads"] = reads
+
+    @staticmethod
+    def _snapshot(obj):
+        view = DirObject(obj.id, obj.kind)
+        view.props = {k: (list(v) if isinstance(v, list) else v) for k, v in obj.props.items()}
+        view.quarantine = [dict(q) for q in obj.quarantine]
+        view.seq, view.ver, view.deleted = obj.seq, obj.ver, obj.deleted
+        view.anchor, view.onprem = obj.anchor, obj.onprem
+        return view
+
+    def read_view(self, obj):
+        """What one read sees of `obj`: the object, an older copy, or None (not visible
+        yet).  Each call is one read of a lagging object."""
+        entry = self.lag.get(obj.id)
+        if entry is None:
+            return obj
+        entry["reads"] -= 1
+        if entry["reads"] <= 0:
+            del self.lag[obj.id]
+        return entry["view"]
+
+    def lagging_seqs(self, kind):
+        """Seqs of lagging objects of `kind` whose old copy may match a filter the
+        current indexes no longer find."""
+        return [e["view"].seq for e in self.lag.values()
+                if e["view"] is not None and e["view"].kind == kind]
+
     def find(self, key, kind=None):
         """Look an object up by id, or a user by UPN, as GET /users/{userPrincipalName}
         does (docs/graph-facts.md#who-holds-a-value)."""
@@ -446,16 +488,19 @@ class Tenant:
             if not held and (ERR_PROXY, address) not in obj.stuck:
                 proxies.append(proxy)
                 continue
-            if (obj.kind == USERS and self.settings["userGroupSmtpConflictIsExportError"]
-                    and proxy.startswith("smtp:")):
+            if (obj.kind == USERS and new and self.settings["userGroupSmtpConflictIsExportError"]
+                    and proxy.startswith("smtp:")
+                    and address == (desired.get("userPrincipalName") or "").lower()):
                 for other in held:
                     if other.kind == GROUPS and any(
                             p.startswith("SMTP:") and smtp_address(p) == address
                             for p in other.props.get("proxyAddresses") or ()):
-                        # Known issue: a new user whose smtp: value is a group's SMTP:
-                        # address gets an export error, retried every cycle
-                        # (docs/graph-facts.md#duplicate-attribute-resiliency), of type
-                        # ObjectTypeMismatch (docs/graph-facts.md#matching-and-export-errors).
+                        # Known issue 1: a new user whose UPN and smtp: value both
+                        # collide with a group's SMTP: address gets an export error,
+                        # retried every cycle; any other collision with a group is
+                        # quarantined (docs/graph-facts.md#duplicate-attribute-resiliency).
+                        # The error type is ObjectTypeMismatch
+                        # (docs/graph-facts.md#matching-and-export-errors).
                         return None, None, None, {
                             "type": "ObjectTypeMismatch", "attribute": "ProxyAddresses",
                             "value": proxy,
@@ -576,7 +621,9 @@ class Tenant:
         if new:
             obj = self.add(kind, props, anchor=anchor, onprem=onprem, quarantine=quarantine,
                            key=anchor)
+            self.note_write(obj, created=True)
         else:
+            self.note_write(obj, created=False)
             obj.anchor = anchor
             obj.onprem = onprem
             self.update(obj, props)

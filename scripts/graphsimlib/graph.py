@@ -86,7 +86,7 @@ def injected_error(req, kind, retry_after):
         elif status == 429:
             headers["Retry-After"] = "1"
     if status == 429:
-        headers["x-ms-throttle-scope"] = "Tenant_Application/ResourceUnit/injected/injected"
+        headers["x-ms-throttle-scope"] = "Tenant_Application/ReadWrite/injected/injected"
         headers["x-ms-throttle-information"] = "ResourceUnitLimitExceeded"
     inner = {"code": code, "message": message, "status": status} if status == 429 else None
     return error(req, status, code, message, headers, inner)
@@ -105,7 +105,7 @@ def handle(sim, req, in_batch=False):
         if req.method != "POST":
             return error(req, 405, "Request_BadRequest", "Only POST is supported on $batch.")
         return _batch(sim, req)
-    if parts and parts[0] in ("directory", "roleManagement"):
+    if parts and parts[0] in ("directory", "roleManagement", "domains"):
         return _tenant_resource(sim, req, parts)
     if len(parts) == 3 and parts[0] == USERS and parts[2] in ("memberOf",
                                                               "transitiveMemberOf"):
@@ -144,7 +144,9 @@ def _throttled(req, wait, limit):
     and x-ms-throttle-information (https://learn.microsoft.com/graph/throttling-limits); the
     inner error adds code, message and status (docs/graph-facts.md#error-responses)."""
     settings = req.tenant.settings
-    scope_limit = "ReadWrite" if limit == "WriteLimitExceeded" else "ResourceUnit"
+    # https://learn.microsoft.com/graph/throttling-limits: the Limit part of x-ms-throttle-scope
+    # is Read, Write or ReadWrite; the resource-unit quota counts reads and writes.
+    scope_limit = "Write" if limit == "WriteLimitExceeded" else "ReadWrite"
     headers = {"x-ms-throttle-scope": "Tenant_Application/%s/%s/%s"
                                       % (scope_limit, req.issued.app_id, req.tenant.id),
                "x-ms-throttle-information": limit}
@@ -237,6 +239,10 @@ def _list(sim, req, kind):
     seqs = flt.candidates() if flt is not None else None
     if seqs is None:
         seqs = tenant.order[kind]
+    elif tenant.lag:
+        # settings.py "eventualConsistencyReads": "$filter results lag writes", so an
+        # object may still match as it was before its last write.
+        seqs = sorted(set(seqs) | set(tenant.lagging_seqs(kind)))
     start = bisect.bisect_right(seqs, after)
     page, last = [], after
     i = start
@@ -246,6 +252,10 @@ def _list(sim, req, kind):
         i += 1
         if obj is None or obj.deleted or obj.kind != kind:
             continue
+        if obj.id in tenant.lag:
+            obj = tenant.read_view(obj)
+            if obj is None:
+                continue
         if flt is None or flt.matches(obj):
             page.append(tenant.render(obj, select))
     body = {"@odata.context": _context(req, kind, select)}
@@ -291,6 +301,10 @@ def _get(sim, req, kind, key):
     _check_options(req, {"$select"})
     select = odata.parse_select(req.query.get("$select"), kind, DEFAULT_SELECT[kind])
     obj = req.tenant.find(key, kind)
+    if obj is not None and obj.id in req.tenant.lag:
+        # settings.py "eventualConsistencyReads": a just-created object can answer 404
+        # Request_ResourceNotFound, a just-written one its old values.
+        obj = req.tenant.read_view(obj)
     if obj is None or obj.deleted:
         return _not_found(req, key)
     body = {"@odata.context": _context(req, kind, select, "/$entity")}
@@ -425,7 +439,7 @@ def _delta(sim, req, kind):
 
 
 # ----- directory, roleManagement, memberships ------------------------------------------
-# Directory role template ids (learn.microsoft.com/entra/identity/role-based-access-control/
+# Directory role template ids (https://learn.microsoft.com/entra/identity/role-based-access-control/
 # permissions-reference: "Global Administrator ... 62e90394-69f5-4237-9190-012177145e10").
 ROLE_TEMPLATE_IDS = {
     "Global Administrator": "62e90394-69f5-4237-9190-012177145e10",
@@ -440,7 +454,70 @@ ROLE_TEMPLATE_IDS = {
 ROLE_READ_ROLES = {"RoleManagement.Read.Directory", "RoleManagement.Read.All",
                    "Directory.Read.All", "RoleManagement.ReadWrite.Directory",
                    "Directory.ReadWrite.All"}
+# domain-get (https://learn.microsoft.com/graph/api/domain-get), Permissions, Application:
+# "Domain.Read.All" (least privileged), "Directory.Read.All", "Domain.ReadWrite.All",
+# "Directory.ReadWrite.All".
+DOMAIN_READ_ROLES = {"Domain.Read.All", "Directory.Read.All", "Domain.ReadWrite.All",
+                     "Directory.ReadWrite.All"}
 PRINCIPAL_FILTER = re.compile(r"^\s*principalId\s+eq\s+'([^']*)'\s*$", re.I)
+
+
+# directory-deleteditems-list (https://learn.microsoft.com/graph/api/directory-deleteditems-list):
+# "GET /directory/deletedItems/microsoft.graph.user", ".group"; the OData cast is a
+# required part of the URI.  Deleted items "remain available to restore for up to 30
+# days" (https://learn.microsoft.com/graph/api/resources/directory) and, while there, still
+# hold their UPN and proxy addresses for uniqueness (setting softDeletedObjectsHoldValues).
+DELETED_CASTS = {"microsoft.graph.user": USERS, "microsoft.graph.group": GROUPS}
+
+
+def _deleted_list(sim, req, kind):
+    tenant = req.tenant
+    try:
+        _check_options(req, {"$select", "$filter", "$top", "$count"})
+        select = odata.parse_select(req.query.get("$select"), kind,
+                                    DEFAULT_SELECT[kind] + ["deletedDateTime"])
+        flt = odata.Filter(req.query["$filter"], kind, tenant) \
+            if req.query.get("$filter") else None
+        if flt is not None and flt.needs_advanced and not _advanced(req):
+            raise QueryError(400, "Request_UnsupportedQuery", "Operator '%s' is not supported "
+                             "because the required parameters might be missing. %s"
+                             % (flt.needs_advanced[0], odata.ADVANCED_HINT))
+    except QueryError as exc:
+        return _query_error(req, exc)
+    value = []
+    for obj in sorted(tenant.objects.values(), key=lambda o: o.seq):
+        if obj.kind == kind and obj.deleted and (flt is None or flt.matches(obj)):
+            item = {"@odata.type": ODATA_TYPE[kind]}
+            item.update(tenant.render(obj, select))
+            value.append(item)
+    return Response(200, {"@odata.context": "%s/v1.0/$metadata#directoryObjects/%s"
+                          % (req.base, ODATA_TYPE[kind][1:]), "value": value})
+
+
+def _domains(req, name):
+    """GET /domains and /domains/{id}.  The domain resource
+    (https://learn.microsoft.com/graph/api/resources/domain): authenticationType "Indicates
+    the configured authentication type for the domain. The value is either Managed or
+    Federated."  The tenant's federatedDomains setting names the federated ones."""
+    if not set(req.issued.roles) & DOMAIN_READ_ROLES:
+        return _denied(req)
+    tenant = req.tenant
+    federated = {d.lower() for d in tenant.settings["federatedDomains"]}
+
+    def item(domain):
+        return {"id": domain, "authenticationType":
+                "Federated" if domain in federated else "Managed",
+                "isDefault": domain == (tenant.domains or [tenant.initial_domain_name])[0],
+                "isInitial": domain == tenant.initial_domain_name.lower(),
+                "isVerified": True}
+    if name is None:
+        return Response(200, {"@odata.context": "%s/v1.0/$metadata#domains" % req.base,
+                              "value": [item(d) for d in tenant.all_domains()]})
+    if name.lower() not in tenant.all_domains():
+        return _not_found(req, name)
+    body = {"@odata.context": "%s/v1.0/$metadata#domains/$entity" % req.base}
+    body.update(item(name.lower()))
+    return Response(200, body)
 
 
 def _denied(req):
@@ -490,6 +567,9 @@ def _tenant_resource(sim, req, parts):
             return Response(200, item)
         return Response(200, {"@odata.context": "%s/v1.0/$metadata#directory/"
                               "onPremisesSynchronization" % req.base, "value": [item]})
+    if parts[:2] == ["directory", "deletedItems"] and len(parts) == 3 \
+            and parts[2] in DELETED_CASTS:
+        return _deleted_list(sim, req, DELETED_CASTS[parts[2]])
     if parts[:2] == ["directory", "deletedItems"] and len(parts) == 3:
         # directory-get-deleteditem: "Retrieve the properties of a recently deleted ... user
         # object from deleted items"; 404 when it is not there.
@@ -500,6 +580,8 @@ def _tenant_resource(sim, req, parts):
                 "@odata.type": ODATA_TYPE[obj.kind]}
         body.update(tenant.render(obj, DEFAULT_SELECT[obj.kind] + ["deletedDateTime"]))
         return Response(200, body)
+    if parts[0] == "domains" and len(parts) <= 2:
+        return _domains(req, parts[1] if len(parts) == 2 else None)
     if parts == ["roleManagement", "directory", "roleAssignments"]:
         if not set(req.issued.roles) & ROLE_READ_ROLES:
             return _denied(req)
@@ -590,6 +672,13 @@ def _do_write(sim, req, kind, parts):
             # $ and _ may not be used (https://learn.microsoft.com/graph/api/resources/user).
             return error(req, 400, "Request_BadRequest", "Invalid value specified for property "
                          "'onPremisesImmutableId' of resource 'User'.")
+        domain = (obj.props.get("userPrincipalName") or "").rpartition("@")[2].lower()
+        if domain in {d.lower() for d in req.tenant.settings["federatedDomains"]}:
+            # settings.py "federatedDomains": the value cannot be set for a user whose
+            # UPN is in a federated domain.  The exact error text is not documented.
+            return error(req, 400, "Request_BadRequest", "Property 'onPremisesImmutableId' "
+                         "cannot be set for a user whose userPrincipalName is in the "
+                         "federated domain '%s'." % domain)
         others = [o for o in req.tenant.idx_immutable.get(value, ()) if o != obj.id]
         others += [o for o in [req.tenant.idx_anchor.get(value)] if o and o != obj.id]
         if others:
@@ -598,6 +687,7 @@ def _do_write(sim, req, kind, parts):
             return error(req, 400, "Request_BadRequest", "Another object with the same value "
                          "for property onPremisesImmutableId already exists.")
     try:
+        req.tenant.note_write(obj, created=False)
         req.tenant.update(obj, {n: v for n, v in changes.items()})
     except DirectoryError as exc:
         return error(req, 400, "Request_BadRequest", str(exc))
@@ -625,9 +715,30 @@ def _batch(sim, req):
         # "id must be unique in the batch, otherwise, the batch request fails with a 400".
         return error(req, 400, "BadRequest", "Batch request contains missing or duplicate "
                      "request ids.")
+    depends = req.tenant.settings["batchDependsOn"]
+    status_of = {}
     responses = []
     for item, rid in zip(requests, ids):
-        responses.append(_batch_one(sim, req, item, rid))
+        deps = item.get("dependsOn") if depends else None
+        if deps is not None and (not isinstance(deps, list) or any(
+                str(d) not in status_of for d in deps)):
+            # "dependsOn" names earlier requests of the same batch.
+            return error(req, 400, "BadRequest", "Request %s depends on a request that is "
+                         "not earlier in the batch." % rid)
+        if deps and any(status_of[str(d)] >= 400 for d in deps):
+            # https://learn.microsoft.com/graph/json-batching: a request whose dependency failed
+            # answers 424 (Failed Dependency) and is not run.
+            entry = {"id": rid, "status": 424,
+                     "headers": {"Content-Type": JSON_TYPE},
+                     "body": error(req, 424, "FailedDependency", "Failed dependency.").body}
+            sim.log_request({"method": str(item.get("method", "")).upper(),
+                             "path": str(item.get("url", "")), "batchId": rid,
+                             "status": 424, "tenant": req.tenant.id,
+                             "appId": req.issued.app_id, "hasAuthorization": True})
+        else:
+            entry = _batch_one(sim, req, item, rid)
+        status_of[rid] = entry["status"]
+        responses.append(entry)
     if req.tenant.settings["batchReverseResponses"]:
         responses.reverse()
     # "If the batch request is parseable, the status code is 200".

@@ -37,14 +37,9 @@ def build_tenant(spec, clock, base_dir, seed):
     initial = initial.lower()
     if initial.endswith(".onmicrosoft.com"):
         initial = initial[:-len(".onmicrosoft.com")]
+    # The generator's even conflicts take a cloud-only user's UPN; they rely on soft
+    # match being blocked, which is the default (settings.py) unless a scenario opts in.
     settings = spec.get("settings")
-    if spec.get("generate"):
-        # The generator's even conflicts take a cloud-only user's UPN; with soft
-        # match allowed (the service default, docs/graph-facts.md#matching-and-export-errors)
-        # they would merge
-        # instead, so a generated tenant blocks it unless its settings say otherwise.
-        settings = dict(settings or {})
-        settings.setdefault("blockSoftMatchEnabled", True)
     try:
         tenant = Tenant(tid.lower(), initial, spec.get("domains", []), settings,
                         spec.get("size"), spec.get("seed", seed), clock)

@@ -2,6 +2,7 @@
 injection, request logging, and the command line."""
 
 import argparse
+import gzip
 import ipaddress
 import json
 import os
@@ -25,7 +26,8 @@ from .util import dumps
 TOKEN_PATH = re.compile(r"^/([^/]+)/oauth2/v2\.0/token/?$")
 MAX_BODY = 8 * 1024 * 1024
 LOGGED_HEADERS = ("client-request-id", "consistencylevel", "prefer", "content-type",
-                  "user-agent", "x-ms-throttle-priority", "return-client-request-id")
+                  "user-agent", "x-ms-throttle-priority", "return-client-request-id",
+                  "accept-encoding")
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -97,6 +99,12 @@ class Handler(BaseHTTPRequestHandler):
               extra=None):
         if not isinstance(body, bytes):
             body = dumps(body)
+        if extra is not None:
+            extra["status"] = status
+            extra["bytes"] = len(body)
+            # Logged before the client can have the answer, so a client that reads the
+            # log right after its request finds it there.
+            self._log(extra)
         self.send_response(status)
         if body or status not in (204, 304):
             self.send_header("Content-Type", content_type)
@@ -106,14 +114,20 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
-        if extra is not None:
-            extra["status"] = status
-            extra["bytes"] = len(body)
+
+    def _log(self, entry):
+        """Logs the request of `entry` once (the first call wins)."""
+        if self._logged is entry:
+            return
+        self._logged = entry
+        entry["durationMs"] = round((time.monotonic() - self._started) * 1000, 1)
+        self.sim.log_request(entry, self._epoch)
 
     # ----- dispatch -----------------------------------------------------------------------
     def _dispatch(self):
-        started = time.monotonic()
-        epoch = self.sim.log_epoch
+        self._started = time.monotonic()
+        self._epoch = self.sim.log_epoch
+        self._logged = None
         split = urllib.parse.urlsplit(self.path)
         path = split.path
         query = dict(urllib.parse.parse_qsl(split.query, keep_blank_values=True))
@@ -154,8 +168,7 @@ class Handler(BaseHTTPRequestHandler):
                                        "message": traceback.format_exc(limit=3)}}, extra=entry)
         finally:
             if not (path == "/_sim" or path.startswith("/_sim/")):
-                entry["durationMs"] = round((time.monotonic() - started) * 1000, 1)
-                self.sim.log_request(entry, epoch)
+                self._log(entry)
 
     def _lower_headers(self):
         return {k.lower(): v for k, v in self.headers.items()}
@@ -228,7 +241,22 @@ class Handler(BaseHTTPRequestHandler):
                    "x-ms-ags-diagnostic": '{"ServerInfo":{"DataCenter":"graphsim"}}'}
         headers.update(response.headers)
         body = response.body if response.body is not None else b""
+        if body and self._wants_gzip(req):
+            # settings.py "gzipWhenAsked": Graph compresses when the client asks.
+            body = gzip.compress(body if isinstance(body, bytes) else dumps(body))
+            headers["Content-Encoding"] = "gzip"
+            headers["Vary"] = "Accept-Encoding"
+            entry["contentEncoding"] = "gzip"
         self._send(response.status, body, response.content_type, headers, extra=entry)
+
+    def _wants_gzip(self, req):
+        if req.tenant is not None and not req.tenant.settings["gzipWhenAsked"]:
+            return False
+        for part in (self.headers.get("Accept-Encoding") or "").split(","):
+            name, _, params = part.strip().partition(";")
+            if name.strip().lower() in ("gzip", "x-gzip") and params.replace(" ", "") != "q=0":
+                return True
+        return False
 
     # ----- faults ---------------------------------------------------------------------------
     def _apply_pre_fault(self, entry, is_token=False):
@@ -243,6 +271,17 @@ class Handler(BaseHTTPRequestHandler):
         kind = fault.kind
         if kind in faults.STATUS_KINDS:
             self._send_graph(graph.injected_error(req, kind, fault.retry_after), req, entry)
+            return True
+        if kind == "expired-page-token":
+            # Large tenants get 400 Directory_ExpiredPageToken part-way through paging,
+            # notably with default-mode lambda filters
+            # (https://github.com/microsoftgraph/msgraph-sdk-dotnet/issues/2254,
+            # https://github.com/microsoftgraph/msgraph-sdk-java/issues/368); the listing must
+            # start again from the first page.
+            self._send_graph(graph.error(req, 400, "Directory_ExpiredPageToken",
+                                         "The specified page token value has expired and "
+                                         "can no longer be included in your request."),
+                             req, entry)
             return True
         if kind in ("reset", "hang"):
             if kind == "hang":

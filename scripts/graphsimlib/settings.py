@@ -12,9 +12,10 @@ DEFAULTS = {
     # answers such filters with 400 Request_UnsupportedQuery.
     "provisioningErrorFilter": "supported",
     # No document says whether delta tracks onPremisesProvisioningErrors
-    # (docs/graph-facts.md#does-delta-track-provisioning-errors).  When false, a change
-    # of only that property does not put the object into a delta response.
-    "deltaTracksProvisioningErrors": True,
+    # (docs/graph-facts.md#does-delta-track-provisioning-errors).  The cautious reading
+    # is the default: a change of only that property does not put the object into a
+    # delta response.  true lets a scenario opt in.
+    "deltaTracksProvisioningErrors": False,
     # Tenant feature blockCloudObjectTakeoverThroughHardMatchEnabled; a blocked hard
     # match is the export error InvalidHardMatch
     # (docs/graph-facts.md#matching-and-export-errors).
@@ -23,12 +24,14 @@ DEFAULTS = {
     # no application permission, so an app-only token gets 403.  true lets apps read the
     # features, to test a client's readable path.
     "onPremisesSynchronizationReadableByApps": False,
-    # Tenant feature blockSoftMatchEnabled, off by default, so a cloud-only user with
-    # the exported UPN or primary SMTP address is soft-matched
-    # (docs/graph-facts.md#matching-and-export-errors).  The scenarios that model the
-    # "existing cloud account" conflict, where the synced user cannot match the cloud
-    # one (docs/graph-facts.md#connect-health-diagnosis-and-apply-fix), set it.
-    "blockSoftMatchEnabled": False,
+    # Tenant feature blockSoftMatchEnabled, off in the service by default, so a
+    # cloud-only user with the exported UPN or primary SMTP address is soft-matched
+    # (docs/graph-facts.md#matching-and-export-errors).  Microsoft recommends blocking
+    # soft match after the initial sync, and the "existing cloud account" conflict
+    # (docs/graph-facts.md#connect-health-diagnosis-and-apply-fix) needs it blocked.
+    # The cautious default is blocked: a soft match silently merges a cloud account,
+    # so a scenario that wants one opts in with false.
+    "blockSoftMatchEnabled": True,
     # Unknown whether proxyAddresses eq ignores case
     # (docs/graph-facts.md#case-of-proxyaddresses-comparisons).
     "proxyAddressFilterCaseInsensitive": True,
@@ -70,18 +73,39 @@ DEFAULTS = {
     # ("hard delete it first"), so a soft-deleted object still holds its UPN and proxy
     # addresses (docs/graph-facts.md#soft-deleted-holders).
     "softDeletedObjectsHoldValues": True,
-    # Known issue: a user whose smtp: value collides with a group's SMTP: value gets an
-    # export error, not a quarantine (docs/graph-facts.md#duplicate-attribute-resiliency).
-    # false quarantines it like other conflicts.
+    # Known issue 1: a new user whose UPN and smtp: value both collide with a group's
+    # SMTP: address gets an export error instead of a quarantine
+    # (docs/graph-facts.md#duplicate-attribute-resiliency).  Only that case: any other
+    # collision with a group's address is quarantined.  false quarantines that case too.
     "userGroupSmtpConflictIsExportError": True,
     # Known issue: of two groups sharing an SMTP address, one fails on its first export
     # and is quarantined on the next (docs/graph-facts.md#duplicate-attribute-resiliency).
     "groupGroupConflictFailsFirst": True,
-    # The least application permission for writing onPremisesImmutableId is unsettled
-    # (docs/graph-facts.md#permission-to-write-onpremisesimmutableid); these roles may
-    # PATCH users.
-    "writeRoles": ["User.ReadWrite.All", "Directory.ReadWrite.All",
-                   "User.ManageIdentities.All"],
+    # Application permissions that may write onPremisesImmutableId.  The least one is
+    # unsettled (docs/graph-facts.md#permission-to-write-onpremisesimmutableid); the
+    # cautious default leaves out User.ManageIdentities.All, which a Microsoft Q&A
+    # answer says covers only the identities property.  Other roles get 403.
+    "writeRoles": ["User.ReadWrite.All", "Directory.ReadWrite.All"],
+    # onPremisesImmutableId cannot be set for a user whose UPN is in a federated domain
+    # (https://learn.microsoft.com/graph/api/resources/user,
+    # docs/graph-facts.md#writing-onpremisesimmutableid).  The domains listed here are
+    # federated (GET /domains says so); a PATCH of the property for a user whose UPN is
+    # in one answers 400 Request_BadRequest.
+    "federatedDomains": [],
+    # Directory reads are eventually consistent: a read just after a write can return
+    # old data, a new object can answer 404, a $filter can miss a changed property
+    # (docs/graph-facts.md#eventual-consistency).  No duration is documented, so the
+    # lag is counted in reads: after a Graph PATCH or a sync export, the next N reads
+    # that touch the object (GET by id, or a $filter listing) see it as it was before
+    # (404 Request_ResourceNotFound, or left out of $filter results, when it was just
+    # created).  0 = always consistent.
+    "eventualConsistencyReads": 0,
+    # "dependsOn" orders requests, and a request whose dependency failed answers 424
+    # (https://learn.microsoft.com/graph/json-batching).  false ignores dependsOn.
+    "batchDependsOn": True,
+    # Graph compresses a response when the client asks for it (Accept-Encoding: gzip;
+    # docs/graph-facts.md#compression-and-http2).  false always answers identity.
+    "gzipWhenAsked": True,
     # The documented filter uses "eq"; Microsoft's own cmdlet sends
     # "any(o:o/category ne null)" without ConsistencyLevel
     # (docs/graph-facts.md#provisioning-error-filter).  true accepts that form without
@@ -102,6 +126,8 @@ CHOICES = {
     "retryAfterFormat": ("integer", "fractional"),
     "deltaExpiredStatus": (400, 404, 410),
 }
+# Counts that may be 0.
+NON_NEGATIVE = {"eventualConsistencyReads"}
 
 
 class SettingsError(ValueError):
@@ -120,7 +146,12 @@ def merge(current, changes):
         if isinstance(default, bool) and not isinstance(value, bool):
             raise SettingsError("setting %r must be true or false" % key)
         if isinstance(default, int) and not isinstance(default, bool) and key not in CHOICES:
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
-                raise SettingsError("setting %r must be a positive number" % key)
+            number = isinstance(value, (int, float)) and not isinstance(value, bool)
+            if not number or not (value >= 0 if key in NON_NEGATIVE else value > 0):
+                raise SettingsError("setting %r must be a %s number" % (
+                    key, "non-negative" if key in NON_NEGATIVE else "positive"))
+        if isinstance(default, list) and (not isinstance(value, list) or not all(
+                isinstance(v, str) for v in value)):
+            raise SettingsError("setting %r must be a list of strings" % key)
         result[key] = value
     return result

@@ -45,12 +45,11 @@ def events(alerts, event, reason=None):
     return [a for a in alerts if a["event"] == event and (reason is None or a.get("reason") == reason)]
 
 
-class ApplyCase(E2ETestCase):
-    """The apply scenario and its helpers, without tests (shared with
-    test_never_twice)."""
+class ApplyTestCase(E2ETestCase):
+    """The existing-cloud-account scenario and the helpers of an apply test; no tests
+    of its own (tests.e2e.test_graph_real uses it too)."""
     scenario = os.path.join(SCENARIOS, "existing-cloud-account.json")
 
-    # ----- helpers -------------------------------------------------------------------------
     def setUp(self):
         super().setUp()
         self.anchors_path = os.path.join(self.workdir, "anchors.csv")
@@ -120,7 +119,7 @@ class ApplyCase(E2ETestCase):
         return crid
 
 
-class ApplyE2E(ApplyCase):
+class ApplyE2E(ApplyTestCase):
     # ----- the whole story -------------------------------------------------------------------
     def test_existing_cloud_account_refused_then_applied_then_hard_matched(self):
         marker = os.path.join(self.workdir, "sync-ran.jsonl")

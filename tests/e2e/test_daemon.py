@@ -267,7 +267,8 @@ class DaemonE2E(E2ETestCase):
             {"kind": "503", "count": 1, "path": "/v1.0/contacts", "retryAfter": "1"})
         d, expected = self.start_and_detect()
         self.assertEqual(self.sim.faults(), [])
-        self.assertEqual(len(d.log_lines(r"throttled \(429\); attempt 2 of \d+ in 1\.5 s")), 1,
+        self.assertEqual(len(d.log_lines(r"throttled \(429, Tenant_Application/ReadWrite\); "
+                                         r"attempt 2 of \d+ in 1\.5 s")), 1,
                          d.log_tail())
         self.assertEqual(
             len(d.log_lines(r"service unavailable \(503\); attempt 2 of \d+ in 1\.0 s")), 1)

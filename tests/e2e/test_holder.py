@@ -219,7 +219,8 @@ class HolderE2E(E2ETestCase):
         self.assertGreaterEqual(len(posts), math.ceil(len(items) / 20) + 1)
         self.assertEqual(self.sim.faults(), [])
         self.assertEqual(len([e for e in items if e.get("fault") == "429"]), 2)
-        self.assertEqual(len(d.log_lines(r"batch item GET /groups\?.*throttled \(429\); "
+        self.assertEqual(len(d.log_lines(r"batch item GET /groups\?.*throttled \(429, "
+                                         r"Tenant_Application/ReadWrite\); "
                                          r"attempt 2 of \d+ in a later batch after 1\.0 s")),
                          2, d.log_tail())
         self.assertEqual(d.log_lines("holder lookup failed"), [])

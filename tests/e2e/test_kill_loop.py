@@ -28,7 +28,7 @@ USERS = int(os.environ.get("QD_KILL_USERS", "8"))
 PATCH_SECONDS = 3.0
 
 
-class KillLoopE2E(test_apply.ApplyCase):
+class KillLoopE2E(test_apply.ApplyTestCase):
     def check_files_whole(self, d, kill):
         """Every journal line and the state file parse as JSON after a SIGKILL."""
         path = os.path.join(d.state_dir, "e2e.journal.jsonl")

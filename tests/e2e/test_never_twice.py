@@ -10,7 +10,7 @@ from tests.e2e import test_apply
 from tests.e2e.test_apply import ANCHOR, CLOUD_JOHN, events
 
 
-class NeverTwiceE2E(test_apply.ApplyCase):
+class NeverTwiceE2E(test_apply.ApplyTestCase):
     def kinds(self, d):
         return [(r["kind"], r.get("found")) for r in self.journal(d)]
 

@@ -40,8 +40,9 @@ class ThrottleTest(SimTestCase):
         err = self.assertGraphError(reply, 429, "TooManyRequests")
         self.assertEqual(err["innerError"]["status"], 429)
         self.assertRegex(reply.header("Retry-After"), r"^\d+$")
-        self.assertTrue(reply.header("x-ms-throttle-scope").startswith(
-            "Tenant_Application/ResourceUnit/%s/%s" % (READER, CONTOSO)))
+        # throttling-limits: the Limit part is Read, Write or ReadWrite.
+        self.assertEqual(reply.header("x-ms-throttle-scope"),
+                         "Tenant_Application/ReadWrite/%s/%s" % (READER, CONTOSO))
         self.assertEqual(reply.header("x-ms-throttle-information"), "ResourceUnitLimitExceeded")
         time.sleep(float(reply.header("Retry-After")))
         self.assertEqual(self.graph("GET", "/users?$select=id", token).status, 200)
