@@ -26,12 +26,12 @@ class NeverTwiceE2E(test_apply.ApplyTestCase):
                               daemon_options=["http_timeout = 2s"],
                               extra=["apply_settle = 5s"])
         d.start()
-        d.wait_for_log(r"Graph may or may not have applied it: it is not sent again")
-        applied = self.wait_events(d, "anchor.applied")
-        self.assertEqual(events(applied, "anchor.applied")[0]["reason"], "reconciled")
+        self.wait_events(d, "anchor.applied")
         d.wait_for_more_cycles(2)
-        self.assertEqual(self.kinds(d), [("intent", None), ("indoubt", None),
-                                         ("reconciled", True)])
+        # Seen by a re-read of the verification, or else settled from reads later.
+        self.assertIn(self.kinds(d), ([("intent", None), ("applied", None)],
+                                      [("intent", None), ("indoubt", None),
+                                       ("reconciled", True)]))
         self.assertEqual(len(self.patches_of(CLOUD_JOHN)), 1)
         self.assertEqual(events(d.alerts(), "anchor.failed"), [])
         # The PATCH request itself was sent once: no retry of a write.
