@@ -40,8 +40,8 @@ endif
 B   ?= build
 SAN ?= 0
 
-PKGS      := libuv libcurl libcjson inih openssl libxml-2.0
-TEST_PKGS := check libmicrohttpd
+PKGS      := libuv libcurl libcjson inih openssl libxml-2.0 libmicrohttpd
+TEST_PKGS := check
 ifeq ($(USE_SYSTEMD),auto)
   USE_SYSTEMD := $(shell $(PKG_CONFIG) --exists libsystemd && echo yes || echo no)
 endif
@@ -71,9 +71,12 @@ TEST_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(TEST_PKGS) 2>/dev/null)
 TEST_LIBS   := $(shell $(PKG_CONFIG) --libs $(TEST_PKGS) 2>/dev/null)
 
 # Every daemon/*.c but the entry points is shared by the daemon and tests.
+# daemon/ctl_*.c belong to quarantinectl only (and its unit tests).
 MAINS     := daemon/main.c daemon/quarantinectl.c
-SRCS      := $(filter-out $(MAINS),$(sort $(wildcard daemon/*.c)))
+CTL_SRCS  := $(sort $(wildcard daemon/ctl_*.c))
+SRCS      := $(filter-out $(MAINS) $(CTL_SRCS),$(sort $(wildcard daemon/*.c)))
 OBJS      := $(SRCS:daemon/%.c=$(B)/%.o)
+CTL_OBJS  := $(CTL_SRCS:daemon/%.c=$(B)/%.o)
 TEST_SRCS := $(sort $(wildcard tests/*.c))
 TEST_OBJS := $(TEST_SRCS:tests/%.c=$(B)/tests/%.o)
 SUITE_SRCS := $(filter-out tests/check_main.c,$(wildcard tests/check_*.c))
@@ -100,7 +103,7 @@ deps:
 $(B)/quarantined: $(B)/main.o $(OBJS)
 	$(QCC)$(CC) $(LDFLAGS) -o $@ $^ $(QD_LIBS)
 
-$(B)/quarantinectl: $(B)/quarantinectl.o $(OBJS)
+$(B)/quarantinectl: $(B)/quarantinectl.o $(CTL_OBJS) $(OBJS)
 	$(QCC)$(CC) $(LDFLAGS) -o $@ $^ $(QD_LIBS)
 
 $(B)/%.o: daemon/%.c | $(B)
@@ -116,7 +119,7 @@ $(B)/tests/suites.h: $(TEST_SRCS) | $(B)/tests
 	@{ for s in $(SUITES); do echo "SUITE($$s)"; done; } > $@.tmp
 	@cmp -s $@.tmp $@ 2>/dev/null && rm -f $@.tmp || mv $@.tmp $@
 
-$(B)/check_quarantined: $(TEST_OBJS) $(OBJS)
+$(B)/check_quarantined: $(TEST_OBJS) $(CTL_OBJS) $(OBJS)
 	$(QCC)$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LIBS) $(QD_LIBS)
 
 $(B) $(B)/tests:
@@ -211,4 +214,4 @@ install: all
 clean:
 	rm -rf build build-asan
 
--include $(OBJS:.o=.d) $(B)/main.d $(B)/quarantinectl.d $(TEST_OBJS:.o=.d)
+-include $(OBJS:.o=.d) $(CTL_OBJS:.o=.d) $(B)/main.d $(B)/quarantinectl.d $(TEST_OBJS:.o=.d)

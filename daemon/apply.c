@@ -97,6 +97,7 @@ struct apply {
   struct strlist said; /* the refusal memory: "reason\ttarget\tanchor\tref" */
   bool roles_said, takeover_said;
   struct pass *p; /* the running pass, or NULL */
+  struct apply_stats stats;
   bool closing;
   /* post_apply_command */
   uv_timer_t timer;
@@ -453,6 +454,7 @@ static void refuse(struct pass *p, const char *reason, const char *fmt, ...)
            p->e->target, p->e->anchor, source_name(p->e->source),
            p->e->reference, reason, why);
   if(memory_note(p->a, reason, p->e)) {
+    p->a->stats.refused++;
     log_warnx("apply: tenant %s: %s", p->a->tenant, msg);
     emit(p, ALERT_ANCHOR_REFUSED, reason, p->old_value, NULL, NULL, msg);
   }
@@ -1426,6 +1428,7 @@ static void on_verify(int result, long status, const cJSON *body,
              p->upn, p->user_id, p->e->anchor, source_name(p->e->source),
              p->e->reference, str_or(patch_rid, "-"));
     memory_note(p->a, "applied", p->e);
+    p->a->stats.applied++;
     log_notice("apply: tenant %s: %s", p->a->tenant, msg);
     emit(p, ALERT_ANCHOR_APPLIED, NULL, p->old_value, patch_rid, get_rid, msg);
     next_entry(p);
@@ -1774,6 +1777,11 @@ void apply_close(struct apply *a, void (*closed_cb)(void *arg), void *arg)
   if(a->out_open)
     close_handle((uv_handle_t *)&a->out);
   close_handle((uv_handle_t *)&a->timer);
+}
+
+void apply_get_stats(const struct apply *a, struct apply_stats *st)
+{
+  *st = a->stats;
 }
 
 void apply_free(struct apply *a)

@@ -51,6 +51,14 @@ void apply_cycle(struct apply *a);
  * graph_close().  The memory stays valid until apply_free(). */
 void apply_close(struct apply *a, void (*closed_cb)(void *arg), void *arg);
 
+/* Values written (PATCHed and verified) and refusals alerted since the
+ * engine was made, for /metrics. */
+struct apply_stats {
+  unsigned long applied, refused;
+};
+
+void apply_get_stats(const struct apply *a, struct apply_stats *st);
+
 /* apply_free() frees a after apply_close() has called back and every Graph
  * callback has run (i.e. after the HTTP client is closed).  NULL is
  * accepted. */

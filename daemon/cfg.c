@@ -20,6 +20,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include <arpa/inet.h>
 #include <ini.h>
 
 #include "log.h"
@@ -42,11 +43,13 @@ enum cfg_type {
   T_ENUM,     /* one of the row's names[]; stored as its index (int) */
   T_DOMAINS,  /* DNS domains separated by spaces or commas, or "*" */
   T_GUIDS,    /* GUIDs separated by spaces or commas */
-  T_DURLIST   /* durations, comma-separated, each within min..max; may be
+  T_DURLIST,  /* durations, comma-separated, each within min..max; may be
                  empty (struct cfg_durations) */
+  T_LISTEN    /* ADDRESS:PORT (IPv4, or [IPv6]) or "none"; stored as text */
 };
 
 #define F_REQUIRED 0x1u
+#define F_NONE 0x2u /* T_PATH: the word "none" is kept as it is */
 
 struct cfg_option {
   enum cfg_section section;
@@ -85,6 +88,11 @@ static const struct cfg_option options[] = {
      86400, 0},
     {SEC_DAEMON, "sweep_grace", T_DURATION, D(sweep_grace), "30m", 0, 86400, 0},
     {SEC_DAEMON, "aging", T_DURLIST, D(aging), "1d,7d", 1, 31536000, 0},
+    /* The health endpoint (health.h). */
+    {SEC_DAEMON, "health_listen", T_LISTEN, D(health_listen), "127.0.0.1:9471",
+     0, 0, 0},
+    {SEC_DAEMON, "health_socket", T_PATH, D(health_socket),
+     "/run/quarantined/quarantined.sock", 0, 0, F_NONE},
 
     {SEC_ALERTS, "syslog", T_BOOL, D(alert_syslog), "yes", 0, 0, 0},
     {SEC_ALERTS, "jsonl_file", T_PATH, D(alert_jsonl_file), NULL, 0, 0, 0},
@@ -258,6 +266,55 @@ int cfg_parse_size(const char *s, unsigned long long *bytes)
   return parse_with_unit(s, size_units, bytes);
 }
 
+int cfg_parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *len)
+{
+  struct sockaddr_storage tmp;
+  struct sockaddr_in *in4 = (struct sockaddr_in *)&tmp;
+  struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&tmp;
+  const char *colon, *host;
+  char addr[INET6_ADDRSTRLEN + 1], *end;
+  size_t hlen;
+  unsigned long port;
+
+  colon = strrchr(s, ':');
+  if(!colon || !colon[1])
+    return -EINVAL;
+  host = s;
+  hlen = (size_t)(colon - s);
+  if(s[0] == '[') {
+    if(hlen < 3 || s[hlen - 1] != ']')
+      return -EINVAL;
+    host++;
+    hlen -= 2;
+  }
+  if(!hlen || hlen >= sizeof(addr))
+    return -EINVAL;
+  memcpy(addr, host, hlen);
+  addr[hlen] = '\0';
+  errno = 0;
+  port = strtoul(colon + 1, &end, 10);
+  if(*end || errno || port > 65535 || !isdigit((unsigned char)colon[1]))
+    return -EINVAL;
+  memset(&tmp, 0, sizeof(tmp));
+  if(s[0] != '[' && inet_pton(AF_INET, addr, &in4->sin_addr) == 1) {
+    in4->sin_family = AF_INET;
+    in4->sin_port = htons((uint16_t)port);
+    if(len)
+      *len = sizeof(*in4);
+  }
+  else if(s[0] == '[' && inet_pton(AF_INET6, addr, &in6->sin6_addr) == 1) {
+    in6->sin6_family = AF_INET6;
+    in6->sin6_port = htons((uint16_t)port);
+    if(len)
+      *len = sizeof(*in6);
+  }
+  else
+    return -EINVAL;
+  if(ss)
+    *ss = tmp;
+  return 0;
+}
+
 static bool is_guid(const char *s)
 {
   static const char pat[] = "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx";
@@ -394,6 +451,8 @@ static const char *type_hint(enum cfg_type t)
     return "group object ids (GUIDs) separated by spaces or commas";
   case T_DURLIST:
     return "durations such as 1d,7d (or nothing)";
+  case T_LISTEN:
+    return "ADDRESS:PORT such as 127.0.0.1:9471 or [::1]:9471, or none";
   default:
     return "a non-empty value";
   }
@@ -567,9 +626,16 @@ static void set_value(struct parse_ctx *c, const struct cfg_option *o,
   case T_URL:
   case T_GUID:
   case T_TENANT:
-  case T_CREDNAME: {
+  case T_CREDNAME:
+  case T_LISTEN: {
     char **dst = (char **)(void *)field;
     char *val;
+
+    if(o->type == T_LISTEN && strcmp(v, "none") &&
+       cfg_parse_listen(v, NULL, NULL)) {
+      perr(c, line, "%s: '%s' is not %s", o->key, v, type_hint(o->type));
+      return;
+    }
 
     if(o->type == T_GUID && !is_guid(v)) {
       perr(c, line, "%s: '%s' is not %s", o->key, v, type_hint(o->type));
@@ -590,7 +656,8 @@ static void set_value(struct parse_ctx *c, const struct cfg_option *o,
         return;
       }
     }
-    if(o->type == T_PATH && v[0] != '/') {
+    if(o->type == T_PATH && v[0] != '/' &&
+       !((o->flags & F_NONE) && !strcmp(v, "none"))) {
       size_t len = strlen(c->dir) + strlen(v) + 2;
 
       val = malloc(len);
@@ -954,6 +1021,7 @@ static void free_fields(enum cfg_section s, void *base)
     case T_CREDNAME:
     case T_DOMAINS:
     case T_GUIDS:
+    case T_LISTEN:
       free(*(char **)(void *)((char *)base + o->offset));
       break;
     default:

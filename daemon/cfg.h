@@ -8,6 +8,7 @@
 #define QD_CFG_H
 
 #include <stddef.h>
+#include <sys/socket.h>
 
 #ifndef QD_CONFFILE
 #define QD_CONFFILE "/etc/quarantined/quarantined.conf"
@@ -81,6 +82,10 @@ struct cfg {
   unsigned sweep_interval;    /* seconds: the service's release sweep, ours */
   unsigned sweep_grace;       /* seconds after a predicted release: stuck */
   struct cfg_durations aging; /* conflict.aging thresholds; n 0: none */
+  char *health_listen;        /* ADDRESS:PORT of the health endpoint, or
+                                 "none" */
+  char *health_socket;        /* Unix socket of the health endpoint, or
+                                 "none" */
   /* [alerts] */
   int alert_syslog;       /* alerts to journald (or syslog(3)): 1 or 0 */
   char *alert_jsonl_file; /* JSON lines file for alerts, or NULL */
@@ -107,6 +112,12 @@ const struct cfg_tenant *cfg_tenant_find(const struct cfg *cfg,
 /* cfg_parse_duration() parses "90", "90s", "5m", "2h" or "1d" into
  * seconds.  Returns 0, or -EINVAL / -ERANGE. */
 int cfg_parse_duration(const char *s, unsigned long long *secs);
+
+/* cfg_parse_listen() parses "127.0.0.1:9471" or "[::1]:9471" (numeric
+ * addresses only, port 0..65535) into *ss and *len, either of which may
+ * be NULL to only check s.  Returns 0 or -EINVAL. */
+int cfg_parse_listen(const char *s, struct sockaddr_storage *ss,
+                     socklen_t *len);
 
 /* cfg_parse_size() parses "512", "64K", "8M" or "1G" into bytes. */
 int cfg_parse_size(const char *s, unsigned long long *bytes);

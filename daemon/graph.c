@@ -40,6 +40,7 @@ struct graph {
    * 429 or 503 with Retry-After no request of this tenant is sent before
    * uv_now() reaches this, not only the one that was refused. */
   uint64_t throttled_until;
+  struct graph_stats stats; /* for /metrics */
   bool closing;
 };
 
@@ -313,6 +314,7 @@ static void retry_or_fail(struct graph_req *r, long delay_ms, int result,
   }
   if(delay_ms < 0)
     delay_ms = backoff(g, r->attempt);
+  g->stats.retried++;
   log_info("graph: tenant %s: %s %s: %s; attempt %u of %u in %.1f s "
            "(client-request-id %s)",
            g->tenant, r->method, r->url, why, r->attempt + 1, g->max_attempts,
@@ -474,6 +476,7 @@ static void on_http_done(const struct http_response *resp, void *arg)
   case 429:
   case 503:
     ra = graph_retry_after_ms(resp->retry_after, time(NULL));
+    r->g->stats.throttled++;
     throttle(r->g, ra);
     retry_or_fail(r, ra, -ETIMEDOUT, &err,
                   resp->status == 429 ? "throttled (429)"
@@ -547,6 +550,7 @@ static void on_token(int result, const char *bearer,
     hdrs[n++] = r->headers[i];
   hdrs[n] = NULL;
   r->attempt++;
+  r->g->stats.requests++;
   rc = http_request(r->g->hc, r->method, r->url, hdrs, r->body,
                     r->body ? strlen(r->body) : 0, on_http_done, r);
   explicit_bzero(auth, strlen(auth));
@@ -769,6 +773,9 @@ static void item_retry(struct graph_batch_op *op, size_t i, long delay_ms,
     item_done(op, i, result, status, NULL, err);
     return;
   }
+  g->stats.retried++;
+  if(status == 429 || status == 503)
+    g->stats.throttled++;
   if(delay_ms < 0)
     delay_ms = backoff(g, it->attempts);
   else if(status == 429 || status == 503)
@@ -1014,6 +1021,11 @@ int graph_batch(struct graph *g, const struct graph_batch_item *items, size_t n,
   if(rc)
     batch_free(op);
   return rc;
+}
+
+void graph_get_stats(const struct graph *g, struct graph_stats *st)
+{
+  *st = g->stats;
 }
 
 void graph_close(struct graph *g)

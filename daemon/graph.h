@@ -123,6 +123,15 @@ typedef void (*graph_batch_cb)(int result, const struct graph_batch_result *res,
 int graph_batch(struct graph *g, const struct graph_batch_item *items, size_t n,
                 graph_batch_cb cb, void *arg);
 
+/* What a client has done since it was made, for /metrics: HTTP requests
+ * sent (a $batch POST is one), 429/503 answers (of requests or batch
+ * items), and retries scheduled. */
+struct graph_stats {
+  unsigned long requests, throttled, retried;
+};
+
+void graph_get_stats(const struct graph *g, struct graph_stats *st);
+
 /* graph_close() cancels every pending request (callbacks run with
  * -ECANCELED, from within this call or when their transfer is cancelled
  * by http_client_close()) and frees g once its timers are closed.  Call it

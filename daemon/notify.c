@@ -29,8 +29,27 @@ static void send_msg(const char *msg)
 
 static void on_watchdog(uv_timer_t *t)
 {
-  (void)t;
+  struct notify *n = t->data;
+  char why[512];
+
+  if(n->wedged && n->wedged(n->wedged_arg, why, sizeof(why))) {
+    if(!n->triggered)
+      log_errx("notify: the daemon is wedged (%s); asking systemd to restart "
+               "it",
+               why);
+    n->triggered = 1;
+    send_msg("WATCHDOG=trigger");
+    return;
+  }
   send_msg("WATCHDOG=1");
+}
+
+void notify_set_check(struct notify *n,
+                      int (*wedged)(void *arg, char *why, size_t len),
+                      void *arg)
+{
+  n->wedged = wedged;
+  n->wedged_arg = arg;
 }
 
 int notify_init(struct notify *n, uv_loop_t *loop)
@@ -50,6 +69,7 @@ int notify_init(struct notify *n, uv_loop_t *loop)
   rc = uv_timer_init(loop, &n->watchdog);
   if(rc)
     return rc;
+  n->watchdog.data = n;
   n->open = 1;
   if(n->watchdog_usec) {
     uint64_t ms = n->watchdog_usec / 2000;

@@ -8,6 +8,7 @@
 #ifndef QD_NOTIFY_H
 #define QD_NOTIFY_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include <uv.h>
@@ -18,6 +19,9 @@ struct notify {
   uv_timer_t watchdog;    /* pings WATCHDOG=1; closed by notify_close() */
   uint64_t watchdog_usec; /* 0 when systemd asked for no watchdog */
   int open;
+  int (*wedged)(void *arg, char *why, size_t len); /* or NULL */
+  void *wedged_arg;
+  int triggered; /* WATCHDOG=trigger was sent */
 };
 
 /* notify_init() reads $WATCHDOG_USEC (and unsets the watchdog variables
@@ -27,6 +31,14 @@ struct notify {
  * callback has run (i.e. until the loop has run after notify_close()).
  * Returns 0 or a negative errno code from libuv. */
 int notify_init(struct notify *n, uv_loop_t *loop);
+
+/* notify_set_check() makes every watchdog ping ask wedged(arg) first: a
+ * non-zero answer (why filled in) sends WATCHDOG=trigger instead, so
+ * systemd restarts a daemon whose loop runs but is stuck (see
+ * sd_notify(3)).  It is logged once. */
+void notify_set_check(struct notify *n,
+                      int (*wedged)(void *arg, char *why, size_t len),
+                      void *arg);
 
 /* notify_close() stops and closes the watchdog timer. */
 void notify_close(struct notify *n);

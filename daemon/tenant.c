@@ -75,6 +75,7 @@ struct tenant {
   unsigned long aging[CFG_MAX_DURATIONS];
   uv_timer_t sweep_timer;
   bool busy;                /* a cycle or a sweep is running */
+  time_t busy_since;        /* when it began */
   bool cycle_due;           /* the poll timer fired during a sweep */
   bool sweep_due;           /* the sweep timer fired during a cycle */
   struct store_state state; /* the inventory believed now, delta links */
@@ -118,6 +119,20 @@ void tenant_get_stats(const struct tenant *t, struct tenant_stats *st)
   *st = t->stats;
   st->conflicts =
       t->state.conflicts ? conflict_set_count(t->state.conflicts) : 0;
+  st->interval = t->interval;
+  st->busy_since = t->busy ? t->busy_since : 0;
+  st->next_cycle =
+      uv_is_active((const uv_handle_t *)&t->timer)
+          ? time(NULL) + (time_t)(uv_timer_get_due_in(&t->timer) / 1000)
+          : 0;
+  st->token = token_status(t->tok);
+  graph_get_stats(t->g, &st->graph);
+  apply_get_stats(t->apply, &st->apply);
+}
+
+const struct conflict_set *tenant_conflicts(const struct tenant *t)
+{
+  return t->state.conflicts;
 }
 
 static void idle(struct tenant *t);
@@ -134,6 +149,7 @@ static void on_timer(uv_timer_t *h)
     return;
   }
   t->busy = true;
+  t->busy_since = time(NULL);
   t->cycle_start = uv_now(t->loop);
   t->cycle_now = time(NULL);
   memset(&d, 0, sizeof(d));
@@ -587,6 +603,7 @@ static void start_sweep(struct tenant *t)
   while((c = conflict_iter_next(&it)))
     all[n++] = c;
   t->busy = true;
+  t->busy_since = time(NULL);
   rc = holder_lookup(t->holder, all, n, on_sweep_done, t);
   free(all);
   if(rc) {

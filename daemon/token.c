@@ -54,6 +54,8 @@ struct token {
   struct waitq ready;   /* to be answered by the timer */
   struct waitq pending; /* waiting for the POST in flight */
   unsigned dispatching; /* callbacks running: access must stay put */
+  int last_result;      /* of the last token request: 1 ok, 0 none yet, or a
+                           negative errno (token_status()) */
   bool in_flight;
   bool stale; /* invalidated while dispatching: wipe afterwards */
   bool closing;
@@ -440,6 +442,8 @@ static void on_http_done(const struct http_response *resp, void *arg)
     if(rc == -ECANCELED)
       log_debug("token: tenant %s: token request cancelled", tk->tenant);
     else
+      tk->last_result = rc;
+    if(rc != -ECANCELED)
       log_warnx("token: tenant %s: POST %s: %s (%s)", tk->tenant, tk->url,
                 resp->error && resp->error[0] ? resp->error : "failed",
                 strerror(-resp->result));
@@ -453,6 +457,7 @@ static void on_http_done(const struct http_response *resp, void *arg)
      * Retry-After on 429 and 503 as Graph does. */
     if(rc == -EAGAIN)
       copy_clean(e.retry_after, sizeof(e.retry_after), resp->retry_after, true);
+    tk->last_result = rc;
     log_failure(tk, rc, &e);
     dispatch(tk, waitq_take(&tk->pending), rc, NULL, &e);
     return;
@@ -465,10 +470,16 @@ static void on_http_done(const struct http_response *resp, void *arg)
     tk->access = access;
     tk->access_len = strlen(access);
     tk->fresh_until = tk->sent_at + life - margin;
+    tk->last_result = 1;
   }
   log_info("token: tenant %s: new access token, expires in %ld s", tk->tenant,
            expires_in);
   dispatch(tk, waitq_take(&tk->pending), 0, tk->access, NULL);
+}
+
+int token_status(const struct token *tk)
+{
+  return tk->last_result;
 }
 
 static bool is_fresh(const struct token *tk)

@@ -265,6 +265,7 @@ class Daemon:
         self.alerts_path = os.path.join(workdir, "alerts.jsonl")
         self.conf_path = os.path.join(workdir, "quarantined.conf")
         self.secret_path = os.path.join(workdir, "%s.secret" % name)
+        self.socket_path = os.path.join(workdir, "health.sock")
         self.proc = None
         self.runs = 0
         self.log_path = None
@@ -274,7 +275,11 @@ class Daemon:
                  "state_dir = %s" % self.state_dir,
                  "log_level = debug",
                  "poll_interval = %s" % poll_interval,
-                 "page_size = %d" % page_size]
+                 "page_size = %d" % page_size,
+                 # The kernel picks the port (health_url() reads it from
+                 # the log), so parallel runs never collide.
+                 "health_listen = 127.0.0.1:0",
+                 "health_socket = %s" % self.socket_path]
         if inventory:
             lines.append("inventory = %s" % inventory)
         lines += list(daemon_options)
@@ -389,6 +394,11 @@ class Daemon:
             if "timed out" in str(exc):
                 raise AssertionError("%s; log tail:\n%s" % (exc, self.log_tail()))
             raise
+
+    def health_url(self):
+        """The health endpoint's URL, from the daemon's "listening on" line."""
+        line = self.wait_for_log(r"health: listening on http://")[0]
+        return re.search(r"(http://\S+/)", line).group(1)
 
     def cycles(self, name=None):
         """(conflicts, new, cleared) of every completed cycle in the current log."""
