@@ -89,7 +89,7 @@ VALGRIND := valgrind --quiet --error-exitcode=99 --leak-check=full \
 
 DEPS_OK = $(PKG_CONFIG) --exists $(ALL_PKGS) && command -v python3 >/dev/null \
           && command -v valgrind >/dev/null && command -v clang-format >/dev/null \
-          && command -v openssl >/dev/null
+          && command -v openssl >/dev/null && command -v promtool >/dev/null
 
 .PHONY: all check demo bench install clean format format-check deps \
         check-run unit unit-asan unit-valgrind conf-check graphsim-check \

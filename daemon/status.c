@@ -125,8 +125,7 @@ bool status_wedged(const struct status_view *v, time_t now, char *why,
   return why[0] != '\0';
 }
 
-/* ago() writes a short age: "12s", "5m", "3h", "2d". */
-static void ago(long s, char *buf, size_t len)
+void status_age(long s, char *buf, size_t len)
 {
   if(s < 0)
     s = 0;
@@ -160,7 +159,7 @@ void status_line(const struct status_view *v, time_t now, char *buf, size_t len)
       last = st.last_failure;
   }
   if(last) {
-    ago((long)(now - last), when, sizeof(when));
+    status_age((long)(now - last), when, sizeof(when));
     snprintf(extra, sizeof(extra), ", last cycle %s ago", when);
   }
   else

@@ -126,8 +126,8 @@ START_TEST(test_reload_good)
   free(conf("q.conf", TENANT("a") TENANT("b")));
   kill(d.pid, SIGHUP);
   ck_assert(tu_notify_wait(&d, "RELOADING=1", 5000));
-  ck_assert_msg(tu_notify_wait(&d, "STATUS=2 tenants, *", 5000),
-                "got:\n%s", d.msgs);
+  ck_assert_msg(tu_notify_wait(&d, "STATUS=2 tenants, *", 5000), "got:\n%s",
+                d.msgs);
   ck_assert(tu_log_wait(&d, "configuration reloaded (2 tenants)", 2000));
   kill(d.pid, SIGTERM);
   ck_assert_int_eq(tu_daemon_wait(&d, 5000), 0);
