@@ -21,6 +21,7 @@ SBINDIR    ?= $(PREFIX)/sbin
 MANDIR     ?= $(PREFIX)/share/man
 SYSCONFDIR ?= /etc
 UNITDIR    ?= /lib/systemd/system
+COMPLETIONDIR ?= $(PREFIX)/share/bash-completion/completions
 DESTDIR    ?=
 
 CC         ?= cc
@@ -93,7 +94,7 @@ DEPS_OK = $(PKG_CONFIG) --exists $(ALL_PKGS) && command -v python3 >/dev/null \
 
 .PHONY: all check demo bench install clean format format-check deps \
         check-run unit unit-asan unit-valgrind conf-check graphsim-check \
-        e2e-check bench-run ctl-check ctl-check-asan
+        e2e-check bench-run ctl-check ctl-check-asan docs-check
 
 all: $(B)/quarantined $(B)/quarantinectl
 
@@ -128,7 +129,7 @@ $(B) $(B)/tests:
 check: deps
 	@$(MAKE) --no-print-directory check-run
 
-check-run: format-check conf-check unit unit-asan unit-valgrind \
+check-run: format-check docs-check conf-check unit unit-asan unit-valgrind \
            ctl-check ctl-check-asan graphsim-check e2e-check
 	@echo "make check: all checks passed"
 
@@ -173,10 +174,16 @@ graphsim-check:
 	  python3 -m unittest discover -s tests/graphsim -t . ; \
 	else echo "graphsim-check: no simulator tests"; fi
 
-e2e-check: $(B)/quarantined
+e2e-check: $(B)/quarantined $(B)/quarantinectl
 	@if [ -d tests/e2e ]; then \
-	  QD_BIN=$(B)/quarantined python3 -m unittest discover -s tests/e2e -t . ; \
+	  QD_BIN=$(B)/quarantined QD_CTL=$(B)/quarantinectl \
+	    python3 -m unittest discover -s tests/e2e -t . ; \
 	else echo "e2e-check: no end-to-end tests"; fi
+
+# Every config key, command, option, alert type and metric is in its man
+# page (and the bash completion); the man pages are clean under groff -ww.
+docs-check:
+	python3 -m unittest tests.docs.test_docs
 
 format-check:
 	@clang-format --dry-run --Werror $(FORMAT_FILES) && \
@@ -205,6 +212,9 @@ install: all
 	install -m 0644 man/quarantined.8 $(DESTDIR)$(MANDIR)/man8/
 	install -m 0644 man/quarantinectl.8 $(DESTDIR)$(MANDIR)/man8/
 	install -m 0644 man/quarantined.conf.5 $(DESTDIR)$(MANDIR)/man5/
+	install -d $(DESTDIR)$(COMPLETIONDIR)
+	install -m 0644 scripts/completion/quarantined \
+	    scripts/completion/quarantinectl $(DESTDIR)$(COMPLETIONDIR)/
 	sed 's|@SBINDIR@|$(SBINDIR)|g' systemd/quarantined.service.in \
 	    > $(DESTDIR)$(UNITDIR)/quarantined.service
 	test -e $(DESTDIR)$(SYSCONFDIR)/quarantined/quarantined.conf || \
