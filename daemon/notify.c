@@ -32,6 +32,9 @@ static void on_watchdog(uv_timer_t *t)
   struct notify *n = t->data;
   char why[512];
 
+  /* WATCHDOG=trigger: "the service detected an internal error that
+   * should be handled by the configured watchdog options" (systemd 243,
+   * https://www.freedesktop.org/software/systemd/man/latest/sd_notify.html). */
   if(n->wedged && n->wedged(n->wedged_arg, why, sizeof(why))) {
     if(!n->triggered)
       log_errx("notify: the daemon is wedged (%s); asking systemd to restart "
