@@ -131,6 +131,9 @@ class DeltaE2E(E2ETestCase):
         mark = self.sim.requests()[-1]["seq"]
         gone = self.resolve_eli()
         d.wait_for_alerts(lambda a: cleared(a))
+        # The alert is written before the state file and the cycle's log
+        # line: wait for that line, then for one cycle more.
+        d.wait_for_log(r"tenant e2e: .*\(0 new, 1 cleared\)")
         d.wait_for_more_cycles(1)
         self.assertNoSpuriousAlerts(d, expected, gone)
         clearing = [l for l in self.cycle_lines(d) if "(0 new, 1 cleared)" in l]
