@@ -392,6 +392,10 @@ int ctl_load_conflicts(const struct ctl_env *env, const char *tenant,
   rc = from_daemon(env, tenant, out);
   if(rc == -ENOTCONN) {
     ctl_data_free(out);
+    /* Said to a person only; scripts see the same output either way. */
+    if(isatty(STDERR_FILENO))
+      fprintf(stderr, "quarantinectl: the daemon does not answer; reading %s\n",
+              env->state_dir ? env->state_dir : "the state directory");
     rc = from_dir(env, tenant, out);
   }
   if(rc == -ENOMEM)
