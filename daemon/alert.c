@@ -23,7 +23,10 @@
 #include <systemd/sd-journal.h>
 #endif
 
+#include "conflict_json.h"
+#include "jsonx.h"
 #include "log.h"
+#include "timex.h"
 
 /* Above this many queued bytes the oldest lines are dropped, so a disk
  * that stays full cannot exhaust memory. */
@@ -46,6 +49,7 @@ static const struct {
     {"anchor.failed", "ebb079b873884e7b981d7b5fbeca56cd", LOG_ERR},
     {"anchor.dry-run", "f6e67239e7ea49af8342f50bba122678", LOG_NOTICE},
     {"anchor.halted", "1605a3e90a5845af9ccad01ccf928e4a", LOG_CRIT},
+    {"daemon.fd-exhausted", "d01168f02ba64dee99b43c6c70bf4e25", LOG_ERR},
 };
 
 struct line {
@@ -88,34 +92,6 @@ void alert_event_init(struct alert_event *ev, enum alert_type type,
   clock_gettime(CLOCK_REALTIME, &ev->time);
 }
 
-/* span() writes seconds as "45s", "12m 5s", "1h", "3d 4h" (the two
- * largest units) into buf. */
-static char *span(long secs, char *buf, size_t len)
-{
-  static const struct {
-    long secs;
-    char unit;
-  } units[] = {{86400, 'd'}, {3600, 'h'}, {60, 'm'}, {1, 's'}};
-  size_t i, pos = 0, used = 0;
-
-  buf[0] = '\0';
-  for(i = 0; i < 4 && used < 2 && pos + 1 < len; i++) {
-    long n = secs / units[i].secs;
-    int w;
-
-    if(!n && (used || units[i].secs > 1))
-      continue;
-    secs -= n * units[i].secs;
-    w = snprintf(buf + pos, len - pos, "%s%ld%c", pos ? " " : "", n,
-                 units[i].unit);
-    if(w < 0)
-      break;
-    pos += (size_t)w;
-    used++;
-  }
-  return buf;
-}
-
 /* sweep_message() formats the message of a sweep event; what is "UPN" or
  * "Proxy address", obj the object in words ("user X (x@y.com)"). */
 static void sweep_message(const struct alert_event *ev, const char *what,
@@ -124,23 +100,25 @@ static void sweep_message(const struct alert_event *ev, const char *what,
   const struct conflict *c = ev->conflict;
   const struct alert_sweep *sw = ev->sweep;
   const struct classify_result *cr = ev->classification;
-  char t1[CONFLICT_TIME_LEN], t2[CONFLICT_TIME_LEN], d1[32], d2[32];
+  char t1[TIMEX_ISO_LEN], t2[TIMEX_ISO_LEN], d1[32], d2[32];
   long within = (long)(c->release_by - c->freed_at);
 
-  conflict_format_time(c->freed_at, t1, sizeof(t1));
-  conflict_format_time(c->release_by, t2, sizeof(t2));
+  timex_format_iso(c->freed_at, t1, sizeof(t1));
+  timex_format_iso(c->release_by, t2, sizeof(t2));
   switch(ev->type) {
   case ALERT_CONFLICT_FREED:
     snprintf(buf, len,
              "%s conflict freed on %s: no object holds %s any more; the "
              "service should release it within %s (by %s)",
              what, obj, c->value,
-             within == 3600 ? "the hour" : span(within, d1, sizeof(d1)), t2);
+             within == 3600 ? "the hour"
+                            : timex_format_span(within, d1, sizeof(d1)),
+             t2);
     break;
   case ALERT_CONFLICT_RELEASED:
     snprintf(buf, len, "%s conflict released on %s: %s is back, %s after %s",
              what, obj, c->value,
-             span(sw ? sw->time_to_release : 0, d1, sizeof(d1)),
+             timex_format_span(sw ? sw->time_to_release : 0, d1, sizeof(d1)),
              c->freed_at ? "it was freed" : "it was first seen");
     break;
   case ALERT_CONFLICT_STUCK:
@@ -151,10 +129,12 @@ static void sweep_message(const struct alert_event *ev, const char *what,
              what, obj, c->value, t1, t2);
     break;
   case ALERT_CONFLICT_AGING:
-    snprintf(
-        buf, len, "%s conflict on %s older than %s: %s quarantined for %s [%s]",
-        what, obj, span(sw ? (long)sw->threshold : 0, d1, sizeof(d1)), c->value,
-        span(sw ? sw->age : 0, d2, sizeof(d2)), conflict_state_name(c->state));
+    snprintf(buf, len,
+             "%s conflict on %s older than %s: %s quarantined for %s [%s]",
+             what, obj,
+             timex_format_span(sw ? (long)sw->threshold : 0, d1, sizeof(d1)),
+             c->value, timex_format_span(sw ? sw->age : 0, d2, sizeof(d2)),
+             conflict_state_name(c->state));
     break;
   default: /* ALERT_CONFLICT_HELD */
     snprintf(buf, len,
@@ -225,8 +205,8 @@ char *alert_format_message(const struct alert_event *ev, char *buf, size_t len)
 /* A rendered event: everything the sinks need, owned here. */
 struct rendered {
   int severity;
-  char time[40]; /* RFC 3339 UTC with milliseconds */
-  char id[65];   /* SHA-256 hex */
+  char time[TIMEX_ISO_LEN]; /* RFC 3339 UTC with milliseconds */
+  char id[65];              /* SHA-256 hex */
   char message[1024];
   char remediation[CLASSIFY_MAX_STEPS * 660]; /* steps, one per line */
 };
@@ -242,7 +222,6 @@ static void render(const struct alert_event *ev, struct rendered *r)
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned mdlen = 0, i;
   char *input = NULL;
-  struct tm tm;
   int n;
 
   if(!ts.tv_sec && !ts.tv_nsec)
@@ -251,10 +230,7 @@ static void render(const struct alert_event *ev, struct rendered *r)
                                   : ((unsigned)ev->type < ALERT_NTYPES
                                          ? types[ev->type].severity
                                          : LOG_NOTICE);
-  gmtime_r(&ts.tv_sec, &tm);
-  n = (int)strftime(r->time, sizeof(r->time), "%Y-%m-%dT%H:%M:%S", &tm);
-  snprintf(r->time + n, sizeof(r->time) - (size_t)n, ".%03ldZ",
-           ts.tv_nsec / 1000000);
+  timex_format_iso_ms(&ts, r->time, sizeof(r->time));
   if(ev->message)
     snprintf(r->message, sizeof(r->message), "%s", ev->message);
   else
@@ -286,92 +262,108 @@ static void render(const struct alert_event *ev, struct rendered *r)
   }
 }
 
-static bool add_str(cJSON *o, const char *name, const char *s);
-static bool add_sweep(cJSON *o, const struct conflict *c,
-                      const struct alert_sweep *sw);
-
 /* add_pairing() adds the quarantined object's on-premises side, the
- * class, explanation, remediation steps and holders.  Returns false when
- * out of memory. */
-static bool add_pairing(cJSON *o, const struct conflict *c,
-                        const struct classify_result *cr)
+ * class, explanation, remediation steps and holders.  Returns 0 or
+ * -ENOMEM. */
+static int add_pairing(cJSON *o, const struct conflict *c,
+                       const struct classify_result *cr)
 {
-  cJSON *arr, *sync;
+  cJSON *arr;
   size_t i;
 
-  sync = c->sync_enabled == CONFLICT_TRI_UNKNOWN
-             ? cJSON_AddNullToObject(o, "onPremisesSyncEnabled")
-             : cJSON_AddBoolToObject(o, "onPremisesSyncEnabled",
-                                     c->sync_enabled == CONFLICT_TRI_TRUE);
-  if(!sync || !add_str(o, "onPremisesImmutableId", c->immutable_id) ||
-     !add_str(o, "onPremisesDistinguishedName", c->on_prem_dn) ||
-     !add_str(o, "onPremisesSamAccountName", c->sam_account))
-    return false;
+  if(jsonx_add_bool(o, "onPremisesSyncEnabled", c->sync_enabled) ||
+     jsonx_add_str(o, "onPremisesImmutableId", c->immutable_id) ||
+     jsonx_add_str(o, "onPremisesDistinguishedName", c->on_prem_dn) ||
+     jsonx_add_str(o, "onPremisesSamAccountName", c->sam_account))
+    return -ENOMEM;
   if(!cr)
-    return true;
-  if(!add_str(o, "class", conflict_class_name(cr->cls)) ||
-     !add_str(o, "reason", cr->reason) ||
-     !add_str(o, "explanation", cr->explanation) ||
-     !add_str(o, "holderId", cr->holder ? cr->holder->id : NULL))
-    return false;
+    return 0;
+  if(jsonx_add_str(o, "class", conflict_class_name(cr->cls)) ||
+     jsonx_add_str(o, "reason", cr->reason) ||
+     jsonx_add_str(o, "explanation", cr->explanation) ||
+     jsonx_add_str(o, "holderId", cr->holder ? cr->holder->id : NULL))
+    return -ENOMEM;
   arr = cJSON_AddArrayToObject(o, "remediation");
   for(i = 0; arr && i < cr->nsteps; i++) {
     cJSON *s = cJSON_CreateString(cr->steps[i]);
 
     if(!s || !cJSON_AddItemToArray(arr, s)) {
       cJSON_Delete(s);
-      return false;
+      return -ENOMEM;
     }
   }
   arr = arr ? cJSON_AddArrayToObject(o, "holders") : NULL;
   for(i = 0; arr && i < c->nholders; i++) {
-    cJSON *h = conflict_holder_to_json(&c->holders[i]);
+    cJSON *h = conflict_json_encode_holder(&c->holders[i]);
 
     if(!h || !cJSON_AddItemToArray(arr, h)) {
       cJSON_Delete(h);
-      return false;
+      return -ENOMEM;
     }
   }
-  return arr != NULL;
-}
-
-/* add_str() adds name: s (null for NULL).  Returns false when out of
- * memory. */
-static bool add_str(cJSON *o, const char *name, const char *s)
-{
-  return s ? cJSON_AddStringToObject(o, name, s) != NULL
-           : cJSON_AddNullToObject(o, name) != NULL;
-}
-
-/* add_time() adds name: "ISO time", or null for 0. */
-static bool add_time(cJSON *o, const char *name, time_t t)
-{
-  char buf[CONFLICT_TIME_LEN];
-
-  if(t)
-    conflict_format_time(t, buf, sizeof(buf));
-  return add_str(o, name, t ? buf : NULL);
+  return arr ? 0 : -ENOMEM;
 }
 
 /* add_sweep() adds the conflict's state and the sweep's times, and the
- * figures of a released or aging event.  Returns false when out of
- * memory. */
-static bool add_sweep(cJSON *o, const struct conflict *c,
-                      const struct alert_sweep *sw)
+ * figures of a released or aging event.  Returns 0 or -ENOMEM. */
+static int add_sweep(cJSON *o, const struct conflict *c,
+                     const struct alert_sweep *sw)
 {
-  bool ok = add_str(o, "state", conflict_state_name(c->state)) &&
-            add_time(o, "freedAt", c->freed_at) &&
-            add_time(o, "predictedRelease", c->release_by) &&
-            add_time(o, "stuckAt", c->stuck_at);
+  if(jsonx_add_str(o, "state", conflict_state_name(c->state)) ||
+     jsonx_add_time(o, "freedAt", c->freed_at) ||
+     jsonx_add_time(o, "predictedRelease", c->release_by) ||
+     jsonx_add_time(o, "stuckAt", c->stuck_at))
+    return -ENOMEM;
+  if(sw && sw->released_at &&
+     (jsonx_add_time(o, "releasedAt", sw->released_at) ||
+      jsonx_add_number(o, "timeToReleaseSeconds", (double)sw->time_to_release)))
+    return -ENOMEM;
+  if(sw && sw->threshold &&
+     (jsonx_add_number(o, "ageSeconds", (double)sw->age) ||
+      jsonx_add_number(o, "thresholdSeconds", (double)sw->threshold)))
+    return -ENOMEM;
+  return 0;
+}
 
-  if(ok && sw && sw->released_at)
-    ok = add_time(o, "releasedAt", sw->released_at) &&
-         cJSON_AddNumberToObject(o, "timeToReleaseSeconds",
-                                 (double)sw->time_to_release);
-  if(ok && sw && sw->threshold)
-    ok = cJSON_AddNumberToObject(o, "ageSeconds", (double)sw->age) &&
-         cJSON_AddNumberToObject(o, "thresholdSeconds", (double)sw->threshold);
-  return ok;
+/* add_conflict() adds the members that describe the conflict c of an
+ * event.  Returns 0 or -ENOMEM. */
+static int add_conflict(cJSON *o, const struct alert_event *ev)
+{
+  const struct conflict *c = ev->conflict;
+
+  if(jsonx_add_str(o, "objectId", c->object_id) ||
+     jsonx_add_str(o, "objectType", conflict_objtype_name(c->objtype)) ||
+     jsonx_add_str(o, "property", conflict_property_name(c->property)) ||
+     jsonx_add_str(o, "value", c->value) ||
+     jsonx_add_str(o, "displayName", c->display_name) ||
+     jsonx_add_str(o, "userPrincipalName", c->upn) ||
+     jsonx_add_bool(o, "placeholder", c->placeholder) ||
+     jsonx_add_str(o, "originalValue", c->original_value) ||
+     jsonx_add_time(o, "occurredDateTime", c->occurred) ||
+     jsonx_add_time(o, "firstSeen", c->first_seen))
+    return -ENOMEM;
+  return add_pairing(o, c, ev->classification) || add_sweep(o, c, ev->sweep)
+             ? -ENOMEM
+             : 0;
+}
+
+/* add_anchor() adds the members of an anchor.* event.  Returns 0 or
+ * -ENOMEM. */
+static int add_anchor(cJSON *o, const struct alert_anchor *an)
+{
+  if(jsonx_add_str(o, "userId", an->user_id) ||
+     jsonx_add_str(o, "userPrincipalName", an->upn) ||
+     jsonx_add_str(o, "target", an->target) ||
+     jsonx_add_str(o, "anchor", an->anchor) ||
+     jsonx_add_str(o, "oldValue", an->old_value) ||
+     jsonx_add_str(o, "source", an->source) ||
+     jsonx_add_str(o, "reference", an->reference) ||
+     jsonx_add_str(o, "reason", an->reason) ||
+     jsonx_add_str(o, "clientRequestId", an->client_request_id) ||
+     jsonx_add_str(o, "patchRequestId", an->patch_request_id) ||
+     jsonx_add_str(o, "getRequestId", an->get_request_id))
+    return -ENOMEM;
+  return 0;
 }
 
 /* json_line() returns the malloc'd JSON line of an event, ending in '\n',
@@ -379,62 +371,21 @@ static bool add_sweep(cJSON *o, const struct conflict *c,
 static char *json_line(const struct alert_event *ev, const struct rendered *r,
                        size_t *len)
 {
-  const struct conflict *c = ev->conflict;
-  char occ[CONFLICT_TIME_LEN], first[CONFLICT_TIME_LEN];
   cJSON *o = cJSON_CreateObject();
-  char *text, *line = NULL;
-  bool ok;
+  char *line;
+  int rc;
 
   if(!o)
     return NULL;
-  ok = add_str(o, "time", r->time) && add_str(o, "id", r->id) &&
-       add_str(o, "event", alert_type_name(ev->type)) &&
-       add_str(o, "severity", log_level_name(r->severity)) &&
-       add_str(o, "tenant", ev->tenant);
-  if(ok && c) {
-    if(c->occurred)
-      conflict_format_time(c->occurred, occ, sizeof(occ));
-    if(c->first_seen)
-      conflict_format_time(c->first_seen, first, sizeof(first));
-    ok = add_str(o, "objectId", c->object_id) &&
-         add_str(o, "objectType", conflict_objtype_name(c->objtype)) &&
-         add_str(o, "property", conflict_property_name(c->property)) &&
-         add_str(o, "value", c->value) &&
-         add_str(o, "displayName", c->display_name) &&
-         add_str(o, "userPrincipalName", c->upn) &&
-         cJSON_AddBoolToObject(o, "placeholder", c->placeholder) &&
-         add_str(o, "originalValue", c->original_value) &&
-         add_str(o, "occurredDateTime", c->occurred ? occ : NULL) &&
-         add_str(o, "firstSeen", c->first_seen ? first : NULL) &&
-         add_pairing(o, c, ev->classification) && add_sweep(o, c, ev->sweep);
-  }
-  if(ok && ev->anchor) {
-    const struct alert_anchor *an = ev->anchor;
-
-    ok = add_str(o, "userId", an->user_id) &&
-         add_str(o, "userPrincipalName", an->upn) &&
-         add_str(o, "target", an->target) && add_str(o, "anchor", an->anchor) &&
-         add_str(o, "oldValue", an->old_value) &&
-         add_str(o, "source", an->source) &&
-         add_str(o, "reference", an->reference) &&
-         add_str(o, "reason", an->reason) &&
-         add_str(o, "clientRequestId", an->client_request_id) &&
-         add_str(o, "patchRequestId", an->patch_request_id) &&
-         add_str(o, "getRequestId", an->get_request_id);
-  }
-  ok = ok && add_str(o, "message", r->message);
-  text = ok ? cJSON_PrintUnformatted(o) : NULL;
+  rc = jsonx_add_str(o, "time", r->time) || jsonx_add_str(o, "id", r->id) ||
+       jsonx_add_str(o, "event", alert_type_name(ev->type)) ||
+       jsonx_add_str(o, "severity", log_level_name(r->severity)) ||
+       jsonx_add_str(o, "tenant", ev->tenant) ||
+       (ev->conflict && add_conflict(o, ev)) ||
+       (ev->anchor && add_anchor(o, ev->anchor)) ||
+       jsonx_add_str(o, "message", r->message);
+  line = rc ? NULL : jsonx_print_line(o, len);
   cJSON_Delete(o);
-  if(!text)
-    return NULL;
-  *len = strlen(text) + 1;
-  line = malloc(*len + 1);
-  if(line) {
-    memcpy(line, text, *len - 1);
-    line[*len - 1] = '\n';
-    line[*len] = '\0';
-  }
-  cJSON_free(text);
   return line;
 }
 
@@ -550,9 +501,8 @@ static int to_journal(const struct alert_event *ev, const struct rendered *r)
   const struct classify_result *cr = ev->classification;
   const struct conflict_holder *h = cr ? cr->holder : NULL;
   const struct alert_sweep *sw = ev->sweep;
-  char nholders[24], freed[CONFLICT_TIME_LEN], by[CONFLICT_TIME_LEN],
-      stuck[CONFLICT_TIME_LEN], rel[CONFLICT_TIME_LEN], ttr[24], age[24],
-      thr[24];
+  char nholders[24], freed[TIMEX_ISO_LEN], by[TIMEX_ISO_LEN],
+      stuck[TIMEX_ISO_LEN], rel[TIMEX_ISO_LEN], ttr[24], age[24], thr[24];
   struct {
     const char *name, *value;
   } f[] = {
@@ -616,12 +566,12 @@ static int to_journal(const struct alert_event *ev, const struct rendered *r)
   f[1].value = prio;
   snprintf(nholders, sizeof(nholders), "%zu", c ? c->nholders : 0);
   if(c) {
-    conflict_format_time(c->freed_at, freed, sizeof(freed));
-    conflict_format_time(c->release_by, by, sizeof(by));
-    conflict_format_time(c->stuck_at, stuck, sizeof(stuck));
+    timex_format_iso(c->freed_at, freed, sizeof(freed));
+    timex_format_iso(c->release_by, by, sizeof(by));
+    timex_format_iso(c->stuck_at, stuck, sizeof(stuck));
   }
   if(sw) {
-    conflict_format_time(sw->released_at, rel, sizeof(rel));
+    timex_format_iso(sw->released_at, rel, sizeof(rel));
     snprintf(ttr, sizeof(ttr), "%ld", sw->time_to_release);
     snprintf(age, sizeof(age), "%ld", sw->age);
     snprintf(thr, sizeof(thr), "%lu", sw->threshold);
@@ -646,12 +596,15 @@ done:
 #endif
 
 /* to_log_sink() sends the event to journald, or to syslog(3) when that
- * fails or libsystemd is not built in. */
+ * fails or libsystemd is not built in.  sd_journal_sendv() reports
+ * success when journald's socket does not exist (it drops the entry), so
+ * a missing socket is checked for here: without journald, syslog. */
 static void to_log_sink(struct alert *a, const struct alert_event *ev,
                         const struct rendered *r)
 {
 #ifdef HAVE_LIBSYSTEMD
-  int rc = to_journal(ev, r);
+  int rc = access("/run/systemd/journal/socket", W_OK) == 0 ? to_journal(ev, r)
+                                                            : -ENOENT;
 
   if(!rc) {
     a->journal_down = false;
@@ -817,12 +770,15 @@ int alert_open(const struct alert_opts *opts, struct alert **out)
   return 0;
 }
 
-void alert_close(struct alert *a)
+void alert_close(struct alert *a, void (*closed_cb)(void *arg), void *arg)
 {
   struct line *l, *next;
 
-  if(!a)
+  if(!a) {
+    if(closed_cb)
+      closed_cb(arg);
     return;
+  }
   if(a->pending)
     log_errx("alert: %s: %zu alert(s) never written are lost", a->jsonl_path,
              a->pending);
@@ -835,6 +791,8 @@ void alert_close(struct alert *a)
     close(a->fd);
   free(a->jsonl_path);
   free(a);
+  if(closed_cb)
+    closed_cb(arg);
 }
 
 int alert_emit(struct alert *a, const struct alert_event *ev)

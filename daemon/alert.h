@@ -35,10 +35,12 @@ enum alert_type {
   ALERT_ANCHOR_REFUSED, /* anchor.refused: a guard said no (reason) */
   ALERT_ANCHOR_FAILED,  /* anchor.failed: PATCH refused or not verified */
   ALERT_ANCHOR_DRY_RUN, /* anchor.dry-run: what apply mode would PATCH */
-  ALERT_ANCHOR_HALTED   /* anchor.halted: threshold or kill switch; a human
+  ALERT_ANCHOR_HALTED,  /* anchor.halted: threshold or kill switch; a human
                            must act */
+  ALERT_DAEMON_FDS      /* daemon.fd-exhausted: cycles fail for want of file
+                           descriptors (EMFILE/ENFILE); the message says */
 };
-#define ALERT_NTYPES 12
+#define ALERT_NTYPES 13
 
 /* What an anchor.* event is about.  Every string is borrowed and may be
  * NULL.  Never a token or secret. */
@@ -115,13 +117,15 @@ char *alert_format_message(const struct alert_event *ev, char *buf, size_t len);
 /* alert_open() sets up the sinks in opts.  The JSON lines file is opened
  * (created with mode 0640) when first needed, so a missing directory
  * shows up as a queued alert and a logged warning, not as a start-up
- * failure.  Returns 0 with *out set (free with alert_close()), or
+ * failure.  Returns 0 with *out set (close with alert_close()), or
  * -ENOMEM. */
 int alert_open(const struct alert_opts *opts, struct alert **out);
 
-/* alert_close() closes the sinks and frees a.  Events still queued are
- * lost; a warning says how many.  NULL is a no-op. */
-void alert_close(struct alert *a);
+/* alert_close() closes the sinks and frees a, then calls closed_cb(arg)
+ * if not NULL (today before it returns: the sinks own no uv handle).
+ * Events still queued are lost; a warning says how many.  a may be
+ * NULL. */
+void alert_close(struct alert *a, void (*closed_cb)(void *arg), void *arg);
 
 /* alert_emit() sends ev to every sink.  The journal/syslog sink cannot
  * fail.  The JSON line is queued behind any earlier ones that failed, and

@@ -7,6 +7,7 @@
  * reader so every message can name the line, even for empty sections.
  */
 #include "cfg.h"
+#include "cfgval.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -20,10 +21,10 @@
 #include <string.h>
 #include <strings.h>
 
-#include <arpa/inet.h>
 #include <ini.h>
 
 #include "log.h"
+#include "timex.h"
 
 enum cfg_section { SEC_NONE, SEC_DAEMON, SEC_ALERTS, SEC_TENANT };
 
@@ -215,26 +216,12 @@ static char *xstrdup(const char *s)
   return p;
 }
 
-/* A number suffix and what it multiplies by. */
-struct unit {
-  char suffix;
-  unsigned long long mul;
-};
-
-static const struct unit duration_units[] = {
-    {'s', 1}, {'m', 60}, {'h', 3600}, {'d', 86400}, {0, 0}};
-static const struct unit size_units[] = {{'K', 1ULL << 10},
-                                         {'k', 1ULL << 10},
-                                         {'M', 1ULL << 20},
-                                         {'G', 1ULL << 30},
-                                         {0, 0}};
-
-/* parse_with_unit() parses a decimal number with at most one suffix from
- * units.  Returns 0 and sets *out, -EINVAL for bad text, or -ERANGE. */
-static int parse_with_unit(const char *s, const struct unit *units,
-                           unsigned long long *out)
+int cfg_parse_size(const char *s, unsigned long long *bytes)
 {
-  unsigned long long v, mul = 1;
+  static const char suffixes[] = "KMG"; /* 2^10, 2^20, 2^30; k is K */
+  unsigned long long v;
+  unsigned shift = 0;
+  const char *u;
   char *end;
 
   if(!isdigit((unsigned char)*s))
@@ -244,171 +231,15 @@ static int parse_with_unit(const char *s, const struct unit *units,
   if(errno)
     return -ERANGE;
   if(*end) {
-    for(; units->suffix && units->suffix != *end; units++)
-      ;
-    if(!units->suffix || end[1])
+    u = strchr(suffixes, *end == 'k' ? 'K' : *end);
+    if(!u || end[1])
       return -EINVAL;
-    mul = units->mul;
+    shift = 10 * (unsigned)(u - suffixes + 1);
   }
-  if(v > ULLONG_MAX / mul)
+  if(v > ULLONG_MAX >> shift)
     return -ERANGE;
-  *out = v * mul;
+  *bytes = v << shift;
   return 0;
-}
-
-int cfg_parse_duration(const char *s, unsigned long long *secs)
-{
-  return parse_with_unit(s, duration_units, secs);
-}
-
-int cfg_parse_size(const char *s, unsigned long long *bytes)
-{
-  return parse_with_unit(s, size_units, bytes);
-}
-
-int cfg_parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *len)
-{
-  struct sockaddr_storage tmp;
-  struct sockaddr_in *in4 = (struct sockaddr_in *)&tmp;
-  struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&tmp;
-  const char *colon, *host;
-  char addr[INET6_ADDRSTRLEN + 1], *end;
-  size_t hlen;
-  unsigned long port;
-
-  colon = strrchr(s, ':');
-  if(!colon || !colon[1])
-    return -EINVAL;
-  host = s;
-  hlen = (size_t)(colon - s);
-  if(s[0] == '[') {
-    if(hlen < 3 || s[hlen - 1] != ']')
-      return -EINVAL;
-    host++;
-    hlen -= 2;
-  }
-  if(!hlen || hlen >= sizeof(addr))
-    return -EINVAL;
-  memcpy(addr, host, hlen);
-  addr[hlen] = '\0';
-  errno = 0;
-  port = strtoul(colon + 1, &end, 10);
-  if(*end || errno || port > 65535 || !isdigit((unsigned char)colon[1]))
-    return -EINVAL;
-  memset(&tmp, 0, sizeof(tmp));
-  if(s[0] != '[' && inet_pton(AF_INET, addr, &in4->sin_addr) == 1) {
-    in4->sin_family = AF_INET;
-    in4->sin_port = htons((uint16_t)port);
-    if(len)
-      *len = sizeof(*in4);
-  }
-  else if(s[0] == '[' && inet_pton(AF_INET6, addr, &in6->sin6_addr) == 1) {
-    in6->sin6_family = AF_INET6;
-    in6->sin6_port = htons((uint16_t)port);
-    if(len)
-      *len = sizeof(*in6);
-  }
-  else
-    return -EINVAL;
-  if(ss)
-    *ss = tmp;
-  return 0;
-}
-
-static bool is_guid(const char *s)
-{
-  static const char pat[] = "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx";
-  size_t i;
-
-  if(strlen(s) != sizeof(pat) - 1)
-    return false;
-  for(i = 0; pat[i]; i++) {
-    if(pat[i] == '-' ? s[i] != '-' : !isxdigit((unsigned char)s[i]))
-      return false;
-  }
-  return true;
-}
-
-/* is_domain() accepts a DNS name such as contoso.onmicrosoft.com. */
-static bool is_domain(const char *s)
-{
-  size_t label = 0, dots = 0;
-
-  if(!*s || strlen(s) > 253)
-    return false;
-  for(; *s; s++) {
-    if(*s == '.') {
-      if(!label)
-        return false;
-      label = 0;
-      dots++;
-    }
-    else if(isalnum((unsigned char)*s) || *s == '-') {
-      if(++label > 63)
-        return false;
-    }
-    else
-      return false;
-  }
-  return label && dots;
-}
-
-/* is_loopback_host() tells whether an URL authority names this machine. */
-static bool is_loopback_host(const char *host, size_t len)
-{
-  return (len == 9 && !strncmp(host, "localhost", 9)) ||
-         (len >= 4 && !strncmp(host, "127.", 4)) ||
-         (len == 5 && !strncmp(host, "[::1]", 5));
-}
-
-/* check_url() validates an http(s) root URL.  Plain http is refused
- * unless the host is a loopback address: the bearer token must never
- * cross a network in clear text. */
-static const char *check_url(const char *v)
-{
-  const char *host, *end;
-  size_t hlen;
-
-  if(!strncmp(v, "https://", 8))
-    host = v + 8;
-  else if(!strncmp(v, "http://", 7))
-    host = v + 7;
-  else
-    return "must start with https://";
-  if(strpbrk(host, "?#"))
-    return "must not carry a query or fragment";
-  end = host + strcspn(host, "/");
-  if(end == host)
-    return "has no host";
-  hlen = (size_t)(end - host);
-  if(host[0] == '[') {
-    const char *rb = memchr(host, ']', hlen);
-
-    if(!rb)
-      return "has a malformed IPv6 host";
-    hlen = (size_t)(rb - host) + 1;
-  }
-  else {
-    const char *colon = memchr(host, ':', hlen);
-
-    if(colon)
-      hlen = (size_t)(colon - host);
-  }
-  if(memchr(host, '@', (size_t)(end - host)))
-    return "must not contain user information";
-  if(v[4] == ':' && !is_loopback_host(host, hlen))
-    return "uses plain http:// to a host that is not loopback";
-  return NULL;
-}
-
-static bool is_credname(const char *s)
-{
-  if(!*s || strlen(s) > 255 || !strcmp(s, ".") || !strcmp(s, ".."))
-    return false;
-  for(; *s; s++)
-    if(*s == '/' || iscntrl((unsigned char)*s))
-      return false;
-  return true;
 }
 
 /* parse_invmode() maps "filter"/"scan"/"delta" to enum cfg_inventory,
@@ -458,76 +289,6 @@ static const char *type_hint(enum cfg_type t)
   }
 }
 
-static void fmt_duration(unsigned long long s, char *buf, size_t len)
-{
-  if(s && s % 86400 == 0)
-    snprintf(buf, len, "%llud", s / 86400);
-  else if(s && s % 3600 == 0)
-    snprintf(buf, len, "%lluh", s / 3600);
-  else if(s && s % 60 == 0)
-    snprintf(buf, len, "%llum", s / 60);
-  else
-    snprintf(buf, len, "%llus", s);
-}
-
-/* normalize_list() checks a list of domains (domains true; "*" alone
- * allows every domain) or GUIDs separated by spaces or commas, and returns
- * it malloc'd in lower case with single spaces, or NULL with *why set (a
- * static reason). */
-static char *normalize_list(const char *v, bool domains, const char **why)
-{
-  static char reason[160];
-  char *out = xstrdup(v), *tok, *save = NULL, *copy = xstrdup(v);
-  size_t at = 0, n = 0, cap = strlen(v) + 1;
-
-  for(tok = strtok_r(copy, " ,\t", &save); tok;
-      tok = strtok_r(NULL, " ,\t", &save), n++) {
-    char *p;
-
-    for(p = tok; *p; p++)
-      *p = (char)tolower((unsigned char)*p);
-    if(domains ? !(is_domain(tok) || !strcmp(tok, "*")) : !is_guid(tok)) {
-      snprintf(reason, sizeof(reason), "'%.100s' is not a %s", tok,
-               domains ? "domain" : "GUID");
-      *why = reason;
-      free(copy);
-      free(out);
-      return NULL;
-    }
-    /* The output is never longer than v: separators only shrink. */
-    at += (size_t)snprintf(out + at, cap - at, "%s%s", at ? " " : "", tok);
-  }
-  free(copy);
-  if(!n) {
-    *why = "no value in the list";
-    free(out);
-    return NULL;
-  }
-  if(domains && strstr(out, "*") && strcmp(out, "*")) {
-    *why = "'*' must stand alone";
-    free(out);
-    return NULL;
-  }
-  return out;
-}
-
-/* parse_bool() returns 1 for yes/true/on/1, 0 for no/false/off/0 (any
- * case), or -EINVAL. */
-static int parse_bool(const char *v)
-{
-  static const char *const yes[] = {"yes", "true", "on", "1"};
-  static const char *const no[] = {"no", "false", "off", "0"};
-  size_t i;
-
-  for(i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
-    if(!strcasecmp(v, yes[i]))
-      return 1;
-    if(!strcasecmp(v, no[i]))
-      return 0;
-  }
-  return -EINVAL;
-}
-
 /* parse_duration_in() parses the duration v of option o, within o's
  * bounds, into *n.  Returns true, or false with a message recorded for
  * line. */
@@ -537,14 +298,14 @@ static bool parse_duration_in(struct parse_ctx *c, const struct cfg_option *o,
 {
   char lo[32], hi[32];
 
-  if(!*v || cfg_parse_duration(v, n)) {
+  if(!*v || timex_parse_duration(v, n)) {
     perr(c, line, "%s: '%s' is not %s", o->key, v, type_hint(o->type));
     return false;
   }
   if(*n >= o->min && *n <= o->max)
     return true;
-  fmt_duration(o->min, lo, sizeof(lo));
-  fmt_duration(o->max, hi, sizeof(hi));
+  timex_format_duration(o->min, lo, sizeof(lo));
+  timex_format_duration(o->max, hi, sizeof(hi));
   perr(c, line, "%s: '%s' is out of range (%s to %s)", o->key, v, lo, hi);
   return false;
 }
@@ -632,25 +393,25 @@ static void set_value(struct parse_ctx *c, const struct cfg_option *o,
     char *val;
 
     if(o->type == T_LISTEN && strcmp(v, "none") &&
-       cfg_parse_listen(v, NULL, NULL)) {
+       cfgval_listen(v, NULL, NULL)) {
       perr(c, line, "%s: '%s' is not %s", o->key, v, type_hint(o->type));
       return;
     }
 
-    if(o->type == T_GUID && !is_guid(v)) {
+    if(o->type == T_GUID && !cfgval_is_guid(v)) {
       perr(c, line, "%s: '%s' is not %s", o->key, v, type_hint(o->type));
       return;
     }
-    if(o->type == T_TENANT && !is_guid(v) && !is_domain(v)) {
+    if(o->type == T_TENANT && !cfgval_is_guid(v) && !cfgval_is_domain(v)) {
       perr(c, line, "%s: '%s' is not %s", o->key, v, type_hint(o->type));
       return;
     }
-    if(o->type == T_CREDNAME && !is_credname(v)) {
+    if(o->type == T_CREDNAME && !cfgval_is_credname(v)) {
       perr(c, line, "%s: '%s' is not %s", o->key, v, type_hint(o->type));
       return;
     }
     if(o->type == T_URL) {
-      why = check_url(v);
+      why = cfgval_check_url(v);
       if(why) {
         perr(c, line, "%s: '%s' %s", o->key, v, why);
         return;
@@ -696,7 +457,7 @@ static void set_value(struct parse_ctx *c, const struct cfg_option *o,
   case T_DOMAINS:
   case T_GUIDS: {
     char **dst = (char **)(void *)field;
-    char *val = normalize_list(v, o->type == T_DOMAINS, &why);
+    char *val = cfgval_list(v, o->type == T_DOMAINS, &why);
 
     if(!val) {
       perr(c, line, "%s: %s (expected %s)", o->key, why, type_hint(o->type));
@@ -718,7 +479,7 @@ static void set_value(struct parse_ctx *c, const struct cfg_option *o,
     if(o->type == T_LOGLEVEL)
       rc = log_level_parse(v);
     else if(o->type == T_BOOL)
-      rc = parse_bool(v);
+      rc = cfgval_bool(v);
     else
       rc = parse_invmode(v);
     if(rc < 0) {
@@ -771,6 +532,29 @@ static const char *section_name(enum cfg_section s)
   return s == SEC_ALERTS ? "[alerts]" : "[tenant NAME]";
 }
 
+/* nearest_key() is the option of section s closest to key (a typo, or the
+ * start of a longer name), or NULL when none is close. */
+static const char *nearest_key(enum cfg_section s, const char *key)
+{
+  size_t i, d, best = SIZE_MAX, limit = strlen(key) / 3;
+  const char *name = NULL;
+
+  if(limit < 2)
+    limit = 2;
+  for(i = 0; i < NOPTS; i++) {
+    if(options[i].section != s)
+      continue;
+    d = cfgval_edit_distance(key, options[i].key);
+    if(strlen(key) >= 4 && !strncmp(options[i].key, key, strlen(key)))
+      d = 1; /* "client_secret" for "client_secret_file" */
+    if(d <= limit && d < best) {
+      best = d;
+      name = options[i].key;
+    }
+  }
+  return name;
+}
+
 static const struct cfg_option *find_option(enum cfg_section s, const char *key)
 {
   size_t i;
@@ -801,8 +585,15 @@ static void close_section(struct parse_ctx *c)
   for(i = 0; i < NOPTS; i++) {
     const struct cfg_option *o = &options[i];
 
-    if(o->section != c->sec || c->seen_line[i])
+    if(o->section != c->sec)
       continue;
+    if(c->seen_line[i]) {
+      if(c->sec == SEC_TENANT)
+        c->tenant->key_lines[i] = c->seen_line[i];
+      else
+        c->cfg->key_lines[i] = c->seen_line[i];
+      continue;
+    }
     if(o->flags & F_REQUIRED)
       perr(c, c->tenant->line, "[tenant %s]: missing required key '%s'",
            c->tenant->name, o->key);
@@ -910,7 +701,7 @@ static void open_section(struct parse_ctx *c, const char *name, size_t len)
         return;
       }
     t = calloc(1, sizeof(*t));
-    if(!t)
+    if(!t || !(t->key_lines = calloc(NOPTS, sizeof(*t->key_lines))))
       fatal("cfg: calloc");
     t->name = xstrdup(n);
     t->line = c->line;
@@ -946,7 +737,7 @@ static char *reader(char *str, int num, void *stream)
     while((ch = fgetc(c->fp)) != EOF && ch != '\n')
       ;
     c->line++;
-    perr(c, c->line, "line longer than %d bytes", num - 2);
+    perr(c, c->line, "line longer than %d bytes", CFG_LINE_MAX);
     str[0] = '\n';
     str[1] = '\0';
     return str;
@@ -989,7 +780,24 @@ static int handler(void *user, const char *section, const char *key,
   }
   o = find_option(c->sec, key);
   if(!o) {
-    perr(c, c->line, "unknown key '%s' in %s", key, section_name(c->sec));
+    char where[80], homes[80] = "";
+    const char *near = nearest_key(c->sec, key);
+    enum cfg_section other;
+
+    if(c->sec == SEC_TENANT)
+      snprintf(where, sizeof(where), "[tenant %s]", c->tenant->name);
+    else
+      snprintf(where, sizeof(where), "%s", section_name(c->sec));
+    if(near) {
+      perr(c, c->line, "unknown key '%s' in %s; did you mean '%s'?", key, where,
+           near);
+      return 1;
+    }
+    for(other = SEC_DAEMON; other <= SEC_TENANT; other++)
+      if(other != c->sec && find_option(other, key))
+        snprintf(homes + strlen(homes), sizeof(homes) - strlen(homes), "%s%s",
+                 homes[0] ? " or " : "; it belongs in ", section_name(other));
+    perr(c, c->line, "unknown key '%s' in %s%s", key, where, homes);
     return 1;
   }
   idx = (size_t)(o - options);
@@ -1039,13 +847,31 @@ void cfg_free(struct cfg *cfg)
   for(t = cfg->tenants; t; t = next) {
     next = t->next;
     free_fields(SEC_TENANT, t);
+    free(t->key_lines);
     free(t->name);
     free(t);
   }
   free_fields(SEC_DAEMON, cfg);
   free_fields(SEC_ALERTS, cfg);
+  free(cfg->key_lines);
   free(cfg->path);
   free(cfg);
+}
+
+unsigned cfg_key_line(const struct cfg *cfg, const struct cfg_tenant *t,
+                      const char *key)
+{
+  size_t i;
+
+  for(i = 0; i < NOPTS; i++) {
+    if(strcmp(options[i].key, key))
+      continue;
+    if(t && options[i].section == SEC_TENANT)
+      return t->key_lines[i] ? t->key_lines[i] : t->line;
+    if(!t && options[i].section != SEC_TENANT)
+      return cfg->key_lines[i];
+  }
+  return 0;
 }
 
 const struct cfg_tenant *cfg_tenant_find(const struct cfg *cfg,
@@ -1072,7 +898,8 @@ int cfg_load(const char *path, struct cfg **out, char **errors)
   c.dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path))
                 : strdup(".");
   c.cfg = calloc(1, sizeof(*c.cfg));
-  if(!c.dir || !c.cfg)
+  if(!c.dir || !c.cfg ||
+     !(c.cfg->key_lines = calloc(NOPTS, sizeof(*c.cfg->key_lines))))
     fatal("cfg: alloc");
   c.cfg->path = xstrdup(path);
   c.tail = &c.cfg->tenants;
@@ -1085,8 +912,13 @@ int cfg_load(const char *path, struct cfg **out, char **errors)
     perr(&c, 0, "cannot open: %s", strerror(errno));
     goto done;
   }
-  /* Comments start a line; a ';' or '#' inside a value is kept.  The
-   * line length limit is the one libinih was built with (INI_MAX_LINE). */
+  /* Comments start a line; a ';' or '#' inside a value is kept.  Debian's
+   * libinih makes its build-time settings run-time variables: a heap line
+   * buffer of CFG_LINE_MAX bytes (plus CR, LF and NUL) replaces the 200
+   * bytes on the stack it was built with. */
+  ini_use_stack = false;
+  ini_allow_realloc = false;
+  ini_max_line = ini_initial_alloc = CFG_LINE_MAX + 3;
   ini_allow_inline_comments = false;
   ini_allow_multiline = false;
   ini_stop_on_first_error = false;

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -18,6 +19,8 @@
 #include "conflict.h"
 #include "ctl_source.h"
 #include "status.h"
+#include "jsonx.h"
+#include "timex.h"
 
 /* Monitoring Plugins return codes. */
 enum { NAGIOS_OK, NAGIOS_WARNING, NAGIOS_CRITICAL, NAGIOS_UNKNOWN };
@@ -57,7 +60,7 @@ static int number(const char *s, size_t len, double *out)
   return 0;
 }
 
-int ctl_range_parse(const char *s, struct ctl_range *r)
+int ctl_check_range_parse(const char *s, struct ctl_check_range *r)
 {
   const char *colon;
 
@@ -86,7 +89,7 @@ int ctl_range_parse(const char *s, struct ctl_range *r)
   return 0;
 }
 
-bool ctl_range_alert(const struct ctl_range *r, double v)
+bool ctl_check_range_alert(const struct ctl_check_range *r, double v)
 {
   bool outside = (!r->start_inf && v < r->start) || (!r->end_inf && v > r->end);
 
@@ -94,14 +97,14 @@ bool ctl_range_alert(const struct ctl_range *r, double v)
 }
 
 /* fetch_status() gets /status.json.  Returns the document, or NULL with
- * *err set (see ctl_get(); -EBADMSG for an unusable answer). */
-static cJSON *fetch_status(const struct ctl_env *env, int *err)
+ * *err set (see ctl_source_get(); -EBADMSG for an unusable answer). */
+static cJSON *fetch_status(const struct ctl_source_env *env, int *err)
 {
   char *body = NULL;
   long status = 0;
   cJSON *doc;
 
-  *err = ctl_get(env, "/status.json", false, &body, &status);
+  *err = ctl_source_get(env, "/status.json", false, &body, &status);
   if(*err)
     return NULL;
   doc = status == 200 ? cJSON_Parse(body) : NULL;
@@ -111,45 +114,59 @@ static cJSON *fetch_status(const struct ctl_env *env, int *err)
   return doc;
 }
 
+/* The daemon's /status.json, read leniently: a member that is missing or
+ * of another type reads as 0, false, NULL or an empty list. */
 static double num(const cJSON *o, const char *name)
 {
-  const cJSON *m = cJSON_GetObjectItemCaseSensitive(o, name);
+  long long v;
 
-  return cJSON_IsNumber(m) ? m->valuedouble : 0;
+  return jsonx_get_int(o, name, 0, LLONG_MAX, &v) ? 0 : (double)v;
 }
 
-static const char *text(const cJSON *o, const char *name)
+static bool flag(const cJSON *o, const char *name)
 {
-  const cJSON *m = cJSON_GetObjectItemCaseSensitive(o, name);
+  int v;
 
-  return cJSON_IsString(m) ? m->valuestring : NULL;
+  return !jsonx_get_bool(o, name, &v) && v == 1;
+}
+
+static const cJSON *member(const cJSON *o, const char *name, bool array)
+{
+  const cJSON *m = NULL;
+
+  if(array ? jsonx_get_array(o, name, &m) : jsonx_get_object(o, name, &m))
+    return NULL;
+  return m;
 }
 
 /* where() names the endpoint for "not running" messages. */
-static const char *where(const struct ctl_env *env)
+static const char *where(const struct ctl_source_env *env)
 {
   return env->socket ? env->socket : env->url ? env->url : "(none configured)";
 }
 
-/* when() writes "12s ago" / "in 4m" for an RFC 3339 time, or "-". */
-static void when(const char *t, time_t now, char *buf, size_t len)
+/* when() writes "12s ago" / "in 4m" for the time member name of o, or
+ * "-". */
+static void when(const cJSON *o, const char *name, time_t now, char *buf,
+                 size_t len)
 {
-  char age[16];
+  char age[24];
   time_t v;
 
-  if(!t || conflict_parse_time(t, &v)) {
+  if(jsonx_get_time(o, name, &v) || !v) {
     snprintf(buf, len, "-");
     return;
   }
-  status_age(labs((long)(now - v)), age, sizeof(age));
+  timex_format_age(labs((long)(now - v)), age, sizeof(age));
   snprintf(buf, len, v <= now ? "%s ago" : "in %s", age);
 }
 
 int ctl_check_status(int argc, char **argv)
 {
-  static const struct option longopts[] = {
-      {"json", no_argument, NULL, 'J'}, CTL_ENV_LONGOPTS, {NULL, 0, NULL, 0}};
-  struct ctl_env env;
+  static const struct option longopts[] = {{"json", no_argument, NULL, 'J'},
+                                           CTL_SOURCE_LONGOPTS,
+                                           {NULL, 0, NULL, 0}};
+  struct ctl_source_env env;
   const cJSON *t, *a, *reasons;
   bool json = false;
   time_t now = time(NULL);
@@ -161,18 +178,18 @@ int ctl_check_status(int argc, char **argv)
   while((ch = getopt_long(argc, argv, "f:", longopts, NULL)) != -1) {
     if(ch == 'J')
       json = true;
-    else if(!ctl_env_option(&env, ch, optarg)) {
+    else if(!ctl_source_env_option(&env, ch, optarg)) {
       fprintf(stderr,
               "quarantinectl status: unknown option or missing value: %s\n",
               argv[optind - 1]);
-      return CTL_EXIT_USAGE;
+      return CTL_SOURCE_EXIT_USAGE;
     }
   }
   if(optind != argc) {
     fprintf(stderr, "quarantinectl status: takes no arguments\n");
-    return CTL_EXIT_USAGE;
+    return CTL_SOURCE_EXIT_USAGE;
   }
-  rc = ctl_env_load(&env);
+  rc = ctl_source_env_load(&env);
   if(rc)
     return rc;
   doc = fetch_status(&env, &err);
@@ -185,12 +202,11 @@ int ctl_check_status(int argc, char **argv)
     else
       fprintf(stderr, "quarantinectl: %s: %s\n", where(&env),
               err == -ETIMEDOUT ? "no answer in time" : "unexpected answer");
-    ctl_env_free(&env);
-    return err == -ENOTCONN ? CTL_EXIT_NOT_RUNNING : CTL_EXIT_FAIL;
+    ctl_source_env_free(&env);
+    return err == -ENOTCONN ? CTL_SOURCE_EXIT_NOT_RUNNING
+                            : CTL_SOURCE_EXIT_FAIL;
   }
-  rc = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(doc, "ready"))
-           ? CTL_EXIT_OK
-           : CTL_EXIT_FAIL;
+  rc = flag(doc, "ready") ? CTL_SOURCE_EXIT_OK : CTL_SOURCE_EXIT_FAIL;
   if(json) {
     char *s = cJSON_Print(doc);
 
@@ -198,40 +214,39 @@ int ctl_check_status(int argc, char **argv)
       printf("%s\n", s);
     free(s);
     cJSON_Delete(doc);
-    ctl_env_free(&env);
+    ctl_source_env_free(&env);
     return rc;
   }
-  printf("quarantined %s, pid %.0f, %s\n", text(doc, "version"),
+  printf("quarantined %s, pid %.0f, %s\n", jsonx_str(doc, "version"),
          num(doc, "pid"), rc ? "NOT READY" : "ready");
-  reasons = cJSON_GetObjectItemCaseSensitive(doc, "reasons");
+  reasons = member(doc, "reasons", true);
   cJSON_ArrayForEach(t, reasons) if(cJSON_IsString(t))
       printf("  %s\n", t->valuestring);
   printf("\n%-16s %-10s %-6s %-8s %9s %6s %5s %5s %s\n", "TENANT", "LAST CYCLE",
          "RESULT", "NEXT", "CONFLICTS", "ACTIVE", "FREED", "STUCK", "TOKEN");
-  cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(doc, "tenants"))
+  cJSON_ArrayForEach(t, member(doc, "tenants", true))
   {
-    const cJSON *st = cJSON_GetObjectItemCaseSensitive(t, "states");
-    char last[24], next[24];
+    const cJSON *st = member(t, "states", false);
+    char last[32], next[32];
 
-    when(text(t, "lastCycle"), now, last, sizeof(last));
-    when(text(t, "nextCycle"), now, next, sizeof(next));
-    if(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(t, "running")))
+    when(t, "lastCycle", now, last, sizeof(last));
+    when(t, "nextCycle", now, next, sizeof(next));
+    if(flag(t, "running"))
       snprintf(next, sizeof(next), "running");
     printf("%-16s %-10s %-6s %-8s %9.0f %6.0f %5.0f %5.0f %s\n",
-           text(t, "name") ? text(t, "name") : "?", last,
-           text(t, "lastResult") ? text(t, "lastResult") : "-", next,
+           jsonx_str(t, "name") ? jsonx_str(t, "name") : "?", last,
+           jsonx_str(t, "lastResult") ? jsonx_str(t, "lastResult") : "-", next,
            num(t, "conflicts"), num(st, "active"), num(st, "freed"),
-           num(st, "stuck"), text(t, "token") ? text(t, "token") : "?");
+           num(st, "stuck"),
+           jsonx_str(t, "token") ? jsonx_str(t, "token") : "?");
   }
-  cJSON_ArrayForEach(a, cJSON_GetObjectItemCaseSensitive(doc, "alerts")) printf(
+  cJSON_ArrayForEach(a, member(doc, "alerts", true)) printf(
       "\nalerts %s: %.0f delivered, %.0f pending, %.0f dropped%s",
-      text(a, "sink") ? text(a, "sink") : "?", num(a, "delivered"),
-      num(a, "pending"), num(a, "dropped"),
-      cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(a, "full")) ? " (FULL)"
-                                                                : "");
+      jsonx_str(a, "sink") ? jsonx_str(a, "sink") : "?", num(a, "delivered"),
+      num(a, "pending"), num(a, "dropped"), flag(a, "full") ? " (FULL)" : "");
   printf("\n");
   cJSON_Delete(doc);
-  ctl_env_free(&env);
+  ctl_source_env_free(&env);
   return rc;
 }
 
@@ -265,12 +280,12 @@ int ctl_check_plugin(int argc, char **argv)
       {"age-critical", required_argument, NULL, 'C'},
       {"tenant", required_argument, NULL, 'T'},
       {"timeout", required_argument, NULL, 't'},
-      CTL_ENV_LONGOPTS,
+      CTL_SOURCE_LONGOPTS,
       {NULL, 0, NULL, 0}};
-  struct ctl_range w, c, aw, ac;
+  struct ctl_check_range w, c, aw, ac;
   bool has_w = false, has_c = false, has_aw = false, has_ac = false;
   const char *tenant = NULL;
-  struct ctl_env env;
+  struct ctl_source_env env;
   const cJSON *t, *reasons;
   double conflicts = 0, stuck = 0, oldest = 0, ntenants = 0;
   unsigned long timeout = 10;
@@ -280,29 +295,29 @@ int ctl_check_plugin(int argc, char **argv)
 
   memset(&env, 0, sizeof(env));
   /* Default: any conflict is worth a look. */
-  ctl_range_parse("0", &w);
+  ctl_check_range_parse("0", &w);
   has_w = true;
   optind = 0; /* 0: GNU getopt starts afresh (main used "+") */
   while((ch = getopt_long(argc, argv, "w:c:W:C:t:f:", longopts, NULL)) != -1) {
     switch(ch) {
     case 'w':
-      if(ctl_range_parse(optarg, &w))
+      if(ctl_check_range_parse(optarg, &w))
         return unknown("-w: '%s' is not a range (10, 10:, ~:10, 10:20, @10:20)",
                        optarg);
       break;
     case 'c':
-      if(ctl_range_parse(optarg, &c))
+      if(ctl_check_range_parse(optarg, &c))
         return unknown("-c: '%s' is not a range (10, 10:, ~:10, 10:20, @10:20)",
                        optarg);
       has_c = true;
       break;
     case 'W':
-      if(ctl_range_parse(optarg, &aw))
+      if(ctl_check_range_parse(optarg, &aw))
         return unknown("--age-warning: '%s' is not a range such as 7d", optarg);
       has_aw = true;
       break;
     case 'C':
-      if(ctl_range_parse(optarg, &ac))
+      if(ctl_check_range_parse(optarg, &ac))
         return unknown("--age-critical: '%s' is not a range such as 30d",
                        optarg);
       has_ac = true;
@@ -317,7 +332,7 @@ int ctl_check_plugin(int argc, char **argv)
         return unknown("--timeout: '%s' is not 1 to 3600 seconds", optarg);
       break;
     default:
-      if(!ctl_env_option(&env, ch, optarg))
+      if(!ctl_source_env_option(&env, ch, optarg))
         return unknown("unknown option or missing value: %s", argv[optind - 1]);
     }
   }
@@ -326,7 +341,7 @@ int ctl_check_plugin(int argc, char **argv)
   signal(SIGALRM, on_alarm);
   alarm((unsigned)timeout);
   env.timeout_ms = (long)timeout * 1000;
-  if(ctl_env_load(&env))
+  if(ctl_source_env_load(&env))
     return unknown("cannot read the configuration %s", env.conf_path);
   doc = fetch_status(&env, &err);
   if(!doc) {
@@ -334,48 +349,48 @@ int ctl_check_plugin(int argc, char **argv)
       printf("QUARANTINED CRITICAL - the daemon is not running (no answer on "
              "%s)\n",
              where(&env));
-      ctl_env_free(&env);
+      ctl_source_env_free(&env);
       return NAGIOS_CRITICAL;
     }
-    ctl_env_free(&env);
+    ctl_source_env_free(&env);
     return unknown("%s", err == -ETIMEDOUT
                              ? "the daemon did not answer in time"
                              : "unexpected answer from the daemon");
   }
-  cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(doc, "tenants"))
+  cJSON_ArrayForEach(t, member(doc, "tenants", true))
   {
-    const char *name = text(t, "name");
+    const char *name = jsonx_str(t, "name");
 
     if(tenant && (!name || strcmp(name, tenant)))
       continue;
     ntenants++;
     conflicts += num(t, "conflicts");
-    stuck += num(cJSON_GetObjectItemCaseSensitive(t, "states"), "stuck");
+    stuck += num(member(t, "states", false), "stuck");
     if(num(t, "oldestSeconds") > oldest)
       oldest = num(t, "oldestSeconds");
   }
   if(tenant && !ntenants) {
     cJSON_Delete(doc);
-    ctl_env_free(&env);
+    ctl_source_env_free(&env);
     return unknown("no tenant '%s' in the running daemon", tenant);
   }
-  if((has_w && ctl_range_alert(&w, conflicts)) ||
-     (has_aw && ctl_range_alert(&aw, oldest)))
+  if((has_w && ctl_check_range_alert(&w, conflicts)) ||
+     (has_aw && ctl_check_range_alert(&aw, oldest)))
     state = NAGIOS_WARNING;
-  if((has_c && ctl_range_alert(&c, conflicts)) ||
-     (has_ac && ctl_range_alert(&ac, oldest)))
+  if((has_c && ctl_check_range_alert(&c, conflicts)) ||
+     (has_ac && ctl_check_range_alert(&ac, oldest)))
     state = NAGIOS_CRITICAL;
-  reasons = cJSON_GetObjectItemCaseSensitive(doc, "reasons");
-  if(!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(doc, "ready"))) {
+  reasons = member(doc, "reasons", true);
+  if(!flag(doc, "ready")) {
     state = NAGIOS_CRITICAL;
     if(cJSON_IsString(cJSON_GetArrayItem(reasons, 0)))
       snprintf(msg, sizeof(msg), "; not ready: %s",
                cJSON_GetArrayItem(reasons, 0)->valuestring);
   }
   {
-    char age[16];
+    char age[24];
 
-    status_age((long)oldest, age, sizeof(age));
+    timex_format_age((long)oldest, age, sizeof(age));
     printf(
         "QUARANTINED %s - %.0f conflict%s (%.0f stuck), oldest %s, %.0f "
         "tenant%s%s | conflicts=%.0f;%s;%s;0 stuck=%.0f oldest=%.0fs;%s;%s\n",
@@ -385,6 +400,6 @@ int ctl_check_plugin(int argc, char **argv)
         has_aw ? aw.text : "", has_ac ? ac.text : "");
   }
   cJSON_Delete(doc);
-  ctl_env_free(&env);
+  ctl_source_env_free(&env);
   return state;
 }

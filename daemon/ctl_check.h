@@ -14,18 +14,18 @@
 
 /* A threshold range: alert when the value is outside start..end (inside
  * with inside set); an open end is infinite. */
-struct ctl_range {
+struct ctl_check_range {
   double start, end;
   bool start_inf, end_inf, inside;
   const char *text; /* as given, for the perfdata */
 };
 
-/* ctl_range_parse() reads "10", "10:", "~:10", "10:20" or "@10:20"
+/* ctl_check_range_parse() reads "10", "10:", "~:10", "10:20" or "@10:20"
  * (numbers may carry s, m, h or d for seconds).  Returns 0 or -EINVAL. */
-int ctl_range_parse(const char *s, struct ctl_range *r);
+int ctl_check_range_parse(const char *s, struct ctl_check_range *r);
 
-/* ctl_range_alert() tells whether value triggers r. */
-bool ctl_range_alert(const struct ctl_range *r, double value);
+/* ctl_check_range_alert() tells whether value triggers r. */
+bool ctl_check_range_alert(const struct ctl_check_range *r, double value);
 
 int ctl_check_status(int argc, char **argv);
 int ctl_check_plugin(int argc, char **argv);

@@ -15,18 +15,20 @@
 #include "classify.h"
 #include "ctl_list.h"
 #include "journal.h"
+#include "tfiles.h"
 #include "status.h"
+#include "timex.h"
 
 static int usage_error(const char *cmd, const char *fmt, const char *arg)
 {
   fprintf(stderr, "quarantinectl %s: ", cmd);
   fprintf(stderr, fmt, arg);
   fprintf(stderr, "\nTry 'quarantinectl -h' for help.\n");
-  return CTL_EXIT_USAGE;
+  return CTL_SOURCE_EXIT_USAGE;
 }
 
 /* parse_enum() sets *out from the name s through parse(), or prints why
- * not.  Returns 0 or CTL_EXIT_USAGE. */
+ * not.  Returns 0 or CTL_SOURCE_EXIT_USAGE. */
 static int parse_enum(const char *cmd, const char *opt, const char *s,
                       int (*parse)(const char *), const char *names, int *out)
 {
@@ -67,14 +69,14 @@ int ctl_conflicts_list(int argc, char **argv)
       {"csv", no_argument, NULL, 'C'},
       {"bom", no_argument, NULL, 'B'},
       {"json", no_argument, NULL, 'J'},
-      CTL_ENV_LONGOPTS,
+      CTL_SOURCE_LONGOPTS,
       {NULL, 0, NULL, 0}};
-  struct ctl_env env;
-  struct ctl_filter f;
-  struct ctl_data data;
-  struct ctl_row *rows;
+  struct ctl_source_env env;
+  struct ctl_list_filter f;
+  struct ctl_source_data data;
+  struct ctl_list_row *rows;
   const char *tenant = NULL;
-  int ch, rc, key = CTL_SORT_TENANT;
+  int ch, rc, key = CTL_LIST_SORT_TENANT;
   bool reverse = false, csv = false, bom = false, json = false;
   unsigned long long secs;
   size_t n, max = 0;
@@ -82,7 +84,7 @@ int ctl_conflicts_list(int argc, char **argv)
   char *end;
 
   memset(&env, 0, sizeof(env));
-  ctl_filter_init(&f);
+  ctl_list_filter_init(&f);
   optind = 0; /* 0: GNU getopt starts afresh (main used "+") */
   while((ch = getopt_long(argc, argv, "t:p:v:s:c:n:rf:", longopts, NULL)) !=
         -1) {
@@ -116,7 +118,7 @@ int ctl_conflicts_list(int argc, char **argv)
                       "user, group, contact", &f.objtype);
       break;
     case 'o':
-      if(cfg_parse_duration(optarg, &secs) || secs > 100ULL * 365 * 86400)
+      if(timex_parse_duration(optarg, &secs) || secs > 100ULL * 365 * 86400)
         return usage_error("conflicts",
                            "--older-than: '%s' is not a duration such as 90s, "
                            "30m, 12h or 7d",
@@ -124,7 +126,7 @@ int ctl_conflicts_list(int argc, char **argv)
       f.older_than = (long)secs;
       break;
     case 'k':
-      key = ctl_sort_parse(optarg);
+      key = ctl_list_sort_parse(optarg);
       if(key < 0)
         return usage_error("conflicts",
                            "--sort: '%s' is not one of tenant, value, age, "
@@ -151,7 +153,7 @@ int ctl_conflicts_list(int argc, char **argv)
       json = true;
       break;
     default:
-      if(!ctl_env_option(&env, ch, optarg))
+      if(!ctl_source_env_option(&env, ch, optarg))
         return usage_error("conflicts", "unknown option or missing value: %s",
                            argv[optind - 1]);
     }
@@ -165,33 +167,34 @@ int ctl_conflicts_list(int argc, char **argv)
                        "--csv and --json exclude each other");
   if(bom && !csv)
     return usage_error("conflicts", "%s", "--bom goes with --csv");
-  rc = ctl_env_load(&env);
+  rc = ctl_source_env_load(&env);
   if(!rc)
-    rc = ctl_load_conflicts(&env, tenant, &data);
+    rc = ctl_source_load(&env, tenant, &data);
   if(rc) {
-    ctl_env_free(&env);
+    ctl_source_env_free(&env);
     return rc;
   }
-  rows = ctl_select(&data, &f, now, (enum ctl_sort)key, reverse, max, &n);
+  rows = ctl_list_select(&data, &f, now, (enum ctl_list_sort)key, reverse, max,
+                         &n);
   if(n == (size_t)-1) {
     fprintf(stderr, "quarantinectl: out of memory\n");
-    rc = CTL_EXIT_FAIL;
+    rc = CTL_SOURCE_EXIT_FAIL;
   }
   else if(csv)
-    rc = ctl_print_csv(stdout, rows, n, bom);
+    rc = ctl_list_csv(stdout, rows, n, bom);
   else if(json)
-    rc = ctl_print_json(stdout, rows, n);
+    rc = ctl_list_json(stdout, rows, n);
   else
-    rc = ctl_print_table(stdout, rows, n, now,
-                         isatty(STDOUT_FILENO) && !getenv("NO_COLOR"));
+    rc = ctl_list_table(stdout, rows, n, now,
+                        isatty(STDOUT_FILENO) && !getenv("NO_COLOR"));
   if(rc < 0) {
     fprintf(stderr, "quarantinectl: cannot write the list: %s\n",
             strerror(-rc));
-    rc = CTL_EXIT_FAIL;
+    rc = CTL_SOURCE_EXIT_FAIL;
   }
   free(rows);
-  ctl_data_free(&data);
-  ctl_env_free(&env);
+  ctl_source_data_free(&data);
+  ctl_source_env_free(&env);
   return rc;
 }
 
@@ -228,12 +231,12 @@ static void wrap(const char *label, const char *text)
 
 static void show_time(const char *label, time_t t, time_t now)
 {
-  char buf[CONFLICT_TIME_LEN], age[16];
+  char buf[TIMEX_ISO_LEN], age[16];
 
   if(!t)
     return;
-  conflict_format_time(t, buf, sizeof(buf));
-  status_age((long)(now - t), age, sizeof(age));
+  timex_format_iso(t, buf, sizeof(buf));
+  timex_format_age((long)(now - t), age, sizeof(age));
   printf("%-12s %s (%s %s)\n", label, buf, age, t <= now ? "ago" : "from now");
 }
 
@@ -244,7 +247,7 @@ static const char *str(const char *s)
 
 /* anchor_status() says whether the guarded fix wrote a source anchor for
  * the cloud-only holder of a cloud_account conflict. */
-static void anchor_status(const struct ctl_env *env, const char *tenant,
+static void anchor_status(const struct ctl_source_env *env, const char *tenant,
                           const struct classify_result *cr)
 {
   const struct cfg_tenant *tc =
@@ -258,7 +261,8 @@ static void anchor_status(const struct ctl_env *env, const char *tenant,
     return;
   printf("%-12s apply_mode = %s", "Anchor",
          tc && (unsigned)tc->apply_mode < 3 ? modes[tc->apply_mode] : "?");
-  path = env->state_dir ? journal_path(env->state_dir, tenant) : NULL;
+  path = env->state_dir ? tfiles_path(env->state_dir, tenant, TFILES_JOURNAL)
+                        : NULL;
   memset(&st, 0, sizeof(st));
   if(path && !journal_load(path, tenant, &st, err, sizeof(err))) {
     bool pending = false;
@@ -277,7 +281,7 @@ static void anchor_status(const struct ctl_env *env, const char *tenant,
   free(path);
 }
 
-static void show_one(const struct ctl_env *env, const char *tenant,
+static void show_one(const struct ctl_source_env *env, const char *tenant,
                      const struct conflict *c, time_t now)
 {
   struct classify_opts opts;
@@ -346,10 +350,10 @@ int ctl_conflicts_show(int argc, char **argv)
 {
   static const struct option longopts[] = {
       {"tenant", required_argument, NULL, 't'},
-      CTL_ENV_LONGOPTS,
+      CTL_SOURCE_LONGOPTS,
       {NULL, 0, NULL, 0}};
-  struct ctl_env env;
-  struct ctl_data data;
+  struct ctl_source_env env;
+  struct ctl_source_data data;
   const char *tenant = NULL;
   time_t now = time(NULL);
   size_t i, shown = 0;
@@ -360,18 +364,18 @@ int ctl_conflicts_show(int argc, char **argv)
   while((ch = getopt_long(argc, argv, "t:f:", longopts, NULL)) != -1) {
     if(ch == 't')
       tenant = optarg;
-    else if(!ctl_env_option(&env, ch, optarg))
+    else if(!ctl_source_env_option(&env, ch, optarg))
       return usage_error("show", "unknown option or missing value: %s",
                          argv[optind - 1]);
   }
   if(optind + 1 != argc)
     return usage_error("show", "%s",
                        "takes one KEY, VALUE or object id (see 'conflicts')");
-  rc = ctl_env_load(&env);
+  rc = ctl_source_env_load(&env);
   if(!rc)
-    rc = ctl_load_conflicts(&env, tenant, &data);
+    rc = ctl_source_load(&env, tenant, &data);
   if(rc) {
-    ctl_env_free(&env);
+    ctl_source_env_free(&env);
     return rc;
   }
   for(i = 0; i < data.n; i++) {
@@ -391,9 +395,9 @@ int ctl_conflicts_show(int argc, char **argv)
             "quarantinectl: no conflict with key, value or object id "
             "'%s'\n",
             argv[optind]);
-    rc = CTL_EXIT_FAIL;
+    rc = CTL_SOURCE_EXIT_FAIL;
   }
-  ctl_data_free(&data);
-  ctl_env_free(&env);
+  ctl_source_data_free(&data);
+  ctl_source_env_free(&env);
   return rc;
 }

@@ -9,9 +9,12 @@
 #include <string.h>
 #include <strings.h>
 
+#include "conflict_json.h"
+#include "jsonx.h"
 #include "status.h"
+#include "timex.h"
 
-void ctl_filter_init(struct ctl_filter *f)
+void ctl_list_filter_init(struct ctl_list_filter *f)
 {
   memset(f, 0, sizeof(*f));
   f->property = f->cls = f->state = f->objtype = -1;
@@ -19,12 +22,12 @@ void ctl_filter_init(struct ctl_filter *f)
 }
 
 static const char *const sort_names[] = {
-    [CTL_SORT_TENANT] = "tenant", [CTL_SORT_VALUE] = "value",
-    [CTL_SORT_AGE] = "age",       [CTL_SORT_CLASS] = "class",
-    [CTL_SORT_STATE] = "state",   [CTL_SORT_TYPE] = "type",
-    [CTL_SORT_NAME] = "name"};
+    [CTL_LIST_SORT_TENANT] = "tenant", [CTL_LIST_SORT_VALUE] = "value",
+    [CTL_LIST_SORT_AGE] = "age",       [CTL_LIST_SORT_CLASS] = "class",
+    [CTL_LIST_SORT_STATE] = "state",   [CTL_LIST_SORT_TYPE] = "type",
+    [CTL_LIST_SORT_NAME] = "name"};
 
-int ctl_sort_parse(const char *s)
+int ctl_list_sort_parse(const char *s)
 {
   size_t i;
 
@@ -39,7 +42,7 @@ static bool has(const char *hay, const char *needle)
   return hay && strcasestr(hay, needle);
 }
 
-static bool keep(const struct conflict *c, const struct ctl_filter *f,
+static bool keep(const struct conflict *c, const struct ctl_list_filter *f,
                  time_t now)
 {
   if(f->property >= 0 && (int)c->property != f->property)
@@ -71,7 +74,7 @@ static bool keep(const struct conflict *c, const struct ctl_filter *f,
   return true;
 }
 
-static enum ctl_sort sort_key;
+static enum ctl_list_sort sort_key;
 static int sort_dir;
 
 static int cmp_str(const char *a, const char *b)
@@ -81,31 +84,31 @@ static int cmp_str(const char *a, const char *b)
 
 static int cmp_rows(const void *pa, const void *pb)
 {
-  const struct ctl_row *a = pa, *b = pb;
+  const struct ctl_list_row *a = pa, *b = pb;
   int r = 0;
 
   switch(sort_key) {
-  case CTL_SORT_TENANT:
+  case CTL_LIST_SORT_TENANT:
     r = strcmp(a->tenant, b->tenant);
     break;
-  case CTL_SORT_VALUE:
+  case CTL_LIST_SORT_VALUE:
     break;
-  case CTL_SORT_AGE: {
+  case CTL_LIST_SORT_AGE: {
     time_t x = status_conflict_since(a->c), y = status_conflict_since(b->c);
 
     r = (x > y) - (x < y);
     break;
   }
-  case CTL_SORT_CLASS:
+  case CTL_LIST_SORT_CLASS:
     r = strcmp(conflict_class_name(a->c->cls), conflict_class_name(b->c->cls));
     break;
-  case CTL_SORT_STATE:
+  case CTL_LIST_SORT_STATE:
     r = (int)a->c->state - (int)b->c->state;
     break;
-  case CTL_SORT_TYPE:
+  case CTL_LIST_SORT_TYPE:
     r = (int)a->c->objtype - (int)b->c->objtype;
     break;
-  case CTL_SORT_NAME:
+  case CTL_LIST_SORT_NAME:
     r = cmp_str(a->c->display_name, b->c->display_name);
     break;
   }
@@ -118,11 +121,12 @@ static int cmp_rows(const void *pa, const void *pb)
   return r * sort_dir;
 }
 
-struct ctl_row *ctl_select(const struct ctl_data *d, const struct ctl_filter *f,
-                           time_t now, enum ctl_sort key, bool reverse,
-                           size_t max, size_t *n)
+struct ctl_list_row *ctl_list_select(const struct ctl_source_data *d,
+                                     const struct ctl_list_filter *f,
+                                     time_t now, enum ctl_list_sort key,
+                                     bool reverse, size_t max, size_t *n)
 {
-  struct ctl_row *rows = NULL;
+  struct ctl_list_row *rows = NULL;
   size_t i, total = 0, k = 0;
 
   *n = 0;
@@ -208,8 +212,8 @@ static void cell(FILE *out, const char *s, size_t width)
 #define W_AGE 4
 #define W_NAME 12
 
-int ctl_print_table(FILE *out, const struct ctl_row *rows, size_t n, time_t now,
-                    bool colour)
+int ctl_list_table(FILE *out, const struct ctl_list_row *rows, size_t n,
+                   time_t now, bool colour)
 {
   size_t i;
 
@@ -227,7 +231,7 @@ int ctl_print_table(FILE *out, const struct ctl_row *rows, size_t n, time_t now,
     else if(colour && c->state == CONFLICT_FREED)
       on = "\033[33m", off = "\033[0m";
     if(since)
-      status_age((long)(now - since), age, sizeof(age));
+      timex_format_age((long)(now - since), age, sizeof(age));
     cell(out, rows[i].tenant, W_TENANT);
     fputc(' ', out);
     cell(out, conflict_objtype_name(c->objtype), W_TYPE);
@@ -276,14 +280,14 @@ static void csv_field(FILE *out, const char *s, bool last)
 
 static void csv_time(FILE *out, time_t t)
 {
-  char buf[CONFLICT_TIME_LEN] = "";
+  char buf[TIMEX_ISO_LEN] = "";
 
   if(t)
-    conflict_format_time(t, buf, sizeof(buf));
+    timex_format_iso(t, buf, sizeof(buf));
   csv_field(out, buf, false);
 }
 
-int ctl_print_csv(FILE *out, const struct ctl_row *rows, size_t n, bool bom)
+int ctl_list_csv(FILE *out, const struct ctl_list_row *rows, size_t n, bool bom)
 {
   size_t i, h;
 
@@ -330,7 +334,7 @@ int ctl_print_csv(FILE *out, const struct ctl_row *rows, size_t n, bool bom)
 
 /* ===== JSON ===== */
 
-int ctl_print_json(FILE *out, const struct ctl_row *rows, size_t n)
+int ctl_list_json(FILE *out, const struct ctl_list_row *rows, size_t n)
 {
   cJSON *arr = cJSON_CreateArray();
   char *text;
@@ -339,9 +343,9 @@ int ctl_print_json(FILE *out, const struct ctl_row *rows, size_t n)
   if(!arr)
     return -ENOMEM;
   for(i = 0; i < n; i++) {
-    cJSON *o = conflict_to_json(rows[i].c);
+    cJSON *o = conflict_json_encode(rows[i].c);
 
-    if(!o || !cJSON_AddStringToObject(o, "tenant", rows[i].tenant)) {
+    if(!o || jsonx_add_str(o, "tenant", rows[i].tenant)) {
       cJSON_Delete(o);
       cJSON_Delete(arr);
       return -ENOMEM;

@@ -17,7 +17,7 @@
 #include "ctl_source.h"
 
 /* What to keep; -1 / NULL: any. */
-struct ctl_filter {
+struct ctl_list_filter {
   int property;       /* enum conflict_property */
   const char *value;  /* the quarantined value, any case, smtp: optional */
   const char *search; /* substring (any case) of the value, object id,
@@ -28,39 +28,41 @@ struct ctl_filter {
   long older_than;    /* seconds quarantined; -1 */
 };
 
-void ctl_filter_init(struct ctl_filter *f);
+void ctl_list_filter_init(struct ctl_list_filter *f);
 
-/* One listed conflict; both borrowed from a struct ctl_data. */
-struct ctl_row {
+/* One listed conflict; both borrowed from a struct ctl_source_data. */
+struct ctl_list_row {
   const char *tenant;
   const struct conflict *c;
 };
 
 /* Sort keys for --sort. */
-enum ctl_sort {
-  CTL_SORT_TENANT, /* tenant, then value (the default) */
-  CTL_SORT_VALUE,
-  CTL_SORT_AGE, /* oldest first */
-  CTL_SORT_CLASS,
-  CTL_SORT_STATE,
-  CTL_SORT_TYPE,
-  CTL_SORT_NAME
+enum ctl_list_sort {
+  CTL_LIST_SORT_TENANT, /* tenant, then value (the default) */
+  CTL_LIST_SORT_VALUE,
+  CTL_LIST_SORT_AGE, /* oldest first */
+  CTL_LIST_SORT_CLASS,
+  CTL_LIST_SORT_STATE,
+  CTL_LIST_SORT_TYPE,
+  CTL_LIST_SORT_NAME
 };
 
-/* ctl_sort_parse() returns the key named s, or -EINVAL. */
-int ctl_sort_parse(const char *s);
+/* ctl_list_sort_parse() returns the key named s, or -EINVAL. */
+int ctl_list_sort_parse(const char *s);
 
-/* ctl_select() returns the malloc'd rows of d that pass f as of now,
+/* ctl_list_select() returns the malloc'd rows of d that pass f as of now,
  * sorted by key (reversed with reverse), at most max (0: all); *n is set.
  * NULL with *n 0 when none (or out of memory: *n is then (size_t)-1). */
-struct ctl_row *ctl_select(const struct ctl_data *d, const struct ctl_filter *f,
-                           time_t now, enum ctl_sort key, bool reverse,
-                           size_t max, size_t *n);
+struct ctl_list_row *ctl_list_select(const struct ctl_source_data *d,
+                                     const struct ctl_list_filter *f,
+                                     time_t now, enum ctl_list_sort key,
+                                     bool reverse, size_t max, size_t *n);
 
 /* Outputs.  Each returns 0, or -EIO when out reports an error. */
-int ctl_print_table(FILE *out, const struct ctl_row *rows, size_t n, time_t now,
-                    bool colour);
-int ctl_print_csv(FILE *out, const struct ctl_row *rows, size_t n, bool bom);
-int ctl_print_json(FILE *out, const struct ctl_row *rows, size_t n);
+int ctl_list_table(FILE *out, const struct ctl_list_row *rows, size_t n,
+                   time_t now, bool colour);
+int ctl_list_csv(FILE *out, const struct ctl_list_row *rows, size_t n,
+                 bool bom);
+int ctl_list_json(FILE *out, const struct ctl_list_row *rows, size_t n);
 
 #endif

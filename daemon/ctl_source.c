@@ -7,7 +7,6 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,12 +16,15 @@
 
 #include <curl/curl.h>
 
+#include "conflict_json.h"
+#include "jsonx.h"
 #include "store.h"
+#include "tfiles.h"
 
 /* Bodies larger than this are refused (a state of ~100k conflicts). */
 #define CTL_MAX_BODY (512UL * 1024 * 1024)
 
-int ctl_env_option(struct ctl_env *env, int ch, const char *arg)
+int ctl_source_env_option(struct ctl_source_env *env, int ch, const char *arg)
 {
   switch(ch) {
   case 'f':
@@ -45,7 +47,7 @@ int ctl_env_option(struct ctl_env *env, int ch, const char *arg)
   }
 }
 
-int ctl_env_load(struct ctl_env *env)
+int ctl_source_env_load(struct ctl_source_env *env)
 {
   char *errors = NULL;
   bool explicit_conf = env->conf_path != NULL;
@@ -66,7 +68,7 @@ int ctl_env_load(struct ctl_env *env)
     else
       fprintf(stderr, "quarantinectl: %s: %s\n", env->conf_path, strerror(-rc));
     free(errors);
-    return CTL_EXIT_FAIL;
+    return CTL_SOURCE_EXIT_FAIL;
   }
   if(!env->state_dir)
     env->state_dir = env->cfg->state_dir;
@@ -80,7 +82,7 @@ int ctl_env_load(struct ctl_env *env)
   return 0;
 }
 
-void ctl_env_free(struct ctl_env *env)
+void ctl_source_env_free(struct ctl_source_env *env)
 {
   cfg_free(env->cfg);
   env->cfg = NULL;
@@ -157,8 +159,8 @@ static int get_one(const char *socket, const char *url, const char *path,
   return 0;
 }
 
-int ctl_get(const struct ctl_env *env, const char *path, bool socket_only,
-            char **body, long *status)
+int ctl_source_get(const struct ctl_source_env *env, const char *path,
+                   bool socket_only, char **body, long *status)
 {
   long timeout = env->timeout_ms ? env->timeout_ms : 5000;
   int rc = -ENOTCONN;
@@ -177,7 +179,7 @@ int ctl_get(const struct ctl_env *env, const char *path, bool socket_only,
 
 /* ===== Conflicts ===== */
 
-void ctl_data_free(struct ctl_data *d)
+void ctl_source_data_free(struct ctl_source_data *d)
 {
   size_t i;
 
@@ -189,10 +191,10 @@ void ctl_data_free(struct ctl_data *d)
   memset(d, 0, sizeof(*d));
 }
 
-static int add_tenant(struct ctl_data *d, const char *name,
+static int add_tenant(struct ctl_source_data *d, const char *name,
                       struct conflict_set *set)
 {
-  struct ctl_tenant *t = realloc(d->t, (d->n + 1) * sizeof(*t));
+  struct ctl_source_tenant *t = realloc(d->t, (d->n + 1) * sizeof(*t));
 
   if(!t)
     return -ENOMEM;
@@ -206,11 +208,11 @@ static int add_tenant(struct ctl_data *d, const char *name,
 
 /* from_daemon() reads /conflicts.json.  Returns 0, -ENOTCONN (no daemon),
  * -ENOENT (no such tenant; printed), or another error (printed). */
-static int from_daemon(const struct ctl_env *env, const char *tenant,
-                       struct ctl_data *d)
+static int from_daemon(const struct ctl_source_env *env, const char *tenant,
+                       struct ctl_source_data *d)
 {
   char path[512], *body = NULL, *esc = NULL;
-  const cJSON *t;
+  const cJSON *t, *tenants;
   cJSON *doc;
   long status = 0;
   int rc;
@@ -223,7 +225,7 @@ static int from_daemon(const struct ctl_env *env, const char *tenant,
   snprintf(path, sizeof(path), "/conflicts.json%s%s", esc ? "?tenant=" : "",
            esc ? esc : "");
   curl_free(esc);
-  rc = ctl_get(env, path, true, &body, &status);
+  rc = ctl_source_get(env, path, true, &body, &status);
   if(rc) {
     if(rc != -ENOTCONN)
       fprintf(stderr, "quarantinectl: %s: %s\n", env->socket,
@@ -244,15 +246,21 @@ static int from_daemon(const struct ctl_env *env, const char *tenant,
             env->socket, status);
     return -EBADMSG;
   }
-  cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(doc, "tenants"))
+  tenants = NULL;
+  if(jsonx_get_array(doc, "tenants", &tenants) || !tenants) {
+    fprintf(stderr, "quarantinectl: %s: unexpected answer\n", env->socket);
+    cJSON_Delete(doc);
+    return -EBADMSG;
+  }
+  cJSON_ArrayForEach(t, tenants)
   {
-    const cJSON *name = cJSON_GetObjectItemCaseSensitive(t, "name");
+    const cJSON *list = NULL;
+    const char *name = NULL;
     struct conflict_set *set = NULL;
 
-    if(!cJSON_IsString(name) ||
-       conflict_set_from_json(cJSON_GetObjectItemCaseSensitive(t, "conflicts"),
-                              name->valuestring, &set) ||
-       add_tenant(d, name->valuestring, set)) {
+    if(jsonx_get_str(t, "name", &name) || !name ||
+       jsonx_get_array(t, "conflicts", &list) ||
+       conflict_json_decode_set(list, name, &set) || add_tenant(d, name, set)) {
       conflict_set_free(set);
       fprintf(stderr, "quarantinectl: %s: unexpected answer\n", env->socket);
       cJSON_Delete(doc);
@@ -264,80 +272,53 @@ static int from_daemon(const struct ctl_env *env, const char *tenant,
   return 0;
 }
 
-/* read_file() reads path whole; NULL with errno set on failure. */
-static char *read_file(const char *path)
-{
-  struct body b = {NULL, 0};
-  char buf[65536];
-  ssize_t n;
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-  if(fd == -1)
-    return NULL;
-  while((n = read(fd, buf, sizeof(buf))) > 0)
-    if(!on_data(buf, 1, (size_t)n, &b)) {
-      errno = ENOMEM;
-      n = -1;
-      break;
-    }
-  if(n < 0) {
-    int e = errno;
-
-    free(b.p);
-    close(fd);
-    errno = e;
-    return NULL;
-  }
-  close(fd);
-  return b.p ? b.p : strdup("");
-}
-
-/* from_file() reads tenant name's state file; a missing file is an empty
- * inventory.  Never writes, renames or locks anything. */
+/* from_file() reads tenant name's state file through store_read(); a
+ * missing file is an empty inventory.  Never writes, renames or locks
+ * anything. */
 static int from_file(const char *state_dir, const char *name,
-                     struct ctl_data *d)
+                     struct ctl_source_data *d)
 {
-  char *path = store_path(state_dir, name), *text;
-  struct conflict_set *set = NULL;
-  const cJSON *schema;
-  cJSON *doc;
+  char *path = tfiles_path(state_dir, name, TFILES_STATE);
+  struct store_state st;
+  const char *why;
+  long schema;
+  int rc;
 
-  if(!path)
-    return -ENOMEM;
-  text = read_file(path);
-  if(!text) {
-    int e = errno;
-
-    if(e == ENOENT) {
-      free(path);
-      set = conflict_set_new(name);
-      return set ? add_tenant(d, name, set) : -ENOMEM;
-    }
-    fprintf(stderr, "quarantinectl: %s: %s\n", path, strerror(e));
-    free(path);
-    return -e;
+  if(!path) {
+    fprintf(stderr, "quarantinectl: '%s' cannot name a state file\n", name);
+    return -EINVAL;
   }
-  doc = cJSON_Parse(text);
-  free(text);
-  schema = cJSON_GetObjectItemCaseSensitive(doc, "schema");
-  if(!doc || !cJSON_IsNumber(schema) || schema->valuedouble > STORE_SCHEMA ||
-     conflict_set_from_json(cJSON_GetObjectItemCaseSensitive(doc, "conflicts"),
-                            name, &set)) {
-    fprintf(stderr, "quarantinectl: %s: not a state file this version reads\n",
-            path);
-    cJSON_Delete(doc);
-    free(path);
-    return -EBADMSG;
-  }
-  cJSON_Delete(doc);
+  memset(&st, 0, sizeof(st));
+  rc = store_read(path, name, &st, &why, &schema);
+  if(rc == -ENOENT)
+    rc = 0;
+  else if(rc == -EBADMSG)
+    fprintf(stderr,
+            "quarantinectl: %s: not a state file this version reads (%s)\n",
+            path, why);
+  else if(rc == -EPROTONOSUPPORT)
+    fprintf(stderr,
+            "quarantinectl: %s: written with schema %ld, newer than this "
+            "quarantinectl reads (%d)\n",
+            path, schema, STORE_SCHEMA);
+  else if(rc)
+    fprintf(stderr, "quarantinectl: %s: %s\n", path, strerror(-rc));
   free(path);
-  return add_tenant(d, name, set);
+  if(rc)
+    return rc;
+  if(!st.conflicts)
+    st.conflicts = conflict_set_new(name);
+  rc = st.conflicts ? add_tenant(d, name, st.conflicts) : -ENOMEM;
+  if(!rc)
+    st.conflicts = NULL;
+  store_state_clear(&st);
+  return rc;
 }
 
 /* from_dir() reads the state files of the configured tenants, or of every
  * <name>.state.json in the directory when there is no configuration. */
-static int from_dir(const struct ctl_env *env, const char *tenant,
-                    struct ctl_data *d)
+static int from_dir(const struct ctl_source_env *env, const char *tenant,
+                    struct ctl_source_data *d)
 {
   const struct cfg_tenant *tc;
   struct dirent *e;
@@ -383,15 +364,15 @@ static int from_dir(const struct ctl_env *env, const char *tenant,
   return rc;
 }
 
-int ctl_load_conflicts(const struct ctl_env *env, const char *tenant,
-                       struct ctl_data *out)
+int ctl_source_load(const struct ctl_source_env *env, const char *tenant,
+                    struct ctl_source_data *out)
 {
   int rc;
 
   memset(out, 0, sizeof(*out));
   rc = from_daemon(env, tenant, out);
   if(rc == -ENOTCONN) {
-    ctl_data_free(out);
+    ctl_source_data_free(out);
     /* Said to a person only; scripts see the same output either way. */
     if(isatty(STDERR_FILENO))
       fprintf(stderr, "quarantinectl: the daemon does not answer; reading %s\n",
@@ -401,8 +382,8 @@ int ctl_load_conflicts(const struct ctl_env *env, const char *tenant,
   if(rc == -ENOMEM)
     fprintf(stderr, "quarantinectl: out of memory\n");
   if(rc) {
-    ctl_data_free(out);
-    return CTL_EXIT_FAIL;
+    ctl_source_data_free(out);
+    return CTL_SOURCE_EXIT_FAIL;
   }
   return 0;
 }

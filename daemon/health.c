@@ -30,6 +30,7 @@
 #include <microhttpd.h>
 
 #include "cfg.h"
+#include "cfgval.h"
 #include "log.h"
 #include "metrics.h"
 
@@ -429,7 +430,7 @@ static int listener_new(struct health *h, const char *listen, const char *path)
     if(fd == -1)
       goto fail;
   }
-  else if(cfg_parse_listen(listen, &ss, &sslen)) {
+  else if(cfgval_listen(listen, &ss, &sslen)) {
     log_errx("health: '%s' is not ADDRESS:PORT", listen);
     goto fail;
   }

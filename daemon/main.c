@@ -20,11 +20,12 @@
 #include <uv.h>
 
 #include "alert.h"
-#include "apply.h"
 #include "cfg.h"
 #include "health.h"
 #include "log.h"
 #include "notify.h"
+#include "preflight.h"
+#include "rlimit.h"
 #include "status.h"
 #include "tenant.h"
 
@@ -35,7 +36,7 @@
 struct daemon {
   uv_loop_t loop;
   uv_signal_t sigterm, sigint, sighup;
-  struct notify notify;
+  struct notify *notify;   /* the watchdog; owned */
   uv_timer_t status_timer; /* refreshes STATUS= ("last cycle 12s ago") */
   struct health *health;   /* the HTTP endpoint; owned */
   time_t started;
@@ -47,17 +48,26 @@ struct daemon {
   const char *conf_path;
   char *state_dir; /* fixed at start-up; owned */
   int debug;       /* -d: log level stays at debug */
+  int foreground;  /* -F: log to stderr at the configured level */
   int stopping;
+  int fd_short; /* a tenant's last cycle failed for want of descriptors */
 };
 
 static void usage(void)
 {
   fprintf(stderr,
-          "usage: quarantined [-dnV] [-f file]\n"
+          "usage: quarantined [-dFV] [-f file]\n"
+          "       quarantined -n [-f file] [-u user]\n"
           "  -d       stay in the foreground, log to stderr at "
           "debug level\n"
+          "  -F       stay in the foreground, log to stderr at the "
+          "configured level\n"
           "  -f file  configuration file (default %s)\n"
-          "  -n       check the configuration and exit\n"
+          "  -n       check the configuration and the files it names, "
+          "and exit\n"
+          "  -u user  with -n: check the files for user (root only; "
+          "default: the\n"
+          "           service's dynamic user as root, else yourself)\n"
           "  -V       print the version and exit\n",
           QD_CONFFILE);
   exit(2);
@@ -100,6 +110,41 @@ static int prepare_state_dir(const char *dir)
   return 0;
 }
 
+/* fd_health() logs and alerts once when tenant t's last cycle failed for
+ * want of file descriptors, and logs once when no tenant's does any
+ * more.  The cycles themselves are retried with the tenant's backoff. */
+static void fd_health(struct daemon *d, struct tenant *t, int result)
+{
+  struct alert_event ev;
+  char msg[512];
+
+  if(!t) {
+    if(d->fd_short)
+      log_notice("file descriptors: cycles work again");
+    d->fd_short = 0;
+    return;
+  }
+  if(d->fd_short)
+    return;
+  d->fd_short = 1;
+  if(result == -EMFILE)
+    snprintf(msg, sizeof(msg),
+             "out of file descriptors (EMFILE) with a soft limit of %llu: "
+             "cycles fail and are retried with backoff; raise LimitNOFILE= "
+             "in the unit (or ulimit -n), or lower max_concurrency",
+             rlimit_nofile_soft());
+  else
+    snprintf(msg, sizeof(msg),
+             "the system's file table is full (ENFILE): cycles fail and are "
+             "retried with backoff; see fs.file-max and what holds the "
+             "descriptors");
+  log_errx("tenant %s: %s", tenant_name(t), msg);
+  alert_event_init(&ev, ALERT_DAEMON_FDS, tenant_name(t), NULL);
+  ev.message = msg;
+  if(d->alert)
+    alert_emit(d->alert, &ev);
+}
+
 /* get_view() is the daemon as the health endpoint and STATUS= see it. */
 static void get_view(void *arg, struct status_view *v)
 {
@@ -112,15 +157,28 @@ static void get_view(void *arg, struct status_view *v)
 }
 
 /* update_status() sends STATUS=, e.g. "2 tenants, 5 conflicts (1 stuck),
- * last cycle 12s ago". */
+ * last cycle 12s ago", with "; out of file descriptors" while a tenant's
+ * last cycle failed for want of them (see fd_health()). */
 static void update_status(struct daemon *d)
 {
   struct status_view v;
+  struct tenant *short_t = NULL;
+  struct tenant_stats st;
+  int short_rc = 0;
   char line[256];
+  size_t i;
 
+  for(i = 0; i < d->ntenants && !short_t; i++) {
+    tenant_get_stats(d->tenants[i], &st);
+    if(st.last_result == -EMFILE || st.last_result == -ENFILE) {
+      short_t = d->tenants[i];
+      short_rc = st.last_result;
+    }
+  }
+  fd_health(d, short_t, short_rc);
   get_view(d, &v);
   status_line(&v, time(NULL), line, sizeof(line));
-  notify_status("%s", line);
+  notify_status("%s%s", line, short_t ? "; out of file descriptors" : "");
 }
 
 static void on_status_timer(uv_timer_t *t)
@@ -148,7 +206,7 @@ static void on_tenant_closed(void *arg)
   struct daemon *d = arg;
 
   if(--d->closing == 0 && d->stopping) {
-    alert_close(d->alert);
+    alert_close(d->alert, NULL, NULL);
     d->alert = NULL;
   }
 }
@@ -223,12 +281,12 @@ static int reload_alerts_and_tenants(struct daemon *d, const struct cfg *ncfg)
   rc = start_tenants(d, ncfg, &ts, &n);
   if(rc) {
     d->alert = old;
-    alert_close(na);
+    alert_close(na, NULL, NULL);
     return rc;
   }
   close_tenants(d, d->tenants, d->ntenants);
   /* The old tenants are closed: none of them emits another alert. */
-  alert_close(old);
+  alert_close(old, NULL, NULL);
   d->tenants = ts;
   d->ntenants = n;
   return 0;
@@ -304,7 +362,7 @@ static void stop(struct daemon *d, const char *why)
   uv_close((uv_handle_t *)&d->sigterm, NULL);
   uv_close((uv_handle_t *)&d->sigint, NULL);
   uv_close((uv_handle_t *)&d->sighup, NULL);
-  notify_close(&d->notify);
+  notify_close(d->notify, NULL, NULL);
   uv_close((uv_handle_t *)&d->status_timer, NULL);
   health_close(d->health, NULL, NULL);
   d->health = NULL;
@@ -312,7 +370,7 @@ static void stop(struct daemon *d, const char *why)
   d->tenants = NULL;
   d->ntenants = 0;
   if(!d->closing) {
-    alert_close(d->alert);
+    alert_close(d->alert, NULL, NULL);
     d->alert = NULL;
   }
 }
@@ -345,25 +403,46 @@ static int start_signal(struct daemon *d, uv_signal_t *h, int signum)
   return uv_signal_start(h, on_signal, signum);
 }
 
-static int check_config(const char *path)
+/* check_config() is -n: the file, then every file it names, checked for
+ * user (a name or uid), or for the service's user: ourselves, or, for
+ * root, the dynamic user the shipped unit runs as. */
+static int check_config(const char *path, const char *user)
 {
-  const struct cfg_tenant *tc;
+  struct preflight_user u;
   struct cfg *cfg = NULL;
-  char *errors = NULL;
-  int bad = 0;
+  char *errors = NULL, why[128];
+  int bad;
 
+  if(user) {
+    if(preflight_user_lookup(user, &u, why, sizeof(why))) {
+      fprintf(stderr, "quarantined: -u: %s\n", why);
+      return 2;
+    }
+    if(!u.self && geteuid() != 0) {
+      fprintf(stderr,
+              "quarantined: -u %s: only root can check as another "
+              "user\n",
+              user);
+      return 2;
+    }
+  }
+  else if(geteuid() == 0)
+    preflight_user_dynamic(&u);
+  else
+    preflight_user_self(&u);
   if(cfg_load(path, &cfg, &errors)) {
     fputs(errors, stderr);
     free(errors);
     return 1;
   }
-  /* The known-anchors file of each tenant that may apply, line by line. */
-  for(tc = cfg->tenants; tc; tc = tc->next)
-    bad |= apply_check_config(tc, stderr) != 0;
+  bad = preflight_check(cfg, &u, stderr);
   cfg_free(cfg);
   if(bad)
     return 1;
-  printf("configuration OK\n");
+  if(u.self)
+    printf("configuration OK\n");
+  else
+    printf("configuration OK (files checked as %s)\n", u.name);
   return 0;
 }
 
@@ -371,20 +450,27 @@ int main(int argc, char *argv[])
 {
   struct daemon d;
   char *errors = NULL;
+  const char *check_user = NULL;
   int ch, check_only = 0, rc;
 
   memset(&d, 0, sizeof(d));
   d.conf_path = QD_CONFFILE;
-  while((ch = getopt(argc, argv, "df:nVh")) != -1) {
+  while((ch = getopt(argc, argv, "dFf:nu:Vh")) != -1) {
     switch(ch) {
     case 'd':
       d.debug = 1;
+      break;
+    case 'F':
+      d.foreground = 1;
       break;
     case 'f':
       d.conf_path = optarg;
       break;
     case 'n':
       check_only = 1;
+      break;
+    case 'u':
+      check_user = optarg;
       break;
     case 'V':
       printf("quarantined %s\n", QD_VERSION);
@@ -393,11 +479,11 @@ int main(int argc, char *argv[])
       usage();
     }
   }
-  if(optind != argc)
+  if(optind != argc || (check_user && !check_only))
     usage();
 
   if(check_only)
-    return check_config(d.conf_path);
+    return check_config(d.conf_path, check_user);
 
   /* Secrets live in this process's memory: no core dumps, no ptrace. */
   if(prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == -1)
@@ -405,9 +491,20 @@ int main(int argc, char *argv[])
   umask(027);
   signal(SIGPIPE, SIG_IGN);
 
-  log_init("quarantined", d.debug);
+  log_init("quarantined", d.debug || d.foreground);
   if(d.debug)
     log_set_level(LOG_DEBUG);
+  {
+    unsigned long long before, after;
+
+    rc = rlimit_raise_nofile(&before, &after);
+    if(rc)
+      log_warnx("file descriptors: cannot raise the soft limit: %s",
+                strerror(-rc));
+    else if(before != after)
+      log_info("file descriptors: soft limit raised from %llu to %llu", before,
+               after);
+  }
   if(cfg_load(d.conf_path, &d.cfg, &errors)) {
     log_lines(errors, "");
     free(errors);
@@ -428,10 +525,10 @@ int main(int argc, char *argv[])
      (rc = start_signal(&d, &d.sigint, SIGINT)) ||
      (rc = start_signal(&d, &d.sighup, SIGHUP)))
     fatalx("uv_signal_start: %s", uv_strerror(rc));
-  rc = notify_init(&d.notify, &d.loop);
+  rc = notify_new(&d.loop, &d.notify);
   if(rc)
-    fatalx("notify_init: %s", uv_strerror(rc));
-  notify_set_check(&d.notify, is_wedged, &d);
+    fatalx("notify_new: %s", strerror(-rc));
+  notify_set_check(d.notify, is_wedged, &d);
   d.started = time(NULL);
   {
     struct alert_opts ao;

@@ -4,6 +4,7 @@
  * documents of the health endpoint, from a struct status_view.
  */
 #include "status.h"
+#include "timex.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -13,6 +14,8 @@
 
 #include "alert.h"
 #include "log.h"
+#include "conflict_json.h"
+#include "jsonx.h"
 #include "tenant.h"
 
 #ifndef QD_VERSION
@@ -125,20 +128,6 @@ bool status_wedged(const struct status_view *v, time_t now, char *why,
   return why[0] != '\0';
 }
 
-void status_age(long s, char *buf, size_t len)
-{
-  if(s < 0)
-    s = 0;
-  if(s < 120)
-    snprintf(buf, len, "%lds", s);
-  else if(s < 7200)
-    snprintf(buf, len, "%ldm", s / 60);
-  else if(s < 172800)
-    snprintf(buf, len, "%ldh", s / 3600);
-  else
-    snprintf(buf, len, "%ldd", s / 86400);
-}
-
 void status_line(const struct status_view *v, time_t now, char *buf, size_t len)
 {
   struct tenant_stats st;
@@ -159,7 +148,7 @@ void status_line(const struct status_view *v, time_t now, char *buf, size_t len)
       last = st.last_failure;
   }
   if(last) {
-    status_age((long)(now - last), when, sizeof(when));
+    timex_format_age((long)(now - last), when, sizeof(when));
     snprintf(extra, sizeof(extra), ", last cycle %s ago", when);
   }
   else
@@ -174,19 +163,6 @@ void status_line(const struct status_view *v, time_t now, char *buf, size_t len)
   }
 }
 
-/* add_time() adds member name as an RFC 3339 time, or null for 0. */
-static void add_time(cJSON *obj, const char *name, time_t t)
-{
-  char buf[CONFLICT_TIME_LEN];
-
-  if(!t) {
-    cJSON_AddNullToObject(obj, name);
-    return;
-  }
-  conflict_format_time(t, buf, sizeof(buf));
-  cJSON_AddStringToObject(obj, name, buf);
-}
-
 static const char *token_word(int token)
 {
   if(token > 0)
@@ -196,42 +172,80 @@ static const char *token_word(int token)
   return token == -EACCES || token == -EINVAL ? "refused" : "failing";
 }
 
+/* tenant_json() returns tenant t's object of /status.json, or NULL when
+ * out of memory. */
 static cJSON *tenant_json(struct tenant *t, time_t now)
 {
   struct tenant_stats st;
   struct status_counts sc;
   cJSON *o = cJSON_CreateObject(), *states;
+  const char *result = NULL;
   time_t last;
-  int s;
+  int s, rc = 0;
 
   if(!o)
     return NULL;
   tenant_get_stats(t, &st);
   status_count(tenant_conflicts(t), now, &sc);
   last = st.last_success > st.last_failure ? st.last_success : st.last_failure;
-  cJSON_AddStringToObject(o, "name", tenant_name(t));
-  cJSON_AddNumberToObject(o, "conflicts", (double)sc.total);
-  states = cJSON_AddObjectToObject(o, "states");
-  for(s = CONFLICT_ACTIVE; s <= CONFLICT_STUCK && states; s++)
-    cJSON_AddNumberToObject(states, conflict_state_name(s),
-                            (double)sc.by_state[s]);
-  cJSON_AddNumberToObject(o, "oldestSeconds", (double)sc.oldest);
-  add_time(o, "lastCycle", last);
   if(last)
-    cJSON_AddStringToObject(
-        o, "lastResult",
-        st.failures && st.last_failure >= st.last_success ? "failed" : "ok");
-  else
-    cJSON_AddNullToObject(o, "lastResult");
-  add_time(o, "lastGoodCycle", st.last_success);
-  add_time(o, "nextCycle", st.next_cycle);
-  cJSON_AddBoolToObject(o, "running", st.busy_since != 0);
-  cJSON_AddNumberToObject(o, "consecutiveFailures", st.failures);
-  cJSON_AddNumberToObject(o, "cyclesOk", (double)st.cycles_ok);
-  cJSON_AddNumberToObject(o, "cyclesFailed", (double)st.cycles_failed);
-  cJSON_AddNumberToObject(o, "intervalSeconds", st.interval);
-  cJSON_AddStringToObject(o, "token", token_word(st.token));
+    result =
+        st.failures && st.last_failure >= st.last_success ? "failed" : "ok";
+  rc |= jsonx_add_str(o, "name", tenant_name(t));
+  rc |= jsonx_add_number(o, "conflicts", (double)sc.total);
+  states = cJSON_AddObjectToObject(o, "states");
+  rc |= states ? 0 : -ENOMEM;
+  for(s = CONFLICT_ACTIVE; s <= CONFLICT_STUCK && states; s++)
+    rc |= jsonx_add_number(states, conflict_state_name(s),
+                           (double)sc.by_state[s]);
+  rc |= jsonx_add_number(o, "oldestSeconds", (double)sc.oldest);
+  rc |= jsonx_add_time(o, "lastCycle", last);
+  rc |= jsonx_add_str(o, "lastResult", result);
+  rc |= jsonx_add_time(o, "lastGoodCycle", st.last_success);
+  rc |= jsonx_add_time(o, "nextCycle", st.next_cycle);
+  rc |= jsonx_add_bool(o, "running", st.busy_since != 0);
+  rc |= jsonx_add_number(o, "consecutiveFailures", st.failures);
+  rc |= jsonx_add_number(o, "cyclesOk", (double)st.cycles_ok);
+  rc |= jsonx_add_number(o, "cyclesFailed", (double)st.cycles_failed);
+  rc |= jsonx_add_number(o, "intervalSeconds", st.interval);
+  rc |= jsonx_add_str(o, "token", token_word(st.token));
+  if(rc) {
+    cJSON_Delete(o);
+    return NULL;
+  }
   return o;
+}
+
+/* sink_json() returns the object of alert sink i of as, or NULL when out
+ * of memory. */
+static cJSON *sink_json(const struct alert_stats *as, size_t i)
+{
+  cJSON *o = cJSON_CreateObject();
+  int rc;
+
+  if(!o)
+    return NULL;
+  rc = jsonx_add_str(o, "sink", as->sink[i].name) |
+       jsonx_add_number(o, "delivered", (double)as->sink[i].delivered) |
+       jsonx_add_number(o, "pending", (double)as->sink[i].pending) |
+       jsonx_add_number(o, "dropped", (double)as->sink[i].dropped) |
+       jsonx_add_bool(o, "full", as->sink[i].full);
+  if(rc) {
+    cJSON_Delete(o);
+    return NULL;
+  }
+  return o;
+}
+
+/* add_item() appends item (NULL: creation failed) to arr.  Returns 0 or
+ * -ENOMEM (item freed). */
+static int add_item(cJSON *arr, cJSON *item)
+{
+  if(!arr || !item || !cJSON_AddItemToArray(arr, item)) {
+    cJSON_Delete(item);
+    return -ENOMEM;
+  }
+  return 0;
 }
 
 cJSON *status_json(const struct status_view *v, time_t now)
@@ -241,36 +255,33 @@ cJSON *status_json(const struct status_view *v, time_t now)
   char why[1024];
   size_t i;
   bool ready;
+  int rc = 0;
 
   if(!root)
     return NULL;
-  cJSON_AddStringToObject(root, "version", QD_VERSION);
-  cJSON_AddNumberToObject(root, "pid", (double)getpid());
-  add_time(root, "started", v->started);
-  add_time(root, "now", now);
   ready = status_ready(v, now, why, sizeof(why));
-  cJSON_AddBoolToObject(root, "ready", ready);
+  rc |= jsonx_add_str(root, "version", QD_VERSION);
+  rc |= jsonx_add_number(root, "pid", (double)getpid());
+  rc |= jsonx_add_time(root, "started", v->started);
+  rc |= jsonx_add_time(root, "now", now);
+  rc |= jsonx_add_bool(root, "ready", ready);
   reasons = cJSON_AddArrayToObject(root, "reasons");
-  if(!ready && reasons)
-    cJSON_AddItemToArray(reasons, cJSON_CreateString(why));
+  if(!ready)
+    rc |= add_item(reasons, cJSON_CreateString(why));
   arr = cJSON_AddArrayToObject(root, "tenants");
-  for(i = 0; arr && i < v->ntenants; i++)
-    cJSON_AddItemToArray(arr, tenant_json(v->tenants[i], now));
+  rc |= arr ? 0 : -ENOMEM;
+  for(i = 0; !rc && i < v->ntenants; i++)
+    rc |= add_item(arr, tenant_json(v->tenants[i], now));
   arr = cJSON_AddArrayToObject(root, "alerts");
-  if(v->alert && arr) {
+  rc |= arr ? 0 : -ENOMEM;
+  if(v->alert && !rc) {
     alert_get_stats(v->alert, &as);
-    for(i = 0; i < as.nsinks; i++) {
-      cJSON *o = cJSON_CreateObject();
-
-      if(!o)
-        break;
-      cJSON_AddStringToObject(o, "sink", as.sink[i].name);
-      cJSON_AddNumberToObject(o, "delivered", (double)as.sink[i].delivered);
-      cJSON_AddNumberToObject(o, "pending", (double)as.sink[i].pending);
-      cJSON_AddNumberToObject(o, "dropped", (double)as.sink[i].dropped);
-      cJSON_AddBoolToObject(o, "full", as.sink[i].full);
-      cJSON_AddItemToArray(arr, o);
-    }
+    for(i = 0; !rc && i < as.nsinks; i++)
+      rc |= add_item(arr, sink_json(&as, i));
+  }
+  if(rc || !reasons) {
+    cJSON_Delete(root);
+    return NULL;
   }
   return root;
 }
@@ -280,12 +291,14 @@ cJSON *status_conflicts_json(const struct status_view *v, const char *tenant,
 {
   cJSON *root = cJSON_CreateObject(), *arr;
   size_t i;
+  int rc = 0;
 
   *found = !tenant;
   if(!root)
     return NULL;
   arr = cJSON_AddArrayToObject(root, "tenants");
-  for(i = 0; arr && i < v->ntenants; i++) {
+  rc |= arr ? 0 : -ENOMEM;
+  for(i = 0; !rc && i < v->ntenants; i++) {
     const struct conflict_set *set = tenant_conflicts(v->tenants[i]);
     const char *name = tenant_name(v->tenants[i]);
     cJSON *o, *list;
@@ -294,18 +307,19 @@ cJSON *status_conflicts_json(const struct status_view *v, const char *tenant,
       continue;
     *found = true;
     o = cJSON_CreateObject();
-    if(!o)
-      goto oom;
-    cJSON_AddItemToArray(arr, o);
-    cJSON_AddStringToObject(o, "name", name);
-    list = set ? conflict_set_to_json(set) : cJSON_CreateArray();
-    if(!list)
-      goto oom;
-    cJSON_AddItemToObject(o, "conflicts", list);
+    rc |= add_item(arr, o);
+    if(rc)
+      break;
+    rc |= jsonx_add_str(o, "name", name);
+    list = set ? conflict_json_encode_set(set) : cJSON_CreateArray();
+    if(!list || !cJSON_AddItemToObject(o, "conflicts", list)) {
+      cJSON_Delete(list);
+      rc = -ENOMEM;
+    }
   }
-  if(arr)
-    return root;
-oom:
-  cJSON_Delete(root);
-  return NULL;
+  if(rc) {
+    cJSON_Delete(root);
+    return NULL;
+  }
+  return root;
 }

@@ -16,7 +16,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "conflict.h"
+#include "conflict_set.h"
 
 struct alert;
 struct tenant;
@@ -63,9 +63,6 @@ bool status_ready(const struct status_view *v, time_t now, char *why,
  * why names it. */
 bool status_wedged(const struct status_view *v, time_t now, char *why,
                    size_t len);
-
-/* status_age() writes a short age: "45s", "12m", "5h", "3d". */
-void status_age(long seconds, char *buf, size_t len);
 
 /* status_line() writes the STATUS= text, e.g. "2 tenants, 5 conflicts (1
  * stuck), last cycle 12s ago". */

@@ -2,15 +2,21 @@
  *
  * check_alert: the JSON lines sink (fields, one line per event, mode,
  * rotation, queueing on a full disk and later delivery), the messages,
- * and the journald/syslog sink's fallback.
+ * and what the journald/syslog sink sends, as received on a journald
+ * socket and a /dev/log of the test's own (tu_logger_capture()): native
+ * fields with journald, key=value lines to syslog(3) without it.
  */
 #include <check.h>
 #include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <cjson/cJSON.h>
 
 #include "alert.h"
 #include "testutil.h"
@@ -99,7 +105,7 @@ START_TEST(test_jsonl_fields)
   alert_event_init(&ev, ALERT_CONFLICT_CLEARED, "contoso", proxy_c);
   ck_assert_int_eq(alert_emit(a, &ev), 0);
   ck_assert_uint_eq(alert_pending_count(a), 0);
-  alert_close(a);
+  alert_close(a, NULL, NULL);
 
   ck_assert_int_eq(stat(path, &st), 0);
   ck_assert_int_eq(st.st_mode & 07777, 0640);
@@ -185,7 +191,7 @@ START_TEST(test_anchor_event)
   ev.anchor = &an;
   ev.message = "applied";
   ck_assert_int_eq(alert_emit(a, &ev), 0);
-  alert_close(a);
+  alert_close(a, NULL, NULL);
   n = read_lines(path, l, 4);
   ck_assert_int_eq(n, 2);
   ck_assert_str_eq(str(l[0], "event"), "anchor.refused");
@@ -221,7 +227,7 @@ START_TEST(test_stable_id)
   ev.message = "custom text";
   ev.severity = LOG_ERR;
   ck_assert_int_eq(alert_emit(a, &ev), 0);
-  alert_close(a);
+  alert_close(a, NULL, NULL);
   n = read_lines(path, l, 4);
   ck_assert_int_eq(n, 3);
   ck_assert_str_eq(str(l[0], "id"), str(l[1], "id"));
@@ -258,7 +264,7 @@ START_TEST(test_rotation)
   ck_assert_int_eq(alert_emit(a, &ev), 0);
   ck_assert_int_eq(read_lines(path, l, 4), 1);
   cJSON_Delete(l[0]);
-  alert_close(a);
+  alert_close(a, NULL, NULL);
   free(rotated);
 }
 END_TEST
@@ -287,7 +293,7 @@ START_TEST(test_full_disk_queue)
   ck_assert_uint_eq(alert_pending_count(a), 0);
   alert_event_init(&ev, ALERT_CONFLICT_DETECTED, "contoso", proxy_c);
   ck_assert_int_eq(alert_emit(a, &ev), 0);
-  alert_close(a);
+  alert_close(a, NULL, NULL);
   n = read_lines(path, l, 8);
   ck_assert_int_eq(n, 3);
   ck_assert_str_eq(str(l[0], "event"), "conflict.detected");
@@ -314,31 +320,256 @@ START_TEST(test_missing_dir_queues)
   ck_assert_int_eq(mkdir(sub, 0750), 0);
   ck_assert_int_eq(alert_flush(a), 0);
   ck_assert_uint_eq(alert_pending_count(a), 0);
-  alert_close(a);
+  alert_close(a, NULL, NULL);
   free(sub);
 }
 END_TEST
 
-START_TEST(test_syslog_fallback)
+/* emit_four() sends four events through the journald/syslog sink (in
+ * tu_logger_capture()'s child, so no ck_assert): returns 0, or the step
+ * that failed. */
+static int emit_four(void *arg)
 {
   struct alert_opts opts = {true, LOG_LOCAL3, NULL};
   struct alert *a;
   struct alert_event ev;
 
-  /* No journald here (or no libsystemd): syslog(3) must take it. */
-  ck_assert_int_eq(alert_open(&opts, &a), 0);
+  (void)arg;
+  if(alert_open(&opts, &a))
+    return 1;
   alert_event_init(&ev, ALERT_CONFLICT_DETECTED, "contoso", upn_c);
-  ck_assert_int_eq(alert_emit(a, &ev), 0);
+  if(alert_emit(a, &ev))
+    return 2;
   alert_event_init(&ev, ALERT_CONFLICT_CLEARED, "contoso", proxy_c);
-  ck_assert_int_eq(alert_emit(a, &ev), 0);
+  if(alert_emit(a, &ev))
+    return 3;
   alert_event_init(&ev, ALERT_CONFLICT_CLEARED, "contoso", NULL);
-  ck_assert_int_eq(alert_emit(a, &ev), 0);
-  alert_close(a);
+  if(alert_emit(a, &ev))
+    return 4;
+  alert_close(a, NULL, NULL);
   opts.syslog_facility = 0;
-  ck_assert_int_eq(alert_open(&opts, &a), 0);
+  if(alert_open(&opts, &a))
+    return 5;
   alert_event_init(&ev, ALERT_CONFLICT_DETECTED, "contoso", proxy_c);
-  ck_assert_int_eq(alert_emit(a, &ev), 0);
-  alert_close(a);
+  if(alert_emit(a, &ev))
+    return 6;
+  alert_close(a, NULL, NULL);
+  return 0;
+}
+
+/* syslog_pri() is the <PRI> at the start of a syslog datagram. */
+static int syslog_pri(const char *msg)
+{
+  int pri = -1;
+
+  ck_assert_msg(sscanf(msg, "<%d>", &pri) == 1, "no <PRI>: %s", msg);
+  return pri;
+}
+
+/* kv_get() finds key in the key=value line after the datagram's header
+ * ("<PRI>Mmm dd hh:mm:ss tag: ") and copies its value, unquoted, into
+ * out.  A value is bare up to the next space, or "quoted" with \" and
+ * \\ escapes.  Returns out, or NULL when the key is absent. */
+static const char *kv_get(const char *msg, const char *key, char *out,
+                          size_t len)
+{
+  const char *p = strstr(msg, ": ");
+
+  ck_assert_msg(p != NULL, "no header: %s", msg);
+  p += 2;
+  while(*p) {
+    const char *eq = strchr(p, '=');
+    bool match;
+    size_t o = 0;
+
+    ck_assert_msg(eq != NULL, "not key=value at: %s", p);
+    match = (size_t)(eq - p) == strlen(key) && !strncmp(p, key, strlen(key));
+    p = eq + 1;
+    if(*p == '"') {
+      for(p++; *p && *p != '"'; p++) {
+        if(*p == '\\')
+          p++;
+        if(o + 1 < len)
+          out[o++] = *p;
+      }
+      ck_assert_msg(*p == '"', "unterminated value of %s", key);
+      p++;
+    }
+    else
+      for(; *p && *p != ' '; p++)
+        if(o + 1 < len)
+          out[o++] = *p;
+    out[o] = '\0';
+    if(match)
+      return out;
+    ck_assert_msg(!*p || *p == ' ', "junk after a value: %s", p);
+    if(*p)
+      p++;
+  }
+  return NULL;
+}
+
+/* assert_kv() asserts the key=value pairs of a syslog datagram: want
+ * holds key, value, key, value, ... NULL; a NULL value means the key
+ * must be absent. */
+static void assert_kv(const char *msg, const char *const *want)
+{
+  char v[1024];
+
+  for(; *want; want += 2) {
+    const char *got = kv_get(msg, want[0], v, sizeof(v));
+
+    if(want[1])
+      ck_assert_msg(got && !strcmp(got, want[1]), "%s=%s, not %s, in %s",
+                    want[0], got ? got : "(absent)", want[1], msg);
+    else
+      ck_assert_msg(!got, "%s=%s in %s", want[0], got, msg);
+  }
+}
+
+START_TEST(test_syslog_fallback)
+{
+  static const char *const detected_upn[] = {"event",
+                                             "conflict.detected",
+                                             "tenant",
+                                             "contoso",
+                                             "object_type",
+                                             "user",
+                                             "object_id",
+                                             "u1",
+                                             "property",
+                                             "upn",
+                                             "value",
+                                             "john@contoso.com",
+                                             "display_name",
+                                             "John Smith",
+                                             "upn",
+                                             "john1234@contoso.onmicrosoft.com",
+                                             "placeholder",
+                                             "yes",
+                                             "original_value",
+                                             "john@contoso.com",
+                                             "state",
+                                             "active",
+                                             NULL};
+  static const char *const cleared_group[] = {"event",
+                                              "conflict.cleared",
+                                              "object_type",
+                                              "group",
+                                              "object_id",
+                                              "g1",
+                                              "value",
+                                              "Sales@contoso.com",
+                                              "display_name",
+                                              "Sales \"EU\"",
+                                              NULL};
+  /* No conflict: only what there is. */
+  static const char *const cleared_none[] = {
+      "event", "conflict.cleared", "tenant", "contoso", "object_id", NULL,
+      NULL};
+  static const char *const detected_group[] = {"event", "conflict.detected",
+                                               "object_id", "g1", NULL};
+  struct tu_datagram *m;
+  char v[1024];
+  int n, i;
+
+  /* No journald: syslog(3) must take it, and this is what the system
+   * logger receives on /dev/log. */
+  n = tu_logger_capture(false, emit_four, NULL, &m);
+  ck_assert_int_eq(n, 4);
+  for(i = 0; i < n; i++)
+    ck_assert(!m[i].journal);
+  ck_assert_int_eq(syslog_pri(m[0].data), LOG_LOCAL3 | LOG_WARNING);
+  assert_kv(m[0].data, detected_upn);
+  ck_assert_uint_gt(strlen(kv_get(m[0].data, "id", v, sizeof(v))), 0);
+  ck_assert_ptr_nonnull(strstr(kv_get(m[0].data, "msg", v, sizeof(v)),
+                               "UPN conflict quarantined on user John Smith"));
+  ck_assert_int_eq(syslog_pri(m[1].data), LOG_LOCAL3 | LOG_NOTICE);
+  assert_kv(m[1].data, cleared_group);
+  ck_assert_int_eq(syslog_pri(m[2].data), LOG_LOCAL3 | LOG_NOTICE);
+  assert_kv(m[2].data, cleared_none);
+  /* Facility 0 is LOG_DAEMON. */
+  ck_assert_int_eq(syslog_pri(m[3].data), LOG_DAEMON | LOG_WARNING);
+  assert_kv(m[3].data, detected_group);
+  tu_datagrams_free(m, n);
+}
+END_TEST
+
+/* jfield() finds key in a datagram of journald's native protocol and
+ * copies its value into out: "KEY=value\n", or, for a value that holds a
+ * newline, "KEY\n" + 64-bit little-endian length + value + "\n".
+ * Returns out, or NULL when the key is absent. */
+static const char *jfield(const struct tu_datagram *d, const char *key,
+                          char *out, size_t len)
+{
+  const char *p = d->data, *end = d->data + d->len;
+
+  while(p < end) {
+    const char *k = p, *val;
+    const char *nl = memchr(p, '\n', (size_t)(end - p));
+    const char *eq = memchr(p, '=', (size_t)(end - p));
+    size_t klen, vlen;
+
+    ck_assert_ptr_nonnull(nl);
+    if(eq && eq < nl) {
+      klen = (size_t)(eq - k);
+      val = eq + 1;
+      vlen = (size_t)(nl - val);
+    }
+    else {
+      uint64_t n = 0;
+      int i;
+
+      klen = (size_t)(nl - k);
+      ck_assert_int_ge(end - nl, 9);
+      for(i = 8; i >= 1; i--)
+        n = n << 8 | (unsigned char)nl[i];
+      val = nl + 9;
+      vlen = (size_t)n;
+      ck_assert(val + vlen < end && val[vlen] == '\n');
+    }
+    p = val + vlen + 1;
+    if(klen == strlen(key) && !strncmp(k, key, klen)) {
+      snprintf(out, len, "%.*s", (int)vlen, val);
+      return out;
+    }
+  }
+  return NULL;
+}
+
+START_TEST(test_journal_fields)
+{
+#ifdef HAVE_LIBSYSTEMD
+  struct tu_datagram *m;
+  char v[1024];
+  int n, i;
+
+  /* With journald: entries with native fields, nothing to syslog. */
+  n = tu_logger_capture(true, emit_four, NULL, &m);
+  ck_assert_int_eq(n, 4);
+  for(i = 0; i < n; i++)
+    ck_assert(m[i].journal);
+  ck_assert_str_eq(jfield(&m[0], "MESSAGE_ID", v, sizeof(v)),
+                   "c0a3882bb77148cbabf99b280e2e3c90");
+  ck_assert_str_eq(jfield(&m[0], "PRIORITY", v, sizeof(v)), "4");
+  ck_assert_str_eq(jfield(&m[0], "SYSLOG_IDENTIFIER", v, sizeof(v)),
+                   "quarantined");
+  ck_assert_str_eq(jfield(&m[0], "QD_EVENT", v, sizeof(v)),
+                   "conflict.detected");
+  ck_assert_str_eq(jfield(&m[0], "QD_TENANT", v, sizeof(v)), "contoso");
+  ck_assert_str_eq(jfield(&m[0], "QD_OBJECT_ID", v, sizeof(v)), "u1");
+  ck_assert_str_eq(jfield(&m[0], "QD_OBJECT_TYPE", v, sizeof(v)), "user");
+  ck_assert_str_eq(jfield(&m[0], "QD_PROPERTY", v, sizeof(v)), "upn");
+  ck_assert_str_eq(jfield(&m[0], "QD_VALUE", v, sizeof(v)), "john@contoso.com");
+  ck_assert_str_eq(jfield(&m[0], "QD_DISPLAY_NAME", v, sizeof(v)),
+                   "John Smith");
+  ck_assert_str_eq(jfield(&m[0], "QD_PLACEHOLDER", v, sizeof(v)), "1");
+  ck_assert_str_eq(jfield(&m[0], "QD_STATE", v, sizeof(v)), "active");
+  ck_assert_ptr_nonnull(strstr(jfield(&m[0], "MESSAGE", v, sizeof(v)),
+                               "UPN conflict quarantined on user John Smith"));
+  ck_assert_ptr_null(jfield(&m[0], "QD_FREED_AT", v, sizeof(v)));
+  tu_datagrams_free(m, n);
+#endif
 }
 END_TEST
 
@@ -482,7 +713,7 @@ START_TEST(test_sweep_jsonl_fields)
   alert_event_init(&ev, ALERT_CONFLICT_AGING, "contoso", proxy_c);
   ev.sweep = &sw;
   ck_assert_int_eq(alert_emit(a, &ev), 0);
-  alert_close(a);
+  alert_close(a, NULL, NULL);
 
   n = read_lines(path, l, 4);
   ck_assert_int_eq(n, 2);
@@ -521,6 +752,7 @@ Suite *alert_suite(void)
   tcase_add_test(tc, test_full_disk_queue);
   tcase_add_test(tc, test_missing_dir_queues);
   tcase_add_test(tc, test_syslog_fallback);
+  tcase_add_test(tc, test_journal_fields);
   tcase_add_test(tc, test_messages);
   tcase_add_test(tc, test_sweep_messages);
   tcase_add_test(tc, test_sweep_jsonl_fields);

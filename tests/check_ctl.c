@@ -35,19 +35,19 @@ START_TEST(test_range_syntax)
       {"@10:20", 9, false},  {"0", 1, true},        {"0", 0, false},
       {"7d", 604801, true},  {"7d", 604800, false}, {"1h:", 3599, true},
   };
-  struct ctl_range r;
+  struct ctl_check_range r;
   size_t i;
 
   for(i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-    ck_assert_int_eq(ctl_range_parse(cases[i].range, &r), 0);
-    ck_assert_msg(ctl_range_alert(&r, cases[i].value) == cases[i].alert,
+    ck_assert_int_eq(ctl_check_range_parse(cases[i].range, &r), 0);
+    ck_assert_msg(ctl_check_range_alert(&r, cases[i].value) == cases[i].alert,
                   "%s with %g", cases[i].range, cases[i].value);
   }
-  ck_assert_int_eq(ctl_range_parse("", &r), -EINVAL);
-  ck_assert_int_eq(ctl_range_parse("x", &r), -EINVAL);
-  ck_assert_int_eq(ctl_range_parse("20:10", &r), -EINVAL);
-  ck_assert_int_eq(ctl_range_parse("1:2:3", &r), -EINVAL);
-  ck_assert_int_eq(ctl_range_parse("@", &r), -EINVAL);
+  ck_assert_int_eq(ctl_check_range_parse("", &r), -EINVAL);
+  ck_assert_int_eq(ctl_check_range_parse("x", &r), -EINVAL);
+  ck_assert_int_eq(ctl_check_range_parse("20:10", &r), -EINVAL);
+  ck_assert_int_eq(ctl_check_range_parse("1:2:3", &r), -EINVAL);
+  ck_assert_int_eq(ctl_check_range_parse("@", &r), -EINVAL);
 }
 END_TEST
 
@@ -66,9 +66,9 @@ static struct conflict *add(struct conflict_set *s, const char *id,
 }
 
 /* A tenant "t" with three conflicts of different ages. */
-static struct ctl_data *data(void)
+static struct ctl_source_data *data(void)
 {
-  struct ctl_data *d = calloc(1, sizeof(*d));
+  struct ctl_source_data *d = calloc(1, sizeof(*d));
   struct conflict_set *s = conflict_set_new("t");
 
   ck_assert_ptr_nonnull(d);
@@ -87,59 +87,60 @@ static struct ctl_data *data(void)
   return d;
 }
 
-static void free_data(struct ctl_data *d)
+static void free_data(struct ctl_source_data *d)
 {
-  ctl_data_free(d);
+  ctl_source_data_free(d);
   free(d);
 }
 
 START_TEST(test_filters_and_sort)
 {
-  struct ctl_data *d = data();
-  struct ctl_filter f;
-  struct ctl_row *rows;
+  struct ctl_source_data *d = data();
+  struct ctl_list_filter f;
+  struct ctl_list_row *rows;
   size_t n;
 
-  ctl_filter_init(&f);
-  rows = ctl_select(d, &f, NOW, CTL_SORT_AGE, false, 0, &n);
+  ctl_list_filter_init(&f);
+  rows = ctl_list_select(d, &f, NOW, CTL_LIST_SORT_AGE, false, 0, &n);
   ck_assert_uint_eq(n, 3);
   ck_assert_str_eq(rows[0].c->object_id, "id-1"); /* oldest first */
   free(rows);
-  rows = ctl_select(d, &f, NOW, CTL_SORT_AGE, true, 1, &n);
+  rows = ctl_list_select(d, &f, NOW, CTL_LIST_SORT_AGE, true, 1, &n);
   ck_assert_uint_eq(n, 1);
   ck_assert_str_eq(rows[0].c->object_id, "id-3");
   free(rows);
   f.property = CONFLICT_PROXY;
   f.value = "SMTP:sales@CONTOSO.com";
-  rows = ctl_select(d, &f, NOW, CTL_SORT_TENANT, false, 0, &n);
+  rows = ctl_list_select(d, &f, NOW, CTL_LIST_SORT_TENANT, false, 0, &n);
   ck_assert_uint_eq(n, 1);
   ck_assert_str_eq(rows[0].c->object_id, "id-2");
   free(rows);
-  ctl_filter_init(&f);
+  ctl_list_filter_init(&f);
   f.search = "LONG DISPLAY";
-  rows = ctl_select(d, &f, NOW, CTL_SORT_TENANT, false, 0, &n);
+  rows = ctl_list_select(d, &f, NOW, CTL_LIST_SORT_TENANT, false, 0, &n);
   ck_assert_uint_eq(n, 1);
   free(rows);
-  ctl_filter_init(&f);
+  ctl_list_filter_init(&f);
   f.older_than = 3600;
-  rows = ctl_select(d, &f, NOW, CTL_SORT_VALUE, false, 0, &n);
+  rows = ctl_list_select(d, &f, NOW, CTL_LIST_SORT_VALUE, false, 0, &n);
   ck_assert_uint_eq(n, 2);
   free(rows);
   f.state = CONFLICT_STUCK;
-  rows = ctl_select(d, &f, NOW, CTL_SORT_VALUE, false, 0, &n);
+  rows = ctl_list_select(d, &f, NOW, CTL_LIST_SORT_VALUE, false, 0, &n);
   ck_assert_uint_eq(n, 1);
   free(rows);
   f.older_than = 2 * 86400;
-  ck_assert_ptr_null(ctl_select(d, &f, NOW, CTL_SORT_VALUE, false, 0, &n));
+  ck_assert_ptr_null(
+      ctl_list_select(d, &f, NOW, CTL_LIST_SORT_VALUE, false, 0, &n));
   ck_assert_uint_eq(n, 0);
-  ck_assert_int_eq(ctl_sort_parse("age"), CTL_SORT_AGE);
-  ck_assert_int_eq(ctl_sort_parse("size"), -EINVAL);
+  ck_assert_int_eq(ctl_list_sort_parse("age"), CTL_LIST_SORT_AGE);
+  ck_assert_int_eq(ctl_list_sort_parse("size"), -EINVAL);
   free_data(d);
 }
 END_TEST
 
 /* render() runs an output into a string the caller frees. */
-static char *render(const struct ctl_row *rows, size_t n, int which)
+static char *render(const struct ctl_list_row *rows, size_t n, int which)
 {
   char *text = NULL;
   size_t len = 0;
@@ -147,23 +148,23 @@ static char *render(const struct ctl_row *rows, size_t n, int which)
 
   ck_assert_ptr_nonnull(f);
   if(which == 0)
-    ck_assert_int_eq(ctl_print_csv(f, rows, n, true), 0);
+    ck_assert_int_eq(ctl_list_csv(f, rows, n, true), 0);
   else
-    ck_assert_int_eq(ctl_print_table(f, rows, n, NOW, false), 0);
+    ck_assert_int_eq(ctl_list_table(f, rows, n, NOW, false), 0);
   fclose(f);
   return text;
 }
 
 START_TEST(test_csv_quoting)
 {
-  struct ctl_data *d = data();
-  struct ctl_filter f;
-  struct ctl_row *rows;
+  struct ctl_source_data *d = data();
+  struct ctl_list_filter f;
+  struct ctl_list_row *rows;
   char *csv;
   size_t n;
 
-  ctl_filter_init(&f);
-  rows = ctl_select(d, &f, NOW, CTL_SORT_AGE, false, 0, &n);
+  ctl_list_filter_init(&f);
+  rows = ctl_list_select(d, &f, NOW, CTL_LIST_SORT_AGE, false, 0, &n);
   csv = render(rows, n, 0);
   ck_assert_int_eq(strncmp(csv, "\xEF\xBB\xBFtenant,objectType,", 20), 0);
   /* Quotes doubled inside a quoted field; CRLF line ends. */
@@ -180,14 +181,14 @@ END_TEST
 
 START_TEST(test_table_fits)
 {
-  struct ctl_data *d = data();
-  struct ctl_filter f;
-  struct ctl_row *rows;
+  struct ctl_source_data *d = data();
+  struct ctl_list_filter f;
+  struct ctl_list_row *rows;
   char *table, *line, *save = NULL;
   size_t n, lines = 0;
 
-  ctl_filter_init(&f);
-  rows = ctl_select(d, &f, NOW, CTL_SORT_AGE, false, 0, &n);
+  ctl_list_filter_init(&f);
+  rows = ctl_list_select(d, &f, NOW, CTL_LIST_SORT_AGE, false, 0, &n);
   table = render(rows, n, 1);
   for(line = strtok_r(table, "\n", &save); line;
       line = strtok_r(NULL, "\n", &save)) {
@@ -211,10 +212,6 @@ START_TEST(test_status_line_and_escape)
   memset(&v, 0, sizeof(v));
   status_line(&v, NOW, line, sizeof(line));
   ck_assert_str_eq(line, "0 tenants, 0 conflicts (0 stuck), no cycle yet");
-  status_age(12, line, sizeof(line));
-  ck_assert_str_eq(line, "12s");
-  status_age(3 * 86400, line, sizeof(line));
-  ck_assert_str_eq(line, "3d");
   f = open_memstream(&text, &len);
   metrics_escape(f, "a\"b\\c\nd");
   fclose(f);

@@ -57,6 +57,14 @@ class DocsTest(unittest.TestCase):
         self.assertDocumented(options, page, "quarantinectl(8)")
         self.assertDocumented(commands, completion, "the bash completion")
         self.assertDocumented(options, completion, "the bash completion")
+        # Short options: the getopt strings of quarantinectl.c's own commands
+        # (parse_opts(), main) and of the ctl_*.c ones (getopt_long()).
+        shorts = set()
+        for flags in re.findall(r'(?:parse_opts\(argc - 1, argv \+ 1, |getopt(?:_long)?\(argc, argv, )"\+?([^"]+)"',
+                                src + ctl):
+            shorts |= {"-" + c for c in flags.replace(":", "") if c != "h"}
+        self.assertIn("-o", shorts)
+        self.assertDocumented(shorts, page, "quarantinectl(8)")
 
     def test_quarantined_options(self):
         letters = re.search(r'getopt\(argc, argv, "([^"]+)"\)',
@@ -67,8 +75,11 @@ class DocsTest(unittest.TestCase):
                               "the bash completion")
 
     def test_alert_types(self):
-        types = set(re.findall(r'\{"((?:conflict|anchor)\.[a-z-]+)"', read("daemon", "alert.c")))
-        self.assertGreaterEqual(len(types), 12)
+        # The rows of the type table: {"conflict.detected", "<MESSAGE_ID>", ...}.
+        types = set(re.findall(r'\{"([a-z]+\.[a-z-]+)",\s*"[0-9a-f]{32}"',
+                               read("daemon", "alert.c")))
+        self.assertGreaterEqual(len(types), 13)
+        self.assertIn("daemon.fd-exhausted", types)
         self.assertDocumented(types, man_text("quarantined.8"), "quarantined(8)")
 
     def test_metrics(self):
