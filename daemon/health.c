@@ -1,17 +1,33 @@
 /* SPDX-License-Identifier: MIT
  *
- * health: libmicrohttpd on the uv loop, the way http.c puts libcurl
- * there.  MHD runs without threads (external select): after every call
- * into it, sync() asks MHD_get_fdset2() which sockets it wants watched
- * for reading or writing and makes the set of uv_poll_t handles match,
- * and arms the one uv_timer_t with MHD_get_timeout().  A ready socket or
- * the timer calls MHD_run_from_select() with just what is ready.  MHD
- * closes a connection's socket inside that call, so its poll is stopped
- * first, from the MHD_CONNECTION_NOTIFY_CLOSED callback.
+ * health: libmicrohttpd on the uv loop, without threads.
+ *
+ * MHD runs in its external-loop epoll mode (MHD_USE_EPOLL, no internal
+ * thread): it keeps every socket of a listener (the listening one and
+ * each connection) in an epoll set of its own, and that set's fd
+ * (MHD_DAEMON_INFO_EPOLL_FD) is readable whenever any of them is ready.
+ * So each listener needs one uv_poll_t on that fd and one uv_timer_t
+ * armed from MHD_get_timeout() after every call into MHD; either calls
+ * MHD_run(), which waits for nothing (an epoll_wait() with timeout 0)
+ * and handles what is ready.  MHD_get_timeout() is 0 while MHD still has
+ * work it did not finish (its sockets are edge-triggered), so the timer
+ * brings it back on the next loop iteration, and otherwise the idle
+ * connection timeout.
+ *
+ * Why not the select mode (MHD_get_fdset2() + MHD_run_from_select()):
+ * an fd_set holds descriptors below FD_SETSIZE (1024) only, and the unit
+ * raises LimitNOFILE to 65536, so a busy daemon's sockets can be numbered
+ * above it; MHD then refuses to listen or drops the connection.  epoll
+ * has no such bound, and one poll per listener replaces the poll per
+ * socket that select mode needed.  tests/e2e/test_health.py starts the
+ * daemon with more than 1024 descriptors open and asks it.
  *
  * Ownership: struct health owns its listeners; a listener owns its MHD
- * daemon, timer and polls.  Poll and timer memory is freed in the close
- * callbacks; the last one frees the health struct.
+ * daemon and its two handles.  health_close() closes both handles before
+ * MHD_stop_daemon() closes the epoll fd (uv_close() takes the fd out of
+ * libuv's own epoll set at once); a listener is freed in the close
+ * callback of its last handle, and the health struct after its last
+ * listener.
  */
 #include "health.h"
 
@@ -21,7 +37,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -34,31 +49,16 @@
 #include "log.h"
 #include "metrics.h"
 
-#define container_of(ptr, type, member)                                        \
-  ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
-
 /* Connections at once per listener, and seconds an idle one is kept. */
 #define HEALTH_MAX_CONNECTIONS 16
 #define HEALTH_IDLE_TIMEOUT 10
 
-struct listener;
-
-/* One socket MHD wants watched. */
-struct hpoll {
-  uv_poll_t poll;
-  int fd;
-  int events;         /* UV_READABLE | UV_WRITABLE as last started */
-  bool seen;          /* wanted by the latest sync() */
-  struct listener *l; /* NULL once released: the listener may be gone */
-  struct health *h;
-  struct hpoll *next;
-};
-
 struct listener {
   struct health *h;
   struct MHD_Daemon *mhd;
-  uv_timer_t timer;
-  struct hpoll *polls;
+  uv_poll_t poll;   /* MHD's epoll fd: readable when a socket is ready */
+  uv_timer_t timer; /* MHD_get_timeout() */
+  unsigned open;    /* of poll and timer, not yet through close_cb */
   bool unix_socket; /* serves /conflicts.json */
   char *path;       /* the Unix socket file, removed at close */
 };
@@ -70,22 +70,22 @@ struct health {
   health_view_cb view;
   void *view_arg;
   char url[80];
-  unsigned nhandles; /* uv handles not yet through their close callback */
+  unsigned nlisteners; /* not yet freed, plus one while closing */
   bool closing;
   void (*closed_cb)(void *arg);
   void *closed_arg;
 };
 
-static void sync_fds(struct listener *l);
-
 /* ===== The adapter ===== */
 
-static void handle_closed(struct health *h)
+/* release() drops one reference to h; the last one frees it (only once
+ * health_close() has run) and calls the closed callback. */
+static void release(struct health *h)
 {
   void (*cb)(void *);
   void *arg;
 
-  if(--h->nhandles || !h->closing)
+  if(--h->nlisteners || !h->closing)
     return;
   cb = h->closed_cb;
   arg = h->closed_arg;
@@ -94,150 +94,45 @@ static void handle_closed(struct health *h)
     cb(arg);
 }
 
-static void on_poll_close(uv_handle_t *hd)
+static void on_handle_close(uv_handle_t *hd)
 {
-  struct hpoll *p = container_of(hd, struct hpoll, poll);
-  struct health *h = p->h;
+  struct listener *l = hd->data;
+  struct health *h = l->h;
 
-  free(p);
-  handle_closed(h);
+  if(--l->open)
+    return;
+  free(l);
+  release(h);
 }
 
-/* poll_release() unlinks p, stops watching its fd (before MHD closes it)
- * and closes the handle. */
-static void poll_release(struct listener *l, struct hpoll *p)
-{
-  struct hpoll **pp;
+static void on_timer(uv_timer_t *t);
 
-  for(pp = &l->polls; *pp; pp = &(*pp)->next)
-    if(*pp == p) {
-      *pp = p->next;
-      break;
-    }
-  p->l = NULL;
-  uv_poll_stop(&p->poll);
-  uv_close((uv_handle_t *)&p->poll, on_poll_close);
-}
-
-static struct hpoll *poll_find(struct listener *l, int fd)
-{
-  struct hpoll *p;
-
-  for(p = l->polls; p; p = p->next)
-    if(p->fd == fd)
-      return p;
-  return NULL;
-}
-
-/* run() lets MHD handle what is ready (rs/ws may be empty: timeouts),
- * then watches what it wants next. */
-static void run(struct listener *l, fd_set *rs, fd_set *ws)
-{
-  fd_set es;
-
-  FD_ZERO(&es);
-  if(MHD_run_from_select(l->mhd, rs, ws, &es) != MHD_YES)
-    log_debug("health: MHD_run_from_select failed");
-  sync_fds(l);
-}
-
-static void on_poll(uv_poll_t *hd, int status, int events)
-{
-  struct hpoll *p = container_of(hd, struct hpoll, poll);
-  fd_set rs, ws;
-
-  FD_ZERO(&rs);
-  FD_ZERO(&ws);
-  /* An error is handed to MHD as readiness: its read fails and it closes
-   * the connection. */
-  if(status < 0 || (events & UV_READABLE))
-    FD_SET(p->fd, &rs);
-  if(status >= 0 && (events & UV_WRITABLE))
-    FD_SET(p->fd, &ws);
-  run(p->l, &rs, &ws);
-}
-
-static void on_timer(uv_timer_t *t)
-{
-  struct listener *l = t->data;
-  fd_set rs, ws;
-
-  FD_ZERO(&rs);
-  FD_ZERO(&ws);
-  run(l, &rs, &ws);
-}
-
-/* sync_fds() makes the polls match the sockets MHD wants watched and
- * arms the timer.  A poll that cannot be made is logged; that socket then
- * waits for the timer (MHD closes idle connections). */
-static void sync_fds(struct listener *l)
+/* run() lets MHD handle whatever is ready, then arms the timer for what
+ * it wants next. */
+static void run(struct listener *l)
 {
   MHD_UNSIGNED_LONG_LONG ms;
-  fd_set rs, ws, es;
-  MHD_socket max = 0;
-  struct hpoll *p, *next;
-  int fd;
 
-  if(l->h->closing)
-    return;
-  FD_ZERO(&rs);
-  FD_ZERO(&ws);
-  FD_ZERO(&es);
-  if(MHD_get_fdset2(l->mhd, &rs, &ws, &es, &max, FD_SETSIZE) != MHD_YES)
-    log_warnx("health: a socket is above FD_SETSIZE; not watched");
-  for(p = l->polls; p; p = p->next)
-    p->seen = false;
-  for(fd = 0; fd <= max; fd++) {
-    int ev = (FD_ISSET(fd, &rs) ? UV_READABLE : 0) |
-             (FD_ISSET(fd, &ws) ? UV_WRITABLE : 0);
-
-    if(!ev)
-      continue;
-    p = poll_find(l, fd);
-    if(!p) {
-      p = calloc(1, sizeof(*p));
-      if(!p || uv_poll_init_socket(l->h->loop, &p->poll, fd)) {
-        log_warnx("health: cannot watch socket %d", fd);
-        free(p);
-        continue;
-      }
-      l->h->nhandles++;
-      p->fd = fd;
-      p->l = l;
-      p->h = l->h;
-      p->next = l->polls;
-      l->polls = p;
-    }
-    p->seen = true;
-    if(p->events != ev && !uv_poll_start(&p->poll, ev, on_poll))
-      p->events = ev;
-  }
-  for(p = l->polls; p; p = next) {
-    next = p->next;
-    if(!p->seen)
-      poll_release(l, p);
-  }
+  if(MHD_run(l->mhd) != MHD_YES)
+    log_debug("health: MHD_run failed");
   if(MHD_get_timeout(l->mhd, &ms) == MHD_YES)
     uv_timer_start(&l->timer, on_timer, (uint64_t)ms, 0);
   else
     uv_timer_stop(&l->timer);
 }
 
-/* on_notify() is MHD_OPTION_NOTIFY_CONNECTION: a closing connection's
- * poll is stopped before MHD closes the socket. */
-static void on_notify(void *cls, struct MHD_Connection *c, void **socket_ctx,
-                      enum MHD_ConnectionNotificationCode code)
+static void on_timer(uv_timer_t *t)
 {
-  struct listener *l = cls;
-  const union MHD_ConnectionInfo *ci;
-  struct hpoll *p;
+  run(t->data);
+}
 
-  (void)socket_ctx;
-  if(code != MHD_CONNECTION_NOTIFY_CLOSED)
-    return;
-  ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
-  if(ci && (p = poll_find(l, ci->connect_fd)))
-    poll_release(l, p);
+/* on_poll() runs MHD when its epoll set has a ready socket.  An error
+ * (status < 0) is left to MHD too: its own epoll_wait() sees it. */
+static void on_poll(uv_poll_t *p, int status, int events)
+{
+  (void)status;
+  (void)events;
+  run(p->data);
 }
 
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
@@ -409,15 +304,40 @@ static int unix_listen(const char *path)
   return fd;
 }
 
+/* mhd_start() starts MHD in external epoll mode on the Unix socket fd
+ * (fd >= 0) or on the TCP address ss. */
+static struct MHD_Daemon *mhd_start(struct listener *l, int fd,
+                                    const struct sockaddr_storage *ss)
+{
+  unsigned flags = MHD_USE_ERROR_LOG | MHD_USE_EPOLL;
+
+  if(fd < 0 && ss->ss_family == AF_INET6)
+    flags |= MHD_USE_IPv6;
+  /* The logger comes first so that MHD reports option errors there. */
+  if(fd >= 0)
+    return MHD_start_daemon(
+        flags, 0, NULL, NULL, answer, l, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log,
+        NULL, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT,
+        HEALTH_MAX_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT,
+        HEALTH_IDLE_TIMEOUT, MHD_OPTION_END);
+  return MHD_start_daemon(
+      flags, 0, NULL, NULL, answer, l, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log,
+      NULL, MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)ss,
+      MHD_OPTION_CONNECTION_LIMIT, HEALTH_MAX_CONNECTIONS,
+      MHD_OPTION_CONNECTION_TIMEOUT, HEALTH_IDLE_TIMEOUT, MHD_OPTION_END);
+}
+
 /* listener_new() starts MHD on the TCP address listen or, when path is
- * set, on a Unix socket there.  Returns 0, or -1 after logging why. */
+ * set, on a Unix socket there, and watches its epoll fd.  Returns 0, or
+ * -1 after logging why. */
 static int listener_new(struct health *h, const char *listen, const char *path)
 {
   struct sockaddr_storage ss;
-  socklen_t sslen;
+  const union MHD_DaemonInfo *di;
   struct listener *l;
-  unsigned flags = MHD_USE_ERROR_LOG;
-  int fd = -1;
+  socklen_t sslen;
+  bool made = false; /* the socket file exists */
+  int fd = -1, rc;
 
   l = calloc(1, sizeof(*l));
   if(!l)
@@ -429,54 +349,52 @@ static int listener_new(struct health *h, const char *listen, const char *path)
     fd = l->path ? unix_listen(path) : -1;
     if(fd == -1)
       goto fail;
+    made = true;
   }
   else if(cfgval_listen(listen, &ss, &sslen)) {
     log_errx("health: '%s' is not ADDRESS:PORT", listen);
     goto fail;
   }
-  else if(ss.ss_family == AF_INET6)
-    flags |= MHD_USE_IPv6;
-  /* The logger comes first so that MHD reports option errors there. */
-  l->mhd =
-      path ? MHD_start_daemon(
-                 flags, 0, NULL, NULL, answer, l, MHD_OPTION_EXTERNAL_LOGGER,
-                 on_mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET, fd,
-                 MHD_OPTION_CONNECTION_LIMIT, HEALTH_MAX_CONNECTIONS,
-                 MHD_OPTION_CONNECTION_TIMEOUT, HEALTH_IDLE_TIMEOUT,
-                 MHD_OPTION_NOTIFY_CONNECTION, on_notify, l, MHD_OPTION_END)
-           : MHD_start_daemon(
-                 flags, 0, NULL, NULL, answer, l, MHD_OPTION_EXTERNAL_LOGGER,
-                 on_mhd_log, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-                 MHD_OPTION_CONNECTION_LIMIT, HEALTH_MAX_CONNECTIONS,
-                 MHD_OPTION_CONNECTION_TIMEOUT, HEALTH_IDLE_TIMEOUT,
-                 MHD_OPTION_NOTIFY_CONNECTION, on_notify, l, MHD_OPTION_END);
+  l->mhd = mhd_start(l, fd, &ss);
   if(!l->mhd) {
     log_errx("health: cannot listen on %s (address in use?); running "
              "without it",
              path ? path : listen);
     goto fail;
   }
+  fd = -1; /* MHD's now */
+  di = MHD_get_daemon_info(l->mhd, MHD_DAEMON_INFO_EPOLL_FD);
+  rc = di ? uv_poll_init(h->loop, &l->poll, di->epoll_fd) : UV_EINVAL;
+  if(rc) {
+    log_errx("health: cannot watch libmicrohttpd's epoll descriptor: %s; "
+             "running without %s",
+             uv_strerror(rc), path ? path : listen);
+    MHD_stop_daemon(l->mhd);
+    goto fail;
+  }
   if(!path) {
-    const union MHD_DaemonInfo *di =
-        MHD_get_daemon_info(l->mhd, MHD_DAEMON_INFO_BIND_PORT);
     char host[INET6_ADDRSTRLEN + 2];
 
+    di = MHD_get_daemon_info(l->mhd, MHD_DAEMON_INFO_BIND_PORT);
     snprintf(host, sizeof(host), "%.*s", (int)(strrchr(listen, ':') - listen),
              listen);
     snprintf(h->url, sizeof(h->url), "http://%s:%u/", host, di ? di->port : 0);
   }
+  l->poll.data = l;
   uv_timer_init(h->loop, &l->timer);
   l->timer.data = l;
-  h->nhandles++;
+  l->open = 2;
+  h->nlisteners++;
   h->l[h->nl++] = l;
+  uv_poll_start(&l->poll, UV_READABLE, on_poll);
   log_info("health: listening on %s", path ? path : h->url);
-  sync_fds(l);
+  run(l);
   return 0;
 
 fail:
   if(fd != -1)
     close(fd);
-  if(l->path && fd != -1)
+  if(made)
     unlink(l->path);
   free(l->path);
   free(l);
@@ -493,10 +411,15 @@ int health_start(uv_loop_t *loop, const char *listen, const char *socket_path,
   h->loop = loop;
   h->view = view;
   h->view_arg = arg;
-  if(listen && strcmp(listen, "none"))
-    listener_new(h, listen, NULL);
-  if(socket_path && strcmp(socket_path, "none"))
-    listener_new(h, NULL, socket_path);
+  if(!MHD_is_feature_supported(MHD_FEATURE_EPOLL))
+    log_errx("health: this libmicrohttpd has no epoll support; running "
+             "without the endpoint");
+  else {
+    if(listen && strcmp(listen, "none"))
+      listener_new(h, listen, NULL);
+    if(socket_path && strcmp(socket_path, "none"))
+      listener_new(h, NULL, socket_path);
+  }
   *out = h;
   return 0;
 }
@@ -504,15 +427,6 @@ int health_start(uv_loop_t *loop, const char *listen, const char *socket_path,
 const char *health_url(const struct health *h)
 {
   return h->url[0] ? h->url : NULL;
-}
-
-static void on_timer_close(uv_handle_t *hd)
-{
-  struct listener *l = hd->data;
-  struct health *h = l->h;
-
-  free(l);
-  handle_closed(h);
 }
 
 void health_close(struct health *h, void (*closed_cb)(void *arg), void *arg)
@@ -525,20 +439,23 @@ void health_close(struct health *h, void (*closed_cb)(void *arg), void *arg)
   h->closed_cb = closed_cb;
   h->closed_arg = arg;
   /* One reference of our own, so nothing frees h before the end. */
-  h->nhandles++;
+  h->nlisteners++;
   for(i = 0; i < h->nl; i++) {
     struct listener *l = h->l[i];
 
-    while(l->polls)
-      poll_release(l, l->polls);
+    /* The poll first: uv_close() takes the epoll fd out of libuv's set
+     * now, while it is still open; MHD_stop_daemon() then closes it with
+     * every connection. */
+    uv_close((uv_handle_t *)&l->poll, on_handle_close);
+    uv_close((uv_handle_t *)&l->timer, on_handle_close);
     MHD_stop_daemon(l->mhd);
+    l->mhd = NULL;
     if(l->path) {
       unlink(l->path);
       free(l->path);
       l->path = NULL;
     }
-    uv_timer_stop(&l->timer);
-    uv_close((uv_handle_t *)&l->timer, on_timer_close);
   }
-  handle_closed(h);
+  h->nl = 0;
+  release(h);
 }

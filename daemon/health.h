@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT
  *
- * health: the daemon's HTTP endpoint, libmicrohttpd in external-select
- * mode on the uv loop: each socket MHD wants watched is a uv_poll_t, its
- * timeout (MHD_get_timeout()) one uv_timer_t; no threads.  One listener
+ * health: the daemon's HTTP endpoint, libmicrohttpd on the uv loop in its
+ * external epoll mode: per listener one uv_poll_t on MHD's epoll fd and
+ * one uv_timer_t from MHD_get_timeout(); no threads, and no bound on
+ * descriptor numbers (see health.c for why not select).  One listener
  * on a TCP address (127.0.0.1:9471 by default) and one on a Unix socket,
  * either optional:
  *

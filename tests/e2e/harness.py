@@ -317,9 +317,21 @@ class Daemon:
         os.chmod(self.secret_path, mode)
 
     # ----- process -----------------------------------------------------------------------
-    def start(self, nofile=None):
+    # Run by a Python started in the daemon's place (argv: count, program, args):
+    # raises its soft RLIMIT_NOFILE to the hard limit, opens count descriptors
+    # (3, 4, ... with no gap, since nothing else is open), then becomes the daemon.
+    FILL_FDS = ("import os, resource, sys\n"
+                "_, hard = resource.getrlimit(resource.RLIMIT_NOFILE)\n"
+                "resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))\n"
+                "for _ in range(int(sys.argv[1])):\n"
+                "    os.set_inheritable(os.open(os.devnull, os.O_RDONLY), True)\n"
+                "os.execv(sys.argv[2], sys.argv[2:])\n")
+
+    def start(self, nofile=None, open_fds=0):
         """nofile: the daemon's RLIMIT_NOFILE: a number for both the soft and the
-        hard limit, a (soft, hard) pair, or None to inherit ours."""
+        hard limit, a (soft, hard) pair, or None to inherit ours.  open_fds: how many
+        descriptors the daemon inherits open (on /dev/null), so that every one it
+        opens itself is numbered above them."""
         assert self.proc is None or self.proc.poll() is not None, "daemon already running"
         self.runs += 1
         self.log_path = os.path.join(self.workdir, "daemon-%d.log" % self.runs)
@@ -331,7 +343,10 @@ class Daemon:
 
                 def limit():
                     resource.setrlimit(resource.RLIMIT_NOFILE, pair)
-            self.proc = subprocess.Popen([qd_bin(), "-d", "-f", self.conf_path],
+            argv = [qd_bin(), "-d", "-f", self.conf_path]
+            if open_fds:
+                argv = [sys.executable, "-c", self.FILL_FDS, str(open_fds)] + argv
+            self.proc = subprocess.Popen(argv,
                                          stdin=subprocess.DEVNULL,
                                          stdout=subprocess.DEVNULL, stderr=log,
                                          preexec_fn=limit)

@@ -9,6 +9,7 @@ import io
 import json
 import os
 import re
+import resource
 import shutil
 import socket
 import subprocess
@@ -162,6 +163,39 @@ class HealthTest(harness.E2ETestCase):
         self.assertEqual(unix_get(d.socket_path, "/conflicts.json?tenant=nope")[0], 404)
         d.stop()
         self.assertFalse(os.path.exists(d.socket_path), "socket file left behind")
+
+    def test_answers_with_descriptors_above_fd_setsize(self):
+        """The unit raises LimitNOFILE to 65536, so the endpoint's sockets may be
+        numbered at or above FD_SETSIZE (1024), which select() cannot watch.  The
+        daemon inherits 1100 open descriptors here, so every socket it opens (the
+        listeners, each connection) lies above that bound, and must still answer."""
+        _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if hard != resource.RLIM_INFINITY and hard < 2048:
+            self.skipTest("hard RLIMIT_NOFILE %d is below 2048" % hard)
+        d = self.daemon().start(open_fds=1100)
+        url = d.health_url()
+        d.wait_for_cycles(1)
+        sockets = []
+        for name in os.listdir("/proc/%d/fd" % d.proc.pid):
+            try:
+                if os.readlink("/proc/%d/fd/%s" % (d.proc.pid, name)).startswith("socket:"):
+                    sockets.append(int(name))
+            except OSError:
+                pass  # closed meanwhile
+        self.assertGreaterEqual(len(sockets), 2, "no listening sockets")
+        self.assertGreater(min(sockets), 1024, sockets)
+        # Several rounds, so that connections are accepted, answered and closed
+        # more than once on both listeners.
+        for _ in range(3):
+            self.assertEqual(get(url + "livez"), (200, "ok\n"))
+            status, text = get(url + "metrics")
+            self.assertEqual(status, 200)
+            self.assertIn("quarantined_tenants 1\n", text)
+            status, text = unix_get(d.socket_path, "/status.json")
+            self.assertEqual(status, 200)
+            self.assertEqual(json.loads(text)["tenants"][0]["name"], "e2e")
+        self.ctl("status", d=d, check=0)
+        d.stop()
 
     def test_readyz_says_why(self):
         d = self.start(secret="wrong-secret")
