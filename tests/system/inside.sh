@@ -72,6 +72,22 @@ else
   step status fail
 fi
 prop StatusText > "$OUT/status-1.txt"
+# 3b. The health endpoint under the unit's sandbox: quarantinectl through
+# the Unix socket in RuntimeDirectory=, and /livez on the TCP port the
+# kernel picked (from the daemon's "listening on" line).
+ctl_status() { quarantinectl status > "$OUT/ctl-status.txt" 2>&1; }
+livez() {
+  port=$(journalctl -u quarantined.service -o cat --no-pager |
+    sed -n 's|.*health: listening on http://127.0.0.1:\([0-9]*\)/.*|\1|p' | tail -n 1)
+  [ -n "$port" ] && bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1" &&
+    printf "GET /livez HTTP/1.0\r\n\r\n" >&3 && cat <&3' sh "$port" \
+    > "$OUT/livez.txt" 2>&1 && grep -q '^ok' "$OUT/livez.txt"
+}
+if wait_for "quarantinectl status" 30 ctl_status && wait_for "/livez" 30 livez; then
+  step health ok
+else
+  step health fail
+fi
 if wait_for "alerts in the JSON lines file" 30 \
      test -s /var/log/quarantined/alerts.jsonl; then
   step alerts-file ok
