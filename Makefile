@@ -46,8 +46,8 @@ endif
 B   ?= build
 SAN ?= 0
 
-PKGS      := libuv libcurl libcjson inih openssl libxml-2.0
-TEST_PKGS := check libmicrohttpd
+PKGS      := libuv libcurl libcjson inih openssl libxml-2.0 libmicrohttpd
+TEST_PKGS := check
 ifeq ($(USE_SYSTEMD),auto)
   USE_SYSTEMD := $(shell $(PKG_CONFIG) --exists libsystemd && echo yes || echo no)
 endif
@@ -89,9 +89,12 @@ TEST_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(TEST_PKGS) 2>/dev/null)
 TEST_LIBS   := $(shell $(PKG_CONFIG) --libs $(TEST_PKGS) 2>/dev/null)
 
 # Every daemon/*.c but the entry points is shared by the daemon and tests.
+# daemon/ctl_*.c belong to quarantinectl only (and its unit tests).
 MAINS     := daemon/main.c daemon/quarantinectl.c
-SRCS      := $(filter-out $(MAINS),$(sort $(wildcard daemon/*.c)))
+CTL_SRCS  := $(sort $(wildcard daemon/ctl_*.c))
+SRCS      := $(filter-out $(MAINS) $(CTL_SRCS),$(sort $(wildcard daemon/*.c)))
 OBJS      := $(SRCS:daemon/%.c=$(B)/%.o)
+CTL_OBJS  := $(CTL_SRCS:daemon/%.c=$(B)/%.o)
 TEST_SRCS := $(sort $(wildcard tests/*.c))
 TEST_OBJS := $(TEST_SRCS:tests/%.c=$(B)/tests/%.o)
 FUZZ_TARGETS := $(sort $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c)))
@@ -115,7 +118,8 @@ DEPS_OK = $(PKG_CONFIG) --exists $(ALL_PKGS) && command -v python3 >/dev/null \
           && command -v openssl >/dev/null && command -v dpkg-buildpackage >/dev/null \
           && command -v lintian >/dev/null && command -v mmdebstrap >/dev/null \
           && command -v systemd-nspawn >/dev/null && command -v dh >/dev/null \
-          && command -v pyflakes3 >/dev/null && command -v clang >/dev/null \
+          && command -v pyflakes3 >/dev/null && command -v promtool >/dev/null \
+          && command -v groff >/dev/null && command -v clang >/dev/null \
           && test -e $(FUZZ_LIB)
 
 # libFuzzer's runtime (Debian: libclang-rt-14-dev, pulled in by clang-14).
@@ -124,7 +128,7 @@ FUZZ_LIB = $(shell clang -print-file-name=libclang_rt.fuzzer-x86_64.a 2>/dev/nul
 .PHONY: all check demo bench install clean format format-check deps \
         check-run unit unit-asan unit-valgrind conf-check graphsim-check \
         e2e-check bench-run ctl-check ctl-check-asan deb system-check \
-        repo-check lint-py fuzz fuzz-bins fuzz-replay kill-loop \
+        repo-check lint-py docs-check fuzz fuzz-bins fuzz-replay kill-loop \
         e2e-asan e2e-valgrind
 
 all: $(B)/quarantined $(B)/quarantinectl
@@ -135,7 +139,7 @@ deps:
 $(B)/quarantined: $(B)/main.o $(OBJS)
 	$(QCC)$(CC) $(LDFLAGS) -o $@ $^ $(QD_LIBS)
 
-$(B)/quarantinectl: $(B)/quarantinectl.o $(OBJS)
+$(B)/quarantinectl: $(B)/quarantinectl.o $(CTL_OBJS) $(OBJS)
 	$(QCC)$(CC) $(LDFLAGS) -o $@ $^ $(QD_LIBS)
 
 $(B)/%.o: daemon/%.c | $(B)
@@ -151,7 +155,7 @@ $(B)/tests/suites.h: $(TEST_SRCS) | $(B)/tests
 	@{ for s in $(SUITES); do echo "SUITE($$s)"; done; } > $@.tmp
 	@cmp -s $@.tmp $@ 2>/dev/null && rm -f $@.tmp || mv $@.tmp $@
 
-$(B)/check_quarantined: $(TEST_OBJS) $(OBJS)
+$(B)/check_quarantined: $(TEST_OBJS) $(CTL_OBJS) $(OBJS)
 	$(QCC)$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LIBS) $(QD_LIBS)
 
 $(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.c tests/fuzz/fuzz.h \
@@ -165,9 +169,9 @@ $(B) $(B)/tests $(B)/fuzz:
 check: deps
 	@$(MAKE) --no-print-directory check-run
 
-check-run: format-check lint-py repo-check conf-check unit unit-asan \
-           unit-valgrind ctl-check ctl-check-asan fuzz-replay graphsim-check \
-           e2e-check e2e-asan e2e-valgrind system-check
+check-run: format-check lint-py repo-check docs-check conf-check unit \
+           unit-asan unit-valgrind ctl-check ctl-check-asan fuzz-replay \
+           graphsim-check e2e-check e2e-asan e2e-valgrind system-check
 	@echo "make check: all checks passed"
 
 # Unit suites, each test in its own process (CK_FORK=yes).  The lifecycle
@@ -289,10 +293,16 @@ e2e-valgrind: $(B)/quarantined
 	QD_BIN=$(B)/quarantined QD_WRAPPER="$(VALGRIND)" \
 	    python3 -m unittest $(E2E_VALGRIND_TEST)
 
-e2e-check: $(B)/quarantined
+e2e-check: $(B)/quarantined $(B)/quarantinectl
 	@if [ -d tests/e2e ]; then \
-	  QD_BIN=$(B)/quarantined python3 -m unittest discover -s tests/e2e -t . ; \
+	  QD_BIN=$(B)/quarantined QD_CTL=$(B)/quarantinectl \
+	    python3 -m unittest discover -s tests/e2e -t . ; \
 	else echo "e2e-check: no end-to-end tests"; fi
+
+# Every config key, command, option, alert type and metric is in its man
+# page (and the bash completion); the man pages are clean under groff -ww.
+docs-check:
+	python3 -m unittest tests.docs.test_docs
 
 # The Debian package in a booted Debian 12 container (tests/system); the
 # root tarball is cached in /var/cache/quarantined-systest.
@@ -368,4 +378,4 @@ deb:
 clean:
 	rm -rf build build-asan build-fuzz
 
--include $(OBJS:.o=.d) $(B)/main.d $(B)/quarantinectl.d $(TEST_OBJS:.o=.d)
+-include $(OBJS:.o=.d) $(CTL_OBJS:.o=.d) $(B)/main.d $(B)/quarantinectl.d $(TEST_OBJS:.o=.d)

@@ -67,6 +67,7 @@ struct alert {
   size_t pending, bytes;
   bool failing;      /* the last write failed (logged once) */
   bool journal_down; /* sd_journal_sendv failed once (logged once) */
+  unsigned long delivered_log, delivered_jsonl, dropped; /* for /metrics */
 };
 
 const char *alert_type_name(enum alert_type t)
@@ -688,6 +689,7 @@ int alert_flush(struct alert *a)
     free(l->text);
     free(l);
     done++;
+    a->delivered_jsonl++;
   }
   if(rc) {
     if(!a->failing)
@@ -738,6 +740,7 @@ static int enqueue(struct alert *a, char *text, size_t len)
     free(old->text);
     free(old);
     dropped++;
+    a->dropped++;
   }
   if(dropped)
     log_errx("alert: %s: queue full; %zu oldest alert(s) dropped",
@@ -800,8 +803,10 @@ int alert_emit(struct alert *a, const struct alert_event *ev)
   int rc;
 
   render(ev, &r);
-  if(a->syslog)
+  if(a->syslog) {
     to_log_sink(a, ev, &r);
+    a->delivered_log++;
+  }
   if(!a->jsonl_path)
     return 0;
   line = json_line(ev, &r, &len);
@@ -824,6 +829,23 @@ int alert_reopen(struct alert *a)
     a->fd = -1;
   }
   return 0;
+}
+
+void alert_get_stats(const struct alert *a, struct alert_stats *st)
+{
+  memset(st, 0, sizeof(*st));
+  if(a->syslog) {
+    st->sink[st->nsinks].name = "journal";
+    st->sink[st->nsinks++].delivered = a->delivered_log;
+  }
+  if(a->jsonl_path) {
+    st->sink[st->nsinks].name = "jsonl";
+    st->sink[st->nsinks].delivered = a->delivered_jsonl;
+    st->sink[st->nsinks].pending = a->pending;
+    st->sink[st->nsinks].dropped = a->dropped;
+    /* Full: the next line pushes the oldest out. */
+    st->sink[st->nsinks++].full = a->bytes >= ALERT_QUEUE_MAX_BYTES / 10 * 9;
+  }
 }
 
 size_t alert_pending_count(const struct alert *a)

@@ -145,6 +145,22 @@ int alert_flush(struct alert *a);
  * by itself when the path no longer names the open file.  Returns 0. */
 int alert_reopen(struct alert *a);
 
+/* What each sink has done, for /metrics and /readyz: alerts delivered,
+ * waiting to be written, dropped from a full queue, and whether the queue
+ * is (nearly) full.  Names are "journal" and "jsonl"; static strings. */
+#define ALERT_MAX_SINKS 4
+struct alert_stats {
+  struct alert_sink_stats {
+    const char *name;
+    unsigned long delivered, dropped;
+    size_t pending;
+    bool full;
+  } sink[ALERT_MAX_SINKS];
+  size_t nsinks;
+};
+
+void alert_get_stats(const struct alert *a, struct alert_stats *st);
+
 /* alert_pending_count() is the number of events waiting in the queue. */
 size_t alert_pending_count(const struct alert *a);
 

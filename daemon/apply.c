@@ -422,6 +422,7 @@ static void on_verify(int result, long status, const cJSON *body,
              anchors_source_name(p->e->source), p->e->reference,
              apply_str_or(patch_rid, "-"));
     refusals_note(p->a->said, "applied", p->e);
+    p->a->stats.applied++;
     log_notice("apply: tenant %s: %s", p->a->tenant, msg);
     apply_emit(p, ALERT_ANCHOR_APPLIED, NULL, p->old_value, patch_rid, get_rid,
                msg);
@@ -726,6 +727,11 @@ void apply_close(struct apply *a, void (*closed_cb)(void *arg), void *arg)
              a->tenant, child_pid(a->cmd));
   child_close(a->cmd, on_command_closed, a);
   a->cmd = NULL;
+}
+
+void apply_get_stats(const struct apply *a, struct apply_stats *st)
+{
+  *st = a->stats;
 }
 
 /* apply_free() frees what a owns and a: the command runner must be

@@ -44,6 +44,14 @@ void apply_cycle(struct apply *a);
  * never from inside this call. */
 void apply_close(struct apply *a, void (*closed_cb)(void *arg), void *arg);
 
+/* Values written (PATCHed and verified) and refusals alerted since the
+ * engine was made, for /metrics. */
+struct apply_stats {
+  unsigned long applied, refused;
+};
+
+void apply_get_stats(const struct apply *a, struct apply_stats *st);
+
 /* apply_check_config() checks what `quarantined -n` can check of tc's
  * apply settings: with a mode other than off, the anchors_file must be
  * readable and every line valid.  Each problem is printed to out as

@@ -84,6 +84,7 @@ static void refuse(struct pass *p, const char *reason, const char *fmt, ...)
            p->e->target, p->e->anchor, anchors_source_name(p->e->source),
            p->e->reference, reason, why);
   if(refusals_note(p->a->said, reason, p->e)) {
+    p->a->stats.refused++;
     log_warnx("apply: tenant %s: %s", p->a->tenant, msg);
     apply_emit(p, ALERT_ANCHOR_REFUSED, reason, p->old_value, NULL, NULL, msg);
   }

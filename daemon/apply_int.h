@@ -15,6 +15,7 @@
 #include <uv.h>
 
 #include "alert.h"
+#include "apply.h"
 #include "graph.h"
 #include "journal.h"
 #include "strlist.h"
@@ -48,6 +49,7 @@ struct apply {
   unsigned settle_reads;     /* apply_settle_reads */
   struct settle_read *reads; /* reads so far per unsettled intent */
   size_t nreads;
+  struct apply_stats stats;
   bool closing;
   struct child *cmd; /* runs post_apply_command; NULL once closing */
   bool cmd_open;     /* cmd not yet closed (child_close() calls back) */

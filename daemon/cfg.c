@@ -44,11 +44,13 @@ enum cfg_type {
   T_ENUM,     /* one of the row's names[]; stored as its index (int) */
   T_DOMAINS,  /* DNS domains separated by spaces or commas, or "*" */
   T_GUIDS,    /* GUIDs separated by spaces or commas */
-  T_DURLIST   /* durations, comma-separated, each within min..max; may be
+  T_DURLIST,  /* durations, comma-separated, each within min..max; may be
                  empty (struct cfg_durations) */
+  T_LISTEN    /* ADDRESS:PORT (IPv4, or [IPv6]) or "none"; stored as text */
 };
 
 #define F_REQUIRED 0x1u
+#define F_NONE 0x2u /* T_PATH: the word "none" is kept as it is */
 
 struct cfg_option {
   enum cfg_section section;
@@ -87,6 +89,11 @@ static const struct cfg_option options[] = {
      86400, 0},
     {SEC_DAEMON, "sweep_grace", T_DURATION, D(sweep_grace), "30m", 0, 86400, 0},
     {SEC_DAEMON, "aging", T_DURLIST, D(aging), "1d,7d", 1, 31536000, 0},
+    /* The health endpoint (health.h). */
+    {SEC_DAEMON, "health_listen", T_LISTEN, D(health_listen), "127.0.0.1:9471",
+     0, 0, 0},
+    {SEC_DAEMON, "health_socket", T_PATH, D(health_socket),
+     "/run/quarantined/quarantined.sock", 0, 0, F_NONE},
 
     {SEC_ALERTS, "syslog", T_BOOL, D(alert_syslog), "yes", 0, 0, 0},
     {SEC_ALERTS, "jsonl_file", T_PATH, D(alert_jsonl_file), NULL, 0, 0, 0},
@@ -279,6 +286,8 @@ static const char *type_hint(enum cfg_type t)
     return "group object ids (GUIDs) separated by spaces or commas";
   case T_DURLIST:
     return "durations such as 1d,7d (or nothing)";
+  case T_LISTEN:
+    return "ADDRESS:PORT such as 127.0.0.1:9471 or [::1]:9471, or none";
   default:
     return "a non-empty value";
   }
@@ -382,9 +391,16 @@ static void set_value(struct parse_ctx *c, const struct cfg_option *o,
   case T_URL:
   case T_GUID:
   case T_TENANT:
-  case T_CREDNAME: {
+  case T_CREDNAME:
+  case T_LISTEN: {
     char **dst = (char **)(void *)field;
     char *val;
+
+    if(o->type == T_LISTEN && strcmp(v, "none") &&
+       cfgval_listen(v, NULL, NULL)) {
+      perr(c, line, "%s: '%s' is not %s", o->key, v, type_hint(o->type));
+      return;
+    }
 
     if(o->type == T_GUID && !cfgval_is_guid(v)) {
       perr(c, line, "%s: '%s' is not %s", o->key, v, type_hint(o->type));
@@ -405,7 +421,8 @@ static void set_value(struct parse_ctx *c, const struct cfg_option *o,
         return;
       }
     }
-    if(o->type == T_PATH && v[0] != '/') {
+    if(o->type == T_PATH && v[0] != '/' &&
+       !((o->flags & F_NONE) && !strcmp(v, "none"))) {
       size_t len = strlen(c->dir) + strlen(v) + 2;
 
       val = malloc(len);
@@ -816,6 +833,7 @@ static void free_fields(enum cfg_section s, void *base)
     case T_CREDNAME:
     case T_DOMAINS:
     case T_GUIDS:
+    case T_LISTEN:
       free(*(char **)(void *)((char *)base + o->offset));
       break;
     default:

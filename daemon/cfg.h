@@ -8,6 +8,7 @@
 #define QD_CFG_H
 
 #include <stddef.h>
+#include <sys/socket.h>
 
 #ifndef QD_CONFFILE
 #define QD_CONFFILE "/etc/quarantined/quarantined.conf"
@@ -91,6 +92,10 @@ struct cfg {
   unsigned sweep_interval;    /* seconds: the service's release sweep, ours */
   unsigned sweep_grace;       /* seconds after a predicted release: stuck */
   struct cfg_durations aging; /* conflict.aging thresholds; n 0: none */
+  char *health_listen;        /* ADDRESS:PORT of the health endpoint, or
+                                 "none" */
+  char *health_socket;        /* Unix socket of the health endpoint, or
+                                 "none" */
   /* [alerts] */
   int alert_syslog;       /* alerts to journald (or syslog(3)): 1 or 0 */
   char *alert_jsonl_file; /* JSON lines file for alerts, or NULL */

@@ -16,6 +16,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <arpa/inet.h>
+
 /* cfgval_is_guid() accepts a GUID in its 8-4-4-4-12 hex form. */
 bool cfgval_is_guid(const char *s)
 {
@@ -177,6 +179,55 @@ int cfgval_bool(const char *v)
       return 0;
   }
   return -EINVAL;
+}
+
+int cfgval_listen(const char *s, struct sockaddr_storage *ss, socklen_t *len)
+{
+  struct sockaddr_storage tmp;
+  struct sockaddr_in *in4 = (struct sockaddr_in *)&tmp;
+  struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&tmp;
+  const char *colon, *host;
+  char addr[INET6_ADDRSTRLEN + 1], *end;
+  size_t hlen;
+  unsigned long port;
+
+  colon = strrchr(s, ':');
+  if(!colon || !colon[1])
+    return -EINVAL;
+  host = s;
+  hlen = (size_t)(colon - s);
+  if(s[0] == '[') {
+    if(hlen < 3 || s[hlen - 1] != ']')
+      return -EINVAL;
+    host++;
+    hlen -= 2;
+  }
+  if(!hlen || hlen >= sizeof(addr))
+    return -EINVAL;
+  memcpy(addr, host, hlen);
+  addr[hlen] = '\0';
+  errno = 0;
+  port = strtoul(colon + 1, &end, 10);
+  if(*end || errno || port > 65535 || !isdigit((unsigned char)colon[1]))
+    return -EINVAL;
+  memset(&tmp, 0, sizeof(tmp));
+  if(s[0] != '[' && inet_pton(AF_INET, addr, &in4->sin_addr) == 1) {
+    in4->sin_family = AF_INET;
+    in4->sin_port = htons((uint16_t)port);
+    if(len)
+      *len = sizeof(*in4);
+  }
+  else if(s[0] == '[' && inet_pton(AF_INET6, addr, &in6->sin6_addr) == 1) {
+    in6->sin6_family = AF_INET6;
+    in6->sin6_port = htons((uint16_t)port);
+    if(len)
+      *len = sizeof(*in6);
+  }
+  else
+    return -EINVAL;
+  if(ss)
+    *ss = tmp;
+  return 0;
 }
 
 /* cfgval_edit_distance() is the Levenshtein distance of a and b, or a large

@@ -8,6 +8,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <sys/socket.h>
+
 /* cfgval_is_guid() tells whether s is a GUID (8-4-4-4-12 hex digits). */
 bool cfgval_is_guid(const char *s);
 
@@ -31,6 +33,11 @@ char *cfgval_list(const char *v, bool domains, const char **why);
 /* cfgval_bool() returns 1 for yes/true/on/1, 0 for no/false/off/0 (any
  * case), or -EINVAL. */
 int cfgval_bool(const char *v);
+
+/* cfgval_listen() parses "127.0.0.1:9471" or "[::1]:9471" (numeric
+ * addresses only, port 0..65535) into *ss and *len, either of which may
+ * be NULL to only check s.  Returns 0 or -EINVAL. */
+int cfgval_listen(const char *s, struct sockaddr_storage *ss, socklen_t *len);
 
 /* cfgval_edit_distance() is the Levenshtein distance of a and b. */
 size_t cfgval_edit_distance(const char *a, const char *b);

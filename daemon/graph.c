@@ -318,6 +318,7 @@ static void retry_or_fail(struct graph_req *r, long delay_ms, int result,
   }
   if(delay_ms < 0)
     delay_ms = graph__backoff(g, r->attempt);
+  g->stats.retried++;
   log_info("graph: tenant %s: %s %s: %s; attempt %u of %u in %.1f s "
            "(client-request-id %s)",
            g->tenant, r->method, r->url, why, r->attempt + 1, g->max_attempts,
@@ -498,6 +499,7 @@ static void on_http_done(const struct http_response *resp, void *arg)
   case 429:
   case 503:
     ra = graph_retry_after_ms(resp->retry_after, time(NULL));
+    r->g->stats.throttled++;
     graph__throttle(r->g, ra);
     if(resp->status == 503 && !r->replay) {
       /* Unlike 429, a 503 does not say the write was left undone. */
@@ -582,6 +584,7 @@ static void on_token(int result, const char *bearer,
     hdrs[n++] = r->headers[i];
   hdrs[n] = NULL;
   r->attempt++;
+  r->g->stats.requests++;
   rc = http_request(r->g->hc, r->method, r->url, hdrs, r->body,
                     r->body ? strlen(r->body) : 0, on_http_done, r);
   explicit_bzero(auth, strlen(auth));
@@ -749,6 +752,11 @@ int graph_list(struct graph *g, const char *path, const char *const *headers,
 long graph_backoff_ms(struct graph *g, unsigned attempt)
 {
   return graph__backoff(g, attempt);
+}
+
+void graph_get_stats(const struct graph *g, struct graph_stats *st)
+{
+  *st = g->stats;
 }
 
 void graph_close(struct graph *g, void (*closed_cb)(void *arg), void *arg)

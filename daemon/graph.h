@@ -157,6 +157,15 @@ int graph_batch_after(struct graph *g, const struct graph_batch_item *items,
                       size_t n, uint64_t delay_ms, graph_batch_cb cb,
                       void *arg);
 
+/* What a client has done since it was made, for /metrics: HTTP requests
+ * sent (a $batch POST is one), 429/503 answers (of requests or batch
+ * items), and retries scheduled. */
+struct graph_stats {
+  unsigned long requests, throttled, retried;
+};
+
+void graph_get_stats(const struct graph *g, struct graph_stats *st);
+
 /* graph_close() cancels every pending request: each callback still owed
  * runs with -ECANCELED from within this call.  g is freed once every
  * request has let go of it (a request whose transfer or token is still

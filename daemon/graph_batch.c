@@ -99,6 +99,9 @@ static void item_retry(struct graph_batch_op *op, size_t i, long delay_ms,
     item_done(op, i, result, status, NULL, err);
     return;
   }
+  g->stats.retried++;
+  if(status == 429 || status == 503)
+    g->stats.throttled++;
   if(delay_ms < 0)
     delay_ms = graph__backoff(g, it->attempts);
   else if(status == 429 || status == 503)

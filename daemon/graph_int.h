@@ -31,6 +31,7 @@ struct graph {
    * 429 or 503 with Retry-After no request of this tenant is sent before
    * uv_now() reaches this, not only the one that was refused. */
   uint64_t throttled_until;
+  struct graph_stats stats; /* for /metrics */
   bool closing;
   void (*closed_cb)(void *arg);
   void *closed_arg;

@@ -21,10 +21,12 @@
 
 #include "alert.h"
 #include "cfg.h"
+#include "health.h"
 #include "log.h"
 #include "notify.h"
 #include "preflight.h"
 #include "rlimit.h"
+#include "status.h"
 #include "tenant.h"
 
 #ifndef QD_VERSION
@@ -35,6 +37,9 @@ struct daemon {
   uv_loop_t loop;
   uv_signal_t sigterm, sigint, sighup;
   struct notify *notify;   /* the watchdog; owned */
+  uv_timer_t status_timer; /* refreshes STATUS= ("last cycle 12s ago") */
+  struct health *health;   /* the HTTP endpoint; owned */
+  time_t started;
   struct alert *alert;     /* alert sinks; owned */
   struct tenant **tenants; /* one per [tenant] section; owned */
   size_t ntenants;
@@ -140,31 +145,55 @@ static void fd_health(struct daemon *d, struct tenant *t, int result)
     alert_emit(d->alert, &ev);
 }
 
-/* update_status() sends STATUS=: tenants, conflicts, failing tenants, and
- * a shortage of file descriptors. */
+/* get_view() is the daemon as the health endpoint and STATUS= see it. */
+static void get_view(void *arg, struct status_view *v)
+{
+  struct daemon *d = arg;
+
+  v->tenants = d->tenants;
+  v->ntenants = d->ntenants;
+  v->alert = d->alert;
+  v->started = d->started;
+}
+
+/* update_status() sends STATUS=, e.g. "2 tenants, 5 conflicts (1 stuck),
+ * last cycle 12s ago", with "; out of file descriptors" while a tenant's
+ * last cycle failed for want of them (see fd_health()). */
 static void update_status(struct daemon *d)
 {
-  size_t i, conflicts = 0, failing = 0, polled = 0;
+  struct status_view v;
   struct tenant *short_t = NULL;
-  int short_rc = 0;
   struct tenant_stats st;
+  int short_rc = 0;
+  char line[256];
+  size_t i;
 
-  for(i = 0; i < d->ntenants; i++) {
+  for(i = 0; i < d->ntenants && !short_t; i++) {
     tenant_get_stats(d->tenants[i], &st);
-    conflicts += st.conflicts;
-    failing += st.failures > 0;
-    polled += st.cycles_ok > 0;
-    if(!short_t && (st.last_result == -EMFILE || st.last_result == -ENFILE)) {
+    if(st.last_result == -EMFILE || st.last_result == -ENFILE) {
       short_t = d->tenants[i];
       short_rc = st.last_result;
     }
   }
   fd_health(d, short_t, short_rc);
-  notify_status("monitoring %zu tenant%s: %zu conflict%s, %zu of %zu polled "
-                "this run, %zu failing%s",
-                d->ntenants, d->ntenants == 1 ? "" : "s", conflicts,
-                conflicts == 1 ? "" : "s", polled, d->ntenants, failing,
-                short_t ? "; out of file descriptors" : "");
+  get_view(d, &v);
+  status_line(&v, time(NULL), line, sizeof(line));
+  notify_status("%s%s", line, short_t ? "; out of file descriptors" : "");
+}
+
+static void on_status_timer(uv_timer_t *t)
+{
+  update_status(t->data);
+}
+
+/* is_wedged() is the watchdog's check: a cycle or sweep that never ends
+ * means the loop runs but the daemon does not. */
+static int is_wedged(void *arg, char *why, size_t len)
+{
+  struct status_view v;
+
+  get_view(arg, &v);
+  return status_wedged(&v, time(NULL), why, len);
 }
 
 static void on_tenant_changed(void *arg)
@@ -287,6 +316,10 @@ static void reload(struct daemon *d)
     log_warnx("reload: state_dir change to %s takes effect only at "
               "restart; still using %s",
               ncfg->state_dir, d->state_dir);
+  if(strcmp(ncfg->health_listen, d->cfg->health_listen) ||
+     strcmp(ncfg->health_socket, d->cfg->health_socket))
+    log_warnx("reload: health_listen and health_socket changes take effect "
+              "only at restart");
   rc = reload_alerts_and_tenants(d, ncfg);
   if(rc) {
     log_errx("reload: %s rejected; keeping the running configuration",
@@ -330,6 +363,9 @@ static void stop(struct daemon *d, const char *why)
   uv_close((uv_handle_t *)&d->sigint, NULL);
   uv_close((uv_handle_t *)&d->sighup, NULL);
   notify_close(d->notify, NULL, NULL);
+  uv_close((uv_handle_t *)&d->status_timer, NULL);
+  health_close(d->health, NULL, NULL);
+  d->health = NULL;
   close_tenants(d, d->tenants, d->ntenants);
   d->tenants = NULL;
   d->ntenants = 0;
@@ -492,6 +528,8 @@ int main(int argc, char *argv[])
   rc = notify_new(&d.loop, &d.notify);
   if(rc)
     fatalx("notify_new: %s", strerror(-rc));
+  notify_set_check(d.notify, is_wedged, &d);
+  d.started = time(NULL);
   {
     struct alert_opts ao;
 
@@ -501,6 +539,12 @@ int main(int argc, char *argv[])
   }
   if(start_tenants(&d, d.cfg, &d.tenants, &d.ntenants))
     fatalx("cannot start; see the messages above");
+  if(health_start(&d.loop, d.cfg->health_listen, d.cfg->health_socket, get_view,
+                  &d, &d.health))
+    fatalx("health: out of memory");
+  uv_timer_init(&d.loop, &d.status_timer);
+  d.status_timer.data = &d;
+  uv_timer_start(&d.status_timer, on_status_timer, 10000, 10000);
 
   log_info("quarantined %s started: %zu tenant%s, configuration %s", QD_VERSION,
            d.cfg->ntenants, d.cfg->ntenants == 1 ? "" : "s", d.conf_path);

@@ -19,6 +19,9 @@
 struct notify {
   uv_timer_t watchdog;    /* pings WATCHDOG=1 */
   uint64_t watchdog_usec; /* 0 when systemd asked for no watchdog */
+  int (*wedged)(void *arg, char *why, size_t len); /* or NULL */
+  void *wedged_arg;
+  int triggered; /* WATCHDOG=trigger was sent */
   void (*closed_cb)(void *arg);
   void *closed_arg;
 };
@@ -39,8 +42,30 @@ static void send_msg(const char *msg)
 
 static void on_watchdog(uv_timer_t *t)
 {
-  (void)t;
+  struct notify *n = t->data;
+  char why[512];
+
+  /* WATCHDOG=trigger: "the service detected an internal error that
+   * should be handled by the configured watchdog options" (systemd 243,
+   * https://www.freedesktop.org/software/systemd/man/latest/sd_notify.html). */
+  if(n->wedged && n->wedged(n->wedged_arg, why, sizeof(why))) {
+    if(!n->triggered)
+      log_errx("notify: the daemon is wedged (%s); asking systemd to restart "
+               "it",
+               why);
+    n->triggered = 1;
+    send_msg("WATCHDOG=trigger");
+    return;
+  }
   send_msg("WATCHDOG=1");
+}
+
+void notify_set_check(struct notify *n,
+                      int (*wedged)(void *arg, char *why, size_t len),
+                      void *arg)
+{
+  n->wedged = wedged;
+  n->wedged_arg = arg;
 }
 
 int notify_new(uv_loop_t *loop, struct notify **out)

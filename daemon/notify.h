@@ -8,6 +8,8 @@
 #ifndef QD_NOTIFY_H
 #define QD_NOTIFY_H
 
+#include <stddef.h>
+
 #include <uv.h>
 
 #include "log.h"
@@ -21,6 +23,15 @@ struct notify;
  * interval.  Returns 0 with *out set (close it with notify_close()), or
  * a negative errno code. */
 int notify_new(uv_loop_t *loop, struct notify **out);
+
+/* notify_set_check() makes every watchdog ping ask wedged(arg) first: a
+ * non-zero answer (why filled in) sends WATCHDOG=trigger instead, so
+ * systemd restarts a daemon whose loop runs but is stuck (see
+ * sd_notify(3)).  It is logged once.  The caller keeps arg valid until
+ * notify_close(). */
+void notify_set_check(struct notify *n,
+                      int (*wedged)(void *arg, char *why, size_t len),
+                      void *arg);
 
 /* notify_close() stops the watchdog and closes its timer; n is freed in
  * the timer's close callback, then closed_cb(arg) runs if not NULL. */

@@ -20,6 +20,8 @@
 #include "anchors.h"
 #include "atomic.h"
 #include "csexport.h"
+#include "ctl_check.h"
+#include "ctl_conflicts.h"
 #include "journal.h"
 #include "timex.h"
 
@@ -37,12 +39,23 @@ static const char usage_text[] =
     "  suggestions approve FILE TARGET [ANCHOR]\n"
     "                                approve one suggestion\n"
     "  journal show FILE             show an apply journal\n"
+    "  conflicts [options]           list and filter the conflicts\n"
+    "  show [-t TENANT] KEY|VALUE    one conflict in full\n"
+    "  status [--json]               the running daemon, per tenant\n"
+    "  check [-w R] [-c R] [-t S]    Nagios/Icinga plugin\n"
+    "\n"
+    "  conflicts: -t TENANT, -p upn|proxy, -v VALUE, -s TEXT, -c CLASS,\n"
+    "    --state S, --type T, --older-than DUR, --sort KEY, -r, -n MAX,\n"
+    "    --csv [--bom], --json; with conflicts, show, status and check:\n"
+    "    -f CONF, --state-dir DIR, --socket PATH, --url URL, --offline\n"
     "\n"
     "  -a  accept anchors of any length, not only 16-byte GUIDs\n"
     "  -f  overwrite OUT if it exists\n"
     "  -o  write to OUT instead of standard output\n"
     "\n"
-    "Exit status: 0 ok, 1 bad input or failure, 2 usage error.\n";
+    "Exit status: 0 ok, 1 bad input or failure, 2 usage error, 3 the\n"
+    "daemon is not running (status); check: 0 OK, 1 WARNING, 2 CRITICAL,\n"
+    "3 UNKNOWN.\n";
 
 static int usage(FILE *f, int code)
 {
@@ -476,9 +489,11 @@ int main(int argc, char **argv)
     const char *name;
     int (*fn)(int, char **);
   } cmds[] = {
-      {"guid2anchor", cmd_guid2anchor}, {"anchor2guid", cmd_anchor2guid},
-      {"anchors", cmd_anchors},         {"csexport", cmd_csexport},
-      {"suggestions", cmd_suggestions}, {"journal", cmd_journal}};
+      {"guid2anchor", cmd_guid2anchor},  {"anchor2guid", cmd_anchor2guid},
+      {"anchors", cmd_anchors},          {"csexport", cmd_csexport},
+      {"suggestions", cmd_suggestions},  {"journal", cmd_journal},
+      {"conflicts", ctl_conflicts_list}, {"show", ctl_conflicts_show},
+      {"status", ctl_check_status},      {"check", ctl_check_plugin}};
   size_t i;
   int ch;
 

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT
  *
  * rlimit: raising and reading RLIMIT_NOFILE.  The daemon watches its
- * descriptors with epoll (libuv) and poll (libcurl's multi_socket through
- * libuv), never select(2), so descriptors above FD_SETSIZE are safe.
+ * descriptors with epoll (libuv), libcurl's multi_socket through libuv,
+ * and libmicrohttpd's own epoll set (health.c), never select(2), so
+ * descriptors above FD_SETSIZE are safe.
  */
 #include "rlimit.h"
 

@@ -18,11 +18,12 @@
 struct schedule {
   uv_loop_t *loop;
   struct schedule_opts o;
-  uv_timer_t poll;  /* the next cycle */
-  uv_timer_t sweep; /* the next sweep, aligned */
-  bool busy;        /* a cycle or a sweep is running */
-  bool cycle_due;   /* the poll timer fired during a sweep */
-  bool sweep_due;   /* the sweep timer fired during a cycle */
+  uv_timer_t poll;   /* the next cycle */
+  uv_timer_t sweep;  /* the next sweep, aligned */
+  bool busy;         /* a cycle or a sweep is running */
+  time_t busy_since; /* when it began */
+  bool cycle_due;    /* the poll timer fired during a sweep */
+  bool sweep_due;    /* the sweep timer fired during a cycle */
   bool closing;
   unsigned open_timers; /* not yet through their close callback */
   void (*closed_cb)(void *arg);
@@ -92,6 +93,7 @@ static void idle(struct schedule *s)
 static void start_cycle(struct schedule *s)
 {
   s->busy = true;
+  s->busy_since = time(NULL);
   if(s->o.cycle(s->o.arg)) {
     uv_timer_start(&s->poll, on_poll, SCHEDULE_RETRY_MS, 0);
     idle(s);
@@ -101,6 +103,7 @@ static void start_cycle(struct schedule *s)
 static void start_sweep(struct schedule *s)
 {
   s->busy = true;
+  s->busy_since = time(NULL);
   if(s->o.sweep(s->o.arg))
     idle(s); /* not started: the next sweep time tries again */
 }
@@ -162,6 +165,16 @@ void schedule_sweep_done(struct schedule *s)
 {
   if(!s->closing)
     idle(s);
+}
+
+void schedule_get_times(const struct schedule *s, time_t *busy_since,
+                        time_t *next_cycle)
+{
+  *busy_since = s->busy ? s->busy_since : 0;
+  *next_cycle =
+      uv_is_active((const uv_handle_t *)&s->poll)
+          ? time(NULL) + (time_t)(uv_timer_get_due_in(&s->poll) / 1000)
+          : 0;
 }
 
 static void on_timer_closed(uv_handle_t *h)

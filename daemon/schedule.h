@@ -15,6 +15,7 @@
 #define QD_SCHEDULE_H
 
 #include <stdint.h>
+#include <time.h>
 
 #include <uv.h>
 
@@ -56,6 +57,12 @@ void schedule_cycle_done(struct schedule *s, unsigned failures);
 /* schedule_sweep_done() says the running sweep has ended and starts what
  * waited for it. */
 void schedule_sweep_done(struct schedule *s);
+
+/* schedule_get_times() tells when the running cycle or sweep began
+ * (*busy_since, 0 when none runs) and when the next cycle is due
+ * (*next_cycle, 0 when none is armed), both in Unix time. */
+void schedule_get_times(const struct schedule *s, time_t *busy_since,
+                        time_t *next_cycle);
 
 /* schedule_close() stops both timers: no start function is called after
  * it, and *_done() calls until s is freed do nothing.  s is freed once

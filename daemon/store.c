@@ -300,14 +300,41 @@ static void move_aside(const char *path, const char *why)
   free(dst);
 }
 
+int store_read(const char *path, const char *tenant, struct store_state *st,
+               const char **why, long *schema)
+{
+  char *text = NULL;
+  size_t len = 0;
+  cJSON *doc;
+  int rc;
+
+  *why = "";
+  *schema = 0;
+  rc = read_file(path, &text, &len);
+  if(rc == -EFBIG) {
+    *why = "larger than 1 GiB";
+    return -EBADMSG;
+  }
+  if(rc)
+    return rc;
+  doc = cJSON_ParseWithLength(text, len);
+  if(!doc) {
+    *why = "not valid JSON";
+    rc = -EBADMSG;
+  }
+  else
+    rc = parse_doc(doc, tenant, st, why, schema);
+  cJSON_Delete(doc);
+  free(text);
+  return rc;
+}
+
 int store_load(const char *state_dir, const char *tenant,
                struct store_state *st)
 {
   const char *why = "";
-  char *path, *text = NULL;
-  size_t len = 0;
   long schema = 0;
-  cJSON *doc;
+  char *path;
   int rc;
 
   path = tfiles_path(state_dir, tenant, TFILES_STATE);
@@ -316,33 +343,10 @@ int store_load(const char *state_dir, const char *tenant,
              state_dir, tenant);
     return -EINVAL;
   }
-  rc = read_file(path, &text, &len);
-  if(rc == -ENOENT) {
+  rc = store_read(path, tenant, st, &why, &schema);
+  if(rc == -ENOENT)
     log_debug("store: %s: no state yet", path);
-    free(path);
-    return rc;
-  }
-  if(rc == -EFBIG) {
-    why = "larger than 1 GiB";
-    rc = -EBADMSG;
-  }
-  else if(rc) {
-    log_errx("store: %s: read: %s", path, strerror(-rc));
-    free(path);
-    return rc;
-  }
-  else {
-    doc = cJSON_ParseWithLength(text, len);
-    if(!doc) {
-      why = "not valid JSON";
-      rc = -EBADMSG;
-    }
-    else
-      rc = parse_doc(doc, tenant, st, &why, &schema);
-    cJSON_Delete(doc);
-  }
-  free(text);
-  if(rc == -EPROTONOSUPPORT)
+  else if(rc == -EPROTONOSUPPORT)
     log_errx("store: %s was written with schema %ld, newer than this "
              "quarantined understands (%d); leaving it alone and not "
              "saving state for tenant %s",
@@ -351,7 +355,9 @@ int store_load(const char *state_dir, const char *tenant,
     move_aside(path, why);
   else if(rc == -ENOMEM)
     log_errx("store: %s: out of memory", path);
-  else if(!rc && schema < STORE_SCHEMA)
+  else if(rc)
+    log_errx("store: %s: read: %s", path, strerror(-rc));
+  else if(schema < STORE_SCHEMA)
     log_info("store: %s: schema %ld read; it is saved as schema %d after "
              "the next cycle",
              path, schema, STORE_SCHEMA);

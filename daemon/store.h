@@ -69,4 +69,13 @@ int store_save(const char *state_dir, const char *tenant,
 int store_load(const char *state_dir, const char *tenant,
                struct store_state *st);
 
+/* store_read() is store_load() for readers that must change nothing
+ * (quarantinectl): it reads the state file at path for tenant into st
+ * (zeroed; the caller owns it afterwards) and never logs, renames or
+ * writes.  Returns 0; -ENOENT (no file); -EBADMSG with *why set to a
+ * static reason; -EPROTONOSUPPORT (a newer schema, in *schema); -ENOMEM
+ * or another negative errno from reading.  On error st is unchanged. */
+int store_read(const char *path, const char *tenant, struct store_state *st,
+               const char **why, long *schema);
+
 #endif

@@ -79,6 +79,7 @@ struct tenant {
   /* the sweep */
   struct sweep_opts sweep;
   unsigned long aging[CFG_MAX_DURATIONS];
+  unsigned interval;        /* seconds between cycles, for the endpoint */
   struct store_state state; /* the inventory believed now, delta links */
   struct outbox outbox;     /* alerts waiting for the state to be saved */
   struct tenant_stats stats;
@@ -122,6 +123,16 @@ void tenant_get_stats(const struct tenant *t, struct tenant_stats *st)
   *st = t->stats;
   st->conflicts =
       t->state.conflicts ? conflict_set_count(t->state.conflicts) : 0;
+  st->interval = t->interval;
+  schedule_get_times(t->sched, &st->busy_since, &st->next_cycle);
+  st->token = token_status(t->tok);
+  graph_get_stats(t->g, &st->graph);
+  apply_get_stats(t->apply, &st->apply);
+}
+
+const struct conflict_set *tenant_conflicts(const struct tenant *t)
+{
+  return t->state.conflicts;
 }
 
 /* ===== Alerts and the sweep's steps, for cycles and sweeps ===== */
@@ -740,6 +751,7 @@ int tenant_start(uv_loop_t *loop, const struct cfg *cfg,
     goto fail_inv; /* logged by apply_new */
   memset(&so, 0, sizeof(so));
   so.interval = tc->poll_interval ? tc->poll_interval : cfg->poll_interval;
+  t->interval = so.interval;
   so.sweep_period = t->sweep.period;
   so.cycle = start_cycle;
   so.sweep = start_sweep;

@@ -14,7 +14,9 @@
 
 #include <uv.h>
 
+#include "apply.h"
 #include "cfg.h"
+#include "graph.h"
 
 struct alert;
 struct tenant;
@@ -27,6 +29,12 @@ struct tenant_stats {
   unsigned failures;   /* consecutive failed cycles */
   int last_result;     /* of the last cycle: 0, or a negative errno code */
   unsigned long cycles_ok, cycles_failed;
+  unsigned interval; /* seconds between cycles */
+  time_t next_cycle; /* when the next cycle is due; 0 while one runs */
+  time_t busy_since; /* start of the running cycle or sweep; 0 = idle */
+  int token;         /* token_status() */
+  struct graph_stats graph;
+  struct apply_stats apply;
 };
 
 /* tenant_start() sets up tenant tc of cfg (both copied as needed) on
@@ -46,6 +54,12 @@ int tenant_start(uv_loop_t *loop, const struct cfg *cfg,
 void tenant_close(struct tenant *t, void (*closed_cb)(void *arg), void *arg);
 
 const char *tenant_name(const struct tenant *t);
+
+/* tenant_conflicts() is the inventory believed now, or NULL when empty;
+ * borrowed until the tenant's next cycle or sweep ends (read it within
+ * one loop callback). */
+const struct conflict_set *tenant_conflicts(const struct tenant *t);
+
 void tenant_get_stats(const struct tenant *t, struct tenant_stats *st);
 
 #endif

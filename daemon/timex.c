@@ -240,3 +240,15 @@ char *timex_format_span(long secs, char *buf, size_t len)
   }
   return buf;
 }
+
+char *timex_format_age(long secs, char *buf, size_t len)
+{
+  size_t i;
+
+  if(secs < 0)
+    secs = 0;
+  for(i = 0; i < NUNITS - 1 && secs < 2 * (long)units[i].secs; i++)
+    ;
+  snprintf(buf, len, "%ld%c", secs / (long)units[i].secs, units[i].suffix);
+  return buf;
+}

@@ -71,4 +71,10 @@ void timex_format_duration(unsigned long long secs, char *buf, size_t len);
  * reads, into buf of len bytes (32 is enough) and returns buf. */
 char *timex_format_span(long secs, char *buf, size_t len);
 
+/* timex_format_age() writes secs (negative counts as 0) in one unit, the
+ * largest that goes into it at least twice ("45s", "90s", "12m", "5h",
+ * "3d"), rounded down, for narrow table columns, into buf of len bytes
+ * (24 is enough) and returns buf. */
+char *timex_format_age(long secs, char *buf, size_t len);
+
 #endif

@@ -56,6 +56,8 @@ struct token {
   struct waitq ready;   /* to be answered by the timer */
   struct waitq pending; /* waiting for the POST in flight */
   unsigned dispatching; /* callbacks running: access must stay put */
+  int last_result;      /* of the last token request: 1 ok, 0 none yet, or a
+                           negative errno (token_status()) */
   bool in_flight;
   unsigned failing; /* token requests failed in a row */
   bool stale;       /* invalidated while dispatching: wipe afterwards */
@@ -442,6 +444,7 @@ static void on_http_done(const struct http_response *resp, void *arg)
       /* Loud once per episode of failures. */
       int prio = tk->failing++ ? LOG_INFO : LOG_WARNING;
 
+      tk->last_result = rc;
       LOG_AT(prio, 0, "token: tenant %s: POST %s: %s (%s)", tk->tenant, tk->url,
              resp->error && resp->error[0] ? resp->error : "failed",
              strerror(-resp->result));
@@ -457,6 +460,7 @@ static void on_http_done(const struct http_response *resp, void *arg)
     if(rc == -EAGAIN)
       copy_clean(e.retry_after, sizeof(e.retry_after), resp->retry_after, true);
     tk->failing++;
+    tk->last_result = rc;
     log_failure(tk, rc, &e);
     dispatch(tk, waitq_take(&tk->pending), rc, NULL, &e);
     return;
@@ -469,6 +473,7 @@ static void on_http_done(const struct http_response *resp, void *arg)
     tk->access = access;
     tk->access_len = strlen(access);
     tk->fresh_until = tk->sent_at + life - margin;
+    tk->last_result = 1;
   }
   if(tk->failing)
     log_info("token: tenant %s: the token service answers again after %u "
@@ -478,6 +483,11 @@ static void on_http_done(const struct http_response *resp, void *arg)
   log_info("token: tenant %s: new access token, expires in %ld s", tk->tenant,
            expires_in);
   dispatch(tk, waitq_take(&tk->pending), 0, tk->access, NULL);
+}
+
+int token_status(const struct token *tk)
+{
+  return tk->last_result;
 }
 
 static bool is_fresh(const struct token *tk)

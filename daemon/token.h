@@ -76,6 +76,12 @@ int token_get(struct token *tk, token_cb cb, void *arg);
  * request already in flight is not affected. */
 void token_invalidate(struct token *tk);
 
+/* token_status() is the outcome of the last token request, for status
+ * reports: 1 a token was issued, 0 none was asked for yet, or the
+ * negative errno code the request failed with (-EACCES: credentials
+ * refused; -EINVAL: request refused; -EAGAIN: transient). */
+int token_status(const struct token *tk);
+
 /* token_close() stops the source: callbacks still owed are called with
  * -ECANCELED, the timer handle is closed, and once no HTTP request is in
  * flight (close the HTTP client to cancel one) the secret, key and token

@@ -289,6 +289,21 @@ START_TEST(test_span)
 }
 END_TEST
 
+/* One unit, the largest that goes in twice: 90 s stays seconds. */
+START_TEST(test_age)
+{
+  char buf[24];
+
+  ck_assert_str_eq(timex_format_age(-5, buf, sizeof(buf)), "0s");
+  ck_assert_str_eq(timex_format_age(12, buf, sizeof(buf)), "12s");
+  ck_assert_str_eq(timex_format_age(119, buf, sizeof(buf)), "119s");
+  ck_assert_str_eq(timex_format_age(120, buf, sizeof(buf)), "2m");
+  ck_assert_str_eq(timex_format_age(7199, buf, sizeof(buf)), "119m");
+  ck_assert_str_eq(timex_format_age(5 * 3600 + 59, buf, sizeof(buf)), "5h");
+  ck_assert_str_eq(timex_format_age(3 * 86400, buf, sizeof(buf)), "3d");
+}
+END_TEST
+
 Suite *timex_suite(void)
 {
   Suite *s = suite_create("timex");
@@ -305,6 +320,7 @@ Suite *timex_suite(void)
   tcase_add_test(td, test_duration_parse);
   tcase_add_test(td, test_duration_format);
   tcase_add_test(td, test_span);
+  tcase_add_test(td, test_age);
   suite_add_tcase(s, td);
   return s;
 }

@@ -334,3 +334,78 @@ class TestJournal(CtlTest):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class TestAskTheDaemon(CtlTest):
+    """conflicts/show/status/check without a daemon: the state files, read-only,
+    and one clear line for each kind of bad input.  (With a daemon: the e2e
+    tests in tests/e2e/test_health.py.)"""
+
+    STATE = {"schema": 3, "tenant": "contoso", "saved": "2026-01-02T03:04:05Z",
+             "lastSuccess": "2026-01-02T03:04:05Z",
+             "deltaLinks": {"users": None, "groups": None, "contacts": None},
+             "deltaFullSync": None, "conflicts": []}
+
+    def setUp(self):
+        super().setUp()
+        os.mkdir(self.path("state"))
+        self.conf = self.write("q.conf", (
+            "[daemon]\nstate_dir = %s\nhealth_listen = none\n"
+            "health_socket = %s\n\n[tenant contoso]\n"
+            "tenant_id = contoso.com\n"
+            "client_id = 0f4a5b6c-7d8e-4f90-a1b2-c3d4e5f60718\n"
+            "client_secret_file = %s\n") % (self.path("state"), self.path("no.sock"),
+                                            self.path("secret")))
+        with open(self.path("state/contoso.state.json"), "w") as f:
+            json.dump(self.STATE, f)
+
+    def test_empty_inventory_from_the_state_dir(self):
+        r = self.assert_run(["conflicts", "-f", self.conf], 0)
+        self.assertEqual(r.stdout.splitlines()[0].split(),
+                         ["TENANT", "TYPE", "ATTR", "VALUE", "CLASS", "STATE", "AGE",
+                          "NAME"])
+        self.assertEqual(len(r.stdout.splitlines()), 1)
+        r = self.assert_run(["conflicts", "-f", self.conf, "--json"], 0)
+        self.assertEqual(json.loads(r.stdout), [])
+
+    def test_not_running(self):
+        r = self.assert_run(["status", "-f", self.conf], 3)
+        self.assertEqual(r.stderr, "quarantinectl: quarantined is not running "
+                         "(no answer on %s)\n" % self.path("no.sock"))
+        r = self.assert_run(["check", "-f", self.conf], 2)
+        self.assertTrue(r.stdout.startswith(
+            "QUARANTINED CRITICAL - the daemon is not running"), r.stdout)
+        self.assertEqual(r.stdout.count("\n"), 1)
+
+    def test_bad_input_one_line(self):
+        cases = [
+            (["conflicts", "-f", self.conf, "-t", "fabrikam"], 1,
+             "quarantinectl: no tenant 'fabrikam' in %s\n" % self.conf),
+            (["conflicts", "-f", self.conf, "--older-than", "a week"], 2,
+             "quarantinectl conflicts: --older-than: 'a week' is not a duration"),
+            (["conflicts", "-f", self.conf, "--class", "odd"], 2,
+             "quarantinectl conflicts: --class: 'odd' is not one of"),
+            (["conflicts", "-f", self.path("missing.conf")], 1,
+             "quarantinectl: "),
+            (["conflicts", "--offline", "--state-dir", self.path("nowhere")], 1,
+             "quarantinectl: cannot read the state directory %s: "
+             "No such file or directory\n" % self.path("nowhere")),
+            (["show", "-f", self.conf, "john@contoso.com"], 1,
+             "quarantinectl: no conflict with key, value or object id "
+             "'john@contoso.com'\n"),
+        ]
+        for args, code, start in cases:
+            r = run(*args)
+            self.assertEqual(r.returncode, code, (args, r.stderr))
+            self.assertTrue(r.stderr.startswith(start), (args, r.stderr))
+            self.assertEqual(r.stdout, "", args)
+        r = run("check", "-f", self.conf, "-w", "ten")
+        self.assertEqual((r.returncode, r.stdout),
+                         (3, "QUARANTINED UNKNOWN - -w: 'ten' is not a range "
+                             "(10, 10:, ~:10, 10:20, @10:20)\n"))
+
+    def test_corrupt_state_file_is_left_alone(self):
+        self.write("state/contoso.state.json", "{not json")
+        r = self.assert_run(["conflicts", "-f", self.conf], 1)
+        self.assertIn("not a state file this version reads", r.stderr)
+        self.assertEqual(os.listdir(self.path("state")), ["contoso.state.json"])

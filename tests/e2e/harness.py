@@ -261,12 +261,13 @@ class Daemon:
 
     def __init__(self, sim, workdir, name="e2e", page_size=1, poll_interval="1s",
                  secret=READER_SECRET, secret_mode=0o600, inventory=None, extra_tenants=(),
-                 daemon_options=(), client_id=READER_ID, tenant_lines=(), options=None):
+                 daemon_options=(), client_id=READER_ID, tenant_lines=(), options=None,
+                 health=True):
         """extra_tenants: (name, tenant_id, client_id, secret) of further [tenant]
         sections, each with its own secret file (mode 0600); daemon_options: further
         "key = value" lines for [daemon], options: the same as a dict (e.g.
         {"sweep_interval": "2s"}); tenant_lines: more "key = value" lines for the
-        first [tenant] section."""
+        first [tenant] section; health: False turns the health endpoint off."""
         self.sim = sim
         self.workdir = workdir
         self.name = name
@@ -274,6 +275,7 @@ class Daemon:
         self.alerts_path = os.path.join(workdir, "alerts.jsonl")
         self.conf_path = os.path.join(workdir, "quarantined.conf")
         self.secret_path = os.path.join(workdir, "%s.secret" % name)
+        self.socket_path = os.path.join(workdir, "health.sock")
         self.proc = None
         self.runs = 0
         self.log_path = None
@@ -283,7 +285,11 @@ class Daemon:
                  "state_dir = %s" % self.state_dir,
                  "log_level = debug",
                  "poll_interval = %s" % poll_interval,
-                 "page_size = %d" % page_size]
+                 "page_size = %d" % page_size,
+                 # The kernel picks the port (health_url() reads it from
+                 # the log), so parallel runs never collide.
+                 "health_listen = %s" % ("127.0.0.1:0" if health else "none"),
+                 "health_socket = %s" % (self.socket_path if health else "none")]
         if inventory:
             lines.append("inventory = %s" % inventory)
         lines += list(daemon_options)
@@ -315,9 +321,21 @@ class Daemon:
         os.chmod(self.secret_path, mode)
 
     # ----- process -----------------------------------------------------------------------
-    def start(self, nofile=None):
+    # Run by a Python started in the daemon's place (argv: count, program, args):
+    # raises its soft RLIMIT_NOFILE to the hard limit, opens count descriptors
+    # (3, 4, ... with no gap, since nothing else is open), then becomes the daemon.
+    FILL_FDS = ("import os, resource, sys\n"
+                "_, hard = resource.getrlimit(resource.RLIMIT_NOFILE)\n"
+                "resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))\n"
+                "for _ in range(int(sys.argv[1])):\n"
+                "    os.set_inheritable(os.open(os.devnull, os.O_RDONLY), True)\n"
+                "os.execv(sys.argv[2], sys.argv[2:])\n")
+
+    def start(self, nofile=None, open_fds=0):
         """nofile: the daemon's RLIMIT_NOFILE: a number for both the soft and the
-        hard limit, a (soft, hard) pair, or None to inherit ours."""
+        hard limit, a (soft, hard) pair, or None to inherit ours.  open_fds: how many
+        descriptors the daemon inherits open (on /dev/null), so that every one it
+        opens itself is numbered above them."""
         assert self.proc is None or self.proc.poll() is not None, "daemon already running"
         self.runs += 1
         self.log_path = os.path.join(self.workdir, "daemon-%d.log" % self.runs)
@@ -331,8 +349,11 @@ class Daemon:
                     resource.setrlimit(resource.RLIMIT_NOFILE, pair)
             # QD_WRAPPER: a command the daemon runs under, e.g. valgrind (make
             # e2e-valgrind); its exit status must still be 0 on a clean stop.
-            wrapper = shlex.split(os.environ.get("QD_WRAPPER", ""))
-            self.proc = subprocess.Popen(wrapper + [qd_bin(), "-d", "-f", self.conf_path],
+            argv = shlex.split(os.environ.get("QD_WRAPPER", "")) + \
+                [qd_bin(), "-d", "-f", self.conf_path]
+            if open_fds:
+                argv = [sys.executable, "-c", self.FILL_FDS, str(open_fds)] + argv
+            self.proc = subprocess.Popen(argv,
                                          stdin=subprocess.DEVNULL,
                                          stdout=subprocess.DEVNULL, stderr=log,
                                          preexec_fn=limit)
@@ -420,6 +441,11 @@ class Daemon:
             lines = self.log_lines(pattern)
             return lines if len(lines) >= count else None
         return self.wait("%d log line(s) matching %r" % (count, pattern), probe, timeout)
+
+    def health_url(self):
+        """The health endpoint's URL, from the daemon's "listening on" line."""
+        line = self.wait_for_log(r"health: listening on http://")[0]
+        return re.search(r"(http://\S+/)", line).group(1)
 
     def cycles(self, name=None):
         """(conflicts, new, cleared) of every completed cycle in the current log."""

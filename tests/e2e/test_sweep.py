@@ -11,7 +11,7 @@ import os
 import unittest
 
 from tests.e2e.harness import (SCENARIOS, E2ETestCase, cleared, detected, events,
-                               parse_time, released)
+                               parse_time, released, wait_until)
 
 JOHN_CLOUD = "a0c1e2f3-0001-4000-8000-000000000001"
 FABRIKAM = ("fabrikam", "7a8b9c0d-1e2f-4a3b-8c4d-5e6f7a8b9c0d",
@@ -187,7 +187,9 @@ class SweepE2E(E2ETestCase):
             self.assertEqual(a["holderId"], new["id"])
             self.assertIn("is held again and stays quarantined", a["message"])
             self.assertIn("John (new cloud)", a["message"])
-        self.assertEqual({c["state"] for c in self.state(d).values()}, {"active"})
+        # The alerts are written before the state file: wait for the file.
+        wait_until("the state file to say active", lambda: {
+            c["state"] for c in self.state(d).values()} == {"active"})
         self.wait_sweeps(d)
         alerts = d.alerts()
         self.assertEqual(events(alerts, "conflict.stuck"), [])

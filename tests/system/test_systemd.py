@@ -33,7 +33,7 @@ from tests.e2e.harness import (READER_ID, READER_SECRET, TENANT_ID,  # noqa: E40
 # The root's packages: systemd, and the libraries the package depends on,
 # so that apt installs the .deb without a network.
 INCLUDE = ("systemd,systemd-sysv,dbus,libuv1,libcurl4,libcjson1,libinih1,libssl3,"
-           "libxml2,libsystemd0,ca-certificates")
+           "libxml2,libsystemd0,libmicrohttpd12,ca-certificates")
 CACHE = os.environ.get("QD_SYSTEST_CACHE", "/var/cache/quarantined-systest")
 BOOT_TIMEOUT = 600
 
@@ -65,7 +65,11 @@ def root_tarball():
 
 def config(sim, tenants):
     lines = ["[daemon]", "state_dir = /var/lib/quarantined", "log_level = info",
-             "poll_interval = 2s", "page_size = 999", "",
+             "poll_interval = 2s", "page_size = 999",
+             # The container shares the host's network: the kernel picks the
+             # port (inside.sh reads it from the journal); the Unix socket
+             # stays at its default in RuntimeDirectory=.
+             "health_listen = 127.0.0.1:0", "",
              "[alerts]", "syslog = yes", "jsonl_file = /var/log/quarantined/alerts.jsonl",
              ""]
     for name in tenants:
@@ -190,11 +194,18 @@ class BootedSystemd(unittest.TestCase):
     def test_4_active_after_ready_with_conflicts_in_status(self):
         self.assertStep("active")
         self.assertStep("status")
-        self.assertIn("monitoring 1 tenant: %d conflicts" % self.expected,
+        self.assertIn("1 tenant, %d conflict" % self.expected,
                       self.read("status-1.txt"))
         # ExecStartPre's check ran under the service, with the credential.
         messages = [e.get("MESSAGE") for e in self.unit_entries()]
         self.assertIn("configuration OK", messages)
+
+    def test_4b_health_endpoint_under_the_sandbox(self):
+        """quarantinectl asks the daemon through its Unix socket in
+        RuntimeDirectory=, and /livez answers on the TCP port."""
+        self.assertStep("health")
+        self.assertIn("ready", self.read("ctl-status.txt"))
+        self.assertTrue(self.read("livez.txt").startswith("HTTP/1."), self.read("livez.txt"))
 
     def test_5_alerts_in_the_journal_with_message_id(self):
         detected = [e for e in self.journal()
@@ -214,7 +225,7 @@ class BootedSystemd(unittest.TestCase):
 
     def test_7_reload_applies_the_changed_configuration(self):
         self.assertStep("reload")
-        self.assertIn("monitoring 2 tenants", self.read("status-2.txt"))
+        self.assertIn("2 tenants, ", self.read("status-2.txt"))
 
     def test_8_watchdog_restarts_a_stopped_daemon(self):
         self.assertStep("watchdog")
