@@ -22,9 +22,11 @@
 
 #include <ini.h>
 
+#include "alert.h"
+#include "fmt.h"
 #include "log.h"
 
-enum cfg_section { SEC_NONE, SEC_DAEMON, SEC_ALERTS, SEC_TENANT };
+enum cfg_section { SEC_NONE, SEC_DAEMON, SEC_ALERTS, SEC_TENANT, SEC_SINK };
 
 enum cfg_type {
   T_STR,      /* any non-empty text */
@@ -60,6 +62,7 @@ struct cfg_option {
 
 #define D(field) offsetof(struct cfg, field)
 #define TN(field) offsetof(struct cfg_tenant, field)
+#define SK(field) offsetof(struct cfg_sink, field)
 
 /* The option table.  man/quarantined.conf.5 documents every row. */
 static const struct cfg_option options[] = {
@@ -88,6 +91,20 @@ static const struct cfg_option options[] = {
 
     {SEC_ALERTS, "syslog", T_BOOL, D(alert_syslog), "yes", 0, 0, 0},
     {SEC_ALERTS, "jsonl_file", T_PATH, D(alert_jsonl_file), NULL, 0, 0, 0},
+    {SEC_ALERTS, "flood_limit", T_UINT, D(flood_limit), "50", 0, 1000000, 0},
+
+    /* [sink NAME]: one destination of alerts (sink.h). */
+    {SEC_SINK, "type", T_ENUM, SK(type), NULL, 0, 0, F_REQUIRED},
+    {SEC_SINK, "format", T_ENUM, SK(format), "default", 0, 0, 0},
+    {SEC_SINK, "min_severity", T_LOGLEVEL, SK(min_severity), "info", 0, 0, 0},
+    {SEC_SINK, "events", T_STR, SK(events), NULL, 0, 0, 0},
+    {SEC_SINK, "host", T_STR, SK(host), NULL, 0, 0, 0},
+    {SEC_SINK, "port", T_UINT, SK(port), "514", 1, 65535, 0},
+    {SEC_SINK, "socket", T_PATH, SK(socket), "/dev/log", 0, 0, 0},
+    {SEC_SINK, "path", T_PATH, SK(path), NULL, 0, 0, 0},
+    {SEC_SINK, "facility", T_ENUM, SK(facility), "daemon", 0, 0, 0},
+    {SEC_SINK, "sd_id", T_STR, SK(sd_id), "quarantined@32473", 0, 0, 0},
+    {SEC_SINK, "spool_max", T_SIZE, SK(spool_max), "64M", 4096, 1ULL << 34, 0},
 
     {SEC_TENANT, "tenant_id", T_TENANT, TN(tenant_id), NULL, 0, 0, F_REQUIRED},
     {SEC_TENANT, "client_id", T_GUID, TN(client_id), NULL, 0, 0, F_REQUIRED},
@@ -135,8 +152,20 @@ static const struct cfg_option options[] = {
 /* The values of each T_ENUM option, in the order of its enum in cfg.h. */
 static const struct {
   const char *key;
-  const char *names[4];
+  const char *names[25];
 } enum_values[] = {
+    /* In the order of enum cfg_sink_type. */
+    {"type", {"journal", "syslog", "udp", "tcp", "file", NULL}},
+    /* In the order of enum fmt_kind (fmt.h). */
+    {"format",
+     {"default", "json", "cef", "leef", "rfc5424", "generic", "slack", "teams",
+      "sentinel", NULL}},
+    /* Index = the facility code of RFC 5424, section 6.2.1. */
+    {"facility",
+     {"kern",   "user",   "mail",   "daemon", "auth",     "syslog",
+      "lpr",    "news",   "uucp",   "cron",   "authpriv", "ftp",
+      "ntp",    "audit",  "alert",  "clock",  "local0",   "local1",
+      "local2", "local3", "local4", "local5", "local6",   "local7"}},
     {"apply_mode", {"off", "dry-run", "apply", NULL}},
     {"apply_takeover_unreadable", {"refuse", "allow", NULL, NULL}},
 };
@@ -162,6 +191,8 @@ struct parse_ctx {
   enum cfg_section sec;      /* section we are in */
   struct cfg_tenant *tenant; /* when sec == SEC_TENANT */
   struct cfg_tenant **tail;
+  struct cfg_sink *sink; /* when sec == SEC_SINK */
+  struct cfg_sink **sink_tail;
   bool seen[SEC_TENANT];     /* [daemon] and [alerts] appear at most once */
   bool bad_section;          /* keys are ignored until the next valid header */
   unsigned seen_line[NOPTS]; /* line of each key in this section */
@@ -612,7 +643,7 @@ static void set_value(struct parse_ctx *c, const struct cfg_option *o,
   }
   case T_ENUM: {
     const char *const *values = enum_names(o->key);
-    char names[128] = "";
+    char names[256] = "";
     size_t i;
 
     for(i = 0; values[i]; i++) {
@@ -701,6 +732,8 @@ static const char *section_name(enum cfg_section s)
 {
   if(s == SEC_DAEMON)
     return "[daemon]";
+  if(s == SEC_SINK)
+    return "[sink NAME]";
   return s == SEC_ALERTS ? "[alerts]" : "[tenant NAME]";
 }
 
@@ -716,7 +749,44 @@ static const struct cfg_option *find_option(enum cfg_section s, const char *key)
 
 static void *section_base(struct parse_ctx *c, enum cfg_section s)
 {
+  if(s == SEC_SINK)
+    return c->sink;
   return s == SEC_TENANT ? (void *)c->tenant : (void *)c->cfg;
+}
+
+/* check_sink() checks the keys of a [sink NAME] section against its
+ * type: what the type needs, what only another type takes, a format the
+ * type can send, and known event names. */
+static void check_sink(struct parse_ctx *c, struct cfg_sink *k)
+{
+  static const unsigned formats[] = {
+      /* journal: the native fields; syslog, udp, tcp, file: a record */
+      [CFG_SINK_JOURNAL] = 1u << FMT_DEFAULT,
+      [CFG_SINK_SYSLOG] = 1u << FMT_DEFAULT | 1u << FMT_JSON | 1u << FMT_CEF |
+                          1u << FMT_LEEF | 1u << FMT_RFC5424,
+      [CFG_SINK_UDP] = 1u << FMT_DEFAULT | 1u << FMT_JSON | 1u << FMT_CEF |
+                       1u << FMT_LEEF | 1u << FMT_RFC5424,
+      [CFG_SINK_TCP] = 1u << FMT_DEFAULT | 1u << FMT_JSON | 1u << FMT_CEF |
+                       1u << FMT_LEEF | 1u << FMT_RFC5424,
+      [CFG_SINK_FILE] =
+          1u << FMT_DEFAULT | 1u << FMT_JSON | 1u << FMT_CEF | 1u << FMT_LEEF,
+  };
+  const char *bad;
+
+  if(k->type < 0)
+    return;
+  if((k->type == CFG_SINK_UDP || k->type == CFG_SINK_TCP) && !k->host)
+    perr(c, k->line, "[sink %s]: type %s needs host", k->name,
+         enum_names("type")[k->type]);
+  if(k->type == CFG_SINK_FILE && !k->path)
+    perr(c, k->line, "[sink %s]: type file needs path", k->name);
+  if(!(formats[k->type] & (1u << k->format)))
+    perr(c, c->seen_line[find_option(SEC_SINK, "format") - options],
+         "format: a %s sink cannot send '%s'", enum_names("type")[k->type],
+         enum_names("format")[k->format]);
+  if(k->events && (bad = alert_filter_check(k->events)) != NULL)
+    perr(c, c->seen_line[find_option(SEC_SINK, "events") - options],
+         "events: '%s' is not an alert type (see quarantined(8))", bad);
 }
 
 /* close_section() finishes the section being read: it fills in defaults
@@ -736,12 +806,19 @@ static void close_section(struct parse_ctx *c)
 
     if(o->section != c->sec || c->seen_line[i])
       continue;
-    if(o->flags & F_REQUIRED)
+    if((o->flags & F_REQUIRED) && c->sec == SEC_SINK) {
+      perr(c, c->sink->line, "[sink %s]: missing required key '%s'",
+           c->sink->name, o->key);
+      c->sink->type = -1;
+    }
+    else if(o->flags & F_REQUIRED)
       perr(c, c->tenant->line, "[tenant %s]: missing required key '%s'",
            c->tenant->name, o->key);
     else if(o->def)
       set_value(c, o, base, o->def, 0);
   }
+  if(c->sec == SEC_SINK)
+    check_sink(c, c->sink);
   if(c->sec == SEC_TENANT) {
     struct cfg_tenant *t = c->tenant;
     int secret =
@@ -819,6 +896,38 @@ static void open_section(struct parse_ctx *c, const char *name, size_t len)
     c->bad_section = false;
     return;
   }
+  if(!strncmp(buf, "sink", 4) && (buf[4] == ' ' || buf[4] == '\t')) {
+    struct cfg_sink *k;
+    char *n = buf + 4;
+
+    while(*n == ' ' || *n == '\t')
+      n++;
+    if(!valid_tenant_name(n)) {
+      perr(c, c->line,
+           "sink name '%s' may use only letters, digits, '.', '-' and '_' "
+           "(at most 64)",
+           n);
+      return;
+    }
+    for(k = c->cfg->sinks; k; k = k->next)
+      if(!strcmp(k->name, n)) {
+        perr(c, c->line, "duplicate section [sink %s] (first on line %u)", n,
+             k->line);
+        return;
+      }
+    k = calloc(1, sizeof(*k));
+    if(!k)
+      fatal("cfg: calloc");
+    k->name = xstrdup(n);
+    k->line = c->line;
+    *c->sink_tail = k;
+    c->sink_tail = &k->next;
+    c->cfg->nsinks++;
+    c->sink = k;
+    c->sec = SEC_SINK;
+    c->bad_section = false;
+    return;
+  }
   if(!strncmp(buf, "tenant", 6) &&
      (buf[6] == ' ' || buf[6] == '\t' || buf[6] == '\0')) {
     char *n = buf + 6;
@@ -856,7 +965,8 @@ static void open_section(struct parse_ctx *c, const char *name, size_t len)
     return;
   }
   perr(c, c->line,
-       "unknown section [%s] (expected [daemon], [alerts] or [tenant NAME])",
+       "unknown section [%s] (expected [daemon], [alerts], [tenant NAME] "
+       "or [sink NAME])",
        buf);
 }
 
@@ -965,9 +1075,16 @@ static void free_fields(enum cfg_section s, void *base)
 void cfg_free(struct cfg *cfg)
 {
   struct cfg_tenant *t, *next;
+  struct cfg_sink *k, *knext;
 
   if(!cfg)
     return;
+  for(k = cfg->sinks; k; k = knext) {
+    knext = k->next;
+    free_fields(SEC_SINK, k);
+    free(k->name);
+    free(k);
+  }
   for(t = cfg->tenants; t; t = next) {
     next = t->next;
     free_fields(SEC_TENANT, t);
@@ -1008,6 +1125,7 @@ int cfg_load(const char *path, struct cfg **out, char **errors)
     fatal("cfg: alloc");
   c.cfg->path = xstrdup(path);
   c.tail = &c.cfg->tenants;
+  c.sink_tail = &c.cfg->sinks;
   c.bad_section = false;
   c.sec = SEC_NONE;
 

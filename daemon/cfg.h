@@ -50,6 +50,32 @@ enum cfg_apply_mode { CFG_APPLY_OFF, CFG_APPLY_DRY_RUN, CFG_APPLY_APPLY };
  * blockCloudObjectTakeoverThroughHardMatchEnabled cannot be read. */
 enum cfg_takeover { CFG_TAKEOVER_REFUSE, CFG_TAKEOVER_ALLOW };
 
+/* One [sink NAME] section: where alerts go (alert.h, sink.h). */
+enum cfg_sink_type {
+  CFG_SINK_JOURNAL, /* journald, falling back to the syslog socket */
+  CFG_SINK_SYSLOG,  /* the local syslog socket (/dev/log) */
+  CFG_SINK_UDP,     /* remote syslog, RFC 5426 */
+  CFG_SINK_TCP,     /* remote syslog, RFC 6587 octet counting */
+  CFG_SINK_FILE     /* a file, one record per line */
+};
+
+struct cfg_sink {
+  char *name;       /* NAME from the section header */
+  unsigned line;    /* line of the section header */
+  int type;         /* enum cfg_sink_type */
+  int format;       /* enum fmt_kind; 0: the type's default */
+  int min_severity; /* syslog priority: alerts at or above it */
+  char *events;     /* "conflict.* tenant.failing", or NULL: all */
+  char *host;       /* udp, tcp: receiver's name or address */
+  unsigned port;    /* udp, tcp; 0: 514 */
+  char *socket;     /* journal, syslog: the syslog socket */
+  char *path;       /* file */
+  int facility;     /* syslog facility code 0..23 */
+  char *sd_id;      /* RFC 5424 SD-ID */
+  size_t spool_max; /* bytes held before alerts are dropped */
+  struct cfg_sink *next;
+};
+
 /* A list of durations, ascending, without repeats. */
 #define CFG_MAX_DURATIONS 8
 struct cfg_durations {
@@ -84,6 +110,9 @@ struct cfg {
   /* [alerts] */
   int alert_syslog;       /* alerts to journald (or syslog(3)): 1 or 0 */
   char *alert_jsonl_file; /* JSON lines file for alerts, or NULL */
+  unsigned flood_limit;   /* alerts per cycle before a summary; 0: none */
+  struct cfg_sink *sinks; /* [sink NAME] sections, in file order */
+  size_t nsinks;
   /* tenants, in file order */
   struct cfg_tenant *tenants;
   size_t ntenants;

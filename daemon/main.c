@@ -123,7 +123,7 @@ static void on_tenant_closed(void *arg)
   struct daemon *d = arg;
 
   if(--d->closing == 0 && d->stopping) {
-    alert_close(d->alert);
+    alert_close(d->alert, NULL, NULL);
     d->alert = NULL;
   }
 }
@@ -168,42 +168,33 @@ static int start_tenants(struct daemon *d, const struct cfg *cfg,
 }
 
 /* alert_opts_from() fills o from cfg; o borrows cfg's strings. */
-static void alert_opts_from(const struct cfg *cfg, struct alert_opts *o)
+static void alert_opts_from(const struct cfg *cfg, const char *spool_dir,
+                            struct alert_opts *o)
 {
   memset(o, 0, sizeof(*o));
   o->syslog = cfg->alert_syslog;
   o->jsonl_path = cfg->alert_jsonl_file;
+  o->sinks = cfg->sinks;
+  o->spool_dir = spool_dir;
+  o->flood_limit = cfg->flood_limit;
 }
 
-/* reload_alerts_and_tenants() builds the alert sinks and tenants of ncfg
- * and, when all of them start, replaces the running ones.  Returns 0, or
- * a negative errno code with the running ones untouched. */
+/* reload_alerts_and_tenants() starts the tenants of ncfg and, when all of
+ * them start, replaces the running ones.  The sinks stay: their spools
+ * hold alerts in flight, so a change to them takes effect at restart.
+ * Files are reopened (logrotate).  Returns 0, or a negative errno code
+ * with the running tenants untouched. */
 static int reload_alerts_and_tenants(struct daemon *d, const struct cfg *ncfg)
 {
-  struct alert_opts ao;
-  struct alert *na, *old;
   struct tenant **ts;
   size_t n;
   int rc;
 
-  alert_opts_from(ncfg, &ao);
-  rc = alert_open(&ao, &na);
+  alert_reopen(d->alert);
+  rc = start_tenants(d, ncfg, &ts, &n);
   if(rc)
     return rc;
-  /* Deliver what the old sinks still hold before they are replaced. */
-  alert_flush(d->alert);
-  /* The new tenants borrow the new sinks: the old ones are freed below. */
-  old = d->alert;
-  d->alert = na;
-  rc = start_tenants(d, ncfg, &ts, &n);
-  if(rc) {
-    d->alert = old;
-    alert_close(na);
-    return rc;
-  }
   close_tenants(d, d->tenants, d->ntenants);
-  /* The old tenants are closed: none of them emits another alert. */
-  alert_close(old);
   d->tenants = ts;
   d->ntenants = n;
   return 0;
@@ -280,7 +271,7 @@ static void stop(struct daemon *d, const char *why)
   d->tenants = NULL;
   d->ntenants = 0;
   if(!d->closing) {
-    alert_close(d->alert);
+    alert_close(d->alert, NULL, NULL);
     d->alert = NULL;
   }
 }
@@ -401,9 +392,16 @@ int main(int argc, char *argv[])
     fatalx("notify_init: %s", uv_strerror(rc));
   {
     struct alert_opts ao;
+    char *spool_dir;
 
-    alert_opts_from(d.cfg, &ao);
-    if(alert_open(&ao, &d.alert))
+    if(asprintf(&spool_dir, "%s/spool", d.state_dir) < 0)
+      fatal("asprintf");
+    if(mkdir(spool_dir, 0750) < 0 && errno != EEXIST)
+      fatal("mkdir %s", spool_dir);
+    alert_opts_from(d.cfg, spool_dir, &ao);
+    rc = alert_open(&d.loop, &ao, &d.alert);
+    free(spool_dir);
+    if(rc)
       fatalx("cannot set up the alert sinks");
   }
   if(start_tenants(&d, d.cfg, &d.tenants, &d.ntenants))
