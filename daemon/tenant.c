@@ -277,6 +277,8 @@ static void commit(struct tenant *t, struct conflict_set *set,
   /* Logged there; a failure only delays the suggestion to the next cycle. */
   suggest_update(t->suggest_path, set, &t->copts, t->anchor_length, now);
   memset(&ds, 0, sizeof(ds));
+  /* Flood control counts the alerts of this cycle (alert.h). */
+  alert_cycle_begin(t->alert, t->name);
   conflict_set_diff(t->state.conflicts, set, &cb, &ds);
   for(i = 0; i < n; i++)
     if(conflict_set_add(set, kept[i])) {
@@ -286,6 +288,7 @@ static void commit(struct tenant *t, struct conflict_set *set,
   conflict_set_free(t->state.conflicts);
   t->state.conflicts = set;
   advance(t, set, now);
+  alert_cycle_end(t->alert);
   t->state.last_success = now;
   if(t->delta) {
     /* The new links go with the inventory they lead on from, in memory
