@@ -507,15 +507,17 @@ def main(argv=None):
             raise SystemExit("graphsim: cannot load %s: %s" % (args.scenario, exc))
     ctx = make_ssl_context(args.tls_cert, args.tls_key) if args.tls_cert else None
     server = SimServer(host, args.port, sim, ctx, args.verbose)
-    if args.port_file:
-        write_port_file(args.port_file, server.server_address[1])
-    print("graphsim: listening on %s" % server.url, flush=True)
 
     def stop(signum, frame):
         threading.Thread(target=server.stop, daemon=True).start()
 
+    # The handlers are in place before anyone can learn the port: a test
+    # that signals right after reading the banner must see a clean stop.
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    if args.port_file:
+        write_port_file(args.port_file, server.server_address[1])
+    print("graphsim: listening on %s" % server.url, flush=True)
     ticker = threading.Thread(target=server._tick_loop, daemon=True)
     ticker.start()
     try:
