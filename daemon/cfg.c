@@ -25,6 +25,7 @@
 #include "alert.h"
 #include "fmt.h"
 #include "log.h"
+#include "tls.h"
 
 enum cfg_section { SEC_NONE, SEC_DAEMON, SEC_ALERTS, SEC_TENANT, SEC_SINK };
 
@@ -99,7 +100,8 @@ static const struct cfg_option options[] = {
     {SEC_SINK, "min_severity", T_LOGLEVEL, SK(min_severity), "info", 0, 0, 0},
     {SEC_SINK, "events", T_STR, SK(events), NULL, 0, 0, 0},
     {SEC_SINK, "host", T_STR, SK(host), NULL, 0, 0, 0},
-    {SEC_SINK, "port", T_UINT, SK(port), "514", 1, 65535, 0},
+    {SEC_SINK, "port", T_UINT, SK(port), NULL, 1, 65535, 0},
+    {SEC_SINK, "ca_file", T_PATH, SK(ca_file), NULL, 0, 0, 0},
     {SEC_SINK, "socket", T_PATH, SK(socket), "/dev/log", 0, 0, 0},
     {SEC_SINK, "path", T_PATH, SK(path), NULL, 0, 0, 0},
     {SEC_SINK, "facility", T_ENUM, SK(facility), "daemon", 0, 0, 0},
@@ -155,7 +157,7 @@ static const struct {
   const char *names[25];
 } enum_values[] = {
     /* In the order of enum cfg_sink_type. */
-    {"type", {"journal", "syslog", "udp", "tcp", "file", NULL}},
+    {"type", {"journal", "syslog", "udp", "tcp", "file", "tls", NULL}},
     /* In the order of enum fmt_kind (fmt.h). */
     {"format",
      {"default", "json", "cef", "leef", "rfc5424", "generic", "slack", "teams",
@@ -770,12 +772,17 @@ static void check_sink(struct parse_ctx *c, struct cfg_sink *k)
                        1u << FMT_LEEF | 1u << FMT_RFC5424,
       [CFG_SINK_FILE] =
           1u << FMT_DEFAULT | 1u << FMT_JSON | 1u << FMT_CEF | 1u << FMT_LEEF,
+      [CFG_SINK_TLS] = 1u << FMT_DEFAULT | 1u << FMT_JSON | 1u << FMT_CEF |
+                       1u << FMT_LEEF | 1u << FMT_RFC5424,
   };
   const char *bad;
+  char why[200];
 
   if(k->type < 0)
     return;
-  if((k->type == CFG_SINK_UDP || k->type == CFG_SINK_TCP) && !k->host)
+  if((k->type == CFG_SINK_UDP || k->type == CFG_SINK_TCP ||
+      k->type == CFG_SINK_TLS) &&
+     !k->host)
     perr(c, k->line, "[sink %s]: type %s needs host", k->name,
          enum_names("type")[k->type]);
   if(k->type == CFG_SINK_FILE && !k->path)
@@ -784,6 +791,12 @@ static void check_sink(struct parse_ctx *c, struct cfg_sink *k)
     perr(c, c->seen_line[find_option(SEC_SINK, "format") - options],
          "format: a %s sink cannot send '%s'", enum_names("type")[k->type],
          enum_names("format")[k->format]);
+  if(k->ca_file && k->type != CFG_SINK_TLS)
+    perr(c, c->seen_line[find_option(SEC_SINK, "ca_file") - options],
+         "ca_file: only a tls sink takes a CA file");
+  else if(k->ca_file && tls_check_ca(k->ca_file, why, sizeof(why)) < 0)
+    perr(c, c->seen_line[find_option(SEC_SINK, "ca_file") - options],
+         "ca_file: %s: %s", k->ca_file, why);
   if(k->events && (bad = alert_filter_check(k->events)) != NULL)
     perr(c, c->seen_line[find_option(SEC_SINK, "events") - options],
          "events: '%s' is not an alert type (see quarantined(8))", bad);

@@ -56,7 +56,8 @@ enum cfg_sink_type {
   CFG_SINK_SYSLOG,  /* the local syslog socket (/dev/log) */
   CFG_SINK_UDP,     /* remote syslog, RFC 5426 */
   CFG_SINK_TCP,     /* remote syslog, RFC 6587 octet counting */
-  CFG_SINK_FILE     /* a file, one record per line */
+  CFG_SINK_FILE,    /* a file, one record per line */
+  CFG_SINK_TLS      /* remote syslog over TLS, RFC 5425 */
 };
 
 struct cfg_sink {
@@ -67,7 +68,8 @@ struct cfg_sink {
   int min_severity; /* syslog priority: alerts at or above it */
   char *events;     /* "conflict.* tenant.failing", or NULL: all */
   char *host;       /* udp, tcp: receiver's name or address */
-  unsigned port;    /* udp, tcp; 0: 514 */
+  unsigned port;    /* udp, tcp, tls; 0: 514 (tls: 6514) */
+  char *ca_file;    /* tls: PEM CA bundle, or NULL: the system's store */
   char *socket;     /* journal, syslog: the syslog socket */
   char *path;       /* file */
   int facility;     /* syslog facility code 0..23 */

@@ -21,6 +21,7 @@ static const struct sink_type *const types[] = {
     [CFG_SINK_SYSLOG] = &sink_local_syslog,
     [CFG_SINK_UDP] = &sink_net_udp,
     [CFG_SINK_TCP] = &sink_net_tcp,
+    [CFG_SINK_TLS] = &sink_net_tls,
     [CFG_SINK_FILE] = &sink_file_type,
 };
 

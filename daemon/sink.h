@@ -11,7 +11,7 @@
  * log line when the receiver goes down and one when it comes back.
  *
  * The types, one file each: sink_local.c (journal, syslog socket),
- * sink_net.c (remote syslog over UDP or TCP), sink_file.c (a file).
+ * sink_net.c (remote syslog over UDP, TCP or TLS), sink_file.c (a file).
  */
 #ifndef QD_SINK_H
 #define QD_SINK_H
@@ -46,7 +46,7 @@ struct sink_type {
 };
 
 extern const struct sink_type sink_local_journal, sink_local_syslog;
-extern const struct sink_type sink_net_udp, sink_net_tcp;
+extern const struct sink_type sink_net_udp, sink_net_tcp, sink_net_tls;
 extern const struct sink_type sink_file_type;
 
 /* The shared state of a sink; the type keeps its own in impl. */

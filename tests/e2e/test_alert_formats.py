@@ -38,6 +38,11 @@ class OctetReceiver:
             threading.Thread(target=self.read, args=(conn,), daemon=True).start()
 
     def read(self, conn):
+        with conn:
+            self.frames_from(conn)
+
+    def frames_from(self, conn):
+        """Appends the frames read from conn until it is closed."""
         buf = b""
         while True:
             data = conn.recv(65536)
