@@ -33,6 +33,7 @@ enum cfg_type {
   T_STR,      /* any non-empty text */
   T_PATH,     /* file name; relative names are taken from the config dir */
   T_URL,      /* https:// root (http:// only for loopback hosts) */
+  T_HOOKURL,  /* a T_URL that may carry a query */
   T_GUID,     /* 8-4-4-4-12 hex */
   T_TENANT,   /* a GUID or a DNS domain name */
   T_CREDNAME, /* a systemd credential name */
@@ -102,6 +103,15 @@ static const struct cfg_option options[] = {
     {SEC_SINK, "host", T_STR, SK(host), NULL, 0, 0, 0},
     {SEC_SINK, "port", T_UINT, SK(port), NULL, 1, 65535, 0},
     {SEC_SINK, "ca_file", T_PATH, SK(ca_file), NULL, 0, 0, 0},
+    {SEC_SINK, "url", T_HOOKURL, SK(url), NULL, 0, 0, 0},
+    {SEC_SINK, "rate_limit", T_UINT, SK(rate_limit), "60", 1, 60000, 0},
+    {SEC_SINK, "tenant", T_STR, SK(tenant), NULL, 0, 0, 0},
+    {SEC_SINK, "login_url", T_URL, SK(login_url), NULL, 0, 0, 0},
+    {SEC_SINK, "dce_url", T_URL, SK(dce_url), NULL, 0, 0, 0},
+    {SEC_SINK, "dcr_id", T_STR, SK(dcr_id), NULL, 0, 0, 0},
+    {SEC_SINK, "stream", T_STR, SK(stream), NULL, 0, 0, 0},
+    {SEC_SINK, "scope", T_STR, SK(scope), "https://monitor.azure.com/.default",
+     0, 0, 0},
     {SEC_SINK, "socket", T_PATH, SK(socket), "/dev/log", 0, 0, 0},
     {SEC_SINK, "path", T_PATH, SK(path), NULL, 0, 0, 0},
     {SEC_SINK, "facility", T_ENUM, SK(facility), "daemon", 0, 0, 0},
@@ -157,7 +167,9 @@ static const struct {
   const char *names[25];
 } enum_values[] = {
     /* In the order of enum cfg_sink_type. */
-    {"type", {"journal", "syslog", "udp", "tcp", "file", "tls", NULL}},
+    {"type",
+     {"journal", "syslog", "udp", "tcp", "file", "tls", "webhook", "sentinel",
+      NULL}},
     /* In the order of enum fmt_kind (fmt.h). */
     {"format",
      {"default", "json", "cef", "leef", "rfc5424", "generic", "slack", "teams",
@@ -340,7 +352,7 @@ static bool is_loopback_host(const char *host, size_t len)
 /* check_url() validates an http(s) root URL.  Plain http is refused
  * unless the host is a loopback address: the bearer token must never
  * cross a network in clear text. */
-static const char *check_url(const char *v)
+static const char *check_url(const char *v, bool query)
 {
   const char *host, *end;
   size_t hlen;
@@ -351,9 +363,10 @@ static const char *check_url(const char *v)
     host = v + 7;
   else
     return "must start with https://";
-  if(strpbrk(host, "?#"))
-    return "must not carry a query or fragment";
-  end = host + strcspn(host, "/");
+  if(strchr(host, '#') || (!query && strchr(host, '?')))
+    return query ? "must not carry a fragment"
+                 : "must not carry a query or fragment";
+  end = host + strcspn(host, query ? "/?" : "/");
   if(end == host)
     return "has no host";
   hlen = (size_t)(end - host);
@@ -598,6 +611,7 @@ static void set_value(struct parse_ctx *c, const struct cfg_option *o,
   case T_STR:
   case T_PATH:
   case T_URL:
+  case T_HOOKURL:
   case T_GUID:
   case T_TENANT:
   case T_CREDNAME: {
@@ -616,8 +630,8 @@ static void set_value(struct parse_ctx *c, const struct cfg_option *o,
       perr(c, line, "%s: '%s' is not %s", o->key, v, type_hint(o->type));
       return;
     }
-    if(o->type == T_URL) {
-      why = check_url(v);
+    if(o->type == T_URL || o->type == T_HOOKURL) {
+      why = check_url(v, o->type == T_HOOKURL);
       if(why) {
         perr(c, line, "%s: '%s' %s", o->key, v, why);
         return;
@@ -774,7 +788,13 @@ static void check_sink(struct parse_ctx *c, struct cfg_sink *k)
           1u << FMT_DEFAULT | 1u << FMT_JSON | 1u << FMT_CEF | 1u << FMT_LEEF,
       [CFG_SINK_TLS] = 1u << FMT_DEFAULT | 1u << FMT_JSON | 1u << FMT_CEF |
                        1u << FMT_LEEF | 1u << FMT_RFC5424,
+      [CFG_SINK_WEBHOOK] = 1u << FMT_DEFAULT | 1u << FMT_GENERIC |
+                           1u << FMT_SLACK | 1u << FMT_TEAMS,
+      [CFG_SINK_SENTINEL] = 1u << FMT_DEFAULT | 1u << FMT_SENTINEL,
   };
+  static const char *const sentinel_keys[] = {"tenant", "dce_url", "dcr_id",
+                                              "stream"};
+  size_t i;
   const char *bad;
   char why[200];
 
@@ -791,9 +811,33 @@ static void check_sink(struct parse_ctx *c, struct cfg_sink *k)
     perr(c, c->seen_line[find_option(SEC_SINK, "format") - options],
          "format: a %s sink cannot send '%s'", enum_names("type")[k->type],
          enum_names("format")[k->format]);
-  if(k->ca_file && k->type != CFG_SINK_TLS)
+  if(k->type == CFG_SINK_WEBHOOK &&
+     !c->seen_line[find_option(SEC_SINK, "url") - options])
+    perr(c, k->line, "[sink %s]: type webhook needs url", k->name);
+  for(i = 0; k->type == CFG_SINK_SENTINEL && i < 4; i++)
+    if(!c->seen_line[find_option(SEC_SINK, sentinel_keys[i]) - options])
+      perr(c, k->line, "[sink %s]: type sentinel needs %s", k->name,
+           sentinel_keys[i]);
+  /* The immutable id of a DCR is "dcr-" and 32 hex digits
+   * (https://learn.microsoft.com/azure/azure-monitor/logs/logs-ingestion-api-overview).
+   */
+  if(k->dcr_id && (strncmp(k->dcr_id, "dcr-", 4) || strlen(k->dcr_id) != 36 ||
+                   strspn(k->dcr_id + 4, "0123456789abcdefABCDEF") != 32))
+    perr(c, c->seen_line[find_option(SEC_SINK, "dcr_id") - options],
+         "dcr_id: '%s' is not a DCR immutable id (dcr- and 32 hex digits)",
+         k->dcr_id);
+  if(k->stream &&
+     (!k->stream[0] || k->stream[strspn(k->stream, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                                   "abcdefghijklmnopqrstuvwxyz"
+                                                   "0123456789_-")]))
+    perr(c, c->seen_line[find_option(SEC_SINK, "stream") - options],
+         "stream: '%s' is not a stream name such as Custom-Quarantined_CL",
+         k->stream);
+  k->tenant_line = c->seen_line[find_option(SEC_SINK, "tenant") - options];
+  if(k->ca_file && k->type != CFG_SINK_TLS && k->type != CFG_SINK_WEBHOOK &&
+     k->type != CFG_SINK_SENTINEL)
     perr(c, c->seen_line[find_option(SEC_SINK, "ca_file") - options],
-         "ca_file: only a tls sink takes a CA file");
+         "ca_file: only tls, webhook and sentinel sinks take a CA file");
   else if(k->ca_file && tls_check_ca(k->ca_file, why, sizeof(why)) < 0)
     perr(c, c->seen_line[find_option(SEC_SINK, "ca_file") - options],
          "ca_file: %s: %s", k->ca_file, why);
@@ -1072,6 +1116,7 @@ static void free_fields(enum cfg_section s, void *base)
     case T_STR:
     case T_PATH:
     case T_URL:
+    case T_HOOKURL:
     case T_GUID:
     case T_TENANT:
     case T_CREDNAME:
@@ -1119,6 +1164,21 @@ const struct cfg_tenant *cfg_tenant_find(const struct cfg *cfg,
     if(!strcmp(t->name, name))
       return t;
   return NULL;
+}
+
+/* resolve_sinks() points each sentinel sink at the tenant whose app
+ * registration it uses. */
+static void resolve_sinks(struct parse_ctx *c)
+{
+  struct cfg_sink *k;
+
+  for(k = c->cfg->sinks; k; k = k->next) {
+    if(k->type != CFG_SINK_SENTINEL || !k->tenant)
+      continue;
+    k->cred = cfg_tenant_find(c->cfg, k->tenant);
+    if(!k->cred)
+      perr(c, k->tenant_line, "tenant: no [tenant %s] section", k->tenant);
+  }
 }
 
 int cfg_load(const char *path, struct cfg **out, char **errors)
@@ -1179,6 +1239,7 @@ int cfg_load(const char *path, struct cfg **out, char **errors)
   fclose(c.fp);
   if(!c.nerr && !c.cfg->tenants)
     perr(&c, 0, "no [tenant NAME] section: at least one tenant is needed");
+  resolve_sinks(&c);
 
 done:
   free(c.dir);

@@ -57,24 +57,36 @@ enum cfg_sink_type {
   CFG_SINK_UDP,     /* remote syslog, RFC 5426 */
   CFG_SINK_TCP,     /* remote syslog, RFC 6587 octet counting */
   CFG_SINK_FILE,    /* a file, one record per line */
-  CFG_SINK_TLS      /* remote syslog over TLS, RFC 5425 */
+  CFG_SINK_TLS,     /* remote syslog over TLS, RFC 5425 */
+  CFG_SINK_WEBHOOK, /* HTTPS POST: generic JSON, Slack, Teams */
+  CFG_SINK_SENTINEL /* Azure Monitor Logs Ingestion API */
 };
 
 struct cfg_sink {
-  char *name;       /* NAME from the section header */
-  unsigned line;    /* line of the section header */
-  int type;         /* enum cfg_sink_type */
-  int format;       /* enum fmt_kind; 0: the type's default */
-  int min_severity; /* syslog priority: alerts at or above it */
-  char *events;     /* "conflict.* tenant.failing", or NULL: all */
-  char *host;       /* udp, tcp: receiver's name or address */
-  unsigned port;    /* udp, tcp, tls; 0: 514 (tls: 6514) */
-  char *ca_file;    /* tls: PEM CA bundle, or NULL: the system's store */
-  char *socket;     /* journal, syslog: the syslog socket */
-  char *path;       /* file */
-  int facility;     /* syslog facility code 0..23 */
-  char *sd_id;      /* RFC 5424 SD-ID */
-  size_t spool_max; /* bytes held before alerts are dropped */
+  char *name;          /* NAME from the section header */
+  unsigned line;       /* line of the section header */
+  int type;            /* enum cfg_sink_type */
+  int format;          /* enum fmt_kind; 0: the type's default */
+  int min_severity;    /* syslog priority: alerts at or above it */
+  char *events;        /* "conflict.* tenant.failing", or NULL: all */
+  char *host;          /* udp, tcp: receiver's name or address */
+  unsigned port;       /* udp, tcp, tls; 0: 514 (tls: 6514) */
+  char *ca_file;       /* tls, webhook, sentinel: PEM CA bundle, or NULL */
+  char *url;           /* webhook: where to POST (a secret: never logged) */
+  unsigned rate_limit; /* webhook, sentinel: requests per minute */
+  char *tenant;        /* sentinel: the [tenant NAME] whose app is used */
+  char *login_url;     /* sentinel: token service; NULL: the tenant's */
+  char *dce_url;       /* sentinel: data collection endpoint */
+  char *dcr_id;        /* sentinel: DCR immutable id, "dcr-..." */
+  char *stream;        /* sentinel: stream name, "Custom-..." */
+  char *scope;         /* sentinel: token scope */
+  const struct cfg_tenant *cred; /* sentinel: resolved from tenant */
+  unsigned tenant_line;          /* sentinel: line of tenant */
+  char *socket;                  /* journal, syslog: the syslog socket */
+  char *path;                    /* file */
+  int facility;                  /* syslog facility code 0..23 */
+  char *sd_id;                   /* RFC 5424 SD-ID */
+  size_t spool_max;              /* bytes held before alerts are dropped */
   struct cfg_sink *next;
 };
 

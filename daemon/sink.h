@@ -11,7 +11,8 @@
  * log line when the receiver goes down and one when it comes back.
  *
  * The types, one file each: sink_local.c (journal, syslog socket),
- * sink_net.c (remote syslog over UDP, TCP or TLS), sink_file.c (a file).
+ * sink_net.c (remote syslog over UDP, TCP or TLS), sink_http.c (webhooks,
+ * Logs Ingestion API), sink_file.c (a file).
  */
 #ifndef QD_SINK_H
 #define QD_SINK_H
@@ -48,6 +49,7 @@ struct sink_type {
 extern const struct sink_type sink_local_journal, sink_local_syslog;
 extern const struct sink_type sink_net_udp, sink_net_tcp, sink_net_tls;
 extern const struct sink_type sink_file_type;
+extern const struct sink_type sink_http_webhook, sink_http_sentinel;
 
 /* The shared state of a sink; the type keeps its own in impl. */
 struct sink {

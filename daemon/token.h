@@ -60,6 +60,13 @@ typedef void (*token_cb)(int result, const char *bearer,
 int token_new(uv_loop_t *loop, struct http_client *http,
               const struct cfg_tenant *t, struct token **out);
 
+/* token_new_scoped() is token_new() for another resource than Graph:
+ * tokens for scope (e.g. "https://monitor.azure.com/.default" for the
+ * Logs Ingestion API) with t's credential. */
+int token_new_scoped(uv_loop_t *loop, struct http_client *http,
+                     const struct cfg_tenant *t, const char *scope,
+                     struct token **out);
+
 /* token_get() asks for a bearer token.  cb(arg) is called exactly once,
  * always later from the loop, never from inside token_get().  A cached
  * token is used while more than min(300 s, lifetime / 5) of its lifetime
