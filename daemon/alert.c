@@ -629,6 +629,16 @@ static void on_full(struct sink *s, void *arg)
   alert_emit(a, &ev);
 }
 
+int alert_emit_daemon(struct alert *a, enum alert_type type, const char *tenant,
+                      const struct alert_daemon *dm)
+{
+  struct alert_event ev;
+
+  alert_event_init(&ev, type, tenant, NULL);
+  ev.daemon = dm;
+  return alert_emit(a, &ev);
+}
+
 int alert_open(uv_loop_t *loop, const struct alert_opts *opts,
                struct alert **out)
 {

@@ -172,6 +172,12 @@ void alert_close(struct alert *a, void (*cb)(void *arg), void *arg);
  * failure is logged by the sink.  a may be NULL (no sinks). */
 int alert_emit(struct alert *a, const struct alert_event *ev);
 
+/* alert_emit_daemon() raises one of the daemon's own events (type) about
+ * tenant ("-" for none) with the fields of dm; borrowed.  As
+ * alert_emit(). */
+int alert_emit_daemon(struct alert *a, enum alert_type type, const char *tenant,
+                      const struct alert_daemon *dm);
+
 /* alert_cycle_begin() and alert_cycle_end() bracket the alerts of one
  * tenant's cycle for flood control. */
 void alert_cycle_begin(struct alert *a, const char *tenant);

@@ -90,6 +90,7 @@ struct apply {
   int allow_all_domains;
   unsigned max_per_cycle, threshold;
   char *kill_switch;
+  bool journal_unreadable; /* file.unreadable said; until it opens */
   int takeover_allow;
   char *post_cmd;
   unsigned post_timeout;
@@ -406,6 +407,18 @@ static void memory_prune(struct apply *a, const struct anchors_set *set)
 
 /* ===== alerts ===== */
 
+/* file_unreadable() raises file.unreadable about path (err: why). */
+static void file_unreadable(struct apply *a, const char *path, int err,
+                            const char *cause)
+{
+  struct alert_daemon dm = {.path = path, .cause = cause};
+  char code[32];
+
+  snprintf(code, sizeof(code), "%s", strerrorname_np(-err));
+  dm.code = code;
+  alert_emit_daemon(a->alert, ALERT_FILE_UNREADABLE, a->tenant, &dm);
+}
+
 static void emit(struct pass *p, enum alert_type type, const char *reason,
                  const char *old_value, const char *patch_rid,
                  const char *get_rid, const char *msg)
@@ -611,10 +624,17 @@ static int open_journal(struct pass *p)
   if(p->j)
     return 0;
   rc = journal_open(p->a->journal_path, &p->j);
-  if(rc)
+  if(rc && !p->a->journal_unreadable) {
+    char cause[600];
+
     log_errx("apply: tenant %s: cannot open the journal %s: %s; nothing is "
              "written",
              p->a->tenant, p->a->journal_path, strerror(-rc));
+    snprintf(cause, sizeof(cause), "the apply journal %s: %s",
+             p->a->journal_path, strerror(-rc));
+    file_unreadable(p->a, p->a->journal_path, rc, cause);
+  }
+  p->a->journal_unreadable = rc != 0;
   return rc;
 }
 
@@ -800,6 +820,11 @@ static void load_anchors(struct pass *p)
       log_errx("apply: tenant %s: %s", a->tenant, msg);
       emit(p, ALERT_ANCHOR_REFUSED, "anchors-file-invalid", NULL, NULL, NULL,
            msg);
+      /* Not a bad line: the file itself cannot be read. */
+      if(rc == -ENOENT || rc == -EACCES || rc == -EPERM || rc == -EIO ||
+         rc == -EISDIR)
+        file_unreadable(a, src ? a->anchors_file : a->suggestions_path, rc,
+                        rep.text);
     }
     end_pass(p);
     return;

@@ -94,6 +94,9 @@ static const struct cfg_option options[] = {
     {SEC_ALERTS, "syslog", T_BOOL, D(alert_syslog), "yes", 0, 0, 0},
     {SEC_ALERTS, "jsonl_file", T_PATH, D(alert_jsonl_file), NULL, 0, 0, 0},
     {SEC_ALERTS, "flood_limit", T_UINT, D(flood_limit), "50", 0, 1000000, 0},
+    {SEC_ALERTS, "failing_cycles", T_UINT, D(failing_cycles), "3", 1, 1000, 0},
+    {SEC_ALERTS, "failing_after", T_DURATION, D(failing_after), "15m", 0,
+     604800, 0},
 
     /* [sink NAME]: one destination of alerts (sink.h). */
     {SEC_SINK, "type", T_ENUM, SK(type), NULL, 0, 0, F_REQUIRED},

@@ -122,10 +122,12 @@ struct cfg {
   unsigned sweep_grace;       /* seconds after a predicted release: stuck */
   struct cfg_durations aging; /* conflict.aging thresholds; n 0: none */
   /* [alerts] */
-  int alert_syslog;       /* alerts to journald (or syslog(3)): 1 or 0 */
-  char *alert_jsonl_file; /* JSON lines file for alerts, or NULL */
-  unsigned flood_limit;   /* alerts per cycle before a summary; 0: none */
-  struct cfg_sink *sinks; /* [sink NAME] sections, in file order */
+  int alert_syslog;        /* alerts to journald (or syslog(3)): 1 or 0 */
+  char *alert_jsonl_file;  /* JSON lines file for alerts, or NULL */
+  unsigned flood_limit;    /* alerts per cycle before a summary; 0: none */
+  unsigned failing_cycles; /* tenant.failing after this many failed cycles */
+  unsigned failing_after;  /* ... or after failing this long (s); 0: never */
+  struct cfg_sink *sinks;  /* [sink NAME] sections, in file order */
   size_t nsinks;
   /* tenants, in file order */
   struct cfg_tenant *tenants;

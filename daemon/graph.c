@@ -334,6 +334,8 @@ static const char *errno_name(int result)
     return "TLS or protocol error";
   case -EMSGSIZE:
     return "response too large";
+  case -EMFILE:
+    return "out of file descriptors";
   case -EBADMSG:
     return "malformed response";
   case -ECANCELED:

@@ -99,9 +99,17 @@ static void pump(struct http_client *c);
  * write-callback abort as a plain CURLE_WRITE_ERROR.  TLS failures
  * (handshake, certificate, verification) and a server speaking broken or
  * truncated HTTP are all -EPROTO: the caller may retry either, but neither
- * is a network outage. */
+ * is a network outage.  A socket refused for want of descriptors is
+ * -EMFILE. */
 static int xfer_errno(CURLcode rc, const struct xfer *x)
 {
+  long os_errno = 0;
+
+  /* Out of descriptors is its own cause (tenant.failing says EMFILE). */
+  if(rc != CURLE_OK &&
+     curl_easy_getinfo(x->easy, CURLINFO_OS_ERRNO, &os_errno) == CURLE_OK &&
+     (os_errno == EMFILE || os_errno == ENFILE))
+    return -EMFILE;
   switch(rc) {
   case CURLE_OK:
     return 0;

@@ -34,6 +34,7 @@
 #include "classify.h"
 #include "conflict.h"
 #include "graph.h"
+#include "health.h"
 #include "holder.h"
 #include "http.h"
 #include "inventory.h"
@@ -79,6 +80,8 @@ struct tenant {
   bool sweep_due;           /* the sweep timer fired during a cycle */
   struct store_state state; /* the inventory believed now, delta links */
   struct tenant_stats stats;
+  struct health health; /* tenant.failing, credential.* self-alerts */
+  char *cert_path;      /* the certificate file, for credential.expiring */
   void (*changed)(void *arg);
   void *changed_arg;
   /* inventory = delta, and delta_full_resync in seconds (0 = never) */
@@ -301,6 +304,8 @@ static void commit(struct tenant *t, struct conflict_set *set,
     log_info("tenant %s: polling works again after %u failed cycle%s", t->name,
              t->stats.failures, t->stats.failures == 1 ? "" : "s");
   t->stats.failures = 0;
+  health_ok(&t->health, now);
+  health_certificate(&t->health, t->cert_path, token_not_after(t->tok), now);
   t->stats.cycles_ok++;
   t->stats.last_success = now;
   /* Failure is logged by the store; the next cycle saves again. */
@@ -510,6 +515,7 @@ static void on_cycle_done(int result, struct conflict_set *set,
               err ? err->status : 0L,
               err && err->request_id[0] ? err->request_id : "-",
               err && err->client_request_id[0] ? err->client_request_id : "-");
+    health_failed(&t->health, result, what, err, now);
     schedule(t);
     if(t->changed)
       t->changed(t->changed_arg);
@@ -626,6 +632,7 @@ static void part_closed(struct tenant *t)
   free(t->name);
   free(t->state_dir);
   free(t->suggest_path);
+  free(t->cert_path);
   free(t);
 }
 
@@ -709,6 +716,12 @@ int tenant_start(uv_loop_t *loop, const struct cfg *cfg,
   }
   t->interval = tc->poll_interval ? tc->poll_interval : cfg->poll_interval;
   t->alert = alert;
+  health_init(&t->health, t->name, alert, cfg->failing_cycles,
+              cfg->failing_after);
+  if(tc->certificate_file && !(t->cert_path = strdup(tc->certificate_file))) {
+    rc = -ENOMEM;
+    goto fail;
+  }
   t->changed = changed;
   t->changed_arg = arg;
 
@@ -748,6 +761,8 @@ int tenant_start(uv_loop_t *loop, const struct cfg *cfg,
   rc = token_new(loop, t->hc, tc, &t->tok);
   if(rc)
     goto fail_http; /* logged by token_new with the path */
+  health_certificate(&t->health, t->cert_path, token_not_after(t->tok),
+                     time(NULL));
   memset(&go, 0, sizeof(go));
   go.tenant = t->name;
   go.graph_url = tc->graph_url;
@@ -811,6 +826,7 @@ fail:
   free(t->name);
   free(t->state_dir);
   free(t->suggest_path);
+  free(t->cert_path);
   free(t);
   return rc;
 }

@@ -583,6 +583,15 @@ static int load_credential(struct token *tk, const struct cfg_tenant *t)
   return 0;
 }
 
+time_t token_not_after(const struct token *tk)
+{
+  time_t nb = 0, na = 0;
+
+  if(tk->signer)
+    jwt_signer_validity(tk->signer, &nb, &na);
+  return na;
+}
+
 int token_new(uv_loop_t *loop, struct http_client *http,
               const struct cfg_tenant *t, struct token **out)
 {

@@ -10,6 +10,7 @@
 #define QD_TOKEN_H
 
 #include <stddef.h>
+#include <time.h>
 
 #include <uv.h>
 
@@ -76,6 +77,10 @@ int token_new_scoped(uv_loop_t *loop, struct http_client *http,
  * negative errno code (-ECANCELED after token_close(), -ENOMEM, or the
  * error of starting the request; cb will not be called). */
 int token_get(struct token *tk, token_cb cb, void *arg);
+
+/* token_not_after() is the notAfter of the source's certificate, or 0
+ * for a client secret. */
+time_t token_not_after(const struct token *tk);
 
 /* token_invalidate() forgets the cached token (e.g. after a 401 from
  * Graph), so the next token_get() asks the token service again.  A
