@@ -86,7 +86,9 @@ VALGRIND := valgrind --quiet --error-exitcode=99 --leak-check=full \
 
 DEPS_OK = $(PKG_CONFIG) --exists $(ALL_PKGS) && command -v python3 >/dev/null \
           && command -v valgrind >/dev/null && command -v clang-format >/dev/null \
-          && command -v openssl >/dev/null
+          && command -v openssl >/dev/null && command -v rsyslogd >/dev/null \
+          && ls /usr/lib/*/rsyslog/lmnsd_ossl.so >/dev/null 2>&1 \
+          && command -v journalctl >/dev/null
 
 .PHONY: all check demo bench install clean format format-check deps \
         check-run unit unit-asan unit-valgrind conf-check graphsim-check \
