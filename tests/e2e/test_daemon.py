@@ -386,7 +386,10 @@ class DaemonE2E(E2ETestCase):
         for t in tokens:
             self.assertEqual(t["status"], 401)
         self.assertEqual(self.sim.graph_requests(), [], "Graph called without a token")
-        self.assertEqual(d.alerts(), [])
+        # Three failed cycles (failing_cycles) make one tenant.failing, and nothing else.
+        alerts = d.alerts()
+        self.assertEqual([a["event"] for a in alerts], ["tenant.failing"], alerts)
+        self.assertEqual(alerts[0]["code"], "AADSTS7000215")
         self.assertEqual(d.cycles(), [])
         self.assertNoWrites()
 
