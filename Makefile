@@ -21,6 +21,7 @@ SBINDIR    ?= $(PREFIX)/sbin
 MANDIR     ?= $(PREFIX)/share/man
 SYSCONFDIR ?= /etc
 UNITDIR    ?= /lib/systemd/system
+CATALOGDIR ?= /usr/lib/systemd/catalog
 DESTDIR    ?=
 
 CC         ?= cc
@@ -204,6 +205,8 @@ install: all
 	install -m 0644 man/quarantined.8 $(DESTDIR)$(MANDIR)/man8/
 	install -m 0644 man/quarantinectl.8 $(DESTDIR)$(MANDIR)/man8/
 	install -m 0644 man/quarantined.conf.5 $(DESTDIR)$(MANDIR)/man5/
+	install -d $(DESTDIR)$(CATALOGDIR)
+	install -m 0644 systemd/quarantined.catalog $(DESTDIR)$(CATALOGDIR)/
 	sed 's|@SBINDIR@|$(SBINDIR)|g' systemd/quarantined.service.in \
 	    > $(DESTDIR)$(UNITDIR)/quarantined.service
 	test -e $(DESTDIR)$(SYSCONFDIR)/quarantined/quarantined.conf || \
