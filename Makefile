@@ -195,6 +195,7 @@ bench: deps
 
 bench-run:
 	scripts/bench
+	scripts/bench-alerts
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 \

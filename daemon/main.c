@@ -23,6 +23,7 @@
 #include "apply.h"
 #include "cfg.h"
 #include "log.h"
+#include "loopstat.h"
 #include "notify.h"
 #include "tenant.h"
 
@@ -43,6 +44,7 @@ struct daemon {
   char *state_dir; /* fixed at start-up; owned */
   int debug;       /* -d: log level stays at debug */
   int stopping;
+  struct loopstat loopstat; /* QD_LOOP_STATS only (make bench) */
 };
 
 static void usage(void)
@@ -266,6 +268,7 @@ static void stop(struct daemon *d, const char *why)
   uv_close((uv_handle_t *)&d->sigterm, NULL);
   uv_close((uv_handle_t *)&d->sigint, NULL);
   uv_close((uv_handle_t *)&d->sighup, NULL);
+  loopstat_close(&d->loopstat);
   notify_close(&d->notify);
   close_tenants(d, d->tenants, d->ntenants);
   d->tenants = NULL;
@@ -411,6 +414,7 @@ int main(int argc, char *argv[])
            d.cfg->ntenants, d.cfg->ntenants == 1 ? "" : "s", d.conf_path);
   update_status(&d);
   notify_ready();
+  loopstat_start(&d.loopstat, &d.loop);
 
   uv_run(&d.loop, UV_RUN_DEFAULT);
 
