@@ -1,10 +1,8 @@
 /* SPDX-License-Identifier: MIT
  *
- * alert: renders an event once, then hands it to the sinks.  journald
- * gets native structured fields via sd_journal_sendv(); syslog(3) gets
- * one key=value line.  The JSON lines file gets one write(2) and one
- * fsync per line, in order, with a bounded in-memory queue for lines
- * that could not be written yet.
+ * alert: renders an event once into the alert object, then offers it
+ * to every sink whose filter takes it (sink.c formats and spools it);
+ * flood control per cycle.
  */
 #include "alert.h"
 
@@ -23,12 +21,11 @@
 #include <systemd/sd-journal.h>
 #endif
 
+#include "conflict_json.h"
+#include "jsonx.h"
 #include "log.h"
 #include "sink.h"
-
-/* Above this many queued bytes the oldest lines are dropped, so a disk
- * that stays full cannot exhaust memory. */
-#define ALERT_QUEUE_MAX_BYTES (64UL * 1024 * 1024)
+#include "timex.h"
 
 static const struct {
   const char *name;
@@ -47,6 +44,7 @@ static const struct {
     {"anchor.failed", "ebb079b873884e7b981d7b5fbeca56cd", LOG_ERR},
     {"anchor.dry-run", "f6e67239e7ea49af8342f50bba122678", LOG_NOTICE},
     {"anchor.halted", "1605a3e90a5845af9ccad01ccf928e4a", LOG_CRIT},
+    {"daemon.fd-exhausted", "d01168f02ba64dee99b43c6c70bf4e25", LOG_ERR},
     {"tenant.failing", "aeff25c1ae474470b0b00ec93d598200", LOG_ERR},
     {"tenant.recovered", "18b12b18f1e84fcfade8b67dd58d88cc", LOG_NOTICE},
     {"credential.expiring", "e5b5ede415bf4b81ba3c3b8019095f06", LOG_WARNING},
@@ -130,34 +128,6 @@ void alert_event_init(struct alert_event *ev, enum alert_type type,
   clock_gettime(CLOCK_REALTIME, &ev->time);
 }
 
-/* span() writes seconds as "45s", "12m 5s", "1h", "3d 4h" (the two
- * largest units) into buf. */
-static char *span(long secs, char *buf, size_t len)
-{
-  static const struct {
-    long secs;
-    char unit;
-  } units[] = {{86400, 'd'}, {3600, 'h'}, {60, 'm'}, {1, 's'}};
-  size_t i, pos = 0, used = 0;
-
-  buf[0] = '\0';
-  for(i = 0; i < 4 && used < 2 && pos + 1 < len; i++) {
-    long n = secs / units[i].secs;
-    int w;
-
-    if(!n && (used || units[i].secs > 1))
-      continue;
-    secs -= n * units[i].secs;
-    w = snprintf(buf + pos, len - pos, "%s%ld%c", pos ? " " : "", n,
-                 units[i].unit);
-    if(w < 0)
-      break;
-    pos += (size_t)w;
-    used++;
-  }
-  return buf;
-}
-
 /* sweep_message() formats the message of a sweep event; what is "UPN" or
  * "Proxy address", obj the object in words ("user X (x@y.com)"). */
 static void sweep_message(const struct alert_event *ev, const char *what,
@@ -166,23 +136,25 @@ static void sweep_message(const struct alert_event *ev, const char *what,
   const struct conflict *c = ev->conflict;
   const struct alert_sweep *sw = ev->sweep;
   const struct classify_result *cr = ev->classification;
-  char t1[CONFLICT_TIME_LEN], t2[CONFLICT_TIME_LEN], d1[32], d2[32];
+  char t1[TIMEX_ISO_LEN], t2[TIMEX_ISO_LEN], d1[32], d2[32];
   long within = (long)(c->release_by - c->freed_at);
 
-  conflict_format_time(c->freed_at, t1, sizeof(t1));
-  conflict_format_time(c->release_by, t2, sizeof(t2));
+  timex_format_iso(c->freed_at, t1, sizeof(t1));
+  timex_format_iso(c->release_by, t2, sizeof(t2));
   switch(ev->type) {
   case ALERT_CONFLICT_FREED:
     snprintf(buf, len,
              "%s conflict freed on %s: no object holds %s any more; the "
              "service should release it within %s (by %s)",
              what, obj, c->value,
-             within == 3600 ? "the hour" : span(within, d1, sizeof(d1)), t2);
+             within == 3600 ? "the hour"
+                            : timex_format_span(within, d1, sizeof(d1)),
+             t2);
     break;
   case ALERT_CONFLICT_RELEASED:
     snprintf(buf, len, "%s conflict released on %s: %s is back, %s after %s",
              what, obj, c->value,
-             span(sw ? sw->time_to_release : 0, d1, sizeof(d1)),
+             timex_format_span(sw ? sw->time_to_release : 0, d1, sizeof(d1)),
              c->freed_at ? "it was freed" : "it was first seen");
     break;
   case ALERT_CONFLICT_STUCK:
@@ -193,10 +165,12 @@ static void sweep_message(const struct alert_event *ev, const char *what,
              what, obj, c->value, t1, t2);
     break;
   case ALERT_CONFLICT_AGING:
-    snprintf(
-        buf, len, "%s conflict on %s older than %s: %s quarantined for %s [%s]",
-        what, obj, span(sw ? (long)sw->threshold : 0, d1, sizeof(d1)), c->value,
-        span(sw ? sw->age : 0, d2, sizeof(d2)), conflict_state_name(c->state));
+    snprintf(buf, len,
+             "%s conflict on %s older than %s: %s quarantined for %s [%s]",
+             what, obj,
+             timex_format_span(sw ? (long)sw->threshold : 0, d1, sizeof(d1)),
+             c->value, timex_format_span(sw ? sw->age : 0, d2, sizeof(d2)),
+             conflict_state_name(c->state));
     break;
   default: /* ALERT_CONFLICT_HELD */
     snprintf(buf, len,
@@ -271,8 +245,8 @@ char *alert_format_message(const struct alert_event *ev, char *buf, size_t len)
 /* A rendered event: everything the sinks need, owned here. */
 struct rendered {
   int severity;
-  char time[40]; /* RFC 3339 UTC with milliseconds */
-  char id[65];   /* SHA-256 hex */
+  char time[TIMEX_ISO_LEN]; /* RFC 3339 UTC with milliseconds */
+  char id[65];              /* SHA-256 hex */
   char message[1024];
   char host[256];
   char remediation[CLASSIFY_MAX_STEPS * 660]; /* steps, one per line */
@@ -289,7 +263,6 @@ static void render(const struct alert_event *ev, struct rendered *r)
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned mdlen = 0, i;
   char *input = NULL;
-  struct tm tm;
   int n;
 
   if(!ts.tv_sec && !ts.tv_nsec)
@@ -301,10 +274,7 @@ static void render(const struct alert_event *ev, struct rendered *r)
   if(gethostname(r->host, sizeof(r->host) - 1) < 0)
     r->host[0] = '\0';
   r->host[sizeof(r->host) - 1] = '\0';
-  gmtime_r(&ts.tv_sec, &tm);
-  n = (int)strftime(r->time, sizeof(r->time), "%Y-%m-%dT%H:%M:%S", &tm);
-  snprintf(r->time + n, sizeof(r->time) - (size_t)n, ".%03ldZ",
-           ts.tv_nsec / 1000000);
+  timex_format_iso_ms(&ts, r->time, sizeof(r->time));
   if(ev->message)
     snprintf(r->message, sizeof(r->message), "%s", ev->message);
   else
@@ -336,162 +306,162 @@ static void render(const struct alert_event *ev, struct rendered *r)
   }
 }
 
-static bool add_str(cJSON *o, const char *name, const char *s);
-static bool add_sweep(cJSON *o, const struct conflict *c,
-                      const struct alert_sweep *sw);
-
 /* add_pairing() adds the quarantined object's on-premises side, the
- * class, explanation, remediation steps and holders.  Returns false when
- * out of memory. */
-static bool add_pairing(cJSON *o, const struct conflict *c,
-                        const struct classify_result *cr)
+ * class, explanation, remediation steps and holders.  Returns 0 or
+ * -ENOMEM. */
+static int add_pairing(cJSON *o, const struct conflict *c,
+                       const struct classify_result *cr)
 {
-  cJSON *arr, *sync;
+  cJSON *arr;
   size_t i;
 
-  sync = c->sync_enabled == CONFLICT_TRI_UNKNOWN
-             ? cJSON_AddNullToObject(o, "onPremisesSyncEnabled")
-             : cJSON_AddBoolToObject(o, "onPremisesSyncEnabled",
-                                     c->sync_enabled == CONFLICT_TRI_TRUE);
-  if(!sync || !add_str(o, "onPremisesImmutableId", c->immutable_id) ||
-     !add_str(o, "onPremisesDistinguishedName", c->on_prem_dn) ||
-     !add_str(o, "onPremisesSamAccountName", c->sam_account))
-    return false;
+  if(jsonx_add_bool(o, "onPremisesSyncEnabled", c->sync_enabled) ||
+     jsonx_add_str(o, "onPremisesImmutableId", c->immutable_id) ||
+     jsonx_add_str(o, "onPremisesDistinguishedName", c->on_prem_dn) ||
+     jsonx_add_str(o, "onPremisesSamAccountName", c->sam_account))
+    return -ENOMEM;
   if(!cr)
-    return true;
-  if(!add_str(o, "class", conflict_class_name(cr->cls)) ||
-     !add_str(o, "reason", cr->reason) ||
-     !add_str(o, "explanation", cr->explanation) ||
-     !add_str(o, "holderId", cr->holder ? cr->holder->id : NULL))
-    return false;
+    return 0;
+  if(jsonx_add_str(o, "class", conflict_class_name(cr->cls)) ||
+     jsonx_add_str(o, "reason", cr->reason) ||
+     jsonx_add_str(o, "explanation", cr->explanation) ||
+     jsonx_add_str(o, "holderId", cr->holder ? cr->holder->id : NULL))
+    return -ENOMEM;
   arr = cJSON_AddArrayToObject(o, "remediation");
   for(i = 0; arr && i < cr->nsteps; i++) {
     cJSON *s = cJSON_CreateString(cr->steps[i]);
 
     if(!s || !cJSON_AddItemToArray(arr, s)) {
       cJSON_Delete(s);
-      return false;
+      return -ENOMEM;
     }
   }
   arr = arr ? cJSON_AddArrayToObject(o, "holders") : NULL;
   for(i = 0; arr && i < c->nholders; i++) {
-    cJSON *h = conflict_holder_to_json(&c->holders[i]);
+    cJSON *h = conflict_json_encode_holder(&c->holders[i]);
 
     if(!h || !cJSON_AddItemToArray(arr, h)) {
       cJSON_Delete(h);
-      return false;
+      return -ENOMEM;
     }
   }
-  return arr != NULL;
-}
-
-/* add_str() adds name: s (null for NULL).  Returns false when out of
- * memory. */
-static bool add_str(cJSON *o, const char *name, const char *s)
-{
-  return s ? cJSON_AddStringToObject(o, name, s) != NULL
-           : cJSON_AddNullToObject(o, name) != NULL;
-}
-
-/* add_time() adds name: "ISO time", or null for 0. */
-static bool add_time(cJSON *o, const char *name, time_t t)
-{
-  char buf[CONFLICT_TIME_LEN];
-
-  if(t)
-    conflict_format_time(t, buf, sizeof(buf));
-  return add_str(o, name, t ? buf : NULL);
+  return arr ? 0 : -ENOMEM;
 }
 
 /* add_sweep() adds the conflict's state and the sweep's times, and the
- * figures of a released or aging event.  Returns false when out of
- * memory. */
-static bool add_sweep(cJSON *o, const struct conflict *c,
-                      const struct alert_sweep *sw)
+ * figures of a released or aging event.  Returns 0 or -ENOMEM. */
+static int add_sweep(cJSON *o, const struct conflict *c,
+                     const struct alert_sweep *sw)
 {
-  bool ok = add_str(o, "state", conflict_state_name(c->state)) &&
-            add_time(o, "freedAt", c->freed_at) &&
-            add_time(o, "predictedRelease", c->release_by) &&
-            add_time(o, "stuckAt", c->stuck_at);
-
-  if(ok && sw && sw->released_at)
-    ok = add_time(o, "releasedAt", sw->released_at) &&
-         cJSON_AddNumberToObject(o, "timeToReleaseSeconds",
-                                 (double)sw->time_to_release);
-  if(ok && sw && sw->threshold)
-    ok = cJSON_AddNumberToObject(o, "ageSeconds", (double)sw->age) &&
-         cJSON_AddNumberToObject(o, "thresholdSeconds", (double)sw->threshold);
-  return ok;
+  if(jsonx_add_str(o, "state", conflict_state_name(c->state)) ||
+     jsonx_add_time(o, "freedAt", c->freed_at) ||
+     jsonx_add_time(o, "predictedRelease", c->release_by) ||
+     jsonx_add_time(o, "stuckAt", c->stuck_at))
+    return -ENOMEM;
+  if(sw && sw->released_at &&
+     (jsonx_add_time(o, "releasedAt", sw->released_at) ||
+      jsonx_add_number(o, "timeToReleaseSeconds", (double)sw->time_to_release)))
+    return -ENOMEM;
+  if(sw && sw->threshold &&
+     (jsonx_add_number(o, "ageSeconds", (double)sw->age) ||
+      jsonx_add_number(o, "thresholdSeconds", (double)sw->threshold)))
+    return -ENOMEM;
+  return 0;
 }
 
-/* json_line() returns the malloc'd JSON line of an event, ending in '\n',
- * or NULL when out of memory. */
-static cJSON *canonical(const struct alert_event *ev, const struct rendered *r)
+/* add_conflict() adds the members that describe the conflict c of an
+ * event.  Returns 0 or -ENOMEM. */
+static int add_conflict(cJSON *o, const struct alert_event *ev)
 {
   const struct conflict *c = ev->conflict;
-  char occ[CONFLICT_TIME_LEN], first[CONFLICT_TIME_LEN];
+
+  if(jsonx_add_str(o, "objectId", c->object_id) ||
+     jsonx_add_str(o, "objectType", conflict_objtype_name(c->objtype)) ||
+     jsonx_add_str(o, "property", conflict_property_name(c->property)) ||
+     jsonx_add_str(o, "value", c->value) ||
+     jsonx_add_str(o, "displayName", c->display_name) ||
+     jsonx_add_str(o, "userPrincipalName", c->upn) ||
+     jsonx_add_bool(o, "placeholder", c->placeholder) ||
+     jsonx_add_str(o, "originalValue", c->original_value) ||
+     jsonx_add_time(o, "occurredDateTime", c->occurred) ||
+     jsonx_add_time(o, "firstSeen", c->first_seen))
+    return -ENOMEM;
+  return add_pairing(o, c, ev->classification) || add_sweep(o, c, ev->sweep)
+             ? -ENOMEM
+             : 0;
+}
+
+/* add_anchor() adds the members of an anchor.* event.  Returns 0 or
+ * -ENOMEM. */
+static int add_anchor(cJSON *o, const struct alert_anchor *an)
+{
+  if(jsonx_add_str(o, "userId", an->user_id) ||
+     jsonx_add_str(o, "userPrincipalName", an->upn) ||
+     jsonx_add_str(o, "target", an->target) ||
+     jsonx_add_str(o, "anchor", an->anchor) ||
+     jsonx_add_str(o, "oldValue", an->old_value) ||
+     jsonx_add_str(o, "source", an->source) ||
+     jsonx_add_str(o, "reference", an->reference) ||
+     jsonx_add_str(o, "reason", an->reason) ||
+     jsonx_add_str(o, "clientRequestId", an->client_request_id) ||
+     jsonx_add_str(o, "patchRequestId", an->patch_request_id) ||
+     jsonx_add_str(o, "getRequestId", an->get_request_id))
+    return -ENOMEM;
+  return 0;
+}
+
+/* add_daemon() adds the members of an event about the daemon itself.
+ * Returns 0 or -ENOMEM. */
+static int add_daemon(cJSON *o, const struct alert_daemon *dm)
+{
+  cJSON *arr;
+  size_t i;
+
+  if(jsonx_add_str(o, "cause", dm->cause) ||
+     jsonx_add_str(o, "code", dm->code) || jsonx_add_str(o, "path", dm->path) ||
+     jsonx_add_str(o, "sink", dm->sink) ||
+     jsonx_add_time(o, "expires", dm->expires) ||
+     jsonx_add_number(o, "count", (double)dm->count))
+    return -ENOMEM;
+  if(!dm->keys)
+    return 0;
+  arr = cJSON_AddArrayToObject(o, "keys");
+  for(i = 0; arr && i < dm->nkeys; i++) {
+    cJSON *k = cJSON_CreateString(dm->keys[i]);
+
+    if(!k || !cJSON_AddItemToArray(arr, k)) {
+      cJSON_Delete(k);
+      return -ENOMEM;
+    }
+  }
+  return arr ? 0 : -ENOMEM;
+}
+
+/* canonical() returns the alert object of an event (the schema of
+ * docs/alert.schema.json), which the caller deletes, or NULL when out of
+ * memory. */
+static cJSON *canonical(const struct alert_event *ev, const struct rendered *r)
+{
   cJSON *o = cJSON_CreateObject();
-  bool ok;
+  int rc;
 
   if(!o)
     return NULL;
-  ok = add_str(o, "time", r->time) && add_str(o, "id", r->id) &&
-       add_str(o, "event", alert_type_name(ev->type)) &&
-       add_str(o, "severity", log_level_name(r->severity)) &&
-       cJSON_AddNumberToObject(o, "syslogSeverity", r->severity) &&
-       add_str(o, "tenant", ev->tenant) && add_str(o, "host", r->host) &&
-       add_str(o, "version", QD_VERSION) &&
-       cJSON_AddNumberToObject(o, "schemaVersion", ALERT_SCHEMA_VERSION) &&
-       add_str(o, "conflictKey", ev->conflict ? ev->conflict->key : NULL);
-  if(ok && c) {
-    if(c->occurred)
-      conflict_format_time(c->occurred, occ, sizeof(occ));
-    if(c->first_seen)
-      conflict_format_time(c->first_seen, first, sizeof(first));
-    ok = add_str(o, "objectId", c->object_id) &&
-         add_str(o, "objectType", conflict_objtype_name(c->objtype)) &&
-         add_str(o, "property", conflict_property_name(c->property)) &&
-         add_str(o, "value", c->value) &&
-         add_str(o, "displayName", c->display_name) &&
-         add_str(o, "userPrincipalName", c->upn) &&
-         cJSON_AddBoolToObject(o, "placeholder", c->placeholder) &&
-         add_str(o, "originalValue", c->original_value) &&
-         add_str(o, "occurredDateTime", c->occurred ? occ : NULL) &&
-         add_str(o, "firstSeen", c->first_seen ? first : NULL) &&
-         add_pairing(o, c, ev->classification) && add_sweep(o, c, ev->sweep);
-  }
-  if(ok && ev->anchor) {
-    const struct alert_anchor *an = ev->anchor;
-
-    ok = add_str(o, "userId", an->user_id) &&
-         add_str(o, "userPrincipalName", an->upn) &&
-         add_str(o, "target", an->target) && add_str(o, "anchor", an->anchor) &&
-         add_str(o, "oldValue", an->old_value) &&
-         add_str(o, "source", an->source) &&
-         add_str(o, "reference", an->reference) &&
-         add_str(o, "reason", an->reason) &&
-         add_str(o, "clientRequestId", an->client_request_id) &&
-         add_str(o, "patchRequestId", an->patch_request_id) &&
-         add_str(o, "getRequestId", an->get_request_id);
-  }
-  if(ok && ev->daemon) {
-    const struct alert_daemon *dm = ev->daemon;
-
-    ok = add_str(o, "cause", dm->cause) && add_str(o, "code", dm->code) &&
-         add_str(o, "path", dm->path) && add_str(o, "sink", dm->sink) &&
-         add_time(o, "expires", dm->expires) &&
-         cJSON_AddNumberToObject(o, "count", (double)dm->count);
-    if(ok && dm->keys) {
-      cJSON *arr = cJSON_AddArrayToObject(o, "keys");
-      size_t i;
-
-      for(i = 0; arr && i < dm->nkeys; i++)
-        cJSON_AddItemToArray(arr, cJSON_CreateString(dm->keys[i]));
-      ok = arr != NULL;
-    }
-  }
-  ok = ok && add_str(o, "message", r->message);
-  if(!ok) {
+  rc = jsonx_add_str(o, "time", r->time) || jsonx_add_str(o, "id", r->id) ||
+       jsonx_add_str(o, "event", alert_type_name(ev->type)) ||
+       jsonx_add_str(o, "severity", log_level_name(r->severity)) ||
+       jsonx_add_number(o, "syslogSeverity", r->severity) ||
+       jsonx_add_str(o, "tenant", ev->tenant) ||
+       jsonx_add_str(o, "host", r->host) ||
+       jsonx_add_str(o, "version", QD_VERSION) ||
+       jsonx_add_number(o, "schemaVersion", ALERT_SCHEMA_VERSION) ||
+       jsonx_add_str(o, "conflictKey",
+                     ev->conflict ? ev->conflict->key : NULL) ||
+       (ev->conflict && add_conflict(o, ev)) ||
+       (ev->anchor && add_anchor(o, ev->anchor)) ||
+       (ev->daemon && add_daemon(o, ev->daemon)) ||
+       jsonx_add_str(o, "message", r->message);
+  if(rc) {
     cJSON_Delete(o);
     return NULL;
   }

@@ -44,6 +44,8 @@ enum alert_type {
   ALERT_ANCHOR_DRY_RUN, /* anchor.dry-run: what apply mode would PATCH */
   ALERT_ANCHOR_HALTED,  /* anchor.halted: threshold or kill switch; a human
                            must act */
+  ALERT_DAEMON_FDS,     /* daemon.fd-exhausted: cycles fail for want of file
+                           descriptors (EMFILE/ENFILE); the message says */
   /* About the daemon itself, each once per episode. */
   ALERT_TENANT_FAILING,      /* tenant.failing: cycles keep failing (cause) */
   ALERT_TENANT_RECOVERED,    /* tenant.recovered: a cycle succeeded again */
@@ -54,7 +56,7 @@ enum alert_type {
   ALERT_FLOOD                /* alert.flood: a cycle's summary past the
                                 flood limit */
 };
-#define ALERT_NTYPES 19
+#define ALERT_NTYPES 20
 
 /* The version of the alert object's schema ("schemaVersion"). */
 #define ALERT_SCHEMA_VERSION 1
@@ -163,9 +165,10 @@ int alert_open(uv_loop_t *loop, const struct alert_opts *opts,
                struct alert **out);
 
 /* alert_close() closes every sink (alerts not delivered stay in the
- * spools for the next start), frees a, then calls cb(arg) if given.  NULL
- * is allowed. */
-void alert_close(struct alert *a, void (*cb)(void *arg), void *arg);
+ * spools for the next start); a is freed when the last sink's handles
+ * are closed, and then closed_cb(arg) is called if not NULL (before
+ * alert_close() returns when no sink owns a handle).  a may be NULL. */
+void alert_close(struct alert *a, void (*closed_cb)(void *arg), void *arg);
 
 /* alert_emit() renders ev and offers it to every sink.  Returns 0, or the
  * first error of a sink (-ENOBUFS: a spool was full; -ENOMEM); every

@@ -19,9 +19,11 @@
 #include <unistd.h>
 
 #include "anchor.h"
+#include "csv.h"
 #include "atomic.h"
-#include "conflict.h"
 #include "log.h"
+#include "strlist.h"
+#include "timex.h"
 
 /* Entra's UPN limit: 64 characters before the '@', 113 in all. */
 #define UPN_MAX 113
@@ -32,6 +34,12 @@ struct anchors_set {
   size_t want_len;
   size_t *by_target, *by_anchor; /* entry index + 1; 0 = free */
   size_t icap;                   /* a power of two, or 0 */
+};
+
+/* A column of a file kind: its name and whether it must be there. */
+struct column {
+  const char *name;
+  int required;
 };
 
 /* ===== Reporting ===== */
@@ -69,223 +77,6 @@ static void report(struct rep *r, enum anchors_level level, unsigned line,
     log_info("anchors: %s:%u: %s", r->file, line, msg);
 }
 
-/* ===== Reading CSV ===== */
-
-struct csv {
-  FILE *f;
-  unsigned line;  /* the physical line being read, from 1 */
-  unsigned start; /* the line the current record started on */
-  char **fields;
-  size_t nf, capf;
-  char *buf; /* the field being read */
-  size_t len, cap;
-};
-
-static int put(struct csv *c, int ch)
-{
-  if(c->len + 1 >= c->cap) {
-    size_t cap = c->cap ? 2 * c->cap : 128;
-    char *p = realloc(c->buf, cap);
-
-    if(!p)
-      return -ENOMEM;
-    c->buf = p;
-    c->cap = cap;
-  }
-  c->buf[c->len++] = (char)ch;
-  return 0;
-}
-
-/* end_field() trims an unquoted field of surrounding blanks and appends
- * a copy of it to the record. */
-static int end_field(struct csv *c, int quoted)
-{
-  size_t from = 0, to = c->len;
-  char *s;
-
-  if(!quoted) {
-    while(from < to && (c->buf[from] == ' ' || c->buf[from] == '\t'))
-      from++;
-    while(to > from && (c->buf[to - 1] == ' ' || c->buf[to - 1] == '\t'))
-      to--;
-  }
-  if(c->nf == c->capf) {
-    size_t cap = c->capf ? 2 * c->capf : 16;
-    char **p = realloc(c->fields, cap * sizeof(*p));
-
-    if(!p)
-      return -ENOMEM;
-    c->fields = p;
-    c->capf = cap;
-  }
-  s = strndup(c->buf + from, to - from);
-  if(!s)
-    return -ENOMEM;
-  c->fields[c->nf++] = s;
-  c->len = 0;
-  return 0;
-}
-
-static void csv_reset(struct csv *c)
-{
-  while(c->nf)
-    free(c->fields[--c->nf]);
-  c->len = 0;
-}
-
-static void csv_free(struct csv *c)
-{
-  csv_reset(c);
-  free(c->fields);
-  free(c->buf);
-  if(c->f)
-    fclose(c->f);
-}
-
-/* skip_line() consumes the rest of a physical line. */
-static void skip_line(struct csv *c)
-{
-  int ch;
-
-  do
-    ch = getc(c->f);
-  while(ch != EOF && ch != '\n');
-  if(ch == '\n')
-    c->line++;
-}
-
-/* csv_next() reads the next record into c->fields, skipping blank lines
- * and '#' comment lines.  Returns 1, 0 at the end of the file, -EBADMSG
- * with *why (the rest of the bad line has been skipped) or -ENOMEM. */
-static int csv_next(struct csv *c, const char **why)
-{
-  int ch, quoted, rc;
-
-  csv_reset(c);
-  for(;;) {
-    c->start = c->line;
-    ch = getc(c->f);
-    if(ch == EOF)
-      return 0;
-    if(ch == '\r') {
-      int nx = getc(c->f);
-
-      if(nx == '\n') {
-        c->line++;
-        continue;
-      }
-      ungetc(nx, c->f);
-    }
-    if(ch == '\n') {
-      c->line++;
-      continue;
-    }
-    if(ch == '#') {
-      skip_line(c);
-      continue;
-    }
-    ungetc(ch, c->f);
-    break;
-  }
-  for(;;) {
-    ch = getc(c->f);
-    quoted = 0;
-    while(ch == ' ' || ch == '\t') {
-      rc = put(c, ch);
-      if(rc)
-        return rc;
-      ch = getc(c->f);
-    }
-    if(ch == '"') {
-      quoted = 1;
-      c->len = 0;
-      for(;;) {
-        ch = getc(c->f);
-        if(ch == EOF) {
-          *why = "quoted field not closed before the end of the file";
-          return -EBADMSG;
-        }
-        if(ch == '"') {
-          ch = getc(c->f);
-          if(ch != '"')
-            break;
-        }
-        else if(ch == '\n')
-          c->line++;
-        rc = put(c, ch);
-        if(rc)
-          return rc;
-      }
-      while(ch == ' ' || ch == '\t')
-        ch = getc(c->f);
-      if(ch == '\r')
-        ch = getc(c->f);
-      if(ch != ',' && ch != '\n' && ch != EOF) {
-        *why = "text after a closing quote";
-        if(ch != '\n')
-          skip_line(c);
-        return -EBADMSG;
-      }
-    }
-    else {
-      while(ch != ',' && ch != '\n' && ch != EOF) {
-        if(ch == '"') {
-          *why = "a quote inside an unquoted field";
-          skip_line(c);
-          return -EBADMSG;
-        }
-        if(ch == '\r') {
-          int nx = getc(c->f);
-
-          ungetc(nx, c->f);
-          if(nx == '\n') {
-            ch = getc(c->f);
-            break;
-          }
-        }
-        rc = put(c, ch);
-        if(rc)
-          return rc;
-        ch = getc(c->f);
-      }
-    }
-    rc = end_field(c, quoted);
-    if(rc)
-      return rc;
-    if(ch == '\n')
-      c->line++;
-    if(ch != ',')
-      return 1;
-  }
-}
-
-/* csv_open() opens path for csv_next(), skipping a UTF-8 BOM.  Returns 0
- * or -errno (not reported). */
-static int csv_open(struct csv *c, const char *path)
-{
-  int ch;
-
-  memset(c, 0, sizeof(*c));
-  c->line = 1;
-  c->f = fopen(path, "re");
-  if(!c->f)
-    return -errno;
-  ch = getc(c->f);
-  if(ch == 0xef) {
-    if(getc(c->f) != 0xbb || getc(c->f) != 0xbf)
-      rewind(c->f);
-  }
-  else
-    ungetc(ch, c->f);
-  return 0;
-}
-
-/* A column of a file kind: its name and whether it must be there. */
-struct column {
-  const char *name;
-  int required;
-};
-
 /* read_header() reads the header record and maps each known column to its
  * field index in idx (-1 when absent).  Returns 0, or -EBADMSG / -ENOMEM
  * (reported). */
@@ -306,12 +97,12 @@ static int read_header(struct csv *c, struct rep *r, const struct column *cols,
     return rc;
   for(j = 0; j < ncols; j++)
     idx[j] = -1;
-  for(i = 0; i < c->nf; i++) {
-    for(j = 0; j < ncols && strcasecmp(c->fields[i], cols[j].name); j++)
+  for(i = 0; i < c->fields.n; i++) {
+    for(j = 0; j < ncols && strcasecmp(c->fields.v[i], cols[j].name); j++)
       ;
     if(j == ncols) {
       report(r, ANCHORS_ERROR, c->start, "header line: unknown column '%s'",
-             c->fields[i]);
+             c->fields.v[i]);
       return -EBADMSG;
     }
     if(idx[j] >= 0) {
@@ -336,7 +127,7 @@ static char *field(const struct csv *c, const int *idx, size_t j)
 {
   static char none[1];
 
-  return idx[j] >= 0 ? c->fields[idx[j]] : none;
+  return idx[j] >= 0 ? c->fields.v[idx[j]] : none;
 }
 
 /* next_record() reads the next data record, reporting syntax errors and
@@ -355,9 +146,9 @@ static int next_record(struct csv *c, struct rep *r, size_t want_fields)
     }
     if(rc <= 0)
       return rc;
-    if(c->nf != want_fields) {
+    if(c->fields.n != want_fields) {
       report(r, ANCHORS_ERROR, c->start, "%zu field%s, the header has %zu",
-             c->nf, c->nf == 1 ? "" : "s", want_fields);
+             c->fields.n, c->fields.n == 1 ? "" : "s", want_fields);
       continue;
     }
     return 1;
@@ -396,6 +187,18 @@ void anchors_set_free(struct anchors_set *s)
   free(s->by_target);
   free(s->by_anchor);
   free(s);
+}
+
+const char *anchors_source_name(enum anchors_source s)
+{
+  switch(s) {
+  case ANCHORS_SUGGESTION:
+    return "suggestion";
+  case ANCHORS_CSEXPORT:
+    return "csexport";
+  default:
+    return "csv";
+  }
 }
 
 size_t anchors_set_count(const struct anchors_set *s)
@@ -622,19 +425,16 @@ static int add_reported(struct anchors_set *s, struct rep *r,
  * or an ISO 8601 date-time.  Returns 0 or -EINVAL. */
 static int parse_expiry(const char *s, time_t *out)
 {
-  char buf[32];
-
   *out = 0;
   if(!*s)
     return 0;
   if(strlen(s) == 10) {
-    snprintf(buf, sizeof(buf), "%sT00:00:00Z", s);
-    if(conflict_parse_time(buf, out))
+    if(timex_parse_date(s, out))
       return -EINVAL;
     *out += 86400;
     return 0;
   }
-  return conflict_parse_time(s, out);
+  return timex_parse_iso(s, out);
 }
 
 enum { C_TARGET, C_ANCHOR, C_REFERENCE, C_EXPIRES, C_NCOLS };
@@ -661,14 +461,14 @@ int anchors_load_csv(struct anchors_set *s, const char *path, time_t now,
     return -ENOMEM;
   }
   rc = read_header(&c, &r, csv_cols, C_NCOLS, idx);
-  nhdr = c.nf;
+  nhdr = c.fields.n;
   while(!rc) {
     rc = next_record(&c, &r, nhdr);
     if(rc != 1)
       break;
     rc = 0;
     struct anchors_entry e;
-    char when[CONFLICT_TIME_LEN];
+    char when[TIMEX_ISO_LEN];
 
     memset(&e, 0, sizeof(e));
     e.target = field(&c, idx, C_TARGET);
@@ -685,7 +485,7 @@ int anchors_load_csv(struct anchors_set *s, const char *path, time_t now,
       continue;
     }
     if(e.expires && e.expires <= now) {
-      conflict_format_time(e.expires, when, sizeof(when));
+      timex_format_iso(e.expires, when, sizeof(when));
       report(&r, ANCHORS_SKIPPED, c.start, "target %s: expired at %s; skipped",
              e.target, when);
       continue;
@@ -786,7 +586,7 @@ int anchors_suggestions_read(const char *path, struct anchors_suggestions *l,
     return rc;
   }
   rc = read_header(&c, &r, sugg_cols, S_NCOLS, idx);
-  nhdr = c.nf;
+  nhdr = c.fields.n;
   while(!rc) {
     rc = next_record(&c, &r, nhdr);
     if(rc != 1)
@@ -809,7 +609,7 @@ int anchors_suggestions_read(const char *path, struct anchors_suggestions *l,
       report(&r, ANCHORS_ERROR, c.start, "%s is empty", sugg_cols[j].name);
       continue;
     }
-    if(conflict_parse_time(field(&c, idx, S_CREATED), &sg.created)) {
+    if(timex_parse_iso(field(&c, idx, S_CREATED), &sg.created)) {
       report(&r, ANCHORS_ERROR, c.start,
              "created '%s' is not an ISO 8601 date-time",
              field(&c, idx, S_CREATED));
@@ -928,7 +728,7 @@ int anchors_suggestions_write(const char *path,
                               const struct anchors_suggestions *l,
                               const char **what)
 {
-  char *text = NULL, created[CONFLICT_TIME_LEN];
+  char *text = NULL, created[TIMEX_ISO_LEN];
   size_t len = 0, i;
   FILE *f = open_memstream(&text, &len);
   int rc = 0;
@@ -942,7 +742,7 @@ int anchors_suggestions_write(const char *path,
     const struct anchors_suggestion *sg = &l->v[i];
     const char *row[S_NCOLS];
 
-    conflict_format_time(sg->created, created, sizeof(created));
+    timex_format_iso(sg->created, created, sizeof(created));
     row[S_APPROVED] = sg->approved ? "yes" : "no";
     row[S_TARGET] = sg->target;
     row[S_ANCHOR] = sg->anchor;

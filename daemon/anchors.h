@@ -23,6 +23,10 @@
 /* Where a known anchor came from. */
 enum anchors_source { ANCHORS_CSV, ANCHORS_SUGGESTION, ANCHORS_CSEXPORT };
 
+/* anchors_source_name() returns the static name of source s as the
+ * journal and the alerts write it: "csv", "suggestion" or "csexport". */
+const char *anchors_source_name(enum anchors_source s);
+
 /* How bad a reported line is.  Errors make the load return -EBADMSG;
  * warnings and skips do not. */
 enum anchors_level {

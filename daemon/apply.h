@@ -5,8 +5,8 @@
  * approved suggestions), runs every guard in a fixed order, and in apply
  * mode PATCHes the value, verifies it with a GET and records both in the
  * journal.  Off by default; dry-run alerts what would be written and
- * writes nothing.  The guard order, reason codes and files are described
- * in apply.c and quarantined.conf(5).
+ * writes nothing.  The guard order and reason codes are described in
+ * apply_guard.c and quarantined.conf(5).
  */
 #ifndef QD_APPLY_H
 #define QD_APPLY_H
@@ -19,14 +19,6 @@ struct alert;
 struct apply;
 struct cfg_tenant;
 struct graph;
-
-/* The files of tenant name in state_dir: the refusal memory
- * "<state_dir>/<name>.apply.json" and the default kill switch
- * "<state_dir>/<name>.stop" (the suggestions file is suggest_path()).
- * Each returns a malloc'd path, or NULL when out of memory or when name
- * is not a plain file name (see store_file_path()); the caller frees it. */
-char *apply_memory_path(const char *state_dir, const char *name);
-char *apply_kill_switch_path(const char *state_dir, const char *name);
 
 /* apply_new() makes the engine of tenant tc (its options are copied) over
  * g and alert (both borrowed; they must outlive the engine) and loads its
@@ -44,17 +36,13 @@ int apply_new(uv_loop_t *loop, struct graph *g, struct alert *alert,
 void apply_cycle(struct apply *a);
 
 /* apply_close() stops the engine: a running pass is abandoned (its Graph
- * requests are cancelled by the caller's graph_close(); an intent whose
- * PATCH was in flight stays in the journal and is reconciled at the next
- * start), a running post_apply_command is killed, and the engine's uv
- * handles are closed; closed_cb(arg) runs once they are.  Call it before
- * graph_close().  The memory stays valid until apply_free(). */
+ * request is cancelled by the caller's graph_close(), which must follow;
+ * an intent whose PATCH was in flight stays in the journal and is
+ * reconciled at the next start), a running post_apply_command is killed,
+ * and the engine's uv handles are closed.  a is freed once its handles
+ * are closed and the pass is gone, then closed_cb(arg) runs if not NULL,
+ * never from inside this call. */
 void apply_close(struct apply *a, void (*closed_cb)(void *arg), void *arg);
-
-/* apply_free() frees a after apply_close() has called back and every Graph
- * callback has run (i.e. after the HTTP client is closed).  NULL is
- * accepted. */
-void apply_free(struct apply *a);
 
 /* apply_check_config() checks what `quarantined -n` can check of tc's
  * apply settings: with a mode other than off, the anchors_file must be

@@ -13,10 +13,15 @@
 #define QD_CONFFILE "/etc/quarantined/quarantined.conf"
 #endif
 
+/* The longest line a configuration file may have, in bytes, without the
+ * line end. */
+#define CFG_LINE_MAX 8192
+
 /* One [tenant NAME] section. */
 struct cfg_tenant {
   char *name;                     /* NAME from the section header */
   unsigned line;                  /* line of the section header */
+  unsigned *key_lines;            /* see cfg_key_line(); owned */
   char *tenant_id;                /* directory id (GUID) or a verified domain */
   char *client_id;                /* application (client) id, a GUID */
   char *client_secret_file;       /* absolute path, or NULL */
@@ -105,7 +110,8 @@ enum cfg_inventory {
 };
 
 struct cfg {
-  char *path; /* the file this was read from */
+  char *path;          /* the file this was read from */
+  unsigned *key_lines; /* [daemon] and [alerts]: see cfg_key_line(); owned */
   /* [daemon] */
   char *state_dir;
   int log_level;              /* syslog priority */
@@ -149,11 +155,16 @@ void cfg_free(struct cfg *cfg);
 const struct cfg_tenant *cfg_tenant_find(const struct cfg *cfg,
                                          const char *name);
 
-/* cfg_parse_duration() parses "90", "90s", "5m", "2h" or "1d" into
- * seconds.  Returns 0, or -EINVAL / -ERANGE. */
-int cfg_parse_duration(const char *s, unsigned long long *secs);
+/* cfg_key_line() is the line of cfg's file on which key was given: in
+ * tenant t, or in [daemon] or [alerts] when t is NULL.  It is the line of
+ * t's section header (t NULL: 0) when the key was left at its default, and
+ * 0 for a key no section has. */
+unsigned cfg_key_line(const struct cfg *cfg, const struct cfg_tenant *t,
+                      const char *key);
 
-/* cfg_parse_size() parses "512", "64K", "8M" or "1G" into bytes. */
+/* cfg_parse_size() parses "512", "64K" (or "64k"), "8M" or "1G" into
+ * bytes.  Returns 0, or -EINVAL / -ERANGE.  Durations are read with
+ * timex_parse_duration(). */
 int cfg_parse_size(const char *s, unsigned long long *bytes);
 
 #endif

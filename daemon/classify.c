@@ -17,6 +17,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "timex.h"
+
 /* put() formats into buf, truncating. */
 __attribute__((format(printf, 3, 4))) static void put(char *buf, size_t len,
                                                       const char *fmt, ...)
@@ -154,10 +156,10 @@ static void orphaned(const struct conflict *c, const struct conflict_holder *h,
                      const char *why, const struct who *cw,
                      const struct who *hw, struct classify_result *r)
 {
-  char last[CONFLICT_TIME_LEN] = "never";
+  char last[TIMEX_ISO_LEN] = "never";
 
   if(h->last_sync)
-    conflict_format_time(h->last_sync, last, sizeof(last));
+    timex_format_iso(h->last_sync, last, sizeof(last));
   put(r->reason, sizeof(r->reason), "held by orphaned %s", hw->text);
   put(r->explanation, sizeof(r->explanation),
       "%s %s is held by %s, which %s (last sync %s, DN %s). Its on-premises "
@@ -271,14 +273,15 @@ static void two_synced(const struct conflict *c,
 
 /* stuck() explains a free value the service did not release in time.
  * Only the soft-deleted holder and Connect Health's "Diagnose and
- * remediate" (users only) are documented remedies (graph-facts §7, peers
- * §1.3); a new export is not documented as one, so it is said so. */
+ * remediate" (users only) are documented remedies
+ * (docs/graph-facts.md#connect-health-diagnosis-and-apply-fix); a new
+ * export is not documented as one, so it is said so. */
 static void stuck(const struct conflict *c, const struct who *cw,
                   struct classify_result *r)
 {
-  char freed[CONFLICT_TIME_LEN];
+  char freed[TIMEX_ISO_LEN];
 
-  conflict_format_time(c->freed_at, freed, sizeof(freed));
+  timex_format_iso(c->freed_at, freed, sizeof(freed));
   put(r->reason, sizeof(r->reason),
       "no other object holds it, yet it was not released");
   put(r->explanation, sizeof(r->explanation),

@@ -1,10 +1,15 @@
 /* SPDX-License-Identifier: MIT
  *
- * conflict: the conflict model and a tenant's inventory.  A conflict is
- * one quarantined UPN or SMTP proxy address on one user, group or contact,
- * taken from its onPremisesProvisioningErrors.  A conflict_set holds one
- * tenant's conflicts in a hash table keyed by conflict_key(); two sets are
- * compared with conflict_set_diff() to find new and cleared conflicts.
+ * conflict: the conflict model.  A conflict is one quarantined UPN or
+ * SMTP proxy address on one user, group or contact, taken from its
+ * onPremisesProvisioningErrors, with its pairing (the objects holding the
+ * value, and the class they give it) and the sweep's record.  This header
+ * has the structs, their names in text, identity (conflict_key()), and
+ * making, copying and freeing them.  The rest of the family:
+ *   conflict_set.h    a tenant's inventory: the hash table, iteration, diff
+ *   conflict_parse.h  conflicts and holders from Graph's user, group and
+ *                     contact objects
+ *   conflict_json.h   the state file's JSON form of conflicts and sets
  */
 #ifndef QD_CONFLICT_H
 #define QD_CONFLICT_H
@@ -12,8 +17,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
-
-#include <cjson/cJSON.h>
 
 enum conflict_objtype { CONFLICT_USER, CONFLICT_GROUP, CONFLICT_CONTACT };
 
@@ -105,33 +108,8 @@ struct conflict {
   char *lookup_error; /* Graph code of a later failed lookup, or NULL */
   enum conflict_class cls;
   bool recheck; /* look up again next cycle even if unchanged; not saved */
-  struct conflict *hnext; /* hash chain: private to conflict.c */
-  struct conflict *onext; /* object-id chain: private to conflict.c */
-};
-
-/* A tenant's inventory; opaque.  It owns the conflicts it holds. */
-struct conflict_set;
-
-/* An iterator over a set.  The conflict last returned may be removed (and
- * freed) before the next call; no other change to the set is allowed
- * while iterating. */
-struct conflict_iter {
-  const struct conflict_set *set;
-  size_t bucket;
-  struct conflict *next;
-};
-
-/* Callbacks of conflict_set_diff().  Either may be NULL.  The conflict is
- * borrowed: a detected one belongs to cur, a cleared one to old.  The
- * callbacks must not change either set. */
-struct conflict_diff_cb {
-  void (*detected)(const struct conflict *c, void *arg);
-  void (*cleared)(const struct conflict *c, void *arg);
-  void *arg;
-};
-
-struct conflict_diff_stats {
-  size_t detected, cleared, unchanged;
+  struct conflict *hnext; /* hash chain: private to conflict_set.c */
+  struct conflict *onext; /* object-id chain: private to conflict_set.c */
 };
 
 /* Names used in JSON, alerts and logs: "user", "group", "contact";
@@ -146,16 +124,9 @@ int conflict_state_parse(const char *s);
 const char *conflict_class_name(enum conflict_class c);
 int conflict_class_parse(const char *s);
 
-/* conflict_parse_time() parses an ISO 8601 / RFC 3339 date-time such as
- * 2022-06-27T10:29:29.0922053Z: 0 to 7 fractional digits (dropped), then
- * Z or +hh:mm / -hh:mm; with no zone at all the time is taken as UTC.
- * Returns 0 and sets *out, or -EINVAL (*out untouched). */
-int conflict_parse_time(const char *s, time_t *out);
-
-/* conflict_format_time() writes t as "2022-06-27T10:29:29Z" into buf
- * (at least CONFLICT_TIME_LEN bytes). */
-#define CONFLICT_TIME_LEN 32
-void conflict_format_time(time_t t, char *buf, size_t len);
+/* conflict_strip_smtp() returns value without a leading "smtp:" (in any
+ * case), pointing into value: the address a proxyAddresses entry holds. */
+const char *conflict_strip_smtp(const char *value);
 
 /* conflict_key() returns the malloc'd inventory key of a conflict,
  * "<object id>|<property>|<value>", where value has any smtp: prefix
@@ -183,42 +154,13 @@ struct conflict *conflict_dup(const struct conflict *c);
  * NULL is a no-op. */
 void conflict_free(struct conflict *c);
 
-/* conflict_parse_object() reads one user, group or contact as Graph
- * returns it and adds one conflict to into for each entry of its
- * onPremisesProvisioningErrors whose category is PropertyConflict (any
- * case) and whose propertyCausingError is UserPrincipalName, ProxyAddress
- * or ProxyAddresses (any case).  Unknown members are ignored, and null
- * members are taken as absent; an entry with no value is skipped.
- * first_seen and last_seen are set to now.  A conflict already in the set
- * under the same key is replaced; its first_seen is kept.
- *
- * A placeholder UPN (prefix + 4 digits @ label.onmicrosoft.com) is
- * flagged only when the object's own UPN conflict has a value whose local
- * part is that prefix; original_value then holds that value.
- *
- * Returns the number of conflicts added (0 for an object without errors).
- * A member of the wrong type (errors not an array, a value that is a
- * number, ...) gives -EBADMSG with one warning logged here; -ENOMEM when
- * out of memory.  On any error the set is unchanged. */
-int conflict_parse_object(const cJSON *obj, enum conflict_objtype type,
-                          const char *tenant, time_t now,
-                          struct conflict_set *into);
-
-/* conflict_holder_from_graph() reads one user, group or contact as Graph
- * returns it (the members of struct conflict_holder under their Graph
- * names) into *out, which the caller clears with conflict_holder_clear().
- * Returns 0; -EBADMSG (a member of the wrong type, no id) with *why set
- * and *out zeroed; or -ENOMEM.  Nothing is logged. */
-int conflict_holder_from_graph(const cJSON *obj, enum conflict_objtype type,
-                               struct conflict_holder *out, const char **why);
-
 /* conflict_holder_clear() frees the strings of h and zeroes it. */
 void conflict_holder_clear(struct conflict_holder *h);
 
-/* conflict_set_holders() replaces c's holders with a deep copy of the n
- * holders at h (n may be 0).  Returns 0, or -ENOMEM with c unchanged. */
-int conflict_set_holders(struct conflict *c, const struct conflict_holder *h,
-                         size_t n);
+/* conflict_replace_holders() replaces c's holders with a deep copy of the
+ * n holders at h (n may be 0).  Returns 0, or -ENOMEM with c unchanged. */
+int conflict_replace_holders(struct conflict *c,
+                             const struct conflict_holder *h, size_t n);
 
 /* conflict_copy_pairing() copies the pairing of src (holders,
  * looked_up, lookup_error, cls, recheck) into dst, replacing dst's.
@@ -230,104 +172,5 @@ int conflict_copy_pairing(struct conflict *dst, const struct conflict *src);
  * UPN, mail, sync state, anchor, DN, sAMAccountName, placeholder.  Times
  * are not compared. */
 bool conflict_same_object(const struct conflict *a, const struct conflict *b);
-
-/* conflict_holder_to_json() returns h as a new cJSON object (Graph
- * member names plus "objectType"), or NULL when out of memory. */
-cJSON *conflict_holder_to_json(const struct conflict_holder *h);
-
-/* conflict_to_json() returns c as a new cJSON object (the state file
- * form; the tenant is not included), or NULL when out of memory.  The
- * caller frees it with cJSON_Delete(). */
-cJSON *conflict_to_json(const struct conflict *c);
-
-/* conflict_from_json() reads what conflict_to_json() wrote, and the
- * schema-1 and schema-2 forms: the pairing members
- * (onPremisesLastSyncDateTime, class, holders, holdersLookedUp,
- * lookupError; schema 2) and the sweep's (freedAt, predictedRelease,
- * stuckAt, agingDone; schema 3) are optional.  Every member
- * is checked: a missing required member, a wrong type, an unknown name
- * or a bad time gives -EBADMSG.  Returns 0 with *out set to a new
- * conflict (free with conflict_free()), or -EBADMSG / -ENOMEM with *out
- * untouched.  Nothing is logged. */
-int conflict_from_json(const cJSON *j, const char *tenant,
-                       struct conflict **out);
-
-/* conflict_set_new() returns an empty set for tenant (copied), or NULL
- * when out of memory.  Free it with conflict_set_free(). */
-struct conflict_set *conflict_set_new(const char *tenant);
-
-/* conflict_set_free() frees the set and every conflict in it.  NULL is a
- * no-op. */
-void conflict_set_free(struct conflict_set *s);
-
-const char *conflict_set_tenant(const struct conflict_set *s);
-size_t conflict_set_count(const struct conflict_set *s);
-
-/* conflict_set_reserve() makes room for n conflicts in all, so that the
- * next adds up to that count cannot fail.  Returns 0 or -ENOMEM. */
-int conflict_set_reserve(struct conflict_set *s, size_t n);
-
-/* conflict_set_add() puts c into the set, which then owns it.  Returns 0;
- * -EEXIST if a conflict with the same key is there already, or -ENOMEM;
- * on error c still belongs to the caller. */
-int conflict_set_add(struct conflict_set *s, struct conflict *c);
-
-/* conflict_set_find() returns the conflict stored under key (see
- * conflict_key()), or NULL.  The set keeps ownership. */
-struct conflict *conflict_set_find(const struct conflict_set *s,
-                                   const char *key);
-
-/* conflict_set_remove() takes the conflict stored under key out of the
- * set and returns it (the caller now frees it), or returns NULL. */
-struct conflict *conflict_set_remove(struct conflict_set *s, const char *key);
-
-/* conflict_set_remove_object() removes and frees every conflict of the
- * object with Graph id object_id (a second index keyed by object id makes
- * this independent of the set's size); object_id may be a conflict's
- * own string.  Returns how many were removed. */
-size_t conflict_set_remove_object(struct conflict_set *s,
-                                  const char *object_id);
-
-/* conflict_set_copy_type() adds to into a copy of every conflict of from
- * whose object type is type.  Returns 0, or -ENOMEM (into may then hold
- * some of the copies), or -EEXIST when a key is in into already. */
-int conflict_set_copy_type(struct conflict_set *into,
-                           const struct conflict_set *from,
-                           enum conflict_objtype type);
-
-/* conflict_set_move() moves every conflict of from into into; from ends
- * empty.  A conflict already in into under the same key is replaced (and
- * freed), keeping the earlier first_seen.  Returns 0, or -ENOMEM with
- * both sets unchanged. */
-int conflict_set_move(struct conflict_set *into, struct conflict_set *from);
-
-/* Iteration, in no particular order:
- *   conflict_iter_init(&it, s);
- *   for(c = conflict_iter_next(&it); c; c = conflict_iter_next(&it))
- *     ...  */
-void conflict_iter_init(struct conflict_iter *it, const struct conflict_set *s);
-struct conflict *conflict_iter_next(struct conflict_iter *it);
-
-/* conflict_set_diff() compares this cycle's inventory cur with the
- * previous one, old (which may be NULL: everything is new).  For each
- * conflict in cur but not in old it calls cb->detected; for each in both
- * it copies first_seen from old into cur; for each in old but not in cur
- * it calls cb->cleared.  Neither set gains or loses entries, and nothing
- * is freed: the caller usually frees old afterwards and keeps cur.  stats
- * may be NULL. */
-void conflict_set_diff(const struct conflict_set *old, struct conflict_set *cur,
-                       const struct conflict_diff_cb *cb,
-                       struct conflict_diff_stats *stats);
-
-/* conflict_set_to_json() returns the set as a new cJSON array sorted by
- * key (so the state file is stable), or NULL when out of memory. */
-cJSON *conflict_set_to_json(const struct conflict_set *s);
-
-/* conflict_set_from_json() reads such an array into a new set for tenant.
- * Returns 0 with *out set, or -EBADMSG (not an array, a bad entry, two
- * entries with one key) / -ENOMEM with *out untouched.  Nothing is
- * logged. */
-int conflict_set_from_json(const cJSON *arr, const char *tenant,
-                           struct conflict_set **out);
 
 #endif

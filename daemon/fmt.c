@@ -175,25 +175,9 @@ int fmt_scale10(int sev)
   return sev >= 0 && sev < 8 ? scale[sev] : 4;
 }
 
-static const char *const kind_names[] = {"default", "json",    "cef",
-                                         "leef",    "rfc5424", "generic",
-                                         "slack",   "teams",   "sentinel"};
-
-int fmt_kind_parse(const char *name)
-{
-  size_t i;
-
-  for(i = 0; i < sizeof(kind_names) / sizeof(kind_names[0]); i++)
-    if(!strcmp(name, kind_names[i]))
-      return (int)i;
-  return -1;
-}
-
-const char *fmt_kind_name(enum fmt_kind k)
-{
-  return (size_t)k < sizeof(kind_names) / sizeof(kind_names[0]) ? kind_names[k]
-                                                                : "unknown";
-}
+const char *const fmt_kind_names[] = {"default",  "json",    "cef",   "leef",
+                                      "rfc5424",  "generic", "slack", "teams",
+                                      "sentinel", NULL};
 
 int fmt_render(enum fmt_kind k, const cJSON *ev, const struct fmt_opts *o,
                struct fmt_buf *b)

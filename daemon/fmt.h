@@ -90,10 +90,9 @@ const char *fmt_steps(const cJSON *ev, struct fmt_buf *b);
 int fmt_syslog_severity(const cJSON *ev);
 int fmt_scale10(int syslog_severity);
 
-/* fmt_kind_parse() maps "json", "cef", ... to a kind, or returns -1;
- * fmt_kind_name() is the reverse. */
-int fmt_kind_parse(const char *name);
-const char *fmt_kind_name(enum fmt_kind k);
+/* fmt_kind_names[k] is the name of kind k as the configuration writes it
+ * ("default", "json", "cef", ...); NULL after the last. */
+extern const char *const fmt_kind_names[];
 
 /* fmt_render() appends ev in format k to b.  Returns 0, or -ENOMEM. */
 int fmt_render(enum fmt_kind k, const cJSON *ev, const struct fmt_opts *o,

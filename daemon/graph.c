@@ -10,6 +10,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -21,27 +22,14 @@
 
 #include <curl/curl.h>
 
+#include "graph_int.h"
 #include "http.h"
+#include "jsonx.h"
 #include "log.h"
+#include "timex.h"
 #include "token.h"
 
 #define MAX_HEADERS 16
-
-struct graph {
-  uv_loop_t *loop;
-  struct http_client *hc;
-  struct token *tok;
-  char *tenant;
-  char *root;
-  unsigned max_attempts, backoff_ms, backoff_max_ms;
-  uint64_t rng;
-  struct graph_req *reqs; /* every live request */
-  /* Graph throttles per application and tenant (graph-facts §4): after a
-   * 429 or 503 with Retry-After no request of this tenant is sent before
-   * uv_now() reaches this, not only the one that was refused. */
-  uint64_t throttled_until;
-  bool closing;
-};
 
 struct graph_req {
   struct graph *g;
@@ -106,9 +94,9 @@ int graph_same_origin(const char *root, const char *url)
 
 long graph_retry_after_ms(const char *value, time_t now)
 {
-  struct tm tm;
   double secs;
   char *end;
+  time_t t;
 
   if(!value || !*value)
     return -1;
@@ -121,11 +109,9 @@ long graph_retry_after_ms(const char *value, time_t now)
     return (long)(secs * 1000.0 + 0.5);
   }
   /* RFC 9110 HTTP-date, e.g. "Wed, 21 Oct 2015 07:28:00 GMT". */
-  memset(&tm, 0, sizeof(tm));
-  end = strptime(value, "%a, %d %b %Y %H:%M:%S GMT", &tm);
-  if(!end || *end)
+  if(timex_parse_http_date(value, &t))
     return -1;
-  secs = difftime(timegm(&tm), now);
+  secs = difftime(t, now);
   if(secs < 0)
     return 0;
   if(secs > 86400.0)
@@ -138,14 +124,9 @@ long graph_retry_after_ms(const char *value, time_t now)
 static void copy_field(char *dst, size_t len, const cJSON *obj,
                        const char *name)
 {
-  const cJSON *it;
-  const char *s;
+  const char *s = jsonx_str(obj, name);
   size_t n;
 
-  if(!obj)
-    return;
-  it = cJSON_GetObjectItemCaseSensitive(obj, name);
-  s = cJSON_GetStringValue(it);
   if(!s)
     return;
   n = strcspn(s, "\r\n");
@@ -215,11 +196,18 @@ int graph_new(uv_loop_t *loop, struct http_client *hc, struct token *tok,
   return 0;
 }
 
+/* graph_free() frees g once graph_close() has released every request,
+ * then calls the close callback. */
 static void graph_free(struct graph *g)
 {
+  void (*cb)(void *arg) = g->closed_cb;
+  void *arg = g->closed_arg;
+
   free(g->tenant);
   free(g->root);
   free(g);
+  if(cb)
+    cb(arg);
 }
 
 static void on_req_closed(uv_handle_t *h)
@@ -270,9 +258,9 @@ static void fail(struct graph_req *r, int result, struct graph_error *err)
   finish(r, result, err ? err->status : 0, NULL, err, NULL);
 }
 
-/* backoff() is the delay before attempt + 1: capped exponential, with
+/* graph__backoff() is the delay before attempt + 1: capped exponential, with
  * "equal jitter" (half fixed, half random). */
-static long backoff(struct graph *g, unsigned attempt)
+long graph__backoff(struct graph *g, unsigned attempt)
 {
   unsigned long base = g->backoff_ms;
   unsigned i;
@@ -284,8 +272,9 @@ static long backoff(struct graph *g, unsigned attempt)
   return (long)(base / 2 + rnd(g) % (base / 2 + 1));
 }
 
-/* throttle() closes the tenant's gate for delay_ms after a Retry-After. */
-static void throttle(struct graph *g, long delay_ms)
+/* graph__throttle() closes the tenant's gate for delay_ms after a Retry-After.
+ */
+void graph__throttle(struct graph *g, long delay_ms)
 {
   uint64_t until = uv_now(g->loop) + (uint64_t)delay_ms;
 
@@ -312,7 +301,7 @@ static void retry_or_fail(struct graph_req *r, long delay_ms, int result,
     return;
   }
   if(delay_ms < 0)
-    delay_ms = backoff(g, r->attempt);
+    delay_ms = graph__backoff(g, r->attempt);
   log_info("graph: tenant %s: %s %s: %s; attempt %u of %u in %.1f s "
            "(client-request-id %s)",
            g->tenant, r->method, r->url, why, r->attempt + 1, g->max_attempts,
@@ -321,7 +310,7 @@ static void retry_or_fail(struct graph_req *r, long delay_ms, int result,
   uv_timer_start(&r->timer, on_retry_timer, (uint64_t)delay_ms, 0);
 }
 
-static const char *errno_name(int result)
+const char *graph__errno_name(int result)
 {
   switch(result) {
   case -ETIMEDOUT:
@@ -334,12 +323,14 @@ static const char *errno_name(int result)
     return "TLS or protocol error";
   case -EMSGSIZE:
     return "response too large";
-  case -EMFILE:
-    return "out of file descriptors";
   case -EBADMSG:
     return "malformed response";
   case -ECANCELED:
     return "cancelled";
+  case -EMFILE:
+    return "out of file descriptors";
+  case -ENFILE:
+    return "system file table full";
   default:
     return "transport error";
   }
@@ -391,8 +382,7 @@ static void handle_ok(struct graph_req *r, const struct http_response *resp,
     fail(r, rc, err);
     return;
   }
-  next = cJSON_GetStringValue(
-      cJSON_GetObjectItemCaseSensitive(json, "@odata.nextLink"));
+  next = jsonx_str(json, "@odata.nextLink");
   if(next) {
     char *copy;
 
@@ -419,8 +409,7 @@ static void handle_ok(struct graph_req *r, const struct http_response *resp,
     start_attempt(r);
     return;
   }
-  delta = cJSON_GetStringValue(
-      cJSON_GetObjectItemCaseSensitive(json, "@odata.deltaLink"));
+  delta = jsonx_str(json, "@odata.deltaLink");
   finish(r, 0, resp->status, NULL, NULL, delta);
   cJSON_Delete(json);
 }
@@ -445,12 +434,15 @@ static void on_http_done(const struct http_response *resp, void *arg)
     snprintf(err.request_id, sizeof(err.request_id), "%s", resp->request_id);
 
   if(resp->result) {
-    snprintf(err.code, sizeof(err.code), "%s", errno_name(resp->result));
+    snprintf(err.code, sizeof(err.code), "%s", graph__errno_name(resp->result));
     snprintf(err.message, sizeof(err.message), "%s", resp->error);
-    if(resp->result == -ECANCELED || resp->result == -EMSGSIZE)
+    /* Out of descriptors: retrying this request soon only adds to the
+     * shortage; the cycle fails now and is retried with backoff. */
+    if(resp->result == -ECANCELED || resp->result == -EMSGSIZE ||
+       resp->result == -EMFILE || resp->result == -ENFILE)
       fail(r, resp->result, &err);
     else
-      retry_or_fail(r, -1, resp->result, &err, errno_name(resp->result));
+      retry_or_fail(r, -1, resp->result, &err, graph__errno_name(resp->result));
     return;
   }
   if(resp->status >= 200 && resp->status < 300) {
@@ -476,7 +468,7 @@ static void on_http_done(const struct http_response *resp, void *arg)
   case 429:
   case 503:
     ra = graph_retry_after_ms(resp->retry_after, time(NULL));
-    throttle(r->g, ra);
+    graph__throttle(r->g, ra);
     retry_or_fail(r, ra, -ETIMEDOUT, &err,
                   resp->status == 429 ? "throttled (429)"
                                       : "service unavailable (503)");
@@ -522,8 +514,10 @@ static void on_token(int result, const char *bearer,
       snprintf(err.message, sizeof(err.message), "%s", terr->description);
       snprintf(err.request_id, sizeof(err.request_id), "%s", terr->trace_id);
     }
-    else
-      snprintf(err.code, sizeof(err.code), "token unavailable");
+    if(!err.code[0])
+      snprintf(err.code, sizeof(err.code), "%s",
+               result == -EAGAIN ? "token unavailable"
+                                 : graph__errno_name(result));
     if(result == -EAGAIN) {
       /* A token that could not be had counts as an attempt, so a token
        * service that keeps failing ends the request instead of being
@@ -554,7 +548,7 @@ static void on_token(int result, const char *bearer,
   explicit_bzero(auth, strlen(auth));
   free(auth);
   if(rc) {
-    snprintf(err.code, sizeof(err.code), "%s", errno_name(rc));
+    snprintf(err.code, sizeof(err.code), "%s", graph__errno_name(rc));
     fail(r, rc, &err);
     return;
   }
@@ -648,9 +642,9 @@ bad:
   return rc;
 }
 
-/* request_after() is graph_request() whose first attempt starts after
+/* graph__request_after() is graph_request() whose first attempt starts after
  * delay_ms (0: now). */
-static int request_after(struct graph *g, const char *method, const char *path,
+int graph__request_after(struct graph *g, const char *method, const char *path,
                          const char *const *headers, const char *body,
                          uint64_t delay_ms, graph_done_cb cb, void *arg)
 {
@@ -673,7 +667,7 @@ int graph_request(struct graph *g, const char *method, const char *path,
                   const char *const *headers, const char *body,
                   graph_done_cb cb, void *arg)
 {
-  return request_after(g, method, path, headers, body, 0, cb, arg);
+  return graph__request_after(g, method, path, headers, body, 0, cb, arg);
 }
 
 int graph_list(struct graph *g, const char *path, const char *const *headers,
@@ -692,338 +686,16 @@ int graph_list(struct graph *g, const char *path, const char *const *headers,
   return 0;
 }
 
-/* ===== JSON batching ===== */
-
-struct batch_item {
-  char *method, *url;
-  unsigned attempts;   /* answers received so far */
-  uint64_t not_before; /* uv_now() before which it is not sent again */
-  bool done, sent;
-};
-
-struct graph_batch_op {
-  struct graph *g;
-  size_t n, remaining;
-  struct batch_item *items;
-  struct graph_batch_result *res;
-  cJSON **bodies; /* owned bodies of res[] */
-  graph_batch_cb cb;
-  void *arg;
-};
-
-static void batch_free(struct graph_batch_op *op)
-{
-  size_t i;
-
-  for(i = 0; i < op->n; i++) {
-    free(op->items[i].method);
-    free(op->items[i].url);
-    cJSON_Delete(op->bodies[i]);
-  }
-  free(op->items);
-  free(op->res);
-  free(op->bodies);
-  free(op);
-}
-
-/* batch_finish() ends the run: items without a final answer get result
- * and err, the callback runs, and op is freed. */
-static void batch_finish(struct graph_batch_op *op, int result,
-                         const struct graph_error *err)
-{
-  size_t i;
-
-  for(i = 0; result && i < op->n; i++) {
-    if(op->items[i].done)
-      continue;
-    op->res[i].result = result;
-    if(err)
-      op->res[i].err = *err;
-  }
-  op->cb(result, op->res, op->n, op->arg);
-  batch_free(op);
-}
-
-/* item_done() records the final outcome of item i. */
-static void item_done(struct graph_batch_op *op, size_t i, int result,
-                      long status, cJSON *body, const struct graph_error *err)
-{
-  op->items[i].done = true;
-  op->remaining--;
-  op->res[i].result = result;
-  op->res[i].status = status;
-  op->bodies[i] = body;
-  op->res[i].body = body;
-  if(err)
-    op->res[i].err = *err;
-}
-
-/* item_retry() puts item i back for a later batch after delay_ms (< 0:
- * backoff), or fails it when its attempts are used up. */
-static void item_retry(struct graph_batch_op *op, size_t i, long delay_ms,
-                       int result, long status, const struct graph_error *err,
-                       const char *why)
-{
-  struct graph *g = op->g;
-  struct batch_item *it = &op->items[i];
-
-  if(it->attempts >= g->max_attempts) {
-    item_done(op, i, result, status, NULL, err);
-    return;
-  }
-  if(delay_ms < 0)
-    delay_ms = backoff(g, it->attempts);
-  else if(status == 429 || status == 503)
-    throttle(g, delay_ms);
-  it->not_before = uv_now(g->loop) + (uint64_t)delay_ms;
-  log_info("graph: tenant %s: batch item %s %s: %s; attempt %u of %u in a "
-           "later batch after %.1f s",
-           g->tenant, it->method, it->url, why, it->attempts + 1,
-           g->max_attempts, (double)delay_ms / 1000.0);
-}
-
-/* header_value() returns a response header of a batch item (names are
- * compared without case), or NULL. */
-static const char *header_value(const cJSON *headers, const char *name)
-{
-  const cJSON *h;
-
-  cJSON_ArrayForEach(h, headers)
-  {
-    if(h->string && !strcasecmp(h->string, name))
-      return cJSON_GetStringValue(h);
-  }
-  return NULL;
-}
-
-/* batch_item_answer() handles one entry of "responses". */
-static void batch_item_answer(struct graph_batch_op *op, size_t i, cJSON *entry)
-{
-  const cJSON *headers = cJSON_GetObjectItemCaseSensitive(entry, "headers");
-  const cJSON *st = cJSON_GetObjectItemCaseSensitive(entry, "status");
-  cJSON *body = cJSON_GetObjectItemCaseSensitive(entry, "body");
-  struct graph_error err;
-  long status;
-
-  memset(&err, 0, sizeof(err));
-  op->items[i].attempts++;
-  status = cJSON_IsNumber(st) ? (long)st->valuedouble : 0;
-  err.status = status;
-  if(cJSON_IsObject(headers)) {
-    const char *rid = header_value(headers, "request-id");
-
-    if(rid)
-      snprintf(err.request_id, sizeof(err.request_id), "%s", rid);
-  }
-  if(status >= 200 && status < 300) {
-    if(body && !cJSON_IsNull(body) && !cJSON_IsObject(body)) {
-      snprintf(err.code, sizeof(err.code), "MalformedJson");
-      snprintf(err.message, sizeof(err.message),
-               "batch item body is not a JSON object");
-      item_retry(op, i, -1, -EBADMSG, status, &err, "malformed body");
-      return;
-    }
-    if(body && cJSON_IsObject(body))
-      body = cJSON_DetachItemViaPointer(entry, body);
-    else
-      body = NULL;
-    item_done(op, i, 0, status, body, NULL);
-    return;
-  }
-  if(cJSON_IsObject(body))
-    graph_parse_error_json(body, &err);
-  if(!err.code[0])
-    snprintf(err.code, sizeof(err.code), "HTTP%ld", status);
-  switch(status) {
-  case 429:
-  case 503:
-    item_retry(
-        op, i,
-        graph_retry_after_ms(header_value(headers, "Retry-After"), time(NULL)),
-        -ETIMEDOUT, status, &err,
-        status == 429 ? "throttled (429)" : "service unavailable (503)");
-    return;
-  case 0:
-    snprintf(err.code, sizeof(err.code), "MalformedBatchResponse");
-    item_retry(op, i, -1, -EBADMSG, status, &err, "no status");
-    return;
-  case 500:
-  case 502:
-  case 504:
-    item_retry(op, i, -1, -EIO, status, &err, "server error");
-    return;
-  case 401:
-  case 403:
-    item_done(op, i, -EACCES, status, NULL, &err);
-    return;
-  case 404:
-    item_done(op, i, -ENOENT, status, NULL, &err);
-    return;
-  default:
-    item_done(op, i, status >= 500 ? -EIO : -EINVAL, status, NULL, &err);
-    return;
-  }
-}
-
-static int batch_send(struct graph_batch_op *op);
-
-static void on_batch_done(int result, long status, const cJSON *body,
-                          const struct graph_error *err, void *arg)
-{
-  struct graph_batch_op *op = arg;
-  cJSON *resps, *e;
-  struct graph_error miss;
-  cJSON *copy;
-  size_t i;
-  int rc;
-
-  (void)status;
-  if(result) {
-    batch_finish(op, result, err);
-    return;
-  }
-  /* The answers are detached into op, so work on a copy of the body. */
-  copy = body ? cJSON_Duplicate(body, true) : NULL;
-  resps = copy ? cJSON_GetObjectItemCaseSensitive(copy, "responses") : NULL;
-  if(!cJSON_IsArray(resps)) {
-    memset(&miss, 0, sizeof(miss));
-    snprintf(miss.code, sizeof(miss.code), "MalformedBatchResponse");
-    snprintf(miss.message, sizeof(miss.message), "no \"responses\" array");
-    cJSON_Delete(copy);
-    batch_finish(op, copy || !body ? -EBADMSG : -ENOMEM, &miss);
-    return;
-  }
-  /* Responses "might appear in a different order than the requests". */
-  cJSON_ArrayForEach(e, resps)
-  {
-    const char *id =
-        cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "id"));
-    char *end;
-    unsigned long idx;
-
-    if(!id || !*id)
-      continue;
-    idx = strtoul(id, &end, 10);
-    if(*end || idx >= op->n || !op->items[idx].sent || op->items[idx].done)
-      continue;
-    op->items[idx].sent = false;
-    batch_item_answer(op, idx, e);
-  }
-  cJSON_Delete(copy);
-  memset(&miss, 0, sizeof(miss));
-  snprintf(miss.code, sizeof(miss.code), "MissingBatchResponse");
-  for(i = 0; i < op->n; i++) {
-    if(!op->items[i].sent)
-      continue;
-    op->items[i].sent = false;
-    op->items[i].attempts++;
-    item_retry(op, i, -1, -EBADMSG, 0, &miss, "no answer in the batch");
-  }
-  if(!op->remaining) {
-    batch_finish(op, 0, NULL);
-    return;
-  }
-  rc = batch_send(op);
-  if(rc) {
-    memset(&miss, 0, sizeof(miss));
-    snprintf(miss.code, sizeof(miss.code), "%s", errno_name(rc));
-    batch_finish(op, rc, &miss);
-  }
-}
-
-/* batch_send() sends the next batch: up to GRAPH_BATCH_MAX items due at
- * the earliest time any pending item is due (now, or after a delay).
- * Returns 0 or a negative errno code (nothing sent). */
-static int batch_send(struct graph_batch_op *op)
-{
-  uint64_t now = uv_now(op->g->loop), due = UINT64_MAX;
-  cJSON *doc = cJSON_CreateObject(), *reqs;
-  size_t i, picked[GRAPH_BATCH_MAX], np = 0;
-  char *text = NULL;
-  int rc = -ENOMEM;
-
-  for(i = 0; i < op->n; i++)
-    if(!op->items[i].done && op->items[i].not_before < due)
-      due = op->items[i].not_before;
-  if(due < now)
-    due = now;
-  reqs = doc ? cJSON_AddArrayToObject(doc, "requests") : NULL;
-  for(i = 0; reqs && i < op->n && np < GRAPH_BATCH_MAX; i++) {
-    struct batch_item *it = &op->items[i];
-    cJSON *o;
-    char id[24];
-
-    if(it->done || it->not_before > due)
-      continue;
-    snprintf(id, sizeof(id), "%zu", i);
-    o = cJSON_CreateObject();
-    if(!o || !cJSON_AddStringToObject(o, "id", id) ||
-       !cJSON_AddStringToObject(o, "method", it->method) ||
-       !cJSON_AddStringToObject(o, "url", it->url) ||
-       !cJSON_AddItemToArray(reqs, o)) {
-      cJSON_Delete(o);
-      goto out;
-    }
-    picked[np++] = i;
-  }
-  text = reqs ? cJSON_PrintUnformatted(doc) : NULL;
-  if(!text)
-    goto out;
-  rc = request_after(op->g, "POST", "/v1.0/$batch", NULL, text, due - now,
-                     on_batch_done, op);
-  if(!rc)
-    for(i = 0; i < np; i++)
-      op->items[picked[i]].sent = true;
-out:
-  cJSON_free(text);
-  cJSON_Delete(doc);
-  return rc;
-}
-
-int graph_batch(struct graph *g, const struct graph_batch_item *items, size_t n,
-                graph_batch_cb cb, void *arg)
-{
-  struct graph_batch_op *op;
-  size_t i;
-  int rc;
-
-  if(!n)
-    return -EINVAL;
-  op = calloc(1, sizeof(*op));
-  if(!op)
-    return -ENOMEM;
-  op->g = g;
-  op->n = op->remaining = n;
-  op->cb = cb;
-  op->arg = arg;
-  op->items = calloc(n, sizeof(*op->items));
-  op->res = calloc(n, sizeof(*op->res));
-  op->bodies = calloc(n, sizeof(*op->bodies));
-  if(!op->items || !op->res || !op->bodies) {
-    op->n = 0;
-    batch_free(op);
-    return -ENOMEM;
-  }
-  for(i = 0; i < n; i++) {
-    op->items[i].method = strdup(items[i].method);
-    op->items[i].url = strdup(items[i].url);
-    if(!op->items[i].method || !op->items[i].url) {
-      batch_free(op);
-      return -ENOMEM;
-    }
-  }
-  rc = batch_send(op);
-  if(rc)
-    batch_free(op);
-  return rc;
-}
-
-void graph_close(struct graph *g)
+void graph_close(struct graph *g, void (*closed_cb)(void *arg), void *arg)
 {
   struct graph_req *r, *next;
   struct graph_error err;
 
+  if(g->closing)
+    return;
   g->closing = true;
+  g->closed_cb = closed_cb;
+  g->closed_arg = arg;
   memset(&err, 0, sizeof(err));
   snprintf(err.code, sizeof(err.code), "cancelled");
   for(r = g->reqs; r; r = next) {

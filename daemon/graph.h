@@ -78,8 +78,8 @@ int graph_request(struct graph *g, const char *method, const char *path,
 int graph_list(struct graph *g, const char *path, const char *const *headers,
                graph_page_cb page_cb, graph_list_cb done_cb, void *arg);
 
-/* JSON batching (graph-facts §3): at most GRAPH_BATCH_MAX requests per
- * POST /v1.0/$batch. */
+/* JSON batching (https://learn.microsoft.com/graph/json-batching): at most
+ * GRAPH_BATCH_MAX requests per POST /v1.0/$batch. */
 #define GRAPH_BATCH_MAX 20
 
 /* One request of a batch: method and url relative to /v1.0 (e.g.
@@ -123,11 +123,14 @@ typedef void (*graph_batch_cb)(int result, const struct graph_batch_result *res,
 int graph_batch(struct graph *g, const struct graph_batch_item *items, size_t n,
                 graph_batch_cb cb, void *arg);
 
-/* graph_close() cancels every pending request (callbacks run with
- * -ECANCELED, from within this call or when their transfer is cancelled
- * by http_client_close()) and frees g once its timers are closed.  Call it
- * before closing the http client and the token. */
-void graph_close(struct graph *g);
+/* graph_close() cancels every pending request: each callback still owed
+ * runs with -ECANCELED from within this call.  g is freed once every
+ * request has let go of it (a request whose transfer or token is still
+ * out waits for http_client_close() or token_close() to cancel that),
+ * then closed_cb(arg) runs if not NULL; with no request out that is
+ * before graph_close() returns.  Call it before closing the http client
+ * and the token. */
+void graph_close(struct graph *g, void (*closed_cb)(void *arg), void *arg);
 
 /* graph_retry_after_ms() parses a Retry-After value: decimal seconds
  * ("10", "2.128") or an HTTP-date.  Returns milliseconds (>= 0), or -1

@@ -15,14 +15,16 @@
 
 #include <curl/curl.h>
 
+#include "conflict_parse.h"
+#include "jsonx.h"
 #include "log.h"
 
 #define NCOLL 3
 
-/* graph-facts §3: proxyAddresses is unique across users, groups and
- * orgContacts; select exactly what struct conflict_holder keeps (groups
- * and contacts have no userPrincipalName, onPremisesImmutableId or DN;
- * contacts no sAMAccountName). */
+/* proxyAddresses is unique across users, groups and orgContacts
+ * (docs/graph-facts.md#who-holds-a-value); select exactly what struct
+ * conflict_holder keeps (groups and contacts have no userPrincipalName,
+ * onPremisesImmutableId or DN; contacts no sAMAccountName). */
 static const struct {
   const char *name;
   enum conflict_objtype type;
@@ -186,20 +188,19 @@ static void lookup_free(struct lookup *l)
 static int add_page(struct lookup *l, struct value *v, size_t coll,
                     const cJSON *body)
 {
-  const cJSON *arr =
-      body ? cJSON_GetObjectItemCaseSensitive(body, "value") : NULL;
-  const cJSON *o;
+  const cJSON *arr, *o;
   struct conflict_holder *grown;
-  size_t n = (size_t)cJSON_GetArraySize(arr);
+  size_t n;
 
-  if(!cJSON_IsArray(arr) ||
+  if(jsonx_get_array(body, "value", &arr) || !arr ||
      cJSON_GetObjectItemCaseSensitive(body, "@odata.nextLink")) {
     /* A unique value held by a page-full of objects is not an answer we
      * can use: treat it as incomplete. */
     snprintf(v->err.code, sizeof(v->err.code), "%s",
-             cJSON_IsArray(arr) ? "TooManyHolders" : "MalformedResponse");
+             arr ? "TooManyHolders" : "MalformedResponse");
     return -EBADMSG;
   }
+  n = (size_t)cJSON_GetArraySize(arr);
   if(!n)
     return 0;
   grown = realloc(v->holders, (v->nholders + n) * sizeof(*grown));
@@ -211,8 +212,8 @@ static int add_page(struct lookup *l, struct value *v, size_t coll,
   cJSON_ArrayForEach(o, arr)
   {
     const char *why = NULL;
-    int rc = conflict_holder_from_graph(o, colls[coll].type,
-                                        &v->holders[v->nholders], &why);
+    int rc = conflict_parse_holder(o, colls[coll].type,
+                                   &v->holders[v->nholders], &why);
 
     if(rc) {
       snprintf(v->err.code, sizeof(v->err.code), "%s",
@@ -449,7 +450,7 @@ int holder_apply(struct conflict *c, const struct holder_result *r, time_t now)
     c->lookup_error = err;
     return 0;
   }
-  if(conflict_set_holders(c, r->holders, r->nholders))
+  if(conflict_replace_holders(c, r->holders, r->nholders))
     return -ENOMEM;
   free(c->lookup_error);
   c->lookup_error = NULL;
@@ -498,15 +499,12 @@ static void fetch_free(struct fetch *f)
 static int fetch_parse(const cJSON *body, struct holder_object *r,
                        const char ***proxies)
 {
-  const cJSON *upn =
-      cJSON_GetObjectItemCaseSensitive(body, "userPrincipalName");
-  const cJSON *arr = cJSON_GetObjectItemCaseSensitive(body, "proxyAddresses");
-  const cJSON *e;
+  const cJSON *arr, *e;
+  const char *upn;
   size_t n = 0;
 
-  if(!cJSON_IsObject(body) ||
-     (upn && !cJSON_IsNull(upn) && !cJSON_IsString(upn)) ||
-     (arr && !cJSON_IsNull(arr) && !cJSON_IsArray(arr))) {
+  if(!cJSON_IsObject(body) || jsonx_get_str(body, "userPrincipalName", &upn) ||
+     jsonx_get_array(body, "proxyAddresses", &arr)) {
     snprintf(r->err.code, sizeof(r->err.code), "MalformedObject");
     return -EBADMSG;
   }
@@ -526,7 +524,7 @@ static int fetch_parse(const cJSON *body, struct holder_object *r,
     (*proxies)[n++] = e->valuestring;
   }
   r->outcome = HOLDER_FOUND;
-  r->upn = cJSON_IsString(upn) ? upn->valuestring : NULL;
+  r->upn = upn;
   r->proxies = *proxies;
   r->nproxies = n;
   return 0;

@@ -9,9 +9,10 @@
  *   groups:   mail eq 'v' or proxyAddresses/any(... 'SMTP:v' / 'smtp:v')
  *   contacts: the same as groups
  *
- * (graph-facts §3: Microsoft's own "who holds this address" filter; both
- * prefix forms because case-sensitivity of proxyAddresses eq is not
- * documented; mail because AttributeValueMustBeUnique covers it.)  A value
+ * (docs/graph-facts.md#who-holds-a-value: Microsoft's own "is this
+ * address taken" filter; both prefix forms because case-sensitivity of
+ * proxyAddresses eq is not documented; mail because
+ * AttributeValueMustBeUnique covers it.)  A value
  * is looked up once per call however many conflicts share it, and the
  * conflict's own object is never counted as its holder.
  *

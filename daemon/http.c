@@ -9,6 +9,7 @@
 #include "http.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -17,6 +18,8 @@
 #include <strings.h>
 #include <sys/queue.h>
 #include <sys/random.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 
@@ -50,7 +53,8 @@ struct xfer {
   char *buf; /* response body, NUL-terminated once allocated */
   size_t len;
   size_t cap;
-  int too_big; /* the write callback hit max_response_size */
+  int too_big;    /* the write callback hit max_response_size */
+  int sock_errno; /* errno of a socket() that failed, or 0 */
   char *content_type;
   char *retry_after;
   char *request_id;
@@ -99,17 +103,10 @@ static void pump(struct http_client *c);
  * write-callback abort as a plain CURLE_WRITE_ERROR.  TLS failures
  * (handshake, certificate, verification) and a server speaking broken or
  * truncated HTTP are all -EPROTO: the caller may retry either, but neither
- * is a network outage.  A socket refused for want of descriptors is
- * -EMFILE. */
+ * is a network outage.  Running out of descriptors is found apart, by
+ * fd_shortage(). */
 static int xfer_errno(CURLcode rc, const struct xfer *x)
 {
-  long os_errno = 0;
-
-  /* Out of descriptors is its own cause (tenant.failing says EMFILE). */
-  if(rc != CURLE_OK &&
-     curl_easy_getinfo(x->easy, CURLINFO_OS_ERRNO, &os_errno) == CURLE_OK &&
-     (os_errno == EMFILE || os_errno == ENFILE))
-    return -EMFILE;
   switch(rc) {
   case CURLE_OK:
     return 0;
@@ -143,6 +140,51 @@ static int xfer_errno(CURLcode rc, const struct xfer *x)
   default:
     return -EIO;
   }
+}
+
+/* Free descriptors a transfer may need at once: its socket, the CA
+ * bundle, hashed CA files looked up in CAPATH. */
+#define FD_HEADROOM 8
+
+/* fd_shortage() tells whether a failed transfer ran out of file
+ * descriptors in the process (-EMFILE) or the system (-ENFILE): the
+ * socket() curl asked for failed so, or fewer than FD_HEADROOM can be
+ * opened now.  The second test is needed because curl closes the socket
+ * before it reports a CA bundle that could not be opened as "error
+ * setting certificate file", or a failed socket() as "Failed to connect",
+ * which send an admin the wrong way.  Returns 0 when descriptors are
+ * available. */
+static int fd_shortage(const struct xfer *x)
+{
+  int fds[FD_HEADROOM], n, rc = 0;
+
+  if(x->sock_errno == EMFILE || x->sock_errno == ENFILE)
+    return -x->sock_errno;
+  for(n = 0; n < FD_HEADROOM; n++) {
+    fds[n] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if(fds[n] < 0) {
+      if(errno == EMFILE || errno == ENFILE)
+        rc = -errno;
+      break;
+    }
+  }
+  while(n > 0)
+    close(fds[--n]);
+  return rc;
+}
+
+/* on_open_socket() is curl's socket(): it keeps the errno of a failure. */
+static curl_socket_t on_open_socket(void *userp, curlsocktype purpose,
+                                    struct curl_sockaddr *a)
+{
+  struct xfer *x = userp;
+  curl_socket_t fd;
+
+  (void)purpose;
+  fd = socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+  if(fd == CURL_SOCKET_BAD)
+    x->sock_errno = errno;
+  return fd;
 }
 
 /* xfer_free() releases a transfer and everything it owns.  The easy handle
@@ -200,8 +242,24 @@ static void complete(struct xfer *x, CURLcode rc, int result)
   long status = 0;
 
   memset(&resp, 0, sizeof(resp));
-  if(!result)
+  if(!result) {
     result = xfer_errno(rc, x);
+    if(result && result != -EMSGSIZE) {
+      int shortage = fd_shortage(x);
+
+      if(shortage) {
+        char why[CURL_ERROR_SIZE];
+
+        snprintf(why, sizeof(why), "%.200s",
+                 x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc));
+        snprintf(x->errbuf, sizeof(x->errbuf), "%s (curl: %.200s)",
+                 shortage == -EMFILE ? "EMFILE, out of file descriptors"
+                                     : "ENFILE, system file table full",
+                 why);
+        result = shortage;
+      }
+    }
+  }
   if(!result)
     curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
   curl_easy_getinfo(x->easy, CURLINFO_TOTAL_TIME, &secs);
@@ -702,6 +760,8 @@ static int setup_easy(struct http_client *c, struct xfer *x,
   SET(CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
   SET(CURLOPT_TIMEOUT_MS, c->timeout_ms);
   SET(CURLOPT_TCP_KEEPALIVE, 1L);
+  SET(CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
+  SET(CURLOPT_OPENSOCKETDATA, (void *)x);
   SET(CURLOPT_WRITEFUNCTION, on_body);
   SET(CURLOPT_WRITEDATA, (void *)x);
   SET(CURLOPT_HEADERFUNCTION, on_header);

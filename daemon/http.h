@@ -34,8 +34,9 @@ struct http_response {
                        failure: -ETIMEDOUT, -ECONNREFUSED, -EMSGSIZE
                        (body over max_response_size), -EPROTO (TLS or
                        protocol error), -ECANCELED (client closed),
-                       -EHOSTUNREACH, -EMFILE (out of descriptors),
-                       -EIO (anything else) */
+                       -EHOSTUNREACH, -EMFILE / -ENFILE (out of file
+                       descriptors, in the process or the system,
+                       whatever curl said), -EIO (anything else) */
   long status;      /* HTTP status; 0 when result != 0 */
   const char *body; /* NUL-terminated (len excludes the NUL); "" if none */
   size_t body_len;

@@ -7,7 +7,7 @@
  * delta round) starts clean, and the sets are merged only when all three
  * completed.
  *
- * Delta rounds (graph-facts §2, "Delta query"): a full round reads
+ * Delta rounds (docs/graph-facts.md#delta-query): a full round reads
  * /{collection}/delta?$select=... to its @odata.deltaLink and is parsed
  * like a scan.  An incremental round starts from a copy of the believed
  * conflicts of its collection and, for each object the deltaLink returns,
@@ -27,12 +27,15 @@
 #include <string.h>
 #include <strings.h>
 
+#include "conflict_parse.h"
+#include "jsonx.h"
 #include "log.h"
 
 #define NCOLL INVENTORY_NCOLL
 
-/* graph-facts §2: the documented filter, "Default" for eq on all three
- * collections, so no ConsistencyLevel header is needed. */
+/* The documented filter, "Default" for eq on all three collections, so
+ * no ConsistencyLevel header is needed
+ * (https://learn.microsoft.com/graph/aad-advanced-queries). */
 #define PC_FILTER                                                              \
   "onPremisesProvisioningErrors/any(o:o/category eq "                          \
   "'PropertyConflict')"
@@ -140,7 +143,8 @@ static char *build_path(const struct listing *l, unsigned top)
   int n;
 
   if(l->inv->mode == INVENTORY_DELTA) {
-    /* $top is not supported on delta (graph-facts §2): Graph pages. */
+    /* $top is not supported on delta (docs/graph-facts.md#delta-query):
+     * Graph pages. */
     if(l->from_link)
       return strdup(l->from_link);
     n = asprintf(&path, "/v1.0/%s/delta?$select=%s", l->coll->name,
@@ -167,8 +171,7 @@ static char *build_path(const struct listing *l, unsigned top)
  * 0 or -ENOMEM. */
 static int apply_delta(struct listing *l, const cJSON *obj)
 {
-  const char *id =
-      cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(obj, "id"));
+  const char *id = jsonx_str(obj, "id");
   const cJSON *errs;
   int rc;
 
@@ -281,9 +284,10 @@ static int start_listing(struct listing *l)
 }
 
 /* delta_expired() tells whether a failed delta request means that the
- * token has expired and the client must start over (graph-facts §2: "a
- * 40X-series error with error codes such as syncStateNotFound", or "410
- * (gone)" with a Location header; §4 also lists resyncRequired).  The
+ * token has expired and the client must start over: a 4xx error with a
+ * code such as syncStateNotFound or resyncRequired, or 410 Gone with a
+ * Location header (https://learn.microsoft.com/graph/delta-query-overview,
+ * https://learn.microsoft.com/graph/errors).  The
  * Location of a 410 is not needed: it is the first-round query again. */
 static bool delta_expired(const struct graph_error *err)
 {
@@ -392,7 +396,8 @@ static void on_list_done(int result, const char *delta_link,
       return;
   }
   if(!result && inv->mode == INVENTORY_DELTA) {
-    /* A delta round ends with a deltaLink (graph-facts §2). */
+    /* A delta round ends with a deltaLink
+     * (docs/graph-facts.md#delta-query). */
     l->link = delta_link ? strdup(delta_link) : NULL;
     if(!l->link) {
       result = delta_link ? -ENOMEM : -EBADMSG;
@@ -403,7 +408,8 @@ static void on_list_done(int result, const char *delta_link,
   }
   if(result == -EINVAL && inv->mode == INVENTORY_FILTER && !l->scan && err &&
      !strcmp(err->code, "Request_UnsupportedQuery")) {
-    /* Some tenants refuse the filter (graph-facts §2): scan instead. */
+    /* Some tenants refuse the filter: scan instead
+     * (docs/graph-facts.md#provisioning-error-filter). */
     inv->filter_refused[idx] = true;
     l->scan = true;
     log_warnx("inventory: tenant %s: Graph refused the provisioning-error "

@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "conflict.h"
+#include "conflict_set.h"
 #include "graph.h"
 
 enum inventory_mode {

@@ -23,7 +23,8 @@
 
 #include "atomic.h"
 #include "conflict.h"
-#include "store.h"
+#include "jsonx.h"
+#include "timex.h"
 
 struct journal {
   int fd;
@@ -38,11 +39,6 @@ const char *journal_kind_name(enum journal_kind k)
   return (unsigned)k < sizeof(kind_names) / sizeof(kind_names[0])
              ? kind_names[k]
              : "unknown";
-}
-
-char *journal_path(const char *state_dir, const char *tenant)
-{
-  return store_file_path(state_dir, tenant, ".journal.jsonl");
 }
 
 int journal_open(const char *path, struct journal **out)
@@ -79,45 +75,54 @@ void journal_close(struct journal *j)
   free(j);
 }
 
-/* add_str() adds name: s when s is set.  Returns 0 or -ENOMEM. */
-static int add_str(cJSON *o, const char *name, const char *s)
-{
-  if(!s)
-    return 0;
-  return cJSON_AddStringToObject(o, name, s) ? 0 : -ENOMEM;
-}
+/* The string members of a record, in the order a line holds them. */
+static const struct {
+  const char *name;
+  size_t off;
+} strs[] = {
+    {"tenant", offsetof(struct journal_record, tenant)},
+    {"userId", offsetof(struct journal_record, user_id)},
+    {"upn", offsetof(struct journal_record, upn)},
+    {"oldValue", offsetof(struct journal_record, old_value)},
+    {"newValue", offsetof(struct journal_record, new_value)},
+    {"source", offsetof(struct journal_record, source)},
+    {"reference", offsetof(struct journal_record, reference)},
+    {"clientRequestId", offsetof(struct journal_record, client_request_id)},
+    {"patchRequestId", offsetof(struct journal_record, patch_request_id)},
+    {"getRequestId", offsetof(struct journal_record, get_request_id)},
+    {"error", offsetof(struct journal_record, error)},
+};
+
+#define NSTRS (sizeof(strs) / sizeof(strs[0]))
 
 /* to_json() builds the line for r (with its newline, malloc'd) or returns
- * NULL when out of memory. */
+ * NULL when out of memory.  An unset string member is left out, except
+ * oldValue, which is null when the user had none (a torn marker has no
+ * oldValue at all). */
 static char *to_json(const struct journal_record *r)
 {
-  char when[CONFLICT_TIME_LEN], *text, *line = NULL;
+  char when[TIMEX_ISO_LEN], *line;
   cJSON *o = cJSON_CreateObject();
+  size_t i;
   int rc;
 
   if(!o)
     return NULL;
-  conflict_format_time(r->when, when, sizeof(when));
-  rc = add_str(o, "kind", journal_kind_name(r->kind)) ||
-       add_str(o, "when", when) || add_str(o, "tenant", r->tenant) ||
-       add_str(o, "userId", r->user_id) || add_str(o, "upn", r->upn);
-  if(!rc && r->kind != JOURNAL_TORN)
-    rc = r->old_value ? add_str(o, "oldValue", r->old_value)
-                      : !cJSON_AddNullToObject(o, "oldValue");
-  rc = rc || add_str(o, "newValue", r->new_value) ||
-       add_str(o, "source", r->source) ||
-       add_str(o, "reference", r->reference) ||
-       add_str(o, "clientRequestId", r->client_request_id) ||
-       add_str(o, "patchRequestId", r->patch_request_id) ||
-       add_str(o, "getRequestId", r->get_request_id) ||
-       add_str(o, "error", r->error);
+  timex_format_iso(r->when, when, sizeof(when));
+  rc = jsonx_add_str(o, "kind", journal_kind_name(r->kind)) ||
+       jsonx_add_str(o, "when", when);
+  for(i = 0; !rc && i < NSTRS; i++) {
+    const char *v =
+        *(const char *const *)(const void *)((const char *)r + strs[i].off);
+
+    if(v || (strs[i].off == offsetof(struct journal_record, old_value) &&
+             r->kind != JOURNAL_TORN))
+      rc = jsonx_add_str(o, strs[i].name, v);
+  }
   if(!rc && r->kind == JOURNAL_RECONCILED)
-    rc = !cJSON_AddBoolToObject(o, "found", r->found);
-  text = rc ? NULL : cJSON_PrintUnformatted(o);
+    rc = jsonx_add_bool(o, "found", r->found);
+  line = rc ? NULL : jsonx_print_line(o, NULL);
   cJSON_Delete(o);
-  if(text && asprintf(&line, "%s\n", text) < 0)
-    line = NULL;
-  cJSON_free(text);
   return line;
 }
 
@@ -193,51 +198,20 @@ int journal_append(struct journal *j, const struct journal_record *r)
 
 /* ===== Reading ===== */
 
-/* get_str() reads member name of o into *out: absent or null gives NULL;
- * another type is an error (returns -1). */
-static int get_str(const cJSON *o, const char *name, const char **out)
-{
-  const cJSON *m = cJSON_GetObjectItemCaseSensitive(o, name);
-
-  *out = NULL;
-  if(!m || cJSON_IsNull(m))
-    return 0;
-  if(!cJSON_IsString(m))
-    return -1;
-  *out = m->valuestring;
-  return 0;
-}
-
 /* parse_record() fills r from the JSON object o (strings point into o).
  * Returns NULL, or a reason the line is not a valid record (static, or
  * written into buf). */
 static const char *parse_record(const cJSON *o, struct journal_record *r,
                                 char *buf, size_t buflen)
 {
-  static const struct {
-    const char *name;
-    size_t off;
-  } strs[] = {
-      {"tenant", offsetof(struct journal_record, tenant)},
-      {"userId", offsetof(struct journal_record, user_id)},
-      {"upn", offsetof(struct journal_record, upn)},
-      {"oldValue", offsetof(struct journal_record, old_value)},
-      {"newValue", offsetof(struct journal_record, new_value)},
-      {"source", offsetof(struct journal_record, source)},
-      {"reference", offsetof(struct journal_record, reference)},
-      {"clientRequestId", offsetof(struct journal_record, client_request_id)},
-      {"patchRequestId", offsetof(struct journal_record, patch_request_id)},
-      {"getRequestId", offsetof(struct journal_record, get_request_id)},
-      {"error", offsetof(struct journal_record, error)},
-  };
   const char *kind, *when, *missing;
-  const cJSON *found;
   size_t i;
+  int found;
 
   memset(r, 0, sizeof(*r));
   if(!cJSON_IsObject(o))
     return "not a JSON object";
-  if(get_str(o, "kind", &kind) || !kind)
+  if(jsonx_get_str(o, "kind", &kind) || !kind)
     return "no \"kind\"";
   for(i = 0; i <= JOURNAL_TORN && strcmp(kind, kind_names[i]); i++)
     ;
@@ -246,18 +220,19 @@ static const char *parse_record(const cJSON *o, struct journal_record *r,
     return buf;
   }
   r->kind = (enum journal_kind)i;
-  if(get_str(o, "when", &when) || !when || conflict_parse_time(when, &r->when))
+  if(jsonx_get_str(o, "when", &when) || !when ||
+     timex_parse_iso(when, &r->when))
     return "\"when\" is missing or not a time";
-  for(i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
-    if(get_str(o, strs[i].name, (const char **)((char *)r + strs[i].off))) {
+  for(i = 0; i < NSTRS; i++)
+    if(jsonx_get_str(o, strs[i].name,
+                     (const char **)(void *)((char *)r + strs[i].off))) {
       snprintf(buf, buflen, "\"%s\" is not a string", strs[i].name);
       return buf;
     }
-  found = cJSON_GetObjectItemCaseSensitive(o, "found");
   if(r->kind == JOURNAL_RECONCILED) {
-    if(!cJSON_IsBool(found))
+    if(jsonx_get_bool(o, "found", &found) || found == JSONX_UNSET)
       return "\"found\" is missing or not true/false";
-    r->found = cJSON_IsTrue(found);
+    r->found = found;
   }
   missing = check_record(r);
   if(missing) {
@@ -390,7 +365,9 @@ static int load_cb(void *arg, const struct journal_record *r, unsigned line)
 {
   struct load *ld = arg;
   struct journal_state *st = ld->st;
+  char *key;
   size_t i;
+  int rc;
 
   for(i = 0; i < st->npending &&
              strcmp(st->pending[i].rec.client_request_id, r->client_request_id);
@@ -434,22 +411,14 @@ static int load_cb(void *arg, const struct journal_record *r, unsigned line)
   }
   if(r->kind == JOURNAL_RECONCILED && !r->found)
     return 0;
-  if(st->napplied == st->capplied) {
-    size_t cap = st->capplied ? 2 * st->capplied : 16;
-    char **v = realloc(st->applied, cap * sizeof(*v));
-
-    if(!v)
-      return -ENOMEM;
-    st->applied = v;
-    st->capplied = cap;
-  }
-  if(asprintf(&st->applied[st->napplied], "%s\t%s", r->user_id, r->new_value) <
-     0)
+  if(asprintf(&key, "%s\t%s", r->user_id, r->new_value) < 0)
     return -ENOMEM;
-  for(i = 0; st->applied[st->napplied][i] != '\t'; i++)
-    st->applied[st->napplied][i] =
-        (char)tolower((unsigned char)st->applied[st->napplied][i]);
-  st->napplied++;
+  for(i = 0; key[i] != '\t'; i++)
+    key[i] = (char)tolower((unsigned char)key[i]);
+  rc = strlist_add(&st->applied, key);
+  free(key);
+  if(rc)
+    return rc;
   st->total_applied++;
   return 0;
 }
@@ -475,8 +444,8 @@ int journal_state_applied(const struct journal_state *st, const char *user_id,
 {
   size_t ul = strlen(user_id), i;
 
-  for(i = 0; i < st->napplied; i++) {
-    const char *a = st->applied[i];
+  for(i = 0; i < st->applied.n; i++) {
+    const char *a = st->applied.v[i];
 
     if(strncasecmp(a, user_id, ul) || a[ul] != '\t')
       continue;
@@ -493,8 +462,6 @@ void journal_state_clear(struct journal_state *st)
   for(i = 0; i < st->npending; i++)
     free(st->pending[i].mem);
   free(st->pending);
-  for(i = 0; i < st->napplied; i++)
-    free(st->applied[i]);
-  free(st->applied);
+  strlist_clear(&st->applied);
   memset(st, 0, sizeof(*st));
 }

@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <time.h>
 
+#include "strlist.h"
+
 /* Record kinds, the "kind" member. */
 enum journal_kind {
   JOURNAL_INTENT,     /* "intent": written (and fsync'd) before the PATCH */
@@ -53,10 +55,6 @@ struct journal_record {
 
 /* journal_kind_name() returns "intent", "applied", ... */
 const char *journal_kind_name(enum journal_kind k);
-
-/* journal_path() returns the malloc'd "<state_dir>/<tenant>.journal.jsonl",
- * or NULL when out of memory or when tenant is not a plain file name. */
-char *journal_path(const char *state_dir, const char *tenant);
 
 /* An open journal, for appending. */
 struct journal;
@@ -110,10 +108,9 @@ struct journal_pending {
 struct journal_state {
   struct journal_pending *pending; /* intents without outcome, file order */
   size_t npending;
-  char **applied; /* "<user id lower-case>\t<value>" of every applied or
-                     reconciled-found record */
-  size_t napplied, capplied;
-  size_t total_applied; /* applied + reconciled found, for the threshold */
+  struct strlist applied; /* "<user id lower-case>\t<value>" of every
+                             applied or reconciled-found record */
+  size_t total_applied;   /* applied + reconciled found, for the threshold */
   size_t total_failed;
   unsigned torn_line; /* a torn line that was skipped, or 0 */
 };

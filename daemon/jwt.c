@@ -22,6 +22,7 @@
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 
+#include "jsonx.h"
 #include "log.h"
 
 struct jwt_signer {
@@ -301,10 +302,10 @@ static cJSON *make_header(const struct jwt_signer *s, enum jwt_alg alg)
 
   if(!h)
     return NULL;
-  if(!cJSON_AddStringToObject(h, "alg", alg == JWT_RS256 ? "RS256" : "PS256") ||
-     !cJSON_AddStringToObject(h, "typ", "JWT") ||
-     !cJSON_AddStringToObject(h, alg == JWT_RS256 ? "x5t" : "x5t#S256",
-                              jwt_signer_thumbprint(s, alg))) {
+  if(jsonx_add_str(h, "alg", alg == JWT_RS256 ? "RS256" : "PS256") ||
+     jsonx_add_str(h, "typ", "JWT") ||
+     jsonx_add_str(h, alg == JWT_RS256 ? "x5t" : "x5t#S256",
+                   jwt_signer_thumbprint(s, alg))) {
     cJSON_Delete(h);
     return NULL;
   }
@@ -318,13 +319,12 @@ static cJSON *make_claims(const char *aud, const char *client_id,
 
   if(!c)
     return NULL;
-  if(!cJSON_AddStringToObject(c, "aud", aud) ||
-     !cJSON_AddNumberToObject(c, "exp", (double)(now + JWT_LIFETIME)) ||
-     !cJSON_AddStringToObject(c, "iss", client_id) ||
-     !cJSON_AddStringToObject(c, "jti", jti) ||
-     !cJSON_AddNumberToObject(c, "nbf", (double)now) ||
-     !cJSON_AddStringToObject(c, "sub", client_id) ||
-     !cJSON_AddNumberToObject(c, "iat", (double)now)) {
+  if(jsonx_add_str(c, "aud", aud) ||
+     jsonx_add_number(c, "exp", (double)(now + JWT_LIFETIME)) ||
+     jsonx_add_str(c, "iss", client_id) || jsonx_add_str(c, "jti", jti) ||
+     jsonx_add_number(c, "nbf", (double)now) ||
+     jsonx_add_str(c, "sub", client_id) ||
+     jsonx_add_number(c, "iat", (double)now)) {
     cJSON_Delete(c);
     return NULL;
   }

@@ -15,17 +15,21 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "timex.h"
+
 int log_level = LOG_INFO;
 
 static enum log_target target = LOG_TO_STDERR;
 static const char *log_ident = "quarantined";
 
-static const struct {
-  const char *name;
-  int prio;
-} levels[] = {
-    {"error", LOG_ERR}, {"warning", LOG_WARNING}, {"notice", LOG_NOTICE},
-    {"info", LOG_INFO}, {"debug", LOG_DEBUG},
+/* The name of every syslog priority.  log_level may be set to error
+ * through debug (log_level_parse()); the ones above error are only used
+ * by fatal() and by alerts. */
+static const char *const prio_names[] = {
+    [LOG_EMERG] = "emergency", [LOG_ALERT] = "alert",
+    [LOG_CRIT] = "critical",   [LOG_ERR] = "error",
+    [LOG_WARNING] = "warning", [LOG_NOTICE] = "notice",
+    [LOG_INFO] = "info",       [LOG_DEBUG] = "debug",
 };
 
 /* stderr_is_journal() tells whether fd 2 is the stream journald handed us:
@@ -71,22 +75,19 @@ enum log_target log_get_target(void)
 
 int log_level_parse(const char *name)
 {
-  size_t i;
+  int prio;
 
-  for(i = 0; i < sizeof(levels) / sizeof(levels[0]); i++)
-    if(!strcasecmp(name, levels[i].name))
-      return levels[i].prio;
+  for(prio = LOG_ERR; prio <= LOG_DEBUG; prio++)
+    if(!strcasecmp(name, prio_names[prio]))
+      return prio;
   return -EINVAL;
 }
 
 const char *log_level_name(int level)
 {
-  size_t i;
-
-  for(i = 0; i < sizeof(levels) / sizeof(levels[0]); i++)
-    if(levels[i].prio == level)
-      return levels[i].name;
-  return "unknown";
+  if(level < 0 || (size_t)level >= sizeof(prio_names) / sizeof(prio_names[0]))
+    return "unknown";
+  return prio_names[level];
 }
 
 void log_vemit(int prio, int with_errno, const char *fmt, va_list ap)
@@ -109,15 +110,13 @@ void log_vemit(int prio, int with_errno, const char *fmt, va_list ap)
     fprintf(stderr, "<%d>%s\n", prio, msg);
     break;
   case LOG_TO_STDERR: {
-    char ts[32];
+    char ts[TIMEX_ISO_LEN];
     struct timespec now;
-    struct tm tm;
 
     clock_gettime(CLOCK_REALTIME, &now);
-    gmtime_r(&now.tv_sec, &tm);
-    strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
-    fprintf(stderr, "%s.%03ldZ %s[%ld]: %s: %s\n", ts, now.tv_nsec / 1000000,
-            log_ident, (long)getpid(), log_level_name(prio), msg);
+    timex_format_iso_ms(&now, ts, sizeof(ts));
+    fprintf(stderr, "%s %s[%ld]: %s: %s\n", ts, log_ident, (long)getpid(),
+            log_level_name(prio), msg);
     break;
   }
   }

@@ -34,7 +34,9 @@ void log_set_level(int level);
 enum log_target log_get_target(void);
 
 /* Parse a level name ("debug", "info", "notice", "warning", "error");
- * returns the syslog priority or -EINVAL. */
+ * returns the syslog priority or -EINVAL.  log_level_name() names any
+ * syslog priority, those above error too ("critical" for fatal()), and
+ * returns "unknown" for anything else. */
 int log_level_parse(const char *name);
 const char *log_level_name(int level);
 

@@ -5,9 +5,25 @@
  */
 #include "loopstat.h"
 
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "log.h"
+
+struct loopstat {
+  uv_prepare_t prepare;
+  uv_check_t check;
+  uint64_t mark;             /* uv_hrtime() of the last check */
+  uint64_t pre_busy;         /* check to prepare of this iteration */
+  uint64_t prep_at, idle_at; /* at prepare: time, loop idle time */
+  uint64_t max_ns;           /* longest stretch seen */
+  uint64_t logged;           /* max_ns when last logged */
+  int open;                  /* handles not yet closed */
+  void (*closed_cb)(void *arg);
+  void *closed_arg;
+};
 
 /* One iteration is busy from check (poll returned) through close
  * callbacks, timers and pending callbacks to prepare, and inside poll
@@ -41,16 +57,20 @@ static void on_check(uv_check_t *h)
   }
 }
 
-void loopstat_start(struct loopstat *ls, uv_loop_t *loop)
+int loopstat_new(uv_loop_t *loop, struct loopstat **out)
 {
-  ls->on = getenv("QD_LOOP_STATS") != NULL;
-  if(!ls->on)
-    return;
+  struct loopstat *ls;
+
+  *out = NULL;
+  if(!getenv("QD_LOOP_STATS"))
+    return 0;
   if(uv_loop_configure(loop, UV_METRICS_IDLE_TIME) < 0) {
     log_warnx("loop: QD_LOOP_STATS: libuv cannot measure idle time");
-    ls->on = false;
-    return;
+    return 0;
   }
+  ls = calloc(1, sizeof(*ls));
+  if(!ls)
+    return -ENOMEM;
   uv_prepare_init(loop, &ls->prepare);
   uv_check_init(loop, &ls->check);
   ls->prepare.data = ls->check.data = ls;
@@ -59,14 +79,35 @@ void loopstat_start(struct loopstat *ls, uv_loop_t *loop)
   /* Neither handle keeps the loop alive. */
   uv_unref((uv_handle_t *)&ls->prepare);
   uv_unref((uv_handle_t *)&ls->check);
+  *out = ls;
+  return 0;
 }
 
-void loopstat_close(struct loopstat *ls)
+static void on_closed(uv_handle_t *h)
 {
-  if(!ls->on)
+  struct loopstat *ls = h->data;
+  void (*cb)(void *) = ls->closed_cb;
+  void *arg = ls->closed_arg;
+
+  if(--ls->open)
     return;
-  ls->on = false;
+  free(ls);
+  if(cb)
+    cb(arg);
+}
+
+void loopstat_close(struct loopstat *ls, void (*closed_cb)(void *arg),
+                    void *arg)
+{
+  if(!ls) {
+    if(closed_cb)
+      closed_cb(arg);
+    return;
+  }
   log_info("loop: longest busy stretch %.1f ms", (double)ls->max_ns / 1e6);
-  uv_close((uv_handle_t *)&ls->prepare, NULL);
-  uv_close((uv_handle_t *)&ls->check, NULL);
+  ls->closed_cb = closed_cb;
+  ls->closed_arg = arg;
+  ls->open = 2;
+  uv_close((uv_handle_t *)&ls->prepare, on_closed);
+  uv_close((uv_handle_t *)&ls->check, on_closed);
 }

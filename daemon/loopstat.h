@@ -11,28 +11,19 @@
 #ifndef QD_LOOPSTAT_H
 #define QD_LOOPSTAT_H
 
-#include <stdbool.h>
-#include <stdint.h>
-
 #include <uv.h>
 
-struct loopstat {
-  uv_prepare_t prepare;
-  uv_check_t check;
-  uint64_t mark;             /* uv_hrtime() of the last check */
-  uint64_t pre_busy;         /* check to prepare of this iteration */
-  uint64_t prep_at, idle_at; /* at prepare: time, loop idle time */
-  uint64_t max_ns;           /* longest stretch seen */
-  uint64_t logged;           /* max_ns when last logged */
-  bool on;
-};
+struct loopstat;
 
-/* loopstat_start() starts measuring on loop when QD_LOOP_STATS is set;
- * ls is owned by the caller and must outlive loopstat_close(). */
-void loopstat_start(struct loopstat *ls, uv_loop_t *loop);
+/* loopstat_new() starts measuring on loop when QD_LOOP_STATS is set.
+ * Returns 0 with *out set (NULL when the variable is not set; close it
+ * with loopstat_close() either way), or -ENOMEM. */
+int loopstat_new(uv_loop_t *loop, struct loopstat **out);
 
-/* loopstat_close() logs the longest stretch and closes the handles (their
- * close callbacks need nothing). */
-void loopstat_close(struct loopstat *ls);
+/* loopstat_close() logs the longest stretch and closes the handles; ls
+ * is freed in the last close callback, then closed_cb(arg) is called if
+ * not NULL (before loopstat_close() returns when ls is NULL). */
+void loopstat_close(struct loopstat *ls, void (*closed_cb)(void *arg),
+                    void *arg);
 
 #endif

@@ -20,11 +20,12 @@
 #include <uv.h>
 
 #include "alert.h"
-#include "apply.h"
 #include "cfg.h"
 #include "log.h"
 #include "loopstat.h"
 #include "notify.h"
+#include "preflight.h"
+#include "rlimit.h"
 #include "tenant.h"
 
 #ifndef QD_VERSION
@@ -34,7 +35,7 @@
 struct daemon {
   uv_loop_t loop;
   uv_signal_t sigterm, sigint, sighup;
-  struct notify notify;
+  struct notify *notify;   /* the watchdog; owned */
   struct alert *alert;     /* alert sinks; owned */
   struct tenant **tenants; /* one per [tenant] section; owned */
   size_t ntenants;
@@ -43,18 +44,27 @@ struct daemon {
   const char *conf_path;
   char *state_dir; /* fixed at start-up; owned */
   int debug;       /* -d: log level stays at debug */
+  int foreground;  /* -F: log to stderr at the configured level */
   int stopping;
-  struct loopstat loopstat; /* QD_LOOP_STATS only (make bench) */
+  int fd_short; /* a tenant's last cycle failed for want of descriptors */
+  struct loopstat *loopstat; /* QD_LOOP_STATS only (make bench) */
 };
 
 static void usage(void)
 {
   fprintf(stderr,
-          "usage: quarantined [-dnV] [-f file]\n"
+          "usage: quarantined [-dFV] [-f file]\n"
+          "       quarantined -n [-f file] [-u user]\n"
           "  -d       stay in the foreground, log to stderr at "
           "debug level\n"
+          "  -F       stay in the foreground, log to stderr at the "
+          "configured level\n"
           "  -f file  configuration file (default %s)\n"
-          "  -n       check the configuration and exit\n"
+          "  -n       check the configuration and the files it names, "
+          "and exit\n"
+          "  -u user  with -n: check the files for user (root only; "
+          "default: the\n"
+          "           service's dynamic user as root, else yourself)\n"
           "  -V       print the version and exit\n",
           QD_CONFFILE);
   exit(2);
@@ -97,10 +107,48 @@ static int prepare_state_dir(const char *dir)
   return 0;
 }
 
-/* update_status() sends STATUS=: tenants, conflicts, failing tenants. */
+/* fd_health() logs and alerts once when tenant t's last cycle failed for
+ * want of file descriptors, and logs once when no tenant's does any
+ * more.  The cycles themselves are retried with the tenant's backoff. */
+static void fd_health(struct daemon *d, struct tenant *t, int result)
+{
+  struct alert_event ev;
+  char msg[512];
+
+  if(!t) {
+    if(d->fd_short)
+      log_notice("file descriptors: cycles work again");
+    d->fd_short = 0;
+    return;
+  }
+  if(d->fd_short)
+    return;
+  d->fd_short = 1;
+  if(result == -EMFILE)
+    snprintf(msg, sizeof(msg),
+             "out of file descriptors (EMFILE) with a soft limit of %llu: "
+             "cycles fail and are retried with backoff; raise LimitNOFILE= "
+             "in the unit (or ulimit -n), or lower max_concurrency",
+             rlimit_nofile_soft());
+  else
+    snprintf(msg, sizeof(msg),
+             "the system's file table is full (ENFILE): cycles fail and are "
+             "retried with backoff; see fs.file-max and what holds the "
+             "descriptors");
+  log_errx("tenant %s: %s", tenant_name(t), msg);
+  alert_event_init(&ev, ALERT_DAEMON_FDS, tenant_name(t), NULL);
+  ev.message = msg;
+  if(d->alert)
+    alert_emit(d->alert, &ev);
+}
+
+/* update_status() sends STATUS=: tenants, conflicts, failing tenants, and
+ * a shortage of file descriptors. */
 static void update_status(struct daemon *d)
 {
   size_t i, conflicts = 0, failing = 0, polled = 0;
+  struct tenant *short_t = NULL;
+  int short_rc = 0;
   struct tenant_stats st;
 
   for(i = 0; i < d->ntenants; i++) {
@@ -108,11 +156,17 @@ static void update_status(struct daemon *d)
     conflicts += st.conflicts;
     failing += st.failures > 0;
     polled += st.cycles_ok > 0;
+    if(!short_t && (st.last_result == -EMFILE || st.last_result == -ENFILE)) {
+      short_t = d->tenants[i];
+      short_rc = st.last_result;
+    }
   }
+  fd_health(d, short_t, short_rc);
   notify_status("monitoring %zu tenant%s: %zu conflict%s, %zu of %zu polled "
-                "this run, %zu failing",
+                "this run, %zu failing%s",
                 d->ntenants, d->ntenants == 1 ? "" : "s", conflicts,
-                conflicts == 1 ? "" : "s", polled, d->ntenants, failing);
+                conflicts == 1 ? "" : "s", polled, d->ntenants, failing,
+                short_t ? "; out of file descriptors" : "");
 }
 
 static void on_tenant_changed(void *arg)
@@ -268,8 +322,9 @@ static void stop(struct daemon *d, const char *why)
   uv_close((uv_handle_t *)&d->sigterm, NULL);
   uv_close((uv_handle_t *)&d->sigint, NULL);
   uv_close((uv_handle_t *)&d->sighup, NULL);
-  loopstat_close(&d->loopstat);
-  notify_close(&d->notify);
+  loopstat_close(d->loopstat, NULL, NULL);
+  d->loopstat = NULL;
+  notify_close(d->notify, NULL, NULL);
   close_tenants(d, d->tenants, d->ntenants);
   d->tenants = NULL;
   d->ntenants = 0;
@@ -307,25 +362,46 @@ static int start_signal(struct daemon *d, uv_signal_t *h, int signum)
   return uv_signal_start(h, on_signal, signum);
 }
 
-static int check_config(const char *path)
+/* check_config() is -n: the file, then every file it names, checked for
+ * user (a name or uid), or for the service's user: ourselves, or, for
+ * root, the dynamic user the shipped unit runs as. */
+static int check_config(const char *path, const char *user)
 {
-  const struct cfg_tenant *tc;
+  struct preflight_user u;
   struct cfg *cfg = NULL;
-  char *errors = NULL;
-  int bad = 0;
+  char *errors = NULL, why[128];
+  int bad;
 
+  if(user) {
+    if(preflight_user_lookup(user, &u, why, sizeof(why))) {
+      fprintf(stderr, "quarantined: -u: %s\n", why);
+      return 2;
+    }
+    if(!u.self && geteuid() != 0) {
+      fprintf(stderr,
+              "quarantined: -u %s: only root can check as another "
+              "user\n",
+              user);
+      return 2;
+    }
+  }
+  else if(geteuid() == 0)
+    preflight_user_dynamic(&u);
+  else
+    preflight_user_self(&u);
   if(cfg_load(path, &cfg, &errors)) {
     fputs(errors, stderr);
     free(errors);
     return 1;
   }
-  /* The known-anchors file of each tenant that may apply, line by line. */
-  for(tc = cfg->tenants; tc; tc = tc->next)
-    bad |= apply_check_config(tc, stderr) != 0;
+  bad = preflight_check(cfg, &u, stderr);
   cfg_free(cfg);
   if(bad)
     return 1;
-  printf("configuration OK\n");
+  if(u.self)
+    printf("configuration OK\n");
+  else
+    printf("configuration OK (files checked as %s)\n", u.name);
   return 0;
 }
 
@@ -333,20 +409,27 @@ int main(int argc, char *argv[])
 {
   struct daemon d;
   char *errors = NULL;
+  const char *check_user = NULL;
   int ch, check_only = 0, rc;
 
   memset(&d, 0, sizeof(d));
   d.conf_path = QD_CONFFILE;
-  while((ch = getopt(argc, argv, "df:nVh")) != -1) {
+  while((ch = getopt(argc, argv, "dFf:nu:Vh")) != -1) {
     switch(ch) {
     case 'd':
       d.debug = 1;
+      break;
+    case 'F':
+      d.foreground = 1;
       break;
     case 'f':
       d.conf_path = optarg;
       break;
     case 'n':
       check_only = 1;
+      break;
+    case 'u':
+      check_user = optarg;
       break;
     case 'V':
       printf("quarantined %s\n", QD_VERSION);
@@ -355,11 +438,11 @@ int main(int argc, char *argv[])
       usage();
     }
   }
-  if(optind != argc)
+  if(optind != argc || (check_user && !check_only))
     usage();
 
   if(check_only)
-    return check_config(d.conf_path);
+    return check_config(d.conf_path, check_user);
 
   /* Secrets live in this process's memory: no core dumps, no ptrace. */
   if(prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == -1)
@@ -367,9 +450,20 @@ int main(int argc, char *argv[])
   umask(027);
   signal(SIGPIPE, SIG_IGN);
 
-  log_init("quarantined", d.debug);
+  log_init("quarantined", d.debug || d.foreground);
   if(d.debug)
     log_set_level(LOG_DEBUG);
+  {
+    unsigned long long before, after;
+
+    rc = rlimit_raise_nofile(&before, &after);
+    if(rc)
+      log_warnx("file descriptors: cannot raise the soft limit: %s",
+                strerror(-rc));
+    else if(before != after)
+      log_info("file descriptors: soft limit raised from %llu to %llu", before,
+               after);
+  }
   if(cfg_load(d.conf_path, &d.cfg, &errors)) {
     log_lines(errors, "");
     free(errors);
@@ -390,9 +484,9 @@ int main(int argc, char *argv[])
      (rc = start_signal(&d, &d.sigint, SIGINT)) ||
      (rc = start_signal(&d, &d.sighup, SIGHUP)))
     fatalx("uv_signal_start: %s", uv_strerror(rc));
-  rc = notify_init(&d.notify, &d.loop);
+  rc = notify_new(&d.loop, &d.notify);
   if(rc)
-    fatalx("notify_init: %s", uv_strerror(rc));
+    fatalx("notify_new: %s", strerror(-rc));
   {
     struct alert_opts ao;
     char *spool_dir;
@@ -414,7 +508,8 @@ int main(int argc, char *argv[])
            d.cfg->ntenants, d.cfg->ntenants == 1 ? "" : "s", d.conf_path);
   update_status(&d);
   notify_ready();
-  loopstat_start(&d.loopstat, &d.loop);
+  if(loopstat_new(&d.loop, &d.loopstat))
+    fatalx("loopstat_new: out of memory");
 
   uv_run(&d.loop, UV_RUN_DEFAULT);
 

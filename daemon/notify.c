@@ -4,14 +4,24 @@
  */
 #include "notify.h"
 
+#include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #ifdef HAVE_LIBSYSTEMD
 #include <systemd/sd-daemon.h>
 #endif
+
+struct notify {
+  uv_timer_t watchdog;    /* pings WATCHDOG=1 */
+  uint64_t watchdog_usec; /* 0 when systemd asked for no watchdog */
+  void (*closed_cb)(void *arg);
+  void *closed_arg;
+};
 
 /* send_msg() passes msg to sd_notify(); the return value is only logged,
  * as sd_notify(3) recommends. */
@@ -33,11 +43,12 @@ static void on_watchdog(uv_timer_t *t)
   send_msg("WATCHDOG=1");
 }
 
-int notify_init(struct notify *n, uv_loop_t *loop)
+int notify_new(uv_loop_t *loop, struct notify **out)
 {
-  int rc;
+  struct notify *n = calloc(1, sizeof(*n));
 
-  memset(n, 0, sizeof(*n));
+  if(!n)
+    return -ENOMEM;
 #ifdef HAVE_LIBSYSTEMD
   {
     uint64_t usec = 0;
@@ -47,10 +58,10 @@ int notify_init(struct notify *n, uv_loop_t *loop)
       n->watchdog_usec = usec;
   }
 #endif
-  rc = uv_timer_init(loop, &n->watchdog);
-  if(rc)
-    return rc;
-  n->open = 1;
+  /* uv_timer_init() only fills the handle in and cannot fail, and
+   * uv_timer_start() only fails for a NULL callback or a closing handle. */
+  uv_timer_init(loop, &n->watchdog);
+  n->watchdog.data = n;
   if(n->watchdog_usec) {
     uint64_t ms = n->watchdog_usec / 2000;
 
@@ -58,20 +69,30 @@ int notify_init(struct notify *n, uv_loop_t *loop)
       ms = 1;
     log_info("notify: systemd watchdog every %llu ms", (unsigned long long)ms);
     send_msg("WATCHDOG=1");
-    rc = uv_timer_start(&n->watchdog, on_watchdog, ms, ms);
-    if(rc)
-      return rc;
+    uv_timer_start(&n->watchdog, on_watchdog, ms, ms);
   }
+  *out = n;
   return 0;
 }
 
-void notify_close(struct notify *n)
+static void on_closed(uv_handle_t *h)
 {
-  if(!n->open)
+  struct notify *n = h->data;
+  void (*cb)(void *arg) = n->closed_cb;
+  void *arg = n->closed_arg;
+
+  free(n);
+  if(cb)
+    cb(arg);
+}
+
+void notify_close(struct notify *n, void (*closed_cb)(void *arg), void *arg)
+{
+  if(uv_is_closing((uv_handle_t *)&n->watchdog))
     return;
-  n->open = 0;
-  uv_timer_stop(&n->watchdog);
-  uv_close((uv_handle_t *)&n->watchdog, NULL);
+  n->closed_cb = closed_cb;
+  n->closed_arg = arg;
+  uv_close((uv_handle_t *)&n->watchdog, on_closed);
 }
 
 void notify_ready(void)

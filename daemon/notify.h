@@ -8,28 +8,23 @@
 #ifndef QD_NOTIFY_H
 #define QD_NOTIFY_H
 
-#include <stdint.h>
-
 #include <uv.h>
 
 #include "log.h"
 
-struct notify {
-  uv_timer_t watchdog;    /* pings WATCHDOG=1; closed by notify_close() */
-  uint64_t watchdog_usec; /* 0 when systemd asked for no watchdog */
-  int open;
-};
+/* The watchdog; opaque. */
+struct notify;
 
-/* notify_init() reads $WATCHDOG_USEC (and unsets the watchdog variables
+/* notify_new() reads $WATCHDOG_USEC (and unsets the watchdog variables
  * so children do not inherit them) and, when a watchdog is requested,
- * starts a repeating timer on loop that pings at half the interval.  n is
- * owned by the caller and must stay valid until notify_close()'s close
- * callback has run (i.e. until the loop has run after notify_close()).
- * Returns 0 or a negative errno code from libuv. */
-int notify_init(struct notify *n, uv_loop_t *loop);
+ * pings once and starts a repeating timer on loop that pings at half the
+ * interval.  Returns 0 with *out set (close it with notify_close()), or
+ * a negative errno code. */
+int notify_new(uv_loop_t *loop, struct notify **out);
 
-/* notify_close() stops and closes the watchdog timer. */
-void notify_close(struct notify *n);
+/* notify_close() stops the watchdog and closes its timer; n is freed in
+ * the timer's close callback, then closed_cb(arg) runs if not NULL. */
+void notify_close(struct notify *n, void (*closed_cb)(void *arg), void *arg);
 
 /* Each of these sends one message; failures are logged at debug level
  * only, since a daemon started from a shell has no service manager. */

@@ -19,9 +19,9 @@
 #include "anchor.h"
 #include "anchors.h"
 #include "atomic.h"
-#include "conflict.h"
 #include "csexport.h"
 #include "journal.h"
+#include "timex.h"
 
 #define EXIT_USAGE 2
 
@@ -293,7 +293,7 @@ static int cmd_suggestions_list(const char *path)
 {
   struct anchors_suggestions l = {NULL, 0, 0};
   struct tally t = {0, 0, 0};
-  char when[CONFLICT_TIME_LEN];
+  char when[TIMEX_ISO_LEN];
   size_t i, approved = 0;
   int rc = anchors_suggestions_read(path, &l, print_report, &t);
 
@@ -304,7 +304,7 @@ static int cmd_suggestions_list(const char *path)
   for(i = 0; i < l.n; i++) {
     const struct anchors_suggestion *sg = &l.v[i];
 
-    conflict_format_time(sg->created, when, sizeof(when));
+    timex_format_iso(sg->created, when, sizeof(when));
     approved += sg->approved;
     printf("%s:%u: %s  %s <- %s\n"
            "    value %s, conflict %s, holders %s, created %s\n"
@@ -417,10 +417,10 @@ static int cmd_suggestions(int argc, char **argv)
 
 static int show_record(void *arg, const struct journal_record *r, unsigned line)
 {
-  char when[CONFLICT_TIME_LEN];
+  char when[TIMEX_ISO_LEN];
 
   (void)arg;
-  conflict_format_time(r->when, when, sizeof(when));
+  timex_format_iso(r->when, when, sizeof(when));
   printf("%u: %s %-10s tenant %s, user %s%s%s%s\n", line, when,
          journal_kind_name(r->kind), r->tenant, r->user_id, r->upn ? " (" : "",
          r->upn ? r->upn : "", r->upn ? ")" : "");

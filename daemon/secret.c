@@ -36,11 +36,11 @@ static void report(char *err, size_t errlen, const char *fmt, ...)
     log_errx("%s", msg);
 }
 
-/* check_stat() accepts st if it is a regular file owned by root or by us
- * whose mode gives nothing to "other" and no write to group.  Returns 0
- * or a negative errno code after reporting why. */
-static int check_stat(const char *path, const struct stat *st, char *err,
-                      size_t errlen)
+/* check_stat() accepts st if it is a regular file owned by root or by
+ * owner whose mode gives nothing to "other" and no write to group.
+ * Returns 0 or a negative errno code after reporting why. */
+static int check_stat(const char *path, const struct stat *st, uid_t owner,
+                      char *err, size_t errlen)
 {
   unsigned mode = (unsigned)st->st_mode & 07777;
 
@@ -48,11 +48,11 @@ static int check_stat(const char *path, const struct stat *st, char *err,
     report(err, errlen, "secret: %s: not a regular file", path);
     return -EINVAL;
   }
-  if(st->st_uid != 0 && st->st_uid != geteuid()) {
+  if(st->st_uid != 0 && st->st_uid != owner) {
     report(err, errlen,
            "secret: %s: owned by uid %lu; it must belong to root or to "
            "uid %lu (the daemon's user)",
-           path, (unsigned long)st->st_uid, (unsigned long)geteuid());
+           path, (unsigned long)st->st_uid, (unsigned long)owner);
     return -EPERM;
   }
   if(mode & (S_IRWXO | S_IWGRP)) {
@@ -134,6 +134,12 @@ static int read_all(int fd, size_t max, size_t hint, char **out, size_t *len)
 int secret_read_file(const char *path, size_t max, char **out, size_t *len,
                      char *err, size_t errlen)
 {
+  return secret_read_file_for(path, max, geteuid(), out, len, err, errlen);
+}
+
+int secret_read_file_for(const char *path, size_t max, uid_t owner, char **out,
+                         size_t *len, char *err, size_t errlen)
+{
   struct stat st;
   char *buf = NULL;
   size_t n = 0;
@@ -157,7 +163,7 @@ int secret_read_file(const char *path, size_t max, char **out, size_t *len,
     close(fd);
     return rc;
   }
-  rc = check_stat(path, &st, err, errlen);
+  rc = check_stat(path, &st, owner, err, errlen);
   if(rc) {
     close(fd);
     return rc;

@@ -9,6 +9,7 @@
 #define QD_SECRET_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 /* Size limits for secret_read_file()'s max argument. */
 #define SECRET_MAX_SECRET (64u * 1024u) /* a client secret */
@@ -32,6 +33,12 @@
  * log_errx() when it is NULL.  The secret itself never appears in it. */
 int secret_read_file(const char *path, size_t max, char **out, size_t *len,
                      char *err, size_t errlen);
+
+/* secret_read_file_for() is secret_read_file() for a file the daemon will
+ * read as user owner: the file may belong to root or to owner.  For
+ * `quarantined -n` run by root on behalf of the service user. */
+int secret_read_file_for(const char *path, size_t max, uid_t owner, char **out,
+                         size_t *len, char *err, size_t errlen);
 
 /* secret_read_credential() reads the systemd credential called name, i.e.
  * $CREDENTIALS_DIRECTORY/name, with the same checks and results as

@@ -19,9 +19,9 @@
 static const struct sink_type *const types[] = {
     [CFG_SINK_JOURNAL] = &sink_local_journal,
     [CFG_SINK_SYSLOG] = &sink_local_syslog,
-    [CFG_SINK_UDP] = &sink_net_udp,
-    [CFG_SINK_TCP] = &sink_net_tcp,
-    [CFG_SINK_TLS] = &sink_net_tls,
+    [CFG_SINK_UDP] = &sink_net_type,
+    [CFG_SINK_TCP] = &sink_net_type,
+    [CFG_SINK_TLS] = &sink_net_type,
     [CFG_SINK_WEBHOOK] = &sink_http_webhook,
     [CFG_SINK_SENTINEL] = &sink_http_sentinel,
     [CFG_SINK_FILE] = &sink_file_type,

@@ -47,7 +47,7 @@ struct sink_type {
 };
 
 extern const struct sink_type sink_local_journal, sink_local_syslog;
-extern const struct sink_type sink_net_udp, sink_net_tcp, sink_net_tls;
+extern const struct sink_type sink_net_type; /* udp, tcp and tls */
 extern const struct sink_type sink_file_type;
 extern const struct sink_type sink_http_webhook, sink_http_sentinel;
 

@@ -551,23 +551,9 @@ static void net_close(struct sink *s)
   net_close_done(ns);
 }
 
-const struct sink_type sink_net_udp = {
-    .default_format = FMT_RFC5424,
-    .max_batch = MAX_BATCH,
-    .open = net_open,
-    .deliver = net_deliver,
-    .close = net_close,
-};
-
-const struct sink_type sink_net_tcp = {
-    .default_format = FMT_RFC5424,
-    .max_batch = MAX_BATCH,
-    .open = net_open,
-    .deliver = net_deliver,
-    .close = net_close,
-};
-
-const struct sink_type sink_net_tls = {
+/* One type for the three: net_open() tells them apart by the
+ * configured type. */
+const struct sink_type sink_net_type = {
     .default_format = FMT_RFC5424,
     .max_batch = MAX_BATCH,
     .open = net_open,

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "tfiles.h"
 
 #define BATCH_MAX_RECORDS 1024
 #define BATCH_MAX_BYTES (8UL * 1024 * 1024)
@@ -187,9 +188,9 @@ int spool_open(uv_loop_t *loop, const char *dir, const char *name,
   s->ready = ready;
   s->arg = arg;
   s->fd = s->ackfd = -1;
-  if(asprintf(&s->path, "%s/%s.spool", dir, name) < 0 ||
-     asprintf(&s->ack_path, "%s/%s.ack", dir, name) < 0) {
-    s->path = s->ack_path = NULL;
+  s->path = tfiles_path(dir, name, TFILES_SPOOL);
+  s->ack_path = tfiles_path(dir, name, TFILES_SPOOL_ACK);
+  if(!s->path || !s->ack_path) {
     rc = -ENOMEM;
     goto fail;
   }

@@ -7,9 +7,9 @@
  * the sink only once its batch is on disk, and leaves the spool only when
  * the sink says the receiver accepted it (spool_ack()); the offset up to
  * which records were accepted, and the count of records dropped because
- * the spool was full, live in <dir>/<name>.ack.  After a crash or restart
- * the records after that offset are delivered again, in order; a torn
- * record at the end (the crash hit a write) is cut off.  When every record
+ * the spool was full, live in <dir>/<name>.spool.ack (tfiles.h).  After a crash
+ * or restart the records after that offset are delivered again, in order; a
+ * torn record at the end (the crash hit a write) is cut off.  When every record
  * is accepted the file is emptied again.
  *
  * On disk a record is "<decimal length>:<bytes>\n", so records may hold

@@ -10,6 +10,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +18,11 @@
 #include <unistd.h>
 
 #include "atomic.h"
+#include "conflict_json.h"
+#include "jsonx.h"
 #include "log.h"
+#include "tfiles.h"
+#include "timex.h"
 
 /* A state file larger than this is taken as corrupt rather than read. */
 #define STORE_MAX_BYTES (1024L * 1024 * 1024)
@@ -38,23 +43,6 @@ void store_state_clear(struct store_state *st)
     free(st->delta_link[i]);
   conflict_set_free(st->conflicts);
   memset(st, 0, sizeof(*st));
-}
-
-char *store_file_path(const char *state_dir, const char *tenant,
-                      const char *suffix)
-{
-  char *path;
-
-  if(!*tenant || tenant[0] == '.' || strchr(tenant, '/'))
-    return NULL;
-  if(asprintf(&path, "%s/%s%s", state_dir, tenant, suffix) < 0)
-    return NULL;
-  return path;
-}
-
-char *store_path(const char *state_dir, const char *tenant)
-{
-  return store_file_path(state_dir, tenant, ".state.json");
 }
 
 /* ===== Saving ===== */
@@ -98,46 +86,28 @@ static long peek_schema(const char *path)
   return end == p ? 0 : v;
 }
 
-/* add_time_or_null() adds name: "ISO time", or null for 0.  Returns 1, or
- * 0 when out of memory. */
-static int add_time_or_null(cJSON *doc, const char *name, time_t t)
-{
-  char buf[CONFLICT_TIME_LEN];
-
-  if(!t)
-    return cJSON_AddNullToObject(doc, name) != NULL;
-  conflict_format_time(t, buf, sizeof(buf));
-  return cJSON_AddStringToObject(doc, name, buf) != NULL;
-}
-
 /* build_doc() returns the state document, or NULL when out of memory.
  * The caller frees it with cJSON_Delete(). */
 static cJSON *build_doc(const char *tenant, const struct store_state *st,
                         time_t now)
 {
-  char saved[CONFLICT_TIME_LEN];
   cJSON *doc = cJSON_CreateObject(), *links, *arr;
   size_t i;
   int ok;
 
   if(!doc)
     return NULL;
-  conflict_format_time(now, saved, sizeof(saved));
-  ok = cJSON_AddNumberToObject(doc, "schema", STORE_SCHEMA) &&
-       cJSON_AddStringToObject(doc, "tenant", tenant) &&
-       cJSON_AddStringToObject(doc, "saved", saved) &&
-       add_time_or_null(doc, "lastSuccessfulCycle", st->last_success);
-  if(ok)
-    ok = add_time_or_null(doc, "deltaFullSync", st->delta_full_sync);
+  ok = !jsonx_add_number(doc, "schema", STORE_SCHEMA) &&
+       !jsonx_add_str(doc, "tenant", tenant) &&
+       !jsonx_add_time(doc, "saved", now) &&
+       !jsonx_add_time(doc, "lastSuccessfulCycle", st->last_success) &&
+       !jsonx_add_time(doc, "deltaFullSync", st->delta_full_sync);
   links = ok ? cJSON_AddObjectToObject(doc, "deltaLinks") : NULL;
   ok = links != NULL;
   for(i = 0; ok && i < STORE_NCOLL; i++)
-    ok = st->delta_link[i]
-             ? cJSON_AddStringToObject(links, coll_names[i],
-                                       st->delta_link[i]) != NULL
-             : cJSON_AddNullToObject(links, coll_names[i]) != NULL;
+    ok = !jsonx_add_str(links, coll_names[i], st->delta_link[i]);
   if(ok) {
-    arr = st->conflicts ? conflict_set_to_json(st->conflicts)
+    arr = st->conflicts ? conflict_json_encode_set(st->conflicts)
                         : cJSON_CreateArray();
     ok = arr && cJSON_AddItemToObject(doc, "conflicts", arr);
     if(!ok)
@@ -157,10 +127,10 @@ int store_save(const char *state_dir, const char *tenant,
   char *path, *text = NULL;
   cJSON *doc;
   long schema;
-  size_t len;
+  size_t len = 0;
   int rc = -ENOMEM;
 
-  path = store_path(state_dir, tenant);
+  path = tfiles_path(state_dir, tenant, TFILES_STATE);
   if(!path) {
     log_errx("store: %s: cannot make a state file name for tenant '%s'",
              state_dir, tenant);
@@ -175,22 +145,10 @@ int store_save(const char *state_dir, const char *tenant,
     return -EPROTONOSUPPORT;
   }
   doc = build_doc(tenant, st, now);
-  text = doc ? cJSON_PrintUnformatted(doc) : NULL;
+  text = doc ? jsonx_print_line(doc, &len) : NULL;
   cJSON_Delete(doc);
-  if(text) {
-    /* cJSON_PrintUnformatted() leaves no room for the newline: copy. */
-    char *line;
-
-    len = strlen(text);
-    line = malloc(len + 2);
-    if(line) {
-      memcpy(line, text, len);
-      line[len++] = '\n';
-      line[len] = '\0';
-      rc = atomic_write(path, line, len, 0640, &what);
-      free(line);
-    }
-  }
+  if(text)
+    rc = atomic_write(path, text, len, 0640, &what);
   if(rc && !strcmp(what, "fsync directory")) {
     /* The new file is in place; only its durability is in doubt. */
     log_warnx("store: %s: fsync: %s", state_dir, strerror(-rc));
@@ -199,7 +157,7 @@ int store_save(const char *state_dir, const char *tenant,
     log_errx("store: %s: %s", path, what);
   else if(rc)
     log_errx("store: %s: %s: %s", path, what, strerror(-rc));
-  cJSON_free(text);
+  free(text);
   free(path);
   return rc;
 }
@@ -256,28 +214,15 @@ static int read_file(const char *path, char **out, size_t *len)
   return 0;
 }
 
-/* get_time_or_null() reads the optional time member name of doc into *t
- * (absent or null: 0).  Returns 0, -EBADMSG when it is not a string, or
- * -EINVAL when it is not an ISO 8601 time. */
-static int get_time_or_null(const cJSON *doc, const char *name, time_t *t)
-{
-  const cJSON *m = cJSON_GetObjectItemCaseSensitive(doc, name);
-
-  *t = 0;
-  if(!m || cJSON_IsNull(m))
-    return 0;
-  if(!cJSON_IsString(m))
-    return -EBADMSG;
-  return conflict_parse_time(m->valuestring, t) ? -EINVAL : 0;
-}
-
 /* parse_doc() validates doc and fills st.  Returns 0, -EBADMSG with *why
  * set, -EPROTONOSUPPORT with *schema set, or -ENOMEM. */
 static int parse_doc(const cJSON *doc, const char *tenant,
                      struct store_state *st, const char **why, long *schema)
 {
-  const cJSON *m, *links, *arr;
+  const cJSON *links, *arr;
+  const char *name;
   struct store_state n;
+  long long v;
   size_t i;
   int rc;
 
@@ -286,52 +231,43 @@ static int parse_doc(const cJSON *doc, const char *tenant,
     *why = "not a JSON object";
     return -EBADMSG;
   }
-  m = cJSON_GetObjectItemCaseSensitive(doc, "schema");
-  if(!cJSON_IsNumber(m) || m->valuedouble != (double)(long)m->valuedouble ||
-     m->valuedouble < 1) {
+  /* Any whole number from 1 up is a schema; 8.9e125 is none. */
+  if(jsonx_get_int(doc, "schema", 1, LONG_MAX, &v) || !v) {
     *why = "no valid \"schema\"";
     return -EBADMSG;
   }
-  *schema = (long)m->valuedouble;
+  *schema = (long)v;
   if(*schema > STORE_SCHEMA)
     return -EPROTONOSUPPORT;
-  m = cJSON_GetObjectItemCaseSensitive(doc, "tenant");
-  if(!cJSON_IsString(m) || strcmp(m->valuestring, tenant)) {
+  if(jsonx_get_str(doc, "tenant", &name) || !name || strcmp(name, tenant)) {
     *why = "\"tenant\" is missing or names another tenant";
     return -EBADMSG;
   }
-  rc = get_time_or_null(doc, "lastSuccessfulCycle", &n.last_success);
+  rc = jsonx_get_time(doc, "lastSuccessfulCycle", &n.last_success);
   if(rc) {
     *why = rc == -EINVAL ? "\"lastSuccessfulCycle\" is not a time"
                          : "\"lastSuccessfulCycle\" is not a string";
     return -EBADMSG;
   }
-  if(get_time_or_null(doc, "deltaFullSync", &n.delta_full_sync)) {
+  if(jsonx_get_time(doc, "deltaFullSync", &n.delta_full_sync)) {
     *why = "\"deltaFullSync\" is not a time";
     return -EBADMSG;
   }
-  links = cJSON_GetObjectItemCaseSensitive(doc, "deltaLinks");
-  if(links && !cJSON_IsNull(links) && !cJSON_IsObject(links)) {
+  if(jsonx_get_object(doc, "deltaLinks", &links)) {
     *why = "\"deltaLinks\" is not an object";
     return -EBADMSG;
   }
   for(i = 0; links && i < STORE_NCOLL; i++) {
-    m = cJSON_GetObjectItemCaseSensitive(links, coll_names[i]);
-    if(!m || cJSON_IsNull(m))
-      continue;
-    if(!cJSON_IsString(m)) {
-      *why = "a delta link is not a string";
+    rc = jsonx_get_strdup(links, coll_names[i], &n.delta_link[i]);
+    if(rc) {
+      if(rc == -EBADMSG)
+        *why = "a delta link is not a string";
       store_state_clear(&n);
-      return -EBADMSG;
-    }
-    n.delta_link[i] = strdup(m->valuestring);
-    if(!n.delta_link[i]) {
-      store_state_clear(&n);
-      return -ENOMEM;
+      return rc;
     }
   }
   arr = cJSON_GetObjectItemCaseSensitive(doc, "conflicts");
-  rc = conflict_set_from_json(arr, tenant, &n.conflicts);
+  rc = conflict_json_decode_set(arr, tenant, &n.conflicts);
   if(rc) {
     *why = "\"conflicts\" is not a valid conflict list";
     store_state_clear(&n);
@@ -345,12 +281,9 @@ static int parse_doc(const cJSON *doc, const char *tenant,
  * the one warning about it. */
 static void move_aside(const char *path, const char *why)
 {
-  char stamp[32], *dst;
-  time_t now = time(NULL);
-  struct tm tm;
+  char stamp[TIMEX_ISO_LEN], *dst;
 
-  gmtime_r(&now, &tm);
-  strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+  timex_format_iso_basic(time(NULL), stamp, sizeof(stamp));
   if(asprintf(&dst, "%s.corrupt-%s", path, stamp) < 0) {
     log_warnx("store: %s is corrupt (%s); out of memory moving it aside", path,
               why);
@@ -377,7 +310,7 @@ int store_load(const char *state_dir, const char *tenant,
   cJSON *doc;
   int rc;
 
-  path = store_path(state_dir, tenant);
+  path = tfiles_path(state_dir, tenant, TFILES_STATE);
   if(!path) {
     log_errx("store: %s: cannot make a state file name for tenant '%s'",
              state_dir, tenant);

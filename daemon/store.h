@@ -11,7 +11,7 @@
 
 #include <time.h>
 
-#include "conflict.h"
+#include "conflict_set.h"
 
 /* The schema this build writes.  "schema" is always the first member of
  * the file, in every version, so that an older build can tell a newer
@@ -46,18 +46,6 @@ const char *store_collection_name(enum store_collection c);
 
 /* store_state_clear() frees what st holds and zeroes it. */
 void store_state_clear(struct store_state *st);
-
-/* store_file_path() returns the malloc'd path <state_dir>/<tenant><suffix>
- * of one of tenant's files (state, journal, suggestions, ...), or NULL
- * when out of memory or when tenant is not a plain file name (empty,
- * starting with '.', or holding '/'). */
-char *store_file_path(const char *state_dir, const char *tenant,
-                      const char *suffix);
-
-/* store_path() returns the malloc'd path of tenant's state file, or NULL
- * when out of memory or when tenant is not a plain file name (empty,
- * starting with '.', or holding '/'). */
-char *store_path(const char *state_dir, const char *tenant);
 
 /* store_save() writes st as tenant's state file, stamped with now.  The
  * file is replaced atomically: a temp file (mode 0640) in the same

@@ -14,12 +14,6 @@
 #include "anchor.h"
 #include "anchors.h"
 #include "log.h"
-#include "store.h"
-
-char *suggest_path(const char *state_dir, const char *tenant)
-{
-  return store_file_path(state_dir, tenant, ".suggestions.csv");
-}
 
 /* candidate() tells whether c is a cloud_account pair with a usable
  * anchor, and names the cloud-only holder.  The stored class picks the

@@ -19,11 +19,7 @@
 
 #include "classify.h"
 #include "conflict.h"
-
-/* suggest_path() returns the malloc'd path of tenant's suggestions file,
- * <state_dir>/<tenant>.suggestions.csv, or NULL when out of memory or
- * when tenant is not a plain file name (see store_path()). */
-char *suggest_path(const char *state_dir, const char *tenant);
+#include "conflict_set.h"
 
 /* suggest_update() adds a suggestion to the file at path for each
  * conflict of set (borrowed, not changed) whose stored class (c->cls, as

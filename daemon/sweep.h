@@ -3,7 +3,8 @@
  * sweep: the state machine that mimics Entra ID's hourly release sweep
  * ("A background timer task ... runs every hour to look for duplicate
  * attribute conflicts that have been resolved, and automatically removes
- * the attributes in question from quarantine", graph-facts §7).  Pure:
+ * the attributes in question from quarantine",
+ * docs/graph-facts.md#duplicate-attribute-resiliency).  Pure:
  * no I/O, no allocation, no clock (now is an argument); tenant.c feeds it
  * complete data only and turns each change into an alert.
  *

@@ -3,21 +3,27 @@
  * tenant: the per-tenant runtime.  A cycle runs the inventory; only a
  * complete cycle changes what the daemon believes.  The new inventory
  * keeps the pairing and sweep record of every conflict seen before, the
- * others get their holders looked up (holder.c), every conflict is
- * classified (classify.c); the objects of conflicts missing from the
- * inventory are read (holder_fetch()) to tell a release from a clearing;
+ * others get their holders looked up (holder.c); the objects of conflicts
+ * missing from the inventory are read (holder_fetch()) to tell a release
+ * from a clearing; then every conflict is classified (classify.c), and
  * only then is the inventory compared with the old one: each difference
  * becomes an alert (conflict.detected, conflict.released /
- * conflict.cleared), the sweep's state machine (sweep.c) is stepped, and
- * the state file is rewritten.  A failed lookup never hides a conflict: it
+ * conflict.cleared), the sweep's state machine (sweep.c) is stepped, the
+ * state file is rewritten, and only then are the alerts sent (outbox.h):
+ * whoever reads an alert finds the state that records it already saved.
+ * A failed lookup never hides a conflict: it
  * is alerted as class unknown and looked up again next cycle; a failed
  * object check keeps the conflict believed until a later cycle decides.
  * A failed cycle is logged once and retried sooner, with backoff.
  *
- * The sweep has its own timer, aligned to multiples of sweep_interval
- * (UTC) plus an offset and jitter: it looks up the holders of every
- * conflict again and steps the state machine.  A sweep and a cycle never
- * run at once: whichever timer fires while the other runs waits for it.
+ * The sweep looks up the holders of every conflict again and steps the
+ * state machine.  When cycles and sweeps run, and that they never run at
+ * once, is schedule.c's business: it calls start_cycle() and
+ * start_sweep() and is told when each has ended.
+ *
+ * The functions of a cycle come in the order they run, each stage's
+ * callback starting the next: start_cycle -> on_cycle_done -> pair ->
+ * on_lookup_done -> check_gone -> on_fetch_done -> commit.
  */
 #include "tenant.h"
 
@@ -27,21 +33,23 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include "alert.h"
 #include "apply.h"
 #include "classify.h"
 #include "conflict.h"
 #include "graph.h"
-#include "health.h"
 #include "holder.h"
 #include "http.h"
 #include "inventory.h"
 #include "log.h"
+#include "outbox.h"
+#include "schedule.h"
+#include "selfalert.h"
 #include "store.h"
 #include "suggest.h"
 #include "sweep.h"
+#include "tfiles.h"
 #include "token.h"
 
 _Static_assert(STORE_NCOLL == INVENTORY_NCOLL,
@@ -57,8 +65,6 @@ struct tenant {
   char *state_dir;
   char *suggest_path;     /* <state_dir>/<tenant>.suggestions.csv */
   unsigned anchor_length; /* bytes an anchor decodes to; 0 = any */
-  unsigned interval;      /* seconds between cycles */
-  struct alert *alert;
   struct http_client *hc;
   struct token *tok;
   struct graph *g;
@@ -68,20 +74,17 @@ struct tenant {
   struct conflict_set *pending; /* complete inventory awaiting its lookup
                                    or the check of gone conflicts */
   struct apply *apply;          /* the guarded anchor writer (off by default) */
-  uv_timer_t timer;
-  uint64_t cycle_start; /* uv_now() when the running cycle began */
-  time_t cycle_now;     /* wall time the running cycle's inventory began */
+  struct schedule *sched;       /* when cycles and sweeps run */
+  uint64_t cycle_start;         /* uv_now() when the running cycle began */
+  time_t cycle_now; /* wall time the running cycle's inventory began */
   /* the sweep */
   struct sweep_opts sweep;
   unsigned long aging[CFG_MAX_DURATIONS];
-  uv_timer_t sweep_timer;
-  bool busy;                /* a cycle or a sweep is running */
-  bool cycle_due;           /* the poll timer fired during a sweep */
-  bool sweep_due;           /* the sweep timer fired during a cycle */
   struct store_state state; /* the inventory believed now, delta links */
+  struct outbox outbox;     /* alerts waiting for the state to be saved */
+  struct selfalert self;    /* tenant.failing, credential.* self-alerts */
+  char *cert_path;          /* the certificate file, for credential.expiring */
   struct tenant_stats stats;
-  struct health health; /* tenant.failing, credential.* self-alerts */
-  char *cert_path;      /* the certificate file, for credential.expiring */
   void (*changed)(void *arg);
   void *changed_arg;
   /* inventory = delta, and delta_full_resync in seconds (0 = never) */
@@ -89,27 +92,28 @@ struct tenant {
   unsigned full_resync;
   /* shutdown */
   bool closing;
-  unsigned open_parts; /* apply, http client, token, timers still closing */
+  unsigned open_parts; /* parts whose close has not called back yet */
   void (*closed_cb)(void *arg);
   void *closed_arg;
 };
 
+/* A cycle, stage by stage. */
+static int start_cycle(void *arg);
 static void on_cycle_done(int result, struct conflict_set *set,
                           const char *what, const struct graph_error *err,
                           void *arg);
-static void start_sweep(struct tenant *t);
-static void on_sweep_timer(uv_timer_t *h);
-
-static uint32_t random_below(uint32_t n)
-{
-  uint32_t r = 0;
-
-  if(!n)
-    return 0;
-  if(getrandom(&r, sizeof(r), 0) != sizeof(r))
-    r = (uint32_t)uv_hrtime();
-  return r % n;
-}
+static void pair(struct tenant *t, struct conflict_set *set);
+static void on_lookup_done(int result, const struct holder_result *res,
+                           size_t n, void *arg);
+static void check_gone(struct tenant *t, struct conflict_set *set);
+static void on_fetch_done(int result, const struct holder_object *res, size_t n,
+                          void *arg);
+static void commit(struct tenant *t, struct conflict_set *set,
+                   struct conflict **kept, size_t n);
+/* A sweep. */
+static int start_sweep(void *arg);
+static void on_sweep_done(int result, const struct holder_result *res, size_t n,
+                          void *arg);
 
 const char *tenant_name(const struct tenant *t)
 {
@@ -123,91 +127,16 @@ void tenant_get_stats(const struct tenant *t, struct tenant_stats *st)
       t->state.conflicts ? conflict_set_count(t->state.conflicts) : 0;
 }
 
-static void idle(struct tenant *t);
+/* ===== Alerts and the sweep's steps, for cycles and sweeps ===== */
 
-static void on_timer(uv_timer_t *h)
-{
-  struct tenant *t = h->data;
-  struct inventory_delta d;
-  size_t i;
-  int rc;
-
-  if(t->busy) {
-    t->cycle_due = true; /* after the sweep */
-    return;
-  }
-  t->busy = true;
-  t->cycle_start = uv_now(t->loop);
-  t->cycle_now = time(NULL);
-  memset(&d, 0, sizeof(d));
-  d.believed = t->state.conflicts;
-  for(i = 0; i < INVENTORY_NCOLL; i++)
-    d.link[i] = t->state.delta_link[i];
-  /* The periodic full round catches what delta may not track
-   * (graph-facts §11.1: onPremisesProvisioningErrors is unconfirmed); a
-   * clock set back makes it due rather than postponing it. */
-  d.full = t->full_resync &&
-           (t->cycle_now - t->state.delta_full_sync >= (time_t)t->full_resync ||
-            t->cycle_now < t->state.delta_full_sync);
-  rc = inventory_run(t->inv, t->cycle_now, t->delta ? &d : NULL, on_cycle_done,
-                     t);
-  if(rc) {
-    log_warnx("tenant %s: cannot start a cycle: %s", t->name, strerror(-rc));
-    uv_timer_start(&t->timer, on_timer, 30000, 0);
-    idle(t);
-  }
-}
-
-/* idle() ends a cycle or a sweep and starts what waited for it: a cycle
- * first, so a slow sweep cannot starve polling. */
-static void idle(struct tenant *t)
-{
-  t->busy = false;
-  if(t->cycle_due) {
-    t->cycle_due = false;
-    on_timer(&t->timer);
-  }
-  else if(t->sweep_due) {
-    t->sweep_due = false;
-    start_sweep(t);
-  }
-}
-
-/* schedule() arms the timer for the next cycle: the interval with 10%
- * jitter after a success, a capped backoff after failures. */
-static void schedule(struct tenant *t)
-{
-  uint64_t ms = (uint64_t)t->interval * 1000;
-
-  if(t->stats.failures) {
-    uint64_t backoff = 15000;
-    unsigned i;
-
-    for(i = 1; i < t->stats.failures && backoff < ms; i++)
-      backoff *= 2;
-    if(backoff < ms)
-      ms = backoff;
-  }
-  /* interval +- 5%, so tenants polled at one interval spread out. */
-  ms = ms - ms / 20 + random_below((uint32_t)(ms / 10 + 1));
-  uv_timer_start(&t->timer, on_timer, ms, 0);
-}
-
-/* alert_conflict() raises one alert about c; sw carries the sweep's
- * figures, or is NULL. */
+/* alert_conflict() queues one alert about c, as it is now, until the
+ * state is saved (outbox_flush()); sw carries the sweep's figures, or is
+ * NULL. */
 static void alert_conflict(struct tenant *t, enum alert_type type,
                            const struct conflict *c,
                            const struct alert_sweep *sw)
 {
-  struct classify_result cr;
-  struct alert_event ev;
-
-  classify_conflict(c, &t->copts, time(NULL), &cr);
-  alert_event_init(&ev, type, t->name, c);
-  ev.classification = &cr;
-  ev.sweep = sw;
-  /* Failures are logged and the event queued by the alert module. */
-  alert_emit(t->alert, &ev);
+  outbox_add(&t->outbox, type, c, sw, time(NULL));
 }
 
 static void on_detected(const struct conflict *c, void *arg)
@@ -230,7 +159,7 @@ static void classify_all(struct tenant *t, struct conflict_set *set, time_t now)
 }
 
 /* advance() runs the sweep's state machine over every conflict of set as of
- * now and raises an alert per change and per aging threshold passed.
+ * now and queues an alert per change and per aging threshold passed.
  * Returns the number of state changes. */
 static size_t advance(struct tenant *t, struct conflict_set *set, time_t now)
 {
@@ -264,180 +193,69 @@ static size_t advance(struct tenant *t, struct conflict_set *set, time_t now)
   return changes;
 }
 
-/* commit() makes the complete, paired inventory set the one believed:
- * classes, diff and alerts, the sweep's steps, state file, next cycle.
- * The n conflicts at kept (taken from the inventory believed so far,
- * whose objects could not be checked) join set, still believed. */
-static void commit(struct tenant *t, struct conflict_set *set,
-                   struct conflict **kept, size_t n)
-{
-  const struct conflict_diff_cb cb = {on_detected, NULL, t};
-  struct conflict_diff_stats ds;
-  time_t now = time(NULL);
-  size_t i;
+/* ===== A cycle ===== */
 
-  classify_all(t, set, now);
-  /* Logged there; a failure only delays the suggestion to the next cycle. */
-  suggest_update(t->suggest_path, set, &t->copts, t->anchor_length, now);
-  memset(&ds, 0, sizeof(ds));
-  /* Flood control counts the alerts of this cycle (alert.h). */
-  alert_cycle_begin(t->alert, t->name);
-  conflict_set_diff(t->state.conflicts, set, &cb, &ds);
-  for(i = 0; i < n; i++)
-    if(conflict_set_add(set, kept[i])) {
-      log_errx("tenant %s: out of memory keeping %s", t->name, kept[i]->key);
-      conflict_free(kept[i]);
-    }
-  conflict_set_free(t->state.conflicts);
-  t->state.conflicts = set;
-  advance(t, set, now);
-  alert_cycle_end(t->alert);
-  t->state.last_success = now;
-  if(t->delta) {
-    /* The new links go with the inventory they lead on from, in memory
-     * and in the one atomically written state file. */
-    inventory_take_links(t->inv, t->state.delta_link);
-    if(inventory_all_full(t->inv))
-      t->state.delta_full_sync = now;
-  }
-  if(t->stats.failures)
-    log_info("tenant %s: polling works again after %u failed cycle%s", t->name,
-             t->stats.failures, t->stats.failures == 1 ? "" : "s");
-  t->stats.failures = 0;
-  health_ok(&t->health, now);
-  health_certificate(&t->health, t->cert_path, token_not_after(t->tok), now);
-  t->stats.cycles_ok++;
-  t->stats.last_success = now;
-  /* Failure is logged by the store; the next cycle saves again. */
-  store_save(t->state_dir, t->name, &t->state, now);
-  apply_cycle(t->apply);
-  uv_update_time(t->loop);
-  log_info("tenant %s: %zu conflict%s (%zu new, %zu cleared) in %.2f s%s%s%s",
-           t->name, conflict_set_count(set),
-           conflict_set_count(set) == 1 ? "" : "s", ds.detected, ds.cleared,
-           (double)(uv_now(t->loop) - t->cycle_start) / 1000.0,
-           t->delta ? " (" : "", inventory_rounds(t->inv), t->delta ? ")" : "");
-  schedule(t);
-  if(t->changed)
-    t->changed(t->changed_arg);
-  idle(t);
+/* start_cycle() starts the inventory of a cycle (the schedule's cycle
+ * start function). */
+static int start_cycle(void *arg)
+{
+  struct tenant *t = arg;
+  struct inventory_delta d;
+  size_t i;
+  int rc;
+
+  t->cycle_start = uv_now(t->loop);
+  t->cycle_now = time(NULL);
+  memset(&d, 0, sizeof(d));
+  d.believed = t->state.conflicts;
+  for(i = 0; i < INVENTORY_NCOLL; i++)
+    d.link[i] = t->state.delta_link[i];
+  /* The periodic full round catches what delta may not track
+   * (docs/graph-facts.md#does-delta-track-provisioning-errors); a
+   * clock set back makes it due rather than postponing it. */
+  d.full = t->full_resync &&
+           (t->cycle_now - t->state.delta_full_sync >= (time_t)t->full_resync ||
+            t->cycle_now < t->state.delta_full_sync);
+  rc = inventory_run(t->inv, t->cycle_now, t->delta ? &d : NULL, on_cycle_done,
+                     t);
+  if(rc)
+    log_warnx("tenant %s: cannot start a cycle: %s", t->name, strerror(-rc));
+  return rc;
 }
 
-/* on_fetch_done() gets the objects of the conflicts gone from the new
- * inventory t->pending: each is released or cleared (an alert; it stays
- * in the old inventory, which is dropped), or, when its object could not
- * be read, kept believed. */
-static void on_fetch_done(int result, const struct holder_object *res, size_t n,
+/* on_cycle_done() gets the inventory: a failed cycle changes nothing and
+ * is retried sooner; a complete one is paired. */
+static void on_cycle_done(int result, struct conflict_set *set,
+                          const char *what, const struct graph_error *err,
                           void *arg)
 {
   struct tenant *t = arg;
-  struct conflict_set *set = t->pending;
-  struct conflict **kept = NULL;
-  size_t i, nkept = 0;
-
-  t->pending = NULL;
-  if(t->closing || result == -ECANCELED) {
-    conflict_set_free(set);
-    return;
-  }
-  if(n)
-    kept = calloc(n, sizeof(*kept));
-  for(i = 0; i < n; i++) {
-    struct conflict *c = conflict_set_find(t->state.conflicts, res[i].key);
-    struct alert_sweep sw;
-    enum sweep_change ch;
-
-    if(!c)
-      continue;
-    if(res[i].outcome == HOLDER_FETCH_FAILED) {
-      if(kept)
-        kept[nkept++] = conflict_set_remove(t->state.conflicts, c->key);
-      continue;
-    }
-    ch = sweep_gone(
-        res[i].outcome == HOLDER_FOUND &&
-        sweep_carries(c, res[i].upn, res[i].proxies, res[i].nproxies));
-    memset(&sw, 0, sizeof(sw));
-    if(ch == SWEEP_RELEASED) {
-      sw.released_at = t->cycle_now;
-      sw.time_to_release = sweep_time_to_release(c, t->cycle_now);
-      log_info("tenant %s: %s: %s -> released after %ld s", t->name, c->key,
-               conflict_state_name(c->state), sw.time_to_release);
-    }
-    alert_conflict(t,
-                   ch == SWEEP_RELEASED ? ALERT_CONFLICT_RELEASED
-                                        : ALERT_CONFLICT_CLEARED,
-                   c, ch == SWEEP_RELEASED ? &sw : NULL);
-  }
-  if(n && !kept)
-    log_errx("tenant %s: out of memory; gone conflicts not kept", t->name);
-  commit(t, set, kept, nkept);
-  free(kept);
-}
-
-/* check_gone() reads the objects of the conflicts believed so far that
- * are missing from set, then commits set; when that cannot start, they
- * are kept believed and checked again next cycle. */
-static void check_gone(struct tenant *t, struct conflict_set *set)
-{
-  struct conflict **gone = NULL;
-  struct conflict_iter it;
-  struct conflict *c;
-  size_t n = 0, i;
-  int rc = 0;
-
-  if(t->state.conflicts && conflict_set_count(t->state.conflicts)) {
-    gone = calloc(conflict_set_count(t->state.conflicts), sizeof(*gone));
-    if(!gone)
-      rc = -ENOMEM;
-    conflict_iter_init(&it, t->state.conflicts);
-    while(gone && (c = conflict_iter_next(&it)))
-      if(!conflict_set_find(set, c->key))
-        gone[n++] = c;
-  }
-  if(!rc && n) {
-    t->pending = set;
-    rc = holder_fetch(t->holder, (const struct conflict *const *)gone, n,
-                      on_fetch_done, t);
-    if(!rc) {
-      free(gone);
-      return;
-    }
-    t->pending = NULL;
-    log_warnx("tenant %s: cannot check the objects of %zu conflict%s gone "
-              "from the inventory: %s; kept until the next cycle",
-              t->name, n, n == 1 ? "" : "s", strerror(-rc));
-  }
-  /* Each is taken out of the old inventory into the new one. */
-  for(i = 0; rc && i < n; i++)
-    gone[i] = conflict_set_remove(t->state.conflicts, gone[i]->key);
-  commit(t, set, gone, rc ? n : 0);
-  free(gone);
-}
-
-static void on_lookup_done(int result, const struct holder_result *res,
-                           size_t n, void *arg)
-{
-  struct tenant *t = arg;
-  struct conflict_set *set = t->pending;
   time_t now = time(NULL);
-  size_t i;
 
-  t->pending = NULL;
   if(t->closing || result == -ECANCELED) {
     conflict_set_free(set);
     return;
   }
-  /* A failed lookup only records its error: the pairing carried over
-   * from the last complete lookup stays as it was. */
-  for(i = 0; i < n; i++) {
-    struct conflict *c = conflict_set_find(set, res[i].key);
-
-    if(c && holder_apply(c, &res[i], now))
-      log_warnx("tenant %s: out of memory recording the holders of %s", t->name,
-                res[i].key);
+  if(result) {
+    t->stats.last_result = result;
+    t->stats.failures++;
+    t->stats.cycles_failed++;
+    t->stats.last_failure = now;
+    log_warnx("tenant %s: cycle failed on %s: %s%s%s (HTTP %ld, request-id "
+              "%s, client-request-id %s); conflicts unchanged",
+              t->name, what ? what : "?", err && err->code[0] ? err->code : "",
+              err && err->message[0] ? ": " : "",
+              err && err->message[0] ? err->message : strerror(-result),
+              err ? err->status : 0L,
+              err && err->request_id[0] ? err->request_id : "-",
+              err && err->client_request_id[0] ? err->client_request_id : "-");
+    selfalert_failed(&t->self, result, what, err, now);
+    if(t->changed)
+      t->changed(t->changed_arg);
+    schedule_cycle_done(t->sched, t->stats.failures);
+    return;
   }
-  check_gone(t, set);
+  pair(t, set);
 }
 
 /* pair() carries the pairing of every conflict over from the inventory
@@ -492,55 +310,223 @@ static void pair(struct tenant *t, struct conflict_set *set)
   check_gone(t, set);
 }
 
-static void on_cycle_done(int result, struct conflict_set *set,
-                          const char *what, const struct graph_error *err,
-                          void *arg)
+/* on_lookup_done() records the holders looked up for the new inventory
+ * t->pending, then checks the conflicts gone from it. */
+static void on_lookup_done(int result, const struct holder_result *res,
+                           size_t n, void *arg)
 {
   struct tenant *t = arg;
+  struct conflict_set *set = t->pending;
   time_t now = time(NULL);
+  size_t i;
 
+  t->pending = NULL;
   if(t->closing || result == -ECANCELED) {
     conflict_set_free(set);
     return;
   }
-  if(result) {
-    t->stats.failures++;
-    t->stats.cycles_failed++;
-    t->stats.last_failure = now;
-    log_warnx("tenant %s: cycle failed on %s: %s%s%s (HTTP %ld, request-id "
-              "%s, client-request-id %s); conflicts unchanged",
-              t->name, what ? what : "?", err && err->code[0] ? err->code : "",
-              err && err->message[0] ? ": " : "",
-              err && err->message[0] ? err->message : strerror(-result),
-              err ? err->status : 0L,
-              err && err->request_id[0] ? err->request_id : "-",
-              err && err->client_request_id[0] ? err->client_request_id : "-");
-    health_failed(&t->health, result, what, err, now);
-    schedule(t);
-    if(t->changed)
-      t->changed(t->changed_arg);
-    idle(t);
+  /* A failed lookup only records its error: the pairing carried over
+   * from the last complete lookup stays as it was. */
+  for(i = 0; i < n; i++) {
+    struct conflict *c = conflict_set_find(set, res[i].key);
+
+    if(c && holder_apply(c, &res[i], now))
+      log_warnx("tenant %s: out of memory recording the holders of %s", t->name,
+                res[i].key);
+  }
+  check_gone(t, set);
+}
+
+/* check_gone() reads the objects of the conflicts believed so far that
+ * are missing from set, then commits set; when that cannot start, they
+ * are kept believed and checked again next cycle. */
+static void check_gone(struct tenant *t, struct conflict_set *set)
+{
+  struct conflict **gone = NULL;
+  struct conflict_iter it;
+  struct conflict *c;
+  size_t n = 0, i;
+  int rc = 0;
+
+  if(t->state.conflicts && conflict_set_count(t->state.conflicts)) {
+    gone = calloc(conflict_set_count(t->state.conflicts), sizeof(*gone));
+    if(!gone)
+      rc = -ENOMEM;
+    conflict_iter_init(&it, t->state.conflicts);
+    while(gone && (c = conflict_iter_next(&it)))
+      if(!conflict_set_find(set, c->key))
+        gone[n++] = c;
+  }
+  if(!rc && n) {
+    t->pending = set;
+    rc = holder_fetch(t->holder, (const struct conflict *const *)gone, n,
+                      on_fetch_done, t);
+    if(!rc) {
+      free(gone);
+      return;
+    }
+    t->pending = NULL;
+    log_warnx("tenant %s: cannot check the objects of %zu conflict%s gone "
+              "from the inventory: %s; kept until the next cycle",
+              t->name, n, n == 1 ? "" : "s", strerror(-rc));
+  }
+  /* Each is taken out of the old inventory into the new one. */
+  for(i = 0; rc && i < n; i++)
+    gone[i] = conflict_set_remove(t->state.conflicts, gone[i]->key);
+  commit(t, set, gone, rc ? n : 0);
+  free(gone);
+}
+
+/* on_fetch_done() gets the objects of the conflicts gone from the new
+ * inventory t->pending: each is released or cleared (an alert; it stays
+ * in the old inventory, which is dropped), or, when its object could not
+ * be read, kept believed. */
+static void on_fetch_done(int result, const struct holder_object *res, size_t n,
+                          void *arg)
+{
+  struct tenant *t = arg;
+  struct conflict_set *set = t->pending;
+  struct conflict **kept = NULL;
+  size_t i, nkept = 0;
+
+  t->pending = NULL;
+  if(t->closing || result == -ECANCELED) {
+    conflict_set_free(set);
     return;
   }
-  pair(t, set);
+  if(n)
+    kept = calloc(n, sizeof(*kept));
+  for(i = 0; i < n; i++) {
+    struct conflict *c = conflict_set_find(t->state.conflicts, res[i].key);
+    struct alert_sweep sw;
+    enum sweep_change ch;
+
+    if(!c)
+      continue;
+    if(res[i].outcome == HOLDER_FETCH_FAILED) {
+      if(kept)
+        kept[nkept++] = conflict_set_remove(t->state.conflicts, c->key);
+      continue;
+    }
+    ch = sweep_gone(
+        res[i].outcome == HOLDER_FOUND &&
+        sweep_carries(c, res[i].upn, res[i].proxies, res[i].nproxies));
+    memset(&sw, 0, sizeof(sw));
+    if(ch == SWEEP_RELEASED) {
+      sw.released_at = t->cycle_now;
+      sw.time_to_release = sweep_time_to_release(c, t->cycle_now);
+      log_info("tenant %s: %s: %s -> released after %ld s", t->name, c->key,
+               conflict_state_name(c->state), sw.time_to_release);
+    }
+    alert_conflict(t,
+                   ch == SWEEP_RELEASED ? ALERT_CONFLICT_RELEASED
+                                        : ALERT_CONFLICT_CLEARED,
+                   c, ch == SWEEP_RELEASED ? &sw : NULL);
+  }
+  if(n && !kept)
+    log_errx("tenant %s: out of memory; gone conflicts not kept", t->name);
+  commit(t, set, kept, nkept);
+  free(kept);
 }
 
-/* ===== The sweep ===== */
-
-/* schedule_sweep() arms the sweep timer for the next aligned time. */
-static void schedule_sweep(struct tenant *t)
+/* commit() makes the complete, paired inventory set the one believed:
+ * classes, diff, the sweep's steps and the state file, then the alerts
+ * of all that, the apply pass and the next cycle.
+ * The n conflicts at kept (taken from the inventory believed so far,
+ * whose objects could not be checked) join set, still believed. */
+static void commit(struct tenant *t, struct conflict_set *set,
+                   struct conflict **kept, size_t n)
 {
-  struct timespec ts;
-  uint64_t now_ms;
+  const struct conflict_diff_cb cb = {on_detected, NULL, t};
+  struct conflict_diff_stats ds;
+  time_t now = time(NULL);
+  size_t i;
 
-  clock_gettime(CLOCK_REALTIME, &ts);
-  now_ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-  uv_timer_start(
-      &t->sweep_timer, on_sweep_timer,
-      sweep_next_delay_ms(now_ms, t->sweep.period, random_below(UINT32_MAX)),
-      0);
+  classify_all(t, set, now);
+  /* Logged there; a failure only delays the suggestion to the next cycle. */
+  suggest_update(t->suggest_path, set, &t->copts, t->anchor_length, now);
+  memset(&ds, 0, sizeof(ds));
+  conflict_set_diff(t->state.conflicts, set, &cb, &ds);
+  for(i = 0; i < n; i++)
+    if(conflict_set_add(set, kept[i])) {
+      log_errx("tenant %s: out of memory keeping %s", t->name, kept[i]->key);
+      conflict_free(kept[i]);
+    }
+  conflict_set_free(t->state.conflicts);
+  t->state.conflicts = set;
+  advance(t, set, now);
+  t->state.last_success = now;
+  if(t->delta) {
+    /* The new links go with the inventory they lead on from, in memory
+     * and in the one atomically written state file. */
+    inventory_take_links(t->inv, t->state.delta_link);
+    if(inventory_all_full(t->inv))
+      t->state.delta_full_sync = now;
+  }
+  if(t->stats.failures)
+    log_info("tenant %s: polling works again after %u failed cycle%s", t->name,
+             t->stats.failures, t->stats.failures == 1 ? "" : "s");
+  t->stats.failures = 0;
+  t->stats.last_result = 0;
+  selfalert_ok(&t->self, now);
+  selfalert_certificate(&t->self, t->cert_path, token_not_after(t->tok), now);
+  t->stats.cycles_ok++;
+  t->stats.last_success = now;
+  /* Failure is logged by the store; the next cycle saves again.  The
+   * alerts go out either way: one repeated after a restart beats one
+   * lost. */
+  store_save(t->state_dir, t->name, &t->state, now);
+  /* Flood control counts the alerts of this cycle (alert.h). */
+  alert_cycle_begin(t->outbox.alert, t->name);
+  outbox_flush(&t->outbox);
+  alert_cycle_end(t->outbox.alert);
+  apply_cycle(t->apply);
+  uv_update_time(t->loop);
+  log_info("tenant %s: %zu conflict%s (%zu new, %zu cleared) in %.2f s%s%s%s",
+           t->name, conflict_set_count(set),
+           conflict_set_count(set) == 1 ? "" : "s", ds.detected, ds.cleared,
+           (double)(uv_now(t->loop) - t->cycle_start) / 1000.0,
+           t->delta ? " (" : "", inventory_rounds(t->inv), t->delta ? ")" : "");
+  if(t->changed)
+    t->changed(t->changed_arg);
+  schedule_cycle_done(t->sched, t->stats.failures);
 }
 
+/* ===== A sweep ===== */
+
+/* start_sweep() looks up the holders of every conflict believed now (the
+ * schedule's sweep start function). */
+static int start_sweep(void *arg)
+{
+  struct tenant *t = arg;
+  const struct conflict **all;
+  struct conflict_iter it;
+  struct conflict *c;
+  size_t n = 0;
+  int rc;
+
+  if(!t->state.conflicts || !conflict_set_count(t->state.conflicts)) {
+    log_debug("tenant %s: sweep: no conflicts", t->name);
+    return -ENOENT;
+  }
+  all = calloc(conflict_set_count(t->state.conflicts), sizeof(*all));
+  if(!all) {
+    log_warnx("tenant %s: sweep: out of memory; next sweep retries", t->name);
+    return -ENOMEM;
+  }
+  conflict_iter_init(&it, t->state.conflicts);
+  while((c = conflict_iter_next(&it)))
+    all[n++] = c;
+  rc = holder_lookup(t->holder, all, n, on_sweep_done, t);
+  free(all);
+  if(rc)
+    log_warnx("tenant %s: cannot start the sweep: %s; next sweep retries",
+              t->name, strerror(-rc));
+  return rc;
+}
+
+/* on_sweep_done() steps the state machine with the complete results of
+ * the sweep's lookup. */
 static void on_sweep_done(int result, const struct holder_result *res, size_t n,
                           void *arg)
 {
@@ -564,60 +550,20 @@ static void on_sweep_done(int result, const struct holder_result *res, size_t n,
   classify_all(t, set, now);
   changes = advance(t, set, now);
   store_save(t->state_dir, t->name, &t->state, now);
+  outbox_flush(&t->outbox);
   log_info("tenant %s: sweep re-checked %zu conflict%s (%zu failed), %zu "
            "change%s",
            t->name, n, n == 1 ? "" : "s", failed, changes,
            changes == 1 ? "" : "s");
   if(t->changed)
     t->changed(t->changed_arg);
-  idle(t);
+  schedule_sweep_done(t->sched);
 }
 
-/* start_sweep() looks up the holders of every conflict believed now;
- * on_sweep_done() steps the state machine with the complete results. */
-static void start_sweep(struct tenant *t)
-{
-  const struct conflict **all;
-  struct conflict_iter it;
-  struct conflict *c;
-  size_t n = 0;
-  int rc;
+/* ===== Start and close ===== */
 
-  if(!t->state.conflicts || !conflict_set_count(t->state.conflicts)) {
-    log_debug("tenant %s: sweep: no conflicts", t->name);
-    return;
-  }
-  all = calloc(conflict_set_count(t->state.conflicts), sizeof(*all));
-  if(!all) {
-    log_warnx("tenant %s: sweep: out of memory; next sweep retries", t->name);
-    return;
-  }
-  conflict_iter_init(&it, t->state.conflicts);
-  while((c = conflict_iter_next(&it)))
-    all[n++] = c;
-  t->busy = true;
-  rc = holder_lookup(t->holder, all, n, on_sweep_done, t);
-  free(all);
-  if(rc) {
-    log_warnx("tenant %s: cannot start the sweep: %s; next sweep retries",
-              t->name, strerror(-rc));
-    idle(t);
-  }
-}
-
-static void on_sweep_timer(uv_timer_t *h)
-{
-  struct tenant *t = h->data;
-
-  schedule_sweep(t);
-  if(t->busy)
-    t->sweep_due = true; /* after the cycle */
-  else
-    start_sweep(t);
-}
-
-/* The five parts (apply engine, HTTP client, token, two timers) close
- * independently; the last one frees the tenant. */
+/* The parts close independently; the last one frees the tenant, after
+ * the inventory and holder, whose Graph callbacks have all run by then. */
 static void part_closed(struct tenant *t)
 {
   if(--t->open_parts)
@@ -625,7 +571,7 @@ static void part_closed(struct tenant *t)
   inventory_free(t->inv);
   holder_free(t->holder);
   conflict_set_free(t->pending);
-  apply_free(t->apply);
+  outbox_clear(&t->outbox);
   store_state_clear(&t->state);
   if(t->closed_cb)
     t->closed_cb(t->closed_arg);
@@ -641,30 +587,51 @@ static void on_part_closed(void *arg)
   part_closed(arg);
 }
 
-static void on_apply_abandoned(void *arg)
+static void close_schedule(struct tenant *t)
 {
-  apply_free(arg);
+  schedule_close(t->sched, on_part_closed, t);
 }
 
-static void on_timer_closed(uv_handle_t *h)
+static void close_apply(struct tenant *t)
 {
-  part_closed(h->data);
+  apply_close(t->apply, on_part_closed, t);
 }
+
+static void close_graph(struct tenant *t)
+{
+  graph_close(t->g, on_part_closed, t);
+}
+
+static void close_token(struct tenant *t)
+{
+  token_close(t->tok, on_part_closed, t);
+}
+
+static void close_http(struct tenant *t)
+{
+  http_client_close(t->hc, on_part_closed, t);
+}
+
+/* A tenant's parts, closed in this order: the schedule (no cycle or sweep
+ * starts), the apply engine before graph (whose cancelled callbacks then
+ * drop its pass), graph before the token and the HTTP client it uses.
+ * Each calls part_closed() once. */
+static void (*const parts[])(struct tenant *t) = {
+    close_schedule, close_apply, close_graph, close_token, close_http,
+};
 
 void tenant_close(struct tenant *t, void (*closed_cb)(void *arg), void *arg)
 {
+  size_t i;
+
   t->closing = true;
   t->closed_cb = closed_cb;
   t->closed_arg = arg;
-  t->open_parts = 5;
-  uv_timer_stop(&t->timer);
-  uv_timer_stop(&t->sweep_timer);
-  apply_close(t->apply, on_part_closed, t);
-  graph_close(t->g);
-  token_close(t->tok, on_part_closed, t);
-  http_client_close(t->hc, on_part_closed, t);
-  uv_close((uv_handle_t *)&t->timer, on_timer_closed);
-  uv_close((uv_handle_t *)&t->sweep_timer, on_timer_closed);
+  /* Every part is counted before any close starts: a part with nothing
+   * left to close may call back before its close function returns. */
+  t->open_parts = sizeof(parts) / sizeof(parts[0]);
+  for(i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
+    parts[i](t);
 }
 
 static enum inventory_mode inventory_mode(int cfg_mode)
@@ -699,6 +666,7 @@ int tenant_start(uv_loop_t *loop, const struct cfg *cfg,
                  struct tenant **out)
 {
   struct http_client_opts ho;
+  struct schedule_opts so;
   struct graph_opts go;
   struct tenant *t;
   int rc;
@@ -709,15 +677,14 @@ int tenant_start(uv_loop_t *loop, const struct cfg *cfg,
   t->loop = loop;
   t->name = strdup(tc->name);
   t->state_dir = strdup(state_dir);
-  t->suggest_path = suggest_path(state_dir, tc->name);
+  t->suggest_path = tfiles_path(state_dir, tc->name, TFILES_SUGGESTIONS);
   if(!t->name || !t->state_dir || !t->suggest_path) {
     rc = -ENOMEM;
     goto fail;
   }
-  t->interval = tc->poll_interval ? tc->poll_interval : cfg->poll_interval;
-  t->alert = alert;
-  health_init(&t->health, t->name, alert, cfg->failing_cycles,
-              cfg->failing_after);
+  outbox_init(&t->outbox, alert, t->name, &t->copts);
+  selfalert_init(&t->self, t->name, alert, cfg->failing_cycles,
+                 cfg->failing_after);
   if(tc->certificate_file && !(t->cert_path = strdup(tc->certificate_file))) {
     rc = -ENOMEM;
     goto fail;
@@ -761,8 +728,8 @@ int tenant_start(uv_loop_t *loop, const struct cfg *cfg,
   rc = token_new(loop, t->hc, tc, &t->tok);
   if(rc)
     goto fail_http; /* logged by token_new with the path */
-  health_certificate(&t->health, t->cert_path, token_not_after(t->tok),
-                     time(NULL));
+  selfalert_certificate(&t->self, t->cert_path, token_not_after(t->tok),
+                        time(NULL));
   memset(&go, 0, sizeof(go));
   go.tenant = t->name;
   go.graph_url = tc->graph_url;
@@ -786,35 +753,32 @@ int tenant_start(uv_loop_t *loop, const struct cfg *cfg,
   rc = apply_new(loop, t->g, alert, tc, state_dir, &t->apply);
   if(rc)
     goto fail_inv; /* logged by apply_new */
-  /* uv_timer_init() only fills the handle in and cannot fail (libuv
-   * returns 0), so no half-initialised pair needs closing here. */
-  rc = uv_timer_init(loop, &t->timer);
-  if(!rc)
-    rc = uv_timer_init(loop, &t->sweep_timer);
+  memset(&so, 0, sizeof(so));
+  so.interval = tc->poll_interval ? tc->poll_interval : cfg->poll_interval;
+  so.sweep_period = t->sweep.period;
+  so.cycle = start_cycle;
+  so.sweep = start_sweep;
+  so.arg = t;
+  rc = schedule_new(loop, &so, &t->sched);
   if(rc)
     goto fail_apply;
-  t->timer.data = t;
-  t->sweep_timer.data = t;
-  /* The first cycle soon, spread over a few seconds across tenants. */
-  uv_timer_start(&t->timer, on_timer, 100 + random_below(2000), 0);
-  schedule_sweep(t);
   log_info("tenant %s: polling %s every %u s; release sweep every %lu s "
            "(grace %lu s)",
-           t->name, tc->graph_url, t->interval, t->sweep.period,
+           t->name, tc->graph_url, so.interval, t->sweep.period,
            t->sweep.grace);
   *out = t;
   return 0;
 
 fail_apply:
   /* No Graph request was made yet: freed once its timer is closed. */
-  apply_close(t->apply, on_apply_abandoned, t->apply);
+  apply_close(t->apply, NULL, NULL);
 fail_inv:
   holder_free(t->holder);
   t->holder = NULL;
   inventory_free(t->inv);
   t->inv = NULL;
 fail_graph:
-  graph_close(t->g);
+  graph_close(t->g, NULL, NULL);
 fail_token:
   token_close(t->tok, NULL, NULL);
 fail_http:

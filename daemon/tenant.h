@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT
  *
  * tenant: everything the daemon runs for one [tenant NAME] section: its
- * HTTP client, token source, Graph client, inventory and poll timer, and
+ * HTTP client, token source, Graph client, inventory and schedule, and
  * the conflict inventory it believes in (loaded from and saved to the
  * state directory).  Cycles never overlap, and each tenant has its own
  * timer and connections, so a slow tenant delays no other.
@@ -25,6 +25,7 @@ struct tenant_stats {
   time_t last_success; /* end of the last complete cycle; 0 = never */
   time_t last_failure; /* end of the last failed cycle; 0 = never */
   unsigned failures;   /* consecutive failed cycles */
+  int last_result;     /* of the last cycle: 0, or a negative errno code */
   unsigned long cycles_ok, cycles_failed;
 };
 

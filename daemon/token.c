@@ -19,9 +19,11 @@
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
 
+#include "jsonx.h"
 #include "jwt.h"
 #include "log.h"
 #include "secret.h"
+#include "timex.h"
 
 /* A caller waiting for a token. */
 struct waiter {
@@ -210,25 +212,16 @@ static void parse_error(const cJSON *root, struct token_error *err)
 {
   const cJSON *codes = cJSON_GetObjectItemCaseSensitive(root, "error_codes");
   const cJSON *code0 = cJSON_GetArrayItem(codes, 0);
-  const char *desc = cJSON_GetStringValue(
-      cJSON_GetObjectItemCaseSensitive(root, "error_description"));
+  const char *desc = jsonx_str(root, "error_description");
+  long long code;
 
-  copy_clean(
-      err->error, sizeof(err->error),
-      cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(root, "error")),
-      true);
-  copy_clean(
-      err->trace_id, sizeof(err->trace_id),
-      cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(root, "trace_id")),
-      true);
-  copy_clean(err->correlation_id, sizeof(err->correlation_id),
-             cJSON_GetStringValue(
-                 cJSON_GetObjectItemCaseSensitive(root, "correlation_id")),
+  copy_clean(err->error, sizeof(err->error), jsonx_str(root, "error"), true);
+  copy_clean(err->trace_id, sizeof(err->trace_id), jsonx_str(root, "trace_id"),
              true);
-  if(cJSON_IsNumber(code0) && code0->valuedouble >= 0 &&
-     code0->valuedouble < 1e12)
-    snprintf(err->aadsts, sizeof(err->aadsts), "AADSTS%lld",
-             (long long)code0->valuedouble);
+  copy_clean(err->correlation_id, sizeof(err->correlation_id),
+             jsonx_str(root, "correlation_id"), true);
+  if(cJSON_IsNumber(code0) && !jsonx_int_value(code0, 0, 999999999999LL, &code))
+    snprintf(err->aadsts, sizeof(err->aadsts), "AADSTS%lld", code);
   if(!desc)
     return;
   /* "AADSTS7000215: Invalid client secret provided. ...\r\nTrace ID: ..."
@@ -297,8 +290,7 @@ int token_parse_response(long status, const char *body, size_t len,
     return rc;
   }
   tok = cJSON_GetObjectItemCaseSensitive(root, "access_token");
-  type = cJSON_GetStringValue(
-      cJSON_GetObjectItemCaseSensitive(root, "token_type"));
+  type = jsonx_str(root, "token_type");
   exp = parse_expires(cJSON_GetObjectItemCaseSensitive(root, "expires_in"));
   if(!root)
     snprintf(err->description, sizeof(err->description),
@@ -435,7 +427,9 @@ static void on_http_done(const struct http_response *resp, void *arg)
   }
   if(resp->result) {
     memset(&e, 0, sizeof(e));
-    rc = resp->result == -ECANCELED ? -ECANCELED : -EAGAIN;
+    rc = resp->result;
+    if(rc != -ECANCELED && rc != -EMFILE && rc != -ENFILE)
+      rc = -EAGAIN;
     copy_clean(e.description, sizeof(e.description), resp->error, true);
     if(rc == -ECANCELED)
       log_debug("token: tenant %s: token request cancelled", tk->tenant);
@@ -560,22 +554,18 @@ static int load_credential(struct token *tk, const struct cfg_tenant *t)
   }
   jwt_signer_validity(tk->signer, &nb, &na);
   if(na && now > na) {
-    struct tm tm;
-    char when[32];
+    char when[TIMEX_ISO_LEN];
 
-    gmtime_r(&na, &tm);
-    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    timex_format_iso(na, when, sizeof(when));
     log_warnx("token: tenant %s: certificate %s expired at %s (notAfter); "
               "the token service will refuse it: renew it and upload the "
               "new one to the app registration",
               tk->tenant, t->certificate_file, when);
   }
   else if(nb && now < nb) {
-    struct tm tm;
-    char when[32];
+    char when[TIMEX_ISO_LEN];
 
-    gmtime_r(&nb, &tm);
-    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    timex_format_iso(nb, when, sizeof(when));
     log_warnx("token: tenant %s: certificate %s is not valid before %s "
               "(notBefore); check the clock",
               tk->tenant, t->certificate_file, when);

@@ -38,6 +38,7 @@ struct token_error {
  *            other 4xx): a configuration problem
  *   -EAGAIN  transient (temporarily_unavailable, 429, 5xx, transport
  *            error, unusable reply); retry with backoff
+ *   -EMFILE, -ENFILE  out of file descriptors (http.h): retry later
  *   -ECANCELED  the token source or its HTTP client was closed
  *   -ENOMEM, -EIO  local failures (out of memory, signing failed)
  * err is non-NULL when the service sent an error body or a status.  bearer

@@ -6,13 +6,14 @@
  */
 #include <check.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
+
+#include <cjson/cJSON.h>
 
 #include "alert.h"
 #include "testutil.h"
@@ -344,61 +345,154 @@ START_TEST(test_missing_dir_queues)
 }
 END_TEST
 
-/* Without a journald socket the journal sink really delivers to the
- * syslog socket: a datagram per alert, with the syslog(3) header and the
- * alert as JSON. */
-START_TEST(test_syslog_fallback)
+/* emit_three() sends three alerts through a journal sink on a loop of
+ * its own and runs it until they are delivered (in tu_logger_capture()'s
+ * child, so no ck_assert): returns 0, or the step that failed. */
+static int emit_three(void *arg)
 {
   struct cfg_sink sk = {0};
   struct alert_opts opts = {0};
-  struct sockaddr_un sa = {.sun_family = AF_UNIX};
-  struct alert *a;
   struct alert_event ev;
-  char buf[65536];
-  int fd, i;
+  struct alert *a;
+  uv_loop_t l;
 
-  if(access("/run/systemd/journal/socket", F_OK) == 0)
-    return; /* journald is here and takes them */
-  snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/log", dir);
-  fd = socket(AF_UNIX, SOCK_DGRAM, 0);
-  ck_assert_int_ge(fd, 0);
-  ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+  (void)arg;
   sk.name = "journal";
   sk.type = CFG_SINK_JOURNAL;
   sk.min_severity = LOG_DEBUG;
-  sk.socket = sa.sun_path;
   sk.facility = 19; /* local3 */
+  sk.spool_max = 1 << 20;
   opts.sinks = &sk;
-  ck_assert_int_eq(open_alert(&opts, &a), 0);
+  opts.spool_dir = dir;
+  if(uv_loop_init(&l) || alert_open(&l, &opts, &a))
+    return 1;
   alert_event_init(&ev, ALERT_CONFLICT_DETECTED, "contoso", upn_c);
-  ck_assert_int_eq(alert_emit(a, &ev), 0);
+  if(alert_emit(a, &ev))
+    return 2;
   alert_event_init(&ev, ALERT_CONFLICT_CLEARED, "contoso", proxy_c);
-  ck_assert_int_eq(alert_emit(a, &ev), 0);
+  if(alert_emit(a, &ev))
+    return 3;
   alert_event_init(&ev, ALERT_TENANT_FAILING, "contoso", NULL);
-  ck_assert_int_eq(alert_emit(a, &ev), 0);
-  run_until_delivered(a);
-  for(i = 0; i < 3; i++) {
-    static const char *const events[] = {"conflict.detected",
-                                         "conflict.cleared", "tenant.failing"};
-    static const int prio[] = {19 * 8 + 4, 19 * 8 + 5, 19 * 8 + 3};
-    ssize_t n = recv(fd, buf, sizeof(buf) - 1, MSG_DONTWAIT);
-    char head[16], *json;
+  if(alert_emit(a, &ev))
+    return 4;
+  while(alert_pending_count(a))
+    uv_run(&l, UV_RUN_ONCE);
+  alert_close(a, NULL, NULL);
+  uv_run(&l, UV_RUN_DEFAULT);
+  return uv_loop_close(&l) ? 5 : 0;
+}
+
+/* Without journald the journal sink really delivers to the system
+ * logger's /dev/log: a datagram per alert, with the syslog(3) header and
+ * the alert as JSON. */
+START_TEST(test_syslog_fallback)
+{
+  static const char *const events[] = {"conflict.detected", "conflict.cleared",
+                                       "tenant.failing"};
+  static const int prio[] = {19 * 8 + 4, 19 * 8 + 5, 19 * 8 + 3};
+  struct tu_datagram *m;
+  int n, i;
+
+  n = tu_logger_capture(false, emit_three, NULL, &m);
+  ck_assert_int_eq(n, 3);
+  for(i = 0; i < n; i++) {
+    char head[16];
+    const char *json;
     cJSON *o;
 
-    ck_assert_int_gt(n, 0);
-    buf[n] = '\0';
+    ck_assert(!m[i].journal);
     snprintf(head, sizeof(head), "<%d>", prio[i]);
-    ck_assert_msg(!strncmp(buf, head, strlen(head)), "header: %s", buf);
-    ck_assert_ptr_nonnull(strstr(buf, " quarantined["));
-    json = strstr(buf, "]: ");
+    ck_assert_msg(!strncmp(m[i].data, head, strlen(head)), "header: %s",
+                  m[i].data);
+    ck_assert_ptr_nonnull(strstr(m[i].data, " quarantined["));
+    json = strstr(m[i].data, "]: ");
     ck_assert_ptr_nonnull(json);
     o = cJSON_Parse(json + 3);
     ck_assert_ptr_nonnull(o);
     ck_assert_str_eq(str(o, "event"), events[i]);
+    ck_assert_str_eq(str(o, "tenant"), "contoso");
     cJSON_Delete(o);
   }
-  close_alert(a);
-  close(fd);
+  tu_datagrams_free(m, n);
+}
+END_TEST
+
+/* jfield() finds key in a datagram of journald's native protocol and
+ * copies its value into out: "KEY=value\n", or, for a value that holds a
+ * newline, "KEY\n" + 64-bit little-endian length + value + "\n".
+ * Returns out, or NULL when the key is absent. */
+static const char *jfield(const struct tu_datagram *d, const char *key,
+                          char *out, size_t len)
+{
+  const char *p = d->data, *end = d->data + d->len;
+
+  while(p < end) {
+    const char *k = p, *val;
+    const char *nl = memchr(p, '\n', (size_t)(end - p));
+    const char *eq = memchr(p, '=', (size_t)(end - p));
+    size_t klen, vlen;
+
+    ck_assert_ptr_nonnull(nl);
+    if(eq && eq < nl) {
+      klen = (size_t)(eq - k);
+      val = eq + 1;
+      vlen = (size_t)(nl - val);
+    }
+    else {
+      uint64_t n = 0;
+      int i;
+
+      klen = (size_t)(nl - k);
+      ck_assert_int_ge(end - nl, 9);
+      for(i = 8; i >= 1; i--)
+        n = n << 8 | (unsigned char)nl[i];
+      val = nl + 9;
+      vlen = (size_t)n;
+      ck_assert(val + vlen < end && val[vlen] == '\n');
+    }
+    p = val + vlen + 1;
+    if(klen == strlen(key) && !strncmp(k, key, klen)) {
+      snprintf(out, len, "%.*s", (int)vlen, val);
+      return out;
+    }
+  }
+  return NULL;
+}
+
+/* With journald: entries with native fields, nothing to /dev/log. */
+START_TEST(test_journal_fields)
+{
+#ifdef HAVE_LIBSYSTEMD
+  struct tu_datagram *m;
+  char v[1024];
+  int n, i;
+
+  n = tu_logger_capture(true, emit_three, NULL, &m);
+  ck_assert_int_eq(n, 3);
+  for(i = 0; i < n; i++)
+    ck_assert(m[i].journal);
+  ck_assert_str_eq(jfield(&m[0], "MESSAGE_ID", v, sizeof(v)),
+                   "c0a3882bb77148cbabf99b280e2e3c90");
+  ck_assert_str_eq(jfield(&m[0], "PRIORITY", v, sizeof(v)), "4");
+  ck_assert_str_eq(jfield(&m[0], "SYSLOG_IDENTIFIER", v, sizeof(v)),
+                   "quarantined");
+  ck_assert_str_eq(jfield(&m[0], "QD_EVENT", v, sizeof(v)),
+                   "conflict.detected");
+  ck_assert_str_eq(jfield(&m[0], "QD_TENANT", v, sizeof(v)), "contoso");
+  ck_assert_str_eq(jfield(&m[0], "QD_OBJECT_ID", v, sizeof(v)), "u1");
+  ck_assert_str_eq(jfield(&m[0], "QD_OBJECT_TYPE", v, sizeof(v)), "user");
+  ck_assert_str_eq(jfield(&m[0], "QD_PROPERTY", v, sizeof(v)), "upn");
+  ck_assert_str_eq(jfield(&m[0], "QD_VALUE", v, sizeof(v)), "john@contoso.com");
+  ck_assert_str_eq(jfield(&m[0], "QD_DISPLAY_NAME", v, sizeof(v)),
+                   "John Smith");
+  ck_assert_str_eq(jfield(&m[0], "QD_STATE", v, sizeof(v)), "active");
+  ck_assert_ptr_nonnull(strstr(jfield(&m[0], "MESSAGE", v, sizeof(v)),
+                               "UPN conflict quarantined on user John Smith"));
+  ck_assert_ptr_null(jfield(&m[0], "QD_FREED_AT", v, sizeof(v)));
+  ck_assert_str_eq(jfield(&m[2], "MESSAGE_ID", v, sizeof(v)),
+                   alert_message_id(ALERT_TENANT_FAILING));
+  tu_datagrams_free(m, n);
+#endif
 }
 END_TEST
 
@@ -581,6 +675,7 @@ Suite *alert_suite(void)
   tcase_add_test(tc, test_full_disk_queue);
   tcase_add_test(tc, test_missing_dir_queues);
   tcase_add_test(tc, test_syslog_fallback);
+  tcase_add_test(tc, test_journal_fields);
   tcase_add_test(tc, test_messages);
   tcase_add_test(tc, test_sweep_messages);
   tcase_add_test(tc, test_sweep_jsonl_fields);

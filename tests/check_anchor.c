@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT
  *
  * check_anchor: GUID <-> anchor conversions with the documented examples
- * (the .NET Guid.ToByteArray() one from the issue, the tshoot doc's
- * connector-space DN, michev.info's ConsistencyGuid), every refusal
- * reason of anchor_check(), and the CN={hex} DN form.
+ * (docs/graph-facts.md#source-anchors: the .NET Guid.ToByteArray() one,
+ * the troubleshooting page's connector-space DN, and a community
+ * ConsistencyGuid example), every refusal reason of anchor_check(), and
+ * the CN={hex} DN form.
  */
 #include <check.h>
 #include <errno.h>
@@ -15,11 +16,13 @@
 static const struct {
   const char *guid, *anchor;
 } known[] = {
-    /* .NET doc / the issue; graph-facts §8. */
+    /* https://learn.microsoft.com/dotnet/api/system.guid.tobytearray;
+     * docs/graph-facts.md#source-anchors. */
     {"35918bc9-196d-40ea-9779-889d79b753f0", "yYuRNW0Z6kCXeYidebdT8A=="},
-    /* tshoot-connect-sync-errors DN CN={7834...3D3D}. */
+    /* The connector-space DN CN={7834...3D3D};
+     * docs/graph-facts.md#source-anchors. */
     {"897485c7-81a7-42eb-97c6-37ed73077b1f", "x4V0iaeB60KXxjftcwd7Hw=="},
-    /* michev.info hard-match example. */
+    /* A community hard-match example, docs/graph-facts.md#source-anchors. */
     {"744cca2e-abf0-4df2-b1a7-ac9702956ea8", "LspMdPCr8k2xp6yXApVuqA=="},
     {"00000000-0000-0000-0000-000000000000", "AAAAAAAAAAAAAAAAAAAAAA=="},
     {"ffffffff-ffff-ffff-ffff-ffffffffffff", "/////////////////////w=="},

@@ -82,6 +82,7 @@ START_TEST(test_csv_good)
   ck_assert_uint_eq(e->line, 5);
   ck_assert_str_eq(e->file, path);
   ck_assert_int_eq(e->source, ANCHORS_CSV);
+  ck_assert_str_eq(anchors_source_name(e->source), "csv");
   e = anchors_set_get(s, 2);
   ck_assert_uint_eq(e->line, 7);
   ck_assert_str_eq(e->reference, "multi\nline");
@@ -152,6 +153,29 @@ START_TEST(test_csv_every_bad_line)
       "skipped\n"
       "E:17: quoted field not closed before the end of the file\n");
   ck_assert_uint_eq(anchors_set_count(s), 2);
+  anchors_set_free(s);
+  free(path);
+}
+END_TEST
+
+/* A day that does not exist is an error, not the next month's first. */
+START_TEST(test_csv_impossible_expiry)
+{
+  struct anchors_set *s = anchors_set_new(ANCHOR_GUID_BYTES);
+  char *path = tu_write(dir, "days.csv",
+                        "target,anchor,reference,expires\n"
+                        "alice@contoso.com," A1 ",T-1,2027-02-29\n"
+                        "bob@contoso.com," A2 ",T-2,2028-02-29\n"
+                        "carol@contoso.com," A3 ",T-3,2027-04-31T10:00:00Z\n");
+
+  ck_assert_int_eq(anchors_load_csv(s, path, NOW, collect, path), -EBADMSG);
+  ck_assert_str_eq(reports,
+                   "E:2: expires '2027-02-29' is not a date (YYYY-MM-DD) or "
+                   "an ISO 8601 date-time\n"
+                   "E:4: expires '2027-04-31T10:00:00Z' is not a date "
+                   "(YYYY-MM-DD) or an ISO 8601 date-time\n");
+  ck_assert_uint_eq(anchors_set_count(s), 1);
+  ck_assert_int_eq(anchors_set_get(s, 0)->expires, tu_utc(2028, 3, 1, 0, 0, 0));
   anchors_set_free(s);
   free(path);
 }
@@ -328,6 +352,8 @@ START_TEST(test_suggestions_round_trip)
   ck_assert_int_eq(anchors_load_suggestions(s, path, NOW, collect, path), 0);
   ck_assert_uint_eq(anchors_set_count(s), 2);
   ck_assert_int_eq(anchors_set_get(s, 0)->source, ANCHORS_SUGGESTION);
+  ck_assert_str_eq(anchors_source_name(ANCHORS_SUGGESTION), "suggestion");
+  ck_assert_str_eq(anchors_source_name(ANCHORS_CSEXPORT), "csexport");
   ck_assert_str_eq(anchors_find(s, NULL, "bob@contoso.com")->anchor, A3);
   ck_assert_uint_eq(anchors_find(s, NULL, "bob@contoso.com")->line, 4);
   ck_assert_str_eq(reports, "");
@@ -384,6 +410,7 @@ Suite *anchors_suite(void)
   tcase_add_checked_fixture(tc, setup, teardown);
   tcase_add_test(tc, test_csv_good);
   tcase_add_test(tc, test_csv_every_bad_line);
+  tcase_add_test(tc, test_csv_impossible_expiry);
   tcase_add_test(tc, test_csv_header);
   tcase_add_test(tc, test_csv_missing_and_lengths);
   tcase_add_test(tc, test_add_api);

@@ -3,8 +3,10 @@
  * check_apply: the apply engine's configuration (defaults, lists, the
  * known-anchors file as `quarantined -n` checks it), its file names, and
  * its lifecycle on a loop: off does nothing, a bad refusal memory is moved
- * aside, closing frees every handle.  The guarded writes themselves run
- * against the simulator in tests/e2e/test_apply.py.
+ * aside, closing frees every handle.  The refusal memory and the command
+ * runner have suites of their own (check_refusals, check_child); the
+ * guards and the guarded writes run against the simulator in
+ * tests/e2e/test_apply.py.
  */
 #include <check.h>
 #include <errno.h>
@@ -148,18 +150,6 @@ START_TEST(test_check_config)
 }
 END_TEST
 
-START_TEST(test_paths)
-{
-  char *p = apply_memory_path("/var/lib/quarantined", "contoso");
-
-  ck_assert_str_eq(p, "/var/lib/quarantined/contoso.apply.json");
-  free(p);
-  p = apply_kill_switch_path("/var/lib/quarantined", "contoso");
-  ck_assert_str_eq(p, "/var/lib/quarantined/contoso.stop");
-  free(p);
-}
-END_TEST
-
 static void on_closed(void *arg)
 {
   ++*(int *)arg;
@@ -185,7 +175,6 @@ START_TEST(test_lifecycle)
   ck_assert_int_eq(closed, 0);
   uv_run(&loop, UV_RUN_DEFAULT);
   ck_assert_int_eq(closed, 1);
-  apply_free(a);
   ck_assert_int_eq(uv_loop_close(&loop), 0);
   free(aside);
   free(bad);
@@ -201,7 +190,6 @@ Suite *apply_suite(void)
   tcase_add_checked_fixture(tc, setup, teardown);
   tcase_add_test(tc, test_defaults_and_lists);
   tcase_add_test(tc, test_check_config);
-  tcase_add_test(tc, test_paths);
   tcase_add_test(tc, test_lifecycle);
   suite_add_tcase(s, tc);
   return s;

@@ -154,7 +154,22 @@ END_TEST
 START_TEST(test_unknown_key)
 {
   expect_error("[daemon]\npoll_intervall = 5m\n" TENANT_OK,
-               "x.conf:2: unknown key 'poll_intervall' in [daemon]");
+               "x.conf:2: unknown key 'poll_intervall' in [daemon]; did you "
+               "mean 'poll_interval'?");
+  /* The section is named as the file names it, with the nearest key. */
+  expect_error(TENANT_OK "client_scret_file = x\n",
+               "x.conf:5: unknown key 'client_scret_file' in [tenant "
+               "contoso]; did you mean 'client_secret_file'?");
+  expect_error(TENANT_OK "client_secret = x\n",
+               "x.conf:5: unknown key 'client_secret' in [tenant contoso]; "
+               "did you mean 'client_secret_file'?");
+  /* A key of another section says where it belongs. */
+  expect_error("[alerts]\nstate_dir = /x\n" TENANT_OK,
+               "x.conf:2: unknown key 'state_dir' in [alerts]; it belongs in "
+               "[daemon]");
+  /* Nothing close: no suggestion. */
+  expect_error(TENANT_OK "colour = blue\n",
+               "x.conf:5: unknown key 'colour' in [tenant contoso]\n");
 }
 END_TEST
 
@@ -292,14 +307,34 @@ END_TEST
 
 START_TEST(test_long_line)
 {
-  char *text = malloc(6000);
+  char *text = malloc(3 * CFG_LINE_MAX);
+  struct cfg *cfg = NULL;
+  char *errors = NULL;
   size_t head;
 
+  /* A 4 KiB command line is read whole... */
+  strcpy(text, TENANT_OK "post_apply_command = /bin/echo ");
+  head = strlen(text);
+  memset(text + head, 'a', 4096);
+  strcpy(text + head + 4096, "\n");
+  ck_assert_int_eq(load(text, &cfg, &errors), 0);
+  ck_assert_uint_eq(strlen(cfg->tenants->post_apply_command), 10 + 4096);
+  cfg_free(cfg);
+
+  /* ...and so is a line of exactly CFG_LINE_MAX bytes, with CR LF. */
+  strcpy(text, TENANT_OK "post_apply_command = ");
+  head = strlen(text);
+  memset(text + head, 'b', CFG_LINE_MAX - strlen("post_apply_command = "));
+  strcpy(text + head + CFG_LINE_MAX - strlen("post_apply_command = "), "\r\n");
+  ck_assert_int_eq(load(text, &cfg, &errors), 0);
+  cfg_free(cfg);
+
+  /* One byte more is an error naming the line and the limit. */
   strcpy(text, "[daemon]\nstate_dir = /");
   head = strlen(text);
-  memset(text + head, 'a', 5000);
-  strcpy(text + head + 5000, "\n" TENANT_OK);
-  expect_error(text, "x.conf:2: line longer than ");
+  memset(text + head, 'a', CFG_LINE_MAX);
+  strcpy(text + head + CFG_LINE_MAX, "\n" TENANT_OK);
+  expect_error(text, "x.conf:2: line longer than 8192 bytes\n");
   free(text);
 }
 END_TEST
@@ -379,25 +414,25 @@ START_TEST(test_sweep_options)
 }
 END_TEST
 
-START_TEST(test_duration_parser)
+/* Durations are timex's: check_timex.c. */
+START_TEST(test_size_parser)
 {
   unsigned long long v;
 
-  ck_assert_int_eq(cfg_parse_duration("90", &v), 0);
-  ck_assert_uint_eq(v, 90);
-  ck_assert_int_eq(cfg_parse_duration("5m", &v), 0);
-  ck_assert_uint_eq(v, 300);
-  ck_assert_int_eq(cfg_parse_duration("2h", &v), 0);
-  ck_assert_uint_eq(v, 7200);
-  ck_assert_int_eq(cfg_parse_duration("1d", &v), 0);
-  ck_assert_uint_eq(v, 86400);
-  ck_assert_int_eq(cfg_parse_duration("-1", &v), -EINVAL);
-  ck_assert_int_eq(cfg_parse_duration("1w", &v), -EINVAL);
-  ck_assert_int_eq(cfg_parse_duration("1mm", &v), -EINVAL);
-  ck_assert_int_eq(cfg_parse_duration("99999999999999999999", &v), -ERANGE);
   ck_assert_int_eq(cfg_parse_size("64M", &v), 0);
   ck_assert_uint_eq(v, 64ULL << 20);
   ck_assert_int_eq(cfg_parse_size("1x", &v), -EINVAL);
+  ck_assert_int_eq(cfg_parse_size("512", &v), 0);
+  ck_assert_uint_eq(v, 512);
+  ck_assert_int_eq(cfg_parse_size("64k", &v), 0);
+  ck_assert_uint_eq(v, 64ULL << 10);
+  ck_assert_int_eq(cfg_parse_size("1G", &v), 0);
+  ck_assert_uint_eq(v, 1ULL << 30);
+  ck_assert_int_eq(cfg_parse_size("17179869183G", &v), 0);
+  ck_assert_int_eq(cfg_parse_size("17179869184G", &v), -ERANGE);
+  ck_assert_int_eq(cfg_parse_size("1KB", &v), -EINVAL);
+  ck_assert_int_eq(cfg_parse_size("1m", &v), -EINVAL);
+  ck_assert_int_eq(cfg_parse_size("K", &v), -EINVAL);
 }
 END_TEST
 
@@ -421,7 +456,7 @@ Suite *cfg_suite(void)
   tcase_add_test(tc, test_missing_file);
   tcase_add_test(tc, test_long_line);
   tcase_add_test(tc, test_alerts);
-  tcase_add_test(tc, test_duration_parser);
+  tcase_add_test(tc, test_size_parser);
   tcase_add_test(tc, test_sweep_options);
   suite_add_tcase(s, tc);
   return s;

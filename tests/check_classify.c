@@ -54,7 +54,7 @@ static struct conflict_holder holder(const char *id, enum conflict_objtype t,
 
 static void set_holder(struct conflict *c, const struct conflict_holder *h)
 {
-  ck_assert_int_eq(conflict_set_holders(c, h, 1), 0);
+  ck_assert_int_eq(conflict_replace_holders(c, h, 1), 0);
 }
 
 /* all_steps() joins the steps, for searching. */
@@ -191,7 +191,7 @@ START_TEST(test_group_or_contact)
   c->sync_enabled = CONFLICT_TRI_TRUE;
   c->looked_up = NOW;
   h[1].sam_account = "Sales";
-  ck_assert_int_eq(conflict_set_holders(c, h, 2), 0);
+  ck_assert_int_eq(conflict_replace_holders(c, h, 2), 0);
   classify_conflict(c, &opts, NOW, &r);
   ck_assert_int_eq(r.cls, CONFLICT_CLASS_GROUP_OR_CONTACT);
   ck_assert_str_eq(r.holder->id, "grp");
@@ -200,7 +200,7 @@ START_TEST(test_group_or_contact)
                                "@{proxyAddresses='smtp:sales@contoso.com'}"));
   /* A cloud group: Exchange Online, since Graph cannot write the address. */
   h[1].sync_enabled = CONFLICT_TRI_UNKNOWN;
-  ck_assert_int_eq(conflict_set_holders(c, h, 2), 0);
+  ck_assert_int_eq(conflict_replace_holders(c, h, 2), 0);
   classify_conflict(c, &opts, NOW, &r);
   ck_assert_ptr_nonnull(strstr(all_steps(&r), "Set-DistributionGroup"));
   conflict_free(c);

@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: MIT
  *
- * check_conflict: parsing onPremisesProvisioningErrors as Graph and the
- * Entra PowerShell docs show them, placeholder UPNs, the inventory hash
- * table at 100k entries, the cycle diff, and the JSON round trip.
+ * check_conflict: the conflict family, one test case per file: the
+ * model's names (conflict.c); parsing onPremisesProvisioningErrors as
+ * Graph and the Entra PowerShell docs show them, placeholder UPNs
+ * (conflict_parse.c); the inventory hash table at 100k entries and the
+ * cycle diff (conflict_set.c); the JSON round trip (conflict_json.c).
+ * One suite, since the cases share their fixtures.
  */
 #include <check.h>
 #include <errno.h>
@@ -11,7 +14,12 @@
 #include <string.h>
 #include <time.h>
 
+#include <cjson/cJSON.h>
+
 #include "conflict.h"
+#include "conflict_json.h"
+#include "conflict_parse.h"
+#include "conflict_set.h"
 #include "testutil.h"
 
 #define NOW ((time_t)1700000000)
@@ -40,20 +48,6 @@ static struct conflict *find(struct conflict_set *s, const char *id,
   c = conflict_set_find(s, key);
   free(key);
   return c;
-}
-
-static time_t utc(int y, int mo, int d, int h, int mi, int s)
-{
-  struct tm tm;
-
-  memset(&tm, 0, sizeof(tm));
-  tm.tm_year = y - 1900;
-  tm.tm_mon = mo - 1;
-  tm.tm_mday = d;
-  tm.tm_hour = h;
-  tm.tm_min = mi;
-  tm.tm_sec = s;
-  return timegm(&tm);
 }
 
 /* The Entra PowerShell / community capture shape of a group. */
@@ -91,7 +85,7 @@ START_TEST(test_proxy_sample)
   ck_assert_ptr_null(c->upn);
   ck_assert_int_eq(c->sync_enabled, CONFLICT_TRI_TRUE);
   ck_assert(!c->placeholder);
-  ck_assert_int_eq(c->occurred, utc(2022, 6, 27, 10, 29, 29));
+  ck_assert_int_eq(c->occurred, tu_utc(2022, 6, 27, 10, 29, 29));
   ck_assert_int_eq(c->first_seen, NOW);
   ck_assert_int_eq(c->last_seen, NOW);
   ck_assert_int_eq(c->state, CONFLICT_ACTIVE);
@@ -129,13 +123,13 @@ START_TEST(test_upn_placeholder)
   ck_assert_str_eq(c->sam_account, "john");
   ck_assert_str_eq(c->on_prem_dn, "CN=John,DC=contoso,DC=com");
   ck_assert_ptr_null(c->mail);
-  ck_assert_int_eq(c->occurred, utc(2024, 1, 2, 3, 4, 5));
+  ck_assert_int_eq(c->occurred, tu_utc(2024, 1, 2, 3, 4, 5));
   c = find(s, "u1", CONFLICT_PROXY, "john@contoso.com");
   ck_assert_ptr_nonnull(c);
   ck_assert(!c->placeholder);
   ck_assert_ptr_null(c->original_value);
   ck_assert_str_eq(c->value, "john@contoso.com");
-  ck_assert_int_eq(c->occurred, utc(2024, 1, 2, 3, 4, 5));
+  ck_assert_int_eq(c->occurred, tu_utc(2024, 1, 2, 3, 4, 5));
   conflict_set_free(s);
 }
 END_TEST
@@ -328,37 +322,6 @@ START_TEST(test_reparse_keeps_first_seen)
 }
 END_TEST
 
-START_TEST(test_times)
-{
-  time_t t = 0;
-  char buf[CONFLICT_TIME_LEN];
-
-  ck_assert_int_eq(conflict_parse_time("2022-06-27T10:29:29Z", &t), 0);
-  ck_assert_int_eq(t, utc(2022, 6, 27, 10, 29, 29));
-  ck_assert_int_eq(conflict_parse_time("2022-06-27T10:29:29.1Z", &t), 0);
-  ck_assert_int_eq(conflict_parse_time("2022-06-27T10:29:29.0922053Z", &t), 0);
-  ck_assert_int_eq(t, utc(2022, 6, 27, 10, 29, 29));
-  ck_assert_int_eq(conflict_parse_time("2022-06-27T12:29:29.5+02:00", &t), 0);
-  ck_assert_int_eq(t, utc(2022, 6, 27, 10, 29, 29));
-  ck_assert_int_eq(conflict_parse_time("2022-06-27T05:59:29-04:30", &t), 0);
-  ck_assert_int_eq(t, utc(2022, 6, 27, 10, 29, 29));
-  ck_assert_int_eq(conflict_parse_time("2020-01-31T17:45:18.00", &t), 0);
-  ck_assert_int_eq(t, utc(2020, 1, 31, 17, 45, 18));
-  ck_assert_int_eq(conflict_parse_time("2022-06-27T10:29:29.09220531Z", &t),
-                   -EINVAL);
-  ck_assert_int_eq(conflict_parse_time("2022-06-27T10:29:29.Z", &t), -EINVAL);
-  ck_assert_int_eq(conflict_parse_time("2022-06-27 10:29:29Z", &t), -EINVAL);
-  ck_assert_int_eq(conflict_parse_time("2022-13-27T10:29:29Z", &t), -EINVAL);
-  ck_assert_int_eq(conflict_parse_time("2022-06-27T10:29:29+0200", &t),
-                   -EINVAL);
-  ck_assert_int_eq(conflict_parse_time("2022-06-27T10:29:29Zjunk", &t),
-                   -EINVAL);
-  ck_assert_int_eq(conflict_parse_time("", &t), -EINVAL);
-  conflict_format_time(utc(2022, 6, 27, 10, 29, 29), buf, sizeof(buf));
-  ck_assert_str_eq(buf, "2022-06-27T10:29:29Z");
-}
-END_TEST
-
 START_TEST(test_names)
 {
   ck_assert_str_eq(conflict_objtype_name(CONFLICT_CONTACT), "contact");
@@ -516,7 +479,7 @@ START_TEST(test_copy_and_move)
     h.id = "0c1d2e3f-0000-4000-8000-0000000000aa";
     h.type = CONFLICT_USER;
     h.display_name = "Holder";
-    ck_assert_int_eq(conflict_set_holders(g, &h, 1), 0);
+    ck_assert_int_eq(conflict_replace_holders(g, &h, 1), 0);
     g->looked_up = NOW - 30;
     g->last_sync = NOW - 3600;
     g->cls = CONFLICT_CLASS_GROUP_OR_CONTACT;
@@ -524,8 +487,8 @@ START_TEST(test_copy_and_move)
   c = conflict_dup(g);
   ck_assert_ptr_nonnull(c);
   ck_assert_ptr_ne(c->display_name, g->display_name);
-  ja = conflict_to_json(g);
-  jb = conflict_to_json(c);
+  ja = conflict_json_encode(g);
+  jb = conflict_json_encode(c);
   a = cJSON_PrintUnformatted(ja);
   b = cJSON_PrintUnformatted(jb);
   cJSON_Delete(ja);
@@ -630,9 +593,9 @@ START_TEST(test_json_roundtrip)
             "\"UserPrincipalName\",\"value\":\"john@contoso.com\"}]}",
             CONFLICT_USER, s, NOW),
       1);
-  arr = conflict_set_to_json(s);
+  arr = conflict_json_encode_set(s);
   ck_assert_ptr_nonnull(arr);
-  ck_assert_int_eq(conflict_set_from_json(arr, "contoso", &back), 0);
+  ck_assert_int_eq(conflict_json_decode_set(arr, "contoso", &back), 0);
   ck_assert_uint_eq(conflict_set_count(back), 2);
   conflict_iter_init(&it, s);
   for(c = conflict_iter_next(&it); c; c = conflict_iter_next(&it)) {
@@ -647,7 +610,7 @@ START_TEST(test_json_roundtrip)
     ck_assert_int_eq(d->first_seen, c->first_seen);
     ck_assert_int_eq(d->last_seen, c->last_seen);
   }
-  arr2 = conflict_set_to_json(back);
+  arr2 = conflict_json_encode_set(back);
   t1 = cJSON_PrintUnformatted(arr);
   t2 = cJSON_PrintUnformatted(arr2);
   ck_assert_str_eq(t1, t2);
@@ -691,14 +654,14 @@ START_TEST(test_json_strict)
   for(i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
     j = cJSON_Parse(bad[i]);
     ck_assert_ptr_nonnull(j);
-    ck_assert_msg(conflict_from_json(j, "t", &c) == -EBADMSG, "accepted %s",
+    ck_assert_msg(conflict_json_decode(j, "t", &c) == -EBADMSG, "accepted %s",
                   bad[i]);
     cJSON_Delete(j);
   }
   ck_assert_ptr_null(c);
   j = cJSON_Parse("{\"objectId\":\"x\",\"objectType\":\"user\",\"property\":"
                   "\"upn\",\"value\":\"a@b\",\"state\":\"active\"}");
-  ck_assert_int_eq(conflict_from_json(j, "t", &c), 0);
+  ck_assert_int_eq(conflict_json_decode(j, "t", &c), 0);
   ck_assert_str_eq(c->key, "x|upn|a@b");
   conflict_free(c);
   cJSON_Delete(j);
@@ -707,8 +670,8 @@ START_TEST(test_json_strict)
                   "\"upn\",\"value\":\"a@b\",\"state\":\"active\"},"
                   "{\"objectId\":\"x\",\"objectType\":\"user\",\"property\":"
                   "\"upn\",\"value\":\"A@B\",\"state\":\"active\"}]");
-  ck_assert_int_eq(conflict_set_from_json(j, "t", &s), -EBADMSG);
-  ck_assert_int_eq(conflict_set_from_json(j->child, "t", &s), -EBADMSG);
+  ck_assert_int_eq(conflict_json_decode_set(j, "t", &s), -EBADMSG);
+  ck_assert_int_eq(conflict_json_decode_set(j->child, "t", &s), -EBADMSG);
   ck_assert_ptr_null(s);
   cJSON_Delete(j);
 }
@@ -717,9 +680,13 @@ END_TEST
 Suite *conflict_suite(void)
 {
   Suite *s = suite_create("conflict");
+  TCase *tm = tcase_create("model");
   TCase *tc = tcase_create("parse");
   TCase *ts = tcase_create("set");
+  TCase *tj = tcase_create("json");
 
+  tcase_add_test(tm, test_names);
+  suite_add_tcase(s, tm);
   tcase_add_test(tc, test_proxy_sample);
   tcase_add_test(tc, test_upn_placeholder);
   tcase_add_test(tc, test_lookalike_not_placeholder);
@@ -727,16 +694,15 @@ Suite *conflict_suite(void)
   tcase_add_test(tc, test_no_errors);
   tcase_add_test(tc, test_wrong_types);
   tcase_add_test(tc, test_reparse_keeps_first_seen);
-  tcase_add_test(tc, test_times);
-  tcase_add_test(tc, test_names);
   suite_add_tcase(s, tc);
   tcase_set_timeout(ts, 20);
   tcase_add_test(ts, test_set_100k);
   tcase_add_test(ts, test_remove_object);
   tcase_add_test(ts, test_copy_and_move);
   tcase_add_test(ts, test_diff);
-  tcase_add_test(ts, test_json_roundtrip);
-  tcase_add_test(ts, test_json_strict);
   suite_add_tcase(s, ts);
+  tcase_add_test(tj, test_json_roundtrip);
+  tcase_add_test(tj, test_json_strict);
+  suite_add_tcase(s, tj);
   return s;
 }

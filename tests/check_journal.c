@@ -14,6 +14,7 @@
 
 #include "journal.h"
 #include "testutil.h"
+#include "tfiles.h"
 
 #define NOW ((time_t)1767225600) /* 2026-01-01T00:00:00Z */
 #define UID "8f0c5e4a-3d1b-4c2a-9e7f-112233445566"
@@ -25,7 +26,7 @@ static char *dir, *path;
 static void setup(void)
 {
   dir = tu_tmpdir();
-  path = journal_path(dir, "contoso");
+  path = tfiles_path(dir, "contoso", TFILES_JOURNAL);
   ck_assert_ptr_nonnull(path);
 }
 
@@ -76,7 +77,7 @@ START_TEST(test_round_trip)
   char err[256] = "", *text;
   struct stat sb;
 
-  ck_assert_ptr_null(journal_path(dir, "../x"));
+  ck_assert_ptr_null(tfiles_path(dir, "../x", TFILES_JOURNAL));
   ck_assert_int_eq(journal_load(path, "contoso", &st, err, sizeof(err)), 0);
   ck_assert_uint_eq(st.total_applied + st.npending, 0);
 

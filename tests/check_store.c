@@ -19,6 +19,7 @@
 #include "log.h"
 #include "store.h"
 #include "testutil.h"
+#include "tfiles.h"
 
 #define NOW ((time_t)1700000000)
 
@@ -117,7 +118,7 @@ START_TEST(test_roundtrip)
 
   fill(&st, 50);
   ck_assert_int_eq(store_save(dir, "contoso", &st, NOW), 0);
-  path = store_path(dir, "contoso");
+  path = tfiles_path(dir, "contoso", TFILES_STATE);
   ck_assert_int_eq(stat(path, &sb), 0);
   ck_assert_int_eq(sb.st_mode & 07777, 0640);
   text = tu_slurp(path);
@@ -170,7 +171,7 @@ START_TEST(test_missing)
   ck_assert_int_eq(store_load(dir, "contoso", &st), -ENOENT);
   ck_assert_ptr_null(st.conflicts);
   ck_assert_int_eq(store_load(dir, "../etc", &st), -EINVAL);
-  ck_assert_ptr_null(store_path(dir, ".hidden"));
+  ck_assert_ptr_null(tfiles_path(dir, ".hidden", TFILES_STATE));
 }
 END_TEST
 
@@ -183,7 +184,7 @@ START_TEST(test_failure_keeps_old)
   fill(&small, 2);
   fill(&big, 2000);
   ck_assert_int_eq(store_save(dir, "contoso", &small, NOW), 0);
-  path = store_path(dir, "contoso");
+  path = tfiles_path(dir, "contoso", TFILES_STATE);
   before = tu_slurp(path);
 
   /* A directory that does not exist. */
@@ -278,6 +279,17 @@ START_TEST(test_corrupt)
   expect_corrupt("{\"tenant\":\"contoso\",\"conflicts\":[]}",
                  "no valid \"schema\"");
   expect_corrupt("{\"schema\":\"1\",\"tenant\":\"contoso\"}",
+                 "no valid \"schema\"");
+  /* Numbers no schema can be, read without converting them first. */
+  expect_corrupt("{\"schema\":8.9e125,\"tenant\":\"contoso\"}",
+                 "no valid \"schema\"");
+  expect_corrupt("{\"schema\":1e999,\"tenant\":\"contoso\"}",
+                 "no valid \"schema\"");
+  expect_corrupt("{\"schema\":1.5,\"tenant\":\"contoso\"}",
+                 "no valid \"schema\"");
+  expect_corrupt("{\"schema\":0,\"tenant\":\"contoso\"}",
+                 "no valid \"schema\"");
+  expect_corrupt("{\"schema\":null,\"tenant\":\"contoso\"}",
                  "no valid \"schema\"");
   expect_corrupt("{\"schema\":1,\"tenant\":\"fabrikam\",\"conflicts\":[]}",
                  "names another tenant");
@@ -378,7 +390,7 @@ START_TEST(test_schema1_migrates)
   h.upn = "john@contoso.com";
   h.sync_enabled = CONFLICT_TRI_UNKNOWN;
   h.last_sync = NOW - 60;
-  ck_assert_int_eq(conflict_set_holders(c, &h, 1), 0);
+  ck_assert_int_eq(conflict_replace_holders(c, &h, 1), 0);
   c->looked_up = NOW;
   c->cls = CONFLICT_CLASS_CLOUD_ACCOUNT;
   ck_assert_int_eq(store_save(dir, "contoso", &st, NOW), 0);
@@ -480,7 +492,7 @@ START_TEST(test_sweep_record_roundtrip)
   c->stuck_at = NOW - 60;
   c->aging_done = 86400;
   ck_assert_int_eq(store_save(dir, "contoso", &st, NOW), 0);
-  path = store_path(dir, "contoso");
+  path = tfiles_path(dir, "contoso", TFILES_STATE);
   text = tu_slurp(path);
   ck_assert_ptr_nonnull(strstr(text, "\"state\":\"stuck\",\"freedAt\":"
                                      "\"2023-11-14T20:13:20Z\","

@@ -15,6 +15,7 @@
 #include "anchors.h"
 #include "suggest.h"
 #include "testutil.h"
+#include "tfiles.h"
 
 #define NOW ((time_t)1700000000)
 #define ANCHOR "yYuRNW0Z6kCXeYidebdT8A=="
@@ -47,7 +48,7 @@ static void pair(struct conflict_set *s, const char *id, const char *value,
   h.display_name = (char *)(uintptr_t) "John Smith (cloud)";
   h.sync_enabled = holder_sync;
   h.last_sync = holder_sync == CONFLICT_TRI_TRUE ? NOW - 60 : 0;
-  ck_assert_int_eq(conflict_set_holders(c, &h, 1), 0);
+  ck_assert_int_eq(conflict_replace_holders(c, &h, 1), 0);
   /* As the tenant does before suggest_update(). */
   classify_conflict(c, &opts, NOW, &cr);
   c->cls = cr.cls;
@@ -62,7 +63,8 @@ static void read_file(const char *path, struct anchors_suggestions *l)
 
 START_TEST(test_cloud_account_pair_is_suggested_once)
 {
-  char *dir = tu_tmpdir(), *path = suggest_path(dir, "contoso");
+  char *dir = tu_tmpdir(),
+       *path = tfiles_path(dir, "contoso", TFILES_SUGGESTIONS);
   struct conflict_set *s = conflict_set_new("contoso");
   struct anchors_suggestions l;
 
@@ -109,7 +111,8 @@ END_TEST
 
 START_TEST(test_no_candidate_no_file)
 {
-  char *dir = tu_tmpdir(), *path = suggest_path(dir, "contoso"), *lock;
+  char *dir = tu_tmpdir(),
+       *path = tfiles_path(dir, "contoso", TFILES_SUGGESTIONS), *lock;
   struct conflict_set *s = conflict_set_new("contoso");
 
   pair(s, "q-2", "ann@contoso.com", ANCHOR,
@@ -146,16 +149,6 @@ START_TEST(test_bad_file_is_left_alone)
 }
 END_TEST
 
-START_TEST(test_path)
-{
-  char *p = suggest_path("/var/lib/quarantined", "contoso");
-
-  ck_assert_str_eq(p, "/var/lib/quarantined/contoso.suggestions.csv");
-  free(p);
-  ck_assert_ptr_null(suggest_path("/x", "../etc"));
-}
-END_TEST
-
 Suite *suggest_suite(void)
 {
   Suite *s = suite_create("suggest");
@@ -164,7 +157,6 @@ Suite *suggest_suite(void)
   tcase_add_test(tc, test_cloud_account_pair_is_suggested_once);
   tcase_add_test(tc, test_no_candidate_no_file);
   tcase_add_test(tc, test_bad_file_is_left_alone);
-  tcase_add_test(tc, test_path);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -42,7 +42,7 @@ static void looked_up(struct conflict *c, size_t n, time_t t)
   h[1].id = "holder-2";
   h[0].type = h[1].type = CONFLICT_USER;
   h[0].sync_enabled = h[1].sync_enabled = CONFLICT_TRI_UNKNOWN;
-  ck_assert_int_eq(conflict_set_holders(c, h, n), 0);
+  ck_assert_int_eq(conflict_replace_holders(c, h, n), 0);
   c->looked_up = t;
 }
 

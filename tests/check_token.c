@@ -490,15 +490,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn,
   (void)cls;
   (void)method;
   (void)version;
-  switch(tu_upload_collect(con_cls, data, data_size)) {
-  case TU_UPLOAD_FIRST:
-  case TU_UPLOAD_MORE:
-    return MHD_YES;
-  case TU_UPLOAD_ERROR:
-    return MHD_NO;
-  case TU_UPLOAD_DONE:
-    break;
-  }
+  if(!tu_upload_ready(con_cls, data, data_size, &ret))
+    return ret;
   up = *con_cls;
   ct = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type");
   pthread_mutex_lock(&srv.mu);

@@ -14,11 +14,15 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sched.h>
+#include <stdint.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -86,6 +90,20 @@ char *tu_slurp(const char *path)
   return buf;
 }
 
+time_t tu_utc(int y, int mo, int d, int h, int mi, int s)
+{
+  struct tm tm;
+
+  memset(&tm, 0, sizeof(tm));
+  tm.tm_year = y - 1900;
+  tm.tm_mon = mo - 1;
+  tm.tm_mday = d;
+  tm.tm_hour = h;
+  tm.tm_min = mi;
+  tm.tm_sec = s;
+  return timegm(&tm);
+}
+
 int tu_timeout_scale(void)
 {
   const char *w = getenv("QD_WRAPPER");
@@ -95,6 +113,12 @@ int tu_timeout_scale(void)
 
 void tu_daemon_start(struct tu_daemon *d, const char *dir, const char *conf,
                      unsigned long watchdog_usec)
+{
+  tu_daemon_start_opt(d, dir, conf, watchdog_usec, "-d");
+}
+
+void tu_daemon_start_opt(struct tu_daemon *d, const char *dir, const char *conf,
+                         unsigned long watchdog_usec, const char *opt)
 {
   struct sockaddr_un sa;
   const char *bin = getenv("QD_BIN");
@@ -137,12 +161,12 @@ void tu_daemon_start(struct tu_daemon *d, const char *dir, const char *conf,
     if(wrapper && *wrapper) {
       char *cmd;
 
-      if(asprintf(&cmd, "exec %s %s -d -f %s", wrapper, bin, conf) < 0)
+      if(asprintf(&cmd, "exec %s %s %s -f %s", wrapper, bin, opt, conf) < 0)
         _exit(127);
       execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
     }
     else
-      execl(bin, bin, "-d", "-f", conf, (char *)NULL);
+      execl(bin, bin, opt, "-f", conf, (char *)NULL);
     _exit(127);
   }
   free(sock_path);
@@ -249,6 +273,181 @@ int tu_log_wait(struct tu_daemon *d, const char *text, int timeout_ms)
   }
 }
 
+/* ===== What reaches the system logger (syslog(3), journald) ===== */
+
+#define TU_DEV_LOG "/dev/log"
+#define TU_JOURNAL_SOCKET "/run/systemd/journal/socket"
+
+/* write_text() writes text to the file at path; returns 0 or -errno. */
+static int write_text(const char *path, const char *text)
+{
+  int fd = open(path, O_WRONLY | O_CLOEXEC);
+  ssize_t n;
+
+  if(fd < 0)
+    return -errno;
+  n = write(fd, text, strlen(text));
+  close(fd);
+  return n == (ssize_t)strlen(text) ? 0 : -EIO;
+}
+
+/* private_mounts() moves the calling process into a mount namespace of
+ * its own with empty tmpfs mounts on /dev and /run.  Returns 0, or -1
+ * after saying why on stderr. */
+static int private_mounts(void)
+{
+  uid_t uid = getuid();
+  gid_t gid = getgid();
+  char map[64];
+
+  if(unshare(CLONE_NEWNS) == -1) {
+    /* Not root: a user namespace of our own lets us mount. */
+    if(unshare(CLONE_NEWUSER | CLONE_NEWNS) == -1) {
+      fprintf(stderr, "tu_logger_capture: unshare: %s\n", strerror(errno));
+      return -1;
+    }
+    snprintf(map, sizeof(map), "0 %u 1", (unsigned)uid);
+    if(write_text("/proc/self/setgroups", "deny") ||
+       write_text("/proc/self/uid_map", map))
+      return -1;
+    snprintf(map, sizeof(map), "0 %u 1", (unsigned)gid);
+    if(write_text("/proc/self/gid_map", map))
+      return -1;
+  }
+  if(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == -1 ||
+     mount("tmpfs", "/dev", "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755") ==
+         -1 ||
+     mount("tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755") ==
+         -1) {
+    fprintf(stderr, "tu_logger_capture: mount: %s\n", strerror(errno));
+    return -1;
+  }
+  return 0;
+}
+
+/* bind_dgram() binds a unix datagram socket at path (its directory made
+ * first) and returns it, or -1 after saying why on stderr. */
+static int bind_dgram(const char *path)
+{
+  struct sockaddr_un sa = {.sun_family = AF_UNIX};
+  int fd;
+
+  if(!strcmp(path, TU_JOURNAL_SOCKET) &&
+     ((mkdir("/run/systemd", 0755) == -1 && errno != EEXIST) ||
+      (mkdir("/run/systemd/journal", 0755) == -1 && errno != EEXIST))) {
+    fprintf(stderr, "tu_logger_capture: mkdir: %s\n", strerror(errno));
+    return -1;
+  }
+  snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+  fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if(fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == -1) {
+    fprintf(stderr, "tu_logger_capture: %s: %s\n", path, strerror(errno));
+    return -1;
+  }
+  return fd;
+}
+
+/* The child's exit status when it has no logger of its own. */
+#define NO_LOGGER 100
+
+/* forward() passes every datagram queued on fd to out as <journal byte>
+ * <32-bit length> <bytes>.  Returns 0 or -1. */
+static int forward(int fd, bool journal, int out)
+{
+  static char buf[1 << 17];
+  unsigned char tag = journal;
+  ssize_t got;
+  uint32_t len;
+
+  while((got = recv(fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0) {
+    len = (uint32_t)got;
+    if(write(out, &tag, 1) != 1 || write(out, &len, sizeof(len)) != 4 ||
+       write(out, buf, len) != (ssize_t)len)
+      return -1;
+  }
+  return 0;
+}
+
+/* read_full() reads exactly len bytes, or fails the test. */
+static void read_full(int fd, void *buf, size_t len)
+{
+  size_t off = 0;
+
+  while(off < len) {
+    ssize_t n = read(fd, (char *)buf + off, len - off);
+
+    ck_assert_int_gt(n, 0);
+    off += (size_t)n;
+  }
+}
+
+int tu_logger_capture(bool journald, int (*fn)(void *arg), void *arg,
+                      struct tu_datagram **out)
+{
+  struct tu_datagram *v = NULL;
+  int pfd[2], status, n = 0;
+  unsigned char tag;
+  uint32_t len;
+  pid_t pid;
+
+  ck_assert_int_eq(pipe2(pfd, O_CLOEXEC), 0);
+  fflush(NULL);
+  pid = fork();
+  ck_assert_int_ge(pid, 0);
+  if(!pid) {
+    int sl, jn = -1, rc;
+
+    close(pfd[0]);
+    if(private_mounts() || (sl = bind_dgram(TU_DEV_LOG)) < 0 ||
+       (journald && (jn = bind_dgram(TU_JOURNAL_SOCKET)) < 0))
+      _exit(NO_LOGGER);
+    closelog(); /* no connection to the host's logger carried over */
+    rc = fn(arg);
+    closelog();
+    /* Both send each message before they return: all are queued. */
+    if(forward(sl, false, pfd[1]) || (jn >= 0 && forward(jn, true, pfd[1])))
+      _exit(NO_LOGGER + 1);
+    _exit(rc < 0 || rc >= NO_LOGGER ? NO_LOGGER - 1 : rc);
+  }
+  close(pfd[1]);
+  for(;;) {
+    ssize_t got = read(pfd[0], &tag, 1);
+
+    if(got == 0)
+      break;
+    ck_assert_int_eq(got, 1);
+    read_full(pfd[0], &len, sizeof(len));
+    v = realloc(v, (size_t)(n + 1) * sizeof(*v));
+    ck_assert_ptr_nonnull(v);
+    v[n].journal = tag;
+    v[n].len = len;
+    v[n].data = malloc((size_t)len + 1);
+    ck_assert_ptr_nonnull(v[n].data);
+    read_full(pfd[0], v[n].data, len);
+    v[n].data[len] = '\0';
+    n++;
+  }
+  close(pfd[0]);
+  ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+  ck_assert_msg(WIFEXITED(status), "logger capture child: signal %d",
+                WTERMSIG(status));
+  ck_assert_msg(WEXITSTATUS(status) != NO_LOGGER,
+                "no private /dev/log (mount namespace refused; see stderr)");
+  ck_assert_msg(WEXITSTATUS(status) == 0, "step %d failed in the child",
+                WEXITSTATUS(status));
+  *out = v;
+  return n;
+}
+
+void tu_datagrams_free(struct tu_datagram *v, int n)
+{
+  int i;
+
+  for(i = 0; i < n; i++)
+    free(v[i].data);
+  free(v);
+}
+
 /* ===== A loopback HTTP(S) server ===== */
 
 void tu_no_proxy(void)
@@ -313,6 +512,21 @@ enum tu_upload_step tu_upload_collect(void **con_cls, const char *data,
   up->buf[up->len] = '\0';
   *data_size = 0;
   return TU_UPLOAD_MORE;
+}
+
+bool tu_upload_ready(void **con_cls, const char *data, size_t *data_size,
+                     enum MHD_Result *ret)
+{
+  switch(tu_upload_collect(con_cls, data, data_size)) {
+  case TU_UPLOAD_DONE:
+    return true;
+  case TU_UPLOAD_ERROR:
+    *ret = MHD_NO;
+    return false;
+  default:
+    *ret = MHD_YES;
+    return false;
+  }
 }
 
 void tu_upload_completed(void *cls, struct MHD_Connection *conn, void **con_cls,

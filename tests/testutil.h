@@ -1,16 +1,19 @@
 /* SPDX-License-Identifier: MIT
  *
  * testutil: helpers shared by the Check suites: temporary directories and
- * files, and running the real daemon binary with a fake service manager
- * ($NOTIFY_SOCKET) so lifecycle tests can watch READY/STATUS/WATCHDOG.
+ * files, running the real daemon binary with a fake service manager
+ * ($NOTIFY_SOCKET) so lifecycle tests can watch READY/STATUS/WATCHDOG,
+ * capturing what syslog(3) sends, and a loopback HTTP(S) server.
  */
 #ifndef QD_TESTUTIL_H
 #define QD_TESTUTIL_H
 
 #include <check.h>
 #include <microhttpd.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
+#include <time.h>
 
 /* Every suite's constructor, from the list the Makefile generates. */
 #define SUITE(name) Suite *name##_suite(void);
@@ -28,6 +31,10 @@ char *tu_write(const char *dir, const char *name, const char *text);
 /* tu_slurp() returns the malloc'd contents of a file, or NULL. */
 char *tu_slurp(const char *path);
 
+/* tu_utc() returns the Unix time of a UTC date and time of day, computed
+ * by timegm(3) (independently of the daemon's parsers). */
+time_t tu_utc(int y, int mo, int d, int h, int mi, int s);
+
 /* A daemon under test. */
 struct tu_daemon {
   pid_t pid;
@@ -39,9 +46,12 @@ struct tu_daemon {
 };
 
 /* tu_daemon_start() starts $QD_BIN -d -f conf (under $QD_WRAPPER, e.g.
- * valgrind, when set), with watchdog_usec > 0 asking for a watchdog. */
+ * valgrind, when set), with watchdog_usec > 0 asking for a watchdog.
+ * tu_daemon_start_opt() passes opt (e.g. "-F") instead of -d. */
 void tu_daemon_start(struct tu_daemon *d, const char *dir, const char *conf,
                      unsigned long watchdog_usec);
+void tu_daemon_start_opt(struct tu_daemon *d, const char *dir, const char *conf,
+                         unsigned long watchdog_usec, const char *opt);
 
 /* tu_notify_wait() receives notify messages until one contains line (a
  * whole "KEY=value" line) or timeout_ms passes.  Returns 1 if seen. */
@@ -64,6 +74,30 @@ int tu_log_wait(struct tu_daemon *d, const char *text, int timeout_ms);
 
 /* tu_timeout_scale() is 1, or more under a slow wrapper such as valgrind. */
 int tu_timeout_scale(void);
+
+/* ===== What reaches the system logger (syslog(3), journald) ===== */
+
+/* One datagram received by tu_logger_capture(). */
+struct tu_datagram {
+  bool journal; /* sent to journald's socket, else to /dev/log */
+  char *data;   /* len bytes, NUL-terminated (journald's may hold NULs) */
+  size_t len;
+};
+
+/* tu_logger_capture() runs fn(arg) in a child process with a system
+ * logger of its own: the child enters a private mount namespace (and a
+ * user namespace first when it is not root), mounts a tmpfs on /dev and
+ * on /run, and binds unix datagram sockets as /dev/log and, when journald
+ * is true, as journald's /run/systemd/journal/socket; without it there is
+ * no journald.  So what syslog(3) and sd_journal_sendv() send from fn
+ * reaches the test.  fn must not use ck_assert (it runs in the child); it
+ * returns 0, or a number saying which of its steps failed, which fails
+ * the test here.  Returns the number of datagrams received, in the order
+ * received per socket, /dev/log's first, with *out set to a malloc'd
+ * array (free with tu_datagrams_free()). */
+int tu_logger_capture(bool journald, int (*fn)(void *arg), void *arg,
+                      struct tu_datagram **out);
+void tu_datagrams_free(struct tu_datagram *v, int n);
 
 /* ===== A loopback HTTP(S) server for the suites that need one ===== */
 
@@ -102,6 +136,13 @@ enum tu_upload_step {
 };
 enum tu_upload_step tu_upload_collect(void **con_cls, const char *data,
                                       size_t *data_size);
+
+/* tu_upload_ready() is tu_upload_collect() for a handler that only acts on
+ * whole requests: true when the request is all there (answer it now;
+ * *con_cls holds the body), else false with *ret set to what the handler
+ * returns. */
+bool tu_upload_ready(void **con_cls, const char *data, size_t *data_size,
+                     enum MHD_Result *ret);
 void tu_upload_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe);
 

@@ -1,8 +1,9 @@
 """The v2.0 token endpoint (client credentials) and access-token validation.
 
-Sources: graph-facts §5 (MicrosoftDocs/entra-docs docs/identity-platform/v2-oauth2-client-creds-grant-flow.md,
-certificate-credentials.md, reference-error-codes.md;
-learn.microsoft.com/entra/identity-platform/v2-oauth2-client-creds-grant-flow).
+Sources: docs/graph-facts.md#client-credentials-tokens, from
+https://learn.microsoft.com/entra/identity-platform/v2-oauth2-client-creds-grant-flow,
+https://learn.microsoft.com/entra/identity-platform/certificate-credentials and
+https://learn.microsoft.com/entra/identity-platform/reference-error-codes.
 """
 
 import base64
@@ -21,17 +22,18 @@ from .util import b64url, b64url_decode, rand_guid
 
 GRAPH_RESOURCE = "https://graph.microsoft.com"
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
-# graph-facts §5: "exp: keep it short - 5-10 minutes after nbf at most"; Entra allows
-# five minutes of clock skew on nbf/exp.
+# An assertion's exp is at most 5 to 10 minutes after its nbf
+# (https://learn.microsoft.com/entra/identity-platform/certificate-credentials); the
+# simulator allows five minutes of clock skew on nbf/exp.
 CLOCK_SKEW = 300
 
 
 class Certificate:
     """A certificate registered on an app, with the thumbprints the JWT header names.
 
-    graph-facts §5: x5t = "Base64url-encoded SHA-1 thumbprint" (older page, RS256);
-    x5t#S256 = "Base64url-encoded SHA-256 thumbprint of the X.509 certificate's DER
-    encoding" (current page, PS256)."""
+    x5t is the base64url SHA-1 thumbprint (older page, RS256); x5t#S256 the base64url
+    SHA-256 thumbprint of the certificate's DER form (current page, PS256); see
+    docs/graph-facts.md#client-credentials-tokens."""
 
     _workdir = None
     _lock = threading.Lock()
@@ -54,7 +56,8 @@ class Certificate:
 
     def verify(self, alg, signing_input, signature):
         """RS256 = RSASSA-PKCS1-v1_5 with SHA-256; PS256 = RSASSA-PSS with SHA-256 and a
-        salt as long as the digest (RFC 7518 §3.5).  Checked with the openssl CLI."""
+        salt as long as the digest (https://www.rfc-editor.org/rfc/rfc7518#section-3.5).
+        Checked with the openssl CLI."""
         with tempfile.NamedTemporaryFile(dir=Certificate._workdir, suffix=".sig") as sig:
             sig.write(signature)
             sig.flush()
@@ -151,8 +154,9 @@ class TokenError(Exception):
 
 
 def aad_error_body(err, timestamp, correlation_id=None):
-    """graph-facts §5: error, error_description, error_codes (array of ints), timestamp,
-    trace_id, correlation_id and optionally error_uri (reference-error-codes.md)."""
+    """error, error_description, error_codes (array of ints), timestamp, trace_id,
+    correlation_id and optionally error_uri
+    (https://learn.microsoft.com/entra/identity-platform/reference-error-codes)."""
     trace_id, correlation_id = rand_guid(), correlation_id or rand_guid()
     ts = timestamp.strftime("%Y-%m-%d %H:%M:%SZ")
     return {"error": err.error,
@@ -164,9 +168,10 @@ def aad_error_body(err, timestamp, correlation_id=None):
 
 
 def _scope_ok(scope, base):
-    """graph-facts §5: scope=https://graph.microsoft.com/.default; "All scopes included
-    must be for a single resource".  The simulator's own origin is accepted as well, as a
-    national cloud's Graph root is (graph-facts §5 "National clouds")."""
+    """scope=https://graph.microsoft.com/.default, all scopes for one resource
+    (docs/graph-facts.md#client-credentials-tokens).  The simulator's own origin is
+    accepted as well, as a national cloud's Graph root is
+    (docs/graph-facts.md#national-clouds)."""
     if not scope:
         return False
     scopes = scope.split()
@@ -178,9 +183,9 @@ def _client_credentials(form, authorization):
     client_id = form.get("client_id")
     secret = form.get("client_secret")
     if authorization and authorization.lower().startswith("basic "):
-        # graph-facts §5: "The Basic auth pattern of instead providing credentials in the
-        # Authorization header, per RFC 6749 is also supported." (RFC 6749 §2.3.1: both
-        # parts are form-urlencoded before base64.)
+        # HTTP Basic authentication is accepted instead of client_secret
+        # (docs/graph-facts.md#client-credentials-tokens); both parts are form-urlencoded
+        # before base64 (https://www.rfc-editor.org/rfc/rfc6749#section-2.3.1).
         try:
             decoded = base64.b64decode(authorization[6:].strip()).decode()
             user, _, password = decoded.partition(":")
@@ -209,7 +214,8 @@ def _token_request(sim, tenant_key, form, authorization, base, now_dt):
                          "sure you have the correct tenant ID and are signing into the correct "
                          "cloud." % tenant_key)
     if form.get("grant_type") != "client_credentials":
-        # graph-facts §5 error values include unsupported_grant_type.
+        # The documented error values include unsupported_grant_type
+        # (https://learn.microsoft.com/entra/identity-platform/reference-error-codes).
         raise TokenError(400, "unsupported_grant_type", 70003, "The app requested an "
                          "unsupported grant type '%s'." % form.get("grant_type"))
     client_id, secret = _client_credentials(form, authorization)
@@ -240,7 +246,7 @@ def _token_request(sim, tenant_key, form, authorization, base, now_dt):
         _verify_assertion(sim, tenant, tenant_key, app, assertion, base)
     elif secret is not None:
         # Community tables map 7000215/7000222 to invalid_client; one fixture shows 401
-        # (graph-facts §5: "Handle both 400 and 401").  The simulator answers 401.
+        # (docs/graph-facts.md#client-credentials-tokens).  The simulator answers 401.
         if app.secret is None or not secrets.compare_digest(secret.encode(), app.secret.encode()):
             raise TokenError(401, "invalid_client", 7000215, "Invalid client secret provided. "
                              "Ensure the secret being sent in the request is the client secret "
@@ -255,13 +261,15 @@ def _token_request(sim, tenant_key, form, authorization, base, now_dt):
                          "following parameter: 'client_assertion' or 'client_secret'.")
     lifetime = tenant.settings["tokenLifetimeSeconds"] or sim.token_lifetime
     token = sim.tokens.issue(tenant.id, app, lifetime, now_dt.timestamp(), base)
-    # graph-facts §5: {"token_type":"Bearer","expires_in":3599,"access_token":"eyJ0eX..."}
+    # token_type, expires_in and access_token, as in the sample of
+    # https://learn.microsoft.com/entra/identity-platform/v2-oauth2-client-creds-grant-flow
     return {"token_type": "Bearer", "expires_in": int(lifetime),
             "ext_expires_in": int(lifetime), "access_token": token}
 
 
 def _verify_assertion(sim, tenant, tenant_key, app, assertion, base):
-    """Validate a client assertion (graph-facts §5 "JWT header" and "Claims")."""
+    """Validate a client assertion's header and claims
+    (docs/graph-facts.md#client-credentials-tokens)."""
     parts = assertion.split(".")
     try:
         if len(parts) != 3:
@@ -272,7 +280,8 @@ def _verify_assertion(sim, tenant, tenant_key, app, assertion, base):
         if not isinstance(header, dict) or not isinstance(claims, dict):
             raise ValueError("not objects")
     except ValueError:
-        # AADSTS50027 "InvalidJwtToken - Invalid JWT token" (reference-error-codes.md).
+        # AADSTS50027, invalid JWT
+        # (https://learn.microsoft.com/entra/identity-platform/reference-error-codes).
         raise TokenError(400, "invalid_request", 50027, "JWT token is invalid or malformed.")
     alg = header.get("alg")
     if alg not in ("RS256", "PS256") or not signature:

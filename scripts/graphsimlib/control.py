@@ -1,6 +1,6 @@
 """The control API under /_sim/ (no authentication, JSON in and out).  It plays the roles
 the real service keeps out of reach: the on-premises sync engine (exports), the tenant
-administrator (object changes), time, and fault injection.  See tests/graphsim/README.md."""
+administrator (object changes), time, and fault injection.  See scripts/graphsimlib/README.md."""
 
 import json
 import os

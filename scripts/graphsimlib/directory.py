@@ -1,14 +1,11 @@
 """The directory: users, groups and orgContacts of one tenant, with Duplicate Attribute
 Resiliency (DAR), matching on export, and the hourly release sweep.
 
-Sources (graph-facts §7, MicrosoftDocs/entra-docs
-docs/identity/hybrid/connect/how-to-connect-syncservice-duplicate-attribute-resiliency.md,
-learn.microsoft.com/entra/identity/hybrid/connect/how-to-connect-syncservice-duplicate-attribute-resiliency):
-  "Instead of completely failing to provision or update an object with a duplicate
-  attribute, Microsoft Entra ID 'quarantines' the duplicate attribute ... If this
-  attribute is required for provisioning, like UserPrincipalName, the service assigns a
-  placeholder value."  "The attribute resiliency process handles only UPN and SMTP
-  ProxyAddress values."
+Source: https://learn.microsoft.com/entra/identity/hybrid/connect/how-to-connect-syncservice-duplicate-attribute-resiliency
+(summed up in docs/graph-facts.md#duplicate-attribute-resiliency): an export whose UPN or
+SMTP proxy address another object holds is not failed; the value is quarantined, and a
+required UPN is replaced by a placeholder.  Only UPNs and SMTP proxy addresses are
+handled.  Matching: docs/graph-facts.md#matching-and-export-errors.
 """
 
 import bisect
@@ -27,8 +24,9 @@ ODATA_TYPE = {USERS: "#microsoft.graph.user", GROUPS: "#microsoft.graph.group",
 ENTITY_NAME = {USERS: "user", GROUPS: "group", CONTACTS: "orgContact"}
 RESOURCE_NAME = {USERS: "User", GROUPS: "Group", CONTACTS: "OrgContact"}
 
-# Properties each resource has (graph-facts §1 table "Where the property appears":
-# user, group and orgContact carry onPremisesProvisioningErrors; §6 onPremises* meanings).
+# Properties each resource has (user, group and orgContact carry
+# onPremisesProvisioningErrors: docs/graph-facts.md#provisioning-errors; the onPremises*
+# meanings: docs/graph-facts.md#sync-properties-of-an-object).
 # Groups and orgContacts have no onPremisesImmutableId in v1.0: their source anchor is kept
 # internally and shown only through /_sim/.
 PROPERTIES = {
@@ -51,12 +49,11 @@ PROPERTIES = {
                "onPremisesProvisioningErrors", "onPremisesSyncEnabled", "proxyAddresses",
                "surname"],
 }
-# graph-facts §2: "The default user property set is businessPhones, displayName,
-# givenName, id, jobTitle, mail, mobilePhone, officeLocation, preferredLanguage, surname,
-# userPrincipalName"; onPremisesProvisioningErrors, proxyAddresses, onPremisesImmutableId,
-# onPremisesSyncEnabled, onPremisesLastSyncDateTime are "Returned only on $select".
-# Group: onPremisesProvisioningErrors and proxyAddresses are "Returned by default"
-# (§1, §3).  orgContact: the resource doc lists no $select-only properties.
+# Users without $select get the default set below; onPremisesProvisioningErrors,
+# proxyAddresses, onPremisesImmutableId, onPremisesSyncEnabled and
+# onPremisesLastSyncDateTime only on $select.  Groups return onPremisesProvisioningErrors
+# and proxyAddresses by default; the orgContact page lists no $select-only properties
+# (docs/graph-facts.md#properties-returned-only-on-select).
 DEFAULT_SELECT = {
     USERS: ["businessPhones", "displayName", "givenName", "id", "jobTitle", "mail",
             "mobilePhone", "officeLocation", "preferredLanguage", "surname",
@@ -103,9 +100,8 @@ class DirObject:
 
     def addresses(self):
         """Lower-cased values this object holds in the UPN/SMTP uniqueness space
-        (graph-facts §3: "proxyAddresses are unique across directory objects (users,
-        groups, and organizational contacts)"; a UPN conflict can be held by another
-        object's address, tshoot-connect-sync-errors AttributeValueMustBeUnique)."""
+        (proxyAddresses are unique across users, groups and contacts, and a UPN conflict
+        can be held by another object's address: docs/graph-facts.md#who-holds-a-value)."""
         out = set()
         if self.kind == USERS and self.props.get("userPrincipalName"):
             out.add(self.props["userPrincipalName"].lower())
@@ -155,8 +151,8 @@ class Tenant:
         return [self.initial_domain_name.lower()] + self.domains
 
     def size(self):
-        """graph-facts §4: "S - under 50 users, M - between 50 and 500 users, and L -
-        above 500 users." (learn.microsoft.com/graph/throttling-limits)"""
+        """S below 50 users, M from 50 to 500, L above 500
+        (https://learn.microsoft.com/graph/throttling-limits)."""
         if self.declared_size:
             return self.declared_size
         users = len(self.order[USERS])
@@ -295,8 +291,8 @@ class Tenant:
 
     def delete(self, obj, hard=True):
         """Hard delete removes the object for good; soft delete moves it to deleted items
-        (graph-facts §6: a synced user removed from scope "is soft-deleted and its
-        DirSyncEnabled attribute is switched to False")."""
+        (a synced user removed from the sync scope is soft-deleted and no longer synced:
+        docs/graph-facts.md#sync-properties-of-an-object)."""
         if not obj.deleted:
             pos = bisect.bisect_left(self.order[obj.kind], obj.seq)
             if pos < len(self.order[obj.kind]) and self.order[obj.kind][pos] == obj.seq:
@@ -319,8 +315,8 @@ class Tenant:
         return self.objects.get(oid)
 
     def find(self, key, kind=None):
-        """Look an object up by id, or a user by UPN (graph-facts §3: "GET
-        /users/{userPrincipalName} works for a direct read")."""
+        """Look an object up by id, or a user by UPN, as GET /users/{userPrincipalName}
+        does (docs/graph-facts.md#who-holds-a-value)."""
         obj = self.objects.get(key)
         if obj is None and kind in (None, USERS):
             oid = self.idx_upn.get(key.lower())
@@ -345,9 +341,9 @@ class Tenant:
 
     # ----- rendering ---------------------------------------------------------------
     def provisioning_errors(self, obj):
-        """graph-facts §1: onPremisesProvisioningError {category, occurredDateTime,
-        propertyCausingError, value}; "Currently, there is only one possible value.
-        Possible value: PropertyConflict"."""
+        """onPremisesProvisioningError {category, occurredDateTime, propertyCausingError,
+        value}; the only category is PropertyConflict
+        (https://learn.microsoft.com/graph/api/resources/onpremisesprovisioningerror)."""
         out = []
         for q in obj.quarantine:
             if q["property"] == ERR_UPN:
@@ -364,8 +360,8 @@ class Tenant:
 
     def value_of(self, obj, prop):
         if prop == "onPremisesProvisioningErrors":
-            # graph-facts §2: Graph returns "onPremisesProvisioningErrors":[] for objects
-            # with no errors (entra-powershell issue #1290).
+            # Graph returns "onPremisesProvisioningErrors":[] for objects with no errors
+            # (https://github.com/microsoftgraph/entra-powershell/issues/1290).
             return self.provisioning_errors(obj)
         value = obj.props.get(prop)
         if value is None and prop in LIST_PROPS:
@@ -392,10 +388,10 @@ class Tenant:
 
     # ----- Duplicate Attribute Resiliency --------------------------------------------
     def _placeholder_upn(self, upn):
-        """graph-facts §7: "<OriginalPrefix>+<4DigitNumber>@<InitialTenantDomain>.onmicrosoft.com";
-        "The + is concatenation, not a literal plus" (example User1234@contoso.onmicrosoft.com,
-        KB 3166795 john1234@contoso.onmicrosoft.com).  Digits come from a per-tenant seeded
-        generator so a scenario always produces the same placeholders."""
+        """Original prefix, four digits, @<initial domain>.onmicrosoft.com, with no literal
+        plus (john1234@contoso.onmicrosoft.com;
+        docs/graph-facts.md#duplicate-attribute-resiliency).  Digits come from a per-tenant
+        seeded generator so a scenario always produces the same placeholders."""
         prefix = upn.split("@", 1)[0]
         while True:
             candidate = "%s%04d@%s" % (prefix, self.rng.randrange(10000), self.initial_domain_name)
@@ -456,10 +452,10 @@ class Tenant:
                     if other.kind == GROUPS and any(
                             p.startswith("SMTP:") and smtp_address(p) == address
                             for p in other.props.get("proxyAddresses") or ()):
-                        # graph-facts §7 known issue: "a new user whose smtp: value collides
-                        # with a group's SMTP: value still gets a hard export error
-                        # ("ProxyAddress conflict"), retried each cycle".
-                        # tshoot-connect-sync-errors: ObjectTypeMismatch.
+                        # Known issue: a new user whose smtp: value is a group's SMTP:
+                        # address gets an export error, retried every cycle
+                        # (docs/graph-facts.md#duplicate-attribute-resiliency), of type
+                        # ObjectTypeMismatch (docs/graph-facts.md#matching-and-export-errors).
                         return None, None, None, {
                             "type": "ObjectTypeMismatch", "attribute": "ProxyAddresses",
                             "value": proxy,
@@ -468,8 +464,9 @@ class Tenant:
             if (obj.kind == GROUPS and new and self.settings["groupGroupConflictFailsFirst"]
                     and any(o.kind == GROUPS for o in held)
                     and (desired.get("sourceAnchor"), address) not in self.group_first_fail):
-                # graph-facts §7 known issue: "with two groups sharing an SMTP address, one
-                # fails on the first attempt and is quarantined on the next cycle".
+                # Known issue: of two groups sharing an SMTP address, one fails on its first
+                # export and is quarantined on the next
+                # (docs/graph-facts.md#duplicate-attribute-resiliency).
                 self.group_first_fail.add((desired.get("sourceAnchor"), address))
                 return None, None, None, {
                     "type": "AttributeValueMustBeUnique", "attribute": "ProxyAddresses",
@@ -479,9 +476,10 @@ class Tenant:
             quarantine.append(keep(ERR_PROXY, proxy))
 
         if obj.kind == USERS and quarantine and quarantine[0]["property"] == ERR_UPN:
-            # KB 3166795 (graph-facts §7): "the SMTP proxy address will also contain the
-            # number" - when the primary SMTP address was the quarantined UPN, the
-            # placeholder becomes the primary SMTP address.
+            # The SMTP proxy address gets the placeholder's number too
+            # (https://learn.microsoft.com/troubleshoot/entra/entra-id/user-prov-sync/number-add-username-email-address):
+            # when the primary SMTP address was the quarantined UPN, the placeholder
+            # becomes the primary SMTP address.
             upn_address = desired["userPrincipalName"].lower()
             lost_primary = any(q["property"] == ERR_PROXY and is_primary_smtp(q["value"])
                                and smtp_address(q["value"]) == upn_address
@@ -516,16 +514,16 @@ class Tenant:
                     "type": "ObjectTypeMismatch",
                     "message": "source anchor %s belongs to a %s" % (anchor, ENTITY_NAME[obj.kind])})
         elif kind == USERS:
-            # Hard match: graph-facts §8 "This value is set as the corresponding
-            # ImmutableId"; a cloud user carrying the exported sourceAnchor as
-            # onPremisesImmutableId is taken over (how-to-connect-install-existing-tenant).
+            # Hard match: a cloud user carrying the exported sourceAnchor as
+            # onPremisesImmutableId is taken over
+            # (docs/graph-facts.md#matching-and-export-errors).
             cands = [self.objects[i] for i in self.idx_immutable.get(anchor, ())
                      if not self.objects[i].deleted]
             if cands:
                 obj = cands[0]
                 if self.settings["blockCloudObjectTakeoverThroughHardMatchEnabled"]:
-                    # graph-facts §7: "InvalidHardMatch | Hard match blocked by
-                    # BlockCloudObjectTakeoverThroughHardMatchEnabled."
+                    # InvalidHardMatch: hard match blocked by the tenant feature
+                    # (docs/graph-facts.md#matching-and-export-errors).
                     return self._export_failed(result, anchor, {
                         "type": "InvalidHardMatch", "attribute": "SourceAnchor", "value": anchor,
                         "message": "hard match to cloud user %s is blocked by "
@@ -537,8 +535,9 @@ class Tenant:
                 obj = self._soft_match_candidate(desired)
                 if obj is not None:
                     if obj.props.get("onPremisesImmutableId"):
-                        # graph-facts §7: InvalidSoftMatch "not seen for new objects when
-                        # resiliency is on": fall through to create-with-quarantine.
+                        # With resiliency on, new objects get no InvalidSoftMatch
+                        # (docs/graph-facts.md#matching-and-export-errors): fall through to
+                        # create-with-quarantine.
                         obj = None
                     elif obj.admin_roles:
                         return self._admin_role_conflict(result, anchor, obj)
@@ -591,8 +590,8 @@ class Tenant:
         return result
 
     def _soft_match_candidate(self, desired):
-        """graph-facts §7 (how-to-connect-install-existing-tenant): soft match on UPN or
-        "only the value with SMTP:, that is the primary email address"."""
+        """Soft match on the UPN or the primary (SMTP:) address only
+        (https://learn.microsoft.com/entra/identity/hybrid/connect/how-to-connect-install-existing-tenant)."""
         keys = []
         if desired.get("userPrincipalName"):
             keys.append(desired["userPrincipalName"].lower())
@@ -604,8 +603,8 @@ class Tenant:
         return None
 
     def _admin_role_conflict(self, result, anchor, obj):
-        # graph-facts §7: "Existing Admin Role Conflict": "Microsoft Entra Connect isn't
-        # allowed to soft match a user object ... that has an administrative role".
+        # "Existing Admin Role Conflict": Entra Connect does not match a cloud user that
+        # holds an administrative role (docs/graph-facts.md#matching-and-export-errors).
         return self._export_failed(result, anchor, {
             "type": "ExistingAdminRoleConflict",
             "message": "cloud user %s has an administrative role assigned" % obj.id})
@@ -632,9 +631,8 @@ class Tenant:
 
     # ----- the hourly sweep --------------------------------------------------------------
     def sweep(self):
-        """graph-facts §7: "A background timer task has been enabled in Microsoft Entra
-        ID that runs every hour to look for duplicate attribute conflicts that have been
-        resolved, and automatically removes the attributes in question from quarantine."
+        """The hourly background task that gives back quarantined values whose conflict
+        has gone (docs/graph-facts.md#duplicate-attribute-resiliency).
 
         A value stays quarantined while another object holds it; of two objects waiting
         for the same value, the one quarantined first gets it."""

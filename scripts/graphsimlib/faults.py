@@ -1,6 +1,6 @@
-"""Injected faults for the next N matching requests (the Dev Proxy idea, peers §5.1:
-GraphRandomErrorPlugin "fails ... with codes from allowedErrors ... and Retry-After",
-LatencyPlugin; here deterministic instead of random)."""
+"""Injected faults for the next N matching requests: the idea of Microsoft's Dev Proxy
+(errors with Retry-After, latency; docs/graph-facts.md#fault-injection-as-dev-proxy-does-it),
+here deterministic instead of random."""
 
 import threading
 
@@ -31,10 +31,10 @@ class Fault:
         self.bytes = int(spec.get("bytes", 16 * 1024 * 1024))
         self.host = spec.get("host", "https://graph.attacker.invalid")
         self.include_control = bool(spec.get("includeToken", False))
-        # graph-facts §3: "Requests in a batch are evaluated individually against the
-        # applicable throttling limits and if any request exceeds the limits, it fails
-        # with a status of 429."  A batchItem fault answers one request inside a $batch
-        # (matched on its method and url) instead of a whole HTTP request.
+        # Each request of a batch is throttled on its own and can get its own 429
+        # (https://learn.microsoft.com/graph/json-batching).  A batchItem fault answers one
+        # request inside a $batch (matched on its method and url) instead of a whole HTTP
+        # request.
         self.batch_item = bool(spec.get("batchItem", False))
         if self.batch_item and kind not in STATUS_KINDS:
             raise FaultError("a batchItem fault must be one of %s" % ", ".join(STATUS_KINDS))

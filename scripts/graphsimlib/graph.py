@@ -1,5 +1,6 @@
 """Microsoft Graph v1.0 for directory collections: list, get, $count, delta, $batch and
-PATCH /users/{id}.  Sources are cited next to each behaviour (graph-facts §2-§6)."""
+PATCH /users/{id}.  Sources are cited next to each behaviour (Microsoft pages, or sections
+of docs/graph-facts.md that give them)."""
 
 import bisect
 import json
@@ -17,7 +18,8 @@ JSON_TYPE = ("application/json;odata.metadata=minimal;odata.streaming=true;"
              "IEEE754Compatible=false;charset=utf-8")
 KNOWN_LIST_OPTIONS = {"$select", "$filter", "$top", "$count", "$skiptoken"}
 KNOWN_DELTA_OPTIONS = {"$select", "$deltatoken", "$skiptoken"}
-# graph-facts §6: writable user properties the simulator accepts on PATCH.
+# Writable user properties the simulator accepts on PATCH
+# (https://learn.microsoft.com/graph/api/user-update).
 PATCHABLE = {"onPremisesImmutableId", "displayName", "givenName", "surname", "jobTitle",
              "mobilePhone", "officeLocation", "preferredLanguage", "businessPhones"}
 SYNCED_MESSAGE = ("Unable to update the specified properties for on-premises mastered "
@@ -50,8 +52,8 @@ class Response:
 
 
 def error(req, status, code, message, headers=None, inner=None):
-    """graph-facts §4 "Error body shape": {"error": {"code", "message", "innerError":
-    {"date" (no timezone), "request-id", "client-request-id"}}} (learn.microsoft.com/graph/errors)."""
+    """{"error": {"code", "message", "innerError": {"date" (no timezone), "request-id",
+    "client-request-id"}}} (https://learn.microsoft.com/graph/errors)."""
     inner_error = {"date": req.tenant.now().strftime("%Y-%m-%dT%H:%M:%S") if req.tenant
                    else None, "request-id": req.request_id,
                    "client-request-id": req.client_request_id}
@@ -74,8 +76,8 @@ def injected_error(req, kind, retry_after):
         504: ("GatewayTimeout", "The gateway timed out."),
     }[status]
     if status in (429, 503):
-        # graph-facts §4: 429 carries Retry-After; 503 "You may repeat the request
-        # after a delay, the length of which may be specified in a Retry-After header".
+        # A 429 carries Retry-After; a 503 may
+        # (https://learn.microsoft.com/graph/throttling, https://learn.microsoft.com/graph/errors).
         if retry_after is not None:
             headers["Retry-After"] = str(retry_after)
         elif status == 429:
@@ -127,16 +129,17 @@ def handle(sim, req, in_batch=False):
     else:
         response = _read(sim, req, kind, parts)
     if response.status < 400 or response.status == 404:
-        # graph-facts §4: "Normal responses carry x-ms-resource-unit".
+        # Normal responses carry x-ms-resource-unit
+        # (https://learn.microsoft.com/graph/throttling-limits).
         for name, value in headers.items():
             response.headers.setdefault(name, value)
     return response
 
 
 def _throttled(req, wait, limit):
-    """graph-facts §4: 429 with Retry-After, x-ms-throttle-scope
-    (<Scope>/<Limit>/<ApplicationId>/<TenantId>) and x-ms-throttle-information;
-    "Throttling bodies add code, message and status inside innerError"."""
+    """429 with Retry-After, x-ms-throttle-scope (<Scope>/<Limit>/<ApplicationId>/<TenantId>)
+    and x-ms-throttle-information (https://learn.microsoft.com/graph/throttling-limits); the
+    inner error adds code, message and status (docs/graph-facts.md#error-responses)."""
     settings = req.tenant.settings
     scope_limit = "ReadWrite" if limit == "WriteLimitExceeded" else "ResourceUnit"
     headers = {"x-ms-throttle-scope": "Tenant_Application/%s/%s/%s"
@@ -167,8 +170,8 @@ def _read(sim, req, kind, parts):
 
 
 def _advanced(req):
-    """graph-facts §2: advanced queries need "the ConsistencyLevel header set to eventual
-    and, with the exception of $search, ... the $count query parameter"."""
+    """Advanced queries need ConsistencyLevel: eventual and, except for $search,
+    $count=true (https://learn.microsoft.com/graph/aad-advanced-queries)."""
     count = req.query.get("$count", "").lower() == "true"
     return (req.header("ConsistencyLevel") or "").lower() == "eventual" and count
 
@@ -177,7 +180,7 @@ def _check_options(req, known):
     for name in req.query:
         lname = name.lower()
         if lname == "$skip":
-            # graph-facts §2: "$skip isn't supported."
+            # $skip is not supported (https://learn.microsoft.com/graph/api/user-list).
             raise QueryError(400, "Request_BadRequest", "'$skip' is not supported by the service.")
         if lname.startswith("$") and lname not in known:
             raise QueryError(400, "Request_UnsupportedQuery", "The query parameter '%s' is not "
@@ -208,8 +211,8 @@ def _list(sim, req, kind):
         flt = odata.Filter(req.query["$filter"], kind, tenant)
         if flt.needs_advanced and not _advanced(req):
             op = flt.needs_advanced[0]
-            # graph-facts §2 legend: a property/operator that requires advanced queries but
-            # is sent without them returns Request_UnsupportedQuery.
+            # An operator that needs advanced queries, sent without them, gets
+            # Request_UnsupportedQuery (https://learn.microsoft.com/graph/aad-advanced-queries).
             raise QueryError(400, "Request_UnsupportedQuery", "Operator '%s' is not supported "
                              "because the required parameters might be missing. %s"
                              % (op, odata.ADVANCED_HINT))
@@ -223,8 +226,8 @@ def _list(sim, req, kind):
             raise QueryError(400, "Request_BadRequest", "The specified page token value is "
                              "invalid.")
         if state.get("f") != fingerprint:
-            # graph-facts §2: "Do not try to extract the $skiptoken ... and use it in a
-            # different request."
+            # A $skiptoken is not to be used in another request
+            # (https://learn.microsoft.com/graph/paging).
             raise QueryError(400, "Request_BadRequest", "The page token does not belong to "
                              "this query.")
         after, first_page = state["s"], False
@@ -244,8 +247,9 @@ def _list(sim, req, kind):
             page.append(tenant.render(obj, select))
     body = {"@odata.context": _context(req, kind, select)}
     if first_page and _advanced(req):
-        # graph-facts §2: "@odata.count property will be present only in the first page";
-        # without ConsistencyLevel "$count=true ... is silently ignored".
+        # @odata.count is in the first page only (https://learn.microsoft.com/graph/paging);
+        # without ConsistencyLevel $count=true is ignored
+        # (https://learn.microsoft.com/graph/aad-advanced-queries).
         if flt is None:
             total = len(tenant.order[kind])
         else:
@@ -256,8 +260,8 @@ def _list(sim, req, kind):
         body["@odata.count"] = total
     body["value"] = page
     if i < len(seqs):
-        # graph-facts §2: follow @odata.nextLink "until the @odata.nextLink property is no
-        # longer returned"; "A page of results may contain zero or more results."
+        # Clients follow @odata.nextLink until a page has none; a page may be empty
+        # (https://learn.microsoft.com/graph/paging).
         token = sim.codec.encode({"k": "list", "t": tenant.id, "c": kind, "f": fingerprint,
                                   "s": last})
         body["@odata.nextLink"] = _next_link(req, kind, "$skiptoken", token)
@@ -265,7 +269,8 @@ def _list(sim, req, kind):
 
 
 def _count(sim, req, kind):
-    # graph-facts §2: "/$count as a URL segment returns an error" without ConsistencyLevel.
+    # /$count as a path segment is an error without ConsistencyLevel
+    # (https://learn.microsoft.com/graph/aad-advanced-queries).
     if (req.header("ConsistencyLevel") or "").lower() != "eventual":
         raise QueryError(400, "Request_BadRequest", "$count is not currently supported.")
     flt = odata.Filter(req.query["$filter"], kind, req.tenant) if req.query.get("$filter") else None
@@ -292,9 +297,9 @@ def _get(sim, req, kind, key):
 
 # ----- delta ----------------------------------------------------------------------------
 def _delta_expired(sim, req, kind, select):
-    """graph-facts §2: an expired token gives "a 40X-series error with error codes such as
-    syncStateNotFound"; "A 410 (gone) with a Location header (an empty $deltaToken) means
-    the client must start over with a full sync"."""
+    """An expired token gets a 4xx error such as syncStateNotFound, or 410 Gone with a
+    Location header (an empty $deltatoken): the client starts over with a full round
+    (https://learn.microsoft.com/graph/delta-query-overview)."""
     status = req.tenant.settings["deltaExpiredStatus"]
     params = urllib.parse.urlencode([("$deltatoken", ""), ("$select", ",".join(select))],
                                     quote_via=urllib.parse.quote, safe="$,")
@@ -304,7 +309,8 @@ def _delta_expired(sim, req, kind, select):
 
 
 def _delta(sim, req, kind):
-    """graph-facts §2 "Delta query" (learn.microsoft.com/graph/delta-query-overview)."""
+    """Delta query (https://learn.microsoft.com/graph/delta-query-overview,
+    docs/graph-facts.md#delta-query)."""
     tenant = req.tenant
     _check_options(req, KNOWN_DELTA_OPTIONS)
     page_size = tenant.settings["deltaPageSize"]
@@ -336,7 +342,6 @@ def _delta(sim, req, kind):
     base_state = {"k": "delta", "t": tenant.id, "c": kind, "sel": select,
                   "ep": tenant.delta_epoch}
     body = {"@odata.context": _context(req, kind, select, "/delta")}
-    link_query = {}
 
     def link(name, st):
         st = dict(base_state, **st)
@@ -381,7 +386,7 @@ def _delta(sim, req, kind):
     ids = tenant.changes_since(kind, since, upto)
     tracked = set(select)
     if not tenant.settings["deltaTracksProvisioningErrors"]:
-        # Switch for graph-facts §11.1 (unknown whether delta tracks the property).
+        # Switch: docs/graph-facts.md#does-delta-track-provisioning-errors.
         tracked.discard("onPremisesProvisioningErrors")
     i = offset
     while i < len(ids) and len(value) < page_size:
@@ -547,7 +552,8 @@ def _do_write(sim, req, kind, parts):
     if req.method != "PATCH" or kind != USERS or len(parts) != 2:
         return error(req, 405, "Request_BadRequest", "The simulator supports only PATCH "
                      "/users/{id} for writes.")
-    # graph-facts §6 permissions: an app-only token needs a write-capable role.
+    # An app-only token needs a write-capable role
+    # (docs/graph-facts.md#permission-to-write-onpremisesimmutableid).
     if not set(req.issued.roles) & set(req.tenant.settings["writeRoles"]):
         return error(req, 403, "Authorization_RequestDenied", "Insufficient privileges to "
                      "complete the operation.")
@@ -567,39 +573,38 @@ def _do_write(sim, req, kind, parts):
             return error(req, 400, "Request_BadRequest", "Property '%s' is read-only and cannot "
                          "be set." % name)
     if obj.synced:
-        # graph-facts §6: "A synced user cannot be edited in the cloud. Errors seen:
-        # Request_BadRequest 'Unable to update the specified properties for on-premises
-        # mastered Directory Sync objects ...'"
+        # A synced user cannot be changed in the cloud: 400 Request_BadRequest
+        # (docs/graph-facts.md#writing-onpremisesimmutableid).
         return error(req, 400, "Request_BadRequest", SYNCED_MESSAGE)
     if "onPremisesImmutableId" in {n for n in changes}:
         value = changes["onPremisesImmutableId"]
         if not isinstance(value, str) or not value:
-            # graph-facts §6: nulling it "was reported to start returning 400 in 2024".
+            # null has been refused with 400 since 2024
+            # (https://github.com/microsoftgraph/msgraph-sdk-powershell/issues/2819).
             return error(req, 400, "Request_BadRequest", "Invalid value specified for property "
                          "'onPremisesImmutableId' of resource 'User'.")
         if "$" in value or "_" in value:
-            # graph-facts §6: "The $ and _ characters cannot be used when specifying this
-            # property."
+            # $ and _ may not be used (https://learn.microsoft.com/graph/api/resources/user).
             return error(req, 400, "Request_BadRequest", "Invalid value specified for property "
                          "'onPremisesImmutableId' of resource 'User'.")
         others = [o for o in req.tenant.idx_immutable.get(value, ()) if o != obj.id]
         others += [o for o in [req.tenant.idx_anchor.get(value)] if o and o != obj.id]
         if others:
-            # graph-facts §6: "Microsoft Entra schema doesn't allow two or more objects to
-            # have the same value of ... objectId, immutableId".
+            # No two objects may have one immutableId
+            # (https://learn.microsoft.com/entra/identity/hybrid/connect/tshoot-connect-sync-errors).
             return error(req, 400, "Request_BadRequest", "Another object with the same value "
                          "for property onPremisesImmutableId already exists.")
     try:
         req.tenant.update(obj, {n: v for n, v in changes.items()})
     except DirectoryError as exc:
         return error(req, 400, "Request_BadRequest", str(exc))
-    # graph-facts §6: "If successful, this method returns a 204 No Content response code."
+    # Success is 204 No Content (https://learn.microsoft.com/graph/api/user-update).
     return Response(204, None)
 
 
 # ----- $batch ---------------------------------------------------------------------------
 def _batch(sim, req):
-    """graph-facts §3 "JSON $batch" (learn.microsoft.com/graph/json-batching)."""
+    """JSON batching (https://learn.microsoft.com/graph/json-batching)."""
     try:
         payload = json.loads(req.body or b"")
         requests = payload["requests"]

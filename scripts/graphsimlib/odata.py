@@ -1,7 +1,10 @@
 """OData query options for directory collections: $filter, $select, $top, paging tokens.
 
-Sources: graph-facts §2 and §3 (learn.microsoft.com/graph/aad-advanced-queries,
-learn.microsoft.com/graph/filter-query-parameter, learn.microsoft.com/graph/paging).
+Sources: https://learn.microsoft.com/graph/aad-advanced-queries,
+https://learn.microsoft.com/graph/filter-query-parameter and
+https://learn.microsoft.com/graph/paging; summed up in
+docs/graph-facts.md#filtering-on-provisioning-errors,
+docs/graph-facts.md#who-holds-a-value and docs/graph-facts.md#paging.
 """
 
 import hashlib
@@ -29,16 +32,16 @@ _STRING = {"eq": DEFAULT, "in": DEFAULT, "startswith": DEFAULT, "ne": ADVANCED,
 _KEY = {"eq": DEFAULT, "in": DEFAULT, "ne": ADVANCED}
 _BOOL = {"eq": DEFAULT, "ne": ADVANCED}
 _LAMBDA_ADDR = {"eq": DEFAULT, "startswith": DEFAULT, "endswith": ADVANCED}
-# graph-facts §2: onPremisesProvisioningErrors/any(o:o/category) and
-# .../any(o:o/propertyCausingError) are "Default" for eq and "NotSupported for null values".
+# onPremisesProvisioningErrors/any(o:o/category) and .../any(o:o/propertyCausingError)
+# are "Default" for eq, null values not supported
+# (https://learn.microsoft.com/graph/aad-advanced-queries).
 _ERRORS = {"eq": DEFAULT, "ne": ADVANCED}
 
 # What each collection can filter on, and whether it needs advanced-query parameters
-# (graph-facts §2 "Filter support", §3 "userPrincipalName supports $filter (eq, ne, not,
-# ge, le, in, startsWith, endsWith); in the filter table eq and startsWith are Default and
-# endsWith needs advanced queries", §6 onPremisesImmutableId "Supports $filter (eq, ne,
-# not, ge, le, in)"; "The in operator is supported by default whenever eq operator is
-# supported by default").  Anything else answers Request_UnsupportedQuery.
+# (https://learn.microsoft.com/graph/aad-advanced-queries: for userPrincipalName eq and
+# startsWith are Default, endsWith is advanced-only; in works wherever eq does by default;
+# https://learn.microsoft.com/graph/api/resources/user: onPremisesImmutableId supports
+# eq, ne, not, ge, le, in).  Anything else answers Request_UnsupportedQuery.
 CAPABILITIES = {
     USERS: {
         "id": _KEY, "userPrincipalName": _STRING, "mail": _STRING, "displayName": _STRING,
@@ -145,8 +148,8 @@ class Filter:
     def _unary(self):
         if self._is_word("not"):
             self.pos += 1
-            # graph-facts §2: "The not and ne negation operators are supported only with
-            # advanced queries."
+            # not and ne are advanced-only
+            # (https://learn.microsoft.com/graph/aad-advanced-queries).
             self.needs_advanced.append("not")
             return ("not", self._unary())
         if self._peek() == ("p", "("):
@@ -181,10 +184,11 @@ class Filter:
         mode = caps.get(op) if caps else None
         if key.startswith("onPremisesProvisioningErrors/") and \
                 self.tenant.settings["provisioningErrorFilter"] == "unsupported":
-            mode = None  # tenant switch, peers §1.1: "An emulator has to pick one"
+            mode = None  # tenant switch: docs/graph-facts.md#provisioning-error-filter
         if key.startswith("onPremisesProvisioningErrors/") and value is None:
-            # graph-facts §2: "NotSupported for null values" - except that Microsoft's own
-            # cmdlet sends "ne null" (switch provisioningErrorNeNullWithoutAdvanced).
+            # Null values are not supported - except that Microsoft's own cmdlet sends
+            # "ne null" (switch provisioningErrorNeNullWithoutAdvanced,
+            # docs/graph-facts.md#provisioning-error-filter).
             if op == "ne" and self.tenant.settings["provisioningErrorNeNullWithoutAdvanced"]:
                 return
             if op != "ne":
@@ -371,7 +375,8 @@ class Filter:
 
 
 def parse_select(text, kind, default):
-    """graph-facts §2: properties "Returned only on $select" are absent otherwise.
+    """Properties returned only on $select are absent otherwise
+    (docs/graph-facts.md#properties-returned-only-on-select).
     Property names are matched without regard to case (Microsoft's own cmdlet sends
     $select=Id,UserPrincipalName,...)."""
     if text is None:
@@ -394,8 +399,9 @@ def parse_select(text, kind, default):
 
 
 def parse_top(text, maximum=999):
-    """graph-facts §2: "The default and maximum page sizes are 100 and 999"; for $top=1000:
-    "Invalid page size specified: '1000'. Must be between 1 and 999 inclusive." """
+    """Pages hold 100 objects by default and 999 at most; $top=1000 is refused with
+    "Invalid page size specified: '1000'. Must be between 1 and 999 inclusive."
+    (docs/graph-facts.md#paging)."""
     if text is None:
         return None
     try:
@@ -409,8 +415,9 @@ def parse_top(text, maximum=999):
 
 
 class TokenCodec:
-    """Opaque, tamper-evident $skiptoken / $deltatoken values (graph-facts §2: "Do not try
-    to extract the $skiptoken or $skip value and use it in a different request")."""
+    """Opaque, tamper-evident $skiptoken / $deltatoken values: a client must use the
+    nextLink as it is, never reuse its token in another request
+    (https://learn.microsoft.com/graph/paging)."""
 
     def __init__(self, key=None):
         self.key = key or os.urandom(16)

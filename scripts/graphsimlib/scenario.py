@@ -1,6 +1,6 @@
 """Scenario files: tenants, apps, objects and the sync exports that create conflicts;
 plus the deterministic large-tenant generator.  The schema is documented in
-tests/graphsim/README.md."""
+scripts/graphsimlib/README.md."""
 
 import os
 import random
@@ -40,7 +40,8 @@ def build_tenant(spec, clock, base_dir, seed):
     settings = spec.get("settings")
     if spec.get("generate"):
         # The generator's even conflicts take a cloud-only user's UPN; with soft
-        # match allowed (the service default, graph-facts §6) they would merge
+        # match allowed (the service default, docs/graph-facts.md#matching-and-export-errors)
+        # they would merge
         # instead, so a generated tenant blocks it unless its settings say otherwise.
         settings = dict(settings or {})
         settings.setdefault("blockSoftMatchEnabled", True)

@@ -215,8 +215,8 @@ class Handler(BaseHTTPRequestHandler):
         self._send_graph(response, req, entry)
 
     def _unauthorized(self, req, message):
-        # graph-facts §4 error codes; an expired or foreign token gets 401
-        # InvalidAuthenticationToken.
+        # Graph's error body (https://learn.microsoft.com/graph/errors); an expired or
+        # foreign token gets 401 InvalidAuthenticationToken.
         return graph.error(req, 401, "InvalidAuthenticationToken", message, {
             "WWW-Authenticate": 'Bearer realm="", authorization_uri="https://login.microsoftonline.'
                                 'com/common/oauth2/authorize", client_id="00000003-0000-0000-'
@@ -411,7 +411,7 @@ def serve_parser():
                     "throttling and fault injection.  Serves {base}/{tenant}/oauth2/v2.0/token, "
                     "{base}/v1.0/... and the control API {base}/_sim/... on one port.",
         epilog="Subcommand: 'graphsim generate --help' writes a large deterministic scenario. "
-               "Documentation: tests/graphsim/README.md.",
+               "Documentation: scripts/graphsimlib/README.md.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--host", default="127.0.0.1",
                    help="loopback address to bind (127.0.0.1, ::1 or localhost; others are refused)")

@@ -6,79 +6,93 @@ documents describe; the comment says where they are silent or disagree.
 """
 
 DEFAULTS = {
-    # graph-facts §2 / §11.2: the filter table marks
-    # onPremisesProvisioningErrors/any(o:o/category eq ...) as "Default", but community
-    # sources say "no filtering seems to be supported" (peers §1.1).  "unsupported"
+    # The filter table marks onPremisesProvisioningErrors/any(o:o/category eq ...) as
+    # "Default", but a Microsoft Q&A answer and a community module say no server-side
+    # filter works (docs/graph-facts.md#provisioning-error-filter).  "unsupported"
     # answers such filters with 400 Request_UnsupportedQuery.
     "provisioningErrorFilter": "supported",
-    # graph-facts §2 / §11.1: no document says whether delta tracks
-    # onPremisesProvisioningErrors.  When false, a change of only that property does
-    # not put the object into a delta response.
+    # No document says whether delta tracks onPremisesProvisioningErrors
+    # (docs/graph-facts.md#does-delta-track-provisioning-errors).  When false, a change
+    # of only that property does not put the object into a delta response.
     "deltaTracksProvisioningErrors": True,
-    # graph-facts §6: tenant feature BlockCloudObjectTakeoverThroughHardMatchEnabled;
-    # "a blocked hard match surfaces as InvalidHardMatch" (tshoot-connect-sync-errors).
+    # Tenant feature blockCloudObjectTakeoverThroughHardMatchEnabled; a blocked hard
+    # match is the export error InvalidHardMatch
+    # (docs/graph-facts.md#matching-and-export-errors).
     "blockCloudObjectTakeoverThroughHardMatchEnabled": False,
-    # onpremisesdirectorysynchronization-get (learn.microsoft.com/graph/api/
-    # onpremisesdirectorysynchronization-get): "Application | Not supported." - an app-only
-    # token gets 403.  true lets apps read the features, to test a client's readable path.
+    # https://learn.microsoft.com/graph/api/onpremisesdirectorysynchronization-get lists
+    # no application permission, so an app-only token gets 403.  true lets apps read the
+    # features, to test a client's readable path.
     "onPremisesSynchronizationReadableByApps": False,
-    # graph-facts §6 (BlockSoftMatchEnabled): the service default is false, so a
-    # cloud-only user with the exported UPN or primary SMTP address is soft-matched.
-    # Microsoft recommends blocking soft match after the initial sync; the scenarios
-    # that model the "existing cloud account" conflict (graph-facts §7, Connect
-    # Health: "The user can't be matched in sync to the existing object") set it.
+    # Tenant feature blockSoftMatchEnabled, off by default, so a cloud-only user with
+    # the exported UPN or primary SMTP address is soft-matched
+    # (docs/graph-facts.md#matching-and-export-errors).  The scenarios that model the
+    # "existing cloud account" conflict, where the synced user cannot match the cloud
+    # one (docs/graph-facts.md#connect-health-diagnosis-and-apply-fix), set it.
     "blockSoftMatchEnabled": False,
-    # graph-facts §11.3: unknown whether proxyAddresses eq ignores case.
+    # Unknown whether proxyAddresses eq ignores case
+    # (docs/graph-facts.md#case-of-proxyaddresses-comparisons).
     "proxyAddressFilterCaseInsensitive": True,
-    # graph-facts §1: the doc names the property "ProxyAddress"; real captures show
-    # "ProxyAddresses".  Value used in propertyCausingError for quarantined addresses.
+    # The resource page names the property "ProxyAddress"; Microsoft's PowerShell
+    # example and real captures show "ProxyAddresses"
+    # (docs/graph-facts.md#provisioning-errors).  Value used in propertyCausingError
+    # for quarantined addresses.
     "proxyAddressErrorName": "ProxyAddresses",
-    # graph-facts §1: real values carry the "SMTP:" prefix; false strips it.
+    # Real values carry the "SMTP:" prefix (docs/graph-facts.md#provisioning-errors);
+    # false strips it.
     "proxyAddressErrorValueHasPrefix": True,
-    # graph-facts §4: 429 "Retry-After: 2.128" (older samples) vs "Retry-After: 10"
-    # (current page).  "integer" rounds up, "fractional" sends three decimals.
+    # 429 "Retry-After: 2.128" (older samples) vs "Retry-After: 10" (current page of
+    # https://learn.microsoft.com/graph/throttling).  "integer" rounds up,
+    # "fractional" sends three decimals.
     "retryAfterFormat": "integer",
-    # graph-facts §11.5: a community file says Identity & Access sends no Retry-After
-    # on 429; the docs say it does.  false omits the header.
+    # A community file says identity and access send no Retry-After on 429; the docs
+    # say they do (docs/graph-facts.md#retry-after-on-every-429).  false omits it.
     "throttleRetryAfterHeader": True,
-    # graph-facts §4: token-bucket limits; false disables simulated throttling.
+    # Token-bucket limits (docs/graph-facts.md#throttling); false disables simulated
+    # throttling.
     "throttleEnabled": True,
     # Resource units per 10 s for the app+tenant pair; null = the documented S/M/L
-    # quota (graph-facts §4 table).  Tests lower it to reach the limit quickly.
+    # quota (https://learn.microsoft.com/graph/throttling-limits).  Tests lower it to
+    # reach the limit quickly.
     "throttleResourceUnitQuota": None,
-    # graph-facts §4: write quota "3,000 requests per 2 minutes and 30 seconds".
+    # Writes per 150 s for the app+tenant pair; null = the documented 3,000
+    # (https://learn.microsoft.com/graph/throttling-limits).
     "throttleWriteQuota": None,
-    # graph-facts §2 delta: "For directory objects, the limit is seven days."
+    # Delta tokens of directory objects last seven days
+    # (https://learn.microsoft.com/graph/delta-query-overview).
     "deltaTokenLifetimeSeconds": 7 * 24 * 3600,
-    # graph-facts §2 delta: expired token -> "a 40X-series error with error codes such
-    # as syncStateNotFound", "A 410 (gone) with a Location header".
+    # An expired delta token gets a 4xx error such as syncStateNotFound, or 410 Gone
+    # with a Location header (https://learn.microsoft.com/graph/delta-query-overview).
     "deltaExpiredStatus": 410,
-    # Access-token lifetime; null = the --token-lifetime option (graph-facts §5,
-    # "expires_in":3599 in the doc sample).
+    # Access-token lifetime; null = the --token-lifetime option ("expires_in": 3599 in
+    # the sample of docs/graph-facts.md#client-credentials-tokens).
     "tokenLifetimeSeconds": None,
-    # graph-facts §7 (Connect Health Apply Fix): "User with conflicting attribute is
-    # soft deleted ... Ensure the user is hard deleted before retry" -> a soft-deleted
-    # object still holds its UPN and proxy addresses.
+    # Connect Health's Apply Fix refuses while the conflicting user is soft-deleted
+    # ("hard delete it first"), so a soft-deleted object still holds its UPN and proxy
+    # addresses (docs/graph-facts.md#soft-deleted-holders).
     "softDeletedObjectsHoldValues": True,
-    # graph-facts §7 known issue: a user whose smtp: value collides with a group's SMTP:
-    # value "still gets a hard export error".  false quarantines it like other conflicts.
+    # Known issue: a user whose smtp: value collides with a group's SMTP: value gets an
+    # export error, not a quarantine (docs/graph-facts.md#duplicate-attribute-resiliency).
+    # false quarantines it like other conflicts.
     "userGroupSmtpConflictIsExportError": True,
-    # graph-facts §7 known issue: "with two groups sharing an SMTP address, one fails on
-    # the first attempt and is quarantined on the next cycle".
+    # Known issue: of two groups sharing an SMTP address, one fails on its first export
+    # and is quarantined on the next (docs/graph-facts.md#duplicate-attribute-resiliency).
     "groupGroupConflictFailsFirst": True,
-    # graph-facts §6: least-privileged application permission for writing
-    # onPremisesImmutableId is unconfirmed (§11.4); these roles may PATCH users.
+    # The least application permission for writing onPremisesImmutableId is unsettled
+    # (docs/graph-facts.md#permission-to-write-onpremisesimmutableid); these roles may
+    # PATCH users.
     "writeRoles": ["User.ReadWrite.All", "Directory.ReadWrite.All",
                    "User.ManageIdentities.All"],
-    # graph-facts §2: the doc-recommended filter uses "eq"; Microsoft's own cmdlet sends
-    # "any(o:o/category ne null)" without ConsistencyLevel (§11.2).  true accepts that
-    # form without advanced-query headers.
+    # The documented filter uses "eq"; Microsoft's own cmdlet sends
+    # "any(o:o/category ne null)" without ConsistencyLevel
+    # (docs/graph-facts.md#provisioning-error-filter).  true accepts that form without
+    # advanced-query headers.
     "provisioningErrorNeNullWithoutAdvanced": False,
-    # graph-facts §3 ($batch): responses "might appear in a different order than the
-    # requests".  true returns them in reverse order so clients must match on "id".
+    # $batch responses may come in any order
+    # (https://learn.microsoft.com/graph/json-batching).  true returns them in reverse
+    # order so clients must match on "id".
     "batchReverseResponses": False,
     # Page size of delta responses when the client sends no Prefer: odata.maxpagesize
-    # (graph-facts §2: delta does not support $top).
+    # (delta does not support $top: docs/graph-facts.md#delta-query).
     "deltaPageSize": 100,
 }
 

@@ -16,7 +16,7 @@ from .util import iso, UTC
 
 
 class Simulator:
-    # graph-facts §7: the release task "runs every hour".
+    # The release task runs every hour (docs/graph-facts.md#duplicate-attribute-resiliency).
     DEFAULT_SWEEP_INTERVAL = 3600.0
 
     def __init__(self, clock_mode="auto", token_lifetime=3599, sweep_interval=None,
@@ -94,8 +94,8 @@ class Simulator:
                 "settings": tenant.settings}
 
     def tenant_by_key(self, key):
-        """A tenant by id (GUID) or by any of its domains (graph-facts §5: "{tenant} is in
-        GUID or domain-name format")."""
+        """A tenant by id (GUID) or by any of its domains, as the token endpoint takes either
+        (https://learn.microsoft.com/entra/identity-platform/v2-oauth2-client-creds-grant-flow)."""
         key = (key or "").lower()
         tenant = self.tenants.get(key)
         if tenant is None:

@@ -1,16 +1,16 @@
 """Identity-and-access throttling: resource-unit token buckets per application+tenant.
 
-Source: graph-facts §4 (microsoft-graph-docs-contrib concepts/throttling-limits.md,
-learn.microsoft.com/graph/throttling-limits): "Throttling is based on a token bucket
-algorithm, which works by adding individual costs of requests".
+Source: https://learn.microsoft.com/graph/throttling-limits (identity and access are
+throttled with token buckets charged by each request's cost); summed up in
+docs/graph-facts.md#throttling.
 """
 
 import math
 import threading
 import time
 
-# graph-facts §4 table: application+tenant pair "S: 3,500 / M: 5,000 / L: 8,000 requests
-# per 10 seconds"; write quota "3,000 requests per 2 minutes and 30 seconds".
+# Application+tenant pair: 3,500 (S), 5,000 (M) or 8,000 (L) resource units per 10 s, and
+# 3,000 writes per 150 s (https://learn.microsoft.com/graph/throttling-limits).
 RU_QUOTA = {"S": 3500, "M": 5000, "L": 8000}
 RU_WINDOW = 10.0
 WRITE_QUOTA = 3000
@@ -18,11 +18,11 @@ WRITE_WINDOW = 150.0
 
 
 def request_cost(method, resource, query):
-    """graph-facts §4 base costs: GET users = 2; POST directoryObjects/getByIds = 3;
+    """Base costs: GET users = 2; POST directoryObjects/getByIds = 3;
     GET groups/{id}/members = 3; any other identity GET = 1; POST/PATCH/PUT/DELETE = 1
-    resource unit + 1 write.  "Using $select decreases cost by 1", "Using $expand
-    increases cost by 1", "Using $top with a value of less than 20 decreases cost by 1".
-    "A request cost can never be lower than 1."  Returns (resource units, writes)."""
+    resource unit + 1 write.  $select takes 1 off, $expand adds 1, $top below 20 takes 1
+    off; no request costs less than 1 (https://learn.microsoft.com/graph/throttling-limits).
+    Returns (resource units, writes)."""
     if method != "GET":
         return 1, 1
     cost = 2 if resource == "users" else 1
@@ -51,8 +51,9 @@ class Bucket:
 
     def take(self, amount, now):
         """Charge `amount`.  Returns 0 on success, else the seconds until it would fit.
-        graph-facts §4: "Avoid immediate retries, because all requests accrue against your
-        usage limits" - a rejected request still drains the bucket (down to -capacity)."""
+        Every request counts against the limits, refused ones too
+        (https://learn.microsoft.com/graph/throttling): a rejected request still drains the
+        bucket (down to -capacity)."""
         self.refill(now)
         if self.level >= amount:
             self.level -= amount
@@ -99,15 +100,16 @@ class Throttle:
                     limit = "WriteLimitExceeded"
                     ru.level += units  # the write was refused; give the read units back
             used = ru.used_fraction()
-        # graph-facts §4: x-ms-throttle-limit-percentage "(0.8-1.8, only above 0.8 of the
-        # limit)".
+        # x-ms-throttle-limit-percentage: 0.8 to 1.8, sent only above 0.8 of the limit
+        # (https://learn.microsoft.com/graph/throttling-limits).
         if used > 0.8:
             headers["x-ms-throttle-limit-percentage"] = "%.1f" % min(1.8, used)
         return not wait, headers, wait, limit
 
 
 def retry_after_value(seconds, fmt):
-    """graph-facts §4: "Retry-After: 2.128" (older sample) or "Retry-After: 10"."""
+    """"Retry-After: 2.128" (older sample) or "Retry-After: 10" (current page of
+    https://learn.microsoft.com/graph/throttling)."""
     if fmt == "fractional":
         return "%.3f" % max(seconds, 0.001)
     return str(max(1, int(math.ceil(seconds))))

@@ -22,9 +22,9 @@ def rand_guid():
 def guid_to_immutable_id(guid):
     """ImmutableId of an on-premises objectGUID.
 
-    graph-facts §8: "[system.convert]::ToBase64String(([GUID]$objectGUID).ToByteArray())"
-    (learn.microsoft.com/entra/identity/enterprise-apps/migrate-okta-sync-provisioning);
-    .NET ToByteArray() is the mixed-endian layout, i.e. uuid.UUID.bytes_le.
+    Base64 of the GUID's .NET ToByteArray() bytes
+    (https://learn.microsoft.com/entra/identity/enterprise-apps/migrate-okta-sync-provisioning),
+    the mixed-endian layout, i.e. uuid.UUID.bytes_le (docs/graph-facts.md#source-anchors).
     """
     return base64.b64encode(uuid.UUID(guid).bytes_le).decode()
 
@@ -39,15 +39,16 @@ def b64url_decode(text):
 
 
 def iso(dt):
-    """ISO 8601 with a Z, e.g. 2013-02-16T03:04:54Z (graph-facts §6, onPremisesLastSyncDateTime)."""
+    """ISO 8601 with a Z, e.g. 2013-02-16T03:04:54Z, as onPremisesLastSyncDateTime
+    (https://learn.microsoft.com/graph/api/resources/user)."""
     if dt is None:
         return None
     return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def iso_fraction(dt):
-    """Seven fractional digits, as seen in real provisioning errors (graph-facts §1:
-    "occurredDateTime": "2022-06-27T10:29:29.0922053Z")."""
+    """Seven fractional digits, as seen in real provisioning errors
+    ("2022-06-27T10:29:29.0922053Z", docs/graph-facts.md#provisioning-errors)."""
     dt = dt.astimezone(UTC)
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + "%07d" % (dt.microsecond * 10) + "Z"
 
@@ -78,9 +79,10 @@ def dumps(obj):
 def smtp_address(proxy):
     """Return the lower-cased address of an SMTP proxy address, or None for other types.
 
-    graph-facts §7: "The attribute resiliency process handles only UPN and SMTP
-    ProxyAddress values."  Prefix `SMTP:` marks the primary address, `smtp:` a
-    secondary one (graph-facts §3, user.md).
+    Duplicate Attribute Resiliency handles only UPNs and SMTP proxy addresses
+    (docs/graph-facts.md#duplicate-attribute-resiliency).  Prefix `SMTP:` marks the
+    primary address, `smtp:` a secondary one
+    (https://learn.microsoft.com/graph/api/resources/user).
     """
     if not isinstance(proxy, str) or ":" not in proxy:
         return None

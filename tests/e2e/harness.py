@@ -5,14 +5,17 @@ Certificates are made once per run with scripts/graphsim-certs.  Each test class
 starts one simulator process (port 0, --port-file); each test reloads the scenario
 (which also clears tokens, faults, settings and the request and write logs), writes a
 daemon configuration into its own temporary directory and runs the daemon in the
-foreground (-d, debug log on stderr captured to a file).  Every wait has a timeout,
-and every process is killed by a cleanup whatever the test outcome."""
+foreground (-d, debug log on stderr captured to a file).  Every wait polls for the
+condition the test then asserts, never sleeps for a fixed time, and has a generous
+deadline (WAIT) that only a failing test reaches; every process is killed by a
+cleanup whatever the test outcome."""
 
 import atexit
 import datetime
 import json
 import os
 import re
+import resource
 import shutil
 import signal
 import ssl
@@ -36,8 +39,10 @@ READER_SECRET = "reader-secret"
 WRITER_ID = "1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d"
 WRITER_SECRET = "writer-secret"
 
-# A test that waits longer than this for one thing has failed.
-WAIT = 20.0
+# A test that waits longer than this for one thing has failed.  Generous, because the
+# machine may be loaded (CI, parallel builds): a wait returns as soon as its condition
+# holds, so only a failing test ever waits this long.
+WAIT = 60.0
 
 
 def qd_bin():
@@ -135,14 +140,14 @@ class Simulator:
             except (OSError, ValueError):
                 return None
 
-        self.port = wait_until("graphsim's port file", port, timeout=15)
+        self.port = wait_until("graphsim's port file", port)
         self.base = "https://127.0.0.1:%d" % self.port
-        wait_until("graphsim /_sim/health", self._healthy, timeout=10)
+        wait_until("graphsim /_sim/health", self._healthy)
         return self
 
     def _healthy(self):
         try:
-            return self.request("GET", "/_sim/health", timeout=2).status == 200
+            return self.request("GET", "/_sim/health", timeout=10).status == 200
         except OSError:
             return False
 
@@ -162,7 +167,7 @@ class Simulator:
             return ""
 
     # ----- HTTP ------------------------------------------------------------------------
-    def request(self, method, path, body=None, timeout=10):
+    def request(self, method, path, body=None, timeout=WAIT):
         data, headers = None, {}
         if body is not None:
             data = json.dumps(body).encode()
@@ -306,15 +311,24 @@ class Daemon:
         os.chmod(self.secret_path, mode)
 
     # ----- process -----------------------------------------------------------------------
-    def start(self):
+    def start(self, nofile=None):
+        """nofile: the daemon's RLIMIT_NOFILE: a number for both the soft and the
+        hard limit, a (soft, hard) pair, or None to inherit ours."""
         assert self.proc is None or self.proc.poll() is not None, "daemon already running"
         self.runs += 1
         self.log_path = os.path.join(self.workdir, "daemon-%d.log" % self.runs)
         self.returncode = None
         with open(self.log_path, "wb") as log:
+            limit = None
+            if nofile is not None:
+                pair = nofile if isinstance(nofile, tuple) else (nofile, nofile)
+
+                def limit():
+                    resource.setrlimit(resource.RLIMIT_NOFILE, pair)
             self.proc = subprocess.Popen([qd_bin(), "-d", "-f", self.conf_path],
                                          stdin=subprocess.DEVNULL,
-                                         stdout=subprocess.DEVNULL, stderr=log)
+                                         stdout=subprocess.DEVNULL, stderr=log,
+                                         preexec_fn=limit)
         return self
 
     def run_to_exit(self, timeout=WAIT):
@@ -372,23 +386,33 @@ class Daemon:
         rx = re.compile(pattern)
         return [line for line in self.log().splitlines() if rx.search(line)]
 
+    def wait(self, what, probe, timeout=WAIT, detail=None):
+        """Waits until probe() returns something true and returns it.  Fails at once
+        when the daemon exits first, and after `timeout` seconds with detail() (a
+        string, if given) and the log tail."""
+        def step():
+            value = probe()
+            if value:
+                return value
+            if not self.running():
+                raise AssertionError("the daemon exited (%s) while waiting for %s:\n%s"
+                                     % (self.proc.returncode, what, self.log_tail()))
+            return None
+        try:
+            return wait_until(what, step, timeout)
+        except AssertionError as exc:
+            if "timed out" in str(exc):
+                raise AssertionError("%s%s; log tail:\n%s"
+                                     % (exc, detail() if detail else "", self.log_tail()))
+            raise
+
     def wait_for_log(self, pattern, count=1, timeout=WAIT):
         """Waits until the current log has `count` lines matching the regular
         expression; returns them."""
         def probe():
             lines = self.log_lines(pattern)
-            if len(lines) >= count:
-                return lines
-            if not self.running():
-                raise AssertionError("the daemon exited (%s) before logging %r:\n%s"
-                                     % (self.proc.returncode, pattern, self.log_tail()))
-            return None
-        try:
-            return wait_until("%d log line(s) matching %r" % (count, pattern), probe, timeout)
-        except AssertionError as exc:
-            if "timed out" in str(exc):
-                raise AssertionError("%s; log tail:\n%s" % (exc, self.log_tail()))
-            raise
+            return lines if len(lines) >= count else None
+        return self.wait("%d log line(s) matching %r" % (count, pattern), probe, timeout)
 
     def cycles(self, name=None):
         """(conflicts, new, cleared) of every completed cycle in the current log."""
@@ -402,6 +426,19 @@ class Daemon:
 
     def wait_for_more_cycles(self, more=1, timeout=WAIT):
         return self.wait_for_cycles(len(self.cycles()) + more, timeout)
+
+    def wait_for_cycle(self, cycle, then=0, timeout=WAIT):
+        """Waits until a cycle logged as `cycle` ((conflicts, new, cleared)) has
+        completed, and `then` more after it; returns the cycles of the current run.  An
+        alert comes before the log line of the cycle that raised it, so a test that
+        saw an alert waits for that cycle this way, not by counting cycles."""
+        def probe():
+            cycles = self.cycles()
+            if cycle in cycles and len(cycles) - cycles.index(cycle) > then:
+                return cycles
+            return None
+        return self.wait("cycle %s and %d more" % (cycle, then), probe, timeout,
+                         lambda: "; cycles: %s" % self.cycles())
 
     # ----- alerts ------------------------------------------------------------------------
     def alerts(self):
@@ -423,19 +460,10 @@ class Daemon:
         """Waits until predicate(list of alerts) is true; returns the alerts."""
         def probe():
             alerts = self.alerts()
-            if predicate(alerts):
-                return alerts or [None]
-            if not self.running():
-                raise AssertionError("the daemon exited (%s) while waiting for alerts:\n%s"
-                                     % (self.proc.returncode, self.log_tail()))
-            return None
-        try:
-            return [a for a in wait_until("alerts", probe, timeout) if a is not None]
-        except AssertionError as exc:
-            if "timed out" in str(exc):
-                raise AssertionError("%s; alerts so far: %d; log tail:\n%s"
-                                     % (exc, len(self.alerts()), self.log_tail()))
-            raise
+            return (alerts or [None]) if predicate(alerts) else None
+        alerts = self.wait("alerts", probe, timeout,
+                           lambda: "; alerts so far: %d" % len(self.alerts()))
+        return [a for a in alerts if a is not None]
 
 
 def detected(alerts):

@@ -125,7 +125,7 @@ def parse_cef(frame):
     fields = split_unescaped(text, "|", 7)
     ext = fields[7]
     # A key is a word followed by an unescaped '='; the value runs to the next key.
-    pairs, i, key, start = {}, 0, None, 0
+    pairs, i = {}, 0
     tokens = []
     while i < len(ext):
         if ext[i] == "\\":

@@ -10,12 +10,11 @@ import json
 import os
 import signal
 import subprocess
-import time
 import unittest
 import uuid
 
-from tests.e2e.harness import (SCENARIOS, TENANT_ID, WRITER_ID, WRITER_SECRET, E2ETestCase,
-                               cleared, qd_bin, wait_until)
+from tests.e2e.harness import (SCENARIOS, TENANT_ID, WAIT, WRITER_ID, WRITER_SECRET,
+                               E2ETestCase, cleared, qd_bin, wait_until)
 
 CLOUD_JOHN = "a0c1e2f3-0001-4000-8000-000000000001"
 ANCHOR = "yYuRNW0Z6kCXeYidebdT8A=="
@@ -33,7 +32,7 @@ with open(%(marker)r, "a") as f:
     f.write(json.dumps({k: v for k, v in os.environ.items() if k.startswith("QD_")}) + "\\n")
 req = urllib.request.Request(%(url)r, data=json.dumps(%(obj)r).encode(), method="POST",
                              headers={"Content-Type": "application/json"})
-with urllib.request.urlopen(req, context=ctx, timeout=10) as r:
+with urllib.request.urlopen(req, context=ctx, timeout=60) as r:
     print("export:", json.load(r)["value"][0]["result"])
 """
 
@@ -98,9 +97,8 @@ class ApplyE2E(E2ETestCase):
         except FileNotFoundError:
             return []
 
-    def wait_events(self, d, event, count=1, reason=None, timeout=30):
-        return d.wait_for_alerts(lambda a: len(events(a, event, reason)) >= count,
-                                 timeout=timeout)
+    def wait_events(self, d, event, count=1, reason=None):
+        return d.wait_for_alerts(lambda a: len(events(a, event, reason)) >= count)
 
     # ----- the whole story -------------------------------------------------------------------
     def test_existing_cloud_account_refused_then_applied_then_hard_matched(self):
@@ -190,7 +188,7 @@ class ApplyE2E(E2ETestCase):
         path = os.path.join(d.state_dir, "e2e.suggestions.csv")
         ctl = os.path.join(os.path.dirname(qd_bin()), "quarantinectl")
         out = subprocess.run([ctl, "suggestions", "approve", path, CLOUD_JOHN],
-                             capture_output=True, text=True, timeout=30)
+                             capture_output=True, text=True, timeout=WAIT)
         self.assertEqual(out.returncode, 0, out.stderr)
         # Approved: the duplicate still holds the anchor, so it is refused first.
         refused = events(self.wait_events(d, "anchor.refused", reason="anchor-in-use"),
@@ -276,7 +274,7 @@ class ApplyE2E(E2ETestCase):
         d = self.apply_daemon([("john@contoso.com", ANCHOR, "T-1"),
                                ("mary@contoso.com", "c2hvcnQ=", "T-2")])
         check = subprocess.run([qd_bin(), "-n", "-f", d.conf_path], capture_output=True,
-                               text=True, timeout=20)
+                               text=True, timeout=WAIT)
         self.assertEqual(check.returncode, 1)
         self.assertIn("%s:3: " % self.anchors_path, check.stderr)
         d.start()
@@ -299,8 +297,9 @@ class ApplyE2E(E2ETestCase):
         d = self.apply_daemon(rows, extra=["apply_max_per_cycle = 2"])
         d.start()
         self.wait_events(d, "anchor.applied", count=5)
+        # The pass logs its count after its last alert.
         per_cycle = [int(line.split("tenant e2e: ")[1].split()[0])
-                     for line in d.log_lines(r"values? applied this cycle")]
+                     for line in d.wait_for_log(r"values? applied this cycle", count=3)]
         self.assertEqual(per_cycle, [2, 2, 1])
         self.assertTrue(d.log_lines(r"apply_max_per_cycle \(2\) reached"))
         self.assertEqual(len(self.patches()), 5)
@@ -332,7 +331,8 @@ class ApplyE2E(E2ETestCase):
         d = self.apply_daemon([("john@contoso.com", ANCHOR, "T-1")])
         os.makedirs(d.state_dir, exist_ok=True)
         stop = os.path.join(d.state_dir, "e2e.stop")
-        open(stop, "w").close()
+        with open(stop, "w"):
+            pass
         d.start()
         alerts = self.wait_events(d, "anchor.halted", reason="kill-switch")
         self.assertIn(stop, alerts[-1]["message"])

@@ -131,7 +131,7 @@ class DeltaE2E(E2ETestCase):
         mark = self.sim.requests()[-1]["seq"]
         gone = self.resolve_eli()
         d.wait_for_alerts(lambda a: cleared(a))
-        d.wait_for_more_cycles(1)
+        d.wait_for_cycle((len(expected) - 1, 0, 1), then=1)
         self.assertNoSpuriousAlerts(d, expected, gone)
         clearing = [l for l in self.cycle_lines(d) if "(0 new, 1 cleared)" in l]
         self.assertEqual(len(clearing), 1)
@@ -195,7 +195,7 @@ class DeltaE2E(E2ETestCase):
         self.sim.tenant("/delta/expire", "POST")
         gone = self.resolve_eli()
         d.wait_for_alerts(lambda a: cleared(a))
-        d.wait_for_more_cycles(1)
+        d.wait_for_cycle((len(expected) - 1, 0, 1), then=1)
         self.assertNoSpuriousAlerts(d, expected, gone)
         d.stop()
         expired = [e for e in self.sim.graph_requests() if e["status"] in (400, 404, 410)]
@@ -205,7 +205,8 @@ class DeltaE2E(E2ETestCase):
     # ----- 5 -------------------------------------------------------------------------------
     def test_untracked_error_change_caught_by_the_periodic_full_resync(self):
         """If Graph does not report a change of onPremisesProvisioningErrors alone in
-        /delta (unconfirmed either way, graph-facts §11.1), incremental rounds miss
+        /delta (undocumented either way:
+        docs/graph-facts.md#does-delta-track-provisioning-errors), incremental rounds miss
         the release; the periodic full round (delta_full_resync) clears it."""
         for tracked in (True, False):
             with self.subTest(tracked=tracked):
@@ -223,7 +224,7 @@ class DeltaE2E(E2ETestCase):
                 gone = before - self.sim.expected_conflicts()
                 self.assertEqual(len(gone), 1)
                 done = len(d.cycles())
-                d.wait_for_alerts(lambda a: cleared(a), timeout=30)
+                d.wait_for_alerts(lambda a: cleared(a))
                 # The cycle's log line comes after its alerts and the state file.
                 d.wait_for_log(r"\(0 new, 1 cleared\)")
                 lines = self.cycle_lines(d)
@@ -239,7 +240,7 @@ class DeltaE2E(E2ETestCase):
                     # and agree with what the incremental rounds built.
                     self.assertRegex(clearing[0], r"\(delta (incremental|full)\)$")
                     at = lines.index(clearing[0])
-                    d.wait_for_log(r"\(delta full\)$", count=2, timeout=30)
+                    d.wait_for_log(r"\(delta full\)$", count=2)
                     fulls = [l for l in self.cycle_lines(d)[done:] if l.endswith("(delta full)")]
                     for line in fulls:
                         if line != lines[at]:

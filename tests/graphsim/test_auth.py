@@ -24,7 +24,8 @@ def b64url(data):
 def thumbprints(pem_path):
     import hashlib
     import ssl
-    der = ssl.PEM_cert_to_DER_cert(open(pem_path).read())
+    with open(pem_path) as f:
+        der = ssl.PEM_cert_to_DER_cert(f.read())
     return b64url(hashlib.sha1(der).digest()), b64url(hashlib.sha256(der).digest())
 
 
@@ -222,9 +223,10 @@ class AssertionTest(SimTestCase):
         self.assertEqual(self.post(assertion).json["error_codes"], [50013])
 
     def test_certificate_registered_at_run_time(self):
+        with open(os.path.join(cert_dir(), "app.pem")) as f:
+            pem = f.read()
         self.control("POST", "tenants/%s/apps" % CONTOSO, {
-            "clientId": WRITER, "roles": ["User.ReadWrite.All"],
-            "certificate": open(os.path.join(cert_dir(), "app.pem")).read()})
+            "clientId": WRITER, "roles": ["User.ReadWrite.All"], "certificate": pem})
         claims = self.claims(iss=WRITER, sub=WRITER)
         token = sign_jwt({"alg": "PS256", "x5t#S256": self.x5t256}, claims, self.key, "PS256")
         reply = self.token_reply(client_id=WRITER, secret=None, extra={

@@ -44,7 +44,8 @@ class DarTest(SimTestCase):
         m = PLACEHOLDER.match(synced["userPrincipalName"])
         self.assertIsNotNone(m, synced["userPrincipalName"])
         self.assertEqual(m.group(1), "john")
-        # KB 3166795: the SMTP proxy address also contains the number.
+        # The SMTP proxy address also contains the number
+        # (https://learn.microsoft.com/troubleshoot/entra/entra-id/user-prov-sync/number-add-username-email-address).
         self.assertEqual(synced["proxyAddresses"], ["SMTP:" + synced["userPrincipalName"]])
         errors = {(e["propertyCausingError"], e["value"]) for e in synced["onPremisesProvisioningErrors"]}
         self.assertEqual(errors, {("UserPrincipalName", "john@contoso.com"),

@@ -172,11 +172,12 @@ class CliTest(unittest.TestCase):
         log = os.path.join(tmp, "requests.jsonl")
         proc, port_file, line = self._start("--log-requests", log)
         try:
-            port = int(open(port_file).read())
-            try:
+            with open(port_file) as f:
+                port = int(f.read())
+            with self.assertRaises(urllib.error.HTTPError) as ctx:
                 urllib.request.urlopen("http://127.0.0.1:%d/v1.0/users" % port, timeout=10)
-            except urllib.error.HTTPError as err:
-                self.assertEqual(err.code, 401)
+            ctx.exception.close()
+            self.assertEqual(ctx.exception.code, 401)
         finally:
             proc.terminate()
             proc.wait(timeout=10)

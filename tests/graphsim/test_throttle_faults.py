@@ -97,6 +97,7 @@ class FaultTest(SimTestCase):
 
     def raw(self, path, token):
         conn = http.client.HTTPConnection("127.0.0.1", self.server.server_address[1], timeout=5)
+        self.addCleanup(conn.close)
         conn.request("GET", path, headers={"Authorization": "Bearer " + token})
         return conn
 

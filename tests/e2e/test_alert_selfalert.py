@@ -20,7 +20,7 @@ def with_alert_options(d, **options):
         f.write(text.replace("[alerts]\n", "[alerts]\n" + extra, 1))
 
 
-class AlertHealth(E2ETestCase):
+class AlertSelf(E2ETestCase):
 
     def events(self, d, name):
         return [a for a in d.alerts() if a["event"] == name]

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT
  *
- * check_health: the cause a failed cycle is reduced to (the code of
+ * check_selfalert: the cause a failed cycle is reduced to (the code of
  * tenant.failing): an AADSTS code wins, then the HTTP status, then the
  * transport error.
  */
@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "graph.h"
-#include "health.h"
+#include "selfalert.h"
 #include "testutil.h"
 
 static void cause_of(int result, const struct graph_error *err,
@@ -17,7 +17,8 @@ static void cause_of(int result, const struct graph_error *err,
 {
   char code[32], cause[700];
 
-  health_cause(result, "token", err, code, sizeof(code), cause, sizeof(cause));
+  selfalert_cause(result, "token", err, code, sizeof(code), cause,
+                  sizeof(cause));
   ck_assert_str_eq(code, want_code);
   ck_assert_ptr_nonnull(strstr(cause, "token: "));
 }
@@ -42,9 +43,9 @@ START_TEST(test_cause)
 }
 END_TEST
 
-Suite *health_suite(void)
+Suite *selfalert_suite(void)
 {
-  Suite *s = suite_create("health");
+  Suite *s = suite_create("selfalert");
   TCase *tc = tcase_create("cause");
 
   tcase_add_test(tc, test_cause);

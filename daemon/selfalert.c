@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT
  *
- * health: self-alerts of a tenant, once per episode (see health.h).
+ * selfalert: self-alerts of a tenant, once per episode (see selfalert.h).
  */
-#include "health.h"
+#include "selfalert.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -11,8 +11,9 @@
 #include "alert.h"
 #include "graph.h"
 
-void health_init(struct health *h, const char *tenant, struct alert *alert,
-                 unsigned after_cycles, unsigned long after_s)
+void selfalert_init(struct selfalert *h, const char *tenant,
+                    struct alert *alert, unsigned after_cycles,
+                    unsigned long after_s)
 {
   memset(h, 0, sizeof(*h));
   h->tenant = tenant;
@@ -21,8 +22,9 @@ void health_init(struct health *h, const char *tenant, struct alert *alert,
   h->after_s = after_s;
 }
 
-void health_cause(int result, const char *what, const struct graph_error *err,
-                  char *code, size_t code_len, char *cause, size_t cause_len)
+void selfalert_cause(int result, const char *what,
+                     const struct graph_error *err, char *code, size_t code_len,
+                     char *cause, size_t cause_len)
 {
   const char *aadsts = err ? strstr(err->code, "AADSTS") : NULL;
   const char *msg = err && err->message[0] ? err->message : strerror(-result);
@@ -50,7 +52,7 @@ void health_cause(int result, const char *what, const struct graph_error *err,
            err && err->message[0] ? msg : "");
 }
 
-static void raise_event(struct health *h, enum alert_type type,
+static void raise_event(struct selfalert *h, enum alert_type type,
                         const char *code, const char *cause, const char *path,
                         time_t expires, long count)
 {
@@ -63,14 +65,14 @@ static void raise_event(struct health *h, enum alert_type type,
   alert_emit_daemon(h->alert, type, h->tenant, &dm);
 }
 
-void health_failed(struct health *h, int result, const char *what,
-                   const struct graph_error *err, time_t now)
+void selfalert_failed(struct selfalert *h, int result, const char *what,
+                      const struct graph_error *err, time_t now)
 {
   char code[32], cause[700];
 
   if(!h->failures++)
     h->first_failure = now;
-  health_cause(result, what, err, code, sizeof(code), cause, sizeof(cause));
+  selfalert_cause(result, what, err, code, sizeof(code), cause, sizeof(cause));
   /* AADSTS7000222: "The provided client secret keys are expired"
    * (https://learn.microsoft.com/entra/identity-platform/reference-error-codes).
    */
@@ -88,7 +90,7 @@ void health_failed(struct health *h, int result, const char *what,
   }
 }
 
-void health_ok(struct health *h, time_t now)
+void selfalert_ok(struct selfalert *h, time_t now)
 {
   (void)now;
   if(h->failing)
@@ -99,13 +101,13 @@ void health_ok(struct health *h, time_t now)
   h->first_failure = 0;
 }
 
-void health_certificate(struct health *h, const char *path, time_t not_after,
-                        time_t now)
+void selfalert_certificate(struct selfalert *h, const char *path,
+                           time_t not_after, time_t now)
 {
   char cause[300];
 
   if(!not_after || h->expiring ||
-     not_after - now > (time_t)HEALTH_EXPIRING_DAYS * 86400)
+     not_after - now > (time_t)SELFALERT_EXPIRING_DAYS * 86400)
     return;
   h->expiring = true;
   snprintf(cause, sizeof(cause),
