@@ -54,20 +54,10 @@ static const struct {
     {"alert.flood", "3978ad141d0349788818e1fadfb3cd25", LOG_WARNING},
 };
 
-/* The first keys a flood summary names. */
-#define FLOOD_KEYS 10
-
 struct alert {
   struct sink **sinks;
   size_t nsinks;
   unsigned flood_limit;
-  /* The cycle being counted (alert_cycle_begin()), for flood control. */
-  bool in_cycle;
-  char *cycle_tenant;
-  size_t cycle_count, cycle_withheld;
-  size_t cycle_by_type[ALERT_NTYPES];
-  char *cycle_keys[FLOOD_KEYS];
-  size_t cycle_nkeys;
   int closing;
   void (*close_cb)(void *arg);
   void *close_arg;
@@ -493,28 +483,30 @@ static int deliver(struct alert *a, const cJSON *o, enum alert_type type,
   return rc;
 }
 
-/* count() records an alert of the current cycle; returns true when it is
- * past the flood limit and goes to the files only. */
-static bool count(struct alert *a, const struct alert_event *ev)
+/* count() records an alert of fl's cycle; returns true when it is past
+ * the flood limit and goes to the files only. */
+static bool count(struct alert *a, const struct alert_event *ev,
+                  struct alert_flood *fl)
 {
-  if(!a->in_cycle || !a->flood_limit || ev->daemon)
+  if(!fl || !a->flood_limit || ev->daemon)
     return false;
-  a->cycle_count++;
+  fl->count++;
   if((unsigned)ev->type < ALERT_NTYPES)
-    a->cycle_by_type[ev->type]++;
-  if(a->cycle_count <= a->flood_limit)
+    fl->by_type[ev->type]++;
+  if(fl->count <= a->flood_limit)
     return false;
-  if(a->cycle_nkeys < FLOOD_KEYS && ev->conflict) {
+  if(fl->nkeys < ALERT_FLOOD_KEYS && ev->conflict) {
     char *k = strdup(ev->conflict->key);
 
     if(k)
-      a->cycle_keys[a->cycle_nkeys++] = k;
+      fl->keys[fl->nkeys++] = k;
   }
-  a->cycle_withheld++;
+  fl->withheld++;
   return true;
 }
 
-int alert_emit(struct alert *a, const struct alert_event *ev)
+int alert_emit_flood(struct alert *a, const struct alert_event *ev,
+                     struct alert_flood *fl)
 {
   struct rendered r;
   cJSON *o;
@@ -529,54 +521,50 @@ int alert_emit(struct alert *a, const struct alert_event *ev)
     log_errx("alert: out of memory; %s alert lost", alert_type_name(ev->type));
     return -ENOMEM;
   }
-  withheld = count(a, ev);
+  withheld = count(a, ev, fl);
   rc = deliver(a, o, ev->type, r.severity, withheld);
   cJSON_Delete(o);
   return rc;
 }
 
-void alert_cycle_begin(struct alert *a, const char *tenant)
+int alert_emit(struct alert *a, const struct alert_event *ev)
 {
-  if(!a)
-    return;
-  free(a->cycle_tenant);
-  a->cycle_tenant = strdup(tenant);
-  a->in_cycle = true;
-  a->cycle_count = a->cycle_withheld = a->cycle_nkeys = 0;
-  memset(a->cycle_by_type, 0, sizeof(a->cycle_by_type));
+  return alert_emit_flood(a, ev, NULL);
 }
 
-void alert_cycle_end(struct alert *a)
+void alert_flood_begin(struct alert_flood *fl, const char *tenant)
+{
+  memset(fl, 0, sizeof(*fl));
+  fl->tenant = tenant;
+}
+
+void alert_flood_end(struct alert *a, struct alert_flood *fl)
 {
   struct alert_daemon dm = {0};
   struct alert_event ev;
   char cause[512];
   size_t i, pos = 0;
 
-  if(!a || !a->in_cycle)
-    return;
-  a->in_cycle = false;
-  if(a->cycle_withheld) {
+  if(a && fl->withheld) {
     pos = (size_t)snprintf(cause, sizeof(cause),
                            "%zu alerts in one cycle, over the limit of %u; "
                            "%zu sent to file sinks only:",
-                           a->cycle_count, a->flood_limit, a->cycle_withheld);
+                           fl->count, a->flood_limit, fl->withheld);
     for(i = 0; i < ALERT_NTYPES && pos < sizeof(cause); i++)
-      if(a->cycle_by_type[i])
+      if(fl->by_type[i])
         pos += (size_t)snprintf(cause + pos, sizeof(cause) - pos, " %s %zu",
-                                types[i].name, a->cycle_by_type[i]);
+                                types[i].name, fl->by_type[i]);
     dm.cause = cause;
-    dm.count = a->cycle_withheld;
-    dm.keys = (const char *const *)a->cycle_keys;
-    dm.nkeys = a->cycle_nkeys;
-    alert_event_init(&ev, ALERT_FLOOD, a->cycle_tenant ? a->cycle_tenant : "-",
-                     NULL);
+    dm.count = (long)fl->withheld;
+    dm.keys = (const char *const *)fl->keys;
+    dm.nkeys = fl->nkeys;
+    alert_event_init(&ev, ALERT_FLOOD, fl->tenant ? fl->tenant : "-", NULL);
     ev.daemon = &dm;
     alert_emit(a, &ev);
   }
-  for(i = 0; i < a->cycle_nkeys; i++)
-    free(a->cycle_keys[i]);
-  a->cycle_nkeys = 0;
+  for(i = 0; i < fl->nkeys; i++)
+    free(fl->keys[i]);
+  memset(fl, 0, sizeof(*fl));
 }
 
 /* on_full() raises spool.full once per episode of a sink. */
@@ -672,13 +660,9 @@ static void sink_closed(void *arg)
   struct alert *a = arg;
   void (*cb)(void *) = a->close_cb;
   void *cb_arg = a->close_arg;
-  size_t i;
 
   if(--a->closing)
     return;
-  for(i = 0; i < a->cycle_nkeys; i++)
-    free(a->cycle_keys[i]);
-  free(a->cycle_tenant);
   free(a->sinks);
   free(a);
   if(cb)

@@ -5,8 +5,8 @@
  * alert object (the JSON form documented in quarantined(8) and
  * docs/alert.schema.json) and offered to every sink (sink.h) whose filter
  * takes it; each sink formats it and spools it on disk until its
- * receiver accepts it.  Flood control: within a cycle
- * (alert_cycle_begin/end), alerts past flood_limit go to file sinks only,
+ * receiver accepts it.  Flood control: within one cycle's alerts
+ * (alert_flood_begin/end), those past flood_limit go to file sinks only,
  * and one alert.flood summary goes everywhere at the end.
  */
 #ifndef QD_ALERT_H
@@ -181,10 +181,27 @@ int alert_emit(struct alert *a, const struct alert_event *ev);
 int alert_emit_daemon(struct alert *a, enum alert_type type, const char *tenant,
                       const struct alert_daemon *dm);
 
-/* alert_cycle_begin() and alert_cycle_end() bracket the alerts of one
- * tenant's cycle for flood control. */
-void alert_cycle_begin(struct alert *a, const char *tenant);
-void alert_cycle_end(struct alert *a);
+/* The first keys a flood summary names. */
+#define ALERT_FLOOD_KEYS 10
+
+/* The flood count of one cycle's alerts, owned by whoever sends them
+ * (several tenants may be sending at once).  alert_flood_begin() starts
+ * it for tenant (borrowed, must outlive fl); alert_emit_flood() is
+ * alert_emit() counting ev in fl (NULL: not counted), sending it to file
+ * sinks only once the count is past flood_limit; alert_flood_end() sends
+ * the alert.flood summary when any was held back, and frees what fl
+ * holds. */
+struct alert_flood {
+  const char *tenant;
+  size_t count, withheld;
+  size_t by_type[ALERT_NTYPES];
+  char *keys[ALERT_FLOOD_KEYS];
+  size_t nkeys;
+};
+void alert_flood_begin(struct alert_flood *fl, const char *tenant);
+int alert_emit_flood(struct alert *a, const struct alert_event *ev,
+                     struct alert_flood *fl);
+void alert_flood_end(struct alert *a, struct alert_flood *fl);
 
 /* alert_reopen() reopens the file sinks' files (SIGHUP, logrotate). */
 void alert_reopen(struct alert *a);

@@ -130,7 +130,7 @@ void tenant_get_stats(const struct tenant *t, struct tenant_stats *st)
 /* ===== Alerts and the sweep's steps, for cycles and sweeps ===== */
 
 /* alert_conflict() queues one alert about c, as it is now, until the
- * state is saved (outbox_flush()); sw carries the sweep's figures, or is
+ * state is saved (outbox_release()); sw carries the sweep's figures, or is
  * NULL. */
 static void alert_conflict(struct tenant *t, enum alert_type type,
                            const struct conflict *c,
@@ -476,10 +476,9 @@ static void commit(struct tenant *t, struct conflict_set *set,
    * alerts go out either way: one repeated after a restart beats one
    * lost. */
   store_save(t->state_dir, t->name, &t->state, now);
-  /* Flood control counts the alerts of this cycle (alert.h). */
-  alert_cycle_begin(t->outbox.alert, t->name);
-  outbox_flush(&t->outbox);
-  alert_cycle_end(t->outbox.alert);
+  /* Sent on the next loop iterations; flood control counts them as one
+   * cycle's (alert.h). */
+  outbox_release(&t->outbox, true);
   apply_cycle(t->apply);
   uv_update_time(t->loop);
   log_info("tenant %s: %zu conflict%s (%zu new, %zu cleared) in %.2f s%s%s%s",
@@ -550,7 +549,7 @@ static void on_sweep_done(int result, const struct holder_result *res, size_t n,
   classify_all(t, set, now);
   changes = advance(t, set, now);
   store_save(t->state_dir, t->name, &t->state, now);
-  outbox_flush(&t->outbox);
+  outbox_release(&t->outbox, false);
   log_info("tenant %s: sweep re-checked %zu conflict%s (%zu failed), %zu "
            "change%s",
            t->name, n, n == 1 ? "" : "s", failed, changes,
@@ -571,7 +570,6 @@ static void part_closed(struct tenant *t)
   inventory_free(t->inv);
   holder_free(t->holder);
   conflict_set_free(t->pending);
-  outbox_clear(&t->outbox);
   store_state_clear(&t->state);
   if(t->closed_cb)
     t->closed_cb(t->closed_arg);
@@ -590,6 +588,11 @@ static void on_part_closed(void *arg)
 static void close_schedule(struct tenant *t)
 {
   schedule_close(t->sched, on_part_closed, t);
+}
+
+static void close_outbox(struct tenant *t)
+{
+  outbox_close(&t->outbox, on_part_closed, t);
 }
 
 static void close_apply(struct tenant *t)
@@ -613,11 +616,13 @@ static void close_http(struct tenant *t)
 }
 
 /* A tenant's parts, closed in this order: the schedule (no cycle or sweep
- * starts), the apply engine before graph (whose cancelled callbacks then
+ * starts), the outbox (what a saved state released is sent), the apply
+ * engine before graph (whose cancelled callbacks then
  * drop its pass), graph before the token and the HTTP client it uses.
  * Each calls part_closed() once. */
 static void (*const parts[])(struct tenant *t) = {
-    close_schedule, close_apply, close_graph, close_token, close_http,
+    close_schedule, close_outbox, close_apply,
+    close_graph,    close_token,  close_http,
 };
 
 void tenant_close(struct tenant *t, void (*closed_cb)(void *arg), void *arg)
@@ -682,7 +687,6 @@ int tenant_start(uv_loop_t *loop, const struct cfg *cfg,
     rc = -ENOMEM;
     goto fail;
   }
-  outbox_init(&t->outbox, alert, t->name, &t->copts);
   selfalert_init(&t->self, t->name, alert, cfg->failing_cycles,
                  cfg->failing_after);
   if(tc->certificate_file && !(t->cert_path = strdup(tc->certificate_file))) {
@@ -762,6 +766,8 @@ int tenant_start(uv_loop_t *loop, const struct cfg *cfg,
   rc = schedule_new(loop, &so, &t->sched);
   if(rc)
     goto fail_apply;
+  /* Last: nothing that can fail comes after its handle. */
+  outbox_init(&t->outbox, loop, alert, t->name, &t->copts);
   log_info("tenant %s: polling %s every %u s; release sweep every %lu s "
            "(grace %lu s)",
            t->name, tc->graph_url, so.interval, t->sweep.period,
