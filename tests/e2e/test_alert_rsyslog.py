@@ -10,6 +10,9 @@ messages to its own file, which the test reads back and parses itself.
 - Outage: rsyslog is stopped, the directory changes (new alerts are raised and
   spooled), rsyslog starts again on the same ports: 0 lost, 0 duplicated, order
   kept.
+- SIGKILL: the daemon is killed while it retries a receiver that is down and
+  again as delivery resumes; each restart delivers what its spool held: 0 lost,
+  0 duplicated, order kept.
 """
 import os
 import signal
@@ -169,4 +172,35 @@ class AlertRsyslog(E2ETestCase):
             ids, got = self.wait_all(d, kind, before + 1)
             self.assertEqual(got, ids, kind)
         d.wait_for_log(r"sink rstcp: delivering again")
+        d.stop()
+
+    def test_sigkill_during_delivery_loses_and_repeats_nothing(self):
+        d = self.daemon()
+        self.sinks(d, ("tcp",))
+        d.start()
+        d.wait_for_cycles(1)
+        self.wait_all(d, "tcp")
+        for scenario, run in (("stuck-quarantine.json", 2), ("demo.json", 3)):
+            before = len(d.alerts())
+            self.rs.stop()
+            d.wait_for_log(r"sink rstcp: .*closed the connection")
+            # New alerts while the receiver is down: spooled, retried.
+            self.sim.load(os.path.join(SCENARIOS, scenario))
+            wait_until("alerts raised during the outage",
+                       lambda: len(d.alerts()) > before)
+            d.wait_for_log(r"sink rstcp: .*kept in the spool")
+            if run == 2:
+                d.kill()  # SIGKILL while it retries
+                self.rs.start()
+            else:
+                connected = len(d.log_lines(r"sink rstcp: connected to"))
+                self.rs.start()
+                # SIGKILL as delivery resumes (before or while it sends).
+                d.wait_for_log(r"sink rstcp: connected to", connected + 1)
+                d.kill()
+            d.start()
+            d.wait_for_log(r"tenant e2e: \d+ conflicts?")
+            ids, got = self.wait_all(d, "tcp", before + 1)
+            self.assertEqual(len(set(ids)), len(ids), "an alert written twice")
+            self.assertEqual(got, ids, "run %d" % run)
         d.stop()
