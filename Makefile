@@ -115,7 +115,9 @@ VALGRIND := valgrind --quiet --error-exitcode=99 --leak-check=full \
 
 DEPS_OK = $(PKG_CONFIG) --exists $(ALL_PKGS) && command -v python3 >/dev/null \
           && command -v valgrind >/dev/null && command -v clang-format >/dev/null \
-          && command -v openssl >/dev/null && command -v dpkg-buildpackage >/dev/null \
+          && command -v openssl >/dev/null && command -v rsyslogd >/dev/null \
+          && ls /usr/lib/*/rsyslog/lmnsd_ossl.so >/dev/null 2>&1 \
+          && command -v journalctl >/dev/null && command -v dpkg-buildpackage >/dev/null \
           && command -v lintian >/dev/null && command -v mmdebstrap >/dev/null \
           && command -v systemd-nspawn >/dev/null && command -v dh >/dev/null \
           && command -v pyflakes3 >/dev/null && command -v promtool >/dev/null \
@@ -333,6 +335,7 @@ bench: deps
 
 bench-run:
 	scripts/bench
+	scripts/bench-alerts
 
 # The journal catalog and the bash completions are installed when the
 # tree has them.

@@ -1,10 +1,8 @@
 /* SPDX-License-Identifier: MIT
  *
- * alert: renders an event once, then hands it to the sinks.  journald
- * gets native structured fields via sd_journal_sendv(); syslog(3) gets
- * one key=value line.  The JSON lines file gets one write(2) and one
- * fsync per line, in order, with a bounded in-memory queue for lines
- * that could not be written yet.
+ * alert: renders an event once into the alert object, then offers it
+ * to every sink whose filter takes it (sink.c formats and spools it);
+ * flood control per cycle.
  */
 #include "alert.h"
 
@@ -26,11 +24,8 @@
 #include "conflict_json.h"
 #include "jsonx.h"
 #include "log.h"
+#include "sink.h"
 #include "timex.h"
-
-/* Above this many queued bytes the oldest lines are dropped, so a disk
- * that stays full cannot exhaust memory. */
-#define ALERT_QUEUE_MAX_BYTES (64UL * 1024 * 1024)
 
 static const struct {
   const char *name;
@@ -50,25 +45,56 @@ static const struct {
     {"anchor.dry-run", "f6e67239e7ea49af8342f50bba122678", LOG_NOTICE},
     {"anchor.halted", "1605a3e90a5845af9ccad01ccf928e4a", LOG_CRIT},
     {"daemon.fd-exhausted", "d01168f02ba64dee99b43c6c70bf4e25", LOG_ERR},
-};
-
-struct line {
-  char *text; /* one JSON object and '\n' */
-  size_t len;
-  struct line *next;
+    {"tenant.failing", "aeff25c1ae474470b0b00ec93d598200", LOG_ERR},
+    {"tenant.recovered", "18b12b18f1e84fcfade8b67dd58d88cc", LOG_NOTICE},
+    {"credential.expiring", "e5b5ede415bf4b81ba3c3b8019095f06", LOG_WARNING},
+    {"credential.expired", "c633390eb965404aab92d8ce060d01d0", LOG_ERR},
+    {"file.unreadable", "421161d933f74cccad37ec54f72ec08f", LOG_ERR},
+    {"spool.full", "6dd5fdd5627e4fdba06b3c03e970ca5c", LOG_CRIT},
+    {"alert.flood", "3978ad141d0349788818e1fadfb3cd25", LOG_WARNING},
 };
 
 struct alert {
-  bool syslog;
-  int facility;
-  char *jsonl_path; /* or NULL */
-  int fd;           /* the JSON lines file, or -1 */
-  struct line *head, *tail;
-  size_t pending, bytes;
-  bool failing;      /* the last write failed (logged once) */
-  bool journal_down; /* sd_journal_sendv failed once (logged once) */
-  unsigned long delivered_log, delivered_jsonl, dropped; /* for /metrics */
+  struct sink **sinks;
+  size_t nsinks;
+  unsigned flood_limit;
+  int closing;
+  void (*close_cb)(void *arg);
+  void *close_arg;
 };
+
+enum alert_type alert_type_parse(const char *name)
+{
+  size_t i;
+
+  for(i = 0; i < ALERT_NTYPES; i++)
+    if(!strcmp(types[i].name, name))
+      return (enum alert_type)i;
+  return ALERT_NTYPES;
+}
+
+const char *alert_filter_check(const char *events)
+{
+  static char bad[64];
+  const char *p = events;
+
+  while(*p) {
+    size_t n = strcspn(p, " ,\t"), i;
+    bool ok = false;
+
+    for(i = 0; i < ALERT_NTYPES && n && !ok; i++)
+      ok = (strlen(types[i].name) == n && !strncmp(types[i].name, p, n)) ||
+           (n >= 2 && p[n - 1] == '*' && !strncmp(types[i].name, p, n - 1));
+    if(n && !ok) {
+      snprintf(bad, sizeof(bad), "%.*s", (int)(n < 60 ? n : 60), p);
+      return bad;
+    }
+    p += n;
+    while(*p == ' ' || *p == ',' || *p == '\t')
+      p++;
+  }
+  return NULL;
+}
 
 const char *alert_type_name(enum alert_type t)
 {
@@ -153,8 +179,12 @@ char *alert_format_message(const struct alert_event *ev, char *buf, size_t len)
   char upn[320] = "", obj[480];
 
   if(!c) {
-    snprintf(buf, len, "%s in tenant %s", alert_type_name(ev->type),
-             ev->tenant);
+    if(ev->daemon && ev->daemon->cause)
+      snprintf(buf, len, "%s in tenant %s: %s", alert_type_name(ev->type),
+               ev->tenant, ev->daemon->cause);
+    else
+      snprintf(buf, len, "%s in tenant %s", alert_type_name(ev->type),
+               ev->tenant);
     return buf;
   }
   what = c->property == CONFLICT_UPN ? "UPN" : "Proxy address";
@@ -208,6 +238,7 @@ struct rendered {
   char time[TIMEX_ISO_LEN]; /* RFC 3339 UTC with milliseconds */
   char id[65];              /* SHA-256 hex */
   char message[1024];
+  char host[256];
   char remediation[CLASSIFY_MAX_STEPS * 660]; /* steps, one per line */
 };
 
@@ -230,6 +261,9 @@ static void render(const struct alert_event *ev, struct rendered *r)
                                   : ((unsigned)ev->type < ALERT_NTYPES
                                          ? types[ev->type].severity
                                          : LOG_NOTICE);
+  if(gethostname(r->host, sizeof(r->host) - 1) < 0)
+    r->host[0] = '\0';
+  r->host[sizeof(r->host) - 1] = '\0';
   timex_format_iso_ms(&ts, r->time, sizeof(r->time));
   if(ev->message)
     snprintf(r->message, sizeof(r->message), "%s", ev->message);
@@ -366,13 +400,39 @@ static int add_anchor(cJSON *o, const struct alert_anchor *an)
   return 0;
 }
 
-/* json_line() returns the malloc'd JSON line of an event, ending in '\n',
- * or NULL when out of memory. */
-static char *json_line(const struct alert_event *ev, const struct rendered *r,
-                       size_t *len)
+/* add_daemon() adds the members of an event about the daemon itself.
+ * Returns 0 or -ENOMEM. */
+static int add_daemon(cJSON *o, const struct alert_daemon *dm)
+{
+  cJSON *arr;
+  size_t i;
+
+  if(jsonx_add_str(o, "cause", dm->cause) ||
+     jsonx_add_str(o, "code", dm->code) || jsonx_add_str(o, "path", dm->path) ||
+     jsonx_add_str(o, "sink", dm->sink) ||
+     jsonx_add_time(o, "expires", dm->expires) ||
+     jsonx_add_number(o, "count", (double)dm->count))
+    return -ENOMEM;
+  if(!dm->keys)
+    return 0;
+  arr = cJSON_AddArrayToObject(o, "keys");
+  for(i = 0; arr && i < dm->nkeys; i++) {
+    cJSON *k = cJSON_CreateString(dm->keys[i]);
+
+    if(!k || !cJSON_AddItemToArray(arr, k)) {
+      cJSON_Delete(k);
+      return -ENOMEM;
+    }
+  }
+  return arr ? 0 : -ENOMEM;
+}
+
+/* canonical() returns the alert object of an event (the schema of
+ * docs/alert.schema.json), which the caller deletes, or NULL when out of
+ * memory. */
+static cJSON *canonical(const struct alert_event *ev, const struct rendered *r)
 {
   cJSON *o = cJSON_CreateObject();
-  char *line;
   int rc;
 
   if(!o)
@@ -380,475 +440,282 @@ static char *json_line(const struct alert_event *ev, const struct rendered *r,
   rc = jsonx_add_str(o, "time", r->time) || jsonx_add_str(o, "id", r->id) ||
        jsonx_add_str(o, "event", alert_type_name(ev->type)) ||
        jsonx_add_str(o, "severity", log_level_name(r->severity)) ||
+       jsonx_add_number(o, "syslogSeverity", r->severity) ||
        jsonx_add_str(o, "tenant", ev->tenant) ||
+       jsonx_add_str(o, "host", r->host) ||
+       jsonx_add_str(o, "version", QD_VERSION) ||
+       jsonx_add_number(o, "schemaVersion", ALERT_SCHEMA_VERSION) ||
+       jsonx_add_str(o, "conflictKey",
+                     ev->conflict ? ev->conflict->key : NULL) ||
        (ev->conflict && add_conflict(o, ev)) ||
        (ev->anchor && add_anchor(o, ev->anchor)) ||
+       (ev->daemon && add_daemon(o, ev->daemon)) ||
        jsonx_add_str(o, "message", r->message);
-  line = rc ? NULL : jsonx_print_line(o, len);
-  cJSON_Delete(o);
-  return line;
+  if(rc) {
+    cJSON_Delete(o);
+    return NULL;
+  }
+  return o;
 }
 
-/* ===== Sink 1: journald, or syslog(3) ===== */
+/* ===== Routing ===== */
 
-/* kv() appends " key=value" to buf at *pos, quoting value when it holds
- * a space, '"', '=' or '\\' (or is empty); control characters become
- * '?'.  Nothing is appended for a NULL value. */
-static void kv(char *buf, size_t len, size_t *pos, const char *key,
-               const char *value)
+/* deliver() hands the alert object to every sink that wants it; with
+ * files_only, only to file sinks (flood control keeps the details
+ * there). */
+static int deliver(struct alert *a, const cJSON *o, enum alert_type type,
+                   int severity, bool files_only)
 {
-  const char *p;
-  bool quote;
-  int n;
+  size_t i;
+  int rc = 0, r;
 
-  if(!value)
-    return;
-  quote = !*value || strpbrk(value, " \"=\\") != NULL;
-  n = snprintf(buf + *pos, len - *pos, "%s%s=%s", *pos ? " " : "", key,
-               quote ? "\"" : "");
-  if(n < 0 || *pos + (size_t)n >= len) {
-    *pos = len - 1;
-    buf[*pos] = '\0';
-    return;
-  }
-  *pos += (size_t)n;
-  for(p = value; *p && *pos + 3 < len; p++) {
-    if(*p == '"' || *p == '\\')
-      buf[(*pos)++] = '\\';
-    buf[(*pos)++] = (unsigned char)*p < 0x20 ? '?' : *p;
-  }
-  if(quote && *pos + 2 < len)
-    buf[(*pos)++] = '"';
-  buf[*pos] = '\0';
-}
+  for(i = 0; i < a->nsinks; i++) {
+    struct sink *s = a->sinks[i];
 
-/* to_syslog() writes the event as one key=value line to syslog(3). */
-static void to_syslog(struct alert *a, const struct alert_event *ev,
-                      const struct rendered *r)
-{
-  const struct conflict *c = ev->conflict;
-  const struct classify_result *cr = ev->classification;
-  char line[8192];
-  size_t pos = 0;
-
-  line[0] = '\0';
-  kv(line, sizeof(line), &pos, "event", alert_type_name(ev->type));
-  kv(line, sizeof(line), &pos, "tenant", ev->tenant);
-  if(c) {
-    kv(line, sizeof(line), &pos, "object_type",
-       conflict_objtype_name(c->objtype));
-    kv(line, sizeof(line), &pos, "object_id", c->object_id);
-    kv(line, sizeof(line), &pos, "property",
-       conflict_property_name(c->property));
-    kv(line, sizeof(line), &pos, "value", c->value);
-    kv(line, sizeof(line), &pos, "display_name", c->display_name);
-    kv(line, sizeof(line), &pos, "upn", c->upn);
-    kv(line, sizeof(line), &pos, "placeholder", c->placeholder ? "yes" : "no");
-    kv(line, sizeof(line), &pos, "original_value", c->original_value);
-    kv(line, sizeof(line), &pos, "state", conflict_state_name(c->state));
-  }
-  if(ev->sweep) {
-    char n[2][24];
-
-    snprintf(n[0], sizeof(n[0]), "%ld", ev->sweep->time_to_release);
-    snprintf(n[1], sizeof(n[1]), "%lu", ev->sweep->threshold);
-    kv(line, sizeof(line), &pos, "time_to_release",
-       ev->sweep->released_at ? n[0] : NULL);
-    kv(line, sizeof(line), &pos, "threshold",
-       ev->sweep->threshold ? n[1] : NULL);
-  }
-  if(cr) {
-    const struct conflict_holder *h = cr->holder;
-
-    kv(line, sizeof(line), &pos, "class", conflict_class_name(cr->cls));
-    kv(line, sizeof(line), &pos, "holder_id", h ? h->id : NULL);
-    kv(line, sizeof(line), &pos, "holder_type",
-       h ? conflict_objtype_name(h->type) : NULL);
-    kv(line, sizeof(line), &pos, "holder_display_name",
-       h ? h->display_name : NULL);
-    kv(line, sizeof(line), &pos, "holder_upn", h ? h->upn : NULL);
-  }
-  if(ev->anchor) {
-    const struct alert_anchor *an = ev->anchor;
-
-    kv(line, sizeof(line), &pos, "user_id", an->user_id);
-    kv(line, sizeof(line), &pos, "upn", an->upn);
-    kv(line, sizeof(line), &pos, "anchor", an->anchor);
-    kv(line, sizeof(line), &pos, "reason", an->reason);
-    kv(line, sizeof(line), &pos, "reference", an->reference);
-  }
-  kv(line, sizeof(line), &pos, "id", r->id);
-  kv(line, sizeof(line), &pos, "msg", r->message);
-  if(cr) {
-    char steps[sizeof(r->remediation)], *p;
-
-    /* Last, so a long remediation truncates nothing else; one line. */
-    snprintf(steps, sizeof(steps), "%s", r->remediation);
-    for(p = steps; (p = strchr(p, '\n'));)
-      *p = ' ';
-    kv(line, sizeof(line), &pos, "explanation", cr->explanation);
-    kv(line, sizeof(line), &pos, "remediation", steps);
-  }
-  syslog(a->facility | r->severity, "%s", line);
-}
-
-#ifdef HAVE_LIBSYSTEMD
-/* to_journal() sends the event with native fields.  Returns 0 or the
- * negative errno of sd_journal_sendv(). */
-static int to_journal(const struct alert_event *ev, const struct rendered *r)
-{
-  const struct conflict *c = ev->conflict;
-  const struct classify_result *cr = ev->classification;
-  const struct conflict_holder *h = cr ? cr->holder : NULL;
-  const struct alert_sweep *sw = ev->sweep;
-  char nholders[24], freed[TIMEX_ISO_LEN], by[TIMEX_ISO_LEN],
-      stuck[TIMEX_ISO_LEN], rel[TIMEX_ISO_LEN], ttr[24], age[24], thr[24];
-  struct {
-    const char *name, *value;
-  } f[] = {
-      {"MESSAGE", r->message},
-      {"PRIORITY", NULL},
-      {"SYSLOG_IDENTIFIER", "quarantined"},
-      {"MESSAGE_ID", alert_message_id(ev->type)},
-      {"QD_EVENT", alert_type_name(ev->type)},
-      {"QD_ALERT_ID", r->id},
-      {"QD_TENANT", ev->tenant},
-      {"QD_OBJECT_ID", c ? c->object_id : NULL},
-      {"QD_OBJECT_TYPE", c ? conflict_objtype_name(c->objtype) : NULL},
-      {"QD_PROPERTY", c ? conflict_property_name(c->property) : NULL},
-      {"QD_VALUE", c ? c->value : NULL},
-      {"QD_DISPLAY_NAME", c ? c->display_name : NULL},
-      {"QD_UPN", c ? c->upn : NULL},
-      {"QD_PLACEHOLDER", c ? (c->placeholder ? "1" : "0") : NULL},
-      {"QD_ORIGINAL_VALUE", c ? c->original_value : NULL},
-      {"QD_IMMUTABLE_ID", c ? c->immutable_id : NULL},
-      {"QD_ONPREM_DN", c ? c->on_prem_dn : NULL},
-      {"QD_SAM_ACCOUNT", c ? c->sam_account : NULL},
-      {"QD_CLASS", cr ? conflict_class_name(cr->cls) : NULL},
-      {"QD_EXPLANATION", cr ? cr->explanation : NULL},
-      {"QD_REMEDIATION", cr && cr->nsteps ? r->remediation : NULL},
-      {"QD_HOLDER_COUNT", cr && c ? nholders : NULL},
-      {"QD_HOLDER_ID", h ? h->id : NULL},
-      {"QD_HOLDER_TYPE", h ? conflict_objtype_name(h->type) : NULL},
-      {"QD_HOLDER_DISPLAY_NAME", h ? h->display_name : NULL},
-      {"QD_HOLDER_UPN", h ? h->upn : NULL},
-      {"QD_HOLDER_MAIL", h ? h->mail : NULL},
-      {"QD_HOLDER_IMMUTABLE_ID", h ? h->immutable_id : NULL},
-      {"QD_HOLDER_ONPREM_DN", h ? h->on_prem_dn : NULL},
-      {"QD_HOLDER_SAM_ACCOUNT", h ? h->sam_account : NULL},
-      {"QD_STATE", c ? conflict_state_name(c->state) : NULL},
-      {"QD_FREED_AT", c && c->freed_at ? freed : NULL},
-      {"QD_PREDICTED_RELEASE", c && c->release_by ? by : NULL},
-      {"QD_STUCK_AT", c && c->stuck_at ? stuck : NULL},
-      {"QD_RELEASED_AT", sw && sw->released_at ? rel : NULL},
-      {"QD_TIME_TO_RELEASE", sw && sw->released_at ? ttr : NULL},
-      {"QD_AGE", sw && sw->threshold ? age : NULL},
-      {"QD_THRESHOLD", sw && sw->threshold ? thr : NULL},
-      {"QD_USER_ID", ev->anchor ? ev->anchor->user_id : NULL},
-      {"QD_UPN", ev->anchor ? ev->anchor->upn : NULL},
-      {"QD_ANCHOR", ev->anchor ? ev->anchor->anchor : NULL},
-      {"QD_OLD_VALUE", ev->anchor ? ev->anchor->old_value : NULL},
-      {"QD_SOURCE", ev->anchor ? ev->anchor->source : NULL},
-      {"QD_REFERENCE", ev->anchor ? ev->anchor->reference : NULL},
-      {"QD_REASON", ev->anchor ? ev->anchor->reason : NULL},
-      {"QD_CLIENT_REQUEST_ID",
-       ev->anchor ? ev->anchor->client_request_id : NULL},
-      {"QD_PATCH_REQUEST_ID", ev->anchor ? ev->anchor->patch_request_id : NULL},
-      {"QD_GET_REQUEST_ID", ev->anchor ? ev->anchor->get_request_id : NULL},
-  };
-  struct iovec iov[sizeof(f) / sizeof(f[0])];
-  char *bufs[sizeof(f) / sizeof(f[0])];
-  char prio[4];
-  size_t i, n = 0;
-  int rc;
-
-  snprintf(prio, sizeof(prio), "%d", r->severity);
-  f[1].value = prio;
-  snprintf(nholders, sizeof(nholders), "%zu", c ? c->nholders : 0);
-  if(c) {
-    timex_format_iso(c->freed_at, freed, sizeof(freed));
-    timex_format_iso(c->release_by, by, sizeof(by));
-    timex_format_iso(c->stuck_at, stuck, sizeof(stuck));
-  }
-  if(sw) {
-    timex_format_iso(sw->released_at, rel, sizeof(rel));
-    snprintf(ttr, sizeof(ttr), "%ld", sw->time_to_release);
-    snprintf(age, sizeof(age), "%ld", sw->age);
-    snprintf(thr, sizeof(thr), "%lu", sw->threshold);
-  }
-  for(i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
-    if(!f[i].value)
+    if(files_only && s->type != &sink_file_type)
       continue;
-    if(asprintf(&bufs[n], "%s=%s", f[i].name, f[i].value) < 0) {
-      rc = -ENOMEM;
-      goto done;
-    }
-    iov[n].iov_base = bufs[n];
-    iov[n].iov_len = strlen(bufs[n]);
-    n++;
+    if(!sink_wants(s, alert_type_name(type), severity))
+      continue;
+    r = sink_offer(s, o);
+    if(r && !rc)
+      rc = r;
   }
-  rc = sd_journal_sendv(iov, (int)n);
-done:
-  for(i = 0; i < n; i++)
-    free(bufs[i]);
   return rc;
 }
-#endif
 
-/* to_log_sink() sends the event to journald, or to syslog(3) when that
- * fails or libsystemd is not built in.  sd_journal_sendv() reports
- * success when journald's socket does not exist (it drops the entry), so
- * a missing socket is checked for here: without journald, syslog. */
-static void to_log_sink(struct alert *a, const struct alert_event *ev,
-                        const struct rendered *r)
+/* count() records an alert of fl's cycle; returns true when it is past
+ * the flood limit and goes to the files only. */
+static bool count(struct alert *a, const struct alert_event *ev,
+                  struct alert_flood *fl)
 {
-#ifdef HAVE_LIBSYSTEMD
-  int rc = access("/run/systemd/journal/socket", W_OK) == 0 ? to_journal(ev, r)
-                                                            : -ENOENT;
+  if(!fl || !a->flood_limit || ev->daemon)
+    return false;
+  fl->count++;
+  if((unsigned)ev->type < ALERT_NTYPES)
+    fl->by_type[ev->type]++;
+  if(fl->count <= a->flood_limit)
+    return false;
+  if(fl->nkeys < ALERT_FLOOD_KEYS && ev->conflict) {
+    char *k = strdup(ev->conflict->key);
 
-  if(!rc) {
-    a->journal_down = false;
-    return;
+    if(k)
+      fl->keys[fl->nkeys++] = k;
   }
-  if(!a->journal_down)
-    log_debug("alert: sd_journal_sendv: %s; using syslog", strerror(-rc));
-  a->journal_down = true;
-#endif
-  to_syslog(a, ev, r);
+  fl->withheld++;
+  return true;
 }
 
-/* ===== Sink 2: JSON lines ===== */
-
-/* ensure_open() opens the JSON lines file when it is closed, or when the
- * path now names another file (rotated away).  Returns 0 or -errno. */
-static int ensure_open(struct alert *a)
+int alert_emit_flood(struct alert *a, const struct alert_event *ev,
+                     struct alert_flood *fl)
 {
-  struct stat path_st, fd_st;
-
-  if(a->fd >= 0) {
-    if(stat(a->jsonl_path, &path_st) == 0 && fstat(a->fd, &fd_st) == 0 &&
-       path_st.st_dev == fd_st.st_dev && path_st.st_ino == fd_st.st_ino)
-      return 0;
-    close(a->fd);
-    a->fd = -1;
-  }
-  a->fd = open(a->jsonl_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-  if(a->fd < 0)
-    return -errno;
-  return 0;
-}
-
-/* write_line() appends one line with one write(2) and syncs it.  A short
- * write is cut off again so the file never holds half a line.  Returns 0
- * or -errno. */
-static int write_line(struct alert *a, const struct line *l)
-{
-  struct stat st;
-  off_t size = -1;
-  ssize_t n;
+  struct rendered r;
+  cJSON *o;
+  bool withheld;
   int rc;
 
-  if(fstat(a->fd, &st) == 0 && S_ISREG(st.st_mode))
-    size = st.st_size;
-  do
-    n = write(a->fd, l->text, l->len);
-  while(n < 0 && errno == EINTR);
-  if(n < 0)
-    return -errno;
-  if((size_t)n != l->len) {
-    if(size >= 0 && ftruncate(a->fd, size) < 0)
-      log_debug("alert: %s: ftruncate: %s", a->jsonl_path, strerror(errno));
-    return -ENOSPC;
-  }
-  if(fdatasync(a->fd) < 0 && errno != EINVAL && errno != EROFS) {
-    rc = -errno;
-    return rc;
-  }
-  return 0;
-}
-
-int alert_flush(struct alert *a)
-{
-  size_t done = 0;
-  int rc = 0;
-
-  if(!a->head)
+  if(!a)
     return 0;
-  rc = ensure_open(a);
-  while(!rc && a->head) {
-    struct line *l = a->head;
-
-    rc = write_line(a, l);
-    if(rc)
-      break;
-    a->head = l->next;
-    if(!a->head)
-      a->tail = NULL;
-    a->pending--;
-    a->bytes -= l->len;
-    free(l->text);
-    free(l);
-    done++;
-    a->delivered_jsonl++;
-  }
-  if(rc) {
-    if(!a->failing)
-      log_warnx("alert: %s: %s; %zu alert(s) kept in memory and retried",
-                a->jsonl_path, strerror(-rc), a->pending);
-    a->failing = true;
-    /* Reopen next time: the file may have been replaced meanwhile. */
-    if(a->fd >= 0) {
-      close(a->fd);
-      a->fd = -1;
-    }
-    return rc;
-  }
-  if(a->failing)
-    log_notice("alert: %s: writable again; %zu queued alert(s) delivered",
-               a->jsonl_path, done);
-  a->failing = false;
-  return 0;
-}
-
-/* enqueue() puts a line at the tail, dropping the oldest lines when the
- * queue is over its bound.  Takes text.  Returns 0 or -ENOMEM. */
-static int enqueue(struct alert *a, char *text, size_t len)
-{
-  struct line *l = malloc(sizeof(*l));
-  size_t dropped = 0;
-
-  if(!l) {
-    free(text);
+  render(ev, &r);
+  o = canonical(ev, &r);
+  if(!o) {
+    log_errx("alert: out of memory; %s alert lost", alert_type_name(ev->type));
     return -ENOMEM;
   }
-  l->text = text;
-  l->len = len;
-  l->next = NULL;
-  if(a->tail)
-    a->tail->next = l;
-  else
-    a->head = l;
-  a->tail = l;
-  a->pending++;
-  a->bytes += len;
-  while(a->bytes > ALERT_QUEUE_MAX_BYTES && a->head != a->tail) {
-    struct line *old = a->head;
-
-    a->head = old->next;
-    a->pending--;
-    a->bytes -= old->len;
-    free(old->text);
-    free(old);
-    dropped++;
-    a->dropped++;
-  }
-  if(dropped)
-    log_errx("alert: %s: queue full; %zu oldest alert(s) dropped",
-             a->jsonl_path, dropped);
-  return 0;
+  withheld = count(a, ev, fl);
+  rc = deliver(a, o, ev->type, r.severity, withheld);
+  cJSON_Delete(o);
+  return rc;
 }
 
-/* ===== Public ===== */
+int alert_emit(struct alert *a, const struct alert_event *ev)
+{
+  return alert_emit_flood(a, ev, NULL);
+}
 
-int alert_open(const struct alert_opts *opts, struct alert **out)
+void alert_flood_begin(struct alert_flood *fl, const char *tenant)
+{
+  memset(fl, 0, sizeof(*fl));
+  fl->tenant = tenant;
+}
+
+void alert_flood_end(struct alert *a, struct alert_flood *fl)
+{
+  struct alert_daemon dm = {0};
+  struct alert_event ev;
+  char cause[512];
+  size_t i, pos = 0;
+
+  if(a && fl->withheld) {
+    pos = (size_t)snprintf(cause, sizeof(cause),
+                           "%zu alerts in one cycle, over the limit of %u; "
+                           "%zu sent to file sinks only:",
+                           fl->count, a->flood_limit, fl->withheld);
+    for(i = 0; i < ALERT_NTYPES && pos < sizeof(cause); i++)
+      if(fl->by_type[i])
+        pos += (size_t)snprintf(cause + pos, sizeof(cause) - pos, " %s %zu",
+                                types[i].name, fl->by_type[i]);
+    dm.cause = cause;
+    dm.count = (long)fl->withheld;
+    dm.keys = (const char *const *)fl->keys;
+    dm.nkeys = fl->nkeys;
+    alert_event_init(&ev, ALERT_FLOOD, fl->tenant ? fl->tenant : "-", NULL);
+    ev.daemon = &dm;
+    alert_emit(a, &ev);
+  }
+  for(i = 0; i < fl->nkeys; i++)
+    free(fl->keys[i]);
+  memset(fl, 0, sizeof(*fl));
+}
+
+/* on_full() raises spool.full once per episode of a sink. */
+static void on_full(struct sink *s, void *arg)
+{
+  struct alert *a = arg;
+  struct alert_daemon dm = {0};
+  struct alert_event ev;
+  char cause[256];
+
+  snprintf(cause, sizeof(cause),
+           "the spool of sink %s is full; new alerts to it are dropped "
+           "(%llu so far)",
+           s->name, (unsigned long long)spool_dropped(s->spool));
+  dm.cause = cause;
+  dm.sink = s->name;
+  dm.count = (long)spool_dropped(s->spool);
+  alert_event_init(&ev, ALERT_SPOOL_FULL, "-", NULL);
+  ev.daemon = &dm;
+  alert_emit(a, &ev);
+}
+
+int alert_emit_daemon(struct alert *a, enum alert_type type, const char *tenant,
+                      const struct alert_daemon *dm)
+{
+  struct alert_event ev;
+
+  alert_event_init(&ev, type, tenant, NULL);
+  ev.daemon = dm;
+  return alert_emit(a, &ev);
+}
+
+int alert_open(uv_loop_t *loop, const struct alert_opts *opts,
+               struct alert **out)
 {
   struct alert *a = calloc(1, sizeof(*a));
+  const struct cfg_sink *c;
+  struct cfg_sink legacy[2];
+  size_t n = 0, i;
+  int rc = 0;
 
   if(!a)
     return -ENOMEM;
-  a->fd = -1;
-  a->syslog = opts->syslog;
-  a->facility = opts->syslog_facility ? opts->syslog_facility : LOG_DAEMON;
+  a->flood_limit = opts->flood_limit;
+  /* [alerts] syslog and jsonl_file are two implicit sinks. */
+  memset(legacy, 0, sizeof(legacy));
+  if(opts->syslog) {
+    legacy[n].name = (char *)(uintptr_t) "journal";
+    legacy[n].type = CFG_SINK_JOURNAL;
+    legacy[n].min_severity = LOG_DEBUG;
+    legacy[n].facility = opts->syslog_facility ? opts->syslog_facility / 8 : 3;
+    legacy[n].spool_max = 64UL << 20;
+    n++;
+  }
   if(opts->jsonl_path) {
-    a->jsonl_path = strdup(opts->jsonl_path);
-    if(!a->jsonl_path) {
-      free(a);
-      return -ENOMEM;
-    }
+    legacy[n].name = (char *)(uintptr_t) "jsonl";
+    legacy[n].type = CFG_SINK_FILE;
+    legacy[n].path = (char *)(uintptr_t)opts->jsonl_path;
+    legacy[n].min_severity = LOG_DEBUG;
+    legacy[n].spool_max = 64UL << 20;
+    n++;
+  }
+  for(c = opts->sinks; c; c = c->next)
+    n++;
+  a->sinks = calloc(n ? n : 1, sizeof(*a->sinks));
+  if(!a->sinks) {
+    free(a);
+    return -ENOMEM;
+  }
+  for(i = 0; !rc && i < n; i++) {
+    size_t nl = (size_t)(opts->syslog != 0) + (opts->jsonl_path != NULL);
+
+    if(i < nl)
+      c = &legacy[i];
+    else if(i == nl)
+      c = opts->sinks;
+    else
+      c = c->next;
+    rc = sink_open(loop, c, opts->spool_dir, on_full, a, &a->sinks[i]);
+    if(!rc)
+      a->nsinks++;
+  }
+  if(rc) {
+    alert_close(a, NULL, NULL);
+    return rc;
   }
   *out = a;
   return 0;
 }
 
-void alert_close(struct alert *a, void (*closed_cb)(void *arg), void *arg)
+static void sink_closed(void *arg)
 {
-  struct line *l, *next;
+  struct alert *a = arg;
+  void (*cb)(void *) = a->close_cb;
+  void *cb_arg = a->close_arg;
+
+  if(--a->closing)
+    return;
+  free(a->sinks);
+  free(a);
+  if(cb)
+    cb(cb_arg);
+}
+
+void alert_close(struct alert *a, void (*cb)(void *arg), void *arg)
+{
+  size_t i;
 
   if(!a) {
-    if(closed_cb)
-      closed_cb(arg);
+    if(cb)
+      cb(arg);
     return;
   }
-  if(a->pending)
-    log_errx("alert: %s: %zu alert(s) never written are lost", a->jsonl_path,
-             a->pending);
-  for(l = a->head; l; l = next) {
-    next = l->next;
-    free(l->text);
-    free(l);
-  }
-  if(a->fd >= 0)
-    close(a->fd);
-  free(a->jsonl_path);
-  free(a);
-  if(closed_cb)
-    closed_cb(arg);
+  a->close_cb = cb;
+  a->close_arg = arg;
+  a->closing = (int)a->nsinks + 1;
+  for(i = 0; i < a->nsinks; i++)
+    sink_close(a->sinks[i], sink_closed, a);
+  sink_closed(a);
 }
 
-int alert_emit(struct alert *a, const struct alert_event *ev)
+void alert_reopen(struct alert *a)
 {
-  struct rendered r;
-  char *line;
-  size_t len = 0;
-  int rc;
+  size_t i;
 
-  render(ev, &r);
-  if(a->syslog) {
-    to_log_sink(a, ev, &r);
-    a->delivered_log++;
-  }
-  if(!a->jsonl_path)
-    return 0;
-  line = json_line(ev, &r, &len);
-  if(!line) {
-    log_errx("alert: out of memory; %s alert lost", alert_type_name(ev->type));
-    return -ENOMEM;
-  }
-  rc = enqueue(a, line, len);
-  if(rc) {
-    log_errx("alert: out of memory; %s alert lost", alert_type_name(ev->type));
-    return rc;
-  }
-  return alert_flush(a);
-}
-
-int alert_reopen(struct alert *a)
-{
-  if(a->fd >= 0) {
-    close(a->fd);
-    a->fd = -1;
-  }
-  return 0;
+  for(i = 0; a && i < a->nsinks; i++)
+    sink_reopen(a->sinks[i]);
 }
 
 void alert_get_stats(const struct alert *a, struct alert_stats *st)
 {
+  size_t i;
+
   memset(st, 0, sizeof(*st));
-  if(a->syslog) {
-    st->sink[st->nsinks].name = "journal";
-    st->sink[st->nsinks++].delivered = a->delivered_log;
-  }
-  if(a->jsonl_path) {
-    st->sink[st->nsinks].name = "jsonl";
-    st->sink[st->nsinks].delivered = a->delivered_jsonl;
-    st->sink[st->nsinks].pending = a->pending;
-    st->sink[st->nsinks].dropped = a->dropped;
-    /* Full: the next line pushes the oldest out. */
-    st->sink[st->nsinks++].full = a->bytes >= ALERT_QUEUE_MAX_BYTES / 10 * 9;
+  for(i = 0; a && i < a->nsinks && i < ALERT_MAX_SINKS; i++) {
+    const struct sink *k = a->sinks[i];
+    struct alert_sink_stats *ss = &st->sink[st->nsinks++];
+
+    ss->name = k->name;
+    ss->delivered = (unsigned long)k->delivered;
+    ss->pending = spool_pending(k->spool);
+    ss->dropped = (unsigned long)spool_dropped(k->spool);
+    ss->full = k->full;
   }
 }
 
 size_t alert_pending_count(const struct alert *a)
 {
-  return a->pending;
+  size_t i, n = 0;
+
+  for(i = 0; a && i < a->nsinks; i++)
+    n += spool_pending(a->sinks[i]->spool);
+  return n;
 }

@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: MIT
  *
- * alert: alert events and their sinks.  An event (conflict.detected,
- * conflict.cleared, ...) goes to the journal with structured QD_* fields
- * (syslog(3) when there is no journald), and to a JSON lines file that is
- * fsync'd per line and survives logrotate.  A line that cannot be written
- * is queued in memory and retried: alerts are not lost to a full disk.
+ * alert: alert events, their one schema and their routing.  An event
+ * (conflict.detected, tenant.failing, ...) is rendered once into the
+ * alert object (the JSON form documented in quarantined(8) and
+ * docs/alert.schema.json) and offered to every sink (sink.h) whose filter
+ * takes it; each sink formats it and spools it on disk until its
+ * receiver accepts it.  Flood control: within one cycle's alerts
+ * (alert_flood_begin/end), those past flood_limit go to file sinks only,
+ * and one alert.flood summary goes everywhere at the end.
  */
 #ifndef QD_ALERT_H
 #define QD_ALERT_H
@@ -13,6 +16,10 @@
 #include <stddef.h>
 #include <syslog.h>
 #include <time.h>
+
+#include <uv.h>
+
+#include "cfg.h"
 
 #include "classify.h"
 #include "conflict.h"
@@ -37,10 +44,22 @@ enum alert_type {
   ALERT_ANCHOR_DRY_RUN, /* anchor.dry-run: what apply mode would PATCH */
   ALERT_ANCHOR_HALTED,  /* anchor.halted: threshold or kill switch; a human
                            must act */
-  ALERT_DAEMON_FDS      /* daemon.fd-exhausted: cycles fail for want of file
+  ALERT_DAEMON_FDS,     /* daemon.fd-exhausted: cycles fail for want of file
                            descriptors (EMFILE/ENFILE); the message says */
+  /* About the daemon itself, each once per episode. */
+  ALERT_TENANT_FAILING,      /* tenant.failing: cycles keep failing (cause) */
+  ALERT_TENANT_RECOVERED,    /* tenant.recovered: a cycle succeeded again */
+  ALERT_CREDENTIAL_EXPIRING, /* credential.expiring: certificate, 30 days */
+  ALERT_CREDENTIAL_EXPIRED,  /* credential.expired: AADSTS7000222 */
+  ALERT_FILE_UNREADABLE,     /* file.unreadable: apply journal, anchors */
+  ALERT_SPOOL_FULL,          /* spool.full: a sink drops alerts */
+  ALERT_FLOOD                /* alert.flood: a cycle's summary past the
+                                flood limit */
 };
-#define ALERT_NTYPES 13
+#define ALERT_NTYPES 20
+
+/* The version of the alert object's schema ("schemaVersion"). */
+#define ALERT_SCHEMA_VERSION 1
 
 /* What an anchor.* event is about.  Every string is borrowed and may be
  * NULL.  Never a token or secret. */
@@ -56,11 +75,26 @@ struct alert_anchor {
   const char *client_request_id, *patch_request_id, *get_request_id;
 };
 
-/* Where alerts go; from the [alerts] section of the configuration. */
+/* What an alert about the daemon itself says.  Borrowed. */
+struct alert_daemon {
+  const char *cause; /* in words: "AADSTS7000222: ...", "HTTP 503", ... */
+  const char *code;  /* machine-readable: "AADSTS7000222", "EMFILE", ... */
+  const char *path;  /* file.unreadable: the file */
+  const char *sink;  /* spool.full: the sink */
+  time_t expires;    /* credential.expiring: notAfter */
+  long count;        /* failed cycles, dropped or withheld alerts */
+  const char *const *keys; /* alert.flood: the first conflict keys */
+  size_t nkeys;
+};
+
+/* Where alerts go; from [alerts] and the [sink NAME] sections. */
 struct alert_opts {
-  bool syslog;            /* journald, or syslog(3) without it */
-  int syslog_facility;    /* for syslog(3); 0 means LOG_DAEMON */
-  const char *jsonl_path; /* JSON lines file, or NULL; copied */
+  bool syslog;                  /* an implicit journal sink called "journal" */
+  int syslog_facility;          /* its fallback facility; 0 means LOG_DAEMON */
+  const char *jsonl_path;       /* an implicit file sink "jsonl", or NULL */
+  const struct cfg_sink *sinks; /* borrowed */
+  const char *spool_dir;        /* where the spools live; must exist */
+  unsigned flood_limit;         /* alerts per cycle before a summary; 0: none */
 };
 
 /* What only the sweep's events carry; 0 where it does not apply. */
@@ -84,6 +118,7 @@ struct alert_event {
   const struct classify_result *classification;
   const struct alert_anchor *anchor; /* anchor.* events, or NULL */
   const struct alert_sweep *sweep;   /* the sweep's figures, or NULL */
+  const struct alert_daemon *daemon; /* the daemon's own, or NULL */
   const char *message;               /* NULL: made by alert_format_message() */
 };
 
@@ -114,41 +149,68 @@ void alert_event_init(struct alert_event *ev, enum alert_type type,
  * Returns buf. */
 char *alert_format_message(const struct alert_event *ev, char *buf, size_t len);
 
-/* alert_open() sets up the sinks in opts.  The JSON lines file is opened
- * (created with mode 0640) when first needed, so a missing directory
- * shows up as a queued alert and a logged warning, not as a start-up
- * failure.  Returns 0 with *out set (close with alert_close()), or
- * -ENOMEM. */
-int alert_open(const struct alert_opts *opts, struct alert **out);
+/* alert_type_parse() maps a name to its type, or ALERT_NTYPES. */
+enum alert_type alert_type_parse(const char *name);
 
-/* alert_close() closes the sinks and frees a, then calls closed_cb(arg)
- * if not NULL (today before it returns: the sinks own no uv handle).
- * Events still queued are lost; a warning says how many.  a may be
- * NULL. */
+/* alert_filter_check() checks a sink's events list (names or "prefix.*",
+ * separated by spaces or commas).  Returns NULL, or the first unknown
+ * name (static storage). */
+const char *alert_filter_check(const char *events);
+
+/* alert_open() opens the sinks of opts on loop, each with its spool in
+ * opts->spool_dir; what a spool held from a previous run is delivered
+ * first.  Returns 0 with *out set (free with alert_close()), or a negative
+ * errno code (logged). */
+int alert_open(uv_loop_t *loop, const struct alert_opts *opts,
+               struct alert **out);
+
+/* alert_close() closes every sink (alerts not delivered stay in the
+ * spools for the next start); a is freed when the last sink's handles
+ * are closed, and then closed_cb(arg) is called if not NULL (before
+ * alert_close() returns when no sink owns a handle).  a may be NULL. */
 void alert_close(struct alert *a, void (*closed_cb)(void *arg), void *arg);
 
-/* alert_emit() sends ev to every sink.  The journal/syslog sink cannot
- * fail.  The JSON line is queued behind any earlier ones that failed, and
- * the queue is written in order.  Returns 0 when everything queued has
- * been written, or the negative errno of the failed write (-ENOSPC,
- * -EIO, ...): ev is then kept and retried by the next alert_emit() or
- * alert_flush().  -ENOMEM means ev could not even be queued.  A failure
- * is logged once, and so is the recovery. */
+/* alert_emit() renders ev and offers it to every sink.  Returns 0, or the
+ * first error of a sink (-ENOBUFS: a spool was full; -ENOMEM); every
+ * failure is logged by the sink.  a may be NULL (no sinks). */
 int alert_emit(struct alert *a, const struct alert_event *ev);
 
-/* alert_flush() retries the queued lines.  Returns 0 when the queue is
- * empty, or the negative errno of the write that failed. */
-int alert_flush(struct alert *a);
+/* alert_emit_daemon() raises one of the daemon's own events (type) about
+ * tenant ("-" for none) with the fields of dm; borrowed.  As
+ * alert_emit(). */
+int alert_emit_daemon(struct alert *a, enum alert_type type, const char *tenant,
+                      const struct alert_daemon *dm);
 
-/* alert_reopen() closes the JSON lines file so that the next write opens
- * the path again (after logrotate; SIGHUP).  The file is also reopened
- * by itself when the path no longer names the open file.  Returns 0. */
-int alert_reopen(struct alert *a);
+/* The first keys a flood summary names. */
+#define ALERT_FLOOD_KEYS 10
+
+/* The flood count of one cycle's alerts, owned by whoever sends them
+ * (several tenants may be sending at once).  alert_flood_begin() starts
+ * it for tenant (borrowed, must outlive fl); alert_emit_flood() is
+ * alert_emit() counting ev in fl (NULL: not counted), sending it to file
+ * sinks only once the count is past flood_limit; alert_flood_end() sends
+ * the alert.flood summary when any was held back, and frees what fl
+ * holds. */
+struct alert_flood {
+  const char *tenant;
+  size_t count, withheld;
+  size_t by_type[ALERT_NTYPES];
+  char *keys[ALERT_FLOOD_KEYS];
+  size_t nkeys;
+};
+void alert_flood_begin(struct alert_flood *fl, const char *tenant);
+int alert_emit_flood(struct alert *a, const struct alert_event *ev,
+                     struct alert_flood *fl);
+void alert_flood_end(struct alert *a, struct alert_flood *fl);
+
+/* alert_reopen() reopens the file sinks' files (SIGHUP, logrotate). */
+void alert_reopen(struct alert *a);
 
 /* What each sink has done, for /metrics and /readyz: alerts delivered,
- * waiting to be written, dropped from a full queue, and whether the queue
- * is (nearly) full.  Names are "journal" and "jsonl"; static strings. */
-#define ALERT_MAX_SINKS 4
+ * waiting in its spool, dropped from a full spool, and whether the spool
+ * is full.  Names are the sinks' section names, borrowed from a; the first
+ * ALERT_MAX_SINKS sinks are reported. */
+#define ALERT_MAX_SINKS 64
 struct alert_stats {
   struct alert_sink_stats {
     const char *name;
@@ -161,7 +223,7 @@ struct alert_stats {
 
 void alert_get_stats(const struct alert *a, struct alert_stats *st);
 
-/* alert_pending_count() is the number of events waiting in the queue. */
+/* alert_pending_count() is the number of alerts waiting in the spools. */
 size_t alert_pending_count(const struct alert *a);
 
 #endif

@@ -48,6 +48,18 @@ const char *apply_str_or(const char *s, const char *dflt)
 
 /* ===== alerts ===== */
 
+void apply_file_unreadable(struct apply *a, const char *path, int err,
+                           const char *cause)
+{
+  struct alert_daemon dm = {.path = path, .cause = cause};
+  const char *name = strerrorname_np(-err);
+  char code[32];
+
+  snprintf(code, sizeof(code), "%s", name ? name : "EIO");
+  dm.code = code;
+  alert_emit_daemon(a->alert, ALERT_FILE_UNREADABLE, a->tenant, &dm);
+}
+
 void apply_emit(struct pass *p, enum alert_type type, const char *reason,
                 const char *old_value, const char *patch_rid,
                 const char *get_rid, const char *msg)
@@ -180,10 +192,17 @@ static int open_journal(struct pass *p)
   if(p->j)
     return 0;
   rc = journal_open(p->a->journal_path, &p->j);
-  if(rc)
+  if(rc && !p->a->journal_unreadable) {
+    char cause[600];
+
     log_errx("apply: tenant %s: cannot open the journal %s: %s; nothing is "
              "written",
              p->a->tenant, p->a->journal_path, strerror(-rc));
+    snprintf(cause, sizeof(cause), "the apply journal %s: %s",
+             p->a->journal_path, strerror(-rc));
+    apply_file_unreadable(p->a, p->a->journal_path, rc, cause);
+  }
+  p->a->journal_unreadable = rc != 0;
   return rc;
 }
 

@@ -231,6 +231,11 @@ void apply_guard_anchors(struct pass *p)
       log_errx("apply: tenant %s: %s", a->tenant, msg);
       apply_emit(p, ALERT_ANCHOR_REFUSED, "anchors-file-invalid", NULL, NULL,
                  NULL, msg);
+      /* Not a bad line: the file itself cannot be read. */
+      if(rc == -ENOENT || rc == -EACCES || rc == -EPERM || rc == -EIO ||
+         rc == -EISDIR)
+        apply_file_unreadable(a, src ? a->anchors_file : a->suggestions_path,
+                              rc, rep.text);
     }
     apply_end_pass(p);
     return;

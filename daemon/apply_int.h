@@ -36,6 +36,7 @@ struct apply {
   int allow_all_domains;
   unsigned max_per_cycle, threshold;
   char *kill_switch;
+  bool journal_unreadable; /* file.unreadable said; until it opens */
   int takeover_allow;
   char *post_cmd;
   unsigned post_timeout;
@@ -86,6 +87,12 @@ struct pass {
 
 /* apply_str_or() returns s, or dflt when s is NULL or empty. */
 const char *apply_str_or(const char *s, const char *dflt);
+
+/* apply_file_unreadable() raises file.unreadable about path (the apply
+ * journal or a known-anchors file), err the negative errno why, cause in
+ * words; all borrowed. */
+void apply_file_unreadable(struct apply *a, const char *path, int err,
+                           const char *cause);
 
 /* apply_emit() raises an anchor.* alert of type about p's candidate
  * (p->e, or the tenant as a whole when NULL) with message msg; reason,

@@ -6,7 +6,7 @@
  * driven by that one table.  Section headers are tracked by our own line
  * reader so every message can name the line, even for empty sections.
  */
-#include "cfg.h"
+#include "cfg_int.h"
 #include "cfgval.h"
 
 #include <ctype.h>
@@ -23,47 +23,12 @@
 
 #include <ini.h>
 
+#include "fmt.h"
 #include "log.h"
-#include "timex.h"
-
-enum cfg_section { SEC_NONE, SEC_DAEMON, SEC_ALERTS, SEC_TENANT };
-
-enum cfg_type {
-  T_STR,      /* any non-empty text */
-  T_PATH,     /* file name; relative names are taken from the config dir */
-  T_URL,      /* https:// root (http:// only for loopback hosts) */
-  T_GUID,     /* 8-4-4-4-12 hex */
-  T_TENANT,   /* a GUID or a DNS domain name */
-  T_CREDNAME, /* a systemd credential name */
-  T_DURATION, /* seconds, with s/m/h/d suffixes */
-  T_LOGLEVEL, /* syslog priority by name */
-  T_BOOL,     /* yes/no, true/false, on/off, 1/0 */
-  T_UINT,     /* a whole number within min..max */
-  T_SIZE,     /* bytes, with K/M/G suffixes, within min..max */
-  T_INVMODE,  /* filter, scan or delta (enum cfg_inventory) */
-  T_ENUM,     /* one of the row's names[]; stored as its index (int) */
-  T_DOMAINS,  /* DNS domains separated by spaces or commas, or "*" */
-  T_GUIDS,    /* GUIDs separated by spaces or commas */
-  T_DURLIST,  /* durations, comma-separated, each within min..max; may be
-                 empty (struct cfg_durations) */
-  T_LISTEN    /* ADDRESS:PORT (IPv4, or [IPv6]) or "none"; stored as text */
-};
-
-#define F_REQUIRED 0x1u
-#define F_NONE 0x2u /* T_PATH: the word "none" is kept as it is */
-
-struct cfg_option {
-  enum cfg_section section;
-  const char *key;
-  enum cfg_type type;
-  size_t offset;
-  const char *def; /* default, written as it would be in the file */
-  unsigned long long min, max;
-  unsigned flags;
-};
 
 #define D(field) offsetof(struct cfg, field)
 #define TN(field) offsetof(struct cfg_tenant, field)
+#define SK(field) offsetof(struct cfg_sink, field)
 
 /* The option table.  man/quarantined.conf.5 documents every row. */
 static const struct cfg_option options[] = {
@@ -97,6 +62,33 @@ static const struct cfg_option options[] = {
 
     {SEC_ALERTS, "syslog", T_BOOL, D(alert_syslog), "yes", 0, 0, 0},
     {SEC_ALERTS, "jsonl_file", T_PATH, D(alert_jsonl_file), NULL, 0, 0, 0},
+    {SEC_ALERTS, "flood_limit", T_UINT, D(flood_limit), "50", 0, 1000000, 0},
+    {SEC_ALERTS, "failing_cycles", T_UINT, D(failing_cycles), "3", 1, 1000, 0},
+    {SEC_ALERTS, "failing_after", T_DURATION, D(failing_after), "15m", 0,
+     604800, 0},
+
+    /* [sink NAME]: one destination of alerts (sink.h). */
+    {SEC_SINK, "type", T_ENUM, SK(type), NULL, 0, 0, F_REQUIRED},
+    {SEC_SINK, "format", T_ENUM, SK(format), "default", 0, 0, 0},
+    {SEC_SINK, "min_severity", T_LOGLEVEL, SK(min_severity), "info", 0, 0, 0},
+    {SEC_SINK, "events", T_STR, SK(events), NULL, 0, 0, 0},
+    {SEC_SINK, "host", T_STR, SK(host), NULL, 0, 0, 0},
+    {SEC_SINK, "port", T_UINT, SK(port), NULL, 1, 65535, 0},
+    {SEC_SINK, "ca_file", T_PATH, SK(ca_file), NULL, 0, 0, 0},
+    {SEC_SINK, "url", T_HOOKURL, SK(url), NULL, 0, 0, 0},
+    {SEC_SINK, "rate_limit", T_UINT, SK(rate_limit), "60", 1, 60000, 0},
+    {SEC_SINK, "tenant", T_STR, SK(tenant), NULL, 0, 0, 0},
+    {SEC_SINK, "login_url", T_URL, SK(login_url), NULL, 0, 0, 0},
+    {SEC_SINK, "dce_url", T_URL, SK(dce_url), NULL, 0, 0, 0},
+    {SEC_SINK, "dcr_id", T_STR, SK(dcr_id), NULL, 0, 0, 0},
+    {SEC_SINK, "stream", T_STR, SK(stream), NULL, 0, 0, 0},
+    {SEC_SINK, "scope", T_STR, SK(scope), "https://monitor.azure.com/.default",
+     0, 0, 0},
+    {SEC_SINK, "socket", T_PATH, SK(socket), "/dev/log", 0, 0, 0},
+    {SEC_SINK, "path", T_PATH, SK(path), NULL, 0, 0, 0},
+    {SEC_SINK, "facility", T_ENUM, SK(facility), "daemon", 0, 0, 0},
+    {SEC_SINK, "sd_id", T_STR, SK(sd_id), "quarantined@32473", 0, 0, 0},
+    {SEC_SINK, "spool_max", T_SIZE, SK(spool_max), "64M", 4096, 1ULL << 34, 0},
 
     {SEC_TENANT, "tenant_id", T_TENANT, TN(tenant_id), NULL, 0, 0, F_REQUIRED},
     {SEC_TENANT, "client_id", T_GUID, TN(client_id), NULL, 0, 0, F_REQUIRED},
@@ -144,17 +136,31 @@ static const struct cfg_option options[] = {
 };
 
 #define NOPTS (sizeof(options) / sizeof(options[0]))
+_Static_assert(NOPTS <= CFG__MAX_OPTS, "options[] outgrew CFG__MAX_OPTS");
 
-/* The values of each T_ENUM option, in the order of its enum in cfg.h. */
+/* The values of each T_ENUM option, in the order of its enum in cfg.h;
+ * each list ends with NULL. */
 static const struct {
   const char *key;
-  const char *names[4];
+  const char *const *names;
 } enum_values[] = {
-    {"apply_mode", {"off", "dry-run", "apply", NULL}},
-    {"apply_takeover_unreadable", {"refuse", "allow", NULL, NULL}},
+    /* In the order of enum cfg_sink_type. */
+    {"type", (const char *const[]){"journal", "syslog", "udp", "tcp", "file",
+                                   "tls", "webhook", "sentinel", NULL}},
+    {"format", fmt_kind_names}, /* enum fmt_kind (fmt.h) */
+    /* Index = the facility code of RFC 5424, section 6.2.1. */
+    {"facility",
+     (const char *const[]){"kern",     "user",   "mail",   "daemon", "auth",
+                           "syslog",   "lpr",    "news",   "uucp",   "cron",
+                           "authpriv", "ftp",    "ntp",    "audit",  "alert",
+                           "clock",    "local0", "local1", "local2", "local3",
+                           "local4",   "local5", "local6", "local7", NULL}},
+    {"apply_mode", (const char *const[]){"off", "dry-run", "apply", NULL}},
+    {"apply_takeover_unreadable",
+     (const char *const[]){"refuse", "allow", NULL}},
 };
 
-static const char *const *enum_names(const char *key)
+const char *const *cfg__enum_names(const char *key)
 {
   size_t i;
 
@@ -164,30 +170,8 @@ static const char *const *enum_names(const char *key)
   fatalx("cfg: no values for option %s", key);
 }
 
-/* Parser state shared by the line reader and the inih handler. */
-struct parse_ctx {
-  const char *path;
-  char *dir; /* directory of path, for relative file names */
-  FILE *fp;
-  unsigned line;  /* number of the line inih is looking at */
-  bool long_line; /* current line did not fit the buffer */
-  struct cfg *cfg;
-  enum cfg_section sec;      /* section we are in */
-  struct cfg_tenant *tenant; /* when sec == SEC_TENANT */
-  struct cfg_tenant **tail;
-  bool seen[SEC_TENANT];     /* [daemon] and [alerts] appear at most once */
-  bool bad_section;          /* keys are ignored until the next valid header */
-  unsigned seen_line[NOPTS]; /* line of each key in this section */
-  char *err;                 /* accumulated messages */
-  size_t errlen;
-  int nerr;
-};
-
-static void perr(struct parse_ctx *c, unsigned line, const char *fmt, ...)
-    QD_PRINTF(3, 4);
-
-/* perr() appends one "FILE:LINE: message" line to the error text. */
-static void perr(struct parse_ctx *c, unsigned line, const char *fmt, ...)
+/* cfg__perr() appends one "FILE:LINE: message" line to the error text. */
+void cfg__perr(struct parse_ctx *c, unsigned line, const char *fmt, ...)
 {
   char msg[512], full[1024];
   va_list ap;
@@ -211,7 +195,7 @@ static void perr(struct parse_ctx *c, unsigned line, const char *fmt, ...)
   c->nerr++;
 }
 
-static char *xstrdup(const char *s)
+char *cfg__xstrdup(const char *s)
 {
   char *p = strdup(s);
 
@@ -246,283 +230,6 @@ int cfg_parse_size(const char *s, unsigned long long *bytes)
   return 0;
 }
 
-/* parse_invmode() maps "filter"/"scan"/"delta" to enum cfg_inventory,
- * or returns -EINVAL. */
-static int parse_invmode(const char *v)
-{
-  if(!strcmp(v, "filter"))
-    return CFG_INVENTORY_FILTER;
-  if(!strcmp(v, "scan"))
-    return CFG_INVENTORY_SCAN;
-  if(!strcmp(v, "delta"))
-    return CFG_INVENTORY_DELTA;
-  return -EINVAL;
-}
-
-static const char *type_hint(enum cfg_type t)
-{
-  switch(t) {
-  case T_DURATION:
-    return "a duration such as 90s, 5m, 1h or 1d";
-  case T_GUID:
-    return "a GUID such as 00000000-0000-0000-0000-000000000000";
-  case T_TENANT:
-    return "a tenant GUID or a domain such as contoso.onmicrosoft.com";
-  case T_LOGLEVEL:
-    return "one of error, warning, notice, info, debug";
-  case T_BOOL:
-    return "yes or no";
-  case T_UINT:
-    return "a whole number";
-  case T_SIZE:
-    return "a size such as 512K, 64M or 1G";
-  case T_INVMODE:
-    return "filter, scan or delta";
-  case T_CREDNAME:
-    return "a credential name without '/'";
-  case T_DOMAINS:
-    return "domains such as contoso.com, separated by spaces or commas, or *";
-  case T_GUIDS:
-    return "group object ids (GUIDs) separated by spaces or commas";
-  case T_DURLIST:
-    return "durations such as 1d,7d (or nothing)";
-  case T_LISTEN:
-    return "ADDRESS:PORT such as 127.0.0.1:9471 or [::1]:9471, or none";
-  default:
-    return "a non-empty value";
-  }
-}
-
-/* parse_duration_in() parses the duration v of option o, within o's
- * bounds, into *n.  Returns true, or false with a message recorded for
- * line. */
-static bool parse_duration_in(struct parse_ctx *c, const struct cfg_option *o,
-                              const char *v, unsigned long long *n,
-                              unsigned line)
-{
-  char lo[32], hi[32];
-
-  if(!*v || timex_parse_duration(v, n)) {
-    perr(c, line, "%s: '%s' is not %s", o->key, v, type_hint(o->type));
-    return false;
-  }
-  if(*n >= o->min && *n <= o->max)
-    return true;
-  timex_format_duration(o->min, lo, sizeof(lo));
-  timex_format_duration(o->max, hi, sizeof(hi));
-  perr(c, line, "%s: '%s' is out of range (%s to %s)", o->key, v, lo, hi);
-  return false;
-}
-
-/* set_durations() parses v, comma-separated durations (maybe none), for
- * option o into *out.  On error it records a message for line and leaves
- * *out untouched. */
-static void set_durations(struct parse_ctx *c, const struct cfg_option *o,
-                          struct cfg_durations *out, const char *v,
-                          unsigned line)
-{
-  struct cfg_durations d = {0};
-  char item[64];
-  size_t i, j;
-
-  while(*v) {
-    size_t len = strcspn(v, ",");
-    size_t a = 0, b = len;
-    unsigned long long n;
-
-    while(a < b && isspace((unsigned char)v[a]))
-      a++;
-    while(b > a && isspace((unsigned char)v[b - 1]))
-      b--;
-    snprintf(item, sizeof(item), "%.*s", (int)(b - a), v + a);
-    if(b - a >= sizeof(item)) {
-      perr(c, line, "%s: '%.20s...' is not %s", o->key, item,
-           type_hint(o->type));
-      return;
-    }
-    if(!parse_duration_in(c, o, item, &n, line))
-      return;
-    for(i = 0; i < d.n; i++)
-      if(d.v[i] == n) {
-        perr(c, line, "%s: '%s' is given twice", o->key, item);
-        return;
-      }
-    if(d.n == CFG_MAX_DURATIONS) {
-      perr(c, line, "%s: more than %d durations", o->key, CFG_MAX_DURATIONS);
-      return;
-    }
-    /* Insert in ascending order. */
-    for(i = d.n; i > 0 && d.v[i - 1] > n; i--)
-      ;
-    for(j = d.n; j > i; j--)
-      d.v[j] = d.v[j - 1];
-    d.v[i] = (unsigned long)n;
-    d.n++;
-    v += len;
-    if(*v == ',' && !*++v) {
-      perr(c, line, "%s: ends with ','", o->key);
-      return;
-    }
-  }
-  *out = d;
-}
-
-/* set_value() parses v for option o and stores it in base.  On error it
- * records a message for line and leaves the target untouched. */
-static void set_value(struct parse_ctx *c, const struct cfg_option *o,
-                      void *base, const char *v, unsigned line)
-{
-  char *field = (char *)base + o->offset;
-  unsigned long long n;
-  const char *why;
-  int rc;
-
-  if(o->type == T_DURLIST) {
-    set_durations(c, o, (struct cfg_durations *)(void *)field, v, line);
-    return;
-  }
-  if(!*v) {
-    perr(c, line, "%s: empty value (expected %s)", o->key, type_hint(o->type));
-    return;
-  }
-  switch(o->type) {
-  case T_STR:
-  case T_PATH:
-  case T_URL:
-  case T_GUID:
-  case T_TENANT:
-  case T_CREDNAME:
-  case T_LISTEN: {
-    char **dst = (char **)(void *)field;
-    char *val;
-
-    if(o->type == T_LISTEN && strcmp(v, "none") &&
-       cfgval_listen(v, NULL, NULL)) {
-      perr(c, line, "%s: '%s' is not %s", o->key, v, type_hint(o->type));
-      return;
-    }
-
-    if(o->type == T_GUID && !cfgval_is_guid(v)) {
-      perr(c, line, "%s: '%s' is not %s", o->key, v, type_hint(o->type));
-      return;
-    }
-    if(o->type == T_TENANT && !cfgval_is_guid(v) && !cfgval_is_domain(v)) {
-      perr(c, line, "%s: '%s' is not %s", o->key, v, type_hint(o->type));
-      return;
-    }
-    if(o->type == T_CREDNAME && !cfgval_is_credname(v)) {
-      perr(c, line, "%s: '%s' is not %s", o->key, v, type_hint(o->type));
-      return;
-    }
-    if(o->type == T_URL) {
-      why = cfgval_check_url(v);
-      if(why) {
-        perr(c, line, "%s: '%s' %s", o->key, v, why);
-        return;
-      }
-    }
-    if(o->type == T_PATH && v[0] != '/' &&
-       !((o->flags & F_NONE) && !strcmp(v, "none"))) {
-      size_t len = strlen(c->dir) + strlen(v) + 2;
-
-      val = malloc(len);
-      if(!val)
-        fatal("cfg: malloc");
-      snprintf(val, len, "%s/%s", c->dir, v);
-    }
-    else
-      val = xstrdup(v);
-    if(o->type == T_URL) {
-      size_t len = strlen(val);
-
-      while(len > 8 && val[len - 1] == '/')
-        val[--len] = '\0';
-    }
-    free(*dst);
-    *dst = val;
-    return;
-  }
-  case T_ENUM: {
-    const char *const *values = enum_names(o->key);
-    char names[128] = "";
-    size_t i;
-
-    for(i = 0; values[i]; i++) {
-      if(!strcmp(v, values[i])) {
-        *(int *)(void *)field = (int)i;
-        return;
-      }
-      snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s",
-               i ? ", " : "", values[i]);
-    }
-    perr(c, line, "%s: '%s' is not one of %s", o->key, v, names);
-    return;
-  }
-  case T_DOMAINS:
-  case T_GUIDS: {
-    char **dst = (char **)(void *)field;
-    char *val = cfgval_list(v, o->type == T_DOMAINS, &why);
-
-    if(!val) {
-      perr(c, line, "%s: %s (expected %s)", o->key, why, type_hint(o->type));
-      return;
-    }
-    free(*dst);
-    *dst = val;
-    return;
-  }
-  case T_DURATION:
-    if(!parse_duration_in(c, o, v, &n, line))
-      return;
-    *(unsigned *)(void *)field = (unsigned)n;
-    return;
-  case T_LOGLEVEL:
-  case T_BOOL:
-  case T_INVMODE:
-    /* Named values that map to an int. */
-    if(o->type == T_LOGLEVEL)
-      rc = log_level_parse(v);
-    else if(o->type == T_BOOL)
-      rc = cfgval_bool(v);
-    else
-      rc = parse_invmode(v);
-    if(rc < 0) {
-      perr(c, line, "%s: '%s' is not %s", o->key, v, type_hint(o->type));
-      return;
-    }
-    *(int *)(void *)field = rc;
-    return;
-  case T_UINT:
-  case T_SIZE: {
-    char *end;
-
-    if(o->type == T_SIZE)
-      rc = cfg_parse_size(v, &n);
-    else {
-      errno = 0;
-      n = strtoull(v, &end, 10);
-      rc = (!isdigit((unsigned char)*v) || *end || errno) ? -EINVAL : 0;
-    }
-    if(rc) {
-      perr(c, line, "%s: '%s' is not %s", o->key, v, type_hint(o->type));
-      return;
-    }
-    if(n < o->min || n > o->max) {
-      perr(c, line, "%s: '%s' is out of range (%llu to %llu)", o->key, v,
-           o->min, o->max);
-      return;
-    }
-    if(o->type == T_SIZE)
-      *(size_t *)(void *)field = (size_t)n;
-    else
-      *(unsigned *)(void *)field = (unsigned)n;
-    return;
-  }
-  case T_DURLIST: /* handled above */
-    return;
-  }
-}
-
 /* The sections without a name argument; each may appear once. */
 static const struct {
   const char *name;
@@ -533,6 +240,8 @@ static const char *section_name(enum cfg_section s)
 {
   if(s == SEC_DAEMON)
     return "[daemon]";
+  if(s == SEC_SINK)
+    return "[sink NAME]";
   return s == SEC_ALERTS ? "[alerts]" : "[tenant NAME]";
 }
 
@@ -559,7 +268,12 @@ static const char *nearest_key(enum cfg_section s, const char *key)
   return name;
 }
 
-static const struct cfg_option *find_option(enum cfg_section s, const char *key)
+size_t cfg__option_index(const struct cfg_option *o)
+{
+  return (size_t)(o - options);
+}
+
+const struct cfg_option *cfg__find_option(enum cfg_section s, const char *key)
 {
   size_t i;
 
@@ -571,6 +285,8 @@ static const struct cfg_option *find_option(enum cfg_section s, const char *key)
 
 static void *section_base(struct parse_ctx *c, enum cfg_section s)
 {
+  if(s == SEC_SINK)
+    return c->sink;
   return s == SEC_TENANT ? (void *)c->tenant : (void *)c->cfg;
 }
 
@@ -598,12 +314,19 @@ static void close_section(struct parse_ctx *c)
         c->cfg->key_lines[i] = c->seen_line[i];
       continue;
     }
-    if(o->flags & F_REQUIRED)
-      perr(c, c->tenant->line, "[tenant %s]: missing required key '%s'",
-           c->tenant->name, o->key);
+    if((o->flags & F_REQUIRED) && c->sec == SEC_SINK) {
+      cfg__perr(c, c->sink->line, "[sink %s]: missing required key '%s'",
+                c->sink->name, o->key);
+      c->sink->type = -1;
+    }
+    else if(o->flags & F_REQUIRED)
+      cfg__perr(c, c->tenant->line, "[tenant %s]: missing required key '%s'",
+                c->tenant->name, o->key);
     else if(o->def)
-      set_value(c, o, base, o->def, 0);
+      cfg_set_value(c, o, base, o->def, 0);
   }
+  if(c->sec == SEC_SINK)
+    cfg_sink_check(c, c->sink);
   if(c->sec == SEC_TENANT) {
     struct cfg_tenant *t = c->tenant;
     int secret =
@@ -612,36 +335,36 @@ static void close_section(struct parse_ctx *c)
         (t->private_key_file != NULL) + (t->private_key_credential != NULL);
 
     if(secret > 1)
-      perr(c, t->line,
-           "[tenant %s]: give client_secret_file or "
-           "client_secret_credential, not both",
-           t->name);
+      cfg__perr(c, t->line,
+                "[tenant %s]: give client_secret_file or "
+                "client_secret_credential, not both",
+                t->name);
     if(key > 1)
-      perr(c, t->line,
-           "[tenant %s]: give private_key_file or "
-           "private_key_credential, not both",
-           t->name);
+      cfg__perr(c, t->line,
+                "[tenant %s]: give private_key_file or "
+                "private_key_credential, not both",
+                t->name);
     if(secret && (key || t->certificate_file))
-      perr(c, t->line,
-           "[tenant %s]: give either a client secret or a certificate "
-           "and key, not both",
-           t->name);
+      cfg__perr(c, t->line,
+                "[tenant %s]: give either a client secret or a certificate "
+                "and key, not both",
+                t->name);
     else if(!secret && !key && !t->certificate_file)
-      perr(c, t->line,
-           "[tenant %s]: no credential: set client_secret_file, "
-           "client_secret_credential, or certificate_file with "
-           "private_key_file",
-           t->name);
+      cfg__perr(c, t->line,
+                "[tenant %s]: no credential: set client_secret_file, "
+                "client_secret_credential, or certificate_file with "
+                "private_key_file",
+                t->name);
     else if(!secret && (!key || !t->certificate_file))
-      perr(c, t->line,
-           "[tenant %s]: certificate_file and private_key_file (or "
-           "private_key_credential) go together",
-           t->name);
+      cfg__perr(c, t->line,
+                "[tenant %s]: certificate_file and private_key_file (or "
+                "private_key_credential) go together",
+                t->name);
   }
   c->sec = SEC_NONE;
 }
 
-static bool valid_tenant_name(const char *s)
+bool cfg__valid_name(const char *s)
 {
   if(!*s || strlen(s) > 64)
     return false;
@@ -662,7 +385,7 @@ static void open_section(struct parse_ctx *c, const char *name, size_t len)
   memset(c->seen_line, 0, sizeof(c->seen_line));
   c->bad_section = true;
   if(len >= sizeof(buf)) {
-    perr(c, c->line, "section name too long");
+    cfg__perr(c, c->line, "section name too long");
     return;
   }
   memcpy(buf, name, len);
@@ -673,12 +396,16 @@ static void open_section(struct parse_ctx *c, const char *name, size_t len)
     if(strcmp(buf, fixed_sections[i].name))
       continue;
     if(c->seen[sec]) {
-      perr(c, c->line, "duplicate section [%s]", buf);
+      cfg__perr(c, c->line, "duplicate section [%s]", buf);
       return;
     }
     c->seen[sec] = true;
     c->sec = sec;
     c->bad_section = false;
+    return;
+  }
+  if(!strncmp(buf, "sink", 4) && (buf[4] == ' ' || buf[4] == '\t')) {
+    cfg_sink_open(c, buf + 4);
     return;
   }
   if(!strncmp(buf, "tenant", 6) &&
@@ -688,26 +415,27 @@ static void open_section(struct parse_ctx *c, const char *name, size_t len)
     while(*n == ' ' || *n == '\t')
       n++;
     if(!*n) {
-      perr(c, c->line, "[tenant] needs a name, e.g. [tenant contoso]");
+      cfg__perr(c, c->line, "[tenant] needs a name, e.g. [tenant contoso]");
       return;
     }
-    if(!valid_tenant_name(n)) {
-      perr(c, c->line,
-           "tenant name '%s' may use only letters, digits, '.', '-' "
-           "and '_' (at most 64)",
-           n);
+    if(!cfg__valid_name(n)) {
+      cfg__perr(c, c->line,
+                "tenant name '%s' may use only letters, digits, '.', '-' "
+                "and '_' (at most 64)",
+                n);
       return;
     }
     for(t = c->cfg->tenants; t; t = t->next)
       if(!strcmp(t->name, n)) {
-        perr(c, c->line, "duplicate section [tenant %s] (first on line %u)", n,
-             t->line);
+        cfg__perr(c, c->line,
+                  "duplicate section [tenant %s] (first on line %u)", n,
+                  t->line);
         return;
       }
     t = calloc(1, sizeof(*t));
     if(!t || !(t->key_lines = calloc(NOPTS, sizeof(*t->key_lines))))
       fatal("cfg: calloc");
-    t->name = xstrdup(n);
+    t->name = cfg__xstrdup(n);
     t->line = c->line;
     *c->tail = t;
     c->tail = &t->next;
@@ -717,9 +445,10 @@ static void open_section(struct parse_ctx *c, const char *name, size_t len)
     c->bad_section = false;
     return;
   }
-  perr(c, c->line,
-       "unknown section [%s] (expected [daemon], [alerts] or [tenant NAME])",
-       buf);
+  cfg__perr(c, c->line,
+            "unknown section [%s] (expected [daemon], [alerts], [tenant NAME] "
+            "or [sink NAME])",
+            buf);
 }
 
 /* reader() feeds inih one line at a time and counts lines, so the
@@ -741,7 +470,7 @@ static char *reader(char *str, int num, void *stream)
     while((ch = fgetc(c->fp)) != EOF && ch != '\n')
       ;
     c->line++;
-    perr(c, c->line, "line longer than %d bytes", CFG_LINE_MAX);
+    cfg__perr(c, c->line, "line longer than %d bytes", CFG_LINE_MAX);
     str[0] = '\n';
     str[1] = '\0';
     return str;
@@ -779,10 +508,10 @@ static int handler(void *user, const char *section, const char *key,
   if(c->bad_section)
     return 1;
   if(c->sec == SEC_NONE) {
-    perr(c, c->line, "'%s' is outside any section", key);
+    cfg__perr(c, c->line, "'%s' is outside any section", key);
     return 1;
   }
-  o = find_option(c->sec, key);
+  o = cfg__find_option(c->sec, key);
   if(!o) {
     char where[80], homes[80] = "";
     const char *near = nearest_key(c->sec, key);
@@ -793,25 +522,25 @@ static int handler(void *user, const char *section, const char *key,
     else
       snprintf(where, sizeof(where), "%s", section_name(c->sec));
     if(near) {
-      perr(c, c->line, "unknown key '%s' in %s; did you mean '%s'?", key, where,
-           near);
+      cfg__perr(c, c->line, "unknown key '%s' in %s; did you mean '%s'?", key,
+                where, near);
       return 1;
     }
     for(other = SEC_DAEMON; other <= SEC_TENANT; other++)
-      if(other != c->sec && find_option(other, key))
+      if(other != c->sec && cfg__find_option(other, key))
         snprintf(homes + strlen(homes), sizeof(homes) - strlen(homes), "%s%s",
                  homes[0] ? " or " : "; it belongs in ", section_name(other));
-    perr(c, c->line, "unknown key '%s' in %s%s", key, where, homes);
+    cfg__perr(c, c->line, "unknown key '%s' in %s%s", key, where, homes);
     return 1;
   }
   idx = (size_t)(o - options);
   if(c->seen_line[idx]) {
-    perr(c, c->line, "duplicate key '%s' (first on line %u)", key,
-         c->seen_line[idx]);
+    cfg__perr(c, c->line, "duplicate key '%s' (first on line %u)", key,
+              c->seen_line[idx]);
     return 1;
   }
   c->seen_line[idx] = c->line;
-  set_value(c, o, section_base(c, c->sec), value ? value : "", c->line);
+  cfg_set_value(c, o, section_base(c, c->sec), value ? value : "", c->line);
   return 1;
 }
 
@@ -828,6 +557,7 @@ static void free_fields(enum cfg_section s, void *base)
     case T_STR:
     case T_PATH:
     case T_URL:
+    case T_HOOKURL:
     case T_GUID:
     case T_TENANT:
     case T_CREDNAME:
@@ -845,9 +575,16 @@ static void free_fields(enum cfg_section s, void *base)
 void cfg_free(struct cfg *cfg)
 {
   struct cfg_tenant *t, *next;
+  struct cfg_sink *k, *knext;
 
   if(!cfg)
     return;
+  for(k = cfg->sinks; k; k = knext) {
+    knext = k->next;
+    free_fields(SEC_SINK, k);
+    free(k->name);
+    free(k);
+  }
   for(t = cfg->tenants; t; t = next) {
     next = t->next;
     free_fields(SEC_TENANT, t);
@@ -905,15 +642,16 @@ int cfg_load(const char *path, struct cfg **out, char **errors)
   if(!c.dir || !c.cfg ||
      !(c.cfg->key_lines = calloc(NOPTS, sizeof(*c.cfg->key_lines))))
     fatal("cfg: alloc");
-  c.cfg->path = xstrdup(path);
+  c.cfg->path = cfg__xstrdup(path);
   c.tail = &c.cfg->tenants;
+  c.sink_tail = &c.cfg->sinks;
   c.bad_section = false;
   c.sec = SEC_NONE;
 
   c.fp = fopen(path, "r");
   if(!c.fp) {
     ret = -errno;
-    perr(&c, 0, "cannot open: %s", strerror(errno));
+    cfg__perr(&c, 0, "cannot open: %s", strerror(errno));
     goto done;
   }
   /* Comments start a line; a ';' or '#' inside a value is kept.  Debian's
@@ -941,17 +679,18 @@ int cfg_load(const char *path, struct cfg **out, char **errors)
   }
   if(ferror(c.fp)) {
     ret = -EIO;
-    perr(&c, 0, "read error");
+    cfg__perr(&c, 0, "read error");
   }
   else if(rc > 0)
-    perr(&c, (unsigned)rc,
-         "syntax error (expected 'key = value' or "
-         "'[section]')");
+    cfg__perr(&c, (unsigned)rc,
+              "syntax error (expected 'key = value' or "
+              "'[section]')");
   else if(rc < 0)
     fatalx("cfg: libinih could not allocate memory");
   fclose(c.fp);
   if(!c.nerr && !c.cfg->tenants)
-    perr(&c, 0, "no [tenant NAME] section: at least one tenant is needed");
+    cfg__perr(&c, 0, "no [tenant NAME] section: at least one tenant is needed");
+  cfg_sink_resolve(&c);
 
 done:
   free(c.dir);

@@ -60,6 +60,46 @@ enum cfg_apply_mode { CFG_APPLY_OFF, CFG_APPLY_DRY_RUN, CFG_APPLY_APPLY };
  * blockCloudObjectTakeoverThroughHardMatchEnabled cannot be read. */
 enum cfg_takeover { CFG_TAKEOVER_REFUSE, CFG_TAKEOVER_ALLOW };
 
+/* One [sink NAME] section: where alerts go (alert.h, sink.h). */
+enum cfg_sink_type {
+  CFG_SINK_JOURNAL, /* journald, falling back to the syslog socket */
+  CFG_SINK_SYSLOG,  /* the local syslog socket (/dev/log) */
+  CFG_SINK_UDP,     /* remote syslog, RFC 5426 */
+  CFG_SINK_TCP,     /* remote syslog, RFC 6587 octet counting */
+  CFG_SINK_FILE,    /* a file, one record per line */
+  CFG_SINK_TLS,     /* remote syslog over TLS, RFC 5425 */
+  CFG_SINK_WEBHOOK, /* HTTPS POST: generic JSON, Slack, Teams */
+  CFG_SINK_SENTINEL /* Azure Monitor Logs Ingestion API */
+};
+
+struct cfg_sink {
+  char *name;          /* NAME from the section header */
+  unsigned line;       /* line of the section header */
+  int type;            /* enum cfg_sink_type */
+  int format;          /* enum fmt_kind; 0: the type's default */
+  int min_severity;    /* syslog priority: alerts at or above it */
+  char *events;        /* "conflict.* tenant.failing", or NULL: all */
+  char *host;          /* udp, tcp: receiver's name or address */
+  unsigned port;       /* udp, tcp, tls; 0: 514 (tls: 6514) */
+  char *ca_file;       /* tls, webhook, sentinel: PEM CA bundle, or NULL */
+  char *url;           /* webhook: where to POST (a secret: never logged) */
+  unsigned rate_limit; /* webhook, sentinel: requests per minute */
+  char *tenant;        /* sentinel: the [tenant NAME] whose app is used */
+  char *login_url;     /* sentinel: token service; NULL: the tenant's */
+  char *dce_url;       /* sentinel: data collection endpoint */
+  char *dcr_id;        /* sentinel: DCR immutable id, "dcr-..." */
+  char *stream;        /* sentinel: stream name, "Custom-..." */
+  char *scope;         /* sentinel: token scope */
+  const struct cfg_tenant *cred; /* sentinel: resolved from tenant */
+  unsigned tenant_line;          /* sentinel: line of tenant */
+  char *socket;                  /* journal, syslog: the syslog socket */
+  char *path;                    /* file */
+  int facility;                  /* syslog facility code 0..23 */
+  char *sd_id;                   /* RFC 5424 SD-ID */
+  size_t spool_max;              /* bytes held before alerts are dropped */
+  struct cfg_sink *next;
+};
+
 /* A list of durations, ascending, without repeats. */
 #define CFG_MAX_DURATIONS 8
 struct cfg_durations {
@@ -97,8 +137,13 @@ struct cfg {
   char *health_socket;        /* Unix socket of the health endpoint, or
                                  "none" */
   /* [alerts] */
-  int alert_syslog;       /* alerts to journald (or syslog(3)): 1 or 0 */
-  char *alert_jsonl_file; /* JSON lines file for alerts, or NULL */
+  int alert_syslog;        /* alerts to journald (or syslog(3)): 1 or 0 */
+  char *alert_jsonl_file;  /* JSON lines file for alerts, or NULL */
+  unsigned flood_limit;    /* alerts per cycle before a summary; 0: none */
+  unsigned failing_cycles; /* tenant.failing after this many failed cycles */
+  unsigned failing_after;  /* ... or after failing this long (s); 0: never */
+  struct cfg_sink *sinks;  /* [sink NAME] sections, in file order */
+  size_t nsinks;
   /* tenants, in file order */
   struct cfg_tenant *tenants;
   size_t ntenants;

@@ -65,10 +65,11 @@ static bool is_loopback_host(const char *host, size_t len)
          (len == 5 && !strncmp(host, "[::1]", 5));
 }
 
-/* cfgval_check_url() validates an http(s) root URL.  Plain http is refused
- * unless the host is a loopback address: the bearer token must never
- * cross a network in clear text. */
-const char *cfgval_check_url(const char *v)
+/* cfgval_check_url() validates an http(s) URL, a root unless query (a
+ * webhook's URL, whose query may carry its signature).  Plain http is
+ * refused unless the host is a loopback address: a bearer token or a
+ * webhook's secret URL must never cross a network in clear text. */
+const char *cfgval_check_url(const char *v, bool query)
 {
   const char *host, *end;
   size_t hlen;
@@ -79,9 +80,10 @@ const char *cfgval_check_url(const char *v)
     host = v + 7;
   else
     return "must start with https://";
-  if(strpbrk(host, "?#"))
-    return "must not carry a query or fragment";
-  end = host + strcspn(host, "/");
+  if(strchr(host, '#') || (!query && strchr(host, '?')))
+    return query ? "must not carry a fragment"
+                 : "must not carry a query or fragment";
+  end = host + strcspn(host, query ? "/?" : "/");
   if(end == host)
     return "has no host";
   hlen = (size_t)(end - host);

@@ -18,8 +18,9 @@ bool cfgval_is_guid(const char *s);
 bool cfgval_is_domain(const char *s);
 
 /* cfgval_check_url() returns NULL when v is an https URL (http only to a
- * loopback host), or a static reason why not. */
-const char *cfgval_check_url(const char *v);
+ * loopback host) without a query or fragment (a query is allowed when
+ * query is true: webhook URLs), or a static reason why not. */
+const char *cfgval_check_url(const char *v, bool query);
 
 /* cfgval_is_credname() tells whether s can name a systemd credential. */
 bool cfgval_is_credname(const char *s);

@@ -83,6 +83,7 @@ struct http_client {
   uv_timer_t timer;
   char *user_agent;
   char *ca_file;
+  bool url_secret;
   unsigned max_concurrency;
   long connect_timeout_ms;
   long timeout_ms;
@@ -104,7 +105,8 @@ static void pump(struct http_client *c);
  * write-callback abort as a plain CURLE_WRITE_ERROR.  TLS failures
  * (handshake, certificate, verification) and a server speaking broken or
  * truncated HTTP are all -EPROTO: the caller may retry either, but neither
- * is a network outage. */
+ * is a network outage.  Running out of descriptors is found apart, by
+ * fd_shortage(). */
 static int xfer_errno(CURLcode rc, const struct xfer *x)
 {
   switch(rc) {
@@ -234,9 +236,14 @@ static void xfer_clear_headers(struct xfer *x)
 }
 
 /* url_loggable() returns how many bytes of url to log: everything up to
- * the query string, which may hold opaque delta/skip tokens. */
-static int url_loggable(const char *url)
+ * the query string, which may hold opaque delta/skip tokens, or only
+ * scheme://host when the client's URLs are secrets. */
+static int url_loggable(const struct http_client *c, const char *url)
 {
+  const char *p = strstr(url, "://");
+
+  if(c->url_secret && p)
+    return (int)(p + 3 - url) + (int)strcspn(p + 3, "/?#");
   return (int)strcspn(url, "?#");
 }
 
@@ -289,7 +296,7 @@ static void complete(struct xfer *x, CURLcode rc, int result)
     resp.location = x->location;
     resp.throttle_scope = x->throttle_scope;
     log_debug("http: %s %.*s: %ld in %.3f s (client-request-id %s)", x->method,
-              url_loggable(x->url), x->url, status, secs, x->crid);
+              url_loggable(x->c, x->url), x->url, status, secs, x->crid);
   }
   else {
     if(result == -ECANCELED)
@@ -301,7 +308,7 @@ static void complete(struct xfer *x, CURLcode rc, int result)
     else
       resp.error = curl_easy_strerror(rc);
     log_debug("http: %s %.*s: %s (client-request-id %s)", x->method,
-              url_loggable(x->url), x->url, resp.error, x->crid);
+              url_loggable(x->c, x->url), x->url, resp.error, x->crid);
   }
   x->cb(&resp, x->arg);
   xfer_free(x);
@@ -349,7 +356,7 @@ static int start(struct http_client *c, struct xfer *x)
   TAILQ_INSERT_TAIL(&c->active, x, entry);
   c->nactive++;
   log_debug("http: %s %.*s (client-request-id %s)", x->method,
-            url_loggable(x->url), x->url, x->crid);
+            url_loggable(x->c, x->url), x->url, x->crid);
   return 0;
 }
 
@@ -641,6 +648,7 @@ int http_client_new(uv_loop_t *loop, const struct http_client_opts *opts,
       strdup(opts->user_agent ? opts->user_agent : "quarantined/" QD_VERSION);
   if(!c->user_agent)
     goto fail;
+  c->url_secret = opts->url_secret;
   if(opts->ca_file) {
     c->ca_file = strdup(opts->ca_file);
     if(!c->ca_file)

@@ -10,6 +10,7 @@
 #ifndef QD_HTTP_H
 #define QD_HTTP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <uv.h>
@@ -23,6 +24,7 @@ struct http_client_opts {
   unsigned connect_timeout_ms; /* 0 means 10 s */
   unsigned timeout_ms;         /* whole transfer; 0 means 60 s */
   size_t max_response_size;    /* body bytes; 0 means 64 MiB */
+  bool url_secret; /* URLs carry secrets (webhooks): log scheme://host */
 };
 
 /* What a request came to.  Valid only during the completion callback;

@@ -23,6 +23,7 @@
 #include "cfg.h"
 #include "health.h"
 #include "log.h"
+#include "loopstat.h"
 #include "notify.h"
 #include "preflight.h"
 #include "rlimit.h"
@@ -51,6 +52,7 @@ struct daemon {
   int foreground;  /* -F: log to stderr at the configured level */
   int stopping;
   int fd_short; /* a tenant's last cycle failed for want of descriptors */
+  struct loopstat *loopstat; /* QD_LOOP_STATS only (make bench) */
 };
 
 static void usage(void)
@@ -251,42 +253,33 @@ static int start_tenants(struct daemon *d, const struct cfg *cfg,
 }
 
 /* alert_opts_from() fills o from cfg; o borrows cfg's strings. */
-static void alert_opts_from(const struct cfg *cfg, struct alert_opts *o)
+static void alert_opts_from(const struct cfg *cfg, const char *spool_dir,
+                            struct alert_opts *o)
 {
   memset(o, 0, sizeof(*o));
   o->syslog = cfg->alert_syslog;
   o->jsonl_path = cfg->alert_jsonl_file;
+  o->sinks = cfg->sinks;
+  o->spool_dir = spool_dir;
+  o->flood_limit = cfg->flood_limit;
 }
 
-/* reload_alerts_and_tenants() builds the alert sinks and tenants of ncfg
- * and, when all of them start, replaces the running ones.  Returns 0, or
- * a negative errno code with the running ones untouched. */
+/* reload_alerts_and_tenants() starts the tenants of ncfg and, when all of
+ * them start, replaces the running ones.  The sinks stay: their spools
+ * hold alerts in flight, so a change to them takes effect at restart.
+ * Files are reopened (logrotate).  Returns 0, or a negative errno code
+ * with the running tenants untouched. */
 static int reload_alerts_and_tenants(struct daemon *d, const struct cfg *ncfg)
 {
-  struct alert_opts ao;
-  struct alert *na, *old;
   struct tenant **ts;
   size_t n;
   int rc;
 
-  alert_opts_from(ncfg, &ao);
-  rc = alert_open(&ao, &na);
+  alert_reopen(d->alert);
+  rc = start_tenants(d, ncfg, &ts, &n);
   if(rc)
     return rc;
-  /* Deliver what the old sinks still hold before they are replaced. */
-  alert_flush(d->alert);
-  /* The new tenants borrow the new sinks: the old ones are freed below. */
-  old = d->alert;
-  d->alert = na;
-  rc = start_tenants(d, ncfg, &ts, &n);
-  if(rc) {
-    d->alert = old;
-    alert_close(na, NULL, NULL);
-    return rc;
-  }
   close_tenants(d, d->tenants, d->ntenants);
-  /* The old tenants are closed: none of them emits another alert. */
-  alert_close(old, NULL, NULL);
   d->tenants = ts;
   d->ntenants = n;
   return 0;
@@ -362,6 +355,8 @@ static void stop(struct daemon *d, const char *why)
   uv_close((uv_handle_t *)&d->sigterm, NULL);
   uv_close((uv_handle_t *)&d->sigint, NULL);
   uv_close((uv_handle_t *)&d->sighup, NULL);
+  loopstat_close(d->loopstat, NULL, NULL);
+  d->loopstat = NULL;
   notify_close(d->notify, NULL, NULL);
   uv_close((uv_handle_t *)&d->status_timer, NULL);
   health_close(d->health, NULL, NULL);
@@ -532,9 +527,16 @@ int main(int argc, char *argv[])
   d.started = time(NULL);
   {
     struct alert_opts ao;
+    char *spool_dir;
 
-    alert_opts_from(d.cfg, &ao);
-    if(alert_open(&ao, &d.alert))
+    if(asprintf(&spool_dir, "%s/spool", d.state_dir) < 0)
+      fatal("asprintf");
+    if(mkdir(spool_dir, 0750) < 0 && errno != EEXIST)
+      fatal("mkdir %s", spool_dir);
+    alert_opts_from(d.cfg, spool_dir, &ao);
+    rc = alert_open(&d.loop, &ao, &d.alert);
+    free(spool_dir);
+    if(rc)
       fatalx("cannot set up the alert sinks");
   }
   if(start_tenants(&d, d.cfg, &d.tenants, &d.ntenants))
@@ -550,6 +552,8 @@ int main(int argc, char *argv[])
            d.cfg->ntenants, d.cfg->ntenants == 1 ? "" : "s", d.conf_path);
   update_status(&d);
   notify_ready();
+  if(loopstat_new(&d.loop, &d.loopstat))
+    fatalx("loopstat_new: out of memory");
 
   uv_run(&d.loop, UV_RUN_DEFAULT);
 

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT
  *
- * outbox: conflict alerts held until their state is saved; see outbox.h.
+ * outbox: conflict alerts held until their state is saved, then sent a
+ * slice per loop iteration; see outbox.h.
  */
 #include "outbox.h"
 
-#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,20 +20,25 @@ struct outbox_item {
   time_t classified_at; /* the time its class is worked out for */
 };
 
-void outbox_init(struct outbox *ob, struct alert *a, const char *tenant,
-                 const struct classify_opts *opts)
+static void on_idle(uv_idle_t *h);
+
+void outbox_init(struct outbox *ob, uv_loop_t *loop, struct alert *a,
+                 const char *tenant, const struct classify_opts *opts)
 {
   memset(ob, 0, sizeof(*ob));
   ob->alert = a;
   ob->tenant = tenant;
   ob->opts = opts;
+  uv_idle_init(loop, &ob->idle);
+  ob->idle.data = ob;
 }
 
-/* send() sends one alert about c; sw may be NULL.  Failures are logged
- * and the event queued by the alert module. */
-static void send(struct outbox *ob, enum alert_type type,
-                 const struct conflict *c, const struct alert_sweep *sw,
-                 const struct timespec *when, time_t classified_at)
+/* emit_one() sends one alert about c, counted in flood when not NULL; sw
+ * may be NULL.  Failures are logged by the alert module. */
+static void emit_one(struct outbox *ob, enum alert_type type,
+                     const struct conflict *c, const struct alert_sweep *sw,
+                     const struct timespec *when, time_t classified_at,
+                     struct alert_flood *flood)
 {
   struct classify_result cr;
   struct alert_event ev;
@@ -44,7 +49,7 @@ static void send(struct outbox *ob, enum alert_type type,
     ev.time = *when;
   ev.classification = &cr;
   ev.sweep = sw;
-  alert_emit(ob->alert, &ev);
+  alert_emit_flood(ob->alert, &ev, flood);
 }
 
 /* grow() makes room for one more item.  Returns false when out of
@@ -74,7 +79,7 @@ void outbox_add(struct outbox *ob, enum alert_type type,
     log_errx("tenant %s: out of memory holding a %s alert about %s until "
              "the state is saved; sending it now",
              ob->tenant, alert_type_name(type), c->key);
-    send(ob, type, c, sw, NULL, now);
+    emit_one(ob, type, c, sw, NULL, now, NULL);
     return;
   }
   it = &ob->v[ob->n++];
@@ -87,22 +92,73 @@ void outbox_add(struct outbox *ob, enum alert_type type,
   it->classified_at = now;
 }
 
-void outbox_flush(struct outbox *ob)
+/* send_next() sends and frees the oldest released item. */
+static void send_next(struct outbox *ob)
 {
-  size_t i;
+  struct outbox_item *it = &ob->v[ob->next++];
 
-  for(i = 0; i < ob->n; i++) {
-    struct outbox_item *it = &ob->v[i];
-
-    send(ob, it->type, it->c, it->has_sw ? &it->sw : NULL, &it->when,
-         it->classified_at);
-    conflict_free(it->c);
-  }
-  ob->n = 0;
+  emit_one(ob, it->type, it->c, it->has_sw ? &it->sw : NULL, &it->when,
+           it->classified_at, ob->flood_on ? &ob->flood : NULL);
+  conflict_free(it->c);
+  it->c = NULL;
 }
 
-void outbox_clear(struct outbox *ob)
+/* finish() ends the released batch once all of it is sent: the flood
+ * summary, the items still waiting moved to the front. */
+static void finish(struct outbox *ob)
 {
+  if(ob->flood_on)
+    alert_flood_end(ob->alert, &ob->flood);
+  ob->flood_on = false;
+  memmove(ob->v, ob->v + ob->next, (ob->n - ob->next) * sizeof(*ob->v));
+  ob->n -= ob->next;
+  ob->next = ob->ready = 0;
+  uv_idle_stop(&ob->idle);
+}
+
+/* send_all() sends the rest of the released batch at once. */
+static void send_all(struct outbox *ob)
+{
+  while(ob->next < ob->ready)
+    send_next(ob);
+  if(ob->ready)
+    finish(ob);
+}
+
+/* on_idle() sends released alerts for at most OUTBOX_SLICE_MS (at least
+ * one), then lets the loop poll again. */
+static void on_idle(uv_idle_t *h)
+{
+  struct outbox *ob = h->data;
+  uint64_t until = uv_hrtime() + (uint64_t)OUTBOX_SLICE_MS * 1000000;
+
+  do
+    send_next(ob);
+  while(ob->next < ob->ready && uv_hrtime() < until);
+  if(ob->next == ob->ready)
+    finish(ob);
+}
+
+void outbox_release(struct outbox *ob, bool flood)
+{
+  send_all(ob);
+  if(!ob->n)
+    return;
+  ob->ready = ob->n;
+  ob->flood_on = flood;
+  if(flood)
+    alert_flood_begin(&ob->flood, ob->tenant);
+  uv_idle_start(&ob->idle, on_idle);
+}
+
+size_t outbox_pending(const struct outbox *ob)
+{
+  return ob->ready - ob->next;
+}
+
+static void on_idle_closed(uv_handle_t *h)
+{
+  struct outbox *ob = h->data;
   size_t i;
 
   for(i = 0; i < ob->n; i++)
@@ -110,4 +166,14 @@ void outbox_clear(struct outbox *ob)
   free(ob->v);
   ob->v = NULL;
   ob->n = ob->cap = 0;
+  if(ob->closed_cb)
+    ob->closed_cb(ob->closed_arg);
+}
+
+void outbox_close(struct outbox *ob, void (*closed_cb)(void *arg), void *arg)
+{
+  send_all(ob);
+  ob->closed_cb = closed_cb;
+  ob->closed_arg = arg;
+  uv_close((uv_handle_t *)&ob->idle, on_idle_closed);
 }

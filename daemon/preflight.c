@@ -415,6 +415,7 @@ int preflight_check(const struct cfg *cfg, const struct preflight_user *u,
                     FILE *out)
 {
   const struct cfg_tenant *t;
+  const struct cfg_sink *k;
   struct pf p = {cfg, u, out, 0};
 
   check_dir(&p, cfg_key_line(cfg, NULL, "state_dir"), "state_dir",
@@ -426,6 +427,18 @@ int preflight_check(const struct cfg *cfg, const struct preflight_user *u,
     check_dir(&p, cfg_key_line(cfg, NULL, "jsonl_file"), "jsonl_file",
               cfg->alert_jsonl_file, dir, false, !strcmp(dir, UNIT_LOGS_DIR));
     free(dir);
+  }
+  for(k = cfg->sinks; k; k = k->next) {
+    /* Named by the section's line: a sink's keys keep no lines. */
+    if(k->ca_file)
+      readable(&p, k->line, "ca_file", k->ca_file, "; a CA bundle is public");
+    if(k->type == CFG_SINK_FILE && k->path) {
+      char *dir = dir_of(k->path);
+
+      check_dir(&p, k->line, "path", k->path, dir, false,
+                !strcmp(dir, UNIT_LOGS_DIR));
+      free(dir);
+    }
   }
   for(t = cfg->tenants; t; t = t->next) {
     check_secret(&p, t);

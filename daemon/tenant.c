@@ -45,6 +45,7 @@
 #include "log.h"
 #include "outbox.h"
 #include "schedule.h"
+#include "selfalert.h"
 #include "store.h"
 #include "suggest.h"
 #include "sweep.h"
@@ -82,6 +83,8 @@ struct tenant {
   unsigned interval;        /* seconds between cycles, for the endpoint */
   struct store_state state; /* the inventory believed now, delta links */
   struct outbox outbox;     /* alerts waiting for the state to be saved */
+  struct selfalert self;    /* tenant.failing, credential.* self-alerts */
+  char *cert_path;          /* the certificate file, for credential.expiring */
   struct tenant_stats stats;
   void (*changed)(void *arg);
   void *changed_arg;
@@ -138,7 +141,7 @@ const struct conflict_set *tenant_conflicts(const struct tenant *t)
 /* ===== Alerts and the sweep's steps, for cycles and sweeps ===== */
 
 /* alert_conflict() queues one alert about c, as it is now, until the
- * state is saved (outbox_flush()); sw carries the sweep's figures, or is
+ * state is saved (outbox_release()); sw carries the sweep's figures, or is
  * NULL. */
 static void alert_conflict(struct tenant *t, enum alert_type type,
                            const struct conflict *c,
@@ -260,6 +263,7 @@ static void on_cycle_done(int result, struct conflict_set *set,
            err ? err->status : 0L,
            err && err->request_id[0] ? err->request_id : "-",
            err && err->client_request_id[0] ? err->client_request_id : "-");
+    selfalert_failed(&t->self, result, what, err, now);
     if(t->changed)
       t->changed(t->changed_arg);
     schedule_cycle_done(t->sched, t->stats.failures);
@@ -478,13 +482,17 @@ static void commit(struct tenant *t, struct conflict_set *set,
              t->stats.failures, t->stats.failures == 1 ? "" : "s");
   t->stats.failures = 0;
   t->stats.last_result = 0;
+  selfalert_ok(&t->self, now);
+  selfalert_certificate(&t->self, t->cert_path, token_not_after(t->tok), now);
   t->stats.cycles_ok++;
   t->stats.last_success = now;
   /* Failure is logged by the store; the next cycle saves again.  The
    * alerts go out either way: one repeated after a restart beats one
    * lost. */
   store_save(t->state_dir, t->name, &t->state, now);
-  outbox_flush(&t->outbox);
+  /* Sent on the next loop iterations; flood control counts them as one
+   * cycle's (alert.h). */
+  outbox_release(&t->outbox, true);
   apply_cycle(t->apply);
   uv_update_time(t->loop);
   log_info("tenant %s: %zu conflict%s (%zu new, %zu cleared) in %.2f s%s%s%s",
@@ -555,7 +563,7 @@ static void on_sweep_done(int result, const struct holder_result *res, size_t n,
   classify_all(t, set, now);
   changes = advance(t, set, now);
   store_save(t->state_dir, t->name, &t->state, now);
-  outbox_flush(&t->outbox);
+  outbox_release(&t->outbox, false);
   log_info("tenant %s: sweep re-checked %zu conflict%s (%zu failed), %zu "
            "change%s",
            t->name, n, n == 1 ? "" : "s", failed, changes,
@@ -576,13 +584,13 @@ static void part_closed(struct tenant *t)
   inventory_free(t->inv);
   holder_free(t->holder);
   conflict_set_free(t->pending);
-  outbox_clear(&t->outbox);
   store_state_clear(&t->state);
   if(t->closed_cb)
     t->closed_cb(t->closed_arg);
   free(t->name);
   free(t->state_dir);
   free(t->suggest_path);
+  free(t->cert_path);
   free(t);
 }
 
@@ -594,6 +602,11 @@ static void on_part_closed(void *arg)
 static void close_schedule(struct tenant *t)
 {
   schedule_close(t->sched, on_part_closed, t);
+}
+
+static void close_outbox(struct tenant *t)
+{
+  outbox_close(&t->outbox, on_part_closed, t);
 }
 
 static void close_apply(struct tenant *t)
@@ -617,11 +630,13 @@ static void close_http(struct tenant *t)
 }
 
 /* A tenant's parts, closed in this order: the schedule (no cycle or sweep
- * starts), the apply engine before graph (whose cancelled callbacks then
+ * starts), the outbox (what a saved state released is sent), the apply
+ * engine before graph (whose cancelled callbacks then
  * drop its pass), graph before the token and the HTTP client it uses.
  * Each calls part_closed() once. */
 static void (*const parts[])(struct tenant *t) = {
-    close_schedule, close_apply, close_graph, close_token, close_http,
+    close_schedule, close_outbox, close_apply,
+    close_graph,    close_token,  close_http,
 };
 
 void tenant_close(struct tenant *t, void (*closed_cb)(void *arg), void *arg)
@@ -686,7 +701,12 @@ int tenant_start(uv_loop_t *loop, const struct cfg *cfg,
     rc = -ENOMEM;
     goto fail;
   }
-  outbox_init(&t->outbox, alert, t->name, &t->copts);
+  selfalert_init(&t->self, t->name, alert, cfg->failing_cycles,
+                 cfg->failing_after);
+  if(tc->certificate_file && !(t->cert_path = strdup(tc->certificate_file))) {
+    rc = -ENOMEM;
+    goto fail;
+  }
   t->changed = changed;
   t->changed_arg = arg;
 
@@ -726,6 +746,8 @@ int tenant_start(uv_loop_t *loop, const struct cfg *cfg,
   rc = token_new(loop, t->hc, tc, &t->tok);
   if(rc)
     goto fail_http; /* logged by token_new with the path */
+  selfalert_certificate(&t->self, t->cert_path, token_not_after(t->tok),
+                        time(NULL));
   memset(&go, 0, sizeof(go));
   go.tenant = t->name;
   go.graph_url = tc->graph_url;
@@ -759,6 +781,8 @@ int tenant_start(uv_loop_t *loop, const struct cfg *cfg,
   rc = schedule_new(loop, &so, &t->sched);
   if(rc)
     goto fail_apply;
+  /* Last: nothing that can fail comes after its handle. */
+  outbox_init(&t->outbox, loop, alert, t->name, &t->copts);
   log_info("tenant %s: polling %s every %u s; release sweep every %lu s "
            "(grace %lu s)",
            t->name, tc->graph_url, so.interval, t->sweep.period,
@@ -787,6 +811,7 @@ fail:
   free(t->name);
   free(t->state_dir);
   free(t->suggest_path);
+  free(t->cert_path);
   free(t);
   return rc;
 }

@@ -15,6 +15,7 @@ static const char *const suffixes[TFILES_NKINDS] = {
     [TFILES_APPLY_MEMORY] = ".apply.json",
     [TFILES_KILL_SWITCH] = ".stop",
     [TFILES_SPOOL] = ".spool",
+    [TFILES_SPOOL_ACK] = ".spool.ack",
 };
 
 const char *tfiles_suffix(enum tfiles_kind kind)

@@ -4,7 +4,8 @@
  * this one place.  Every file of tenant NAME is <state_dir>/NAME<suffix>,
  * the suffix fixed per kind; the daemon, its modules and the tests all
  * ask here, so a name can neither drift between writer and reader nor
- * collide with another kind's.
+ * collide with another kind's.  A sink's spool files are named the same
+ * way, with the sink's name in the directory <state_dir>/spool.
  */
 #ifndef QD_TFILES_H
 #define QD_TFILES_H
@@ -17,9 +18,11 @@ enum tfiles_kind {
                           (suggest.c, anchors.c, quarantinectl) */
   TFILES_APPLY_MEMORY, /* ".apply.json": the apply engine's refusal memory */
   TFILES_KILL_SWITCH,  /* ".stop": the default apply kill switch */
-  TFILES_SPOOL         /* ".spool": alerts not yet delivered */
+  TFILES_SPOOL,        /* ".spool": alerts not yet delivered (spool.c; one
+                          per sink, in <state_dir>/spool, named after it) */
+  TFILES_SPOOL_ACK     /* ".spool.ack": how far the spool was accepted */
 };
-#define TFILES_NKINDS 6
+#define TFILES_NKINDS 7
 
 /* tfiles_suffix() is the kind's suffix, e.g. ".state.json"; NULL for a
  * value outside the enum. */

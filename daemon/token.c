@@ -598,13 +598,30 @@ static int load_credential(struct token *tk, const struct cfg_tenant *t)
   return 0;
 }
 
+time_t token_not_after(const struct token *tk)
+{
+  time_t nb = 0, na = 0;
+
+  if(tk->signer)
+    jwt_signer_validity(tk->signer, &nb, &na);
+  return na;
+}
+
 int token_new(uv_loop_t *loop, struct http_client *http,
               const struct cfg_tenant *t, struct token **out)
+{
+  return token_new_scoped(loop, http, t, NULL, out);
+}
+
+int token_new_scoped(uv_loop_t *loop, struct http_client *http,
+                     const struct cfg_tenant *t, const char *scope,
+                     struct token **out)
 {
   struct token *tk;
   int rc;
 
-  if(!t->tenant_id || !t->client_id || !t->login_url || !t->graph_url) {
+  if(!t->tenant_id || !t->client_id || !t->login_url ||
+     (!scope && !t->graph_url)) {
     log_errx("token: tenant %s: tenant_id, client_id, login_url and "
              "graph_url are required",
              t->name ? t->name : "?");
@@ -622,7 +639,9 @@ int token_new(uv_loop_t *loop, struct http_client *http,
   if(asprintf(&tk->url, "%s/%s/oauth2/v2.0/token", t->login_url,
               t->tenant_id) == -1)
     tk->url = NULL;
-  if(asprintf(&tk->scope, "%s/.default", t->graph_url) == -1)
+  if(scope)
+    tk->scope = strdup(scope);
+  else if(asprintf(&tk->scope, "%s/.default", t->graph_url) == -1)
     tk->scope = NULL;
   rc = (!tk->tenant || !tk->client_id || !tk->url || !tk->scope) ? -ENOMEM : 0;
   if(rc)

@@ -10,6 +10,7 @@
 #define QD_TOKEN_H
 
 #include <stddef.h>
+#include <time.h>
 
 #include <uv.h>
 
@@ -61,6 +62,13 @@ typedef void (*token_cb)(int result, const char *bearer,
 int token_new(uv_loop_t *loop, struct http_client *http,
               const struct cfg_tenant *t, struct token **out);
 
+/* token_new_scoped() is token_new() for another resource than Graph:
+ * tokens for scope (e.g. "https://monitor.azure.com/.default" for the
+ * Logs Ingestion API) with t's credential. */
+int token_new_scoped(uv_loop_t *loop, struct http_client *http,
+                     const struct cfg_tenant *t, const char *scope,
+                     struct token **out);
+
 /* token_get() asks for a bearer token.  cb(arg) is called exactly once,
  * always later from the loop, never from inside token_get().  A cached
  * token is used while more than min(300 s, lifetime / 5) of its lifetime
@@ -70,6 +78,10 @@ int token_new(uv_loop_t *loop, struct http_client *http,
  * negative errno code (-ECANCELED after token_close(), -ENOMEM, or the
  * error of starting the request; cb will not be called). */
 int token_get(struct token *tk, token_cb cb, void *arg);
+
+/* token_not_after() is the notAfter of the source's certificate, or 0
+ * for a client secret. */
+time_t token_not_after(const struct token *tk);
 
 /* token_invalidate() forgets the cached token (e.g. after a 401 from
  * Graph), so the next token_get() asks the token service again.  A

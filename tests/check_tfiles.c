@@ -24,6 +24,7 @@ START_TEST(test_every_kind)
       {TFILES_APPLY_MEMORY, DIR "/contoso.apply.json"},
       {TFILES_KILL_SWITCH, DIR "/contoso.stop"},
       {TFILES_SPOOL, DIR "/contoso.spool"},
+      {TFILES_SPOOL_ACK, DIR "/contoso.spool.ack"},
   };
   size_t i, k;
 

@@ -390,7 +390,10 @@ class DaemonE2E(E2ETestCase):
         for t in tokens:
             self.assertEqual(t["status"], 401)
         self.assertEqual(self.sim.graph_requests(), [], "Graph called without a token")
-        self.assertEqual(d.alerts(), [])
+        # Three failed cycles (failing_cycles) make one tenant.failing, and nothing else.
+        alerts = d.alerts()
+        self.assertEqual([a["event"] for a in alerts], ["tenant.failing"], alerts)
+        self.assertEqual(alerts[0]["code"], "AADSTS7000215")
         self.assertEqual(d.cycles(), [])
         self.assertNoWrites()
 
@@ -421,7 +424,13 @@ class DaemonE2E(E2ETestCase):
             self.assertIn("tenant fabrikam: cycle failed on users: invalid_client "
                           "AADSTS7000215: ", line)
         alerts = d.alerts()
-        self.assertEqual({a["tenant"] for a in alerts}, {"contoso"})
+        # fabrikam's only alert, once its cycles have failed failing_cycles
+        # times (3), is tenant.failing with the token service's code.
+        theirs = [a for a in alerts if a["tenant"] == "fabrikam"]
+        self.assertEqual([a["event"] for a in theirs],
+                         ["tenant.failing"] if theirs else [], theirs)
+        self.assertTrue(all(a["code"] == "AADSTS7000215" for a in theirs), theirs)
+        self.assertEqual({a["tenant"] for a in alerts if a not in theirs}, {"contoso"})
         self.assertEqual({alert_key(a) for a in detected(alerts)}, expected)
         self.assertEqual(d.cycles("fabrikam"), [])
         self.finish(d)
@@ -487,6 +496,7 @@ class DaemonE2E(E2ETestCase):
         trap = TrapServer()
         self.addCleanup(trap.close)
         d, expected = self.start_and_detect()
+        done = len(d.cycles())
         self.sim.add_faults({"kind": "foreign-nextlink", "count": 1, "path": "/v1.0/users",
                              "host": trap.url})
         wait_until("a failed cycle or a request to the foreign host",

@@ -8,6 +8,7 @@ import csv
 import json
 import math
 import os
+import shutil
 import unittest
 
 from tests.e2e.harness import SCENARIOS, E2ETestCase, detected
@@ -169,8 +170,8 @@ class HolderE2E(E2ETestCase):
                     self.assertIn("hourly sweep", alert["explanation"])
                 d.stop()
                 os.unlink(d.alerts_path)
-                for f in os.listdir(d.state_dir):
-                    os.unlink(os.path.join(d.state_dir, f))
+                shutil.rmtree(d.state_dir)  # state, and the sinks' spools
+                os.makedirs(d.state_dir)
 
     def test_multi_tenant(self):
         self.scenario = scenario("multi-tenant")

@@ -8,6 +8,7 @@ after make (QD_E2E_KEEP=1 keeps the daemon logs)."""
 
 import json
 import os
+import shutil
 import unittest
 
 from tests.e2e.harness import (SCENARIOS, E2ETestCase, cleared, detected, events,
@@ -306,8 +307,8 @@ class SweepE2E(E2ETestCase):
                 self.assertEqual({c["state"] for c in saved.values()}, {"active"})
                 d.stop()
                 os.unlink(d.alerts_path)
-                for f in os.listdir(d.state_dir):
-                    os.unlink(os.path.join(d.state_dir, f))
+                shutil.rmtree(d.state_dir)  # state, and the sinks' spools
+                os.makedirs(d.state_dir)
 
     def test_multi_tenant(self):
         self.sim.load(scenario("multi-tenant"))

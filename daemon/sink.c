@@ -1,0 +1,254 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * sink: filter, format, spool, and the delivery loop with backoff that
+ * every sink type shares (see sink.h).
+ */
+#include "sink.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+
+#define BACKOFF_MIN_MS 1000
+#define BACKOFF_MAX_MS 60000
+
+static const struct sink_type *const types[] = {
+    [CFG_SINK_JOURNAL] = &sink_local_journal,
+    [CFG_SINK_SYSLOG] = &sink_local_syslog,
+    [CFG_SINK_UDP] = &sink_net_type,
+    [CFG_SINK_TCP] = &sink_net_type,
+    [CFG_SINK_TLS] = &sink_net_type,
+    [CFG_SINK_WEBHOOK] = &sink_http_webhook,
+    [CFG_SINK_SENTINEL] = &sink_http_sentinel,
+    [CFG_SINK_FILE] = &sink_file_type,
+};
+
+static void on_timer(uv_timer_t *t);
+
+/* pump() hands the next batch to the type on the next loop iteration,
+ * so a burst of alerts never holds the loop for more than one batch. */
+static void pump(struct sink *s)
+{
+  if(!s->busy && !s->closing && !uv_is_active((uv_handle_t *)&s->timer) &&
+     spool_ready_count(s->spool))
+    uv_timer_start(&s->timer, on_timer, 0, 0);
+}
+
+static void on_timer(uv_timer_t *t)
+{
+  struct sink *s = t->data;
+  size_t n = spool_ready_count(s->spool);
+
+  if(s->busy || s->closing || !n)
+    return;
+  if(n > s->type->max_batch)
+    n = s->type->max_batch;
+  s->busy = true;
+  s->type->deliver(s, spool_first(s->spool), n);
+}
+
+static void on_ready(void *arg)
+{
+  pump(arg);
+}
+
+void sink_done(struct sink *s, size_t accepted, int err, const char *why,
+               unsigned retry_ms)
+{
+  s->busy = false;
+  spool_ack(s->spool, accepted);
+  s->delivered += accepted;
+  if(err) {
+    s->failures++;
+    snprintf(s->last_error, sizeof(s->last_error), "%s",
+             why ? why : strerror(-err));
+    if(!s->down)
+      log_warnx("sink %s: %s; alerts are kept in the spool and retried "
+                "(%zu waiting)",
+                s->name, s->last_error, spool_pending(s->spool));
+    s->down = true;
+    s->backoff_ms = s->backoff_ms ? s->backoff_ms * 2 : BACKOFF_MIN_MS;
+    if(s->backoff_ms > BACKOFF_MAX_MS)
+      s->backoff_ms = BACKOFF_MAX_MS;
+    if(!s->closing)
+      uv_timer_start(&s->timer, on_timer, retry_ms ? retry_ms : s->backoff_ms,
+                     0);
+    return;
+  }
+  if(s->down)
+    log_notice("sink %s: delivering again after %llu failed attempt(s)",
+               s->name, (unsigned long long)s->failures);
+  s->down = false;
+  s->failures = 0;
+  s->backoff_ms = 0;
+  pump(s);
+}
+
+/* normalise() turns "a.b, c.*" into "a.b c.*". */
+static char *normalise(const char *events)
+{
+  char *out = strdup(events), *p, *q;
+
+  if(!out)
+    return NULL;
+  for(p = q = out; *p; p++) {
+    char ch = *p == ',' || *p == '\t' ? ' ' : *p;
+
+    if(ch == ' ' && (q == out || q[-1] == ' '))
+      continue;
+    *q++ = ch;
+  }
+  if(q > out && q[-1] == ' ')
+    q--;
+  *q = '\0';
+  return out;
+}
+
+bool sink_wants(const struct sink *s, const char *event, int severity)
+{
+  const char *p;
+  size_t elen = strlen(event);
+
+  if(severity > s->min_severity)
+    return false;
+  if(!s->events)
+    return true;
+  for(p = s->events; *p;) {
+    size_t n = strcspn(p, " ");
+
+    if(n == elen && !strncmp(p, event, n))
+      return true;
+    /* "conflict.*" matches every "conflict." type. */
+    if(n >= 2 && p[n - 1] == '*' && !strncmp(p, event, n - 1))
+      return true;
+    p += n;
+    while(*p == ' ')
+      p++;
+  }
+  return false;
+}
+
+int sink_offer(struct sink *s, const cJSON *ev)
+{
+  struct fmt_buf b = {0};
+  int rc = fmt_render(s->format, ev, &s->fo, &b);
+
+  /* A file takes the record at once when nothing waits before it. */
+  if(!rc && s->type->write_now && !spool_pending(s->spool) && !s->busy &&
+     !s->down && s->type->write_now(s, b.p, b.len) == 0) {
+    free(b.p);
+    return 0;
+  }
+  if(!rc)
+    rc = spool_append(s->spool, b.p, b.len);
+  free(b.p);
+  if(rc == -ENOBUFS && !s->full) {
+    s->full = true;
+    log_errx("sink %s: spool full (%zu bytes); new alerts are dropped until "
+             "the receiver takes some (%llu dropped so far)",
+             s->name, spool_bytes(s->spool),
+             (unsigned long long)spool_dropped(s->spool));
+    if(s->on_full)
+      s->on_full(s, s->arg);
+  }
+  else if(!rc && s->full) {
+    s->full = false;
+    log_notice("sink %s: spool accepts alerts again (%llu dropped)", s->name,
+               (unsigned long long)spool_dropped(s->spool));
+  }
+  return rc;
+}
+
+int sink_open(uv_loop_t *loop, const struct cfg_sink *c, const char *spool_dir,
+              void (*on_full)(struct sink *s, void *arg), void *arg,
+              struct sink **out)
+{
+  struct sink *s = calloc(1, sizeof(*s));
+  int rc;
+
+  if(!s)
+    return -ENOMEM;
+  s->loop = loop;
+  s->type = types[c->type];
+  s->name = strdup(c->name);
+  s->events = c->events ? normalise(c->events) : NULL;
+  if(!s->name || (c->events && !s->events)) {
+    rc = -ENOMEM;
+    goto fail;
+  }
+  s->format = c->format ? (enum fmt_kind)c->format : s->type->default_format;
+  s->min_severity = c->min_severity;
+  s->on_full = on_full;
+  s->arg = arg;
+  if(gethostname(s->host, sizeof(s->host) - 1) < 0 || !s->host[0])
+    snprintf(s->host, sizeof(s->host), "-");
+  s->fo.host = s->host;
+  s->fo.sd_id = c->sd_id ? c->sd_id : "quarantined@32473";
+  s->fo.facility = c->facility;
+  s->fo.pid = (int)getpid();
+  rc = spool_open(loop, spool_dir, c->name, c->spool_max, on_ready, s,
+                  &s->spool);
+  if(rc)
+    goto fail;
+  rc = s->type->open(s, c);
+  if(rc) {
+    spool_close(s->spool, NULL, NULL);
+    goto fail;
+  }
+  uv_timer_init(loop, &s->timer);
+  s->timer.data = s;
+  *out = s;
+  pump(s);
+  return 0;
+fail:
+  free(s->events);
+  free(s->name);
+  free(s);
+  return rc;
+}
+
+void sink_reopen(struct sink *s)
+{
+  if(s->type->reopen)
+    s->type->reopen(s);
+}
+
+static void part_closed(void *arg)
+{
+  struct sink *s = arg;
+  void (*cb)(void *) = s->close_cb;
+  void *cb_arg = s->close_arg;
+
+  if(--s->closing_parts)
+    return;
+  free(s->events);
+  free(s->name);
+  free(s);
+  if(cb)
+    cb(cb_arg);
+}
+
+static void on_timer_closed(uv_handle_t *h)
+{
+  part_closed(h->data);
+}
+
+void sink_type_closed(struct sink *s)
+{
+  /* The type is closed: no callback can touch the spool any more. */
+  spool_close(s->spool, part_closed, s);
+}
+
+void sink_close(struct sink *s, void (*cb)(void *arg), void *arg)
+{
+  s->closing = true;
+  s->close_cb = cb;
+  s->close_arg = arg;
+  s->closing_parts = 2; /* the timer, then the type and the spool */
+  uv_close((uv_handle_t *)&s->timer, on_timer_closed);
+  s->type->close(s);
+}

@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * spool: the durable, ordered queue of one sink.  Records are appended in
+ * memory and written to <dir>/<name>.spool in batches: one write(2) and
+ * one fdatasync(2) per batch (group commit), done by libuv's file-system
+ * requests so the loop never waits on the disk.  A record is handed to
+ * the sink only once its batch is on disk, and leaves the spool only when
+ * the sink says the receiver accepted it (spool_ack()); the offset up to
+ * which records were accepted, and the count of records dropped because
+ * the spool was full, live in <dir>/<name>.spool.ack (tfiles.h).  After a crash
+ * or restart the records after that offset are delivered again, in order; a
+ * torn record at the end (the crash hit a write) is cut off.  When every record
+ * is accepted the file is emptied again.
+ *
+ * On disk a record is "<decimal length>:<bytes>\n", so records may hold
+ * any bytes, line breaks included.
+ */
+#ifndef QD_SPOOL_H
+#define QD_SPOOL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+/* One record, owned by the spool; valid until acknowledged. */
+struct spool_rec {
+  const char *data; /* the payload, NUL-terminated */
+  size_t len;       /* payload bytes */
+  struct spool_rec *next;
+  /* Internal. */
+  char *frame;  /* "<len>:" payload "\n" */
+  size_t flen;  /* frame bytes */
+  uint64_t end; /* file offset just after the frame, once written */
+};
+
+struct spool;
+
+/* Called (from the loop) whenever records became available for delivery:
+ * a batch reached the disk. */
+typedef void (*spool_ready_cb)(void *arg);
+
+/* spool_open() opens (creating) the spool called name in dir, which must
+ * exist, and reads back what was not accepted yet.  max_bytes caps the
+ * bytes held (0: no cap).  Returns 0 with *out set (free with
+ * spool_close()), or a negative errno code after logging one line naming
+ * the file. */
+int spool_open(uv_loop_t *loop, const char *dir, const char *name,
+               size_t max_bytes, spool_ready_cb ready, void *arg,
+               struct spool **out);
+
+/* spool_append() copies len bytes of data as a new record at the tail.
+ * Returns 0, -ENOBUFS when the spool is full (the record is dropped and
+ * counted), or -ENOMEM. */
+int spool_append(struct spool *s, const char *data, size_t len);
+
+/* spool_first() is the oldest record on disk and not yet accepted, or
+ * NULL; spool_ready_count() how many such records there are (follow
+ * ->next that many times at most). */
+const struct spool_rec *spool_first(const struct spool *s);
+size_t spool_ready_count(const struct spool *s);
+
+/* spool_ack() removes the n oldest records (n <= spool_ready_count()):
+ * the receiver accepted them.  Their offset is recorded at once, so a
+ * restart does not send them again. */
+void spool_ack(struct spool *s, size_t n);
+
+/* spool_pending() is the number of records held (on disk or not yet),
+ * spool_bytes() their size, spool_dropped() the records dropped since
+ * the spool was created. */
+size_t spool_pending(const struct spool *s);
+size_t spool_bytes(const struct spool *s);
+uint64_t spool_dropped(const struct spool *s);
+
+/* spool_close() writes what is still in memory (waiting for a batch in
+ * flight), closes the files and frees s, then calls cb(arg) if given. */
+void spool_close(struct spool *s, void (*cb)(void *arg), void *arg);
+
+#endif
