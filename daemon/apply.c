@@ -34,6 +34,7 @@
 #include "refusals.h"
 #include "strlist.h"
 #include "tfiles.h"
+#include "uuid.h"
 
 /* GETs after a PATCH before its outcome is left to the next pass's
  * reconciliation (reads lag writes). */
@@ -250,7 +251,7 @@ void apply_write(struct pass *p)
     apply_guard_next(p);
     return;
   }
-  http_uuid(p->crid);
+  uuid_v4(p->crid);
   memset(&r, 0, sizeof(r));
   r.kind = JOURNAL_INTENT;
   r.user_id = p->user_id;

@@ -17,13 +17,13 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/queue.h>
-#include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
 
 #include "log.h"
+#include "uuid.h"
 
 #ifndef QD_VERSION
 #define QD_VERSION "0"
@@ -842,7 +842,7 @@ int http_request(struct http_client *c, const char *method, const char *url,
   x->c = c;
   x->cb = cb;
   x->arg = arg;
-  http_uuid(x->crid);
+  uuid_v4(x->crid);
   x->method = strdup(method);
   x->url = strdup(url);
   if(!x->method || !x->url) {
@@ -907,31 +907,4 @@ void http_client_close(struct http_client *c, void (*closed_cb)(void *arg),
   free(c->ca_file);
   uv_timer_stop(&c->timer);
   uv_close((uv_handle_t *)&c->timer, on_timer_close);
-}
-
-/* http_uuid(): see http.h.  The bytes come from getrandom(2), which only
- * blocks before the kernel's pool is first seeded; failing is a broken
- * invariant on any supported kernel, hence fatal(). */
-void http_uuid(char out[37])
-{
-  unsigned char b[16];
-  size_t got = 0;
-
-  while(got < sizeof(b)) {
-    ssize_t n = getrandom(b + got, sizeof(b) - got, 0);
-
-    if(n < 0) {
-      if(errno == EINTR)
-        continue;
-      fatal("http_uuid: getrandom");
-    }
-    got += (size_t)n;
-  }
-  b[6] = (unsigned char)((b[6] & 0x0f) | 0x40); /* version 4 */
-  b[8] = (unsigned char)((b[8] & 0x3f) | 0x80); /* RFC 4122 variant */
-  snprintf(out, 37,
-           "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
-           "%02x%02x%02x%02x%02x%02x",
-           b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10],
-           b[11], b[12], b[13], b[14], b[15]);
 }

@@ -78,8 +78,4 @@ int http_request(struct http_client *c, const char *method, const char *url,
 void http_client_close(struct http_client *c, void (*closed_cb)(void *arg),
                        void *arg);
 
-/* http_uuid() writes a random RFC 4122 version-4 UUID (37 bytes with the
- * NUL) to out. */
-void http_uuid(char out[37]);
-
 #endif

@@ -24,6 +24,7 @@
 
 #include "jsonx.h"
 #include "log.h"
+#include "uuid.h"
 
 struct jwt_signer {
   X509 *cert;
@@ -262,23 +263,6 @@ void jwt_signer_free(struct jwt_signer *s)
   free(s);
 }
 
-/* make_uuid() writes a random version-4 UUID to out. */
-static int make_uuid(char out[37])
-{
-  unsigned char b[16];
-
-  if(RAND_bytes(b, sizeof(b)) != 1)
-    return -EIO;
-  b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
-  b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-  snprintf(out, 37,
-           "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
-           "%02x%02x%02x%02x%02x%02x",
-           b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10],
-           b[11], b[12], b[13], b[14], b[15]);
-  return 0;
-}
-
 /* json_part() prints obj without whitespace and base64url-encodes it into
  * *out.  obj is deleted in every case.  Returns 0 or -ENOMEM. */
 static int json_part(cJSON *obj, char **out)
@@ -389,12 +373,7 @@ int jwt_sign_assertion(const struct jwt_signer *s, const char *aud,
   char jti[37];
   int rc;
 
-  rc = make_uuid(jti);
-  if(rc) {
-    report(err, errlen, "jwt: no random bytes for jti");
-    ERR_clear_error();
-    return rc;
-  }
+  uuid_v4(jti);
   rc = json_part(make_header(s, alg), &head);
   if(!rc)
     rc = json_part(make_claims(aud, client_id, jti, now), &body);

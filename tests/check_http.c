@@ -23,6 +23,7 @@
 #include "http.h"
 #include "log.h"
 #include "testutil.h"
+#include "uuid.h"
 
 /* "quarantined gzip test line\n" 40 times, gzip-compressed. */
 static const unsigned char gz_body[] = {
@@ -656,8 +657,8 @@ START_TEST(test_uuid)
 {
   char a[37], b[37];
 
-  http_uuid(a);
-  http_uuid(b);
+  uuid_v4(a);
+  uuid_v4(b);
   ck_assert(is_uuid4(a));
   ck_assert(is_uuid4(b));
   ck_assert_str_ne(a, b);
