@@ -97,9 +97,15 @@ int tls_new(const char *host, const char *ca_file, struct tls **out, char *err,
    * against its DNS SANs; SNI carries names only (RFC 6066, 3). */
   if(inet_pton(AF_INET, host, ip) == 1 || inet_pton(AF_INET6, host, ip) == 1)
     ok = X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(t->ssl), host);
-  else
-    ok = SSL_set1_host(t->ssl, host) == 1 &&
-         SSL_set_tlsext_host_name(t->ssl, host) == 1;
+  else {
+    /* OpenSSL's SNI macro takes a char *: give it a copy, not a cast
+     * (a DNS name is at most 253 characters). */
+    char sni[256];
+
+    ok = snprintf(sni, sizeof(sni), "%s", host) < (int)sizeof(sni) &&
+         SSL_set1_host(t->ssl, host) == 1 &&
+         SSL_set_tlsext_host_name(t->ssl, sni) == 1;
+  }
   if(ok != 1)
     goto fail;
   SSL_set_connect_state(t->ssl);
