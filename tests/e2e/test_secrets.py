@@ -3,13 +3,15 @@
 Two tenants, one with a client secret and one with a certificate and private key, run
 against the simulator with the debug log on, the apply engine in dry-run, and every
 output the daemon has.  The client secret, lines of the private key and every access
-token the simulator issued must appear in none of them: the log, the alerts file, every
-file of the state directory (state, journal, suggestions, refusal memory, spools), the
-process's command line and environment."""
+token the simulator issued must appear in none of them: the log, the alerts file, a CEF
+file sink, every file of the state directory (state, journal, suggestions, refusal
+memory, the sinks' spools), /status.json and /metrics, the process's command line and
+environment."""
 
 import json
 import os
 import subprocess
+import urllib.request
 import uuid
 
 from tests.e2e.harness import DEMO, TENANT_ID, E2ETestCase
@@ -52,6 +54,12 @@ class SecretsE2E(E2ETestCase):
         for path in (d.alerts_path, d.log_path):
             with open(path, "rb") as f:
                 out.append((path, f.read()))
+        with open(self.cef_path, "rb") as f:
+            out.append((self.cef_path, f.read()))
+        base = d.health_url()
+        for page in ("status.json", "metrics", "readyz", ""):
+            with urllib.request.urlopen(base + page, timeout=30) as r:
+                out.append(("/" + page, r.read()))
         for part in ("cmdline", "environ"):
             with open("/proc/%d/%s" % (d.proc.pid, part), "rb") as f:
                 out.append(("/proc/PID/" + part, f.read()))
@@ -61,8 +69,11 @@ class SecretsE2E(E2ETestCase):
         d = self.daemon(secret=SECRET, page_size=5,
                         tenant_lines=["apply_mode = dry-run"],
                         extra_tenants=())
-        # The certificate tenant: same directory, its own credential.
+        # The certificate tenant: same directory, its own credential; and a CEF file.
+        self.cef_path = os.path.join(self.workdir, "alerts.cef")
         with open(d.conf_path, "a") as f:
+            f.write("\n[sink cef]\ntype = file\npath = %s\nformat = cef\n"
+                    % self.cef_path)
             f.write("\n[tenant certs]\ntenant_id = %s\nclient_id = %s\n"
                     "certificate_file = %s\nprivate_key_file = %s\nlogin_url = %s\n"
                     "graph_url = %s\nca_file = %s\n"
