@@ -597,6 +597,7 @@ void apply_cycle(struct apply *a)
 {
   struct pass *p;
   char err[512];
+  int rc;
 
   if(a->mode == CFG_APPLY_OFF || a->closing)
     return;
@@ -622,13 +623,23 @@ void apply_cycle(struct apply *a)
     apply_end_pass(p);
     return;
   }
-  if(journal_load(a->journal_path, a->tenant, &p->js, err, sizeof(err))) {
-    log_errx("apply: tenant %s: %s; nothing is applied until the journal "
-             "can be read",
-             a->tenant, err);
+  rc = journal_load(a->journal_path, a->tenant, &p->js, err, sizeof(err));
+  if(rc) {
+    /* Said and alerted once per episode, not at every cycle. */
+    if(!a->journal_bad) {
+      log_errx("apply: tenant %s: %s; nothing is applied until the journal "
+               "can be read",
+               a->tenant, err);
+      apply_file_unreadable(a, a->journal_path, rc, err);
+    }
+    a->journal_bad = true;
     apply_end_pass(p);
     return;
   }
+  if(a->journal_bad)
+    log_notice("apply: tenant %s: the journal %s reads again", a->tenant,
+               a->journal_path);
+  a->journal_bad = false;
   apply_settle_pending(p);
 }
 

@@ -37,6 +37,7 @@ struct apply {
   unsigned max_per_cycle, threshold;
   char *kill_switch;
   bool journal_unreadable; /* file.unreadable said; until it opens */
+  bool journal_bad;        /* it does not load (a bad line): said once */
   int takeover_allow;
   char *post_cmd;
   unsigned post_timeout;

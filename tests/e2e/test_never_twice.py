@@ -6,6 +6,8 @@ and settles the intent from reads: applied when a read shows the value, not appl
 after apply_settle_reads reads without it, and only then writes that user again.  What
 counts is what Graph processed: the simulator's write log."""
 
+import os
+
 from tests.e2e import test_apply
 from tests.e2e.test_apply import ANCHOR, CLOUD_JOHN, events
 
@@ -86,4 +88,25 @@ class NeverTwiceE2E(test_apply.ApplyTestCase):
         written = [i for i, r in enumerate(records) if r["kind"] == "intent"][1]
         self.assertLess(settled[0], written)
         self.assertEqual(len(self.patches_of(CLOUD_JOHN)), 1)
+        d.stop()
+
+    def test_a_bad_middle_journal_line_is_alerted_once(self):
+        # A line cut in the middle of the journal (not a torn last line): nothing is
+        # applied, file.unreadable is raised once, and the log says it once.
+        self.remove_duplicate()
+        d = self.apply_daemon([("john@contoso.com", ANCHOR, "T-1")])
+        self.pending_intent(d)
+        path = os.path.join(d.state_dir, "e2e.journal.jsonl")
+        with open(path) as f:
+            intent = f.read()
+        with open(path, "w") as f:
+            f.write(intent + '{"kind":"applied","when":\n' + intent)
+        d.start()
+        d.wait_for_cycles(4)
+        bad = events(d.alerts(), "file.unreadable")
+        self.assertEqual(len(bad), 1, bad)
+        self.assertEqual(bad[0]["path"], path)
+        self.assertEqual(len(d.log_lines(r"nothing is applied until the journal can be "
+                                         r"read")), 1)
+        self.assertEqual(self.patches(), [])
         d.stop()
