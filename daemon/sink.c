@@ -141,6 +141,7 @@ int sink_offer(struct sink *s, const cJSON *ev)
   if(!rc && s->type->write_now && !spool_pending(s->spool) && !s->busy &&
      !s->down && s->type->write_now(s, b.p, b.len) == 0) {
     free(b.p);
+    s->delivered++;
     return 0;
   }
   if(!rc)
