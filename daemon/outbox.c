@@ -22,6 +22,9 @@ struct outbox_item {
 
 static void on_idle(uv_idle_t *h);
 
+/* Released batches up to this size are sent in one go. */
+#define OUTBOX_AT_ONCE 64
+
 void outbox_init(struct outbox *ob, uv_loop_t *loop, struct alert *a,
                  const char *tenant, const struct classify_opts *opts)
 {
@@ -148,6 +151,12 @@ void outbox_release(struct outbox *ob, bool flood)
   ob->flood_on = flood;
   if(flood)
     alert_flood_begin(&ob->flood, ob->tenant);
+  /* A usual cycle's few alerts go out at once, before the cycle's log
+   * line; only a larger batch is spread over loop iterations. */
+  if(ob->n <= OUTBOX_AT_ONCE) {
+    send_all(ob);
+    return;
+  }
   uv_idle_start(&ob->idle, on_idle);
 }
 

@@ -8,9 +8,11 @@
  * saying so, and a crash between the two repeats an alert rather than
  * losing one.
  *
- * What is released is sent on the following loop iterations, in order,
- * for at most OUTBOX_SLICE_MS at a time, so that a cycle with thousands
- * of alerts never holds the loop for long: each alert is rendered,
+ * A release of a few alerts (up to 64) is sent at once, before the
+ * cycle's log line.  A larger one is sent on the following loop
+ * iterations, in order, for at most OUTBOX_SLICE_MS at a time, so that a
+ * cycle with thousands of alerts never holds the loop for long: each
+ * alert is rendered,
  * formatted for every sink and appended to the sinks' spools, whose
  * group commit writes them off the loop.
  */

@@ -135,9 +135,9 @@ START_TEST(test_held_until_flushed_as_they_were)
   ck_assert_int_eq(lines(l, 8), 0); /* nothing before the state is saved */
   ck_assert_uint_eq(alert_pending_count(a), 0);
   outbox_release(&ob, false);
-  /* Released, sent by the loop: not from inside outbox_release(). */
-  ck_assert_int_eq(lines(l, 8), 0);
-  ck_assert_uint_eq(outbox_pending(&ob), 3);
+  /* A few alerts go out from inside outbox_release(), before the cycle's
+   * log line; only a large batch waits for the loop (see below). */
+  ck_assert_uint_eq(outbox_pending(&ob), 0);
   deliver(&ob, a);
   n = lines(l, 8);
   ck_assert_int_eq(n, 3);
@@ -184,6 +184,8 @@ START_TEST(test_close_sends_released_drops_waiting)
   for(i = 0; i < 100; i++) /* past the first allocation */
     outbox_add(&ob, ALERT_CONFLICT_AGING, c, NULL, NOW);
   outbox_release(&ob, false);
+  /* 100 is a large batch: sent by the loop, a slice at a time. */
+  ck_assert_uint_eq(outbox_pending(&ob), 100);
   outbox_add(&ob, ALERT_CONFLICT_HELD, c, NULL, NOW); /* not saved yet */
   close_outbox(&ob);
   close_alert(a);
