@@ -106,7 +106,7 @@ int ctl_conflicts_list(int argc, char **argv)
     case 'c':
       rc = parse_enum("conflicts", "class", optarg, conflict_class_parse,
                       "cloud_account, two_synced, orphaned, group_or_contact, "
-                      "not_held, unknown",
+                      "not_held, recycle_bin, unknown",
                       &f.cls);
       break;
     case 'S':
