@@ -21,6 +21,8 @@ static const char *const class_names[] = {
     "group_or_contact", "not_held",      "recycle_bin"};
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+_Static_assert(NELEM(class_names) == CONFLICT_NCLASS,
+               "every conflict class needs its name in class_names[]");
 
 /* ===== Names ===== */
 

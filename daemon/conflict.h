@@ -54,6 +54,7 @@ enum conflict_class {
   CONFLICT_CLASS_NOT_HELD,
   CONFLICT_CLASS_RECYCLE_BIN
 };
+#define CONFLICT_NCLASS (CONFLICT_CLASS_RECYCLE_BIN + 1)
 
 /* One object that holds a conflict's value (holder.c finds them).  The
  * strings are owned by the holder and may be NULL except id. */
