@@ -131,7 +131,7 @@ FUZZ_LIB = $(shell clang -print-file-name=libclang_rt.fuzzer-x86_64.a 2>/dev/nul
         check-run unit unit-asan unit-valgrind conf-check graphsim-check \
         e2e-check bench-run ctl-check ctl-check-asan deb system-check \
         repo-check lint-py docs-check fuzz fuzz-bins fuzz-replay kill-loop \
-        e2e-asan e2e-valgrind
+        e2e-asan e2e-valgrind e2e-both
 
 all: $(B)/quarantined $(B)/quarantinectl
 
@@ -173,8 +173,19 @@ check: deps
 
 check-run: format-check lint-py repo-check docs-check conf-check unit \
            unit-asan unit-valgrind ctl-check ctl-check-asan fuzz-replay \
-           graphsim-check e2e-check e2e-asan e2e-valgrind system-check
+           graphsim-check e2e-both e2e-valgrind system-check
 	@echo "make check: all checks passed"
+
+# The end-to-end suite twice, plain and under ASan+UBSan, side by side:
+# its tests mostly wait on the daemon and the simulator, so two runs share
+# two cores well, and each test waits on conditions, not on time, so the
+# load does not make them flaky.  Each run's output is printed whole when
+# it ends.  Both binaries are built first, one at a time.
+e2e-both: $(B)/quarantined $(B)/quarantinectl
+	@$(MAKE) --no-print-directory B=build-asan SAN=1 \
+	    build-asan/quarantined build-asan/quarantinectl
+	@$(MAKE) --no-print-directory -j2 --output-sync=recurse \
+	    e2e-check e2e-asan
 
 # Unit suites, each test in its own process (CK_FORK=yes).  The lifecycle
 # tests start $(B)/quarantined, so the binary is built first.
