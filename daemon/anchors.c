@@ -634,7 +634,6 @@ int anchors_suggestions_read(const char *path, struct anchors_suggestions *l,
 int anchors_suggestions_add(struct anchors_suggestions *l,
                             const struct anchors_suggestion *sg)
 {
-  struct anchors_suggestion n;
   size_t i;
 
   if(!sg->target || !*sg->target || !sg->anchor || !*sg->anchor ||
@@ -644,6 +643,17 @@ int anchors_suggestions_add(struct anchors_suggestions *l,
     if(!strcasecmp(l->v[i].target, sg->target) &&
        !strcmp(l->v[i].anchor, sg->anchor))
       return -EEXIST;
+  return anchors_suggestions_append(l, sg);
+}
+
+int anchors_suggestions_append(struct anchors_suggestions *l,
+                               const struct anchors_suggestion *sg)
+{
+  struct anchors_suggestion n;
+
+  if(!sg->target || !*sg->target || !sg->anchor || !*sg->anchor ||
+     !sg->reference || !*sg->reference)
+    return -EINVAL;
   n = *sg;
   n.line = 0;
   return sugg_push(l, &n);
@@ -696,7 +706,7 @@ int anchors_csv_row(FILE *f, const char *const *fields, size_t n)
   return ferror(f) ? -EIO : 0;
 }
 
-int anchors_suggestions_lock(const char *path)
+int anchors_suggestions_lock(const char *path, bool wait)
 {
   char *lock;
   int fd, rc = 0;
@@ -709,7 +719,7 @@ int anchors_suggestions_lock(const char *path)
   free(lock);
   if(rc)
     return rc;
-  while(flock(fd, LOCK_EX) < 0)
+  while(flock(fd, wait ? LOCK_EX : LOCK_EX | LOCK_NB) < 0)
     if(errno != EINTR) {
       rc = -errno;
       close(fd);
@@ -724,19 +734,16 @@ void anchors_suggestions_unlock(int fd)
     close(fd); /* releases the flock */
 }
 
-int anchors_suggestions_write(const char *path,
-                              const struct anchors_suggestions *l,
-                              const char **what)
+int anchors_suggestions_text(const struct anchors_suggestions *l, char **out,
+                             size_t *out_len)
 {
   char *text = NULL, created[TIMEX_ISO_LEN];
   size_t len = 0, i;
   FILE *f = open_memstream(&text, &len);
   int rc = 0;
 
-  if(!f) {
-    *what = "out of memory";
+  if(!f)
     return -ENOMEM;
-  }
   fputs(ANCHORS_SUGGESTIONS_HEADER "\n", f);
   for(i = 0; i < l->n && !rc; i++) {
     const struct anchors_suggestion *sg = &l->v[i];
@@ -756,8 +763,24 @@ int anchors_suggestions_write(const char *path,
   }
   if(fclose(f) || rc) {
     free(text);
-    *what = "out of memory";
     return -ENOMEM;
+  }
+  *out = text;
+  *out_len = len;
+  return 0;
+}
+
+int anchors_suggestions_write(const char *path,
+                              const struct anchors_suggestions *l,
+                              const char **what)
+{
+  char *text = NULL;
+  size_t len = 0;
+  int rc = anchors_suggestions_text(l, &text, &len);
+
+  if(rc) {
+    *what = "out of memory";
+    return rc;
   }
   rc = atomic_write(path, text, len, 0640, what);
   free(text);

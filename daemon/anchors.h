@@ -16,6 +16,7 @@
 #ifndef QD_ANCHORS_H
 #define QD_ANCHORS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <time.h>
@@ -151,6 +152,12 @@ int anchors_suggestions_read(const char *path, struct anchors_suggestions *l,
 int anchors_suggestions_add(struct anchors_suggestions *l,
                             const struct anchors_suggestion *sg);
 
+/* anchors_suggestions_append() is anchors_suggestions_add() for a caller
+ * that knows sg is not in l yet (suggest.c keeps its own index, which is
+ * faster than this module's linear search for thousands of lines). */
+int anchors_suggestions_append(struct anchors_suggestions *l,
+                               const struct anchors_suggestion *sg);
+
 /* anchors_suggestions_approve() marks the suggestion for target (object id
  * or value, case-insensitive) as approved; anchor, when not NULL, picks
  * one of several for the same target.  Returns the 0-based index, -ENOENT
@@ -158,6 +165,12 @@ int anchors_suggestions_add(struct anchors_suggestions *l,
  * NULL (nothing is changed then). */
 int anchors_suggestions_approve(struct anchors_suggestions *l,
                                 const char *target, const char *anchor);
+
+/* anchors_suggestions_text() sets *out (malloc'd; the caller frees it)
+ * and *len to the file's text for l: the header line, then a line per
+ * suggestion.  Returns 0 or -ENOMEM. */
+int anchors_suggestions_text(const struct anchors_suggestions *l, char **out,
+                             size_t *len);
 
 /* anchors_suggestions_write() replaces the file at path with l (header
  * line first, mode 0640) atomically, like the state file.  Returns 0 or
@@ -169,11 +182,12 @@ int anchors_suggestions_write(const char *path,
 
 /* anchors_suggestions_lock() takes the suggestions file's lock: an
  * exclusive flock(2) on "<path>.lock" (created with mode 0640), waiting
- * for the holder.  Whoever reads the file to rewrite it holds the lock
+ * for the holder when wait is true (-EWOULDBLOCK when it is false and the
+ * lock is held).  Whoever reads the file to rewrite it holds the lock
  * until the new file is in place, so two writers never lose each other's
  * lines or approvals.  Returns the lock's file descriptor (release it
  * with anchors_suggestions_unlock()) or a negative errno. */
-int anchors_suggestions_lock(const char *path);
+int anchors_suggestions_lock(const char *path, bool wait);
 void anchors_suggestions_unlock(int fd);
 
 /* anchors_suggestions_clear() frees everything l holds and zeroes it. */

@@ -253,26 +253,41 @@ static int by_key(const void *a, const void *b)
   return strcmp(x->key, y->key);
 }
 
-cJSON *conflict_json_encode_set(const struct conflict_set *s)
+int conflict_json_sorted(const struct conflict_set *s, struct conflict ***out,
+                         size_t *n)
 {
   struct conflict **v = NULL;
   struct conflict_iter it;
   struct conflict *c;
+  size_t i = 0;
+
+  *out = NULL;
+  *n = 0;
+  if(!conflict_set_count(s))
+    return 0;
+  v = malloc(conflict_set_count(s) * sizeof(*v));
+  if(!v)
+    return -ENOMEM;
+  conflict_iter_init(&it, s);
+  for(c = conflict_iter_next(&it); c; c = conflict_iter_next(&it))
+    v[i++] = c;
+  qsort(v, i, sizeof(*v), by_key);
+  *out = v;
+  *n = i;
+  return 0;
+}
+
+cJSON *conflict_json_encode_set(const struct conflict_set *s)
+{
+  struct conflict **v = NULL;
   cJSON *arr;
   size_t n = 0, i;
 
   arr = cJSON_CreateArray();
   if(!arr)
     return NULL;
-  if(!conflict_set_count(s))
-    return arr;
-  v = malloc(conflict_set_count(s) * sizeof(*v));
-  if(!v)
+  if(conflict_json_sorted(s, &v, &n))
     goto nomem;
-  conflict_iter_init(&it, s);
-  for(c = conflict_iter_next(&it); c; c = conflict_iter_next(&it))
-    v[n++] = c;
-  qsort(v, n, sizeof(*v), by_key);
   for(i = 0; i < n; i++) {
     cJSON *o = conflict_json_encode(v[i]);
 

@@ -35,6 +35,12 @@ cJSON *conflict_json_encode(const struct conflict *c);
 int conflict_json_decode(const cJSON *j, const char *tenant,
                          struct conflict **out);
 
+/* conflict_json_sorted() sets *out to a new array (the caller frees it;
+ * NULL when s is empty) of the *n conflicts of s, borrowed, sorted by
+ * key.  Returns 0 or -ENOMEM. */
+int conflict_json_sorted(const struct conflict_set *s, struct conflict ***out,
+                         size_t *n);
+
 /* conflict_json_encode_set() returns the set as a new cJSON array sorted
  * by key (so the state file is stable), or NULL when out of memory. */
 cJSON *conflict_json_encode_set(const struct conflict_set *s);

@@ -68,7 +68,8 @@ struct holder {
 
 /* One distinct value: its queries are items 3*i .. 3*i+2. */
 struct value {
-  char *lc; /* lower case, the dedup key */
+  char *lc;     /* lower case, the dedup key */
+  size_t first; /* the first query with this value */
   struct conflict_holder *holders;
   size_t nholders;
   bool failed;
@@ -309,23 +310,16 @@ static void take_answers(struct lookup *l, struct value *v,
 static void on_batch(int result, const struct graph_batch_result *res, size_t n,
                      void *arg);
 
-/* unheld() tells whether some conflict with value i would find no holder
- * but its own object. */
-static bool unheld(const struct lookup *l, size_t i)
+/* own_only() tells whether a conflict on object_id would find no holder
+ * of value v but its own object. */
+static bool own_only(const struct value *v, const char *object_id)
 {
-  const struct value *v = &l->values[i];
-  size_t q, j;
+  size_t j;
 
-  for(q = 0; q < l->nqueries; q++) {
-    if(l->queries[q].value != i)
-      continue;
-    for(j = 0; j < v->nholders; j++)
-      if(strcmp(v->holders[j].id, l->queries[q].object_id))
-        break;
-    if(j == v->nholders)
-      return true;
-  }
-  return false;
+  for(j = 0; j < v->nholders; j++)
+    if(strcmp(v->holders[j].id, object_id))
+      return false;
+  return true;
 }
 
 /* start_recheck() starts the second round for the values nobody holds
@@ -341,12 +335,27 @@ static int start_recheck(struct lookup *l)
   size_t i, c, k = 0;
   int rc = -ENOMEM;
 
+  bool *unheld;
+
+  /* A value is asked again when some conflict with it would find no
+   * holder but its own object: one pass over the queries. */
   l->recheck = calloc(l->nvalues, sizeof(*l->recheck));
-  if(!l->recheck)
+  unheld = calloc(l->nvalues, sizeof(*unheld));
+  if(!l->recheck || !unheld) {
+    free(unheld);
     return -ENOMEM;
+  }
+  for(i = 0; i < l->nqueries; i++) {
+    const struct query *q = &l->queries[i];
+
+    if(!unheld[q->value] && !l->values[q->value].failed &&
+       own_only(&l->values[q->value], q->object_id))
+      unheld[q->value] = true;
+  }
   for(i = 0; i < l->nvalues; i++)
-    if(!l->values[i].failed && unheld(l, i))
+    if(unheld[i])
       l->recheck[l->nrecheck++] = i;
+  free(unheld);
   if(!l->nrecheck)
     return 0;
   items = calloc(l->nrecheck * NRECHECK, sizeof(*items));
@@ -468,21 +477,70 @@ static void on_batch(int result, const struct graph_batch_result *res, size_t n,
   lookup_free(l);
 }
 
-/* add_value() returns the index of c's value in l, adding it if new, or
- * -ENOMEM. */
-static long add_value(struct lookup *l, const struct conflict *c)
-{
+/* Sorting the conflicts of a lookup by value: the index of each, so that
+ * equal values keep the order the conflicts came in. */
+struct by_value_ctx {
+  const struct conflict *const *cs;
   size_t i;
+};
 
-  /* Linear: a lookup covers the conflicts of one cycle, and the set of
-   * distinct values is small next to the Graph round trips. */
-  for(i = 0; i < l->nvalues; i++)
-    if(!strcmp(l->values[i].lc, c->value_lc))
-      return (long)i;
-  l->values[l->nvalues].lc = strdup(c->value_lc);
-  if(!l->values[l->nvalues].lc)
+static int by_value(const void *a, const void *b)
+{
+  const struct by_value_ctx *x = a, *y = b;
+  int r = strcmp(x->cs[x->i]->value_lc, y->cs[y->i]->value_lc);
+
+  return r ? r : (x->i > y->i) - (x->i < y->i);
+}
+
+/* add_values() gives each of the n conflicts at cs its query in l, which
+ * points at its value; each distinct value (lower case) is asked about
+ * once, the values numbered in the order they first come.  Sorting makes
+ * this O(n log n): a large first cycle has as many values as conflicts.
+ * Returns 0 or -ENOMEM. */
+static int add_values(struct lookup *l, const struct conflict *const *cs,
+                      size_t n)
+{
+  struct by_value_ctx *v = malloc(n * sizeof(*v));
+  size_t *first = malloc(n * sizeof(*first)), i;
+
+  if(!v || !first) {
+    free(v);
+    free(first);
     return -ENOMEM;
-  return (long)l->nvalues++;
+  }
+  for(i = 0; i < n; i++)
+    v[i] = (struct by_value_ctx){cs, i};
+  qsort(v, n, sizeof(*v), by_value);
+  /* first[i]: the first conflict with the value of conflict i. */
+  for(i = 0; i < n; i++)
+    first[v[i].i] = i && !strcmp(cs[v[i].i]->value_lc, cs[v[i - 1].i]->value_lc)
+                        ? first[v[i - 1].i]
+                        : v[i].i;
+  free(v);
+  for(i = 0; i < n; i++) {
+    struct query *q = &l->queries[i];
+
+    if(first[i] == i) {
+      l->values[l->nvalues].lc = strdup(cs[i]->value_lc);
+      l->values[l->nvalues].first = i;
+      if(!l->values[l->nvalues].lc) {
+        free(first);
+        return -ENOMEM;
+      }
+      q->value = l->nvalues++;
+    }
+    else
+      q->value = l->queries[first[i]].value;
+    q->key = strdup(cs[i]->key);
+    q->object_id = strdup(cs[i]->object_id);
+    l->nqueries++;
+    if(!q->key || !q->object_id) {
+      free(first);
+      return -ENOMEM;
+    }
+  }
+  free(first);
+  return 0;
 }
 
 /* build_items() makes the three queries of every value. */
@@ -492,13 +550,9 @@ static int build_items(const struct lookup *l, const struct conflict *const *cs,
   size_t i, c;
 
   for(i = 0; i < l->nvalues; i++) {
-    const char *value = NULL;
-    size_t q;
-
     /* Ask with a conflict's own spelling of the value. */
-    for(q = 0; q < l->nqueries && !value; q++)
-      if(l->queries[q].value == i)
-        value = cs[q]->value;
+    const char *value = cs[l->values[i].first]->value;
+
     for(c = 0; c < NCOLL; c++) {
       char filter[2048], base[16];
 
@@ -542,7 +596,6 @@ int holder_lookup(struct holder *h, const struct conflict *const *cs, size_t n,
   struct graph_batch_item *items = NULL;
   char **urls = NULL;
   struct lookup *l;
-  size_t i;
   int rc = -ENOMEM;
 
   if(!n)
@@ -557,19 +610,8 @@ int holder_lookup(struct holder *h, const struct conflict *const *cs, size_t n,
   l->queries = calloc(n, sizeof(*l->queries));
   if(!l->values || !l->queries)
     goto out;
-  for(i = 0; i < n; i++) {
-    struct query *q = &l->queries[i];
-    long v = add_value(l, cs[i]);
-
-    if(v < 0)
-      goto out;
-    q->value = (size_t)v;
-    q->key = strdup(cs[i]->key);
-    q->object_id = strdup(cs[i]->object_id);
-    l->nqueries++;
-    if(!q->key || !q->object_id)
-      goto out;
-  }
+  if(add_values(l, cs, n))
+    goto out;
   items = calloc(l->nvalues * NCOLL, sizeof(*items));
   urls = calloc(l->nvalues * NCOLL, sizeof(*urls));
   if(!items || !urls)

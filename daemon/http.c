@@ -22,6 +22,7 @@
 
 #include <curl/curl.h>
 
+#include "buf.h"
 #include "log.h"
 #include "uuid.h"
 
@@ -52,11 +53,9 @@ struct xfer {
   void *arg;
   char *body;      /* our copy of the request body, curl reads it there */
   size_t body_len; /* (so it can be wiped: a token request holds a secret) */
-  char *buf;       /* response body, NUL-terminated once allocated */
-  size_t len;
-  size_t cap;
-  int too_big;    /* the write callback hit max_response_size */
-  int sock_errno; /* errno of a socket() that failed, or 0 */
+  struct buf resp; /* response body, NUL-terminated once allocated */
+  int too_big;     /* the write callback hit max_response_size */
+  int sock_errno;  /* errno of a socket() that failed, or 0 */
   char *content_type;
   char *retry_after;
   char *request_id;
@@ -208,11 +207,11 @@ static void xfer_free(struct xfer *x)
     explicit_bzero(x->body, x->body_len);
     free(x->body);
   }
-  if(x->buf)
-    explicit_bzero(x->buf, x->len);
+  if(x->resp.data)
+    explicit_bzero(x->resp.data, x->resp.len);
   free(x->method);
   free(x->url);
-  free(x->buf);
+  free(x->resp.data);
   free(x->content_type);
   free(x->retry_after);
   free(x->request_id);
@@ -286,9 +285,9 @@ static void complete(struct xfer *x, CURLcode rc, int result)
   resp.seconds = secs;
   resp.error = "";
   if(!result) {
-    if(x->buf) {
-      resp.body = x->buf;
-      resp.body_len = x->len;
+    if(x->resp.data) {
+      resp.body = x->resp.data;
+      resp.body_len = x->resp.len;
     }
     resp.content_type = x->content_type;
     resp.retry_after = x->retry_after;
@@ -532,26 +531,11 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *userp)
   struct xfer *x = userp;
   size_t n = size * nmemb, max = x->c->max_response_size;
 
-  if(n > max - x->len) {
+  if(n > max - x->resp.len) {
     x->too_big = 1;
     return 0;
   }
-  if(x->len + n + 1 > x->cap) {
-    size_t cap = x->cap ? x->cap : 4096;
-    char *p;
-
-    while(cap < x->len + n + 1)
-      cap *= 2;
-    p = realloc(x->buf, cap);
-    if(!p)
-      return 0;
-    x->buf = p;
-    x->cap = cap;
-  }
-  memcpy(x->buf + x->len, data, n);
-  x->len += n;
-  x->buf[x->len] = '\0';
-  return n;
+  return buf_append(&x->resp, data, n) ? 0 : n;
 }
 
 /* on_header() is CURLOPT_HEADERFUNCTION: keep the few response headers

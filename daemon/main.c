@@ -39,6 +39,8 @@ struct daemon {
   uv_signal_t sigterm, sigint, sighup;
   struct notify *notify;   /* the watchdog; owned */
   uv_timer_t status_timer; /* refreshes STATUS= ("last cycle 12s ago") */
+  uv_timer_t reload_timer; /* a SIGHUP that waited for state saves */
+  int reload_wanted;       /* SIGHUP came while a state save was under way */
   struct health *health;   /* the HTTP endpoint; owned */
   time_t started;
   struct alert *alert;     /* alert sinks; owned */
@@ -198,9 +200,28 @@ static int is_wedged(void *arg, char *why, size_t len)
   return status_wedged(&v, time(NULL), why, len);
 }
 
+/* saving() names a tenant whose state save is under way, or is NULL. */
+static const char *saving(const struct daemon *d)
+{
+  size_t i;
+
+  for(i = 0; i < d->ntenants; i++)
+    if(tenant_saving(d->tenants[i]))
+      return tenant_name(d->tenants[i]);
+  return NULL;
+}
+
+static void on_reload_timer(uv_timer_t *h);
+
 static void on_tenant_changed(void *arg)
 {
-  update_status(arg);
+  struct daemon *d = arg;
+
+  update_status(d);
+  /* Called from the tenant's own callback: the reload, which closes it,
+   * runs on the next loop iteration. */
+  if(d->reload_wanted && !d->stopping && !saving(d))
+    uv_timer_start(&d->reload_timer, on_reload_timer, 0, 0);
 }
 
 static void on_tenant_closed(void *arg)
@@ -293,6 +314,16 @@ static void reload(struct daemon *d)
   char *errors = NULL;
   int rc;
 
+  /* A tenant started now would read a state file that the save under
+   * way is about to replace: the reload waits for it. */
+  if(saving(d)) {
+    if(!d->reload_wanted)
+      log_info("reload: waiting for tenant %s to finish saving its state",
+               saving(d));
+    d->reload_wanted = 1;
+    return;
+  }
+  d->reload_wanted = 0;
   notify_reloading();
   log_info("reload: reading %s", d->conf_path);
   rc = cfg_load(d->conf_path, &ncfg, &errors);
@@ -332,6 +363,11 @@ static void reload(struct daemon *d)
   notify_ready();
 }
 
+static void on_reload_timer(uv_timer_t *h)
+{
+  reload(h->data);
+}
+
 static void close_walk_cb(uv_handle_t *h, void *arg)
 {
   (void)arg;
@@ -359,6 +395,7 @@ static void stop(struct daemon *d, const char *why)
   d->loopstat = NULL;
   notify_close(d->notify, NULL, NULL);
   uv_close((uv_handle_t *)&d->status_timer, NULL);
+  uv_close((uv_handle_t *)&d->reload_timer, NULL);
   health_close(d->health, NULL, NULL);
   d->health = NULL;
   close_tenants(d, d->tenants, d->ntenants);
@@ -545,6 +582,8 @@ int main(int argc, char *argv[])
                   &d, &d.health))
     fatalx("health: out of memory");
   uv_timer_init(&d.loop, &d.status_timer);
+  uv_timer_init(&d.loop, &d.reload_timer);
+  d.reload_timer.data = &d;
   d.status_timer.data = &d;
   uv_timer_start(&d.status_timer, on_status_timer, 10000, 10000);
 

@@ -403,7 +403,7 @@ static int approve_locked(const char *path, const char *target,
 static int cmd_suggestions_approve(const char *path, const char *target,
                                    const char *anchor)
 {
-  int lock = anchors_suggestions_lock(path), rc;
+  int lock = anchors_suggestions_lock(path, true), rc;
 
   if(lock < 0) {
     fprintf(stderr, "quarantinectl: %s.lock: %s\n", path, strerror(-lock));

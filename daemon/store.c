@@ -8,6 +8,8 @@
 #include "store.h"
 
 #include <ctype.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -17,7 +19,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <uv.h>
+
 #include "atomic.h"
+#include "buf.h"
 #include "conflict_json.h"
 #include "jsonx.h"
 #include "log.h"
@@ -86,12 +91,12 @@ static long peek_schema(const char *path)
   return end == p ? 0 : v;
 }
 
-/* build_doc() returns the state document, or NULL when out of memory.
- * The caller frees it with cJSON_Delete(). */
-static cJSON *build_doc(const char *tenant, const struct store_state *st,
-                        time_t now)
+/* build_head() returns the state document without its conflicts, or
+ * NULL when out of memory.  The caller frees it with cJSON_Delete(). */
+static cJSON *build_head(const char *tenant, const struct store_state *st,
+                         time_t now)
 {
-  cJSON *doc = cJSON_CreateObject(), *links, *arr;
+  cJSON *doc = cJSON_CreateObject(), *links;
   size_t i;
   int ok;
 
@@ -106,13 +111,6 @@ static cJSON *build_doc(const char *tenant, const struct store_state *st,
   ok = links != NULL;
   for(i = 0; ok && i < STORE_NCOLL; i++)
     ok = !jsonx_add_str(links, coll_names[i], st->delta_link[i]);
-  if(ok) {
-    arr = st->conflicts ? conflict_json_encode_set(st->conflicts)
-                        : cJSON_CreateArray();
-    ok = arr && cJSON_AddItemToObject(doc, "conflicts", arr);
-    if(!ok)
-      cJSON_Delete(arr);
-  }
   if(!ok) {
     cJSON_Delete(doc);
     return NULL;
@@ -120,17 +118,95 @@ static cJSON *build_doc(const char *tenant, const struct store_state *st,
   return doc;
 }
 
-int store_save(const char *state_dir, const char *tenant,
-               const struct store_state *st, time_t now)
+/* The text is the one line cJSON_PrintUnformatted() would make of the
+ * whole document, built a conflict at a time: the head's members, then
+ * ,"conflicts":[ and each conflict, then ]} and a newline. */
+struct store_render {
+  struct buf text;
+  struct conflict **v; /* borrowed from the state, sorted by key */
+  size_t n, next;
+  bool ended;
+};
+
+/* put() appends len bytes of s to r's text.  Returns 0 or -ENOMEM. */
+static int put(struct store_render *r, const char *s, size_t len)
 {
-  const char *what = "out of memory";
-  char *path, *text = NULL;
-  cJSON *doc;
-  long schema;
-  size_t len = 0;
+  return buf_append(&r->text, s, len);
+}
+
+void store_render_free(struct store_render *r)
+{
+  if(!r)
+    return;
+  free(r->text.data);
+  free(r->v);
+  free(r);
+}
+
+int store_render_new(const char *tenant, const struct store_state *st,
+                     time_t now, struct store_render **out)
+{
+  struct store_render *r = calloc(1, sizeof(*r));
+  cJSON *head = build_head(tenant, st, now);
+  char *text = head ? cJSON_PrintUnformatted(head) : NULL;
+  size_t len = text ? strlen(text) : 0;
   int rc = -ENOMEM;
 
-  path = tfiles_path(state_dir, tenant, TFILES_STATE);
+  cJSON_Delete(head);
+  /* The head ends with its closing brace, which comes after the
+   * conflicts instead. */
+  if(r && len >= 2 && !put(r, text, len - 1) && !put(r, ",\"conflicts\":[", 14))
+    rc = st->conflicts ? conflict_json_sorted(st->conflicts, &r->v, &r->n) : 0;
+  cJSON_free(text);
+  if(rc) {
+    store_render_free(r);
+    return rc;
+  }
+  *out = r;
+  return 0;
+}
+
+int store_render_step(struct store_render *r, uint64_t until_ns)
+{
+  while(r->next < r->n) {
+    cJSON *o = conflict_json_encode(r->v[r->next]);
+    char *text = o ? cJSON_PrintUnformatted(o) : NULL;
+    int rc = text ? 0 : -ENOMEM;
+
+    cJSON_Delete(o);
+    if(!rc && r->next)
+      rc = put(r, ",", 1);
+    if(!rc)
+      rc = put(r, text, strlen(text));
+    cJSON_free(text);
+    if(rc)
+      return rc;
+    r->next++;
+    if(until_ns && r->next < r->n && uv_hrtime() >= until_ns)
+      return 0;
+  }
+  if(!r->ended) {
+    if(put(r, "]}\n", 3))
+      return -ENOMEM;
+    r->ended = true;
+  }
+  return 1;
+}
+
+char *store_render_take(struct store_render *r, size_t *len)
+{
+  char *text = r->text.data;
+
+  *len = r->text.len;
+  memset(&r->text, 0, sizeof(r->text));
+  return text;
+}
+
+int store_save_path(const char *state_dir, const char *tenant, char **out)
+{
+  char *path = tfiles_path(state_dir, tenant, TFILES_STATE);
+  long schema;
+
   if(!path) {
     log_errx("store: %s: cannot make a state file name for tenant '%s'",
              state_dir, tenant);
@@ -144,19 +220,45 @@ int store_save(const char *state_dir, const char *tenant,
     free(path);
     return -EPROTONOSUPPORT;
   }
-  doc = build_doc(tenant, st, now);
-  text = doc ? jsonx_print_line(doc, &len) : NULL;
-  cJSON_Delete(doc);
-  if(text)
-    rc = atomic_write(path, text, len, 0640, &what);
+  *out = path;
+  return 0;
+}
+
+void store_save_report(const char *path, int rc, const char *what)
+{
   if(rc && !strcmp(what, "fsync directory")) {
     /* The new file is in place; only its durability is in doubt. */
-    log_warnx("store: %s: fsync: %s", state_dir, strerror(-rc));
+    log_warnx("store: %s: fsync of its directory: %s", path, strerror(-rc));
   }
   else if(rc == -ENOMEM)
     log_errx("store: %s: %s", path, what);
   else if(rc)
     log_errx("store: %s: %s: %s", path, what, strerror(-rc));
+}
+
+int store_save(const char *state_dir, const char *tenant,
+               const struct store_state *st, time_t now)
+{
+  const char *what = "out of memory";
+  struct store_render *r = NULL;
+  char *path = NULL, *text = NULL;
+  size_t len = 0;
+  int rc;
+
+  rc = store_save_path(state_dir, tenant, &path);
+  if(rc)
+    return rc;
+  rc = store_render_new(tenant, st, now, &r);
+  if(!rc) {
+    rc = store_render_step(r, 0);
+    rc = rc == 1 ? 0 : rc;
+  }
+  if(!rc)
+    text = store_render_take(r, &len);
+  store_render_free(r);
+  if(text)
+    rc = atomic_write(path, text, len, 0640, &what);
+  store_save_report(path, rc, what);
   free(text);
   free(path);
   return rc;

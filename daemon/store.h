@@ -9,6 +9,7 @@
 #ifndef QD_STORE_H
 #define QD_STORE_H
 
+#include <stdint.h>
 #include <time.h>
 
 #include "conflict_set.h"
@@ -56,6 +57,42 @@ void store_state_clear(struct store_state *st);
  * "store: <path>: ..." line has been logged. */
 int store_save(const char *state_dir, const char *tenant,
                const struct store_state *st, time_t now);
+
+/* The state file's text made a slice at a time, so that a large
+ * inventory never holds the loop for long (statesave.h drives it).  The
+ * state it renders is borrowed: its conflicts must neither change nor be
+ * freed until the render is freed. */
+struct store_render;
+
+/* store_render_new() starts the text of st for tenant, stamped with now:
+ * its head (schema, times, delta links) is made at once, the conflicts
+ * (sorted by key) by store_render_step().  Returns 0 with *out set (free
+ * it with store_render_free()), or -ENOMEM. */
+int store_render_new(const char *tenant, const struct store_state *st,
+                     time_t now, struct store_render **out);
+
+/* store_render_step() adds conflicts to the text until uv_hrtime()
+ * reaches until_ns (at least one; 0: no limit).  Returns 1 when the text
+ * is complete, 0 when there is more to do, or -ENOMEM. */
+int store_render_step(struct store_render *r, uint64_t until_ns);
+
+/* store_render_take() hands the complete text (malloc'd, ending in a
+ * newline; the caller frees it) and its length over to the caller. */
+char *store_render_take(struct store_render *r, size_t *len);
+
+/* store_render_free() frees r (NULL is fine). */
+void store_render_free(struct store_render *r);
+
+/* store_save_path() sets *out to tenant's state file name (malloc'd; the
+ * caller frees it) when it may be written: -EPROTONOSUPPORT when the file
+ * there was written by a newer schema, -EINVAL when no name can be made;
+ * both logged. */
+int store_save_path(const char *state_dir, const char *tenant, char **out);
+
+/* store_save_report() logs the one line about a failed write of the
+ * state file at path (rc, what as from atomic_write()); nothing when rc
+ * is 0. */
+void store_save_report(const char *path, int rc, const char *what);
 
 /* store_load() reads tenant's state file into st, which must be zeroed
  * (or cleared) and is owned by the caller afterwards.  Returns 0;

@@ -5,13 +5,17 @@
  */
 #include "suggest.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "anchor.h"
+#include "afile.h"
 #include "anchors.h"
 #include "log.h"
 
@@ -33,8 +37,8 @@ static const struct conflict_holder *candidate(const struct conflict *c,
   return cr.holder;
 }
 
-/* add_one() adds the suggestion for c and its cloud-only holder h to l.
- * Returns 1 when added, 0 when already there, or -ENOMEM. */
+/* add_one() adds the suggestion for c and its cloud-only holder h to l
+ * (the caller knows it is not there yet).  Returns 1 or -ENOMEM. */
 static int add_one(struct anchors_suggestions *l, const struct conflict *c,
                    const struct conflict_holder *h, time_t now)
 {
@@ -79,14 +83,76 @@ static int add_one(struct anchors_suggestions *l, const struct conflict *c,
   sg.value = c->value;
   sg.created = now;
   sg.reason = reason;
-  rc = anchors_suggestions_add(l, &sg);
-  rc = rc == -EEXIST ? 0 : rc ? rc : 1;
+  rc = anchors_suggestions_append(l, &sg);
+  rc = rc ? rc : 1;
 
 out:
   free(holders);
   free(reference);
   free(reason);
   return rc;
+}
+
+/* The suggestions of the list by target (case-insensitive) and anchor,
+ * so that a cycle with thousands of candidates finds the ones already
+ * suggested in constant time: open addressing, slots hold an index into
+ * the list plus one (0 is free), at most half of them used. */
+struct index {
+  size_t *slot;
+  size_t mask;
+};
+
+static size_t key_hash(const char *target, const char *anchor)
+{
+  size_t h = 14695981039346656037u;
+
+  for(; *target; target++)
+    h = (h ^ (unsigned char)tolower((unsigned char)*target)) * 1099511628211u;
+  h = (h ^ '\t') * 1099511628211u;
+  for(; *anchor; anchor++)
+    h = (h ^ (unsigned char)*anchor) * 1099511628211u;
+  return h;
+}
+
+/* index_new() makes an index of l with room for l->n + more entries.
+ * Returns 0 or -ENOMEM. */
+static int index_new(struct index *x, const struct anchors_suggestions *l,
+                     size_t more)
+{
+  size_t cap = 16, i;
+
+  while(cap < 2 * (l->n + more))
+    cap *= 2;
+  x->slot = calloc(cap, sizeof(*x->slot));
+  x->mask = cap - 1;
+  if(!x->slot)
+    return -ENOMEM;
+  for(i = 0; i < l->n; i++) {
+    size_t at = key_hash(l->v[i].target, l->v[i].anchor) & x->mask;
+
+    while(x->slot[at])
+      at = (at + 1) & x->mask;
+    x->slot[at] = i + 1;
+  }
+  return 0;
+}
+
+/* index_find() tells whether l holds target with anchor, and otherwise
+ * sets *free_at to the slot the next entry with that key goes to. */
+static bool index_find(const struct index *x,
+                       const struct anchors_suggestions *l, const char *target,
+                       const char *anchor, size_t *free_at)
+{
+  size_t at = key_hash(target, anchor) & x->mask;
+
+  for(; x->slot[at]; at = (at + 1) & x->mask) {
+    const struct anchors_suggestion *sg = &l->v[x->slot[at] - 1];
+
+    if(!strcasecmp(sg->target, target) && !strcmp(sg->anchor, anchor))
+      return true;
+  }
+  *free_at = at;
+  return false;
 }
 
 /* report() logs the suggestions file's bad lines where the daemon's
@@ -99,68 +165,214 @@ static void report(void *arg, enum anchors_level level, const char *file,
     log_warnx("suggest: %s:%u: %s", file, line, msg);
 }
 
-int suggest_update(const char *path, const struct conflict_set *set,
-                   const struct classify_opts *opts, size_t anchor_len,
-                   time_t now)
+/* A write of the file off the loop: the lock is held until the new file
+ * is in place. */
+struct pending_write {
+  int lock;
+  char *path;
+  char *tenant;
+};
+
+static void on_written(int rc, const char *what, void *arg)
 {
-  struct anchors_suggestions l = {NULL, 0, 0};
+  struct pending_write *w = arg;
+
+  if(rc)
+    log_warnx("suggest: tenant %s: %s: %s: %s", w->tenant, w->path, what,
+              strerror(-rc));
+  anchors_suggestions_unlock(w->lock);
+  free(w->path);
+  free(w->tenant);
+  free(w);
+}
+
+/* write_file() writes l to path: at once when loop is NULL, else through
+ * afile on loop, the lock (taken over) released when done.  Returns 0, or
+ * a negative errno with *what set (the lock is then still the
+ * caller's). */
+static int write_file(uv_loop_t *loop, const char *path, const char *tenant,
+                      const struct anchors_suggestions *l, int *lock,
+                      const char **what)
+{
+  struct pending_write *w;
+  char *text = NULL;
+  size_t len = 0;
+  int rc;
+
+  if(!loop)
+    return anchors_suggestions_write(path, l, what);
+  *what = "out of memory";
+  w = calloc(1, sizeof(*w));
+  if(!w || !(w->path = strdup(path)) || !(w->tenant = strdup(tenant)) ||
+     anchors_suggestions_text(l, &text, &len)) {
+    if(w) {
+      free(w->path);
+      free(w->tenant);
+    }
+    free(w);
+    return -ENOMEM;
+  }
+  w->lock = *lock;
+  rc = afile_write(loop, path, text, len, 0640, on_written, w);
+  if(rc) {
+    free(w->path);
+    free(w->tenant);
+    free(w);
+    return rc;
+  }
+  *lock = -1;
+  return 0;
+}
+
+/* One update, from reading the file to writing it (see suggest.h). */
+struct suggest_run {
+  uv_loop_t *loop;
+  char *path;
+  const struct conflict_set *set; /* borrowed */
+  const struct classify_opts *opts;
+  size_t anchor_len;
+  time_t now;
+  int lock;
+  struct anchors_suggestions l;
+  struct index x;
+  struct conflict_iter it;
+  int added;
+};
+
+void suggest_abort(struct suggest_run *r)
+{
+  if(!r)
+    return;
+  free(r->x.slot);
+  anchors_suggestions_unlock(r->lock);
+  anchors_suggestions_clear(&r->l);
+  free(r->path);
+  free(r);
+}
+
+int suggest_begin(uv_loop_t *loop, const char *path,
+                  const struct conflict_set *set,
+                  const struct classify_opts *opts, size_t anchor_len,
+                  time_t now, struct suggest_run **out)
+{
+  const char *tenant = conflict_set_tenant(set);
+  struct suggest_run *r;
   struct conflict_iter it;
   const struct conflict *c;
-  const char *what = "";
   bool any = false;
-  int lock, rc = 0, added = 0;
+  int rc;
 
+  *out = NULL;
   conflict_iter_init(&it, set);
   while(!any && (c = conflict_iter_next(&it)))
     any = candidate(c, opts, anchor_len, now) != NULL;
   if(!any)
     return 0; /* the common case: no file access at all */
-
-  lock = anchors_suggestions_lock(path);
-  if(lock < 0) {
-    log_warnx("suggest: tenant %s: %s.lock: %s", conflict_set_tenant(set), path,
-              strerror(-lock));
-    return lock;
+  r = calloc(1, sizeof(*r));
+  if(!r || !(r->path = strdup(path))) {
+    free(r);
+    log_warnx("suggest: tenant %s: out of memory", tenant);
+    return -ENOMEM;
   }
-  rc = anchors_suggestions_read(path, &l, report, NULL);
-  if(rc == -EBADMSG) {
+  r->loop = loop;
+  r->set = set;
+  r->opts = opts;
+  r->anchor_len = anchor_len;
+  r->now = now;
+  /* The daemon never waits for the lock on its loop: quarantinectl or
+   * the write of an earlier cycle holds it, and the next cycle tries
+   * again. */
+  r->lock = anchors_suggestions_lock(path, !loop);
+  if(r->lock == -EWOULDBLOCK) {
+    log_debug("suggest: tenant %s: %s is locked; trying next cycle", tenant,
+              path);
+    suggest_abort(r);
+    return 0;
+  }
+  if(r->lock < 0) {
+    log_warnx("suggest: tenant %s: %s.lock: %s", tenant, path,
+              strerror(-r->lock));
+    rc = r->lock;
+    suggest_abort(r);
+    return rc;
+  }
+  rc = anchors_suggestions_read(path, &r->l, report, NULL);
+  if(rc == -EBADMSG)
     log_warnx("suggest: tenant %s: %s has bad lines; not adding "
               "suggestions until they are fixed",
-              conflict_set_tenant(set), path);
-    goto out;
+              tenant, path);
+  /* Else reported by the reader (or out of memory). */
+  if(!rc || rc == -ENOENT)
+    rc = index_new(&r->x, &r->l, conflict_set_count(set));
+  if(rc) {
+    if(rc == -ENOMEM)
+      log_warnx("suggest: tenant %s: out of memory", tenant);
+    suggest_abort(r);
+    return rc;
   }
-  if(rc && rc != -ENOENT)
-    goto out; /* reported by the reader (or out of memory) */
-  rc = 0;
-  conflict_iter_init(&it, set);
-  while(rc >= 0 && (c = conflict_iter_next(&it))) {
-    const struct conflict_holder *h = candidate(c, opts, anchor_len, now);
+  conflict_iter_init(&r->it, set);
+  *out = r;
+  return 0;
+}
 
-    if(h) {
-      rc = add_one(&l, c, h, now);
-      if(rc > 0) {
-        added++;
-        log_info("suggest: tenant %s: suggested anchor %s for cloud-only "
-                 "user %s (%s), from the synced duplicate %s; approve it with "
-                 "'quarantinectl suggestions approve %s %s'",
-                 conflict_set_tenant(set), c->immutable_id, h->id,
-                 h->upn ? h->upn : "no UPN", c->object_id, path, h->id);
-      }
-    }
-  }
-  if(rc < 0)
-    goto out;
+/* finish() writes the file when something was added and ends r.  Returns
+ * the number added or a negative errno (logged). */
+static int finish(struct suggest_run *r)
+{
+  const char *tenant = conflict_set_tenant(r->set), *what = "";
+  int rc = 0, added = r->added;
+
   if(added) {
-    rc = anchors_suggestions_write(path, &l, &what);
+    rc = write_file(r->loop, r->path, tenant, &r->l, &r->lock, &what);
     if(rc)
-      log_warnx("suggest: tenant %s: %s: %s: %s", conflict_set_tenant(set),
-                path, what, strerror(-rc));
+      log_warnx("suggest: tenant %s: %s: %s: %s", tenant, r->path, what,
+                strerror(-rc));
   }
+  suggest_abort(r);
+  return rc < 0 ? rc : added;
+}
 
-out:
-  anchors_suggestions_unlock(lock);
-  anchors_suggestions_clear(&l);
-  if(rc == -ENOMEM)
-    log_warnx("suggest: tenant %s: out of memory", conflict_set_tenant(set));
+int suggest_step(struct suggest_run *r, uint64_t until_ns, int *added)
+{
+  const char *tenant = conflict_set_tenant(r->set);
+  const struct conflict *c;
+
+  while((c = conflict_iter_next(&r->it))) {
+    const struct conflict_holder *h =
+        candidate(c, r->opts, r->anchor_len, r->now);
+    size_t at;
+
+    if(h && !index_find(&r->x, &r->l, h->id, c->immutable_id, &at)) {
+      if(add_one(&r->l, c, h, r->now) < 0) {
+        log_warnx("suggest: tenant %s: out of memory", tenant);
+        suggest_abort(r);
+        return -ENOMEM;
+      }
+      r->x.slot[at] = r->l.n;
+      r->added++;
+      log_info("suggest: tenant %s: suggested anchor %s for cloud-only "
+               "user %s (%s), from the synced duplicate %s; approve it with "
+               "'quarantinectl suggestions approve %s %s'",
+               tenant, c->immutable_id, h->id, h->upn ? h->upn : "no UPN",
+               c->object_id, r->path, h->id);
+    }
+    if(until_ns && uv_hrtime() >= until_ns)
+      return 0;
+  }
+  *added = finish(r);
+  return *added < 0 ? *added : 1;
+}
+
+int suggest_update(uv_loop_t *loop, const char *path,
+                   const struct conflict_set *set,
+                   const struct classify_opts *opts, size_t anchor_len,
+                   time_t now)
+{
+  struct suggest_run *r;
+  int rc = suggest_begin(loop, path, set, opts, anchor_len, now, &r), added = 0;
+
+  if(rc || !r)
+    return rc;
+  rc = suggest_step(r, 0, &added);
   return rc < 0 ? rc : added;
 }

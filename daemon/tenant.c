@@ -9,8 +9,9 @@
  * only then is the inventory compared with the old one: each difference
  * becomes an alert (conflict.detected, conflict.released /
  * conflict.cleared), the sweep's state machine (sweep.c) is stepped, the
- * state file is rewritten, and only then are the alerts sent (outbox.h):
- * whoever reads an alert finds the state that records it already saved.
+ * state file is rewritten off the loop (statesave.h), and only once it is
+ * durable are the alerts sent (outbox.h): whoever reads an alert finds
+ * the state that records it already saved.
  * A failed lookup never hides a conflict: it
  * is alerted as class unknown and looked up again next cycle; a failed
  * object check keeps the conflict believed until a later cycle decides.
@@ -19,13 +20,15 @@
  * The sweep looks up the holders of every conflict again and steps the
  * state machine.  When cycles and sweeps run, and that they never run at
  * once, is schedule.c's business: it calls start_cycle() and
- * start_sweep() and is told when each has ended.
+ * tenant_sweep_start() (tenant_sweep.c) and is told when each has ended.
  *
  * The functions of a cycle come in the order they run, each stage's
  * callback starting the next: start_cycle -> on_cycle_done -> pair ->
- * on_lookup_done -> check_gone -> on_fetch_done -> commit.
+ * on_lookup_done -> check_gone -> on_fetch_done -> commit ->
+ * on_cycle_saved.
  */
 #include "tenant.h"
+#include "tenant_int.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -46,6 +49,7 @@
 #include "outbox.h"
 #include "schedule.h"
 #include "selfalert.h"
+#include "statesave.h"
 #include "store.h"
 #include "suggest.h"
 #include "sweep.h"
@@ -55,48 +59,13 @@
 _Static_assert(STORE_NCOLL == INVENTORY_NCOLL,
                "store and inventory list the same collections");
 
+/* How long one loop iteration may spend on a stage of a commit that is
+ * cut into slices. */
+#define TENANT_SLICE_MS 10ULL
+
 #ifndef QD_VERSION
 #define QD_VERSION "0.0.0"
 #endif
-
-struct tenant {
-  uv_loop_t *loop;
-  char *name;
-  char *state_dir;
-  char *suggest_path;     /* <state_dir>/<tenant>.suggestions.csv */
-  unsigned anchor_length; /* bytes an anchor decodes to; 0 = any */
-  struct http_client *hc;
-  struct token *tok;
-  struct graph *g;
-  struct inventory *inv;
-  struct holder *holder;
-  struct classify_opts copts;
-  struct conflict_set *pending; /* complete inventory awaiting its lookup
-                                   or the check of gone conflicts */
-  struct apply *apply;          /* the guarded anchor writer (off by default) */
-  struct schedule *sched;       /* when cycles and sweeps run */
-  uint64_t cycle_start;         /* uv_now() when the running cycle began */
-  time_t cycle_now; /* wall time the running cycle's inventory began */
-  /* the sweep */
-  struct sweep_opts sweep;
-  unsigned long aging[CFG_MAX_DURATIONS];
-  unsigned interval;        /* seconds between cycles, for the endpoint */
-  struct store_state state; /* the inventory believed now, delta links */
-  struct outbox outbox;     /* alerts waiting for the state to be saved */
-  struct selfalert self;    /* tenant.failing, credential.* self-alerts */
-  char *cert_path;          /* the certificate file, for credential.expiring */
-  struct tenant_stats stats;
-  void (*changed)(void *arg);
-  void *changed_arg;
-  /* inventory = delta, and delta_full_resync in seconds (0 = never) */
-  bool delta;
-  unsigned full_resync;
-  /* shutdown */
-  bool closing;
-  unsigned open_parts; /* parts whose close has not called back yet */
-  void (*closed_cb)(void *arg);
-  void *closed_arg;
-};
 
 /* A cycle, stage by stage. */
 static int start_cycle(void *arg);
@@ -107,14 +76,17 @@ static void pair(struct tenant *t, struct conflict_set *set);
 static void on_lookup_done(int result, const struct holder_result *res,
                            size_t n, void *arg);
 static void check_gone(struct tenant *t, struct conflict_set *set);
+static void check_gone_next(struct tenant *t);
+static void later(struct tenant *t, void (*fn)(struct tenant *t));
 static void on_fetch_done(int result, const struct holder_object *res, size_t n,
                           void *arg);
 static void commit(struct tenant *t, struct conflict_set *set,
                    struct conflict **kept, size_t n);
-/* A sweep. */
-static int start_sweep(void *arg);
-static void on_sweep_done(int result, const struct holder_result *res, size_t n,
-                          void *arg);
+static void commit_suggest(struct tenant *t);
+static void commit_suggest_more(struct tenant *t);
+static void commit_finish(struct tenant *t);
+static void on_step(uv_idle_t *h);
+static void on_cycle_saved(int rc, void *arg);
 
 const char *tenant_name(const struct tenant *t)
 {
@@ -131,6 +103,11 @@ void tenant_get_stats(const struct tenant *t, struct tenant_stats *st)
   st->token = token_status(t->tok);
   graph_get_stats(t->g, &st->graph);
   apply_get_stats(t->apply, &st->apply);
+}
+
+bool tenant_saving(const struct tenant *t)
+{
+  return statesave_busy(&t->save);
 }
 
 const struct conflict_set *tenant_conflicts(const struct tenant *t)
@@ -155,8 +132,8 @@ static void on_detected(const struct conflict *c, void *arg)
   alert_conflict(arg, ALERT_CONFLICT_DETECTED, c, NULL);
 }
 
-/* classify_all() stores the class of every conflict of set as of now. */
-static void classify_all(struct tenant *t, struct conflict_set *set, time_t now)
+/* tenant_classify_all() stores the class of every conflict of set as of now. */
+void tenant_classify_all(struct tenant *t, struct conflict_set *set, time_t now)
 {
   struct classify_result cr;
   struct conflict_iter it;
@@ -169,10 +146,10 @@ static void classify_all(struct tenant *t, struct conflict_set *set, time_t now)
   }
 }
 
-/* advance() runs the sweep's state machine over every conflict of set as of
- * now and queues an alert per change and per aging threshold passed.
- * Returns the number of state changes. */
-static size_t advance(struct tenant *t, struct conflict_set *set, time_t now)
+/* tenant_advance() runs the sweep's state machine over every conflict of set as
+ * of now and queues an alert per change and per aging threshold passed. Returns
+ * the number of state changes. */
+size_t tenant_advance(struct tenant *t, struct conflict_set *set, time_t now)
 {
   static const enum alert_type types[] = {
       [SWEEP_FREED] = ALERT_CONFLICT_FREED,
@@ -202,6 +179,17 @@ static size_t advance(struct tenant *t, struct conflict_set *set, time_t now)
     }
   }
   return changes;
+}
+
+/* tenant_save() starts saving the state, stamped with now, and calls done(rc,
+ * t) once it is durable or failed.  When the save cannot start (logged)
+ * done is called at once. */
+void tenant_save(struct tenant *t, time_t now, statesave_done_cb done)
+{
+  int rc = statesave_start(&t->save, &t->state, now, done, t);
+
+  if(rc)
+    done(rc, t);
 }
 
 /* ===== A cycle ===== */
@@ -348,6 +336,17 @@ static void on_lookup_done(int result, const struct holder_result *res,
       log_warnx("tenant %s: out of memory recording the holders of %s", t->name,
                 res[i].key);
   }
+  /* The rest of the cycle on the next loop iteration. */
+  t->pending = set;
+  later(t, check_gone_next);
+}
+
+/* check_gone_next() is check_gone() on t->pending. */
+static void check_gone_next(struct tenant *t)
+{
+  struct conflict_set *set = t->pending;
+
+  t->pending = NULL;
   check_gone(t, set);
 }
 
@@ -388,7 +387,6 @@ static void check_gone(struct tenant *t, struct conflict_set *set)
   for(i = 0; rc && i < n; i++)
     gone[i] = conflict_set_remove(t->state.conflicts, gone[i]->key);
   commit(t, set, gone, rc ? n : 0);
-  free(gone);
 }
 
 /* on_fetch_done() gets the objects of the conflicts gone from the new
@@ -440,25 +438,87 @@ static void on_fetch_done(int result, const struct holder_object *res, size_t n,
   if(n && !kept)
     log_errx("tenant %s: out of memory; gone conflicts not kept", t->name);
   commit(t, set, kept, nkept);
-  free(kept);
+}
+
+/* later() runs fn(t) on a following loop iteration, so that the stages
+ * of a large cycle's end each take a loop iteration of their own. */
+static void later(struct tenant *t, void (*fn)(struct tenant *t))
+{
+  t->step = fn;
+  uv_idle_start(&t->step_idle, on_step);
+}
+
+static void on_step(uv_idle_t *h)
+{
+  struct tenant *t = h->data;
+  void (*fn)(struct tenant * t) = t->step;
+
+  uv_idle_stop(h);
+  t->step = NULL;
+  if(fn && !t->closing)
+    fn(t);
 }
 
 /* commit() makes the complete, paired inventory set the one believed:
- * classes, diff, the sweep's steps and the state file, then the alerts
- * of all that, the apply pass and the next cycle.
+ * classes, suggestions, diff, the sweep's steps and the state file, then
+ * the alerts of all that, the apply pass and the next cycle, in stages a
+ * loop iteration apart (set waits in t->pending).
  * The n conflicts at kept (taken from the inventory believed so far,
- * whose objects could not be checked) join set, still believed. */
+ * whose objects could not be checked; the array is malloc'd or NULL and
+ * taken over) join set, still believed. */
 static void commit(struct tenant *t, struct conflict_set *set,
                    struct conflict **kept, size_t n)
 {
-  const struct conflict_diff_cb cb = {on_detected, NULL, t};
-  struct conflict_diff_stats ds;
-  time_t now = time(NULL);
-  size_t i;
+  t->pending = set;
+  t->kept = kept;
+  t->nkept = n;
+  t->commit_now = time(NULL);
+  tenant_classify_all(t, set, t->commit_now);
+  later(t, commit_suggest);
+}
 
-  classify_all(t, set, now);
+/* commit_suggest() starts updating the suggestions file from the
+ * classes; the update runs a slice per loop iteration. */
+static void commit_suggest(struct tenant *t)
+{
   /* Logged there; a failure only delays the suggestion to the next cycle. */
-  suggest_update(t->suggest_path, set, &t->copts, t->anchor_length, now);
+  if(suggest_begin(t->loop, t->suggest_path, t->pending, &t->copts,
+                   t->anchor_length, t->commit_now, &t->suggesting) ||
+     !t->suggesting) {
+    later(t, commit_finish);
+    return;
+  }
+  later(t, commit_suggest_more);
+}
+
+/* commit_suggest_more() runs a slice of the suggestions' update. */
+static void commit_suggest_more(struct tenant *t)
+{
+  int added = 0;
+
+  if(!suggest_step(t->suggesting, uv_hrtime() + TENANT_SLICE_MS * 1000000,
+                   &added)) {
+    later(t, commit_suggest_more);
+    return;
+  }
+  t->suggesting = NULL; /* ended and freed, failure logged */
+  later(t, commit_finish);
+}
+
+/* commit_finish() compares set with the inventory believed so far, which
+ * it replaces, steps the sweep and saves the state. */
+static void commit_finish(struct tenant *t)
+{
+  const struct conflict_diff_cb cb = {on_detected, NULL, t};
+  struct conflict_set *set = t->pending;
+  struct conflict **kept = t->kept;
+  struct conflict_diff_stats ds;
+  time_t now = t->commit_now;
+  size_t i, n = t->nkept;
+
+  t->pending = NULL;
+  t->kept = NULL;
+  t->nkept = 0;
   memset(&ds, 0, sizeof(ds));
   conflict_set_diff(t->state.conflicts, set, &cb, &ds);
   for(i = 0; i < n; i++)
@@ -466,9 +526,10 @@ static void commit(struct tenant *t, struct conflict_set *set,
       log_errx("tenant %s: out of memory keeping %s", t->name, kept[i]->key);
       conflict_free(kept[i]);
     }
+  free(kept);
   conflict_set_free(t->state.conflicts);
   t->state.conflicts = set;
-  advance(t, set, now);
+  tenant_advance(t, set, now);
   t->state.last_success = now;
   if(t->delta) {
     /* The new links go with the inventory they lead on from, in memory
@@ -486,91 +547,35 @@ static void commit(struct tenant *t, struct conflict_set *set,
   selfalert_certificate(&t->self, t->cert_path, token_not_after(t->tok), now);
   t->stats.cycles_ok++;
   t->stats.last_success = now;
-  /* Failure is logged by the store; the next cycle saves again.  The
-   * alerts go out either way: one repeated after a restart beats one
-   * lost. */
-  store_save(t->state_dir, t->name, &t->state, now);
+  t->saved.ds = ds;
+  tenant_save(t, now, on_cycle_saved);
+}
+
+/* on_cycle_saved() ends a cycle once its state is saved: its alerts go
+ * out, then the apply pass, the cycle's line and the next cycle.  A failed
+ * save was logged by statesave; the next cycle saves again, and the
+ * alerts go out either way: one repeated after a restart beats one lost. */
+static void on_cycle_saved(int rc, void *arg)
+{
+  struct tenant *t = arg;
+  const struct conflict_diff_stats *ds = &t->saved.ds;
+  size_t count = conflict_set_count(t->state.conflicts);
+
+  (void)rc;
   /* Sent on the next loop iterations; flood control counts them as one
    * cycle's (alert.h). */
   outbox_release(&t->outbox, true);
+  if(t->closing)
+    return;
   apply_cycle(t->apply);
   uv_update_time(t->loop);
   log_info("tenant %s: %zu conflict%s (%zu new, %zu cleared) in %.2f s%s%s%s",
-           t->name, conflict_set_count(set),
-           conflict_set_count(set) == 1 ? "" : "s", ds.detected, ds.cleared,
+           t->name, count, count == 1 ? "" : "s", ds->detected, ds->cleared,
            (double)(uv_now(t->loop) - t->cycle_start) / 1000.0,
            t->delta ? " (" : "", inventory_rounds(t->inv), t->delta ? ")" : "");
   if(t->changed)
     t->changed(t->changed_arg);
   schedule_cycle_done(t->sched, t->stats.failures);
-}
-
-/* ===== A sweep ===== */
-
-/* start_sweep() looks up the holders of every conflict believed now (the
- * schedule's sweep start function). */
-static int start_sweep(void *arg)
-{
-  struct tenant *t = arg;
-  const struct conflict **all;
-  struct conflict_iter it;
-  struct conflict *c;
-  size_t n = 0;
-  int rc;
-
-  if(!t->state.conflicts || !conflict_set_count(t->state.conflicts)) {
-    log_debug("tenant %s: sweep: no conflicts", t->name);
-    return -ENOENT;
-  }
-  all = calloc(conflict_set_count(t->state.conflicts), sizeof(*all));
-  if(!all) {
-    log_warnx("tenant %s: sweep: out of memory; next sweep retries", t->name);
-    return -ENOMEM;
-  }
-  conflict_iter_init(&it, t->state.conflicts);
-  while((c = conflict_iter_next(&it)))
-    all[n++] = c;
-  rc = holder_lookup(t->holder, all, n, on_sweep_done, t);
-  free(all);
-  if(rc)
-    log_warnx("tenant %s: cannot start the sweep: %s; next sweep retries",
-              t->name, strerror(-rc));
-  return rc;
-}
-
-/* on_sweep_done() steps the state machine with the complete results of
- * the sweep's lookup. */
-static void on_sweep_done(int result, const struct holder_result *res, size_t n,
-                          void *arg)
-{
-  struct tenant *t = arg;
-  struct conflict_set *set = t->state.conflicts;
-  time_t now = time(NULL);
-  size_t i, failed = 0, changes;
-
-  if(t->closing || result == -ECANCELED)
-    return;
-  /* No cycle ran meanwhile: set is the inventory the sweep started on. */
-  for(i = 0; i < n; i++) {
-    struct conflict *c = conflict_set_find(set, res[i].key);
-
-    if(res[i].outcome == HOLDER_FAILED)
-      failed++;
-    if(c && holder_apply(c, &res[i], now))
-      log_warnx("tenant %s: out of memory recording the holders of %s", t->name,
-                res[i].key);
-  }
-  classify_all(t, set, now);
-  changes = advance(t, set, now);
-  store_save(t->state_dir, t->name, &t->state, now);
-  outbox_release(&t->outbox, false);
-  log_info("tenant %s: sweep re-checked %zu conflict%s (%zu failed), %zu "
-           "change%s",
-           t->name, n, n == 1 ? "" : "s", failed, changes,
-           changes == 1 ? "" : "s");
-  if(t->changed)
-    t->changed(t->changed_arg);
-  schedule_sweep_done(t->sched);
 }
 
 /* ===== Start and close ===== */
@@ -584,6 +589,10 @@ static void part_closed(struct tenant *t)
   inventory_free(t->inv);
   holder_free(t->holder);
   conflict_set_free(t->pending);
+  for(size_t i = 0; i < t->nkept; i++)
+    conflict_free(t->kept[i]);
+  free(t->kept);
+  suggest_abort(t->suggesting);
   store_state_clear(&t->state);
   if(t->closed_cb)
     t->closed_cb(t->closed_arg);
@@ -607,6 +616,16 @@ static void close_schedule(struct tenant *t)
 static void close_outbox(struct tenant *t)
 {
   outbox_close(&t->outbox, on_part_closed, t);
+}
+
+static void on_step_closed(uv_handle_t *h)
+{
+  part_closed(h->data);
+}
+
+static void close_step(struct tenant *t)
+{
+  uv_close((uv_handle_t *)&t->step_idle, on_step_closed);
 }
 
 static void close_apply(struct tenant *t)
@@ -635,22 +654,31 @@ static void close_http(struct tenant *t)
  * drop its pass), graph before the token and the HTTP client it uses.
  * Each calls part_closed() once. */
 static void (*const parts[])(struct tenant *t) = {
-    close_schedule, close_outbox, close_apply,
-    close_graph,    close_token,  close_http,
+    close_schedule, close_step,  close_outbox, close_apply,
+    close_graph,    close_token, close_http,
 };
 
-void tenant_close(struct tenant *t, void (*closed_cb)(void *arg), void *arg)
+/* on_save_closed() closes the parts once the saver has closed: a save
+ * under way is finished first, so that what it records is on disk and its
+ * alerts are released before the outbox closes. */
+static void on_save_closed(void *arg)
 {
+  struct tenant *t = arg;
   size_t i;
 
-  t->closing = true;
-  t->closed_cb = closed_cb;
-  t->closed_arg = arg;
   /* Every part is counted before any close starts: a part with nothing
    * left to close may call back before its close function returns. */
   t->open_parts = sizeof(parts) / sizeof(parts[0]);
   for(i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
     parts[i](t);
+}
+
+void tenant_close(struct tenant *t, void (*closed_cb)(void *arg), void *arg)
+{
+  t->closing = true;
+  t->closed_cb = closed_cb;
+  t->closed_arg = arg;
+  statesave_close(&t->save, on_save_closed, t);
 }
 
 static enum inventory_mode inventory_mode(int cfg_mode)
@@ -776,13 +804,16 @@ int tenant_start(uv_loop_t *loop, const struct cfg *cfg,
   t->interval = so.interval;
   so.sweep_period = t->sweep.period;
   so.cycle = start_cycle;
-  so.sweep = start_sweep;
+  so.sweep = tenant_sweep_start;
   so.arg = t;
   rc = schedule_new(loop, &so, &t->sched);
   if(rc)
     goto fail_apply;
   /* Last: nothing that can fail comes after its handle. */
   outbox_init(&t->outbox, loop, alert, t->name, &t->copts);
+  statesave_init(&t->save, loop, t->state_dir, t->name);
+  uv_idle_init(loop, &t->step_idle);
+  t->step_idle.data = t;
   log_info("tenant %s: polling %s every %u s; release sweep every %lu s "
            "(grace %lu s)",
            t->name, tc->graph_url, so.interval, t->sweep.period,

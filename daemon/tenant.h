@@ -9,6 +9,7 @@
 #ifndef QD_TENANT_H
 #define QD_TENANT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
 
@@ -61,5 +62,11 @@ const char *tenant_name(const struct tenant *t);
 const struct conflict_set *tenant_conflicts(const struct tenant *t);
 
 void tenant_get_stats(const struct tenant *t, struct tenant_stats *st);
+
+/* tenant_saving() is true while t's state file is being written (from
+ * the end of a cycle or sweep until the file is durable).  A tenant for
+ * the same name started meanwhile would read the old file: a reload waits
+ * until no tenant is saving. */
+bool tenant_saving(const struct tenant *t);
 
 #endif

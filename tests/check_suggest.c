@@ -77,7 +77,7 @@ START_TEST(test_cloud_account_pair_is_suggested_once)
   pair(s, "q-3", "bob@contoso.com", "abc$",
        "0c1d2e3f-0000-4000-8000-0000000000cc", CONFLICT_TRI_UNKNOWN);
 
-  ck_assert_int_eq(suggest_update(path, s, &opts, 16, NOW), 1);
+  ck_assert_int_eq(suggest_update(NULL, path, s, &opts, 16, NOW), 1);
   read_file(path, &l);
   ck_assert_uint_eq(l.n, 1);
   ck_assert_int_eq(l.v[0].approved, 0);
@@ -96,7 +96,7 @@ START_TEST(test_cloud_account_pair_is_suggested_once)
     ck_assert_int_eq(anchors_suggestions_write(path, &l, &what), 0);
   }
   anchors_suggestions_clear(&l);
-  ck_assert_int_eq(suggest_update(path, s, &opts, 16, NOW + 300), 0);
+  ck_assert_int_eq(suggest_update(NULL, path, s, &opts, 16, NOW + 300), 0);
   read_file(path, &l);
   ck_assert_uint_eq(l.n, 1);
   ck_assert_int_eq(l.v[0].approved, 1);
@@ -117,7 +117,7 @@ START_TEST(test_no_candidate_no_file)
 
   pair(s, "q-2", "ann@contoso.com", ANCHOR,
        "0c1d2e3f-0000-4000-8000-0000000000bb", CONFLICT_TRI_TRUE);
-  ck_assert_int_eq(suggest_update(path, s, &opts, 16, NOW), 0);
+  ck_assert_int_eq(suggest_update(NULL, path, s, &opts, 16, NOW), 0);
   ck_assert_int_eq(access(path, F_OK), -1);
   ck_assert_int_eq(asprintf(&lock, "%s.lock", path) > 0, 1);
   ck_assert_int_eq(access(lock, F_OK), -1);
@@ -138,10 +138,70 @@ START_TEST(test_bad_file_is_left_alone)
 
   path = tu_write(dir, "contoso.suggestions.csv", bad);
   pair(s, "q-1", "john@contoso.com", ANCHOR, CLOUD_ID, CONFLICT_TRI_UNKNOWN);
-  ck_assert_int_eq(suggest_update(path, s, &opts, 16, NOW), -EBADMSG);
+  ck_assert_int_eq(suggest_update(NULL, path, s, &opts, 16, NOW), -EBADMSG);
   after = tu_slurp(path);
   ck_assert_str_eq(after, bad);
   free(after);
+  conflict_set_free(s);
+  free(path);
+  tu_rmtree(dir);
+  free(dir);
+}
+END_TEST
+
+/* The daemon's way: a slice at a time, the file written by libuv's
+ * requests with the lock held until it is in place, and a held lock never
+ * waited for. */
+START_TEST(test_sliced_off_the_loop)
+{
+  char *dir = tu_tmpdir(),
+       *path = tfiles_path(dir, "contoso", TFILES_SUGGESTIONS);
+  struct conflict_set *s = conflict_set_new("contoso");
+  struct anchors_suggestions l;
+  struct suggest_run *r, *r2;
+  uv_loop_t loop;
+  int i, steps = 0, added = -1, lock;
+
+  for(i = 0; i < 200; i++) {
+    char id[32], value[64], cloud[64];
+
+    snprintf(id, sizeof(id), "q-%d", i);
+    snprintf(value, sizeof(value), "user%d@contoso.com", i);
+    snprintf(cloud, sizeof(cloud), "0c1d2e3f-0000-4000-8000-%012d", i);
+    pair(s, id, value, ANCHOR, cloud, CONFLICT_TRI_UNKNOWN);
+  }
+  /* A second conflict of the same pair is suggested once. */
+  pair(s, "q-dup", "alias0@contoso.com", ANCHOR,
+       "0c1d2e3f-0000-4000-8000-000000000000", CONFLICT_TRI_UNKNOWN);
+  ck_assert_int_eq(uv_loop_init(&loop), 0);
+
+  /* quarantinectl holds the lock: nothing now, the next cycle retries. */
+  lock = anchors_suggestions_lock(path, true);
+  ck_assert_int_ge(lock, 0);
+  ck_assert_int_eq(suggest_begin(&loop, path, s, &opts, 16, NOW, &r), 0);
+  ck_assert_ptr_null(r);
+  anchors_suggestions_unlock(lock);
+  ck_assert_int_eq(access(path, F_OK), -1);
+
+  ck_assert_int_eq(suggest_begin(&loop, path, s, &opts, 16, NOW, &r), 0);
+  ck_assert_ptr_nonnull(r);
+  /* A deadline already past: one conflict per step. */
+  while(!suggest_step(r, 1, &added))
+    steps++;
+  ck_assert_int_eq(steps, 201); /* 201 conflicts, one each */
+  ck_assert_int_eq(added, 200);
+  /* The write is under way and holds the lock. */
+  ck_assert_int_eq(suggest_begin(&loop, path, s, &opts, 16, NOW, &r2), 0);
+  ck_assert_ptr_null(r2);
+  ck_assert_int_eq(uv_run(&loop, UV_RUN_DEFAULT), 0);
+  ck_assert_int_eq(uv_loop_close(&loop), 0);
+  read_file(path, &l);
+  ck_assert_uint_eq(l.n, 200);
+  anchors_suggestions_clear(&l);
+  lock = anchors_suggestions_lock(path, false);
+  ck_assert_int_ge(lock, 0);
+  anchors_suggestions_unlock(lock);
+
   conflict_set_free(s);
   free(path);
   tu_rmtree(dir);
@@ -157,6 +217,7 @@ Suite *suggest_suite(void)
   tcase_add_test(tc, test_cloud_account_pair_is_suggested_once);
   tcase_add_test(tc, test_no_candidate_no_file);
   tcase_add_test(tc, test_bad_file_is_left_alone);
+  tcase_add_test(tc, test_sliced_off_the_loop);
   suite_add_tcase(s, tc);
   return s;
 }

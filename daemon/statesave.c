@@ -1,0 +1,140 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * statesave: the state file's text made in slices on an idle handle,
+ * then written by afile (see statesave.h).
+ */
+#include "statesave.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "afile.h"
+#include "log.h"
+
+static void on_idle(uv_idle_t *h);
+
+void statesave_init(struct statesave *sv, uv_loop_t *loop,
+                    const char *state_dir, const char *tenant)
+{
+  memset(sv, 0, sizeof(*sv));
+  sv->state_dir = state_dir;
+  sv->tenant = tenant;
+  uv_idle_init(loop, &sv->idle);
+  sv->idle.data = sv;
+}
+
+bool statesave_busy(const struct statesave *sv)
+{
+  return sv->r || sv->writing;
+}
+
+static void on_idle_closed(uv_handle_t *h)
+{
+  struct statesave *sv = h->data;
+
+  if(sv->closed_cb)
+    sv->closed_cb(sv->closed_arg);
+}
+
+/* maybe_closed() closes the handle once a close was asked for and no save
+ * is under way. */
+static void maybe_closed(struct statesave *sv)
+{
+  if(sv->closing && !statesave_busy(sv) &&
+     !uv_is_closing((uv_handle_t *)&sv->idle))
+    uv_close((uv_handle_t *)&sv->idle, on_idle_closed);
+}
+
+/* end() ends the save under way with rc (logged by the caller) and tells
+ * the owner. */
+static void end(struct statesave *sv, int rc)
+{
+  statesave_done_cb done = sv->done;
+
+  free(sv->path);
+  sv->path = NULL;
+  sv->writing = false;
+  sv->done = NULL;
+  done(rc, sv->arg);
+  maybe_closed(sv);
+}
+
+static void on_written(int rc, const char *what, void *arg)
+{
+  struct statesave *sv = arg;
+
+  store_save_report(sv->path, rc, what);
+  end(sv, rc);
+}
+
+/* step() makes text until until_ns (0: all of it) and starts the write
+ * once it is complete. */
+static void step(struct statesave *sv, uint64_t until_ns)
+{
+  char *text;
+  size_t len;
+  int rc = store_render_step(sv->r, until_ns);
+
+  if(!rc)
+    return;
+  uv_idle_stop(&sv->idle);
+  if(rc < 0) {
+    store_render_free(sv->r);
+    sv->r = NULL;
+    store_save_report(sv->path, rc, "out of memory");
+    end(sv, rc);
+    return;
+  }
+  text = store_render_take(sv->r, &len);
+  store_render_free(sv->r);
+  sv->r = NULL;
+  sv->writing = true;
+  rc = afile_write(sv->idle.loop, sv->path, text, len, 0640, on_written, sv);
+  if(rc) {
+    store_save_report(sv->path, rc, "out of memory");
+    end(sv, rc);
+  }
+}
+
+static void on_idle(uv_idle_t *h)
+{
+  struct statesave *sv = h->data;
+
+  step(sv, uv_hrtime() + (uint64_t)STATESAVE_SLICE_MS * 1000000);
+}
+
+int statesave_start(struct statesave *sv, const struct store_state *st,
+                    time_t now, statesave_done_cb done, void *arg)
+{
+  int rc;
+
+  if(statesave_busy(sv) || sv->closing)
+    return -EBUSY;
+  rc = store_save_path(sv->state_dir, sv->tenant, &sv->path);
+  if(rc)
+    return rc;
+  rc = store_render_new(sv->tenant, st, now, &sv->r);
+  if(rc) {
+    store_save_report(sv->path, rc, "out of memory");
+    free(sv->path);
+    sv->path = NULL;
+    return rc;
+  }
+  sv->done = done;
+  sv->arg = arg;
+  uv_idle_start(&sv->idle, on_idle);
+  return 0;
+}
+
+void statesave_close(struct statesave *sv, void (*closed_cb)(void *arg),
+                     void *arg)
+{
+  sv->closing = true;
+  sv->closed_cb = closed_cb;
+  sv->closed_arg = arg;
+  if(sv->r)
+    step(sv, 0);
+  maybe_closed(sv);
+}

@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * tenant_int: internal to the per-tenant runtime, included by tenant.c
+ * (cycles, start and close) and tenant_sweep.c (the sweep) and by nothing
+ * else: the tenant's record and the steps both use.  Other modules use
+ * tenant.h only.
+ */
+#ifndef QD_TENANT_INT_H
+#define QD_TENANT_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <uv.h>
+
+#include "cfg.h"
+#include "classify.h"
+#include "conflict_set.h"
+#include "outbox.h"
+#include "selfalert.h"
+#include "statesave.h"
+#include "store.h"
+#include "suggest.h"
+#include "sweep.h"
+#include "tenant.h"
+
+/* What a cycle or a sweep tells after its state is saved. */
+struct tenant_saved {
+  struct conflict_diff_stats ds;   /* a cycle's diff */
+  size_t checked, failed, changes; /* a sweep's figures */
+};
+
+struct tenant {
+  uv_loop_t *loop;
+  char *name;
+  char *state_dir;
+  char *suggest_path;     /* <state_dir>/<tenant>.suggestions.csv */
+  unsigned anchor_length; /* bytes an anchor decodes to; 0 = any */
+  struct http_client *hc;
+  struct token *tok;
+  struct graph *g;
+  struct inventory *inv;
+  struct holder *holder;
+  struct classify_opts copts;
+  struct conflict_set *pending; /* complete inventory awaiting its lookup,
+                                   the check of gone conflicts or the next
+                                   stage of its commit */
+  struct conflict **kept;       /* conflicts kept believed, for commit */
+  size_t nkept;
+  time_t commit_now;              /* the time the commit runs as of */
+  uv_idle_t step_idle;            /* runs the next stage of a commit */
+  struct suggest_run *suggesting; /* the suggestions' update under way */
+  void (*step)(struct tenant *t);
+  struct apply *apply;    /* the guarded anchor writer (off by default) */
+  struct schedule *sched; /* when cycles and sweeps run */
+  uint64_t cycle_start;   /* uv_now() when the running cycle began */
+  time_t cycle_now;       /* wall time the running cycle's inventory began */
+  /* the sweep */
+  struct sweep_opts sweep;
+  unsigned long aging[CFG_MAX_DURATIONS];
+  unsigned interval;         /* seconds between cycles, for the endpoint */
+  struct store_state state;  /* the inventory believed now, delta links */
+  struct outbox outbox;      /* alerts waiting for the state to be saved */
+  struct statesave save;     /* writes the state file off the loop */
+  struct tenant_saved saved; /* what the save under way is for */
+  struct selfalert self;     /* tenant.failing, credential.* self-alerts */
+  char *cert_path;           /* the certificate file, for credential.expiring */
+  struct tenant_stats stats;
+  void (*changed)(void *arg);
+  void *changed_arg;
+  /* inventory = delta, and delta_full_resync in seconds (0 = never) */
+  bool delta;
+  unsigned full_resync;
+  /* shutdown */
+  bool closing;
+  unsigned open_parts; /* parts whose close has not called back yet */
+  void (*closed_cb)(void *arg);
+  void *closed_arg;
+};
+
+/* tenant_classify_all() stores the class of every conflict of set as of
+ * now. */
+void tenant_classify_all(struct tenant *t, struct conflict_set *set,
+                         time_t now);
+
+/* tenant_advance() runs the sweep's state machine over every conflict of
+ * set as of now and queues an alert per change and per aging threshold
+ * passed.  Returns the number of state changes. */
+size_t tenant_advance(struct tenant *t, struct conflict_set *set, time_t now);
+
+/* tenant_save() starts saving the state, stamped with now, and calls
+ * done(rc, t) once it is durable or failed.  When the save cannot start
+ * (logged) done is called at once. */
+void tenant_save(struct tenant *t, time_t now, statesave_done_cb done);
+
+/* tenant_sweep_start() looks up the holders of every conflict believed
+ * now and steps the sweep with them (the schedule's sweep start function;
+ * tenant_sweep.c). */
+int tenant_sweep_start(void *arg);
+
+#endif

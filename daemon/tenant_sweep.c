@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * tenant_sweep: the release sweep of a tenant.  It looks up the holders
+ * of every conflict believed now, steps the sweep's state machine
+ * (sweep.c) with the complete results, saves the state (statesave.h) and
+ * only then releases the alerts of the changes (outbox.h).  When sweeps
+ * run, and that they never run during a cycle, is schedule.c's business.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "holder.h"
+#include "log.h"
+#include "schedule.h"
+#include "tenant_int.h"
+
+static void on_sweep_done(int result, const struct holder_result *res, size_t n,
+                          void *arg);
+static void on_sweep_saved(int rc, void *arg);
+
+/* tenant_sweep_start() looks up the holders of every conflict believed now (the
+ * schedule's sweep start function). */
+int tenant_sweep_start(void *arg)
+{
+  struct tenant *t = arg;
+  const struct conflict **all;
+  struct conflict_iter it;
+  struct conflict *c;
+  size_t n = 0;
+  int rc;
+
+  if(!t->state.conflicts || !conflict_set_count(t->state.conflicts)) {
+    log_debug("tenant %s: sweep: no conflicts", t->name);
+    return -ENOENT;
+  }
+  all = calloc(conflict_set_count(t->state.conflicts), sizeof(*all));
+  if(!all) {
+    log_warnx("tenant %s: sweep: out of memory; next sweep retries", t->name);
+    return -ENOMEM;
+  }
+  conflict_iter_init(&it, t->state.conflicts);
+  while((c = conflict_iter_next(&it)))
+    all[n++] = c;
+  rc = holder_lookup(t->holder, all, n, on_sweep_done, t);
+  free(all);
+  if(rc)
+    log_warnx("tenant %s: cannot start the sweep: %s; next sweep retries",
+              t->name, strerror(-rc));
+  return rc;
+}
+
+/* on_sweep_done() steps the state machine with the complete results of
+ * the sweep's lookup. */
+static void on_sweep_done(int result, const struct holder_result *res, size_t n,
+                          void *arg)
+{
+  struct tenant *t = arg;
+  struct conflict_set *set = t->state.conflicts;
+  time_t now = time(NULL);
+  size_t i, failed = 0, changes;
+
+  if(t->closing || result == -ECANCELED)
+    return;
+  /* No cycle ran meanwhile: set is the inventory the sweep started on. */
+  for(i = 0; i < n; i++) {
+    struct conflict *c = conflict_set_find(set, res[i].key);
+
+    if(res[i].outcome == HOLDER_FAILED)
+      failed++;
+    if(c && holder_apply(c, &res[i], now))
+      log_warnx("tenant %s: out of memory recording the holders of %s", t->name,
+                res[i].key);
+  }
+  tenant_classify_all(t, set, now);
+  changes = tenant_advance(t, set, now);
+  t->saved.checked = n;
+  t->saved.failed = failed;
+  t->saved.changes = changes;
+  tenant_save(t, now, on_sweep_saved);
+}
+
+/* on_sweep_saved() ends a sweep once its state is saved (or failed to
+ * be, logged): its alerts go out and the schedule hears it ended. */
+static void on_sweep_saved(int rc, void *arg)
+{
+  struct tenant *t = arg;
+  const struct tenant_saved *sv = &t->saved;
+
+  (void)rc;
+  outbox_release(&t->outbox, false);
+  if(t->closing)
+    return;
+  log_info("tenant %s: sweep re-checked %zu conflict%s (%zu failed), %zu "
+           "change%s",
+           t->name, sv->checked, sv->checked == 1 ? "" : "s", sv->failed,
+           sv->changes, sv->changes == 1 ? "" : "s");
+  if(t->changed)
+    t->changed(t->changed_arg);
+  schedule_sweep_done(t->sched);
+}

@@ -1,0 +1,241 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * check_afile: the atomic replacement done by libuv's file-system
+ * requests.  The new contents replace the old with the mode asked for and
+ * no temp file left; a write that cannot start (no such directory) says
+ * which step failed and leaves nothing behind; a large buffer is written
+ * whole; the callback runs exactly once; and the daemon's state file,
+ * written through statesave a 10 ms slice at a time (or a conflict at a
+ * time), is byte for byte what store_save() writes at once.
+ */
+#include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <uv.h>
+
+#include "afile.h"
+#include "conflict.h"
+#include "conflict_set.h"
+#include "statesave.h"
+#include "store.h"
+#include "testutil.h"
+#include "tfiles.h"
+
+static char *dir;
+
+static void setup(void)
+{
+  dir = tu_tmpdir();
+}
+
+static void teardown(void)
+{
+  tu_rmtree(dir);
+  free(dir);
+}
+
+struct outcome {
+  int calls;
+  int rc;
+  const char *what;
+};
+
+static void on_done(int rc, const char *what, void *arg)
+{
+  struct outcome *o = arg;
+
+  o->calls++;
+  o->rc = rc;
+  o->what = what;
+}
+
+/* entries() counts the names in dir starting with prefix. */
+static int entries(const char *prefix)
+{
+  DIR *d = opendir(dir);
+  struct dirent *e;
+  int n = 0;
+
+  ck_assert_ptr_nonnull(d);
+  while((e = readdir(d)))
+    n += !strncmp(e->d_name, prefix, strlen(prefix));
+  closedir(d);
+  return n;
+}
+
+/* write_run() writes text to path through afile and runs the loop until
+ * the write has ended. */
+static void write_run(const char *path, const char *text, size_t len,
+                      struct outcome *o)
+{
+  uv_loop_t loop;
+  char *data = malloc(len + 1);
+
+  ck_assert_ptr_nonnull(data);
+  memcpy(data, text, len);
+  ck_assert_int_eq(uv_loop_init(&loop), 0);
+  ck_assert_int_eq(afile_write(&loop, path, data, len, 0640, on_done, o), 0);
+  ck_assert_int_eq(uv_run(&loop, UV_RUN_DEFAULT), 0);
+  ck_assert_int_eq(uv_loop_close(&loop), 0);
+}
+
+START_TEST(test_replaces)
+{
+  struct outcome o = {0, 1, NULL};
+  char *path = tu_write(dir, "state.json", "old contents");
+  struct stat sb;
+  char *text;
+
+  write_run(path, "new\n", 4, &o);
+  ck_assert_int_eq(o.calls, 1);
+  ck_assert_int_eq(o.rc, 0);
+  ck_assert_str_eq(o.what, "");
+  text = tu_slurp(path);
+  ck_assert_str_eq(text, "new\n");
+  free(text);
+  ck_assert_int_eq(stat(path, &sb), 0);
+  ck_assert_int_eq(sb.st_mode & 07777, 0640);
+  ck_assert_int_eq(entries("state.json.tmp"), 0);
+  free(path);
+}
+END_TEST
+
+START_TEST(test_missing_directory)
+{
+  struct outcome o = {0, 0, NULL};
+  char *path;
+
+  ck_assert_int_ge(asprintf(&path, "%s/nodir/state.json", dir), 0);
+  write_run(path, "new\n", 4, &o);
+  ck_assert_int_eq(o.calls, 1);
+  ck_assert_int_eq(o.rc, -ENOENT);
+  ck_assert_str_eq(o.what, "create temp file");
+  ck_assert_int_eq(entries(""), 2); /* . and .. */
+  free(path);
+}
+END_TEST
+
+START_TEST(test_large)
+{
+  struct outcome o = {0, 1, NULL};
+  size_t len = 2u << 20, i;
+  char *big = malloc(len + 1), *path, *text;
+
+  ck_assert_ptr_nonnull(big);
+  for(i = 0; i < len; i++)
+    big[i] = (char)('a' + i % 26);
+  big[len] = '\0';
+  ck_assert_int_ge(asprintf(&path, "%s/big", dir), 0);
+  write_run(path, big, len, &o);
+  ck_assert_int_eq(o.rc, 0);
+  text = tu_slurp(path);
+  ck_assert_uint_eq(strlen(text), len);
+  ck_assert_int_eq(memcmp(text, big, len), 0);
+  free(text);
+  free(big);
+  free(path);
+}
+END_TEST
+
+static void on_saved(int rc, void *arg)
+{
+  int *got = arg;
+
+  *got = rc;
+}
+
+static void on_closed(void *arg)
+{
+  (*(int *)arg)++;
+}
+
+START_TEST(test_statesave_matches_store_save)
+{
+  struct store_state st;
+  struct statesave sv;
+  uv_loop_t loop;
+  char *path, *once, *sliced, *other;
+  int got = 1, closed = 0, i;
+
+  memset(&st, 0, sizeof(st));
+  st.last_success = 1700000000;
+  st.conflicts = conflict_set_new("contoso");
+  ck_assert_ptr_nonnull(st.conflicts);
+  for(i = 0; i < 1000; i++) {
+    char id[32], value[64];
+    struct conflict *c;
+
+    snprintf(id, sizeof(id), "obj-%d", i);
+    snprintf(value, sizeof(value), "user%d@contoso.com", i);
+    c = conflict_new("contoso", id, CONFLICT_USER, CONFLICT_UPN, value);
+    ck_assert_ptr_nonnull(c);
+    c->first_seen = 1700000000 - i;
+    ck_assert_int_eq(conflict_set_add(st.conflicts, c), 0);
+  }
+  ck_assert_int_eq(store_save(dir, "contoso", &st, 1700000100), 0);
+  path = tfiles_path(dir, "contoso", TFILES_STATE);
+  once = tu_slurp(path);
+  ck_assert_int_ge(asprintf(&other, "%s/other", dir), 0);
+  ck_assert_int_eq(mkdir(other, 0750), 0);
+
+  ck_assert_int_eq(uv_loop_init(&loop), 0);
+  statesave_init(&sv, &loop, other, "contoso");
+  ck_assert_int_eq(statesave_start(&sv, &st, 1700000100, on_saved, &got), 0);
+  ck_assert(statesave_busy(&sv));
+  ck_assert_int_eq(statesave_start(&sv, &st, 1700000100, on_saved, &got),
+                   -EBUSY);
+  while(statesave_busy(&sv))
+    uv_run(&loop, UV_RUN_ONCE);
+  ck_assert_int_eq(got, 0);
+  statesave_close(&sv, on_closed, &closed);
+  ck_assert_int_eq(uv_run(&loop, UV_RUN_DEFAULT), 0);
+  ck_assert_int_eq(closed, 1);
+  ck_assert_int_eq(uv_loop_close(&loop), 0);
+  free(path);
+  path = tfiles_path(other, "contoso", TFILES_STATE);
+  sliced = tu_slurp(path);
+  ck_assert_str_eq(sliced, once);
+  free(sliced);
+  /* A deadline already past makes one conflict per step. */
+  {
+    struct store_render *r;
+    size_t len, steps = 1;
+    int rc;
+
+    ck_assert_int_eq(store_render_new("contoso", &st, 1700000100, &r), 0);
+    while(!(rc = store_render_step(r, 1)))
+      steps++;
+    ck_assert_int_eq(rc, 1);
+    ck_assert_uint_eq(steps, 1000);
+    sliced = store_render_take(r, &len);
+    ck_assert_uint_eq(len, strlen(once));
+    ck_assert_str_eq(sliced, once);
+    free(sliced);
+    store_render_free(r);
+  }
+  free(once);
+  free(path);
+  free(other);
+  store_state_clear(&st);
+}
+END_TEST
+
+Suite *afile_suite(void)
+{
+  Suite *s = suite_create("afile");
+  TCase *tc = tcase_create("afile");
+
+  tcase_add_checked_fixture(tc, setup, teardown);
+  /* fsync of a few MiB on a loaded machine, under ASan. */
+  tcase_set_timeout(tc, 60);
+  tcase_add_test(tc, test_replaces);
+  tcase_add_test(tc, test_missing_directory);
+  tcase_add_test(tc, test_large);
+  tcase_add_test(tc, test_statesave_matches_store_save);
+  suite_add_tcase(s, tc);
+  return s;
+}
