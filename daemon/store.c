@@ -121,8 +121,9 @@ static cJSON *build_doc(const char *tenant, const struct store_state *st,
 }
 
 int store_save(const char *state_dir, const char *tenant,
-               const struct store_state *st, time_t now)
+               const struct store_state *st, time_t now, bool *failing)
 {
+  bool again = failing && *failing;
   const char *what = "out of memory";
   char *path, *text = NULL;
   cJSON *doc;
@@ -149,7 +150,13 @@ int store_save(const char *state_dir, const char *tenant,
   cJSON_Delete(doc);
   if(text)
     rc = atomic_write(path, text, len, 0640, &what);
-  if(rc && !strcmp(what, "fsync directory")) {
+  if(failing)
+    *failing = rc != 0;
+  if(!rc && again)
+    log_notice("store: %s: written again", path);
+  else if(rc && again)
+    log_debug("store: %s: %s: %s (still failing)", path, what, strerror(-rc));
+  else if(rc && !strcmp(what, "fsync directory")) {
     /* The new file is in place; only its durability is in doubt. */
     log_warnx("store: %s: fsync: %s", state_dir, strerror(-rc));
   }

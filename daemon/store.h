@@ -9,6 +9,7 @@
 #ifndef QD_STORE_H
 #define QD_STORE_H
 
+#include <stdbool.h>
 #include <time.h>
 
 #include "conflict_set.h"
@@ -53,9 +54,12 @@ void store_state_clear(struct store_state *st);
  * directory is fsync'd.  A file written by a newer schema is never
  * overwritten (-EPROTONOSUPPORT).  Returns 0 or a negative errno; on
  * failure the old file is intact, the temp file is removed, and one
- * "store: <path>: ..." line has been logged. */
+ * "store: <path>: ..." line has been logged.  failing (the caller's, may
+ * be NULL) makes that once per episode: a failure while *failing is
+ * already true is logged at debug level only, and the first success
+ * after one says so; *failing is then set to whether this save failed. */
 int store_save(const char *state_dir, const char *tenant,
-               const struct store_state *st, time_t now);
+               const struct store_state *st, time_t now, bool *failing);
 
 /* store_load() reads tenant's state file into st, which must be zeroed
  * (or cleared) and is owned by the caller afterwards.  Returns 0;

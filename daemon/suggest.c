@@ -101,8 +101,9 @@ static void report(void *arg, enum anchors_level level, const char *file,
 
 int suggest_update(const char *path, const struct conflict_set *set,
                    const struct classify_opts *opts, size_t anchor_len,
-                   time_t now)
+                   time_t now, bool *failing)
 {
+  bool quiet = failing && *failing;
   struct anchors_suggestions l = {NULL, 0, 0};
   struct conflict_iter it;
   const struct conflict *c;
@@ -118,8 +119,11 @@ int suggest_update(const char *path, const struct conflict_set *set,
 
   lock = anchors_suggestions_lock(path);
   if(lock < 0) {
-    log_warnx("suggest: tenant %s: %s.lock: %s", conflict_set_tenant(set), path,
-              strerror(-lock));
+    if(!quiet)
+      log_warnx("suggest: tenant %s: %s.lock: %s", conflict_set_tenant(set),
+                path, strerror(-lock));
+    if(failing)
+      *failing = true;
     return lock;
   }
   rc = anchors_suggestions_read(path, &l, report, NULL);
@@ -152,7 +156,7 @@ int suggest_update(const char *path, const struct conflict_set *set,
     goto out;
   if(added) {
     rc = anchors_suggestions_write(path, &l, &what);
-    if(rc)
+    if(rc && !quiet)
       log_warnx("suggest: tenant %s: %s: %s: %s", conflict_set_tenant(set),
                 path, what, strerror(-rc));
   }
@@ -162,5 +166,7 @@ out:
   anchors_suggestions_clear(&l);
   if(rc == -ENOMEM)
     log_warnx("suggest: tenant %s: out of memory", conflict_set_tenant(set));
+  if(failing)
+    *failing = rc < 0;
   return rc < 0 ? rc : added;
 }

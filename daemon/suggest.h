@@ -15,6 +15,8 @@
 #ifndef QD_SUGGEST_H
 #define QD_SUGGEST_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <time.h>
 
 #include "classify.h"
@@ -30,9 +32,12 @@
  * read and rewritten atomically only when there is something to add; a
  * file with bad lines is left alone (rewriting would drop them).
  * Returns the number of suggestions added (>= 0) or a negative errno; a
- * failure is logged once here, with the path and the tenant. */
+ * failure is logged once here, with the path and the tenant.  failing
+ * (the caller's, may be NULL) makes a failure to lock or write the file
+ * logged once per episode: not again while *failing is true; *failing is
+ * then set to whether this update failed. */
 int suggest_update(const char *path, const struct conflict_set *set,
                    const struct classify_opts *opts, size_t anchor_len,
-                   time_t now);
+                   time_t now, bool *failing);
 
 #endif

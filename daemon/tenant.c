@@ -65,6 +65,7 @@ struct tenant {
   char *state_dir;
   char *suggest_path;     /* <state_dir>/<tenant>.suggestions.csv */
   unsigned anchor_length; /* bytes an anchor decodes to; 0 = any */
+  bool suggest_failing;   /* the last suggestions update failed */
   struct http_client *hc;
   struct token *tok;
   struct graph *g;
@@ -458,7 +459,8 @@ static void commit(struct tenant *t, struct conflict_set *set,
 
   classify_all(t, set, now);
   /* Logged there; a failure only delays the suggestion to the next cycle. */
-  suggest_update(t->suggest_path, set, &t->copts, t->anchor_length, now);
+  suggest_update(t->suggest_path, set, &t->copts, t->anchor_length, now,
+                 &t->suggest_failing);
   memset(&ds, 0, sizeof(ds));
   conflict_set_diff(t->state.conflicts, set, &cb, &ds);
   for(i = 0; i < n; i++)
@@ -489,7 +491,7 @@ static void commit(struct tenant *t, struct conflict_set *set,
   /* Failure is logged by the store; the next cycle saves again.  The
    * alerts go out either way: one repeated after a restart beats one
    * lost. */
-  store_save(t->state_dir, t->name, &t->state, now);
+  store_save(t->state_dir, t->name, &t->state, now, &t->stats.state_unwritable);
   /* Sent on the next loop iterations; flood control counts them as one
    * cycle's (alert.h). */
   outbox_release(&t->outbox, true);
@@ -562,7 +564,7 @@ static void on_sweep_done(int result, const struct holder_result *res, size_t n,
   }
   classify_all(t, set, now);
   changes = advance(t, set, now);
-  store_save(t->state_dir, t->name, &t->state, now);
+  store_save(t->state_dir, t->name, &t->state, now, &t->stats.state_unwritable);
   outbox_release(&t->outbox, false);
   log_info("tenant %s: sweep re-checked %zu conflict%s (%zu failed), %zu "
            "change%s",

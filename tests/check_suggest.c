@@ -77,7 +77,7 @@ START_TEST(test_cloud_account_pair_is_suggested_once)
   pair(s, "q-3", "bob@contoso.com", "abc$",
        "0c1d2e3f-0000-4000-8000-0000000000cc", CONFLICT_TRI_UNKNOWN);
 
-  ck_assert_int_eq(suggest_update(path, s, &opts, 16, NOW), 1);
+  ck_assert_int_eq(suggest_update(path, s, &opts, 16, NOW, NULL), 1);
   read_file(path, &l);
   ck_assert_uint_eq(l.n, 1);
   ck_assert_int_eq(l.v[0].approved, 0);
@@ -96,7 +96,7 @@ START_TEST(test_cloud_account_pair_is_suggested_once)
     ck_assert_int_eq(anchors_suggestions_write(path, &l, &what), 0);
   }
   anchors_suggestions_clear(&l);
-  ck_assert_int_eq(suggest_update(path, s, &opts, 16, NOW + 300), 0);
+  ck_assert_int_eq(suggest_update(path, s, &opts, 16, NOW + 300, NULL), 0);
   read_file(path, &l);
   ck_assert_uint_eq(l.n, 1);
   ck_assert_int_eq(l.v[0].approved, 1);
@@ -117,7 +117,7 @@ START_TEST(test_no_candidate_no_file)
 
   pair(s, "q-2", "ann@contoso.com", ANCHOR,
        "0c1d2e3f-0000-4000-8000-0000000000bb", CONFLICT_TRI_TRUE);
-  ck_assert_int_eq(suggest_update(path, s, &opts, 16, NOW), 0);
+  ck_assert_int_eq(suggest_update(path, s, &opts, 16, NOW, NULL), 0);
   ck_assert_int_eq(access(path, F_OK), -1);
   ck_assert_int_eq(asprintf(&lock, "%s.lock", path) > 0, 1);
   ck_assert_int_eq(access(lock, F_OK), -1);
@@ -138,7 +138,7 @@ START_TEST(test_bad_file_is_left_alone)
 
   path = tu_write(dir, "contoso.suggestions.csv", bad);
   pair(s, "q-1", "john@contoso.com", ANCHOR, CLOUD_ID, CONFLICT_TRI_UNKNOWN);
-  ck_assert_int_eq(suggest_update(path, s, &opts, 16, NOW), -EBADMSG);
+  ck_assert_int_eq(suggest_update(path, s, &opts, 16, NOW, NULL), -EBADMSG);
   after = tu_slurp(path);
   ck_assert_str_eq(after, bad);
   free(after);
