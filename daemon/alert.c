@@ -708,6 +708,7 @@ void alert_get_stats(const struct alert *a, struct alert_stats *st)
     ss->pending = spool_pending(k->spool);
     ss->dropped = (unsigned long)spool_dropped(k->spool);
     ss->full = k->full;
+    ss->unwritable = spool_failing(k->spool);
   }
 }
 

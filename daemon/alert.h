@@ -207,16 +207,17 @@ void alert_flood_end(struct alert *a, struct alert_flood *fl);
 void alert_reopen(struct alert *a);
 
 /* What each sink has done, for /metrics and /readyz: alerts delivered,
- * waiting in its spool, dropped from a full spool, and whether the spool
- * is full.  Names are the sinks' section names, borrowed from a; the first
- * ALERT_MAX_SINKS sinks are reported. */
+ * waiting in its spool, dropped from a full spool, whether the spool is
+ * full, and whether its file cannot be written (alerts held in memory).  Names
+ * are the sinks' section names, borrowed from a; the first ALERT_MAX_SINKS
+ * sinks are reported. */
 #define ALERT_MAX_SINKS 64
 struct alert_stats {
   struct alert_sink_stats {
     const char *name;
     unsigned long delivered, dropped;
     size_t pending;
-    bool full;
+    bool full, unwritable;
   } sink[ALERT_MAX_SINKS];
   size_t nsinks;
 };

@@ -203,31 +203,25 @@ static void batch_item_answer(struct graph_batch_op *op, size_t i, cJSON *entry)
 
 static int batch_send(struct graph_batch_op *op);
 
-static void on_batch_done(int result, long status, const cJSON *body,
-                          const struct graph_error *err, void *arg)
+/* batch_read() takes the answers of body (the 200 answer to a $batch
+ * POST, owned by the caller) into op: each item sent gets its final
+ * answer or is put back for a later batch.  Returns 0, or -EBADMSG (no
+ * "responses" array) or -ENOMEM with err set; then nothing is taken. */
+static int batch_read(struct graph_batch_op *op, const cJSON *body,
+                      struct graph_error *err)
 {
-  struct graph_batch_op *op = arg;
-  cJSON *resps, *e;
-  struct graph_error miss;
-  cJSON *copy;
+  cJSON *resps, *e, *copy;
   size_t i;
-  int rc;
 
-  (void)status;
-  if(result) {
-    batch_finish(op, result, err);
-    return;
-  }
   /* The answers are detached into op, so work on a copy of the body. */
   copy = body ? cJSON_Duplicate(body, true) : NULL;
   resps = copy ? cJSON_GetObjectItemCaseSensitive(copy, "responses") : NULL;
   if(!cJSON_IsArray(resps)) {
-    memset(&miss, 0, sizeof(miss));
-    snprintf(miss.code, sizeof(miss.code), "MalformedBatchResponse");
-    snprintf(miss.message, sizeof(miss.message), "no \"responses\" array");
+    memset(err, 0, sizeof(*err));
+    snprintf(err->code, sizeof(err->code), "MalformedBatchResponse");
+    snprintf(err->message, sizeof(err->message), "no \"responses\" array");
     cJSON_Delete(copy);
-    batch_finish(op, copy || !body ? -EBADMSG : -ENOMEM, &miss);
-    return;
+    return copy || !body ? -EBADMSG : -ENOMEM;
   }
   /* Responses "might appear in a different order than the requests". */
   cJSON_ArrayForEach(e, resps)
@@ -245,14 +239,34 @@ static void on_batch_done(int result, long status, const cJSON *body,
     batch_item_answer(op, idx, e);
   }
   cJSON_Delete(copy);
-  memset(&miss, 0, sizeof(miss));
-  snprintf(miss.code, sizeof(miss.code), "MissingBatchResponse");
+  memset(err, 0, sizeof(*err));
+  snprintf(err->code, sizeof(err->code), "MissingBatchResponse");
   for(i = 0; i < op->n; i++) {
     if(!op->items[i].sent)
       continue;
     op->items[i].sent = false;
     op->items[i].attempts++;
-    item_retry(op, i, -1, -EBADMSG, 0, &miss, "no answer in the batch");
+    item_retry(op, i, -1, -EBADMSG, 0, err, "no answer in the batch");
+  }
+  return 0;
+}
+
+static void on_batch_done(int result, long status, const cJSON *body,
+                          const struct graph_error *err, void *arg)
+{
+  struct graph_batch_op *op = arg;
+  struct graph_error miss;
+  int rc;
+
+  (void)status;
+  if(result) {
+    batch_finish(op, result, err);
+    return;
+  }
+  rc = batch_read(op, body, &miss);
+  if(rc) {
+    batch_finish(op, rc, &miss);
+    return;
   }
   if(!op->remaining) {
     batch_finish(op, 0, NULL);
@@ -321,22 +335,28 @@ int graph_batch(struct graph *g, const struct graph_batch_item *items, size_t n,
   return graph_batch_after(g, items, n, 0, cb, arg);
 }
 
-int graph_batch_after(struct graph *g, const struct graph_batch_item *items,
-                      size_t n, uint64_t delay_ms, graph_batch_cb cb, void *arg)
+/* batch_new() makes the run of n GETs (nothing sent), first due after
+ * delay_ms; NULL when out of memory or an item is not a GET (*rc says
+ * which). */
+static struct graph_batch_op *batch_new(struct graph *g,
+                                        const struct graph_batch_item *items,
+                                        size_t n, uint64_t delay_ms,
+                                        graph_batch_cb cb, void *arg, int *rc)
 {
   struct graph_batch_op *op;
   uint64_t start = uv_now(g->loop) + delay_ms;
   size_t i;
-  int rc;
 
+  *rc = -EINVAL;
   if(!n)
-    return -EINVAL;
+    return NULL;
   for(i = 0; i < n; i++)
     if(strcmp(items[i].method, "GET"))
-      return -EINVAL; /* a write is never batched: see graph.h */
+      return NULL; /* a write is never batched: see graph.h */
+  *rc = -ENOMEM;
   op = calloc(1, sizeof(*op));
   if(!op)
-    return -ENOMEM;
+    return NULL;
   op->g = g;
   op->n = op->remaining = n;
   op->cb = cb;
@@ -347,7 +367,7 @@ int graph_batch_after(struct graph *g, const struct graph_batch_item *items,
   if(!op->items || !op->res || !op->bodies) {
     op->n = 0;
     batch_free(op);
-    return -ENOMEM;
+    return NULL;
   }
   for(i = 0; i < n; i++) {
     op->items[i].method = strdup(items[i].method);
@@ -355,11 +375,43 @@ int graph_batch_after(struct graph *g, const struct graph_batch_item *items,
     op->items[i].not_before = start;
     if(!op->items[i].method || !op->items[i].url) {
       batch_free(op);
-      return -ENOMEM;
+      return NULL;
     }
   }
+  *rc = 0;
+  return op;
+}
+
+int graph_batch_after(struct graph *g, const struct graph_batch_item *items,
+                      size_t n, uint64_t delay_ms, graph_batch_cb cb, void *arg)
+{
+  int rc;
+  struct graph_batch_op *op = batch_new(g, items, n, delay_ms, cb, arg, &rc);
+
+  if(!op)
+    return rc;
   rc = batch_send(op);
   if(rc)
     batch_free(op);
   return rc;
+}
+
+int graph__batch_answer(struct graph *g, const struct graph_batch_item *items,
+                        size_t n, const cJSON *body, graph_batch_cb cb,
+                        void *arg)
+{
+  struct graph_error err;
+  size_t i;
+  int rc;
+  struct graph_batch_op *op = batch_new(g, items, n, 0, cb, arg, &rc);
+
+  if(!op)
+    return rc;
+  for(i = 0; i < n; i++)
+    op->items[i].sent = true;
+  rc = batch_read(op, body, &err);
+  /* Items put back for a later batch end here as the run would end when
+   * that batch could not be sent. */
+  batch_finish(op, rc ? rc : op->remaining ? -EAGAIN : 0, rc ? &err : NULL);
+  return 0;
 }

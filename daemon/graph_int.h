@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* graph_int.h: what graph.c (requests, retries, paging) shares with
- * graph_batch.c (JSON batching).  Nothing else includes it. */
+ * graph_batch.c (JSON batching); tests/fuzz/fuzz_graph_batch.c also
+ * uses graph__batch_answer().  Nothing else includes it. */
 #ifndef QD_GRAPH_INT_H
 #define QD_GRAPH_INT_H
 
@@ -65,5 +66,17 @@ void graph__throttle(struct graph *g, long delay_ms);
 /* graph__errno_name() names a negative errno code for an error code field
  * ("ETIMEDOUT"); a static string. */
 const char *graph__errno_name(int result);
+
+/* graph__batch_answer() reads body as the 200 answer to one $batch POST
+ * that sent all n items at once, as graph_batch() reads it, then ends
+ * the run at once: cb gets each item's final answer, and -EAGAIN for an
+ * item that would go into a later batch (a retry, which the run would
+ * send after its delay).  For tests/fuzz/fuzz_graph_batch.c: it sends
+ * nothing, so g needs only its loop, tenant and retry settings.  body
+ * stays the caller's.  Returns 0 (cb has run) or a negative errno code
+ * (n is 0, an item is not a GET, or out of memory; cb has not run). */
+int graph__batch_answer(struct graph *g, const struct graph_batch_item *items,
+                        size_t n, const cJSON *body, graph_batch_cb cb,
+                        void *arg);
 
 #endif

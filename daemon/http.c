@@ -773,6 +773,15 @@ static int setup_easy(struct http_client *c, struct xfer *x,
     SET(CURLOPT_CAINFO, c->ca_file);
     SET(CURLOPT_CAPATH, "/etc/ssl/certs");
   }
+  /* libcurl sends a request again, on a new connection, when the reused
+   * connection it went out on dies before any answer
+   * (https://curl.se/libcurl/c/CURLOPT_FRESH_CONNECT.html: a fresh
+   * connection is never reused, so never retried that way).  Graph may
+   * have processed a PATCH before the connection died, and the daemon's
+   * one write is never sent twice: a PATCH always goes out on a new
+   * connection, so its fate is the caller's to settle. */
+  if(!strcmp(x->method, "PATCH"))
+    SET(CURLOPT_FRESH_CONNECT, 1L);
   if(!strcmp(x->method, "HEAD"))
     SET(CURLOPT_NOBODY, 1L);
   else if(strcmp(x->method, "GET") || body) {

@@ -65,8 +65,9 @@ int http_client_new(uv_loop_t *loop, const struct http_client_opts *opts,
  * may free its arguments on return.  A "client-request-id" header with a
  * fresh UUID is added to every request, unless headers has one (at most
  * 36 characters): then that one is sent, e.g. the same id on every retry
- * of one write.  Returns 0 (cb will be called) or
- * a negative errno code (cb will not be called). */
+ * of one write.  A PATCH goes out on a new connection, never a reused
+ * one, so that libcurl never sends it again by itself.  Returns 0 (cb will
+ * be called) or a negative errno code (cb will not be called). */
 int http_request(struct http_client *c, const char *method, const char *url,
                  const char *const *headers, const char *body, size_t body_len,
                  http_done_cb cb, void *arg);

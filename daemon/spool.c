@@ -414,6 +414,11 @@ size_t spool_pending(const struct spool *s)
   return s->npending;
 }
 
+bool spool_failing(const struct spool *s)
+{
+  return s->failing;
+}
+
 size_t spool_bytes(const struct spool *s)
 {
   return s->bytes;

@@ -18,6 +18,7 @@
 #ifndef QD_SPOOL_H
 #define QD_SPOOL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -69,6 +70,9 @@ void spool_ack(struct spool *s, size_t n);
  * spool_bytes() their size, spool_dropped() the records dropped since
  * the spool was created. */
 size_t spool_pending(const struct spool *s);
+/* spool_failing() says whether the last write of the spool file failed
+ * (records are then held in memory and the write retried). */
+bool spool_failing(const struct spool *s);
 size_t spool_bytes(const struct spool *s);
 uint64_t spool_dropped(const struct spool *s);
 

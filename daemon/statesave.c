@@ -65,7 +65,7 @@ static void on_written(int rc, const char *what, void *arg)
 {
   struct statesave *sv = arg;
 
-  store_save_report(sv->path, rc, what);
+  store_save_report(sv->path, rc, what, &sv->failing);
   end(sv, rc);
 }
 
@@ -83,7 +83,7 @@ static void step(struct statesave *sv, uint64_t until_ns)
   if(rc < 0) {
     store_render_free(sv->r);
     sv->r = NULL;
-    store_save_report(sv->path, rc, "out of memory");
+    store_save_report(sv->path, rc, "out of memory", &sv->failing);
     end(sv, rc);
     return;
   }
@@ -93,7 +93,7 @@ static void step(struct statesave *sv, uint64_t until_ns)
   sv->writing = true;
   rc = afile_write(sv->idle.loop, sv->path, text, len, 0640, on_written, sv);
   if(rc) {
-    store_save_report(sv->path, rc, "out of memory");
+    store_save_report(sv->path, rc, "out of memory", &sv->failing);
     end(sv, rc);
   }
 }
@@ -117,7 +117,7 @@ int statesave_start(struct statesave *sv, const struct store_state *st,
     return rc;
   rc = store_render_new(sv->tenant, st, now, &sv->r);
   if(rc) {
-    store_save_report(sv->path, rc, "out of memory");
+    store_save_report(sv->path, rc, "out of memory", &sv->failing);
     free(sv->path);
     sv->path = NULL;
     return rc;

@@ -38,6 +38,7 @@ struct statesave {
   char *path;             /* the file being saved, while busy */
   struct store_render *r; /* the text being made, or NULL */
   bool writing;           /* the text is being written */
+  bool failing;           /* the last save failed (logged once an episode) */
   statesave_done_cb done;
   void *arg;
   bool closing;

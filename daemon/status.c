@@ -93,16 +93,24 @@ bool status_ready(const struct status_view *v, time_t now, char *why,
                    "tenant %s: no good cycle in two poll intervals (%us)", name,
                    2 * st.interval);
     }
+    if(st.state_unwritable)
+      add_reason(why, len, "tenant %s: its state file cannot be written", name);
     if(st.token == -EACCES || st.token == -EINVAL)
       add_reason(why, len, "tenant %s: the token service refused its %s", name,
                  st.token == -EACCES ? "credentials" : "request");
   }
   if(v->alert) {
     alert_get_stats(v->alert, &as);
-    for(i = 0; i < as.nsinks; i++)
+    for(i = 0; i < as.nsinks; i++) {
       if(as.sink[i].full)
         add_reason(why, len, "alerts: the %s queue is full (%zu waiting)",
                    as.sink[i].name, as.sink[i].pending);
+      if(as.sink[i].unwritable)
+        add_reason(why, len,
+                   "alerts: the %s spool cannot be written (%zu held in "
+                   "memory)",
+                   as.sink[i].name, as.sink[i].pending);
+    }
   }
   return !why[0];
 }

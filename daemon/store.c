@@ -224,9 +224,18 @@ int store_save_path(const char *state_dir, const char *tenant, char **out)
   return 0;
 }
 
-void store_save_report(const char *path, int rc, const char *what)
+void store_save_report(const char *path, int rc, const char *what,
+                       bool *failing)
 {
-  if(rc && !strcmp(what, "fsync directory")) {
+  bool again = failing && *failing;
+
+  if(failing)
+    *failing = rc != 0;
+  if(!rc && again)
+    log_notice("store: %s: written again", path);
+  else if(rc && again)
+    log_debug("store: %s: %s: %s (still failing)", path, what, strerror(-rc));
+  else if(rc && !strcmp(what, "fsync directory")) {
     /* The new file is in place; only its durability is in doubt. */
     log_warnx("store: %s: fsync of its directory: %s", path, strerror(-rc));
   }
@@ -237,7 +246,7 @@ void store_save_report(const char *path, int rc, const char *what)
 }
 
 int store_save(const char *state_dir, const char *tenant,
-               const struct store_state *st, time_t now)
+               const struct store_state *st, time_t now, bool *failing)
 {
   const char *what = "out of memory";
   struct store_render *r = NULL;
@@ -258,7 +267,7 @@ int store_save(const char *state_dir, const char *tenant,
   store_render_free(r);
   if(text)
     rc = atomic_write(path, text, len, 0640, &what);
-  store_save_report(path, rc, what);
+  store_save_report(path, rc, what, failing);
   free(text);
   free(path);
   return rc;

@@ -9,6 +9,7 @@
 #ifndef QD_STORE_H
 #define QD_STORE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -54,9 +55,10 @@ void store_state_clear(struct store_state *st);
  * directory is fsync'd.  A file written by a newer schema is never
  * overwritten (-EPROTONOSUPPORT).  Returns 0 or a negative errno; on
  * failure the old file is intact, the temp file is removed, and one
- * "store: <path>: ..." line has been logged. */
+ * "store: <path>: ..." line has been logged, once per episode when
+ * failing is given (see store_save_report()). */
 int store_save(const char *state_dir, const char *tenant,
-               const struct store_state *st, time_t now);
+               const struct store_state *st, time_t now, bool *failing);
 
 /* The state file's text made a slice at a time, so that a large
  * inventory never holds the loop for long (statesave.h drives it).  The
@@ -91,8 +93,12 @@ int store_save_path(const char *state_dir, const char *tenant, char **out);
 
 /* store_save_report() logs the one line about a failed write of the
  * state file at path (rc, what as from atomic_write()); nothing when rc
- * is 0. */
-void store_save_report(const char *path, int rc, const char *what);
+ * is 0.  failing (the caller's, may be NULL) makes that once per
+ * episode: a failure while *failing is already true is logged at debug
+ * level only, and the first success after one says so; *failing is then
+ * set to whether this save failed. */
+void store_save_report(const char *path, int rc, const char *what,
+                       bool *failing);
 
 /* store_load() reads tenant's state file into st, which must be zeroed
  * (or cleared) and is owned by the caller afterwards.  Returns 0;

@@ -101,6 +101,7 @@ void tenant_get_stats(const struct tenant *t, struct tenant_stats *st)
   st->interval = t->interval;
   schedule_get_times(t->sched, &st->busy_since, &st->next_cycle);
   st->token = token_status(t->tok);
+  st->state_unwritable = t->save.failing;
   graph_get_stats(t->g, &st->graph);
   apply_get_stats(t->apply, &st->apply);
 }

@@ -30,10 +30,11 @@ struct tenant_stats {
   unsigned failures;   /* consecutive failed cycles */
   int last_result;     /* of the last cycle: 0, or a negative errno code */
   unsigned long cycles_ok, cycles_failed;
-  unsigned interval; /* seconds between cycles */
-  time_t next_cycle; /* when the next cycle is due; 0 while one runs */
-  time_t busy_since; /* start of the running cycle or sweep; 0 = idle */
-  int token;         /* token_status() */
+  unsigned interval;     /* seconds between cycles */
+  time_t next_cycle;     /* when the next cycle is due; 0 while one runs */
+  time_t busy_since;     /* start of the running cycle or sweep; 0 = idle */
+  int token;             /* token_status() */
+  bool state_unwritable; /* the last save of the state file failed */
   struct graph_stats graph;
   struct apply_stats apply;
 };

@@ -176,7 +176,7 @@ START_TEST(test_statesave_matches_store_save)
     c->first_seen = 1700000000 - i;
     ck_assert_int_eq(conflict_set_add(st.conflicts, c), 0);
   }
-  ck_assert_int_eq(store_save(dir, "contoso", &st, 1700000100), 0);
+  ck_assert_int_eq(store_save(dir, "contoso", &st, 1700000100, NULL), 0);
   path = tfiles_path(dir, "contoso", TFILES_STATE);
   once = tu_slurp(path);
   ck_assert_int_ge(asprintf(&other, "%s/other", dir), 0);

@@ -46,6 +46,7 @@ static struct {
   char crids[MAX_SEEN][40]; /* client-request-id of every request */
   int ncrids;
   int hello_hits;
+  int drop_hits; /* /drop closes the connection unanswered on odd hits */
   char accept_encoding[128];
   char user_agent[128];
 } srv = {.mu = PTHREAD_MUTEX_INITIALIZER};
@@ -227,7 +228,9 @@ static unsigned long arg_ul(struct MHD_Connection *conn, const char *name)
  * first call per request records its client-request-id, the next ones
  * collect the upload, and the last one answers by path: /hello (fixed
  * body and headers), /echo ("METHOD:" + body), /gzip, /size?n=N bytes,
- * /slow?i=N (40 ms, counting overlap), /redirect (302). */
+ * /slow?i=N (40 ms, counting overlap), /redirect (302), /drop (closes
+ * the connection unanswered on every odd hit, answers 200 on the others).
+ */
 static enum MHD_Result handler(void *cls, struct MHD_Connection *conn,
                                const char *url, const char *method,
                                const char *version, const char *data,
@@ -324,6 +327,16 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn,
     pthread_mutex_unlock(&srv.mu);
     return reply(conn, 200, "ok", 2, NULL);
   }
+  if(!strcmp(url, "/drop")) {
+    int hit;
+
+    pthread_mutex_lock(&srv.mu);
+    hit = ++srv.drop_hits;
+    pthread_mutex_unlock(&srv.mu);
+    if(hit % 2)
+      return MHD_NO; /* the connection closes with no answer */
+    return reply(conn, 200, "ok", 2, NULL);
+  }
   if(!strcmp(url, "/redirect")) {
     static const char *const h[] = {"Location", "/hello", NULL};
 
@@ -346,6 +359,7 @@ static void common_setup(void)
   tu_no_proxy();
   pthread_mutex_lock(&srv.mu);
   srv.cur = srv.max = srv.narrivals = srv.ncrids = srv.hello_hits = 0;
+  srv.drop_hits = 0;
   srv.accept_encoding[0] = srv.user_agent[0] = '\0';
   pthread_mutex_unlock(&srv.mu);
   ncompleted = nclosed = 0;
@@ -433,6 +447,32 @@ START_TEST(test_post_echo)
   ck_assert_mem_eq(g.body, "POST:{\"a\":1}\0tail", g.body_len);
   ck_assert_str_eq(g.content_type, "application/json");
   got_free(&g);
+  finish(c);
+}
+END_TEST
+
+/* A kept-alive connection that dies unanswered: libcurl sends a GET again
+ * on a new connection by itself, never a PATCH (http.c sends a PATCH on a
+ * new connection), whose failure is left to the caller. */
+START_TEST(test_patch_never_resent_by_curl)
+{
+  struct http_client *c = client(1, 0, 0, NULL);
+  struct got g[4] = {{0}};
+
+  ck_assert_int_eq(req(c, "GET", "/hello", NULL, NULL, 0, &g[0]), 0);
+  wait_done(1);
+  ck_assert_int_eq(req(c, "GET", "/drop", NULL, NULL, 0, &g[1]), 0);
+  wait_done(2);
+  ck_assert_int_eq(g[1].result, 0); /* answered on the second try */
+  ck_assert_int_eq(srv.drop_hits, 2);
+  ck_assert_int_eq(req(c, "GET", "/hello", NULL, NULL, 0, &g[2]), 0);
+  wait_done(3);
+  ck_assert_int_eq(req(c, "PATCH", "/drop", NULL, "{}", 2, &g[3]), 0);
+  wait_done(4);
+  ck_assert_int_ne(g[3].result, 0);
+  ck_assert_int_eq(srv.drop_hits, 3);
+  for(int i = 0; i < 4; i++)
+    got_free(&g[i]);
   finish(c);
 }
 END_TEST
@@ -1027,6 +1067,7 @@ Suite *http_suite(void)
   tcase_add_test(tc, test_get_headers);
   tcase_add_test(tc, test_post_echo);
   tcase_add_test(tc, test_methods);
+  tcase_add_test(tc, test_patch_never_resent_by_curl);
   tcase_add_test(tc, test_gzip);
   tcase_add_test(tc, test_max_response_size);
   tcase_add_test(tc, test_large_body_defaults);

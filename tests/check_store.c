@@ -117,7 +117,7 @@ START_TEST(test_roundtrip)
   char *path, *text;
 
   fill(&st, 50);
-  ck_assert_int_eq(store_save(dir, "contoso", &st, NOW), 0);
+  ck_assert_int_eq(store_save(dir, "contoso", &st, NOW, NULL), 0);
   path = tfiles_path(dir, "contoso", TFILES_STATE);
   ck_assert_int_eq(stat(path, &sb), 0);
   ck_assert_int_eq(sb.st_mode & 07777, 0640);
@@ -153,7 +153,7 @@ START_TEST(test_roundtrip)
   conflict_set_free(st.conflicts);
   st.conflicts = NULL;
   st.last_success = 0;
-  ck_assert_int_eq(store_save(dir, "contoso", &st, NOW + 60), 0);
+  ck_assert_int_eq(store_save(dir, "contoso", &st, NOW + 60, NULL), 0);
   ck_assert_int_eq(store_load(dir, "contoso", &back), 0);
   ck_assert_uint_eq(conflict_set_count(back.conflicts), 0);
   ck_assert_int_eq(back.last_success, 0);
@@ -183,13 +183,13 @@ START_TEST(test_failure_keeps_old)
 
   fill(&small, 2);
   fill(&big, 2000);
-  ck_assert_int_eq(store_save(dir, "contoso", &small, NOW), 0);
+  ck_assert_int_eq(store_save(dir, "contoso", &small, NOW, NULL), 0);
   path = tfiles_path(dir, "contoso", TFILES_STATE);
   before = tu_slurp(path);
 
   /* A directory that does not exist. */
   ck_assert_int_ne(asprintf(&nodir, "%s/missing", dir), -1);
-  ck_assert_int_eq(store_save(nodir, "contoso", &big, NOW), -ENOENT);
+  ck_assert_int_eq(store_save(nodir, "contoso", &big, NOW, NULL), -ENOENT);
   free(nodir);
 
   /* A write that fails half-way (works as root too): the file size limit
@@ -199,7 +199,7 @@ START_TEST(test_failure_keeps_old)
   lim = old_lim;
   lim.rlim_cur = 4096;
   ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &lim), 0);
-  ck_assert_int_eq(store_save(dir, "contoso", &big, NOW + 1), -EFBIG);
+  ck_assert_int_eq(store_save(dir, "contoso", &big, NOW + 1, NULL), -EFBIG);
   ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &old_lim), 0);
   signal(SIGXFSZ, SIG_DFL);
   after = tu_slurp(path);
@@ -210,7 +210,7 @@ START_TEST(test_failure_keeps_old)
   /* Without root, a read-only directory fails too. */
   if(geteuid() != 0) {
     ck_assert_int_eq(chmod(dir, 0500), 0);
-    ck_assert_int_eq(store_save(dir, "contoso", &big, NOW + 2), -EACCES);
+    ck_assert_int_eq(store_save(dir, "contoso", &big, NOW + 2, NULL), -EACCES);
     ck_assert_int_eq(chmod(dir, 0700), 0);
     after = tu_slurp(path);
     ck_assert_str_eq(before, after);
@@ -330,7 +330,8 @@ START_TEST(test_future_schema)
   /* Saving must not replace it. */
   fill(&st, 1);
   capture_begin();
-  ck_assert_int_eq(store_save(dir, "contoso", &st, NOW), -EPROTONOSUPPORT);
+  ck_assert_int_eq(store_save(dir, "contoso", &st, NOW, NULL),
+                   -EPROTONOSUPPORT);
   log = capture_end();
   ck_assert_ptr_nonnull(strstr(log, "not overwriting it"));
   free(log);
@@ -393,7 +394,7 @@ START_TEST(test_schema1_migrates)
   ck_assert_int_eq(conflict_replace_holders(c, &h, 1), 0);
   c->looked_up = NOW;
   c->cls = CONFLICT_CLASS_CLOUD_ACCOUNT;
-  ck_assert_int_eq(store_save(dir, "contoso", &st, NOW), 0);
+  ck_assert_int_eq(store_save(dir, "contoso", &st, NOW, NULL), 0);
   text = tu_slurp(path);
   ck_assert_msg(!strncmp(text, "{\"schema\":3,", 11), "%.40s", text);
   free(text);
@@ -491,7 +492,7 @@ START_TEST(test_sweep_record_roundtrip)
   c->release_by = NOW - 3600;
   c->stuck_at = NOW - 60;
   c->aging_done = 86400;
-  ck_assert_int_eq(store_save(dir, "contoso", &st, NOW), 0);
+  ck_assert_int_eq(store_save(dir, "contoso", &st, NOW, NULL), 0);
   path = tfiles_path(dir, "contoso", TFILES_STATE);
   text = tu_slurp(path);
   ck_assert_ptr_nonnull(strstr(text, "\"state\":\"stuck\",\"freedAt\":"

@@ -6,7 +6,7 @@ import threading
 
 KINDS = ("429", "403", "500", "502", "503", "504", "reset", "hang", "truncated",
          "malformed", "content-type", "oversized", "foreign-nextlink", "delay",
-         "expired-page-token")
+         "expired-page-token", "revoked-token")
 # Kinds that are a Graph error answer, and so can also hit one request inside a $batch.
 STATUS_KINDS = ("429", "403", "500", "502", "503", "504")
 
@@ -44,7 +44,8 @@ class Fault:
     def matches(self, method, target, is_token, in_batch=False):
         if self.batch_item != in_batch:
             return False
-        if self.kind == "expired-page-token" and "skiptoken" not in target.lower():
+        if (self.kind in ("expired-page-token", "revoked-token")
+                and "skiptoken" not in target.lower()):
             # Only a request that continues a listing carries a page token.
             return False
         if is_token and not self.include_control:

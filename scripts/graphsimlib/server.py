@@ -283,6 +283,15 @@ class Handler(BaseHTTPRequestHandler):
                                          "can no longer be included in your request."),
                              req, entry)
             return True
+        if kind == "revoked-token":
+            # An access token revoked between two pages of a listing: every token issued
+            # so far is void and this page gets 401 InvalidAuthenticationToken
+            # (https://learn.microsoft.com/graph/errors), so the client must ask for a
+            # new token before it goes on.
+            self.sim.tokens.expire_all()
+            self._send_graph(self._unauthorized(req, "Access token has been revoked."),
+                             req, entry)
+            return True
         if kind in ("reset", "hang"):
             if kind == "hang":
                 self.server.stopping.wait(fault.seconds)

@@ -116,14 +116,16 @@ class Simulator:
         self.ca_file = os.path.join(certs, "ca.pem")
         self.ctx = ssl.create_default_context(cafile=self.ca_file)
 
-    def start(self):
+    def start(self, port=0):
+        """port: 0 lets the kernel pick one; a number starts it again on the port an
+        earlier start() had (self.port), as a restarted server would."""
         certs = cert_dir()
         port_file = os.path.join(self.workdir, "graphsim.port")
         self.log_path = os.path.join(self.workdir, "graphsim.log")
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, os.path.join(SCRIPTS, "graphsim"), "--host", "127.0.0.1",
-                 "--port", "0", "--port-file", port_file,
+                 "--port", str(port), "--port-file", port_file,
                  "--tls-cert", os.path.join(certs, "server.pem"),
                  "--tls-key", os.path.join(certs, "server.key"),
                  "--scenario", self.scenario]
@@ -331,11 +333,13 @@ class Daemon:
                 "    os.set_inheritable(os.open(os.devnull, os.O_RDONLY), True)\n"
                 "os.execv(sys.argv[2], sys.argv[2:])\n")
 
-    def start(self, nofile=None, open_fds=0):
+    def start(self, nofile=None, open_fds=0, env=None, wrapper=()):
         """nofile: the daemon's RLIMIT_NOFILE: a number for both the soft and the
         hard limit, a (soft, hard) pair, or None to inherit ours.  open_fds: how many
         descriptors the daemon inherits open (on /dev/null), so that every one it
-        opens itself is numbered above them."""
+        opens itself is numbered above them.  env: more environment variables;
+        wrapper: a command (argv list) that ends by exec'ing the daemon's argv, which
+        follows it, in the same process (so self.proc.pid stays the daemon's)."""
         assert self.proc is None or self.proc.poll() is not None, "daemon already running"
         self.runs += 1
         self.log_path = os.path.join(self.workdir, "daemon-%d.log" % self.runs)
@@ -349,14 +353,15 @@ class Daemon:
                     resource.setrlimit(resource.RLIMIT_NOFILE, pair)
             # QD_WRAPPER: a command the daemon runs under, e.g. valgrind (make
             # e2e-valgrind); its exit status must still be 0 on a clean stop.
-            argv = shlex.split(os.environ.get("QD_WRAPPER", "")) + \
+            argv = list(wrapper) + shlex.split(os.environ.get("QD_WRAPPER", "")) + \
                 [qd_bin(), "-d", "-f", self.conf_path]
             if open_fds:
                 argv = [sys.executable, "-c", self.FILL_FDS, str(open_fds)] + argv
             self.proc = subprocess.Popen(argv,
                                          stdin=subprocess.DEVNULL,
                                          stdout=subprocess.DEVNULL, stderr=log,
-                                         preexec_fn=limit)
+                                         preexec_fn=limit,
+                                         env=dict(os.environ, **env) if env else None)
         return self
 
     def run_to_exit(self, timeout=WAIT):

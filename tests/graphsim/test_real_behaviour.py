@@ -41,6 +41,20 @@ class RealBehaviourTest(SimTestCase):
         items, pages = self.get_all("/users?$select=id&$top=5", token)
         self.assertEqual((len(items), pages), (29, 6))
 
+    def test_token_revoked_mid_paging(self):
+        token = self.token()
+        first = self.graph("GET", "/users?$select=id&$top=5", token).json
+        self.control("POST", "faults", {"kind": "revoked-token", "count": 1})
+        # A first page carries no page token and is served.
+        self.assertEqual(self.graph("GET", "/users?$select=id&$top=5", token).status, 200)
+        self.assertGraphError(self.graph("GET", first["@odata.nextLink"], token), 401,
+                              "InvalidAuthenticationToken")
+        # The token stays revoked; a new one reads every page.
+        self.assertGraphError(self.graph("GET", "/users?$select=id&$top=5", token), 401,
+                              "InvalidAuthenticationToken")
+        items, pages = self.get_all("/users?$select=id&$top=5", self.token())
+        self.assertEqual((len(items), pages), (29, 6))
+
     # ----- eventual consistency ------------------------------------------------------------
     def test_consistent_by_default(self):
         result = self.control("POST", "tenants/%s/export" % CONTOSO, {
