@@ -10,7 +10,8 @@
 #                     ASan+UBSan), valgrind, config golden tests,
 #                     simulator and end-to-end tests
 #   make demo         run the daemon against the bundled simulated tenant
-#   make bench        benchmarks (never part of check)
+#   make bench        benchmarks, the daemon against an official-SDK peer
+#                     among them (check runs only their smoke form)
 #   make kill-loop    200 SIGKILLs of the apply engine (check runs 30)
 #   make soak         10,000 accelerated polling cycles, no growth of memory
 #                     or descriptors (check runs 300)
@@ -111,6 +112,9 @@ PY_FILES := $(sort $(shell find scripts tests -name '*.py' \
               $(shell for f in scripts/*; do [ -f "$$f" ] && \
                 head -n 1 "$$f" | grep -q '^\#!.*python' && echo "$$f"; done))
 
+# The benchmark peer's SDK, installed by npm (see the bench targets).
+PEER_SDK := tests/bench/peer/node_modules/@microsoft/microsoft-graph-client/package.json
+
 VALGRIND := valgrind --quiet --error-exitcode=99 --leak-check=full \
             --errors-for-leak-kinds=definite,indirect \
             --show-leak-kinds=definite,indirect --track-fds=no
@@ -124,6 +128,7 @@ DEPS_OK = $(PKG_CONFIG) --exists $(ALL_PKGS) && command -v python3 >/dev/null \
           && command -v systemd-nspawn >/dev/null && command -v dh >/dev/null \
           && command -v pyflakes3 >/dev/null && command -v promtool >/dev/null \
           && command -v groff >/dev/null && command -v clang >/dev/null \
+          && command -v node >/dev/null && command -v npm >/dev/null \
           && test -e $(FUZZ_LIB)
 
 # libFuzzer's runtime (Debian: libclang-rt-14-dev, pulled in by clang-14).
@@ -131,7 +136,7 @@ FUZZ_LIB = $(shell clang -print-file-name=libclang_rt.fuzzer-x86_64.a 2>/dev/nul
 
 .PHONY: all check demo bench install clean format format-check deps \
         check-run unit unit-asan unit-valgrind conf-check graphsim-check \
-        e2e-check bench-run ctl-check ctl-check-asan deb system-check \
+        e2e-check bench-run bench-smoke ctl-check ctl-check-asan deb system-check \
         repo-check lint-py docs-check fuzz fuzz-bins fuzz-replay kill-loop \
         e2e-asan e2e-valgrind e2e-both soak soak-short
 
@@ -175,7 +180,8 @@ check: deps
 
 check-run: format-check lint-py repo-check docs-check conf-check unit \
            unit-asan unit-valgrind ctl-check ctl-check-asan fuzz-replay \
-           graphsim-check e2e-both e2e-valgrind soak-short system-check
+           graphsim-check bench-smoke e2e-both e2e-valgrind soak-short \
+           system-check
 	@echo "make check: all checks passed"
 
 # The end-to-end suite twice, plain and under ASan+UBSan, side by side:
@@ -357,9 +363,24 @@ bench: deps
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory bench-run
 
-bench-run:
+# bench-peer: the daemon against the official Graph SDK peer
+# (tests/bench/peer); BENCH_SIZES, BENCH_CONFLICTS, BENCH_RUNS,
+# BENCH_LATENCY_MS and BENCH_INFLIGHT choose a subset (scripts/bench-peer).
+bench-run: $(PEER_SDK)
 	scripts/bench
 	scripts/bench-alerts
+	scripts/bench-peer --markdown $(B)/bench-peer.md
+
+# The peer's SDK, exactly as package-lock.json pins it, from the npm
+# registry (node and npm come from Debian through scripts/install-deps).
+$(PEER_SDK): tests/bench/peer/package.json tests/bench/peer/package-lock.json
+	cd tests/bench/peer && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+# One side-by-side run at 10,000 users: checks that the daemon and the
+# peer both finish and give figures; no timing is asserted.
+bench-smoke: $(B)/quarantined $(PEER_SDK)
+	QD_BIN=$(B)/quarantined scripts/bench-peer --smoke
 
 # The journal catalog and the bash completions are installed when the
 # tree has them.
@@ -396,7 +417,7 @@ install: all
 deb:
 	rm -rf $(B)/pkg && mkdir -p $(B)/pkg/quarantined-$(VERSION)
 	tar --exclude=./.git --exclude=./build --exclude=./build-asan \
-	    --exclude=./build-fuzz -cf - . | \
+	    --exclude=./build-fuzz --exclude=./tests/bench/peer/node_modules -cf - . | \
 	    tar -C $(B)/pkg/quarantined-$(VERSION) -xf -
 	cd $(B)/pkg/quarantined-$(VERSION) && dpkg-buildpackage -us -uc -b
 	lintian --info --pedantic --fail-on error,warning,info,pedantic \

@@ -94,6 +94,19 @@ def _route(sim, method, parts, query, body):
         if method == "DELETE":
             sim.clear_logs(parts[0])
             return 200, {"value": []}
+    if parts == ["stats"]:
+        # What each tenant's clients spent: HTTP requests, Graph requests (a $batch item
+        # counts), resource units and 429s (throttle.py); DELETE starts the counts again.
+        if method == "GET":
+            return 200, {"tenants": sim.throttle.stats()}
+        if method == "DELETE":
+            sim.throttle.clear_stats()
+            return 200, {"tenants": {}}
+    if parts == ["throttle", "reset"] and method == "POST":
+        # Every bucket full again and the counts at zero: each client of a benchmark
+        # starts from the same budget.
+        sim.throttle.reset()
+        return 200, {"tenants": {}}
     if parts == ["tokens"] and method == "GET":
         return 200, {"value": sim.tokens.issued()}
     if parts == ["tokens", "expire"] and method == "POST":

@@ -106,10 +106,10 @@ def handle(sim, req, in_batch=False):
             return error(req, 405, "Request_BadRequest", "Only POST is supported on $batch.")
         return _batch(sim, req)
     if parts and parts[0] in ("directory", "roleManagement", "domains"):
-        return _tenant_resource(sim, req, parts)
+        return _tenant_resource(sim, req, parts, in_batch)
     if len(parts) == 3 and parts[0] == USERS and parts[2] in ("memberOf",
                                                               "transitiveMemberOf"):
-        return _tenant_resource(sim, req, parts)
+        return _tenant_resource(sim, req, parts, in_batch)
     if not parts or parts[0] not in COLLECTIONS:
         return error(req, 400, "Request_BadRequest", "Resource not found for the segment '%s'."
                      % (parts[0] if parts else ""))
@@ -117,7 +117,7 @@ def handle(sim, req, in_batch=False):
     resource = kind if len(parts) == 1 else kind + "/item"
     ok, headers, wait, limit = sim.throttle.charge(req.tenant, req.issued.app_id, req.method,
                                                    kind if len(parts) == 1 else resource,
-                                                   req.query)
+                                                   req.query, in_batch)
     if not ok:
         response = _throttled(req, wait, limit)
         if req.method != "GET":
@@ -525,12 +525,12 @@ def _denied(req):
                  "the operation.")
 
 
-def _tenant_resource(sim, req, parts):
+def _tenant_resource(sim, req, parts, in_batch=False):
     """GET /directory/onPremisesSynchronization[/{id}], /directory/deletedItems/{id},
     /roleManagement/directory/roleAssignments?$filter=principalId eq '...',
     /users/{id}/memberOf and /users/{id}/transitiveMemberOf."""
     ok, headers, wait, limit = sim.throttle.charge(req.tenant, req.issued.app_id, req.method,
-                                                   parts[0] + "/item", req.query)
+                                                   parts[0] + "/item", req.query, in_batch)
     if not ok:
         return _throttled(req, wait, limit)
     if req.method != "GET":

@@ -147,6 +147,10 @@ class Handler(BaseHTTPRequestHandler):
                 status, out = control.handle(self.sim, self.command, path, query, body)
                 self._send(status, out)
                 return  # control calls are not logged: the log is for the client's requests
+            if self.server.latency:
+                # --latency-ms: the time a request spends on the way to Graph and back, so
+                # that a client's concurrency shows in benchmarks (control calls are exempt).
+                self.server.stopping.wait(self.server.latency)
             match = TOKEN_PATH.match(path)
             if match:
                 self._token(match.group(1), body, entry)
@@ -196,6 +200,8 @@ class Handler(BaseHTTPRequestHandler):
                                                  self.headers.get("client-request-id"))
         tenant = self.sim.tenant_by_key(tenant_key)
         entry["tenant"] = tenant.id if tenant else tenant_key
+        if tenant is not None:
+            self.sim.throttle.note_http(tenant.id, token=True)
         self._send(status, out, "application/json; charset=utf-8",
                    {"Cache-Control": "no-store, no-cache", "Pragma": "no-cache"}, extra=entry)
 
@@ -221,6 +227,7 @@ class Handler(BaseHTTPRequestHandler):
             else:
                 req.tenant, req.issued = tenant, issued
                 entry["tenant"], entry["appId"] = tenant.id, issued.app_id
+                self.sim.throttle.note_http(tenant.id)
                 with self.sim.lock:
                     response = graph.handle(self.sim, req)
         if fault is not None and fault is not True:
@@ -374,9 +381,10 @@ class SimServer(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 64
 
-    def __init__(self, host, port, sim, ssl_context=None, verbose=False):
+    def __init__(self, host, port, sim, ssl_context=None, verbose=False, latency_ms=0):
         self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.sim = sim
+        self.latency = max(0, latency_ms) / 1000.0
         self.ssl_context = ssl_context
         self.scheme = "https" if ssl_context else "http"
         self.verbose = verbose
@@ -477,6 +485,9 @@ def serve_parser():
     p.add_argument("--clock", choices=("auto", "manual"), default="auto",
                    help="auto: simulated time follows the wall clock (plus any advance); "
                         "manual: it moves only through POST /_sim/clock/advance")
+    p.add_argument("--latency-ms", type=float, default=0, metavar="MS",
+                   help="delay every token and Graph request (not /_sim/) by MS milliseconds "
+                        "before it is handled, as the network and the service would")
     p.add_argument("--log-requests", metavar="FILE",
                    help="also append every request-log entry to FILE as JSON lines")
     p.add_argument("--verbose", action="store_true", help="log each HTTP request to stderr")
@@ -555,7 +566,9 @@ def main(argv=None):
         except (OSError, ValueError, ScenarioError) as exc:
             raise SystemExit("graphsim: cannot load %s: %s" % (args.scenario, exc))
     ctx = make_ssl_context(args.tls_cert, args.tls_key) if args.tls_cert else None
-    server = SimServer(host, args.port, sim, ctx, args.verbose)
+    if args.latency_ms < 0:
+        raise SystemExit("graphsim: --latency-ms must not be negative")
+    server = SimServer(host, args.port, sim, ctx, args.verbose, args.latency_ms)
 
     def stop(signum, frame):
         threading.Thread(target=server.stop, daemon=True).start()

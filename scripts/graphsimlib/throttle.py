@@ -66,20 +66,59 @@ class Bucket:
 
 
 class Throttle:
+    """The buckets, and what each tenant spent: the counters behind GET /_sim/stats, kept
+    whether or not throttling is enabled, so a benchmark can compare clients by the resource
+    units and 429s they cost (https://learn.microsoft.com/graph/throttling-limits)."""
+
+    COUNTERS = ("httpRequests", "tokenRequests", "graphRequests", "batchItems",
+                "resourceUnits", "throttled")
+
     def __init__(self):
         self._lock = threading.Lock()
         self._buckets = {}
+        self._stats = {}
 
     def reset(self):
         with self._lock:
             self._buckets.clear()
+            self._stats.clear()
 
-    def charge(self, tenant, app_id, method, resource, query):
-        """Returns (ok, headers, retry_after_seconds, limit_name)."""
+    def _count(self, tenant_id, **amounts):
+        """Adds to the tenant's counters; the caller holds self._lock."""
+        row = self._stats.get(tenant_id)
+        if row is None:
+            row = self._stats[tenant_id] = dict.fromkeys(self.COUNTERS, 0)
+        for name, amount in amounts.items():
+            row[name] += amount
+
+    def note_http(self, tenant_id, token=False):
+        """One HTTP request of a client: a token request, or a Graph request (a $batch POST
+        counts once here; its items count as graphRequests and batchItems)."""
+        with self._lock:
+            if token:
+                self._count(tenant_id, tokenRequests=1)
+            else:
+                self._count(tenant_id, httpRequests=1)
+
+    def stats(self):
+        with self._lock:
+            return {tid: dict(row) for tid, row in self._stats.items()}
+
+    def clear_stats(self):
+        with self._lock:
+            self._stats.clear()
+
+    def charge(self, tenant, app_id, method, resource, query, in_batch=False):
+        """Returns (ok, headers, retry_after_seconds, limit_name).  Every request is
+        charged, a refused one too: "all the requests accrue against your usage limits"
+        (https://learn.microsoft.com/graph/throttling)."""
         settings = tenant.settings
         units, writes = request_cost(method, resource, query)
         headers = {"x-ms-resource-unit": str(units)}
         if not settings["throttleEnabled"]:
+            with self._lock:
+                self._count(tenant.id, graphRequests=1, batchItems=int(in_batch),
+                            resourceUnits=units)
             return True, headers, 0.0, None
         quota = settings["throttleResourceUnitQuota"] or RU_QUOTA[tenant.size()]
         write_quota = settings["throttleWriteQuota"] or WRITE_QUOTA
@@ -100,6 +139,8 @@ class Throttle:
                     limit = "WriteLimitExceeded"
                     ru.level += units  # the write was refused; give the read units back
             used = ru.used_fraction()
+            self._count(tenant.id, graphRequests=1, batchItems=int(in_batch),
+                        resourceUnits=units, throttled=int(bool(wait)))
         # x-ms-throttle-limit-percentage: 0.8 to 1.8, sent only above 0.8 of the limit
         # (https://learn.microsoft.com/graph/throttling-limits).
         if used > 0.8:

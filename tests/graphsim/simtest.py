@@ -71,6 +71,7 @@ class SimTestCase(unittest.TestCase):
     clock = "manual"
     token_lifetime = 3599
     sweep_interval = 3600
+    latency_ms = 0
 
     @classmethod
     def setUpClass(cls):
@@ -82,7 +83,7 @@ class SimTestCase(unittest.TestCase):
             cls.client_ctx = ssl.create_default_context(cafile=os.path.join(d, "ca.pem"))
         else:
             cls.client_ctx = None
-        cls.server = SimServer("127.0.0.1", 0, cls.sim, ctx)
+        cls.server = SimServer("127.0.0.1", 0, cls.sim, ctx, latency_ms=cls.latency_ms)
         cls.server.start_background()
         cls.base = cls.server.url
 

@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 import unittest
 
 from simtest import ROOT, SimTestCase, q
@@ -60,9 +59,7 @@ class BigTenantTest(SimTestCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        started = time.monotonic()
         cls.sim.load(BIG)
-        cls.load_seconds = time.monotonic() - started
 
     def setUp(self):
         pass  # loaded once for the class: the tests only read
@@ -71,14 +68,11 @@ class BigTenantTest(SimTestCase):
         return super().token(tenant=TENANT, client_id=CLIENT, secret="graphsim-secret")
 
     def test_full_listing_pages_every_user_once(self):
-        started = time.monotonic()
         items, pages = self.get_all("/users?$select=id,userPrincipalName,onPremisesProvisioningErrors&$top=999")
-        elapsed = time.monotonic() - started
         self.assertEqual(len(items), 100000)
         self.assertEqual(len({i["id"] for i in items}), 100000)
         self.assertEqual(pages, 101)
         self.assertEqual(sum(1 for i in items if i["onPremisesProvisioningErrors"]), 2000)
-        self.assertLess(elapsed, 40, "paging 100k users took %.1fs" % elapsed)
 
     def test_conflict_filter_across_pages(self):
         flt = q("onPremisesProvisioningErrors/any(o:o/category eq 'PropertyConflict')")
@@ -92,14 +86,13 @@ class BigTenantTest(SimTestCase):
             found, _ = self.get_all("/%s?$filter=%s" % (coll, flt))
             self.assertEqual(len(found), 20)
 
-    def test_lookup_is_indexed(self):
-        started = time.monotonic()
+    def test_lookup_finds_the_one_holder(self):
+        # How fast loading and lookups are is measured by make bench (scripts/bench-peer
+        # at 100,000 users), not asserted here: a loaded machine must not fail a test.
         for i in range(0, 100000 - 2000, 4900):
             reply = self.graph("GET", "/users?$filter=%s&$select=id" % q(
                 "proxyAddresses/any(x:x eq 'smtp:user%06d@contoso.com')" % i), self.token())
             self.assertEqual(len(reply.json["value"]), 1)
-        self.assertLess(time.monotonic() - started, 10)
-        self.assertLess(self.load_seconds, 30)
 
 
 if __name__ == "__main__":

@@ -73,6 +73,66 @@ class ThrottleTest(SimTestCase):
         self.assertFalse(self.control("GET", "writes")["value"][-1]["applied"])
 
 
+class StatsTest(SimTestCase):
+    """GET /_sim/stats: what each tenant's clients spent, as a benchmark reads it."""
+    scenario = "demo.json"
+
+    def test_counts_requests_resource_units_and_429s(self):
+        self.control("DELETE", "stats")
+        self.control("POST", "tenants/%s/settings" % CONTOSO, {"throttleResourceUnitQuota": 3})
+        token = self.token()
+        self.assertEqual(self.graph("GET", "/users?$select=id", token).status, 200)   # 1 RU
+        batch = {"requests": [{"id": str(i), "method": "GET", "url": "/users"}
+                              for i in range(1, 5)]}                               # 4 x 2 RU
+        reply = self.graph("POST", "/$batch", token, batch)
+        self.assertEqual(reply.status, 200)
+        statuses = sorted(r["status"] for r in reply.json["responses"])
+        # 3 RU in the bucket (refilled at 0.3 RU/s): the GET and the first item fit
+        # (1 + 2), the other items are 429 with Retry-After; each is charged all the same.
+        self.assertEqual(statuses, [200, 429, 429, 429])
+        throttled = [r for r in reply.json["responses"] if r["status"] == 429]
+        self.assertTrue(all(r["headers"].get("Retry-After") for r in throttled), throttled)
+        stats = self.control("GET", "stats")["tenants"][CONTOSO]
+        self.assertEqual(stats, {"tokenRequests": 1, "httpRequests": 2, "graphRequests": 5,
+                                 "batchItems": 4, "resourceUnits": 9, "throttled": 3})
+        self.assertEqual(self.control("DELETE", "stats"), {"tenants": {}})
+        self.assertEqual(self.control("GET", "stats"), {"tenants": {}})
+        # The bucket is still empty until the throttle is reset.
+        self.assertEqual(self.graph("GET", "/users?$select=id", token).status, 429)
+        self.control("POST", "throttle/reset")
+        self.assertEqual(self.graph("GET", "/users?$select=id", token).status, 200)
+        self.assertEqual(self.control("GET", "stats")["tenants"][CONTOSO]["resourceUnits"], 1)
+
+    def test_counted_when_throttling_is_off(self):
+        self.control("DELETE", "stats")
+        self.control("POST", "tenants/%s/settings" % CONTOSO, {"throttleEnabled": False,
+                                                                "throttleResourceUnitQuota": 1})
+        token = self.token()
+        for _ in range(3):
+            self.assertEqual(self.graph("GET", "/users", token).status, 200)
+        stats = self.control("GET", "stats")["tenants"][CONTOSO]
+        self.assertEqual((stats["graphRequests"], stats["resourceUnits"], stats["throttled"]),
+                         (3, 6, 0))
+
+
+class LatencyTest(SimTestCase):
+    """--latency-ms delays every token and Graph request (a lower bound is all a loaded
+    machine lets a test assert)."""
+    scenario = "demo.json"
+    tls = False
+    latency_ms = 150
+
+    def test_every_client_request_waits(self):
+        token = self.token()
+        for path in ("/users?$select=id", "/groups"):
+            started = time.monotonic()
+            self.assertEqual(self.graph("GET", path, token).status, 200)
+            self.assertGreaterEqual(time.monotonic() - started, 0.15)
+        started = time.monotonic()
+        self.token()
+        self.assertGreaterEqual(time.monotonic() - started, 0.15)
+
+
 class FaultTest(SimTestCase):
     scenario = "demo.json"
     tls = False

@@ -6,7 +6,7 @@ import subprocess
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # Build output and caches; never part of the sources.
-SKIP_DIRS = {".git", "__pycache__", "tmp"}
+SKIP_DIRS = {".git", "__pycache__", "tmp", "node_modules"}
 SKIP_PREFIXES = ("build",)
 
 
