@@ -58,7 +58,8 @@ struct alert {
   struct sink **sinks;
   size_t nsinks;
   unsigned flood_limit;
-  int closing;
+  int outstanding; /* sinks closing or draining (+1 in alert_close()) */
+  bool closing;    /* alert_close() was called */
   void (*close_cb)(void *arg);
   void *close_arg;
 };
@@ -597,56 +598,76 @@ int alert_emit_daemon(struct alert *a, enum alert_type type, const char *tenant,
   return alert_emit(a, &ev);
 }
 
+/* The sections of opts in order, the implicit sinks of [alerts] syslog
+ * and jsonl_file first; those two are built in legacy, which must
+ * outlive the list. */
+struct sections {
+  struct cfg_sink legacy[2];
+  const struct cfg_sink **list;
+  size_t n;
+};
+
+/* collect() fills sc from opts.  Returns 0 or -ENOMEM. */
+static int collect(const struct alert_opts *opts, struct sections *sc)
+{
+  const struct cfg_sink *c;
+  size_t nl = 0, n = 0;
+
+  memset(sc, 0, sizeof(*sc));
+  if(opts->syslog) {
+    sc->legacy[nl].name = (char *)(uintptr_t) "journal";
+    sc->legacy[nl].type = CFG_SINK_JOURNAL;
+    sc->legacy[nl].min_severity = LOG_DEBUG;
+    sc->legacy[nl].facility =
+        opts->syslog_facility ? opts->syslog_facility / 8 : 3;
+    sc->legacy[nl].spool_max = 64UL << 20;
+    nl++;
+  }
+  if(opts->jsonl_path) {
+    sc->legacy[nl].name = (char *)(uintptr_t) "jsonl";
+    sc->legacy[nl].type = CFG_SINK_FILE;
+    sc->legacy[nl].path = (char *)(uintptr_t)opts->jsonl_path;
+    sc->legacy[nl].min_severity = LOG_DEBUG;
+    sc->legacy[nl].spool_max = 64UL << 20;
+    nl++;
+  }
+  for(c = opts->sinks; c; c = c->next)
+    n++;
+  sc->list = calloc(nl + n ? nl + n : 1, sizeof(*sc->list));
+  if(!sc->list)
+    return -ENOMEM;
+  for(n = 0; n < nl; n++)
+    sc->list[n] = &sc->legacy[n];
+  for(c = opts->sinks; c; c = c->next)
+    sc->list[n++] = c;
+  sc->n = n;
+  return 0;
+}
+
 int alert_open(uv_loop_t *loop, const struct alert_opts *opts,
                struct alert **out)
 {
   struct alert *a = calloc(1, sizeof(*a));
-  const struct cfg_sink *c;
-  struct cfg_sink legacy[2];
-  size_t n = 0, i;
-  int rc = 0;
+  struct sections sc;
+  size_t i;
+  int rc;
 
   if(!a)
     return -ENOMEM;
   a->flood_limit = opts->flood_limit;
-  /* [alerts] syslog and jsonl_file are two implicit sinks. */
-  memset(legacy, 0, sizeof(legacy));
-  if(opts->syslog) {
-    legacy[n].name = (char *)(uintptr_t) "journal";
-    legacy[n].type = CFG_SINK_JOURNAL;
-    legacy[n].min_severity = LOG_DEBUG;
-    legacy[n].facility = opts->syslog_facility ? opts->syslog_facility / 8 : 3;
-    legacy[n].spool_max = 64UL << 20;
-    n++;
-  }
-  if(opts->jsonl_path) {
-    legacy[n].name = (char *)(uintptr_t) "jsonl";
-    legacy[n].type = CFG_SINK_FILE;
-    legacy[n].path = (char *)(uintptr_t)opts->jsonl_path;
-    legacy[n].min_severity = LOG_DEBUG;
-    legacy[n].spool_max = 64UL << 20;
-    n++;
-  }
-  for(c = opts->sinks; c; c = c->next)
-    n++;
-  a->sinks = calloc(n ? n : 1, sizeof(*a->sinks));
+  rc = collect(opts, &sc);
+  a->sinks = rc ? NULL : calloc(sc.n ? sc.n : 1, sizeof(*a->sinks));
   if(!a->sinks) {
+    free(sc.list);
     free(a);
     return -ENOMEM;
   }
-  for(i = 0; !rc && i < n; i++) {
-    size_t nl = (size_t)(opts->syslog != 0) + (opts->jsonl_path != NULL);
-
-    if(i < nl)
-      c = &legacy[i];
-    else if(i == nl)
-      c = opts->sinks;
-    else
-      c = c->next;
-    rc = sink_open(loop, c, opts->spool_dir, on_full, a, &a->sinks[i]);
+  for(i = 0; !rc && i < sc.n; i++) {
+    rc = sink_open(loop, sc.list[i], opts->spool_dir, on_full, a, &a->sinks[i]);
     if(!rc)
       a->nsinks++;
   }
+  free(sc.list);
   if(rc) {
     alert_close(a, NULL, NULL);
     return rc;
@@ -661,7 +682,7 @@ static void sink_closed(void *arg)
   void (*cb)(void *) = a->close_cb;
   void *cb_arg = a->close_arg;
 
-  if(--a->closing)
+  if(--a->outstanding || !a->closing)
     return;
   free(a->sinks);
   free(a);
@@ -680,10 +701,106 @@ void alert_close(struct alert *a, void (*cb)(void *arg), void *arg)
   }
   a->close_cb = cb;
   a->close_arg = arg;
-  a->closing = (int)a->nsinks + 1;
+  a->closing = true;
+  a->outstanding += (int)a->nsinks + 1;
   for(i = 0; i < a->nsinks; i++)
     sink_close(a->sinks[i], sink_closed, a);
   sink_closed(a);
+}
+
+bool alert_busy(const struct alert *a)
+{
+  return a && a->outstanding > 0;
+}
+
+/* find() is the index of the section called name in sc, or sc->n. */
+static size_t find(const struct sections *sc, const char *name)
+{
+  size_t i;
+
+  for(i = 0; i < sc->n && strcmp(sc->list[i]->name, name); i++)
+    ;
+  return i;
+}
+
+/* retire() closes s, a sink no longer configured; its spool file stays
+ * and is named in the log while it holds alerts. */
+static void retire(struct alert *a, struct sink *s)
+{
+  size_t pending = spool_pending(s->spool);
+
+  if(pending)
+    log_warnx("reload: sink %s removed; %zu undelivered alert%s stay in %s "
+              "until a sink of that name is configured again",
+              s->name, pending, pending == 1 ? "" : "s", spool_path(s->spool));
+  else
+    log_info("reload: sink %s removed", s->name);
+  a->outstanding++;
+  sink_close(s, sink_closed, a);
+}
+
+int alert_reload(struct alert *a, uv_loop_t *loop, const struct alert_opts *old,
+                 const struct alert_opts *opts)
+{
+  struct sections oc, nc;
+  struct sink **sinks = NULL;
+  size_t i, j;
+  int rc;
+
+  if(alert_busy(a))
+    return -EBUSY;
+  rc = collect(old, &oc);
+  if(!rc && (rc = collect(opts, &nc)) != 0)
+    free(oc.list);
+  if(rc)
+    return rc;
+  /* a->sinks[i] was opened from oc.list[i]. */
+  sinks = calloc(nc.n ? nc.n : 1, sizeof(*sinks));
+  rc = !sinks ? -ENOMEM : oc.n != a->nsinks ? -EINVAL : 0;
+  /* Open what is new or changed; a changed sink has no spool yet. */
+  for(i = 0; !rc && i < nc.n; i++) {
+    j = find(&oc, nc.list[i]->name);
+    if(j < oc.n && cfg_sink_same(oc.list[j], nc.list[i]))
+      sinks[i] = a->sinks[j];
+    else
+      rc = sink_open(loop, nc.list[i], j < oc.n ? NULL : opts->spool_dir,
+                     on_full, a, &sinks[i]);
+  }
+  if(rc) {
+    /* Undo: close what was opened for the new file, keep the rest. */
+    while(i-- > 0) {
+      j = find(&oc, nc.list[i]->name);
+      if(sinks[i] && (j == oc.n || sinks[i] != a->sinks[j])) {
+        a->outstanding++;
+        sink_close(sinks[i], sink_closed, a);
+      }
+    }
+    goto out;
+  }
+  for(j = 0; j < oc.n; j++) {
+    i = find(&nc, oc.list[j]->name);
+    if(i == nc.n)
+      retire(a, a->sinks[j]);
+    else if(sinks[i] != a->sinks[j]) {
+      log_info("reload: sink %s changed; alerts it holds carry over",
+               a->sinks[j]->name);
+      a->outstanding++;
+      sink_hand_over(a->sinks[j], sinks[i], sink_closed, a);
+    }
+  }
+  for(i = 0; i < nc.n; i++)
+    if(find(&oc, nc.list[i]->name) == oc.n)
+      log_info("reload: sink %s added", nc.list[i]->name);
+  free(a->sinks);
+  a->sinks = sinks;
+  a->nsinks = nc.n;
+  a->flood_limit = opts->flood_limit;
+  sinks = NULL;
+out:
+  free(sinks);
+  free(oc.list);
+  free(nc.list);
+  return rc;
 }
 
 void alert_reopen(struct alert *a)

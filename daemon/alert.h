@@ -203,6 +203,25 @@ int alert_emit_flood(struct alert *a, const struct alert_event *ev,
                      struct alert_flood *fl);
 void alert_flood_end(struct alert *a, struct alert_flood *fl);
 
+/* alert_reload() brings the sinks of a, opened from old, to those of
+ * opts (SIGHUP).  A sink is known by its name, which is also its spool
+ * file's: one whose section is unchanged keeps running untouched; a new
+ * one starts, delivering what its spool holds; one no longer configured
+ * is closed, its spool file left on disk and named in the log while it
+ * holds alerts; one whose section changed is replaced by a sink of the
+ * new section that takes over its spool (sink_hand_over()), so what it
+ * held and what is raised meanwhile reach the new one, in order.  A
+ * renamed sink is a removed one and an added one.  All or nothing:
+ * returns 0, -EBUSY while an earlier reload's sinks are still closing
+ * (call again later), or a negative errno code (logged) with a
+ * unchanged.  opts' strings are copied. */
+int alert_reload(struct alert *a, uv_loop_t *loop, const struct alert_opts *old,
+                 const struct alert_opts *opts);
+
+/* alert_busy() tells whether sinks of an earlier reload are still
+ * closing. */
+bool alert_busy(const struct alert *a);
+
 /* alert_reopen() reopens the file sinks' files (SIGHUP, logrotate). */
 void alert_reopen(struct alert *a);
 

@@ -160,6 +160,12 @@ int cfg_load(const char *path, struct cfg **out, char **errors);
 /* cfg_free() frees a struct cfg and everything it owns.  NULL is a no-op. */
 void cfg_free(struct cfg *cfg);
 
+/* cfg_sink_same() tells whether two [sink] sections configure the same
+ * sink: every key equal, the name aside, and for a sentinel sink the
+ * credentials of its [tenant].  The files named (CA, secret) are compared
+ * by path, not content. */
+int cfg_sink_same(const struct cfg_sink *a, const struct cfg_sink *b);
+
 /* cfg_tenant_find() returns the tenant called name, or NULL. */
 const struct cfg_tenant *cfg_tenant_find(const struct cfg *cfg,
                                          const char *name);

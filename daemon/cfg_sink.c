@@ -4,7 +4,8 @@
  * a section's start, its keys checked against the sink's type when it
  * ends (what the type needs, what only another type takes, a format the
  * type can send, event names that exist, a CA file that loads), and the
- * sentinel sink's [tenant] reference once the whole file is read.
+ * sentinel sink's [tenant] reference once the whole file is read; and
+ * whether two sections configure the same sink (a reload keeps it).
  */
 #include "cfg_int.h"
 
@@ -137,4 +138,41 @@ void cfg_sink_resolve(struct parse_ctx *c)
     if(!k->cred)
       cfg__perr(c, k->tenant_line, "tenant: no [tenant %s] section", k->tenant);
   }
+}
+
+/* same_str() compares two strings either of which may be NULL. */
+static int same_str(const char *a, const char *b)
+{
+  return a == b || (a && b && !strcmp(a, b));
+}
+
+/* same_cred() compares what a sentinel sink takes from its [tenant]. */
+static int same_cred(const struct cfg_tenant *a, const struct cfg_tenant *b)
+{
+  if(!a || !b)
+    return a == b;
+  return same_str(a->tenant_id, b->tenant_id) &&
+         same_str(a->client_id, b->client_id) &&
+         same_str(a->client_secret_file, b->client_secret_file) &&
+         same_str(a->client_secret_credential, b->client_secret_credential) &&
+         same_str(a->certificate_file, b->certificate_file) &&
+         same_str(a->private_key_file, b->private_key_file) &&
+         same_str(a->private_key_credential, b->private_key_credential) &&
+         same_str(a->login_url, b->login_url) &&
+         same_str(a->ca_file, b->ca_file);
+}
+
+int cfg_sink_same(const struct cfg_sink *a, const struct cfg_sink *b)
+{
+  return a->type == b->type && a->format == b->format &&
+         a->min_severity == b->min_severity && a->port == b->port &&
+         a->rate_limit == b->rate_limit && a->facility == b->facility &&
+         a->spool_max == b->spool_max && same_str(a->events, b->events) &&
+         same_str(a->host, b->host) && same_str(a->ca_file, b->ca_file) &&
+         same_str(a->url, b->url) && same_str(a->tenant, b->tenant) &&
+         same_str(a->login_url, b->login_url) &&
+         same_str(a->dce_url, b->dce_url) && same_str(a->dcr_id, b->dcr_id) &&
+         same_str(a->stream, b->stream) && same_str(a->scope, b->scope) &&
+         same_str(a->socket, b->socket) && same_str(a->path, b->path) &&
+         same_str(a->sd_id, b->sd_id) && same_cred(a->cred, b->cred);
 }

@@ -285,19 +285,31 @@ static void alert_opts_from(const struct cfg *cfg, const char *spool_dir,
   o->flood_limit = cfg->flood_limit;
 }
 
-/* reload_alerts_and_tenants() starts the tenants of ncfg and, when all of
- * them start, replaces the running ones.  The sinks stay: their spools
- * hold alerts in flight, so a change to them takes effect at restart.
- * Files are reopened (logrotate).  Returns 0, or a negative errno code
- * with the running tenants untouched. */
+/* reload_alerts_and_tenants() starts the tenants of ncfg and the sinks
+ * it configures (alert_reload(): unchanged sinks keep running, changed
+ * ones hand their spools over) and, when all of them start, replaces the
+ * running ones.  Files are reopened (logrotate).  Returns 0, or a
+ * negative errno code with the running tenants and sinks untouched. */
 static int reload_alerts_and_tenants(struct daemon *d, const struct cfg *ncfg)
 {
+  struct alert_opts oo, no;
   struct tenant **ts;
+  char *spool_dir;
   size_t n;
   int rc;
 
   alert_reopen(d->alert);
+  if(asprintf(&spool_dir, "%s/spool", d->state_dir) < 0)
+    return -ENOMEM;
   rc = start_tenants(d, ncfg, &ts, &n);
+  if(!rc) {
+    alert_opts_from(d->cfg, spool_dir, &oo);
+    alert_opts_from(ncfg, spool_dir, &no);
+    rc = alert_reload(d->alert, &d->loop, &oo, &no);
+    if(rc)
+      close_tenants(d, ts, n);
+  }
+  free(spool_dir);
   if(rc)
     return rc;
   close_tenants(d, d->tenants, d->ntenants);
@@ -321,6 +333,16 @@ static void reload(struct daemon *d)
       log_info("reload: waiting for tenant %s to finish saving its state",
                saving(d));
     d->reload_wanted = 1;
+    return;
+  }
+  /* The sinks an earlier reload replaced or removed are still closing:
+   * their spool files must be closed before a sink of the same name may
+   * open them again. */
+  if(alert_busy(d->alert)) {
+    if(!d->reload_wanted)
+      log_info("reload: waiting for the sinks of the last reload to close");
+    d->reload_wanted = 1;
+    uv_timer_start(&d->reload_timer, on_reload_timer, 100, 0);
     return;
   }
   d->reload_wanted = 0;

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT
  *
  * sink: filter, format, spool, and the delivery loop with backoff that
- * every sink type shares (see sink.h).
+ * every sink type shares (see sink.h); the hand-over of a spool from a
+ * sink to the one replacing it on reload.
  */
 #include "sink.h"
 
@@ -33,17 +34,24 @@ static void on_timer(uv_timer_t *t);
  * so a burst of alerts never holds the loop for more than one batch. */
 static void pump(struct sink *s)
 {
-  if(!s->busy && !s->closing && !uv_is_active((uv_handle_t *)&s->timer) &&
-     spool_ready_count(s->spool))
+  if(!s->busy && !s->closing && !s->held && !s->draining &&
+     !uv_is_active((uv_handle_t *)&s->timer) && spool_ready_count(s->spool))
     uv_timer_start(&s->timer, on_timer, 0, 0);
 }
+
+static void finish_hand_over(struct sink *old);
 
 static void on_timer(uv_timer_t *t)
 {
   struct sink *s = t->data;
-  size_t n = spool_ready_count(s->spool);
+  size_t n;
 
-  if(s->busy || s->closing || !n)
+  if(s->draining && !s->busy && !s->closing) {
+    finish_hand_over(s);
+    return;
+  }
+  if(s->busy || s->closing || s->held || s->draining ||
+     !(n = spool_ready_count(s->spool)))
     return;
   if(n > s->type->max_batch)
     n = s->type->max_batch;
@@ -60,8 +68,15 @@ void sink_done(struct sink *s, size_t accepted, int err, const char *why,
                unsigned retry_ms)
 {
   s->busy = false;
+  if(!s->spool) /* closing after its spool went to its heir */
+    return;
   spool_ack(s->spool, accepted);
   s->delivered += accepted;
+  if(s->draining) {
+    if(!s->closing)
+      uv_timer_start(&s->timer, on_timer, 0, 0);
+    return;
+  }
   if(err) {
     s->failures++;
     snprintf(s->last_error, sizeof(s->last_error), "%s",
@@ -138,8 +153,8 @@ int sink_offer(struct sink *s, const cJSON *ev)
   int rc = fmt_render(s->format, ev, &s->fo, &b);
 
   /* A file takes the record at once when nothing waits before it. */
-  if(!rc && s->type->write_now && !spool_pending(s->spool) && !s->busy &&
-     !s->down && s->type->write_now(s, b.p, b.len) == 0) {
+  if(!rc && s->type->write_now && !s->held && !spool_pending(s->spool) &&
+     !s->busy && !s->down && s->type->write_now(s, b.p, b.len) == 0) {
     free(b.p);
     s->delivered++;
     return 0;
@@ -177,7 +192,8 @@ int sink_open(uv_loop_t *loop, const struct cfg_sink *c, const char *spool_dir,
   s->type = types[c->type];
   s->name = strdup(c->name);
   s->events = c->events ? normalise(c->events) : NULL;
-  if(!s->name || (c->events && !s->events)) {
+  s->sd_id = strdup(c->sd_id ? c->sd_id : "quarantined@32473");
+  if(!s->name || !s->sd_id || (c->events && !s->events)) {
     rc = -ENOMEM;
     goto fail;
   }
@@ -188,16 +204,20 @@ int sink_open(uv_loop_t *loop, const struct cfg_sink *c, const char *spool_dir,
   if(gethostname(s->host, sizeof(s->host) - 1) < 0 || !s->host[0])
     snprintf(s->host, sizeof(s->host), "-");
   s->fo.host = s->host;
-  s->fo.sd_id = c->sd_id ? c->sd_id : "quarantined@32473";
+  s->fo.sd_id = s->sd_id;
   s->fo.facility = c->facility;
   s->fo.pid = (int)getpid();
-  rc = spool_open(loop, spool_dir, c->name, c->spool_max, on_ready, s,
-                  &s->spool);
+  s->spool_max = c->spool_max;
+  s->held = !spool_dir;
+  rc = spool_dir ? spool_open(loop, spool_dir, c->name, c->spool_max, on_ready,
+                              s, &s->spool)
+                 : 0;
   if(rc)
     goto fail;
   rc = s->type->open(s, c);
   if(rc) {
-    spool_close(s->spool, NULL, NULL);
+    if(s->spool)
+      spool_close(s->spool, NULL, NULL);
     goto fail;
   }
   uv_timer_init(loop, &s->timer);
@@ -207,6 +227,7 @@ int sink_open(uv_loop_t *loop, const struct cfg_sink *c, const char *spool_dir,
   return 0;
 fail:
   free(s->events);
+  free(s->sd_id);
   free(s->name);
   free(s);
   return rc;
@@ -227,6 +248,7 @@ static void part_closed(void *arg)
   if(--s->closing_parts)
     return;
   free(s->events);
+  free(s->sd_id);
   free(s->name);
   free(s);
   if(cb)
@@ -241,11 +263,50 @@ static void on_timer_closed(uv_handle_t *h)
 void sink_type_closed(struct sink *s)
 {
   /* The type is closed: no callback can touch the spool any more. */
-  spool_close(s->spool, part_closed, s);
+  if(s->spool)
+    spool_close(s->spool, part_closed, s);
+  else
+    part_closed(s);
+}
+
+void sink_hand_over(struct sink *old, struct sink *heir, void (*cb)(void *arg),
+                    void *arg)
+{
+  heir->spool = old->spool;
+  heir->pred = old;
+  old->heir = heir;
+  old->draining = true;
+  old->close_cb = cb;
+  old->close_arg = arg;
+  if(!old->busy)
+    uv_timer_start(&old->timer, on_timer, 0, 0);
+}
+
+/* give_spool() makes old's spool its heir's alone and closes old. */
+static void give_spool(struct sink *old, struct sink *heir)
+{
+  spool_rebind(old->spool, heir->spool_max, on_ready, heir);
+  old->spool = NULL;
+  old->heir = NULL;
+  heir->pred = NULL;
+  sink_close(old, old->close_cb, old->close_arg);
+}
+
+/* finish_hand_over() ends the hand-over of a drained old: its heir takes
+ * the spool and starts delivering. */
+static void finish_hand_over(struct sink *old)
+{
+  struct sink *heir = old->heir;
+
+  give_spool(old, heir);
+  heir->held = false;
+  pump(heir);
 }
 
 void sink_close(struct sink *s, void (*cb)(void *arg), void *arg)
 {
+  if(s->pred) /* its predecessor still drains: close that first */
+    give_spool(s->pred, s);
   s->closing = true;
   s->close_cb = cb;
   s->close_arg = arg;

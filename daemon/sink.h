@@ -62,9 +62,16 @@ struct sink {
   char *events; /* normalised filter, or NULL: all */
   struct fmt_opts fo;
   char host[256];
+  char *sd_id; /* fo.sd_id: owned, since the sink outlives its section */
   struct spool *spool;
   uv_timer_t timer; /* next delivery: now, or after a backoff */
   bool busy, down, full, closing;
+  /* A replaced sink drains (its delivery in flight ends, none starts),
+   * then hands its spool to heir, which is held until then; see
+   * sink_hand_over(). */
+  bool draining, held;
+  struct sink *heir, *pred;
+  size_t spool_max;
   unsigned backoff_ms;
   uint64_t delivered, failures;
   char last_error[160];
@@ -78,6 +85,8 @@ struct sink {
 
 /* sink_open() makes the sink of section c with its spool in spool_dir.
  * on_full(s, arg) is called once when the spool starts dropping alerts.
+ * With spool_dir NULL the sink has no spool and delivers nothing until
+ * sink_hand_over() gives it one.
  * Returns 0 with *out set, or a negative errno code (logged). */
 int sink_open(uv_loop_t *loop, const struct cfg_sink *c, const char *spool_dir,
               void (*on_full)(struct sink *s, void *arg), void *arg,
@@ -100,6 +109,15 @@ void sink_done(struct sink *s, size_t accepted, int err, const char *why,
 
 /* sink_reopen() reopens files (SIGHUP). */
 void sink_reopen(struct sink *s);
+
+/* sink_hand_over() replaces old (its section changed on reload) with
+ * heir, opened without a spool: heir takes old's spool at once, so what
+ * is offered to heir queues behind what old still holds, but heir starts
+ * delivering only when old's delivery in flight has ended; then old is
+ * closed and cb(arg) called as by sink_close().  Closing heir before
+ * that closes old first. */
+void sink_hand_over(struct sink *old, struct sink *heir, void (*cb)(void *arg),
+                    void *arg);
 
 /* sink_type_closed() is the type's report that its handles are closed. */
 void sink_type_closed(struct sink *s);

@@ -409,6 +409,19 @@ void spool_ack(struct spool *s, size_t n)
   write_ack(s);
 }
 
+void spool_rebind(struct spool *s, size_t max_bytes, spool_ready_cb ready,
+                  void *arg)
+{
+  s->max = max_bytes;
+  s->ready = ready;
+  s->arg = arg;
+}
+
+const char *spool_path(const struct spool *s)
+{
+  return s->path;
+}
+
 size_t spool_pending(const struct spool *s)
 {
   return s->npending;

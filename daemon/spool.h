@@ -76,6 +76,14 @@ bool spool_failing(const struct spool *s);
 size_t spool_bytes(const struct spool *s);
 uint64_t spool_dropped(const struct spool *s);
 
+/* spool_rebind() hands s to another owner (a sink replaced on reload):
+ * ready(arg) is called from now on, and max_bytes is the new cap; the
+ * records held stay, in order.  spool_path() is the spool file, owned by
+ * s. */
+void spool_rebind(struct spool *s, size_t max_bytes, spool_ready_cb ready,
+                  void *arg);
+const char *spool_path(const struct spool *s);
+
 /* spool_close() writes what is still in memory (waiting for a batch in
  * flight), closes the files and frees s, then calls cb(arg) if given. */
 void spool_close(struct spool *s, void (*cb)(void *arg), void *arg);

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT
  *
  * check_alert: the JSON lines sink (fields, one line per event, mode,
- * rotation, queueing on a full disk and later delivery), the messages,
- * and the journald/syslog sink's fallback.
+ * rotation, queueing on a full disk and later delivery), a reload of the
+ * sinks, the messages, and the journald/syslog sink's fallback.
  */
 #include <check.h>
 #include <errno.h>
@@ -16,6 +16,7 @@
 #include <cjson/cJSON.h>
 
 #include "alert.h"
+#include "fmt.h"
 #include "testutil.h"
 
 static char *dir, *path;
@@ -662,6 +663,63 @@ START_TEST(test_sweep_jsonl_fields)
 }
 END_TEST
 
+/* A reload keeps the unchanged sink, replaces the changed one (its next
+ * alerts in the new format, none lost) and starts the new one. */
+START_TEST(test_reload)
+{
+  struct alert_opts o1 = {0}, o2 = {0};
+  struct cfg_sink f1 = {0}, f2, g;
+  struct alert *a;
+  struct alert_event ev;
+  char *fpath, *gpath, *text;
+  cJSON *l[4];
+
+  ck_assert_int_ne(asprintf(&fpath, "%s/f.log", dir), -1);
+  ck_assert_int_ne(asprintf(&gpath, "%s/g.log", dir), -1);
+  f1.name = (char *)(uintptr_t) "f";
+  f1.type = CFG_SINK_FILE;
+  f1.path = fpath;
+  f1.format = FMT_JSON;
+  f1.min_severity = LOG_DEBUG;
+  f2 = f1;
+  f2.format = FMT_CEF;
+  g = f1;
+  g.name = (char *)(uintptr_t) "g";
+  g.path = gpath;
+  f2.next = &g;
+  o1.jsonl_path = o2.jsonl_path = path;
+  o1.sinks = &f1;
+  o2.sinks = &f2;
+  o2.spool_dir = dir;
+  ck_assert_int_eq(open_alert(&o1, &a), 0);
+  alert_event_init(&ev, ALERT_CONFLICT_DETECTED, "contoso", upn_c);
+  ck_assert_int_eq(alert_emit(a, &ev), 0);
+  ck_assert_int_eq(alert_reload(a, &loop, &o1, &o2), 0);
+  ck_assert(alert_busy(a)); /* the old "f" hands over */
+  ck_assert_int_eq(alert_reload(a, &loop, &o2, &o2), -EBUSY);
+  alert_event_init(&ev, ALERT_CONFLICT_CLEARED, "contoso", upn_c);
+  ck_assert_int_eq(alert_emit(a, &ev), 0);
+  while(alert_busy(a) || alert_pending_count(a))
+    uv_run(&loop, UV_RUN_ONCE);
+  /* jsonl: both, one per line; g: the second only. */
+  ck_assert_int_eq(read_lines(path, l, 4), 2);
+  free_lines(l, 2);
+  ck_assert_int_eq(read_lines(gpath, l, 4), 1);
+  ck_assert_str_eq(str(l[0], "event"), "conflict.cleared");
+  free_lines(l, 1);
+  /* f: the first as JSON, the second as CEF. */
+  text = tu_slurp(fpath);
+  ck_assert_ptr_nonnull(text);
+  ck_assert_msg(text[0] == '{' && strstr(text, "}\nCEF:0|") &&
+                    strstr(text, "conflict.cleared"),
+                "%s", text);
+  free(text);
+  close_alert(a);
+  free(fpath);
+  free(gpath);
+}
+END_TEST
+
 Suite *alert_suite(void)
 {
   Suite *s = suite_create("alert");
@@ -672,6 +730,7 @@ Suite *alert_suite(void)
   tcase_add_test(tc, test_anchor_event);
   tcase_add_test(tc, test_stable_id);
   tcase_add_test(tc, test_rotation);
+  tcase_add_test(tc, test_reload);
   tcase_add_test(tc, test_full_disk_queue);
   tcase_add_test(tc, test_missing_dir_queues);
   tcase_add_test(tc, test_syslog_fallback);
