@@ -92,7 +92,10 @@ TEST_LIBS   := $(shell $(PKG_CONFIG) --libs $(TEST_PKGS) 2>/dev/null)
 # daemon/ctl_*.c belong to quarantinectl only (and its unit tests).
 MAINS     := daemon/main.c daemon/quarantinectl.c
 CTL_SRCS  := $(sort $(wildcard daemon/ctl_*.c))
-SRCS      := $(filter-out $(MAINS) $(CTL_SRCS),$(sort $(wildcard daemon/*.c)))
+# daemon/plat_win32.c is the Windows side of the platform layer (make
+# windows-check); every other build links daemon/plat_posix.c.
+SRCS      := $(filter-out $(MAINS) $(CTL_SRCS) daemon/plat_win32.c,\
+               $(sort $(wildcard daemon/*.c)))
 OBJS      := $(SRCS:daemon/%.c=$(B)/%.o)
 CTL_OBJS  := $(CTL_SRCS:daemon/%.c=$(B)/%.o)
 TEST_SRCS := $(sort $(wildcard tests/*.c))
