@@ -85,9 +85,10 @@ int plat_harden(void);
 /* plat_secret_check() accepts the open regular file fd (named path) as a
  * secret only the daemon's account can read: on POSIX owned by root or
  * owner and no access for "other" nor write for the group; on Windows a
- * DACL granting access to nobody but the file's owner, SYSTEM and
- * Administrators.  On refusal err holds the reason, naming path; returns
- * 0, -EINVAL (not a regular file) or -EPERM. */
+ * DACL granting access to nobody but the account the process runs as
+ * (the service account), SYSTEM and Administrators; owner is unused
+ * there.  On refusal err holds the reason, naming path; returns 0,
+ * -EINVAL (not a regular file) or -EPERM. */
 int plat_secret_check(int fd, const char *path, uid_t owner, char *err,
                       size_t errlen);
 

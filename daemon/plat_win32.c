@@ -110,10 +110,13 @@ static char **svc_argv;
 static int svc_exit;
 
 /* Requests the handler recorded and the loop has not yet taken; bit 0
- * stop, bit 1 reload.  The handle the handler wakes, or NULL. */
+ * stop, bit 1 reload.  The handle the handler wakes, or NULL.  svc_lock
+ * guards svc_status and ctl_async, which both threads touch: the loop's
+ * thread closes the handle while the handler may be about to wake it. */
 static volatile LONG ctl_pending;
 static volatile LONG ctl_shutdown;
-static uv_async_t *volatile ctl_async;
+static uv_async_t *ctl_async;
+static SRWLOCK svc_lock = SRWLOCK_INIT;
 
 /* set_state() reports state with a wait hint: the time the next change
  * may take (https://learn.microsoft.com/en-us/windows/win32/services/
@@ -122,6 +125,7 @@ static void set_state(DWORD state, DWORD wait_hint_ms)
 {
   if(!svc_handle)
     return;
+  AcquireSRWLockExclusive(&svc_lock);
   svc_status.dwServiceType = SERVICE_WIN32_OWN_PROCESS;
   svc_status.dwCurrentState = state;
   svc_status.dwControlsAccepted =
@@ -133,6 +137,7 @@ static void set_state(DWORD state, DWORD wait_hint_ms)
                                 ? 0
                                 : ++svc_checkpoint;
   SetServiceStatus(svc_handle, &svc_status);
+  ReleaseSRWLockExclusive(&svc_lock);
 }
 
 void plat_notify(const char *msg)
@@ -154,8 +159,6 @@ uint64_t plat_watchdog_usec(void)
  * 128`) reload the configuration. */
 static DWORD WINAPI handler(DWORD ctl, DWORD type, void *data, void *ctx)
 {
-  uv_async_t *a;
-
   (void)type;
   (void)data;
   (void)ctx;
@@ -176,9 +179,10 @@ static DWORD WINAPI handler(DWORD ctl, DWORD type, void *data, void *ctx)
   default:
     return ERROR_CALL_NOT_IMPLEMENTED;
   }
-  a = ctl_async;
-  if(a)
-    uv_async_send(a);
+  AcquireSRWLockExclusive(&svc_lock);
+  if(ctl_async)
+    uv_async_send(ctl_async);
+  ReleaseSRWLockExclusive(&svc_lock);
   return NO_ERROR;
 }
 
@@ -285,7 +289,9 @@ int plat_control_start(uv_loop_t *loop,
   rc = uv_signal_start(&c->sigint, on_signal, SIGINT);
   if(!rc)
     rc = uv_signal_start(&c->sigbrk, on_signal, SIGBREAK);
+  AcquireSRWLockExclusive(&svc_lock);
   ctl_async = &c->async;
+  ReleaseSRWLockExclusive(&svc_lock);
   /* A control that came before the handle existed. */
   if(ctl_pending)
     uv_async_send(&c->async);
@@ -295,7 +301,9 @@ int plat_control_start(uv_loop_t *loop,
 
 void plat_control_close(struct plat_control *c)
 {
+  AcquireSRWLockExclusive(&svc_lock);
   ctl_async = NULL;
+  ReleaseSRWLockExclusive(&svc_lock);
   uv_close((uv_handle_t *)&c->async, on_closed);
   uv_close((uv_handle_t *)&c->sigint, on_closed);
   uv_close((uv_handle_t *)&c->sigbrk, on_closed);
@@ -321,11 +329,33 @@ static wchar_t *wpath(const char *path)
   return w;
 }
 
-/* sid_allowed() tells whether sid may have access to a secret: the file's
- * owner, LocalSystem (S-1-5-18) or BUILTIN\Administrators (S-1-5-32-544). */
-static bool sid_allowed(PSID sid, PSID owner)
+/* self_sid() returns the account this process runs as (the service
+ * account), malloc'd, or NULL. */
+static PSID self_sid(void)
 {
-  return EqualSid(sid, owner) || IsWellKnownSid(sid, WinLocalSystemSid) ||
+  HANDLE tok;
+  DWORD n = 0;
+  TOKEN_USER *tu = NULL;
+  PSID sid = NULL;
+
+  if(!OpenProcessToken(GetCurrentProcess(), TOKEN_QUERY, &tok))
+    return NULL;
+  GetTokenInformation(tok, TokenUser, NULL, 0, &n);
+  if(n && (tu = malloc(n)) && GetTokenInformation(tok, TokenUser, tu, n, &n) &&
+     (sid = malloc(GetLengthSid(tu->User.Sid))))
+    CopySid(GetLengthSid(tu->User.Sid), sid, tu->User.Sid);
+  free(tu);
+  CloseHandle(tok);
+  return sid;
+}
+
+/* sid_allowed() tells whether sid may have access to a secret: the
+ * service account (self), LocalSystem (S-1-5-18) or BUILTIN\Administrators
+ * (S-1-5-32-544). */
+static bool sid_allowed(PSID sid, PSID self)
+{
+  return (self && EqualSid(sid, self)) ||
+         IsWellKnownSid(sid, WinLocalSystemSid) ||
          IsWellKnownSid(sid, WinBuiltinAdministratorsSid);
 }
 
@@ -334,7 +364,7 @@ int plat_secret_check(int fd, const char *path, uid_t owner, char *err,
 {
   HANDLE h = (HANDLE)_get_osfhandle(fd);
   PSECURITY_DESCRIPTOR sd = NULL;
-  PSID sid_owner = NULL;
+  PSID self;
   PACL dacl = NULL;
   DWORD i, rc;
   int ret = 0;
@@ -344,9 +374,8 @@ int plat_secret_check(int fd, const char *path, uid_t owner, char *err,
     snprintf(err, errlen, "secret: %s: not a regular file", path);
     return -EINVAL;
   }
-  rc = GetSecurityInfo(h, SE_FILE_OBJECT,
-                       OWNER_SECURITY_INFORMATION | DACL_SECURITY_INFORMATION,
-                       &sid_owner, NULL, &dacl, NULL, &sd);
+  rc = GetSecurityInfo(h, SE_FILE_OBJECT, DACL_SECURITY_INFORMATION, NULL, NULL,
+                       &dacl, NULL, &sd);
   if(rc != ERROR_SUCCESS) {
     snprintf(err, errlen, "secret: %s: cannot read its DACL: error %lu", path,
              (unsigned long)rc);
@@ -359,26 +388,31 @@ int plat_secret_check(int fd, const char *path, uid_t owner, char *err,
              path);
     ret = -EPERM;
   }
+  self = self_sid();
   for(i = 0; !ret && i < dacl->AceCount; i++) {
     ACE_HEADER *ace;
     PSID sid;
     char *name = NULL;
 
+    /* Inherit-only entries (CREATOR OWNER from C:\ProgramData) apply to
+     * files created below, not to this one. */
     if(!GetAce(dacl, i, (void **)&ace) ||
-       ace->AceType != ACCESS_ALLOWED_ACE_TYPE)
+       ace->AceType != ACCESS_ALLOWED_ACE_TYPE ||
+       (ace->AceFlags & INHERIT_ONLY_ACE))
       continue;
     sid = (PSID) & ((ACCESS_ALLOWED_ACE *)ace)->SidStart;
-    if(sid_allowed(sid, sid_owner))
+    if(sid_allowed(sid, self))
       continue;
     ConvertSidToStringSidA(sid, &name);
     snprintf(err, errlen,
-             "secret: %s: its DACL lets %s read it; allow only the service "
+             "secret: %s: its DACL gives %s access; allow only the service "
              "account, SYSTEM and Administrators (icacls FILE "
              "/inheritance:r /grant:r ACCOUNT:R)",
              path, name ? name : "another account");
     LocalFree(name);
     ret = -EPERM;
   }
+  free(self);
   LocalFree(sd);
   return ret;
 }

@@ -140,7 +140,7 @@ class WindowsPlatform(unittest.TestCase):
                 self.assertEqual(results.get(name), "ok", r.stdout)
         # The refusal names the file and the account that may read it
         # (Everyone is S-1-1-0).
-        self.assertRegex(r.stdout, r"secret-open: its DACL lets S-1-1-0 read it")
+        self.assertRegex(r.stdout, r"secret-open: its DACL gives S-1-1-0 access")
 
         # The Event Log: the source registered under the daemon's name, and
         # each event with its type and message id (severity bits | id).
