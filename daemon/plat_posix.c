@@ -124,14 +124,15 @@ int plat_control_start(uv_loop_t *loop,
     return UV_ENOMEM;
   c->cb = cb;
   c->arg = arg;
-  /* uv_signal_init() cannot fail on Linux once the loop runs; a failed
-   * start leaves the handles open for plat_control_close(). */
-  for(i = 0; i < 3; i++) {
-    uv_signal_init(loop, &c->sig[i]);
+  /* On failure the handles initialised so far stay open for
+   * plat_control_close(); the caller gives up anyway. */
+  for(i = 0; i < 3 && !rc; i++) {
+    rc = uv_signal_init(loop, &c->sig[i]);
+    if(rc)
+      break;
     c->sig[i].data = c;
     c->open++;
-    if(!rc)
-      rc = uv_signal_start(&c->sig[i], on_signal, ctl_signals[i]);
+    rc = uv_signal_start(&c->sig[i], on_signal, ctl_signals[i]);
   }
   *out = c;
   return rc;
@@ -139,9 +140,13 @@ int plat_control_start(uv_loop_t *loop,
 
 void plat_control_close(struct plat_control *c)
 {
-  size_t i;
+  int i, n = c->open;
 
-  for(i = 0; i < 3; i++)
+  if(!n) {
+    free(c);
+    return;
+  }
+  for(i = 0; i < n; i++)
     if(!uv_is_closing((uv_handle_t *)&c->sig[i]))
       uv_close((uv_handle_t *)&c->sig[i], on_signal_closed);
 }
