@@ -95,7 +95,10 @@ TEST_LIBS   := $(shell $(PKG_CONFIG) --libs $(TEST_PKGS) 2>/dev/null)
 # daemon/ctl_*.c belong to quarantinectl only (and its unit tests).
 MAINS     := daemon/main.c daemon/quarantinectl.c
 CTL_SRCS  := $(sort $(wildcard daemon/ctl_*.c))
-SRCS      := $(filter-out $(MAINS) $(CTL_SRCS),$(sort $(wildcard daemon/*.c)))
+# daemon/plat_win32.c is the Windows side of the platform layer (make
+# windows-check); every other build links daemon/plat_posix.c.
+SRCS      := $(filter-out $(MAINS) $(CTL_SRCS) daemon/plat_win32.c,\
+               $(sort $(wildcard daemon/*.c)))
 OBJS      := $(SRCS:daemon/%.c=$(B)/%.o)
 CTL_OBJS  := $(CTL_SRCS:daemon/%.c=$(B)/%.o)
 TEST_SRCS := $(sort $(wildcard tests/*.c))
@@ -104,7 +107,8 @@ FUZZ_TARGETS := $(sort $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fu
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(B)/fuzz/fuzz_%)
 SUITE_SRCS := $(filter-out tests/check_main.c,$(wildcard tests/check_*.c))
 SUITES    := $(sort $(SUITE_SRCS:tests/check_%.c=%))
-FORMAT_FILES := $(wildcard daemon/*.[ch] tests/*.[ch] tests/fuzz/*.[ch])
+FORMAT_FILES := $(wildcard daemon/*.[ch] daemon/win32/*.h tests/*.[ch] tests/fuzz/*.[ch] \
+                  tests/win32/*.[ch])
 # Python: every *.py below scripts/ and tests/, and the scripts that are Python
 # without the extension (scripts/graphsim, scripts/bench).
 PY_FILES := $(sort $(shell find scripts tests -name '*.py' \
@@ -129,6 +133,7 @@ DEPS_OK = $(PKG_CONFIG) --exists $(ALL_PKGS) && command -v python3 >/dev/null \
           && command -v pyflakes3 >/dev/null && command -v promtool >/dev/null \
           && command -v groff >/dev/null && command -v clang >/dev/null \
           && command -v node >/dev/null && command -v npm >/dev/null \
+          && command -v x86_64-w64-mingw32-gcc >/dev/null && command -v wine >/dev/null \
           && test -e $(FUZZ_LIB)
 
 # libFuzzer's runtime (Debian: libclang-rt-14-dev, pulled in by clang-14).
@@ -138,7 +143,7 @@ FUZZ_LIB = $(shell clang -print-file-name=libclang_rt.fuzzer-x86_64.a 2>/dev/nul
         check-run unit unit-asan unit-valgrind conf-check graphsim-check \
         e2e-check bench-run bench-smoke ctl-check ctl-check-asan deb system-check \
         repo-check lint-py docs-check fuzz fuzz-bins fuzz-replay kill-loop \
-        e2e-asan e2e-valgrind e2e-both soak soak-short
+        e2e-asan e2e-valgrind e2e-both soak soak-short windows-check
 
 all: $(B)/quarantined $(B)/quarantinectl
 
@@ -181,7 +186,7 @@ check: deps
 check-run: format-check lint-py repo-check docs-check conf-check unit \
            unit-asan unit-valgrind ctl-check ctl-check-asan fuzz-replay \
            graphsim-check bench-smoke e2e-both e2e-valgrind soak-short \
-           system-check
+           system-check windows-check
 	@echo "make check: all checks passed"
 
 # The end-to-end suite twice, plain and under ASan+UBSan, side by side:
@@ -331,6 +336,35 @@ e2e-check: $(B)/quarantined $(B)/quarantinectl
 	    python3 -m unittest discover -s tests/e2e -t . ; \
 	else echo "e2e-check: no end-to-end tests"; fi
 
+# Windows (issue 17): the Windows side of the platform layer
+# (daemon/plat_win32.c) cross-built with mingw-w64 into tests/win32's
+# plat_check.exe, against libuv built from Debian's source package by
+# scripts/windows/build-deps (cached in ~/.cache/quarantined/windows), and
+# run under wine: Event Log calls, DACL check, DPAPI, replace, cmd.exe,
+# and the service control path under wine's service manager.
+WB         := build-win
+MINGW      := x86_64-w64-mingw32
+WIN_CFLAGS := -std=c17 -D_GNU_SOURCE -D_WIN32_WINNT=0x0602 $(WARNINGS) \
+              -O2 -g -include daemon/win32/compat.h -I$(WB) -Idaemon \
+              -Idaemon/win32
+WIN_LIBS   := -lws2_32 -liphlpapi -luserenv -ldbghelp -lole32 -luuid \
+              -lcrypt32 -ladvapi32
+WIN_PLAT   := daemon/plat.h daemon/plat_win32.h daemon/plat_win32.c \
+              daemon/win32/compat.h daemon/win32/syslog.h \
+              daemon/win32/messages.mc tests/win32/plat_check.c
+
+$(WB)/plat_check.exe: $(WIN_PLAT) scripts/windows/build-deps
+	@mkdir -p $(WB)
+	$(Q)prefix=$$(scripts/windows/build-deps libuv1 | tail -n 1) && \
+	$(MINGW)-windmc -h $(WB) -r $(WB) daemon/win32/messages.mc && \
+	$(MINGW)-windres -i $(WB)/messages.rc -o $(WB)/messages.o && \
+	$(MINGW)-gcc $(WIN_CFLAGS) -I$$prefix/include -o $@ \
+	    tests/win32/plat_check.c daemon/plat_win32.c $(WB)/messages.o \
+	    $$prefix/lib/libuv.a $(WIN_LIBS)
+
+windows-check: $(WB)/plat_check.exe
+	QD_WINBUILD=$(CURDIR)/$(WB) python3 -m unittest -v tests.win32.test_windows
+
 # Every config key, command, option, alert type and metric is in its man
 # page (and the bash completion); the man pages are clean under groff -ww.
 docs-check:
@@ -417,13 +451,14 @@ install: all
 deb:
 	rm -rf $(B)/pkg && mkdir -p $(B)/pkg/quarantined-$(VERSION)
 	tar --exclude=./.git --exclude=./build --exclude=./build-asan \
-	    --exclude=./build-fuzz --exclude=./tests/bench/peer/node_modules -cf - . | \
+	    --exclude=./build-fuzz --exclude=./build-win \
+	    --exclude=./tests/bench/peer/node_modules -cf - . | \
 	    tar -C $(B)/pkg/quarantined-$(VERSION) -xf -
 	cd $(B)/pkg/quarantined-$(VERSION) && dpkg-buildpackage -us -uc -b
 	lintian --info --pedantic --fail-on error,warning,info,pedantic \
 	    $(B)/pkg/*.changes
 
 clean:
-	rm -rf build build-asan build-fuzz
+	rm -rf build build-asan build-fuzz build-win
 
 -include $(OBJS:.o=.d) $(CTL_OBJS:.o=.d) $(B)/main.d $(B)/quarantinectl.d $(TEST_OBJS:.o=.d)

@@ -31,6 +31,7 @@
 #include "http.h"
 #include "journal.h"
 #include "log.h"
+#include "plat.h"
 #include "refusals.h"
 #include "strlist.h"
 #include "tfiles.h"
@@ -543,14 +544,15 @@ static void on_command_done(const struct child_result *r, void *arg)
              a->tenant);
 }
 
-/* run_command() starts post_apply_command with /bin/sh -c (stderr joined
+/* run_command() starts post_apply_command with plat_shell_argv()'s shell
+ * (/bin/sh -c, or cmd.exe) (stderr joined
  * to stdout) and a clean environment: PATH, QD_TENANT, QD_TENANT_ID,
  * QD_APPLIED_COUNT and QD_APPLIED (one "user id TAB upn TAB anchor TAB
  * reference" line per value applied this cycle).  Nothing secret is
  * passed: the daemon's own environment is not inherited. */
 static void run_command(struct apply *a, const char *list, size_t count)
 {
-  char *env[6] = {NULL}, *args[4], *script = NULL;
+  char *env[6] = {NULL}, *args[5], *script = NULL;
   int rc;
   size_t i;
 
@@ -560,26 +562,20 @@ static void run_command(struct apply *a, const char *list, size_t count)
               a->tenant);
     return;
   }
-  if(asprintf(&env[0], "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:"
-                       "/usr/bin:/sbin:/bin") < 0 ||
+  if(asprintf(&env[0], "PATH=%s", plat_shell_path()) < 0 ||
      asprintf(&env[1], "QD_TENANT=%s", a->tenant) < 0 ||
      asprintf(&env[2], "QD_TENANT_ID=%s", a->tenant_id) < 0 ||
      asprintf(&env[3], "QD_APPLIED_COUNT=%zu", count) < 0 ||
      asprintf(&env[4], "QD_APPLIED=%s", list ? list : "") < 0 ||
-     asprintf(&script, "exec 2>&1\n%s", a->post_cmd) < 0) {
+     plat_shell_argv(a->post_cmd, &script, args)) {
     log_warnx("apply: tenant %s: post_apply_command: out of memory", a->tenant);
     goto out;
   }
-  args[0] = "/bin/sh";
-  args[1] = "-c";
-  args[2] = script;
-  args[3] = NULL;
   rc = child_run(a->cmd, args, env, (uint64_t)a->post_timeout * 1000,
                  on_command_done, a);
   if(rc) {
-    log_warnx("apply: tenant %s: post_apply_command: cannot start /bin/sh: "
-              "%s",
-              a->tenant, uv_strerror(rc));
+    log_warnx("apply: tenant %s: post_apply_command: cannot start %s: %s",
+              a->tenant, args[0], uv_strerror(rc));
     goto out;
   }
   log_info("apply: tenant %s: post_apply_command started (pid %d) for %zu "

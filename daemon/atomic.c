@@ -8,12 +8,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "plat.h"
 
 int atomic_write_all(int fd, const char *buf, size_t len)
 {
@@ -29,25 +30,6 @@ int atomic_write_all(int fd, const char *buf, size_t len)
     len -= (size_t)n;
   }
   return 0;
-}
-
-/* fsync_dir() makes a rename in the directory holding path durable.
- * Returns 0 or -errno. */
-static int fsync_dir(const char *path)
-{
-  char *copy = strdup(path);
-  int fd, rc = 0;
-
-  if(!copy)
-    return -ENOMEM;
-  fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  free(copy);
-  if(fd < 0)
-    return -errno;
-  if(fsync(fd) < 0)
-    rc = -errno;
-  close(fd);
-  return rc;
 }
 
 int atomic_write(const char *path, const char *data, size_t len, mode_t mode,
@@ -81,8 +63,8 @@ int atomic_write(const char *path, const char *data, size_t len, mode_t mode,
     step = "write";
     goto fail;
   }
-  if(fsync(fd) < 0) {
-    rc = -errno;
+  rc = plat_fsync(fd);
+  if(rc) {
     step = "fsync";
     goto fail;
   }
@@ -92,15 +74,12 @@ int atomic_write(const char *path, const char *data, size_t len, mode_t mode,
     step = "close";
     goto fail;
   }
-  if(rename(tmp, path) < 0) {
-    rc = -errno;
-    step = "rename";
+  rc = plat_replace(tmp, path, &step);
+  if(rc && strcmp(step, "fsync directory"))
     goto fail;
-  }
   free(tmp);
-  rc = fsync_dir(path);
   if(rc && what)
-    *what = "fsync directory";
+    *what = step;
   return rc;
 
 fail:

@@ -11,10 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "plat.h"
 #include "timex.h"
 
 int log_level = LOG_INFO;
@@ -32,34 +32,18 @@ static const char *const prio_names[] = {
     [LOG_INFO] = "info",       [LOG_DEBUG] = "debug",
 };
 
-/* stderr_is_journal() tells whether fd 2 is the stream journald handed us:
- * systemd sets $JOURNAL_STREAM to "DEV:INODE" of that stream. */
-static int stderr_is_journal(void)
-{
-  const char *js = getenv("JOURNAL_STREAM");
-  unsigned long long dev, ino;
-  struct stat st;
-
-  if(!js || sscanf(js, "%llu:%llu", &dev, &ino) != 2)
-    return 0;
-  if(fstat(STDERR_FILENO, &st) == -1)
-    return 0;
-  return (unsigned long long)st.st_dev == dev &&
-         (unsigned long long)st.st_ino == ino;
-}
-
 void log_init(const char *ident, int foreground)
 {
   log_ident = ident;
   if(foreground)
     target = LOG_TO_STDERR;
-  else if(stderr_is_journal())
+  else if(plat_stderr_is_journal())
     target = LOG_TO_JOURNAL;
-  else if(isatty(STDERR_FILENO))
+  else if(plat_stderr_is_tty())
     target = LOG_TO_STDERR;
   else {
     target = LOG_TO_SYSLOG;
-    openlog(ident, LOG_PID | LOG_NDELAY, LOG_DAEMON);
+    plat_log_open(ident);
   }
 }
 
@@ -104,7 +88,7 @@ void log_vemit(int prio, int with_errno, const char *fmt, va_list ap)
 
   switch(target) {
   case LOG_TO_SYSLOG:
-    syslog(prio, "%s", msg);
+    plat_log_system(prio, msg);
     break;
   case LOG_TO_JOURNAL:
     fprintf(stderr, "<%d>%s\n", prio, msg);

@@ -3,17 +3,15 @@
  * main: the quarantined daemon's entry point and lifecycle.
  *
  *   parse options -> load config (-n stops here) -> prepare state dir ->
- *   uv loop + signal handles -> STATUS= -> READY=1 -> watchdog timer ->
- *   run.  SIGHUP: reload the config; a bad file is rejected and the
- *   running one kept.  SIGTERM/SIGINT: STOPPING=1, close every handle,
- *   run the loop until the close callbacks have fired, uv_loop_close().
+ *   uv loop + plat control (signals, service controls) -> STATUS= -> READY=1 ->
+ * watchdog timer -> run.  SIGHUP: reload the config; a bad file is rejected and
+ * the running one kept.  SIGTERM/SIGINT: STOPPING=1, close every handle, run
+ * the loop until the close callbacks have fired, uv_loop_close().
  */
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -25,6 +23,7 @@
 #include "log.h"
 #include "loopstat.h"
 #include "notify.h"
+#include "plat.h"
 #include "preflight.h"
 #include "rlimit.h"
 #include "status.h"
@@ -36,12 +35,12 @@
 
 struct daemon {
   uv_loop_t loop;
-  uv_signal_t sigterm, sigint, sighup;
-  struct notify *notify;   /* the watchdog; owned */
-  uv_timer_t status_timer; /* refreshes STATUS= ("last cycle 12s ago") */
-  uv_timer_t reload_timer; /* a SIGHUP that waited for state saves */
-  int reload_wanted;       /* SIGHUP came while a state save was under way */
-  struct health *health;   /* the HTTP endpoint; owned */
+  struct plat_control *control; /* signals or service controls; owned */
+  struct notify *notify;        /* the watchdog; owned */
+  uv_timer_t status_timer;      /* refreshes STATUS= ("last cycle 12s ago") */
+  uv_timer_t reload_timer;      /* a SIGHUP that waited for state saves */
+  int reload_wanted;     /* SIGHUP came while a state save was under way */
+  struct health *health; /* the HTTP endpoint; owned */
   time_t started;
   struct alert *alert;     /* alert sinks; owned */
   struct tenant **tenants; /* one per [tenant] section; owned */
@@ -410,9 +409,8 @@ static void stop(struct daemon *d, const char *why)
   notify_stopping();
   notify_status("stopping (%s)", why);
   log_info("received %s, stopping", why);
-  uv_close((uv_handle_t *)&d->sigterm, NULL);
-  uv_close((uv_handle_t *)&d->sigint, NULL);
-  uv_close((uv_handle_t *)&d->sighup, NULL);
+  plat_control_close(d->control);
+  d->control = NULL;
   loopstat_close(d->loopstat, NULL, NULL);
   d->loopstat = NULL;
   notify_close(d->notify, NULL, NULL);
@@ -429,32 +427,14 @@ static void stop(struct daemon *d, const char *why)
   }
 }
 
-static void on_signal(uv_signal_t *h, int signum)
+static void on_control(enum plat_ctl ctl, const char *what, void *arg)
 {
-  struct daemon *d = h->data;
+  struct daemon *d = arg;
 
-  switch(signum) {
-  case SIGHUP:
+  if(ctl == PLAT_CTL_RELOAD)
     reload(d);
-    break;
-  case SIGTERM:
-    stop(d, "SIGTERM");
-    break;
-  default:
-    stop(d, "SIGINT");
-    break;
-  }
-}
-
-static int start_signal(struct daemon *d, uv_signal_t *h, int signum)
-{
-  int rc;
-
-  rc = uv_signal_init(&d->loop, h);
-  if(rc)
-    return rc;
-  h->data = d;
-  return uv_signal_start(h, on_signal, signum);
+  else
+    stop(d, what);
 }
 
 /* check_config() is -n: the file, then every file it names, checked for
@@ -500,7 +480,9 @@ static int check_config(const char *path, const char *user)
   return 0;
 }
 
-int main(int argc, char *argv[])
+/* daemon_main() is the daemon, run by plat_main() as a service or from a
+ * shell. */
+static int daemon_main(int argc, char *argv[])
 {
   struct daemon d;
   char *errors = NULL;
@@ -540,10 +522,8 @@ int main(int argc, char *argv[])
     return check_config(d.conf_path, check_user);
 
   /* Secrets live in this process's memory: no core dumps, no ptrace. */
-  if(prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == -1)
-    fatal("prctl(PR_SET_DUMPABLE)");
-  umask(027);
-  signal(SIGPIPE, SIG_IGN);
+  if((rc = plat_harden()))
+    fatalx("cannot keep secrets out of core dumps: %s", strerror(-rc));
 
   log_init("quarantined", d.debug || d.foreground);
   if(d.debug)
@@ -575,9 +555,7 @@ int main(int argc, char *argv[])
   rc = uv_loop_init(&d.loop);
   if(rc)
     fatalx("uv_loop_init: %s", uv_strerror(rc));
-  if((rc = start_signal(&d, &d.sigterm, SIGTERM)) ||
-     (rc = start_signal(&d, &d.sigint, SIGINT)) ||
-     (rc = start_signal(&d, &d.sighup, SIGHUP)))
+  if((rc = plat_control_start(&d.loop, on_control, &d, &d.control)))
     fatalx("uv_signal_start: %s", uv_strerror(rc));
   rc = notify_new(&d.loop, &d.notify);
   if(rc)
@@ -631,4 +609,9 @@ int main(int argc, char *argv[])
   cfg_free(d.cfg);
   free(d.state_dir);
   return 0;
+}
+
+int main(int argc, char *argv[])
+{
+  return plat_main(argc, argv, daemon_main);
 }

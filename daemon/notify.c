@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT
  *
- * notify: sd_notify(3) messages and the systemd watchdog timer.
+ * notify: readiness messages to the service manager (sd_notify(3) or the
+ * Windows service control manager, through plat.h) and the systemd
+ * watchdog timer.
  */
 #include "notify.h"
 
@@ -12,9 +14,7 @@
 #include <string.h>
 #include <time.h>
 
-#ifdef HAVE_LIBSYSTEMD
-#include <systemd/sd-daemon.h>
-#endif
+#include "plat.h"
 
 struct notify {
   uv_timer_t watchdog;    /* pings WATCHDOG=1 */
@@ -26,18 +26,10 @@ struct notify {
   void *closed_arg;
 };
 
-/* send_msg() passes msg to sd_notify(); the return value is only logged,
- * as sd_notify(3) recommends. */
+/* send_msg() passes msg to the service manager (plat_notify()). */
 static void send_msg(const char *msg)
 {
-#ifdef HAVE_LIBSYSTEMD
-  int rc = sd_notify(0, msg);
-
-  if(rc < 0)
-    log_debug("notify: sd_notify: %s", strerror(-rc));
-#else
-  (void)msg;
-#endif
+  plat_notify(msg);
 }
 
 static void on_watchdog(uv_timer_t *t)
@@ -74,15 +66,7 @@ int notify_new(uv_loop_t *loop, struct notify **out)
 
   if(!n)
     return -ENOMEM;
-#ifdef HAVE_LIBSYSTEMD
-  {
-    uint64_t usec = 0;
-
-    /* 1: unset $WATCHDOG_USEC/$WATCHDOG_PID so children don't inherit. */
-    if(sd_watchdog_enabled(1, &usec) > 0)
-      n->watchdog_usec = usec;
-  }
-#endif
+  n->watchdog_usec = plat_watchdog_usec();
   /* uv_timer_init() only fills the handle in and cannot fail, and
    * uv_timer_start() only fails for a NULL callback or a closing handle. */
   uv_timer_init(loop, &n->watchdog);

@@ -2,7 +2,8 @@
  *
  * secret: safe reading of secret files and systemd credentials.  The file
  * is opened without following symlinks and checked through the open
- * descriptor (fstat), so it cannot be swapped between check and read.
+ * descriptor (plat_secret_check(): modes, or a DACL on Windows), so it
+ * cannot be swapped between check and read.
  * Buffers that held secret bytes are always wiped before they are freed.
  */
 #include "secret.h"
@@ -17,6 +18,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "plat.h"
 
 /* report() writes a message to err, or logs it when err is NULL. */
 static void report(char *err, size_t errlen, const char *fmt, ...)
@@ -34,34 +36,6 @@ static void report(char *err, size_t errlen, const char *fmt, ...)
     snprintf(err, errlen, "%s", msg);
   else if(!err)
     log_errx("%s", msg);
-}
-
-/* check_stat() accepts st if it is a regular file owned by root or by
- * owner whose mode gives nothing to "other" and no write to group.
- * Returns 0 or a negative errno code after reporting why. */
-static int check_stat(const char *path, const struct stat *st, uid_t owner,
-                      char *err, size_t errlen)
-{
-  unsigned mode = (unsigned)st->st_mode & 07777;
-
-  if(!S_ISREG(st->st_mode)) {
-    report(err, errlen, "secret: %s: not a regular file", path);
-    return -EINVAL;
-  }
-  if(st->st_uid != 0 && st->st_uid != owner) {
-    report(err, errlen,
-           "secret: %s: owned by uid %lu; it must belong to root or to "
-           "uid %lu (the daemon's user)",
-           path, (unsigned long)st->st_uid, (unsigned long)owner);
-    return -EPERM;
-  }
-  if(mode & (S_IRWXO | S_IWGRP)) {
-    report(err, errlen,
-           "secret: %s: mode %04o is too open; use chmod 600 (or 640)", path,
-           mode);
-    return -EPERM;
-  }
-  return 0;
 }
 
 /* read_all() reads fd to its end into a new buffer of at most max bytes
@@ -141,7 +115,7 @@ int secret_read_file_for(const char *path, size_t max, uid_t owner, char **out,
                          size_t *len, char *err, size_t errlen)
 {
   struct stat st;
-  char *buf = NULL;
+  char *buf = NULL, why[512];
   size_t n = 0;
   int fd, rc;
 
@@ -157,14 +131,13 @@ int secret_read_file_for(const char *path, size_t max, uid_t owner, char **out,
       report(err, errlen, "secret: %s: cannot open: %s", path, strerror(-rc));
     return rc;
   }
-  if(fstat(fd, &st) == -1) {
+  rc = plat_secret_check(fd, path, owner, why, sizeof(why));
+  if(!rc && fstat(fd, &st) == -1) {
     rc = -errno;
-    report(err, errlen, "secret: %s: fstat: %s", path, strerror(-rc));
-    close(fd);
-    return rc;
+    snprintf(why, sizeof(why), "secret: %s: fstat: %s", path, strerror(-rc));
   }
-  rc = check_stat(path, &st, owner, err, errlen);
   if(rc) {
+    report(err, errlen, "%s", why);
     close(fd);
     return rc;
   }
@@ -182,6 +155,12 @@ int secret_read_file_for(const char *path, size_t max, uid_t owner, char **out,
   }
   if(rc) {
     report(err, errlen, "secret: %s: read: %s", path, strerror(-rc));
+    return rc;
+  }
+  rc = plat_secret_unprotect(path, &buf, &n, why, sizeof(why));
+  if(rc) {
+    secret_free(buf, n);
+    report(err, errlen, "%s", why);
     return rc;
   }
   while(n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' ||

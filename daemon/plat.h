@@ -1,0 +1,123 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * plat: what the operating system does differently, behind one interface.
+ * daemon/plat_posix.c implements it for Linux (syslog(3), sd_notify(3),
+ * signals, file modes, rename(2), /bin/sh); daemon/plat_win32.c for
+ * Windows (the Event Log, the service control manager, DACLs,
+ * ReplaceFileW/MoveFileExW, cmd.exe).  The modules call these and never
+ * test the platform themselves.
+ */
+#ifndef QD_PLAT_H
+#define QD_PLAT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <uv.h>
+
+/* ===== logging ===== */
+
+/* plat_log_open() opens the system log under ident (a static string):
+ * syslog(3) with the daemon facility, or the Windows event source ident. */
+void plat_log_open(const char *ident);
+
+/* plat_log_system() writes msg at syslog priority prio to the log opened
+ * by plat_log_open(). */
+void plat_log_system(int prio, const char *msg);
+
+/* plat_stderr_is_journal() tells whether fd 2 is the stream journald
+ * handed the service ($JOURNAL_STREAM names its device and inode); always
+ * false on Windows. */
+bool plat_stderr_is_journal(void);
+
+/* plat_stderr_is_tty() tells whether fd 2 is a terminal (a console). */
+bool plat_stderr_is_tty(void);
+
+/* ===== readiness and the service manager ===== */
+
+/* plat_notify() tells the service manager about a state change, msg being
+ * an sd_notify(3) assignment: "READY=1", "RELOADING=1", "STOPPING=1",
+ * "STATUS=...", "WATCHDOG=1", "WATCHDOG=trigger".  On Windows READY=1 is
+ * SERVICE_RUNNING and STOPPING=1 SERVICE_STOP_PENDING; the others have no
+ * counterpart and are dropped.  Failures are logged at debug level only. */
+void plat_notify(const char *msg);
+
+/* plat_watchdog_usec() returns the service manager's watchdog interval in
+ * microseconds (and stops it being inherited by children), or 0 when
+ * there is none. */
+uint64_t plat_watchdog_usec(void);
+
+/* What the service manager or the operator asks of the daemon. */
+enum plat_ctl {
+  PLAT_CTL_STOP,  /* SIGTERM, SIGINT; SERVICE_CONTROL_STOP, _SHUTDOWN */
+  PLAT_CTL_RELOAD /* SIGHUP; the service's user control 128 */
+};
+
+/* The source of those requests; opaque. */
+struct plat_control;
+
+/* plat_control_start() delivers each request to cb on loop (the thread
+ * that runs loop); what names it for the log ("SIGTERM", "service stop").
+ * *out is owned by the caller until plat_control_close(). */
+int plat_control_start(uv_loop_t *loop,
+                       void (*cb)(enum plat_ctl ctl, const char *what,
+                                  void *arg),
+                       void *arg, struct plat_control **out);
+
+/* plat_control_close() closes c's handles; c is freed in their close
+ * callbacks. */
+void plat_control_close(struct plat_control *c);
+
+/* plat_main() runs daemon_main(argc, argv) as the operating system wants
+ * a service started: directly on POSIX; on Windows through the service
+ * control dispatcher when the service control manager started the
+ * process, directly (console mode) otherwise.  Returns its exit code. */
+int plat_main(int argc, char **argv, int (*daemon_main)(int, char **));
+
+/* plat_harden() keeps secrets out of core dumps and debuggers and sets
+ * the file creation mask; it returns 0 or a negative errno code. */
+int plat_harden(void);
+
+/* ===== files ===== */
+
+/* plat_secret_check() accepts the open regular file fd (named path) as a
+ * secret only the daemon's account can read: on POSIX owned by root or
+ * owner and no access for "other" nor write for the group; on Windows a
+ * DACL granting access to nobody but the account the process runs as
+ * (the service account), SYSTEM and Administrators; owner is unused
+ * there.  On refusal err holds the reason, naming path; returns 0,
+ * -EINVAL (not a regular file) or -EPERM. */
+int plat_secret_check(int fd, const char *path, uid_t owner, char *err,
+                      size_t errlen);
+
+/* plat_secret_unprotect() turns the contents of a secret file in place
+ * into the secret: nothing on POSIX; on Windows a DPAPI blob (a file
+ * whose name ends ".dpapi") is decrypted with CryptUnprotectData.  *buf
+ * (len bytes, NUL-terminated) is owned by the caller, before and after;
+ * the old buffer is wiped.  Returns 0 or a negative errno code with err
+ * set. */
+int plat_secret_unprotect(const char *path, char **buf, size_t *len, char *err,
+                          size_t errlen);
+
+/* plat_replace() renames tmp over path atomically and durably (rename(2)
+ * and an fsync of the directory; MoveFileExW with MOVEFILE_REPLACE_EXISTING
+ * and MOVEFILE_WRITE_THROUGH).  On failure *what names the step. */
+int plat_replace(const char *tmp, const char *path, const char **what);
+
+/* plat_fsync() flushes fd's data to the disk; 0 or a negative errno. */
+int plat_fsync(int fd);
+
+/* ===== commands ===== */
+
+/* plat_shell_argv() fills argv (5 slots, NULL-terminated) to run the command
+ * line cmd with its standard error joined to its standard output: /bin/sh -c,
+ * or cmd.exe /d /c.  *script is allocated for argv's use and owned by the
+ * caller.  Returns 0 or -ENOMEM. */
+int plat_shell_argv(const char *cmd, char **script, char *argv[5]);
+
+/* plat_shell_path() is the search PATH given to such a command. */
+const char *plat_shell_path(void);
+
+#endif

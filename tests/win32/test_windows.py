@@ -1,0 +1,193 @@
+"""The Windows side of the platform layer (daemon/plat_win32.c) under wine.
+
+`make windows-check` cross-builds tests/win32/plat_check.c with it and runs this
+module with QD_WINBUILD set to the build directory.  wine runs in a private
+prefix there, headless (no DISPLAY, no Mono or Gecko installer); where wine
+cannot start at all the tests are skipped with wine's own words.
+
+What a Windows admin would notice is checked: the Event Log receives the
+daemon's events under its source with the message ids of
+daemon/win32/messages.mc (read from wine's +eventlog and advapi traces), a
+secret file that Everyone may read is refused while the owner-only one is
+accepted, state replaced through MoveFileExW holds the new content, a
+DPAPI-protected secret is decrypted, cmd.exe runs post_apply_command, and the
+service reaches RUNNING under the service control manager, takes the reload
+control and stops cleanly (STOPPED, exit code 0).
+"""
+
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+import unittest
+
+BUILD = os.environ.get("QD_WINBUILD", os.path.join(os.getcwd(), "build-win"))
+EXE = os.path.join(BUILD, "plat_check.exe")
+SERVICE = "quarantined-platcheck"
+
+
+def wine_env(debug="-all"):
+    env = dict(os.environ)
+    env.pop("DISPLAY", None)
+    env.pop("WAYLAND_DISPLAY", None)
+    env["WINEPREFIX"] = os.path.join(BUILD, "wineprefix")
+    env["WINEDLLOVERRIDES"] = "mscoree,mshtml="
+    env["WINEDEBUG"] = debug
+    return env
+
+
+def winpath(path):
+    """wine maps the Unix root to drive Z:."""
+    return "Z:" + os.path.abspath(path).replace("/", "\\")
+
+
+def wine(*args, debug="-all,err+sc,err+service", timeout=120):
+    """Runs a wine command.  Its output goes to files, not pipes: wine's
+    helper processes (services.exe, winedevice.exe) inherit them and outlive
+    the command, so a pipe would not reach end-of-file."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        p = subprocess.run(["wine"] + list(args), env=wine_env(debug),
+                           stdout=out, stderr=err, timeout=timeout)
+        out.seek(0)
+        err.seek(0)
+        return subprocess.CompletedProcess(p.args, p.returncode, out.read(),
+                                           err.read())
+
+
+def sc_state(name):
+    """(state, win32 exit code, service exit code) from `sc query`."""
+    out = wine("sc", "query", name).stdout
+    state = re.search(r"STATE\s*:\s*\d+\s+(\w+)", out)
+    w32 = re.search(r"WIN32_EXIT_CODE\s*:\s*(\d+)", out)
+    svc = re.search(r"SERVICE_EXIT_CODE\s*:\s*(\d+)", out)
+    if not state:
+        return (None, None, None)
+    return (state.group(1), int(w32.group(1)), int(svc.group(1)))
+
+
+def read_text(path):
+    with open(path) as f:
+        return f.read()
+
+
+def wait_for(what, predicate, timeout=60):
+    """Polls predicate until it returns a true value; the condition itself is
+    what the test asserts, the timeout only bounds a broken run."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting for %s" % what)
+        time.sleep(0.2)
+
+
+class WindowsPlatform(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        if not shutil.which("wine"):
+            raise unittest.SkipTest("windows-check: wine is not installed "
+                                    "(scripts/install-deps installs wine64)")
+        # A server left over in the private prefix by an interrupted run goes
+        # first.  The prefix is brought up (wineboot) with a server of its
+        # own, waited for; then one persistent wineserver serves the class:
+        # the service outlives each `wine sc` command only while it runs
+        # (services.exe loses services created under a server that wineboot
+        # shared).
+        subprocess.run(["wineserver", "-k"], env=wine_env(),
+                       stderr=subprocess.DEVNULL)
+        subprocess.run(["wineserver", "-w"], env=wine_env())
+        try:
+            boot = wine("wineboot", "-i", timeout=600)
+            subprocess.run(["wineserver", "-w"], env=wine_env(), timeout=120)
+        except (OSError, subprocess.SubprocessError) as e:
+            raise unittest.SkipTest("windows-check: wine cannot run here: %s" % e)
+        if boot.returncode != 0:
+            raise unittest.SkipTest("windows-check: wine cannot run here: "
+                                    "wineboot exited %d: %s"
+                                    % (boot.returncode, boot.stderr[-500:]))
+        subprocess.run(["wineserver", "-p"], env=wine_env(), check=True)
+        cls.dir = tempfile.mkdtemp(prefix="platcheck-", dir=BUILD)
+
+    @classmethod
+    def tearDownClass(cls):
+        wine("sc", "stop", SERVICE)
+        wine("sc", "delete", SERVICE)
+        subprocess.run(["wineserver", "-k"], env=wine_env())
+        shutil.rmtree(cls.dir, ignore_errors=True)
+
+    def test_platform_calls(self):
+        private = os.path.join(self.dir, "secret-private")
+        opened = os.path.join(self.dir, "secret-open")
+        with open(private, "w") as f:
+            f.write("s3cr3t\n")
+        os.chmod(private, 0o600)
+        with open(opened, "w") as f:
+            f.write("s3cr3t\n")
+        os.chmod(opened, 0o644)
+        r = wine(EXE, "check", winpath(self.dir), debug="+eventlog,fixme+advapi")
+        results = {name: status for status, name in
+                   re.findall(r"^(ok|not ok) (\S+?)(?::.*)?$", r.stdout, re.M)}
+        expected = ["console-mode", "eventlog.report", "fsync", "replace.rc",
+                    "replace.content", "replace.tmp-gone", "secret.private-accepted",
+                    "secret.open-refused", "dpapi.unprotect", "shell.spawn",
+                    "shell.stdout", "shell.status"]
+        for name in expected:
+            with self.subTest(check=name):
+                self.assertEqual(results.get(name), "ok", r.stdout)
+        # The refusal names the file and the account that may read it
+        # (Everyone is S-1-1-0).
+        self.assertRegex(r.stdout, r"secret-open: its DACL gives S-1-1-0 access")
+
+        # The Event Log: the source registered under the daemon's name, and
+        # each event with its type and message id (severity bits | id).
+        self.assertIn('RegisterEventSourceW ((null),L"quarantined")', r.stderr)
+        calls = re.findall(r"ReportEventW \(0*[0-9A-Fa-f]+,0x(\w{4}),0x\w{4},0x(\w{8}),",
+                           r.stderr)
+        self.assertIn(("0002", "80000064"), calls)  # warning, MSG_ALERT (100)
+        self.assertIn(("0001", "c0000001"), calls)  # error, MSG_LOG_ERROR
+        self.assertIn(("0004", "40000003"), calls)  # information, MSG_LOG_INFO
+        self.assertRegex(r.stderr, r'warn:eventlog:ReportEventW L"plat_check: an alert '
+                                   r'for the Event Log"')
+        self.assertRegex(r.stderr, r'err:eventlog:ReportEventW L"plat_check: an error '
+                                   r'line for the Event Log"')
+
+    def test_service_control(self):
+        events = os.path.join(self.dir, "events")
+        if os.path.exists(events):
+            os.unlink(events)
+        binpath = "%s service %s" % (winpath(EXE), winpath(self.dir))
+        wine("sc", "stop", SERVICE)  # left by an interrupted run
+        wine("sc", "delete", SERVICE)
+        r = wine("sc", "create", SERVICE, "binPath=", binpath)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        r = wine("sc", "start", SERVICE)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        # START_PENDING, then RUNNING once the daemon said READY=1.
+        wait_for("RUNNING", lambda: sc_state(SERVICE)[0] == "RUNNING")
+        with open(events) as f:
+            self.assertEqual(f.read().splitlines(), ["running"])
+
+        # The reload control (128, as `sc control quarantined 128` sends
+        # it; wine's sc has no `control`, so plat_check sends it).
+        r = wine(EXE, "control", SERVICE)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        wait_for("the reload", lambda: "reload: service reload control"
+                 in read_text(events))
+
+        r = wine("sc", "stop", SERVICE)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        state = wait_for("STOPPED", lambda: (lambda s: s if s[0] == "STOPPED" else None)(
+            sc_state(SERVICE)))
+        self.assertEqual(state, ("STOPPED", 0, 0))
+        with open(events) as f:
+            self.assertEqual(f.read().splitlines(),
+                             ["running", "reload: service reload control",
+                              "stop: service stop", "stopped"])
+
+
+if __name__ == "__main__":
+    unittest.main()
