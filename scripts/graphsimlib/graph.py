@@ -337,7 +337,8 @@ def _delta(sim, req, kind):
         part = part.strip()
         if part.startswith("odata.maxpagesize="):
             try:
-                page_size = max(1, min(999, int(part.split("=", 1)[1])))
+                page_size = max(1, min(tenant.settings["deltaMaxPageSize"],
+                                       int(part.split("=", 1)[1])))
             except ValueError:
                 pass
     now = tenant.now().timestamp()
