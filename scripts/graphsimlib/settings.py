@@ -123,6 +123,10 @@ DEFAULTS = {
     # the $top ceiling of directory lists (docs/graph-facts.md#paging).  Lower it to
     # make a client page through a small tenant.
     "deltaMaxPageSize": 999,
+    # Or-clauses ("in" values counted) a filter may hold without advanced queries:
+    # 15 (https://learn.microsoft.com/graph/filter-query-parameter).  Lower it to see a
+    # client split a filter Graph refuses.
+    "filterMaxOrClauses": 15,
 }
 
 CHOICES = {
