@@ -128,6 +128,25 @@ class DeltaE2E(E2ETestCase):
         self.assertIsNotNone(self.state(d)["deltaFullSync"])
         self.assertNoWrites()
 
+    def test_no_change_cycle_costs_three_requests(self):
+        """Once the first round is done and nothing changes, a cycle is one deltaLink GET
+        per collection: no holder lookup, no second page."""
+        self.sim.settings(deltaPageSize=100, deltaMaxPageSize=999)
+        d, expected = self.start_and_detect()
+        d.wait_for_more_cycles(1)
+        mark = self.sim.requests()[-1]["seq"]
+        done = len(d.cycles())
+        d.wait_for_more_cycles(3)
+        d.stop()
+        cycles = len(d.cycles()) - done
+        reqs = self.sim.graph_requests(mark)
+        # At most one cycle besides the counted ones was under way at either end.
+        self.assertLessEqual(len(reqs), 3 * (cycles + 1), reqs)
+        self.assertGreaterEqual(len(reqs), 3 * cycles, reqs)
+        for e in reqs:
+            self.assertEqual((e["method"], set(e["query"])), ("GET", {"$deltatoken"}), e)
+            self.assertEqual(e["status"], 200, e)
+
     # ----- 2 -------------------------------------------------------------------------------
     def test_resolved_conflict_cleared_by_an_incremental_round(self):
         # The release changes only eli's provisioning errors: the simulator reports
