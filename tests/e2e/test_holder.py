@@ -5,6 +5,7 @@ Run one with e.g. python3 -m unittest tests.e2e.test_holder.HolderE2E.test_cloud
 after make (QD_E2E_KEEP=1 keeps the daemon logs)."""
 
 import csv
+import datetime
 import json
 import math
 import os
@@ -355,6 +356,33 @@ class HolderE2E(E2ETestCase):
         self.assertEqual(d.log_lines("holder lookup failed"), [])
         for a in alerts.values():
             self.assertNotEqual(a["class"], "unknown", a)
+        d.stop()
+
+    def test_several_batches_in_flight(self):
+        """A lookup of more than one $batch sends several POSTs at once (up to
+        max_concurrency), not each after the previous one's answer: two POSTs the
+        simulator holds for a second each are both under way at the same time."""
+        firsts = {}
+
+        def prepare():
+            firsts.update(self.synced_pairs(70))
+            self.sim.add_faults({"kind": "delay", "seconds": 1, "count": 2,
+                                 "method": "POST", "path": "/$batch"})
+
+        d, alerts = self.run_scenario("two-synced-proxy", prepare=prepare,
+                                      options={"max_concurrency": 4})
+        self.assertPaired(alerts, firsts)
+        posts = self.sim.batch_posts()
+        self.assertGreaterEqual(len(posts), 3, posts)
+
+        def span(e):
+            end = datetime.datetime.fromisoformat(e["time"])
+            return end - datetime.timedelta(milliseconds=e["durationMs"]), end
+
+        spans = sorted(span(e) for e in posts)
+        overlaps = [(a, b) for a, b in zip(spans, spans[1:]) if b[0] < a[1]]
+        self.assertTrue(overlaps, spans)
+        self.assertEqual(d.log_lines("holder lookup failed"), [])
         d.stop()
 
     def test_failed_lookup_alerts_unknown_then_pairs_next_cycle(self):
