@@ -109,6 +109,8 @@ static const struct cfg_option options[] = {
     {SEC_TENANT, "ca_file", T_PATH, TN(ca_file), NULL, 0, 0, 0},
     {SEC_TENANT, "poll_interval", T_DURATION, TN(poll_interval), NULL, 1, 86400,
      0},
+    /* The resource-unit budget requests are paced by (budget.h). */
+    {SEC_TENANT, "tenant_size", T_ENUM, TN(tenant_size), "small", 0, 0, 0},
     /* The guarded onPremisesImmutableId apply engine (apply.h). */
     {SEC_TENANT, "apply_mode", T_ENUM, TN(apply_mode), "off", 0, 0, 0},
     {SEC_TENANT, "anchors_file", T_PATH, TN(anchors_file), NULL, 0, 0, 0},
@@ -156,6 +158,8 @@ static const struct {
                            "clock",    "local0", "local1", "local2", "local3",
                            "local4",   "local5", "local6", "local7", NULL}},
     {"apply_mode", (const char *const[]){"off", "dry-run", "apply", NULL}},
+    /* In the order of enum budget_size (budget.h). */
+    {"tenant_size", (const char *const[]){"small", "medium", "large", NULL}},
     {"apply_takeover_unreadable",
      (const char *const[]){"refuse", "allow", NULL}},
 };

@@ -34,6 +34,7 @@ struct cfg_tenant {
   char *graph_url;                /* Graph root, no trailing slash */
   char *ca_file;                  /* extra CA bundle for TLS, or NULL */
   unsigned poll_interval;         /* seconds; 0 = use [daemon] poll_interval */
+  int tenant_size; /* enum budget_size: small, medium, large (budget.h) */
   /* The apply engine (apply.h); see quarantined.conf(5). */
   int apply_mode;                /* enum cfg_apply_mode */
   char *anchors_file;            /* known-anchors CSV, or NULL */

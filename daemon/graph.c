@@ -43,6 +43,7 @@ struct graph_req {
   bool replay;      /* may be sent again after an ambiguous failure */
   bool ext_pending; /* a token or HTTP callback is still owed to us */
   bool done;        /* the user callback has been called */
+  unsigned units;   /* resource units of an attempt; 0: from the URL */
   uv_timer_t timer;
   /* single request */
   graph_done_cb done_cb;
@@ -191,6 +192,8 @@ int graph_new(uv_loop_t *loop, struct http_client *hc, struct token *tok,
   g->max_attempts = opts->max_attempts ? opts->max_attempts : 6;
   g->backoff_ms = opts->backoff_ms ? opts->backoff_ms : 1000;
   g->backoff_max_ms = opts->backoff_max_ms ? opts->backoff_max_ms : 60000;
+  g->max_batches = opts->max_batches ? opts->max_batches : 1;
+  budget_init(&g->budget, (enum budget_size)opts->tenant_size, uv_now(loop));
   if(getrandom(&g->rng, sizeof(g->rng), 0) != sizeof(g->rng) || !g->rng)
     g->rng = uv_hrtime() | 1;
   *out = g;
@@ -603,9 +606,20 @@ static void start_attempt(struct graph_req *r)
   uint64_t now = uv_now(r->g->loop);
   int rc;
 
+  uint64_t wait;
+
   if(now < r->g->throttled_until) {
     /* Waiting at the gate is not an attempt. */
     uv_timer_start(&r->timer, on_retry_timer, r->g->throttled_until - now, 0);
+    return;
+  }
+  /* Every attempt is charged, a retry too. */
+  wait = budget_take(&r->g->budget, now,
+                     r->units ? r->units : budget_cost(r->method, r->url));
+  if(wait) {
+    log_debug("graph: tenant %s: %s %s waits %.3f s for resource units",
+              r->g->tenant, r->method, r->url, (double)wait / 1000.0);
+    uv_timer_start(&r->timer, on_retry_timer, wait, 0);
     return;
   }
   r->ext_pending = true;
@@ -688,8 +702,8 @@ bad:
  * delay_ms (0: now). */
 int graph__request_after(struct graph *g, const char *method, const char *path,
                          const char *const *headers, const char *body,
-                         bool replay, uint64_t delay_ms, graph_done_cb cb,
-                         void *arg)
+                         bool replay, unsigned units, uint64_t delay_ms,
+                         graph_done_cb cb, void *arg)
 {
   struct graph_req *r;
   int rc;
@@ -698,6 +712,7 @@ int graph__request_after(struct graph *g, const char *method, const char *path,
   if(rc)
     return rc;
   r->replay = replay;
+  r->units = units;
   r->done_cb = cb;
   r->arg = arg;
   if(delay_ms)
@@ -712,7 +727,7 @@ int graph_request_after(struct graph *g, const char *method, const char *path,
                         uint64_t delay_ms, graph_done_cb cb, void *arg)
 {
   return graph__request_after(g, method, path, headers, body,
-                              !strcmp(method, "GET"), delay_ms, cb, arg);
+                              !strcmp(method, "GET"), 0, delay_ms, cb, arg);
 }
 
 int graph_request(struct graph *g, const char *method, const char *path,

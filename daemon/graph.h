@@ -5,7 +5,10 @@
  * transport errors with capped exponential backoff and jitter, one token
  * refresh after a 401), parses Graph error bodies, and follows
  * @odata.nextLink pages whole.  The token is only ever sent to the
- * configured Graph root.
+ * configured Graph root.  Every attempt first waits for its resource units
+ * in the tenant's budget (budget.h), so that the daemon stays within the
+ * documented quota instead of being throttled; after a 429 the whole
+ * tenant waits for its Retry-After as well.
  */
 #ifndef QD_GRAPH_H
 #define QD_GRAPH_H
@@ -23,6 +26,10 @@ struct graph_opts {
   unsigned max_attempts;   /* per request; 0 means 6 */
   unsigned backoff_ms;     /* first backoff; 0 means 1000 */
   unsigned backoff_max_ms; /* cap; 0 means 60000 */
+  unsigned max_batches;    /* $batch POSTs of one graph_batch() run in
+                              flight; 0 means 1 */
+  int tenant_size;         /* enum budget_size: the resource-unit budget
+                              every request is paced by (budget.h) */
 };
 
 /* Why a request failed, for log lines and alerts.  Never holds secrets. */
@@ -141,9 +148,10 @@ typedef void (*graph_batch_cb)(int result, const struct graph_batch_result *res,
                                size_t n, void *arg);
 
 /* graph_batch() runs n (>= 1) requests through JSON batching: up to
- * GRAPH_BATCH_MAX per POST, one POST at a time.  A transport error or a
- * 429/5xx of the POST itself is retried by graph_request()'s rules; if
- * the POST still fails, the run ends.  Items answered 429/503 (after their
+ * GRAPH_BATCH_MAX per POST, up to the client's max_batches POSTs in flight
+ * (each paced by the budget for the sum of its items' costs).  A transport
+ * error or a 429/5xx of the POST itself is retried by graph_request()'s rules;
+ * if the POST still fails, the run ends.  Items answered 429/503 (after their
  * own Retry-After, else backoff) or 500/502/504 (backoff) go into a later
  * batch, up to the client's max_attempts each.  Items are copied.
  * Returns 0 (cb will be called once, never from inside this call) or a

@@ -4,7 +4,10 @@
  * (https://learn.microsoft.com/graph/json-batching): up to
  * GRAPH_BATCH_MAX requests per POST /v1.0/$batch, each item answered on
  * its own; an item refused with 429/503 is sent again in a later batch
- * after its Retry-After.  Requests, retries and paging are graph.c's.
+ * after its Retry-After.  Up to g->max_batches POSTs of a run are in
+ * flight at once (the HTTP client caps the tenant's transfers as a
+ * whole); each waits for the resource units of its items in the tenant's
+ * budget.  Requests, retries and paging are graph.c's.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -22,11 +25,14 @@
 
 /* ===== JSON batching ===== */
 
+struct batch_post;
+
 struct batch_item {
   char *method, *url;
   unsigned attempts;   /* answers received so far */
   uint64_t not_before; /* uv_now() before which it is not sent again */
-  bool done, sent;
+  bool done;
+  const struct batch_post *post; /* the POST carrying it, or NULL */
 };
 
 struct graph_batch_op {
@@ -34,9 +40,19 @@ struct graph_batch_op {
   size_t n, remaining;
   struct batch_item *items;
   struct graph_batch_result *res;
-  cJSON **bodies; /* owned bodies of res[] */
+  cJSON **bodies;  /* owned bodies of res[] */
+  size_t inflight; /* POSTs out */
+  int failed;      /* error of a POST that ends the run, or 0 */
+  struct graph_error fail_err;
   graph_batch_cb cb;
   void *arg;
+};
+
+/* One POST in flight: the items it carries.  Owned by its op, freed when
+ * its answer has been handled. */
+struct batch_post {
+  struct graph_batch_op *op;
+  size_t picked[GRAPH_BATCH_MAX], np;
 };
 
 static void batch_free(struct graph_batch_op *op)
@@ -201,14 +217,28 @@ static void batch_item_answer(struct graph_batch_op *op, size_t i, cJSON *entry)
   }
 }
 
-static int batch_send(struct graph_batch_op *op);
+static void batch_next(struct graph_batch_op *op);
 
-/* batch_read() takes the answers of body (the 200 answer to a $batch
- * POST, owned by the caller) into op: each item sent gets its final
- * answer or is put back for a later batch.  Returns 0, or -EBADMSG (no
- * "responses" array) or -ENOMEM with err set; then nothing is taken. */
-static int batch_read(struct graph_batch_op *op, const cJSON *body,
-                      struct graph_error *err)
+/* post_failed() records that a POST of op failed with result: the run
+ * sends nothing more and ends when no POST is out. */
+static void post_failed(struct graph_batch_op *op, int result,
+                        const struct graph_error *err)
+{
+  if(op->failed)
+    return;
+  op->failed = result;
+  memset(&op->fail_err, 0, sizeof(op->fail_err));
+  if(err)
+    op->fail_err = *err;
+}
+
+/* batch_read() takes the answers of body (the 200 answer to the $batch
+ * POST p, owned by the caller) into op: each item p carried gets its
+ * final answer or is put back for a later POST.  Returns 0, or -EBADMSG
+ * (no "responses" array) or -ENOMEM with err set; then nothing is taken
+ * and p's items are only released. */
+static int batch_read(struct graph_batch_op *op, struct batch_post *p,
+                      const cJSON *body, struct graph_error *err)
 {
   cJSON *resps, *e, *copy;
   size_t i;
@@ -221,6 +251,8 @@ static int batch_read(struct graph_batch_op *op, const cJSON *body,
     snprintf(err->code, sizeof(err->code), "MalformedBatchResponse");
     snprintf(err->message, sizeof(err->message), "no \"responses\" array");
     cJSON_Delete(copy);
+    for(i = 0; i < p->np; i++)
+      op->items[p->picked[i]].post = NULL;
     return copy || !body ? -EBADMSG : -ENOMEM;
   }
   /* Responses "might appear in a different order than the requests". */
@@ -233,20 +265,23 @@ static int batch_read(struct graph_batch_op *op, const cJSON *body,
     if(!id || !*id)
       continue;
     idx = strtoul(id, &end, 10);
-    if(*end || idx >= op->n || !op->items[idx].sent || op->items[idx].done)
+    if(*end || idx >= op->n || op->items[idx].post != p || op->items[idx].done)
       continue;
-    op->items[idx].sent = false;
+    op->items[idx].post = NULL;
     batch_item_answer(op, idx, e);
   }
   cJSON_Delete(copy);
   memset(err, 0, sizeof(*err));
   snprintf(err->code, sizeof(err->code), "MissingBatchResponse");
-  for(i = 0; i < op->n; i++) {
-    if(!op->items[i].sent)
+  for(i = 0; i < p->np; i++) {
+    struct batch_item *it = &op->items[p->picked[i]];
+
+    if(it->post != p)
       continue;
-    op->items[i].sent = false;
-    op->items[i].attempts++;
-    item_retry(op, i, -1, -EBADMSG, 0, err, "no answer in the batch");
+    it->post = NULL;
+    it->attempts++;
+    item_retry(op, p->picked[i], -1, -EBADMSG, 0, err,
+               "no answer in the batch");
   }
   return 0;
 }
@@ -254,55 +289,59 @@ static int batch_read(struct graph_batch_op *op, const cJSON *body,
 static void on_batch_done(int result, long status, const cJSON *body,
                           const struct graph_error *err, void *arg)
 {
-  struct graph_batch_op *op = arg;
+  struct batch_post *p = arg;
+  struct graph_batch_op *op = p->op;
   struct graph_error miss;
+  size_t i;
   int rc;
 
   (void)status;
+  op->inflight--;
   if(result) {
-    batch_finish(op, result, err);
-    return;
+    for(i = 0; i < p->np; i++)
+      op->items[p->picked[i]].post = NULL;
+    post_failed(op, result, err);
   }
-  rc = batch_read(op, body, &miss);
-  if(rc) {
-    batch_finish(op, rc, &miss);
-    return;
-  }
-  if(!op->remaining) {
-    batch_finish(op, 0, NULL);
-    return;
-  }
-  rc = batch_send(op);
-  if(rc) {
-    memset(&miss, 0, sizeof(miss));
-    snprintf(miss.code, sizeof(miss.code), "%s", graph__errno_name(rc));
-    batch_finish(op, rc, &miss);
-  }
+  else if((rc = batch_read(op, p, body, &miss)))
+    post_failed(op, rc, &miss);
+  free(p);
+  batch_next(op);
 }
 
-/* batch_send() sends the next batch: up to GRAPH_BATCH_MAX items due at
- * the earliest time any pending item is due (now, or after a delay).
- * Returns 0 or a negative errno code (nothing sent). */
+/* batch_send() sends the next POST: up to GRAPH_BATCH_MAX items not out
+ * yet, due at the earliest time any of them is due (now, or after a
+ * delay).  Returns 0, 1 when no item is left to send, or a negative errno
+ * code (nothing sent). */
 static int batch_send(struct graph_batch_op *op)
 {
   uint64_t now = uv_now(op->g->loop), due = UINT64_MAX;
-  cJSON *doc = cJSON_CreateObject(), *reqs;
-  size_t i, picked[GRAPH_BATCH_MAX], np = 0;
+  struct batch_post *p;
+  cJSON *doc, *reqs;
   char *text = NULL;
+  unsigned units = 0;
+  size_t i;
   int rc = -ENOMEM;
 
   for(i = 0; i < op->n; i++)
-    if(!op->items[i].done && op->items[i].not_before < due)
+    if(!op->items[i].done && !op->items[i].post &&
+       op->items[i].not_before < due)
       due = op->items[i].not_before;
+  if(due == UINT64_MAX)
+    return 1;
   if(due < now)
     due = now;
+  p = calloc(1, sizeof(*p));
+  doc = cJSON_CreateObject();
   reqs = doc ? cJSON_AddArrayToObject(doc, "requests") : NULL;
-  for(i = 0; reqs && i < op->n && np < GRAPH_BATCH_MAX; i++) {
+  if(!p || !reqs)
+    goto out;
+  p->op = op;
+  for(i = 0; i < op->n && p->np < GRAPH_BATCH_MAX; i++) {
     struct batch_item *it = &op->items[i];
     cJSON *o;
     char id[24];
 
-    if(it->done || it->not_before > due)
+    if(it->done || it->post || it->not_before > due)
       continue;
     snprintf(id, sizeof(id), "%zu", i);
     o = cJSON_CreateObject();
@@ -312,21 +351,51 @@ static int batch_send(struct graph_batch_op *op)
       cJSON_Delete(o);
       goto out;
     }
-    picked[np++] = i;
+    units += budget_cost(it->method, it->url);
+    p->picked[p->np++] = i;
   }
-  text = reqs ? cJSON_PrintUnformatted(doc) : NULL;
+  text = cJSON_PrintUnformatted(doc);
   if(!text)
     goto out;
   /* Every item is a GET (graph_batch() checked), so the POST is a read. */
   rc = graph__request_after(op->g, "POST", "/v1.0/$batch", NULL, text, true,
-                            due - now, on_batch_done, op);
-  if(!rc)
-    for(i = 0; i < np; i++)
-      op->items[picked[i]].sent = true;
+                            units, due - now, on_batch_done, p);
+  if(!rc) {
+    for(i = 0; i < p->np; i++)
+      op->items[p->picked[i]].post = p;
+    op->inflight++;
+    p = NULL;
+  }
 out:
+  free(p);
   cJSON_free(text);
   cJSON_Delete(doc);
   return rc;
+}
+
+/* batch_next() fills op's free POST slots, or ends the run when nothing is
+ * left out: with its first POST error, or 0 once every item is done. */
+static void batch_next(struct graph_batch_op *op)
+{
+  struct graph_error err;
+  int rc = 0;
+
+  while(!op->failed && op->remaining && op->inflight < op->g->max_batches) {
+    rc = batch_send(op);
+    if(rc == 1)
+      break;
+    if(rc) {
+      memset(&err, 0, sizeof(err));
+      snprintf(err.code, sizeof(err.code), "%s", graph__errno_name(rc));
+      post_failed(op, rc, &err);
+    }
+  }
+  if(op->inflight)
+    return;
+  if(op->failed)
+    batch_finish(op, op->failed, &op->fail_err);
+  else if(!op->remaining)
+    batch_finish(op, 0, NULL);
 }
 
 int graph_batch(struct graph *g, const struct graph_batch_item *items, size_t n,
@@ -335,9 +404,9 @@ int graph_batch(struct graph *g, const struct graph_batch_item *items, size_t n,
   return graph_batch_after(g, items, n, 0, cb, arg);
 }
 
-/* batch_new() makes the run of n GETs (nothing sent), first due after
- * delay_ms; NULL when out of memory or an item is not a GET (*rc says
- * which). */
+/* batch_new() makes the run of n items (copied), none sent yet, the
+ * first due after delay_ms.  Returns it, or NULL with *rc set: -EINVAL (n
+ * is 0, or an item is not a GET) or -ENOMEM. */
 static struct graph_batch_op *batch_new(struct graph *g,
                                         const struct graph_batch_item *items,
                                         size_t n, uint64_t delay_ms,
@@ -390,26 +459,40 @@ int graph_batch_after(struct graph *g, const struct graph_batch_item *items,
 
   if(!op)
     return rc;
+  /* The first POST goes now or the run is not started; batch_next()
+   * fills the other slots. */
   rc = batch_send(op);
-  if(rc)
+  if(rc) {
     batch_free(op);
-  return rc;
+    return rc < 0 ? rc : -EINVAL;
+  }
+  while(op->inflight < g->max_batches && !batch_send(op))
+    ;
+  return 0;
 }
 
 int graph__batch_answer(struct graph *g, const struct graph_batch_item *items,
                         size_t n, const cJSON *body, graph_batch_cb cb,
                         void *arg)
 {
+  struct batch_post post;
   struct graph_error err;
   size_t i;
   int rc;
-  struct graph_batch_op *op = batch_new(g, items, n, 0, cb, arg, &rc);
+  struct graph_batch_op *op;
 
+  if(n > GRAPH_BATCH_MAX)
+    return -EINVAL; /* one POST carries at most that many */
+  op = batch_new(g, items, n, 0, cb, arg, &rc);
   if(!op)
     return rc;
-  for(i = 0; i < n; i++)
-    op->items[i].sent = true;
-  rc = batch_read(op, body, &err);
+  memset(&post, 0, sizeof(post));
+  post.op = op;
+  for(i = 0; i < n; i++) {
+    post.picked[post.np++] = i;
+    op->items[i].post = &post;
+  }
+  rc = batch_read(op, &post, body, &err);
   /* Items put back for a later batch end here as the run would end when
    * that batch could not be sent. */
   batch_finish(op, rc ? rc : op->remaining ? -EAGAIN : 0, rc ? &err : NULL);

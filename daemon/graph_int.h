@@ -11,6 +11,7 @@
 
 #include <uv.h>
 
+#include "budget.h"
 #include "graph.h"
 
 struct http_client;
@@ -25,6 +26,11 @@ struct graph {
   char *tenant;
   char *root;
   unsigned max_attempts, backoff_ms, backoff_max_ms;
+  unsigned max_batches; /* POSTs of one graph_batch() run in flight */
+  /* Resource units of the application + tenant pair
+   * (https://learn.microsoft.com/graph/throttling-limits): every attempt
+   * takes its cost from here first, or waits until it is there. */
+  struct budget budget;
   uint64_t rng;
   struct graph_req *reqs; /* every live request */
   /* Graph throttles per application and tenant
@@ -41,11 +47,14 @@ struct graph {
 /* graph__request_after() is graph_request() whose first attempt starts
  * after delay_ms (0: now); replay says whether the request may be sent
  * again after a failure that leaves open whether Graph processed it (see
- * graph_request(): true for reads, false for writes). */
+ * graph_request(): true for reads, false for writes); units is what each
+ * attempt takes from the budget, 0 for budget_cost() of its URL (a $batch
+ * POST passes the sum of its items' costs: each counts on its own,
+ * https://learn.microsoft.com/graph/json-batching). */
 int graph__request_after(struct graph *g, const char *method, const char *path,
                          const char *const *headers, const char *body,
-                         bool replay, uint64_t delay_ms, graph_done_cb cb,
-                         void *arg);
+                         bool replay, unsigned units, uint64_t delay_ms,
+                         graph_done_cb cb, void *arg);
 
 /* graph__backoff() is the capped, jittered backoff before attempt + 1. */
 long graph__backoff(struct graph *g, unsigned attempt);
@@ -74,7 +83,8 @@ const char *graph__errno_name(int result);
  * send after its delay).  For tests/fuzz/fuzz_graph_batch.c: it sends
  * nothing, so g needs only its loop, tenant and retry settings.  body
  * stays the caller's.  Returns 0 (cb has run) or a negative errno code
- * (n is 0, an item is not a GET, or out of memory; cb has not run). */
+ * (n is 0 or over GRAPH_BATCH_MAX, an item is not a GET, or out of
+ * memory; cb has not run). */
 int graph__batch_answer(struct graph *g, const struct graph_batch_item *items,
                         size_t n, const cJSON *body, graph_batch_cb cb,
                         void *arg);

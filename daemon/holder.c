@@ -1,10 +1,18 @@
 /* SPDX-License-Identifier: MIT
  *
- * holder: one lookup = one graph_batch() run.  The conflicts' values are
- * deduplicated (ASCII case-insensitively, as Entra compares them), each
- * distinct value gets one query per collection, and when the batch run
- * ends each value's holders are parsed once and handed to every conflict
- * that has that value, minus the conflict's own object.
+ * holder: one lookup = a few graph_batch() rounds.  The conflicts' values
+ * are deduplicated (ASCII case-insensitively, as Entra compares them) and
+ * cut into GETs of several values each (holder_query.c); each returned
+ * object is given to the values it holds, matched locally, and each
+ * value's holders are handed to every conflict that has that value, minus
+ * the conflict's own object.
+ *
+ * A GET that Graph refuses with 400 or 414 (a limit on the filter that we
+ * did not know of) is split in two and asked again in the next round, down
+ * to one value and one term; only a GET that cannot be split fails its
+ * value.  A multi-value GET whose answer holds an object that matches
+ * none of its values locally (Graph compared in a way we do not) is split
+ * too, so that a single-value GET attributes that object.
  *
  * A value nobody seems to hold is asked about once more before it is
  * concluded free, after the client's backoff, for two reasons:
@@ -16,8 +24,8 @@
  *    in the recycle bin (up to 30 days), and only
  *    /directory/deletedItems/microsoft.graph.user (.group) lists it
  *    (https://learn.microsoft.com/graph/api/directory-deleteditems-list).
- * The second round repeats the three collection queries and adds the two
- * deleted-items queries.  Only when that round also finds nobody is the
+ * The second round asks the three collections again and the two
+ * deleted-items lists.  Only when that round also finds nobody is the
  * value NOT_HELD; a failure in it leaves the value FAILED (looked up again
  * next cycle), never a false "freed".
  */
@@ -31,34 +39,14 @@
 #include <curl/curl.h>
 
 #include "conflict_parse.h"
+#include "holder_query.h"
 #include "jsonx.h"
 #include "log.h"
 
-#define NCOLL 3
-/* Queries per value in the second round: the collections, then deleted
- * users and deleted groups. */
-#define NRECHECK (NCOLL + 2)
+#define NCOLL HOLDER_QUERY_NCOLL
 
-/* proxyAddresses is unique across users, groups and orgContacts
- * (docs/graph-facts.md#who-holds-a-value); select exactly what struct
- * conflict_holder keeps (groups and contacts have no userPrincipalName,
- * onPremisesImmutableId or DN; contacts no sAMAccountName). */
-static const struct {
-  const char *name;
-  enum conflict_objtype type;
-  bool upn; /* the collection has userPrincipalName */
-  const char *select;
-} colls[NCOLL] = {
-    {"users", CONFLICT_USER, true,
-     "id,displayName,userPrincipalName,mail,onPremisesSyncEnabled,"
-     "onPremisesImmutableId,onPremisesDistinguishedName,"
-     "onPremisesSamAccountName,onPremisesLastSyncDateTime"},
-    {"groups", CONFLICT_GROUP, false,
-     "id,displayName,mail,onPremisesSyncEnabled,onPremisesSamAccountName,"
-     "onPremisesLastSyncDateTime"},
-    {"contacts", CONFLICT_CONTACT, false,
-     "id,displayName,mail,onPremisesSyncEnabled,onPremisesLastSyncDateTime"},
-};
+/* The collections, in enum conflict_objtype order, for holder_fetch(). */
+static const char *const coll_names[NCOLL] = {"users", "groups", "contacts"};
 
 struct holder {
   struct graph *g;
@@ -66,13 +54,14 @@ struct holder {
   size_t running;
 };
 
-/* One distinct value: its queries are items 3*i .. 3*i+2. */
+/* One distinct value. */
 struct value {
-  char *lc;     /* lower case, the dedup key */
-  size_t first; /* the first query with this value */
+  char *lc;    /* lower case, the dedup key */
+  char *spell; /* a conflict's own spelling, which the GETs ask for */
   struct conflict_holder *holders;
   size_t nholders;
   bool failed;
+  bool recheck; /* asked again in the second round */
   struct graph_error err;
 };
 
@@ -85,11 +74,11 @@ struct query {
 struct lookup {
   struct holder *h;
   struct value *values;
+  const char **spell; /* values[i].spell, for holder_query */
   size_t nvalues;
   struct query *queries;
   size_t nqueries;
-  size_t *recheck; /* second round: indexes into values */
-  size_t nrecheck;
+  struct holder_query_list sent; /* the GETs of the round under way */
   bool rechecking;
   holder_done_cb cb;
   void *arg;
@@ -124,191 +113,158 @@ size_t holder_running(const struct holder *h)
   return h->running;
 }
 
-/* put_literal() appends the OData string literal 'prefix + value' at
- * *pos, doubling single quotes.  Returns 0 or -ENAMETOOLONG. */
-static int put_literal(char *buf, size_t len, size_t *pos, const char *prefix,
-                       const char *value)
+static void clear_holders(struct value *v)
 {
-  const char *parts[2] = {prefix, value}, *p;
-  size_t i;
+  size_t j;
 
-  if(*pos + 1 >= len)
-    return -ENAMETOOLONG;
-  buf[(*pos)++] = '\'';
-  for(i = 0; i < 2; i++)
-    for(p = parts[i]; *p; p++) {
-      if(*pos + 3 >= len)
-        return -ENAMETOOLONG;
-      if(*p == '\'')
-        buf[(*pos)++] = '\'';
-      buf[(*pos)++] = *p;
-    }
-  buf[(*pos)++] = '\'';
-  buf[*pos] = '\0';
-  return 0;
-}
-
-/* put_text() appends s at *pos.  Returns 0 or -ENAMETOOLONG. */
-static int put_text(char *buf, size_t len, size_t *pos, const char *s)
-{
-  size_t n = strlen(s);
-
-  if(*pos + n + 1 > len)
-    return -ENAMETOOLONG;
-  memcpy(buf + *pos, s, n + 1);
-  *pos += n;
-  return 0;
-}
-
-int holder_filter(const char *collection, const char *value, char *buf,
-                  size_t len)
-{
-  static const char *const prefixes[] = {"SMTP:", "smtp:"};
-  bool users = !strcmp(collection, "users");
-  size_t pos = 0, i;
-  int rc = 0;
-
-  if(!len)
-    return -ENAMETOOLONG;
-  buf[0] = '\0';
-  if(users) {
-    rc |= put_text(buf, len, &pos, "userPrincipalName eq ");
-    rc |= put_literal(buf, len, &pos, "", value);
-    rc |= put_text(buf, len, &pos, " or ");
-  }
-  rc |= put_text(buf, len, &pos, "mail eq ");
-  rc |= put_literal(buf, len, &pos, "", value);
-  for(i = 0; i < 2; i++) {
-    rc |= put_text(buf, len, &pos, " or proxyAddresses/any(x:x eq ");
-    rc |= put_literal(buf, len, &pos, prefixes[i], value);
-    rc |= put_text(buf, len, &pos, ")");
-  }
-  return rc ? -ENAMETOOLONG : 0;
+  for(j = 0; j < v->nholders; j++)
+    conflict_holder_clear(&v->holders[j]);
+  v->nholders = 0;
 }
 
 static void lookup_free(struct lookup *l)
 {
-  size_t i, j;
+  size_t i;
 
   for(i = 0; i < l->nvalues; i++) {
-    for(j = 0; j < l->values[i].nholders; j++)
-      conflict_holder_clear(&l->values[i].holders[j]);
+    clear_holders(&l->values[i]);
     free(l->values[i].holders);
     free(l->values[i].lc);
+    free(l->values[i].spell);
   }
   for(i = 0; i < l->nqueries; i++) {
     free(l->queries[i].key);
     free(l->queries[i].object_id);
   }
+  holder_query_list_clear(&l->sent);
   free(l->values);
+  free(l->spell);
   free(l->queries);
-  free(l->recheck);
   free(l);
 }
 
-/* add_page() parses one answer's "value" array, from collection coll
- * (deleted users and groups parse as users and groups), into v's holders.
- * Returns 0, or -EBADMSG / -ENOMEM with v->err set. */
-static int add_page(struct lookup *l, struct value *v, size_t coll,
-                    const cJSON *body)
+/* fail_value() marks v failed with code (unless it failed already). */
+static void fail_value(struct value *v, const struct graph_error *err,
+                       const char *code)
 {
-  const cJSON *arr, *o;
-  struct conflict_holder *grown;
-  size_t n;
-
-  coll = coll < NCOLL ? coll : coll - NCOLL;
-  if(jsonx_get_array(body, "value", &arr) || !arr ||
-     cJSON_GetObjectItemCaseSensitive(body, "@odata.nextLink")) {
-    /* A unique value held by a page-full of objects is not an answer we
-     * can use: treat it as incomplete. */
+  if(v->failed)
+    return;
+  v->failed = true;
+  if(err)
+    v->err = *err;
+  if(code || !v->err.code[0])
     snprintf(v->err.code, sizeof(v->err.code), "%s",
-             arr ? "TooManyHolders" : "MalformedResponse");
-    return -EBADMSG;
-  }
-  n = (size_t)cJSON_GetArraySize(arr);
-  if(!n)
-    return 0;
-  grown = realloc(v->holders, (v->nholders + n) * sizeof(*grown));
+             code ? code : "UnknownError");
+}
+
+/* add_holder() adds obj, from collection type, to v's holders unless an
+ * object with its id is there already (two GETs of one value may both
+ * find it).  Returns 0, or -EBADMSG / -ENOMEM with v failed. */
+static int add_holder(struct lookup *l, struct value *v,
+                      enum conflict_objtype type, const cJSON *obj)
+{
+  const char *id = jsonx_str(obj, "id"), *why = NULL;
+  struct conflict_holder *grown;
+  size_t j;
+  int rc;
+
+  for(j = 0; id && j < v->nholders; j++)
+    if(!strcmp(v->holders[j].id, id))
+      return 0;
+  grown = realloc(v->holders, (v->nholders + 1) * sizeof(*grown));
   if(!grown) {
-    snprintf(v->err.code, sizeof(v->err.code), "OutOfMemory");
+    fail_value(v, NULL, "OutOfMemory");
     return -ENOMEM;
   }
   v->holders = grown;
+  rc = conflict_parse_holder(obj, type, &v->holders[v->nholders], &why);
+  if(rc) {
+    if(rc == -EBADMSG)
+      log_warnx("holder: tenant %s: a %s answer for '%s': %s", l->h->tenant,
+                coll_names[type < NCOLL ? type : 0], v->lc, why);
+    fail_value(v, NULL, rc == -ENOMEM ? "OutOfMemory" : "MalformedObject");
+    return rc;
+  }
+  v->nholders++;
+  return 0;
+}
+
+/* take_answer() gives the objects of GET q's answer body to the values
+ * they hold.  Returns 0, 1 when q must be split (an object matches none
+ * of its several values), or a negative errno code with q's values
+ * failed. */
+static int take_answer(struct lookup *l, const struct holder_query *q,
+                       const cJSON *body)
+{
+  const struct holder_query_base *b = &holder_query_bases[q->base];
+  const cJSON *arr, *o;
+  size_t i;
+
+  if(jsonx_get_array(body, "value", &arr) || !arr ||
+     cJSON_GetObjectItemCaseSensitive(body, "@odata.nextLink")) {
+    /* More holders than a page of 999 for a few unique values is not an
+     * answer we can use: treat it as incomplete. */
+    for(i = 0; i < q->nvals; i++)
+      fail_value(&l->values[q->vals[i]], NULL,
+                 arr ? "TooManyHolders" : "MalformedResponse");
+    return -EBADMSG;
+  }
   cJSON_ArrayForEach(o, arr)
   {
-    const char *why = NULL;
-    int rc = conflict_parse_holder(o, colls[coll].type,
-                                   &v->holders[v->nholders], &why);
+    bool matched = false;
 
-    if(rc) {
-      snprintf(v->err.code, sizeof(v->err.code), "%s",
-               rc == -ENOMEM ? "OutOfMemory" : "MalformedObject");
-      if(rc == -EBADMSG)
-        log_warnx("holder: tenant %s: a %s answer for '%s': %s", l->h->tenant,
-                  colls[coll].name, v->lc, why);
-      return rc;
+    for(i = 0; i < q->nvals; i++) {
+      struct value *v = &l->values[q->vals[i]];
+
+      if(!holder_query_holds(o, v->spell))
+        continue;
+      matched = true;
+      if(add_holder(l, v, b->type, o))
+        return -EBADMSG;
     }
-    v->nholders++;
+    if(matched || q->prefix)
+      continue; /* startswith finds objects that merely share the prefix */
+    if(q->nvals > 1)
+      return 1;
+    /* Graph says the one value's filter matched: trust it (a deleted
+     * user's UPN, say, may read back changed). */
+    if(add_holder(l, &l->values[q->vals[0]], b->type, o))
+      return -EBADMSG;
   }
   return 0;
-}
-
-/* fill_result() makes the result of query q, borrowing from its value;
- * own holds the holders minus the conflict's own object (allocated). */
-static int fill_result(const struct lookup *l, const struct query *q,
-                       struct holder_result *r, struct conflict_holder **own)
-{
-  const struct value *v = &l->values[q->value];
-  size_t i, n = 0;
-
-  memset(r, 0, sizeof(*r));
-  *own = NULL;
-  r->key = q->key;
-  if(v->failed) {
-    r->outcome = HOLDER_FAILED;
-    r->err = v->err;
-    return 0;
-  }
-  if(v->nholders) {
-    *own = calloc(v->nholders, sizeof(**own));
-    if(!*own) {
-      r->outcome = HOLDER_FAILED;
-      snprintf(r->err.code, sizeof(r->err.code), "OutOfMemory");
-      return -ENOMEM;
-    }
-  }
-  /* Shallow copies: the strings stay owned by the value. */
-  for(i = 0; i < v->nholders; i++)
-    if(strcmp(v->holders[i].id, q->object_id))
-      (*own)[n++] = v->holders[i];
-  r->holders = *own;
-  r->nholders = n;
-  r->outcome = n ? HOLDER_HELD : HOLDER_NOT_HELD;
-  return 0;
-}
-
-/* take_answers() adds the k answers at res to v. */
-static void take_answers(struct lookup *l, struct value *v,
-                         const struct graph_batch_result *res, size_t k)
-{
-  size_t c;
-
-  for(c = 0; c < k && !v->failed; c++) {
-    const struct graph_batch_result *r = &res[c];
-
-    if(r->result) {
-      v->failed = true;
-      v->err = r->err;
-      if(!v->err.code[0])
-        snprintf(v->err.code, sizeof(v->err.code), "%s", strerror(-r->result));
-    }
-    else if(add_page(l, v, c, r->body))
-      v->failed = true;
-  }
 }
 
 static void on_batch(int result, const struct graph_batch_result *res, size_t n,
                      void *arg);
+
+/* send_round() sends the GETs in l->sent as one graph_batch() run after
+ * delay_ms.  Returns 0 (on_batch runs) or a negative errno code. */
+static int send_round(struct lookup *l, uint64_t delay_ms)
+{
+  struct graph_batch_item *items = calloc(l->sent.n, sizeof(*items));
+  char **urls = calloc(l->sent.n, sizeof(*urls));
+  size_t i;
+  int rc = -ENOMEM;
+
+  if(!items || !urls)
+    goto out;
+  for(i = 0; i < l->sent.n; i++) {
+    urls[i] = holder_query_path(&l->sent.q[i], l->spell);
+    if(!urls[i])
+      goto out;
+    items[i].method = "GET";
+    items[i].url = urls[i];
+  }
+  rc = graph_batch_after(l->h->g, items, l->sent.n, delay_ms, on_batch, l);
+  if(!rc)
+    l->h->running++;
+out:
+  for(i = 0; urls && i < l->sent.n; i++)
+    free(urls[i]);
+  free(urls);
+  free(items);
+  return rc;
+}
 
 /* own_only() tells whether a conflict on object_id would find no holder
  * of value v but its own object. */
@@ -322,125 +278,64 @@ static bool own_only(const struct value *v, const char *object_id)
   return true;
 }
 
+/* plan_round() puts into l->sent the GETs of bases [0, nbase) for the
+ * values (all, or only those marked recheck).  Returns the number of
+ * GETs, or a negative errno code. */
+static long plan_round(struct lookup *l, unsigned nbase, bool only_recheck)
+{
+  size_t *vals = calloc(l->nvalues, sizeof(*vals)), n = 0, i;
+  unsigned b;
+  int rc = 0;
+
+  if(!vals)
+    return -ENOMEM;
+  for(i = 0; i < l->nvalues; i++)
+    if(!only_recheck || l->values[i].recheck)
+      vals[n++] = i;
+  for(b = 0; n && b < nbase && !rc; b++)
+    rc = holder_query_plan(&l->sent, b, l->spell, vals, n);
+  free(vals);
+  return rc ? rc : (long)l->sent.n;
+}
+
 /* start_recheck() starts the second round for the values nobody holds
- * (see the comment at the top).  Returns 1 when it started (on_batch runs
+ * (see the comment at the top); it asks every base again, so its answers
+ * replace the first round's.  Returns 1 when it started (on_batch runs
  * again), 0 when no value needs it, or a negative errno code. */
 static int start_recheck(struct lookup *l)
 {
-  static const char *const deleted[2] = {
-      "/directory/deletedItems/microsoft.graph.user",
-      "/directory/deletedItems/microsoft.graph.group"};
-  struct graph_batch_item *items = NULL;
-  char **urls = NULL, sel[512];
-  size_t i, c, k = 0;
-  int rc = -ENOMEM;
-
-  bool *unheld;
+  size_t i;
+  long n;
+  int rc;
 
   /* A value is asked again when some conflict with it would find no
-   * holder but its own object: one pass over the queries. */
-  l->recheck = calloc(l->nvalues, sizeof(*l->recheck));
-  unheld = calloc(l->nvalues, sizeof(*unheld));
-  if(!l->recheck || !unheld) {
-    free(unheld);
-    return -ENOMEM;
-  }
+   * holder but its own object: one pass over the queries, so that a
+   * large first cycle (as many values as conflicts) stays linear. */
   for(i = 0; i < l->nqueries; i++) {
-    const struct query *q = &l->queries[i];
+    struct value *v = &l->values[l->queries[i].value];
 
-    if(!unheld[q->value] && !l->values[q->value].failed &&
-       own_only(&l->values[q->value], q->object_id))
-      unheld[q->value] = true;
+    if(!v->failed && !v->recheck && own_only(v, l->queries[i].object_id))
+      v->recheck = true;
   }
   for(i = 0; i < l->nvalues; i++)
-    if(unheld[i])
-      l->recheck[l->nrecheck++] = i;
-  free(unheld);
-  if(!l->nrecheck)
-    return 0;
-  items = calloc(l->nrecheck * NRECHECK, sizeof(*items));
-  urls = calloc(l->nrecheck * NRECHECK, sizeof(*urls));
-  if(!items || !urls)
-    goto out;
-  for(k = 0; k < l->nrecheck; k++)
-    for(c = 0; c < NRECHECK; c++) {
-      const size_t coll = c < NCOLL ? c : c - NCOLL;
-      char filter[2048], base[64];
-      size_t at = k * NRECHECK + c;
-
-      if(holder_filter(colls[coll].name, l->values[l->recheck[k]].lc, filter,
-                       sizeof(filter))) {
-        rc = -ENAMETOOLONG;
-        goto out;
-      }
-      if(c < NCOLL)
-        snprintf(base, sizeof(base), "/%s", colls[c].name);
-      else
-        snprintf(base, sizeof(base), "%s", deleted[c - NCOLL]);
-      snprintf(sel, sizeof(sel), "%s%s", colls[coll].select,
-               c < NCOLL ? "" : ",deletedDateTime");
-      urls[at] = graph_filter_path(base, filter, sel, NULL);
-      if(!urls[at])
-        goto out;
-      items[at].method = "GET";
-      items[at].url = urls[at];
-    }
-  rc = 0;
-out:
-  if(!rc) {
-    rc = graph_batch_after(l->h->g, items, l->nrecheck * NRECHECK,
-                           (uint64_t)graph_backoff_ms(l->h->g, 1), on_batch, l);
-    if(!rc)
-      l->h->running++;
-  }
-  for(i = 0; urls && i < l->nrecheck * NRECHECK; i++)
-    free(urls[i]);
-  free(urls);
-  free(items);
+    if(l->values[i].recheck)
+      clear_holders(&l->values[i]);
+  holder_query_list_clear(&l->sent);
+  n = plan_round(l, HOLDER_QUERY_NBASE, true);
+  if(n <= 0)
+    return (int)n;
+  rc = send_round(l, (uint64_t)graph_backoff_ms(l->h->g, 1));
   return rc ? rc : 1;
 }
 
-static void on_batch(int result, const struct graph_batch_result *res, size_t n,
-                     void *arg)
+/* finish() hands every conflict its result and frees l. */
+static void finish(struct lookup *l, int result)
 {
-  struct lookup *l = arg;
   struct holder_result *out;
   struct conflict_holder **own;
   const struct value *first = NULL;
   size_t i, failed = 0;
-  int rc;
 
-  (void)n;
-  if(!l->rechecking) {
-    for(i = 0; i < l->nvalues; i++)
-      take_answers(l, &l->values[i], &res[i * NCOLL], NCOLL);
-    if(result != -ECANCELED) {
-      l->rechecking = true;
-      rc = start_recheck(l);
-      if(rc > 0) {
-        l->h->running--; /* this run ended; the second one counts */
-        return;
-      }
-      for(i = 0; rc < 0 && i < l->nrecheck; i++) {
-        struct value *v = &l->values[l->recheck[i]];
-
-        v->failed = true;
-        snprintf(v->err.code, sizeof(v->err.code), "RecheckNotStarted");
-      }
-    }
-  }
-  else
-    for(i = 0; i < l->nrecheck; i++) {
-      struct value *v = &l->values[l->recheck[i]];
-      size_t j;
-
-      /* The second round asks every collection again: it replaces the
-       * first round's answers. */
-      for(j = 0; j < v->nholders; j++)
-        conflict_holder_clear(&v->holders[j]);
-      v->nholders = 0;
-      take_answers(l, v, &res[i * NRECHECK], NRECHECK);
-    }
   for(i = 0; i < l->nvalues; i++)
     if(l->values[i].failed && !failed++)
       first = &l->values[i];
@@ -450,14 +345,38 @@ static void on_batch(int result, const struct graph_batch_result *res, size_t n,
     /* Cannot even report: tell the caller the run failed. */
     free(out);
     free(own);
-    l->h->running--;
     log_errx("holder: tenant %s: out of memory", l->h->tenant);
     l->cb(-ENOMEM, NULL, 0, l->arg);
     lookup_free(l);
     return;
   }
-  for(i = 0; i < l->nqueries; i++)
-    fill_result(l, &l->queries[i], &out[i], &own[i]);
+  for(i = 0; i < l->nqueries; i++) {
+    const struct query *q = &l->queries[i];
+    const struct value *v = &l->values[q->value];
+    struct holder_result *r = &out[i];
+    size_t j, k = 0;
+
+    r->key = q->key;
+    r->outcome = HOLDER_FAILED;
+    if(v->failed) {
+      r->err = v->err;
+      continue;
+    }
+    if(v->nholders) {
+      own[i] = calloc(v->nholders, sizeof(**own));
+      if(!own[i]) {
+        snprintf(r->err.code, sizeof(r->err.code), "OutOfMemory");
+        continue;
+      }
+    }
+    /* Shallow copies: the strings stay owned by the value. */
+    for(j = 0; j < v->nholders; j++)
+      if(strcmp(v->holders[j].id, q->object_id))
+        own[i][k++] = v->holders[j];
+    r->holders = own[i];
+    r->nholders = k;
+    r->outcome = k ? HOLDER_HELD : HOLDER_NOT_HELD;
+  }
   if(first && result != -ECANCELED)
     log_warnx("holder: tenant %s: holder lookup failed for %zu of %zu "
               "value%s (%s: %s, HTTP %ld, request-id %s); retried next cycle",
@@ -468,7 +387,6 @@ static void on_batch(int result, const struct graph_batch_result *res, size_t n,
     log_debug("holder: tenant %s: %zu value%s of %zu conflict%s looked up",
               l->h->tenant, l->nvalues, l->nvalues == 1 ? "" : "s", l->nqueries,
               l->nqueries == 1 ? "" : "s");
-  l->h->running--;
   l->cb(result, out, l->nqueries, l->arg);
   for(i = 0; i < l->nqueries; i++)
     free(own[i]);
@@ -477,125 +395,131 @@ static void on_batch(int result, const struct graph_batch_result *res, size_t n,
   lookup_free(l);
 }
 
-/* Sorting the conflicts of a lookup by value: the index of each, so that
- * equal values keep the order the conflicts came in. */
-struct by_value_ctx {
-  const struct conflict *const *cs;
-  size_t i;
+/* refused() tells whether an item's failure is Graph refusing its filter:
+ * 400 (an unsupported or too large filter) or 414 (URI too long). */
+static bool refused(const struct graph_batch_result *r)
+{
+  return r->result == -EINVAL && (r->status == 400 || r->status == 414);
+}
+
+static void on_batch(int result, const struct graph_batch_result *res, size_t n,
+                     void *arg)
+{
+  struct lookup *l = arg;
+  struct holder_query_list next = {0};
+  size_t i, j;
+  int rc = 0;
+
+  l->h->running--;
+  for(i = 0; i < n && i < l->sent.n; i++) {
+    const struct holder_query *q = &l->sent.q[i];
+    int split = 0;
+
+    if(!res[i].result)
+      split = take_answer(l, q, res[i].body);
+    else if(refused(&res[i]) && result != -ECANCELED)
+      split = 1;
+    if(split == 1) {
+      rc = holder_query_split(&next, q);
+      if(rc > 0) {
+        log_info("holder: tenant %s: a GET of %zu value%s refused or "
+                 "ambiguous (%s, HTTP %ld); asked again in parts",
+                 l->h->tenant, q->nvals, q->nvals == 1 ? "" : "s",
+                 res[i].err.code[0] ? res[i].err.code : "-", res[i].status);
+        continue;
+      }
+      if(rc < 0)
+        result = rc;
+    }
+    if(res[i].result || split)
+      for(j = 0; j < q->nvals; j++)
+        fail_value(&l->values[q->vals[j]], &res[i].err,
+                   res[i].err.code[0] ? NULL : "RefusedFilter");
+  }
+  holder_query_list_clear(&l->sent);
+  l->sent = next;
+  if(result == -ECANCELED) {
+    finish(l, result);
+    return;
+  }
+  if(l->sent.n) {
+    rc = send_round(l, 0);
+    if(!rc)
+      return;
+    for(i = 0; i < l->sent.n; i++)
+      for(j = 0; j < l->sent.q[i].nvals; j++)
+        fail_value(&l->values[l->sent.q[i].vals[j]], NULL, "RetryNotStarted");
+  }
+  if(!l->rechecking) {
+    l->rechecking = true;
+    rc = start_recheck(l);
+    if(rc > 0)
+      return;
+    for(i = 0; rc < 0 && i < l->nvalues; i++)
+      if(l->values[i].recheck)
+        fail_value(&l->values[i], NULL, "RecheckNotStarted");
+  }
+  finish(l, result);
+}
+
+/* The distinct values of a lookup are found through a hash table of
+ * value indexes (open addressing, at most half full), so that a first
+ * cycle with as many values as conflicts is linear, not quadratic. */
+struct value_index {
+  size_t *slot; /* value index + 1; 0 = empty */
+  size_t mask;
 };
 
-static int by_value(const void *a, const void *b)
+static int value_index_init(struct value_index *x, size_t n)
 {
-  const struct by_value_ctx *x = a, *y = b;
-  int r = strcmp(x->cs[x->i]->value_lc, y->cs[y->i]->value_lc);
+  size_t size = 16;
 
-  return r ? r : (x->i > y->i) - (x->i < y->i);
+  while(size < 2 * n)
+    size *= 2;
+  x->slot = calloc(size, sizeof(*x->slot));
+  x->mask = size - 1;
+  return x->slot ? 0 : -ENOMEM;
 }
 
-/* add_values() gives each of the n conflicts at cs its query in l, which
- * points at its value; each distinct value (lower case) is asked about
- * once, the values numbered in the order they first come.  Sorting makes
- * this O(n log n): a large first cycle has as many values as conflicts.
- * Returns 0 or -ENOMEM. */
-static int add_values(struct lookup *l, const struct conflict *const *cs,
-                      size_t n)
+/* hash() is FNV-1a over a NUL-terminated string. */
+static size_t hash(const char *s)
 {
-  struct by_value_ctx *v = malloc(n * sizeof(*v));
-  size_t *first = malloc(n * sizeof(*first)), i;
+  uint64_t h = 14695981039346656037ULL;
 
-  if(!v || !first) {
-    free(v);
-    free(first);
+  for(; *s; s++)
+    h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+  return (size_t)h;
+}
+
+/* add_value() returns the index of c's value in l, adding it (in the
+ * order values first come) if new, or -ENOMEM. */
+static long add_value(struct lookup *l, struct value_index *x,
+                      const struct conflict *c)
+{
+  struct value *v;
+  size_t at = hash(c->value_lc) & x->mask;
+
+  for(; x->slot[at]; at = (at + 1) & x->mask)
+    if(!strcmp(l->values[x->slot[at] - 1].lc, c->value_lc))
+      return (long)(x->slot[at] - 1);
+  v = &l->values[l->nvalues];
+  v->lc = strdup(c->value_lc);
+  /* Ask with a conflict's own spelling of the value. */
+  v->spell = strdup(c->value);
+  if(!v->lc || !v->spell)
     return -ENOMEM;
-  }
-  for(i = 0; i < n; i++)
-    v[i] = (struct by_value_ctx){cs, i};
-  qsort(v, n, sizeof(*v), by_value);
-  /* first[i]: the first conflict with the value of conflict i. */
-  for(i = 0; i < n; i++)
-    first[v[i].i] = i && !strcmp(cs[v[i].i]->value_lc, cs[v[i - 1].i]->value_lc)
-                        ? first[v[i - 1].i]
-                        : v[i].i;
-  free(v);
-  for(i = 0; i < n; i++) {
-    struct query *q = &l->queries[i];
-
-    if(first[i] == i) {
-      l->values[l->nvalues].lc = strdup(cs[i]->value_lc);
-      l->values[l->nvalues].first = i;
-      if(!l->values[l->nvalues].lc) {
-        free(first);
-        return -ENOMEM;
-      }
-      q->value = l->nvalues++;
-    }
-    else
-      q->value = l->queries[first[i]].value;
-    q->key = strdup(cs[i]->key);
-    q->object_id = strdup(cs[i]->object_id);
-    l->nqueries++;
-    if(!q->key || !q->object_id) {
-      free(first);
-      return -ENOMEM;
-    }
-  }
-  free(first);
-  return 0;
-}
-
-/* build_items() makes the three queries of every value. */
-static int build_items(const struct lookup *l, const struct conflict *const *cs,
-                       struct graph_batch_item *items, char **urls)
-{
-  size_t i, c;
-
-  for(i = 0; i < l->nvalues; i++) {
-    /* Ask with a conflict's own spelling of the value. */
-    const char *value = cs[l->values[i].first]->value;
-
-    for(c = 0; c < NCOLL; c++) {
-      char filter[2048], base[16];
-
-      if(holder_filter(colls[c].name, value, filter, sizeof(filter)))
-        return -ENAMETOOLONG;
-      snprintf(base, sizeof(base), "/%s", colls[c].name);
-      urls[i * NCOLL + c] =
-          graph_filter_path(base, filter, colls[c].select, NULL);
-      if(!urls[i * NCOLL + c])
-        return -ENOMEM;
-      items[i * NCOLL + c].method = "GET";
-      items[i * NCOLL + c].url = urls[i * NCOLL + c];
-    }
-  }
-  return 0;
-}
-
-/* start_batch() runs the n items at items (urls their owned URLs, either
- * may be NULL) through graph_batch() when rc is 0, and frees both.
- * Returns rc, or graph_batch()'s error; a started run counts in
- * h->running. */
-static int start_batch(struct holder *h, int rc, struct graph_batch_item *items,
-                       char **urls, size_t n, graph_batch_cb cb, void *arg)
-{
-  size_t i;
-
-  if(!rc)
-    rc = graph_batch(h->g, items, n, cb, arg);
-  if(!rc)
-    h->running++;
-  for(i = 0; urls && i < n; i++)
-    free(urls[i]);
-  free(urls);
-  free(items);
-  return rc;
+  l->spell[l->nvalues] = v->spell;
+  x->slot[at] = l->nvalues + 1;
+  return (long)l->nvalues++;
 }
 
 int holder_lookup(struct holder *h, const struct conflict *const *cs, size_t n,
                   holder_done_cb cb, void *arg)
 {
-  struct graph_batch_item *items = NULL;
-  char **urls = NULL;
+  struct value_index x = {NULL, 0};
   struct lookup *l;
+  size_t i;
+  long planned;
   int rc = -ENOMEM;
 
   if(!n)
@@ -607,18 +531,30 @@ int holder_lookup(struct holder *h, const struct conflict *const *cs, size_t n,
   l->cb = cb;
   l->arg = arg;
   l->values = calloc(n, sizeof(*l->values));
+  l->spell = calloc(n, sizeof(*l->spell));
   l->queries = calloc(n, sizeof(*l->queries));
-  if(!l->values || !l->queries)
+  if(!l->values || !l->spell || !l->queries || value_index_init(&x, n))
     goto out;
-  if(add_values(l, cs, n))
-    goto out;
-  items = calloc(l->nvalues * NCOLL, sizeof(*items));
-  urls = calloc(l->nvalues * NCOLL, sizeof(*urls));
-  if(!items || !urls)
-    goto out;
-  rc = build_items(l, cs, items, urls);
+  for(i = 0; i < n; i++) {
+    struct query *q = &l->queries[i];
+    long v = add_value(l, &x, cs[i]);
+
+    if(v < 0) {
+      /* A half-added value is freed with the others. */
+      l->nvalues += l->values[l->nvalues].lc || l->values[l->nvalues].spell;
+      goto out;
+    }
+    q->value = (size_t)v;
+    q->key = strdup(cs[i]->key);
+    q->object_id = strdup(cs[i]->object_id);
+    l->nqueries++;
+    if(!q->key || !q->object_id)
+      goto out;
+  }
+  planned = plan_round(l, NCOLL, false);
+  rc = planned < 0 ? (int)planned : send_round(l, 0);
 out:
-  rc = start_batch(h, rc, items, urls, l->nvalues * NCOLL, on_batch, l);
+  free(x.slot);
   if(rc)
     lookup_free(l);
   return rc;
@@ -765,6 +701,26 @@ static void on_fetch(int result, const struct graph_batch_result *res, size_t n,
   fetch_free(f);
 }
 
+/* start_batch() runs the n items at items (urls their owned URLs, either
+ * may be NULL) through graph_batch() when rc is 0, and frees both.
+ * Returns rc, or graph_batch()'s error; a started run counts in
+ * h->running. */
+static int start_batch(struct holder *h, int rc, struct graph_batch_item *items,
+                       char **urls, size_t n, graph_batch_cb cb, void *arg)
+{
+  size_t i;
+
+  if(!rc)
+    rc = graph_batch(h->g, items, n, cb, arg);
+  if(!rc)
+    h->running++;
+  for(i = 0; urls && i < n; i++)
+    free(urls[i]);
+  free(urls);
+  free(items);
+  return rc;
+}
+
 int holder_fetch(struct holder *h, const struct conflict *const *cs, size_t n,
                  holder_fetch_cb cb, void *arg)
 {
@@ -807,7 +763,7 @@ int holder_fetch(struct holder *h, const struct conflict *const *cs, size_t n,
     esc = curl_easy_escape(NULL, cs[i]->object_id, 0);
     if(!esc)
       goto out;
-    len = asprintf(&urls[nitems], "/%s/%s?$select=%s", colls[c].name, esc,
+    len = asprintf(&urls[nitems], "/%s/%s?$select=%s", coll_names[c], esc,
                    fetch_select[c]);
     curl_free(esc);
     if(len < 0) {

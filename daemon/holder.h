@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: MIT
  *
  * holder: finds the object(s) that hold a quarantined value, so that an
- * alert can show both sides of a conflict.  For each distinct value it
- * asks Graph, through JSON batching (graph_batch()), three questions:
+ * alert can show both sides of a conflict.  It asks Graph, through JSON
+ * batching (graph_batch()), which users, groups and contacts have the
+ * value as userPrincipalName (users), mail or SMTP proxy address, several
+ * values per GET (holder_query.h):
  *
- *   users:    userPrincipalName eq 'v' or mail eq 'v' or
- *             proxyAddresses/any(x:x eq 'SMTP:v') or (... 'smtp:v')
- *   groups:   mail eq 'v' or proxyAddresses/any(... 'SMTP:v' / 'smtp:v')
+ *   users:    userPrincipalName in ('a','b') or mail in ('a','b') or
+ *             proxyAddresses/any(x:x eq 'SMTP:a') or (... 'smtp:a') or ...
+ *   groups:   mail in (...) or proxyAddresses/any(... 'SMTP:' / 'smtp:')
  *   contacts: the same as groups
  *
  * (docs/graph-facts.md#who-holds-a-value: Microsoft's own "is this
@@ -131,12 +133,5 @@ typedef void (*holder_fetch_cb)(int result, const struct holder_object *res,
  * from inside this call) or a negative errno code (cb will not be called). */
 int holder_fetch(struct holder *h, const struct conflict *const *cs, size_t n,
                  holder_fetch_cb cb, void *arg);
-
-/* holder_filter() writes into buf the $filter expression (not yet URL
- * escaped) that finds the holders of value in collection ("users",
- * "groups" or "contacts"), single quotes doubled as OData requires.
- * Returns 0, or -ENAMETOOLONG when buf is too small. */
-int holder_filter(const char *collection, const char *value, char *buf,
-                  size_t len);
 
 #endif

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT
  *
- * http: libcurl's multi_socket API driven by the uv loop.  Each socket curl
- * wants watched gets a heap uv_poll_t, and curl's single timeout is one
- * uv_timer_t per client.  Requests beyond max_concurrency wait in a FIFO.
+ * http: HTTP clients over the process's one libcurl multi handle
+ * (http_pool.c, which drives it from the uv loop).  Each client has its own
+ * options and a FIFO: requests beyond its max_concurrency wait there.
  * This module never logs above debug: transport errors are returned in
  * struct http_response and the caller (the graph layer) logs them once.
  */
@@ -23,6 +23,7 @@
 #include <curl/curl.h>
 
 #include "buf.h"
+#include "http_pool.h"
 #include "log.h"
 #include "uuid.h"
 
@@ -67,19 +68,12 @@ struct xfer {
 
 TAILQ_HEAD(xfer_list, xfer);
 
-/* One socket curl asked us to watch.  Freed in its close callback; until
- * then it is on the client's socks list if curl still knows about it. */
-struct sock {
-  LIST_ENTRY(sock) entry;
-  uv_poll_t poll;
-  curl_socket_t fd;
-  struct http_client *c;
-};
-
 struct http_client {
   uv_loop_t *loop;
-  CURLM *multi; /* NULL once http_client_close() cleaned it up */
-  uv_timer_t timer;
+  struct http_pool *pool; /* NULL once http_client_close() let it go */
+  uv_timer_t timer;       /* never started: its close callback frees the client,
+                             so closed_cb runs from the loop, never from
+                             http_client_close() */
   char *user_agent;
   char *ca_file;
   bool url_secret;
@@ -90,8 +84,6 @@ struct http_client {
   struct xfer_list queued;
   struct xfer_list active;
   unsigned nactive;
-  LIST_HEAD(, sock) socks; /* polls curl has not yet released */
-  unsigned nhandles;       /* uv handles not yet through their close_cb */
   int closing;
   void (*closed_cb)(void *arg);
   void *closed_arg;
@@ -313,45 +305,32 @@ static void complete(struct xfer *x, CURLcode rc, int result)
   xfer_free(x);
 }
 
-/* drain() reads every message curl has for us and completes the finished
- * transfers.  It must run after each curl_multi_socket_action(): a message
- * left unread would be a transfer whose callback never runs.  A callback
- * may close the client, which drops the multi handle; drain stops then. */
-static void drain(struct http_client *c)
+/* on_done() is the pool's completion callback: it completes the
+ * transfer of easy and starts its client's next queued one.  A callback
+ * may close the client; pump() then starts nothing. */
+static void on_done(CURL *easy, CURLcode rc)
 {
-  CURLMsg *msg;
-  int left;
+  struct http_client *c;
+  struct xfer *x;
+  char *priv = NULL;
 
-  while(c->multi) {
-    struct xfer *x;
-    char *priv = NULL;
-    CURLcode rc;
-
-    msg = curl_multi_info_read(c->multi, &left);
-    if(!msg)
-      break;
-    if(msg->msg != CURLMSG_DONE)
-      continue;
-    /* The message dies with curl_multi_remove_handle(): copy it first. */
-    rc = msg->data.result;
-    curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv);
-    x = (struct xfer *)(void *)priv;
-    curl_multi_remove_handle(c->multi, x->easy);
-    TAILQ_REMOVE(&c->active, x, entry);
-    c->nactive--;
-    complete(x, rc, 0);
-    pump(c);
-  }
+  curl_easy_getinfo(easy, CURLINFO_PRIVATE, &priv);
+  x = (struct xfer *)(void *)priv;
+  c = x->c;
+  TAILQ_REMOVE(&c->active, x, entry);
+  c->nactive--;
+  complete(x, rc, 0);
+  pump(c);
 }
 
 /* start() hands x to curl.  Returns 0, or a negative errno code with x
  * untouched (the caller still owns it). */
 static int start(struct http_client *c, struct xfer *x)
 {
-  CURLMcode mc = curl_multi_add_handle(c->multi, x->easy);
+  int rc = http_pool_add(c->pool, x->easy);
 
-  if(mc)
-    return mc == CURLM_OUT_OF_MEMORY ? -ENOMEM : -EIO;
+  if(rc)
+    return rc;
   TAILQ_INSERT_TAIL(&c->active, x, entry);
   c->nactive++;
   log_debug("http: %s %.*s (client-request-id %s)", x->method,
@@ -377,148 +356,17 @@ static void pump(struct http_client *c)
   }
 }
 
-/* ===== libuv <-> libcurl glue ===== */
-
-/* handle_closed() counts one of c's uv handles as closed.  After
- * http_client_close(), the last one frees c and then calls closed_cb, so
- * closed_cb may close the loop. */
-static void handle_closed(struct http_client *c)
+/* on_client_closed() frees c once http_client_close() has closed its
+ * timer, then calls closed_cb, which may close the loop. */
+static void on_client_closed(uv_handle_t *h)
 {
-  c->nhandles--;
-  if(c->closing && !c->nhandles) {
-    void (*cb)(void *) = c->closed_cb;
-    void *arg = c->closed_arg;
+  struct http_client *c = container_of(h, struct http_client, timer);
+  void (*cb)(void *) = c->closed_cb;
+  void *arg = c->closed_arg;
 
-    free(c);
-    if(cb)
-      cb(arg);
-  }
-}
-
-static void on_sock_close(uv_handle_t *h)
-{
-  struct sock *s = container_of(h, struct sock, poll);
-  struct http_client *c = s->c;
-
-  free(s);
-  handle_closed(c);
-}
-
-static void on_timer_close(uv_handle_t *h)
-{
-  handle_closed(container_of(h, struct http_client, timer));
-}
-
-/* sock_release() stops watching a socket and closes its poll handle; the
- * struct goes in on_sock_close().  Stopping comes first because curl may
- * close the fd as soon as we return. */
-static void sock_release(struct sock *s)
-{
-  LIST_REMOVE(s, entry);
-  uv_poll_stop(&s->poll);
-  uv_close((uv_handle_t *)&s->poll, on_sock_close);
-}
-
-/* on_poll() tells curl a socket is ready (or failed), then completes what
- * finished.  s may be released during the call, so it is not used after. */
-static void on_poll(uv_poll_t *h, int status, int events)
-{
-  struct sock *s = container_of(h, struct sock, poll);
-  struct http_client *c = s->c;
-  int flags = 0, running;
-  CURLMcode mc;
-
-  if(!c->multi)
-    return;
-  if(status < 0)
-    flags = CURL_CSELECT_ERR;
-  else {
-    if(events & UV_READABLE)
-      flags |= CURL_CSELECT_IN;
-    if(events & UV_WRITABLE)
-      flags |= CURL_CSELECT_OUT;
-  }
-  mc = curl_multi_socket_action(c->multi, s->fd, flags, &running);
-  if(mc)
-    log_debug("http: curl_multi_socket_action: %s", curl_multi_strerror(mc));
-  drain(c);
-}
-
-/* on_socket() is CURLMOPT_SOCKETFUNCTION: start, change or stop watching
- * socket fd.  Returns -1 (failing the transfers on that socket) when a
- * poll handle cannot be made. */
-static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp,
-                     void *socketp)
-{
-  struct http_client *c = userp;
-  struct sock *s = socketp;
-  int events = 0;
-
-  (void)easy;
-  switch(what) {
-  case CURL_POLL_IN:
-  case CURL_POLL_OUT:
-  case CURL_POLL_INOUT:
-    if(!s) {
-      s = calloc(1, sizeof(*s));
-      if(!s)
-        return -1;
-      if(uv_poll_init_socket(c->loop, &s->poll, fd)) {
-        free(s);
-        return -1;
-      }
-      s->fd = fd;
-      s->c = c;
-      c->nhandles++;
-      LIST_INSERT_HEAD(&c->socks, s, entry);
-      curl_multi_assign(c->multi, fd, s);
-    }
-    if(what != CURL_POLL_OUT)
-      events |= UV_READABLE;
-    if(what != CURL_POLL_IN)
-      events |= UV_WRITABLE;
-    if(uv_poll_start(&s->poll, events, on_poll))
-      return -1;
-    return 0;
-  case CURL_POLL_REMOVE:
-    if(s) {
-      curl_multi_assign(c->multi, fd, NULL);
-      sock_release(s);
-    }
-    return 0;
-  default:
-    return -1;
-  }
-}
-
-/* on_timeout() is curl's deadline firing: let curl handle timeouts, then
- * complete what finished. */
-static void on_timeout(uv_timer_t *t)
-{
-  struct http_client *c = container_of(t, struct http_client, timer);
-  int running;
-  CURLMcode mc;
-
-  if(!c->multi)
-    return;
-  mc = curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-  if(mc)
-    log_debug("http: curl_multi_socket_action: %s", curl_multi_strerror(mc));
-  drain(c);
-}
-
-/* on_timer() is CURLMOPT_TIMERFUNCTION.  It must not call libcurl, so even
- * a zero timeout only arms the uv timer, which fires on the next loop
- * iteration. */
-static int on_timer(CURLM *multi, long timeout_ms, void *userp)
-{
-  struct http_client *c = userp;
-
-  (void)multi;
-  if(timeout_ms < 0)
-    return uv_timer_stop(&c->timer) ? -1 : 0;
-  return uv_timer_start(&c->timer, on_timeout, (uint64_t)timeout_ms, 0) ? -1
-                                                                        : 0;
+  free(c);
+  if(cb)
+    cb(arg);
 }
 
 /* ===== easy-handle callbacks ===== */
@@ -618,7 +466,6 @@ int http_client_new(uv_loop_t *loop, const struct http_client_opts *opts,
   c->loop = loop;
   TAILQ_INIT(&c->queued);
   TAILQ_INIT(&c->active);
-  LIST_INIT(&c->socks);
   c->max_concurrency =
       opts->max_concurrency ? opts->max_concurrency : DEFAULT_CONCURRENCY;
   c->connect_timeout_ms = opts->connect_timeout_ms
@@ -638,26 +485,21 @@ int http_client_new(uv_loop_t *loop, const struct http_client_opts *opts,
     if(!c->ca_file)
       goto fail;
   }
-  c->multi = curl_multi_init();
-  if(!c->multi)
-    goto fail;
-  if(curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, on_socket) ||
-     curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c) ||
-     curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, on_timer) ||
-     curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c)) {
-    rc = -EIO;
-    goto fail;
-  }
   rc = uv_timer_init(loop, &c->timer);
   if(rc)
     goto fail;
-  c->nhandles = 1;
+  c->pool = http_pool_get(loop, on_done);
+  if(!c->pool) {
+    /* The timer is open: free c in its close callback. */
+    free(c->user_agent);
+    free(c->ca_file);
+    uv_close((uv_handle_t *)&c->timer, on_client_closed);
+    return -ENOMEM;
+  }
   *out = c;
   return 0;
 
 fail:
-  if(c->multi)
-    curl_multi_cleanup(c->multi);
   free(c->user_agent);
   free(c->ca_file);
   free(c);
@@ -755,6 +597,9 @@ static int setup_easy(struct http_client *c, struct xfer *x,
   SET(CURLOPT_NOSIGNAL, 1L);
   SET(CURLOPT_FOLLOWLOCATION, 0L);
   SET(CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+  /* Rather wait for a connection that is being set up to the same host
+   * and multiplex on it than open another (HTTP/2). */
+  SET(CURLOPT_PIPEWAIT, 1L);
   SET(CURLOPT_ACCEPT_ENCODING, "");
   SET(CURLOPT_USERAGENT, c->user_agent);
   SET(CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
@@ -862,16 +707,14 @@ int http_request(struct http_client *c, const char *method, const char *url,
 }
 
 /* http_client_close(): see http.h.  Cancels in-flight transfers, then
- * queued ones, in the order they were made.  curl_multi_cleanup() runs
- * while every poll handle is still open, because it may still call
- * on_socket(); polls curl never released are closed after it.  The client
- * is freed by the last close callback, which then calls closed_cb.  A
- * second call (e.g. from a callback run here) does nothing. */
+ * queued ones, in the order they were made, and lets the shared pool go
+ * (the last client closes it).  The client is freed by its timer's close
+ * callback, which then calls closed_cb.  A second call (e.g. from a
+ * callback run here) does nothing. */
 void http_client_close(struct http_client *c, void (*closed_cb)(void *arg),
                        void *arg)
 {
   struct xfer *x;
-  struct sock *s;
 
   if(c->closing)
     return;
@@ -882,7 +725,7 @@ void http_client_close(struct http_client *c, void (*closed_cb)(void *arg),
     x = TAILQ_FIRST(&c->active);
     TAILQ_REMOVE(&c->active, x, entry);
     c->nactive--;
-    curl_multi_remove_handle(c->multi, x->easy);
+    http_pool_remove(c->pool, x->easy);
     complete(x, CURLE_OK, -ECANCELED);
   }
   while(!TAILQ_EMPTY(&c->queued)) {
@@ -890,14 +733,9 @@ void http_client_close(struct http_client *c, void (*closed_cb)(void *arg),
     TAILQ_REMOVE(&c->queued, x, entry);
     complete(x, CURLE_OK, -ECANCELED);
   }
-  curl_multi_cleanup(c->multi);
-  c->multi = NULL;
-  while(!LIST_EMPTY(&c->socks)) {
-    s = LIST_FIRST(&c->socks);
-    sock_release(s);
-  }
+  http_pool_put(c->pool);
+  c->pool = NULL;
   free(c->user_agent);
   free(c->ca_file);
-  uv_timer_stop(&c->timer);
-  uv_close((uv_handle_t *)&c->timer, on_timer_close);
+  uv_close((uv_handle_t *)&c->timer, on_client_closed);
 }

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT
  *
  * http: HTTP(S) requests on the uv loop through libcurl's multi_socket
- * API.  curl's sockets are watched with uv_poll_t and its timeout with one
- * uv_timer_t; no threads.  One client per tenant, with its own connection
- * pool, CA settings and a cap on transfers in flight (more are queued).
+ * API, over the process's one multi handle and connection cache
+ * (http_pool.h); no threads.  One client per tenant, with its own CA
+ * settings and a cap on transfers in flight (more are queued).
  * TLS is always verified, redirects are never followed, and neither
  * headers nor bodies are ever logged (they carry secrets and tokens).
  */

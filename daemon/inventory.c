@@ -149,6 +149,15 @@ int inventory_running(const struct inventory *inv)
   return inv->running;
 }
 
+/* Delta pages take no $top; the page size is asked with the OData
+ * preference instead, on every page (Graph does not carry headers over to
+ * the nextLink): https://learn.microsoft.com/graph/delta-query-overview
+ * (optional request headers) and https://learn.microsoft.com/graph/paging.
+ * 999 is the largest directory page; Graph may serve smaller ones, which
+ * only costs more pages. */
+static const char *const delta_headers[] = {"Prefer: odata.maxpagesize=999",
+                                            NULL};
+
 /* build_path() returns the malloc'd first-page path of a listing, with
  * the $filter value URL-escaped by libcurl. */
 static char *build_path(const struct listing *l, unsigned top)
@@ -283,7 +292,9 @@ static int start_listing_after(struct listing *l, uint64_t delay_ms)
   }
   l->objects = 0;
   l->incremental = l->from_link != NULL;
-  rc = graph_list_after(inv->g, path, NULL, delay_ms, on_page, on_list_done, l);
+  rc = graph_list_after(inv->g, path,
+                        inv->mode == INVENTORY_DELTA ? delta_headers : NULL,
+                        delay_ms, on_page, on_list_done, l);
   free(path);
   if(l->from_link && (rc == -EPERM || rc == -EINVAL)) {
     log_info("inventory: tenant %s: the stored delta link for %s is not "

@@ -780,6 +780,8 @@ int tenant_start(uv_loop_t *loop, const struct cfg *cfg,
   memset(&go, 0, sizeof(go));
   go.tenant = t->name;
   go.graph_url = tc->graph_url;
+  go.max_batches = cfg->max_concurrency;
+  go.tenant_size = tc->tenant_size;
   rc = graph_new(loop, t->hc, t->tok, &go, &t->g);
   if(rc)
     goto fail_token;

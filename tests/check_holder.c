@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: MIT
  *
- * Check suite for holder: the $filter it sends (both SMTP forms, quotes
- * doubled), how a result is recorded (a failed lookup changes no stored
- * pairing), and when a conflict is looked up again.  The Graph side
+ * Check suite for holder: how a result is recorded (a failed lookup changes no
+ * stored pairing), and when a conflict is looked up again.  The Graph side
  * ($batch, per-item 429, several batches) runs end to end against the
  * simulator in tests/e2e/test_holder.py.
  */
@@ -16,25 +15,6 @@
 #include "testutil.h"
 
 #define NOW ((time_t)1700000000)
-
-START_TEST(test_filter)
-{
-  char buf[512];
-
-  ck_assert_int_eq(
-      holder_filter("users", "o'neil@contoso.com", buf, sizeof(buf)), 0);
-  ck_assert_str_eq(buf,
-                   "userPrincipalName eq 'o''neil@contoso.com' or mail "
-                   "eq 'o''neil@contoso.com' or "
-                   "proxyAddresses/any(x:x eq 'SMTP:o''neil@contoso.com') "
-                   "or proxyAddresses/any(x:x eq 'smtp:o''neil@contoso.com')");
-  ck_assert_int_eq(holder_filter("groups", "a@b.c", buf, sizeof(buf)), 0);
-  ck_assert_str_eq(buf, "mail eq 'a@b.c' or proxyAddresses/any(x:x eq "
-                        "'SMTP:a@b.c') or proxyAddresses/any(x:x eq "
-                        "'smtp:a@b.c')");
-  ck_assert_int_eq(holder_filter("contacts", "a@b.c", buf, 20), -ENAMETOOLONG);
-}
-END_TEST
 
 static struct conflict *conflict(void)
 {
@@ -120,7 +100,6 @@ Suite *holder_suite(void)
   Suite *s = suite_create("holder");
   TCase *tc = tcase_create("pure");
 
-  tcase_add_test(tc, test_filter);
   tcase_add_test(tc, test_apply);
   tcase_add_test(tc, test_needs_lookup);
   suite_add_tcase(s, tc);

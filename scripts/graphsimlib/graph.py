@@ -38,6 +38,7 @@ class Request:
         self.issued = issued
         self.request_id = rand_guid()
         self.client_request_id = headers.get("client-request-id") or self.request_id
+        self.url_length = 0               # of the absolute URL as sent; 0 if unknown
 
     def header(self, name):
         return self.headers.get(name.lower())
@@ -214,6 +215,7 @@ def _list(sim, req, kind):
     flt = None
     if req.query.get("$filter"):
         flt = odata.Filter(req.query["$filter"], kind, tenant)
+        flt.check_limits(_advanced(req), req.url_length)
         if flt.needs_advanced and not _advanced(req):
             op = flt.needs_advanced[0]
             # An operator that needs advanced queries, sent without them, gets
@@ -337,7 +339,8 @@ def _delta(sim, req, kind):
         part = part.strip()
         if part.startswith("odata.maxpagesize="):
             try:
-                page_size = max(1, min(999, int(part.split("=", 1)[1])))
+                page_size = max(1, min(tenant.settings["deltaMaxPageSize"],
+                                       int(part.split("=", 1)[1])))
             except ValueError:
                 pass
     now = tenant.now().timestamp()
@@ -478,6 +481,8 @@ def _deleted_list(sim, req, kind):
                                     DEFAULT_SELECT[kind] + ["deletedDateTime"])
         flt = odata.Filter(req.query["$filter"], kind, tenant) \
             if req.query.get("$filter") else None
+        if flt is not None:
+            flt.check_limits(_advanced(req), req.url_length)
         if flt is not None and flt.needs_advanced and not _advanced(req):
             raise QueryError(400, "Request_UnsupportedQuery", "Operator '%s' is not supported "
                              "because the required parameters might be missing. %s"
@@ -757,6 +762,8 @@ def _batch_one(sim, req, item, rid):
                                                                   keep_blank_values=True)),
                   headers, json.dumps(body).encode() if body is not None else b"",
                   req.base, req.tenant, req.issued)
+    # A batch item's url is relative to the version root.
+    sub.url_length = len(req.base) + len("/v1.0") + len(split.path) + 1 + len(split.query)
     if body is not None and "content-type" not in headers:
         # "When a body is sent, headers must contain Content-Type."
         resp = error(sub, 400, "BadRequest", "Content-Type header is required when a body is "

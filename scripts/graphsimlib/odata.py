@@ -98,6 +98,22 @@ def _tokenize(text):
     return out
 
 
+# Limits of a filter (https://learn.microsoft.com/graph/filter-query-parameter and
+# https://learn.microsoft.com/graph/known-issues, query parameters): "When using the in
+# operator, the request is limited to 15 expressions in the filter clause by default OR
+# a URL length of 2,048 characters when using advanced query capabilities", and "When
+# filtering using the eq operator, the maximum limit of the value to match is 120
+# characters".  Graph counts the values of an "in" with the operands of "or" (its error
+# text: "Too many child clauses specified in search filter expression containing 'OR'
+# operators: 16. Max allowed: 15",
+# https://github.com/microsoftgraph/microsoft-graph-docs-contrib/issues/1238) and
+# refuses startswith past 120 characters as well, with the generic unsupported-clause
+# error (https://github.com/microsoftgraph/microsoft-graph-explorer-v4/issues/2103).
+MAX_OR_CLAUSES = 15  # the default of the tenant setting filterMaxOrClauses
+MAX_VALUE_CHARS = 120
+MAX_URL_CHARS = 2048
+
+
 class Filter:
     """A parsed $filter for one collection."""
 
@@ -269,6 +285,69 @@ class Filter:
             self._check("%s/any/%s" % (coll, sub), op, coll, value)
         return ("any", coll, sub, op, value)
 
+    # ----- limits -------------------------------------------------------------------
+    def check_limits(self, advanced, url_length):
+        """Raises QueryError when the filter is over one of Graph's limits (see
+        MAX_OR_CLAUSES).  Without advanced queries an or-chain may hold 15 clauses; with
+        them the URL may hold 2,048 characters.  The length of a value is checked on
+        every request."""
+        self._check_values(self.ast)
+        if advanced:
+            if url_length > MAX_URL_CHARS:
+                # No error body is documented for this limit; the service answers as
+                # for any filter it will not run.
+                raise QueryError(400, "Request_UnsupportedQuery", "The request URL is "
+                                 "%d characters long. Max allowed: %d." % (url_length,
+                                                                          MAX_URL_CHARS))
+            return
+        worst, most = self._widest_or(self.ast), self.tenant.settings["filterMaxOrClauses"]
+        if worst > most:
+            raise QueryError(400, "Request_UnsupportedQuery", "Too many child clauses "
+                             "specified in search filter expression containing 'OR' "
+                             "operators: %d. Max allowed: %d." % (worst, most))
+
+    def _or_children(self, node):
+        """Clauses of the or-chain rooted at node; an "in" counts its values."""
+        if node[0] == "or":
+            return self._or_children(node[1]) + self._or_children(node[2])
+        if node[0] == "in":
+            return len(node[2])
+        return 1
+
+    def _widest_or(self, node):
+        tag = node[0]
+        if tag in ("or", "in"):
+            here = self._or_children(node)
+            subs = [self._widest_or(n) for n in self._or_leaves(node)]
+            return max([here] + subs)
+        if tag == "and":
+            return max(self._widest_or(node[1]), self._widest_or(node[2]))
+        if tag == "not":
+            return self._widest_or(node[1])
+        return 0
+
+    def _or_leaves(self, node):
+        if node[0] == "or":
+            return self._or_leaves(node[1]) + self._or_leaves(node[2])
+        return [] if node[0] == "in" else [node]
+
+    def _check_values(self, node):
+        tag = node[0]
+        if tag in ("or", "and"):
+            self._check_values(node[1])
+            self._check_values(node[2])
+            return
+        if tag == "not":
+            self._check_values(node[1])
+            return
+        prop = node[1] if tag in ("cmp", "in", "any") else node[2]
+        values = node[2] if tag == "in" else [node[-1]]
+        for value in values:
+            if isinstance(value, str) and len(value) > MAX_VALUE_CHARS:
+                raise QueryError(400, "Request_UnsupportedQuery", "Unsupported or invalid "
+                                 "query filter clause specified for property '%s' of "
+                                 "resource '%s'." % (prop, RESOURCE_NAME[self.kind]))
+
     # ----- evaluation ---------------------------------------------------------------
     def matches(self, obj):
         return self._eval(self.ast, obj)
@@ -359,6 +438,13 @@ class Filter:
                 ids = t.idx_immutable.get(value, ())
         elif tag == "in" and node[1] == "id":
             ids = [v for v in node[2] if isinstance(v, str)]
+        elif tag == "in" and node[1] in ("userPrincipalName", "mail"):
+            index = t.idx_upn if node[1] == "userPrincipalName" else t.idx_mail
+            ids = []
+            for v in node[2]:
+                if isinstance(v, str):
+                    hit = index.get(v.lower())
+                    ids.extend([hit] if isinstance(hit, str) else hit or ())
         elif tag == "any" and node[1] == "proxyAddresses" and node[3] == "eq" \
                 and isinstance(node[4], str) and ":" in node[4]:
             ids = t.idx_proxy.get(node[4].split(":", 1)[1].lower(), ())

@@ -213,6 +213,7 @@ class Handler(BaseHTTPRequestHandler):
             return
         headers = self._lower_headers()
         req = graph.Request(self.command, path, query, headers, body, self._base(), None, None)
+        req.url_length = len(self._base()) + len(self.path)  # the URL as sent
         authz = self.headers.get("Authorization") or ""
         token = authz[7:].strip() if authz[:7].lower() == "bearer " else ""
         if not token:

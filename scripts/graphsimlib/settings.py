@@ -118,6 +118,15 @@ DEFAULTS = {
     # Page size of delta responses when the client sends no Prefer: odata.maxpagesize
     # (delta does not support $top: docs/graph-facts.md#delta-query).
     "deltaPageSize": 100,
+    # The largest page a Prefer: odata.maxpagesize=N obtains on delta.  The delta
+    # overview documents the preference but no ceiling for directory objects; 999 is
+    # the $top ceiling of directory lists (docs/graph-facts.md#paging).  Lower it to
+    # make a client page through a small tenant.
+    "deltaMaxPageSize": 999,
+    # Or-clauses ("in" values counted) a filter may hold without advanced queries:
+    # 15 (https://learn.microsoft.com/graph/filter-query-parameter).  Lower it to see a
+    # client split a filter Graph refuses.
+    "filterMaxOrClauses": 15,
 }
 
 CHOICES = {

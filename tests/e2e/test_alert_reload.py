@@ -15,7 +15,7 @@ import os
 import re
 import signal
 
-from tests.e2e.harness import E2ETestCase, SCENARIOS, wait_until
+from tests.e2e.harness import E2ETestCase, SCENARIOS
 from tests.e2e.test_alert_formats import parse_5424
 from tests.e2e.test_alert_rsyslog import Rsyslog, free_port
 

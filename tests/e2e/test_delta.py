@@ -47,8 +47,9 @@ class DeltaE2E(E2ETestCase):
 
     def setUp(self):
         super().setUp()
-        # Several pages per collection even on the small demo tenant.
-        self.sim.settings(deltaPageSize=2)
+        # Several pages per collection even on the small demo tenant, whatever page
+        # size the daemon asks for.
+        self.sim.settings(deltaPageSize=2, deltaMaxPageSize=2)
 
     def start_and_detect(self, **kw):
         expected = self.sim.expected_conflicts()
@@ -117,12 +118,34 @@ class DeltaE2E(E2ETestCase):
                 self.assertFalse(is_first_page(e), e)
             for e in mine:
                 self.assertEqual(e["status"], 200, e)
-                self.assertNotIn("prefer", {k.lower() for k in e.get("headers") or {}}, e)
+                # Every page asks for the largest page, since Graph does not carry
+                # the header over to the nextLink (https://learn.microsoft.com/graph/paging).
+                prefer = {k.lower(): v for k, v in (e.get("headers") or {}).items()}
+                self.assertEqual(prefer.get("prefer"), "odata.maxpagesize=999", e)
         links = self.state(d)["deltaLinks"]
         for coll in COLLECTIONS:
             self.assertIn("/v1.0/%s/delta?$deltatoken=" % coll, links[coll])
         self.assertIsNotNone(self.state(d)["deltaFullSync"])
         self.assertNoWrites()
+
+    def test_no_change_cycle_costs_three_requests(self):
+        """Once the first round is done and nothing changes, a cycle is one deltaLink GET
+        per collection: no holder lookup, no second page."""
+        self.sim.settings(deltaPageSize=100, deltaMaxPageSize=999)
+        d, expected = self.start_and_detect()
+        d.wait_for_more_cycles(1)
+        mark = self.sim.requests()[-1]["seq"]
+        done = len(d.cycles())
+        d.wait_for_more_cycles(3)
+        d.stop()
+        cycles = len(d.cycles()) - done
+        reqs = self.sim.graph_requests(mark)
+        # At most one cycle besides the counted ones was under way at either end.
+        self.assertLessEqual(len(reqs), 3 * (cycles + 1), reqs)
+        self.assertGreaterEqual(len(reqs), 3 * cycles, reqs)
+        for e in reqs:
+            self.assertEqual((e["method"], set(e["query"])), ("GET", {"$deltatoken"}), e)
+            self.assertEqual(e["status"], 200, e)
 
     # ----- 2 -------------------------------------------------------------------------------
     def test_resolved_conflict_cleared_by_an_incremental_round(self):

@@ -5,9 +5,11 @@ Run one with e.g. python3 -m unittest tests.e2e.test_holder.HolderE2E.test_cloud
 after make (QD_E2E_KEEP=1 keeps the daemon logs)."""
 
 import csv
+import datetime
 import json
 import math
 import os
+import re
 import shutil
 import unittest
 
@@ -199,12 +201,13 @@ class HolderE2E(E2ETestCase):
         """demo.json needs more than 20 lookups: several batches of at most 20; a
         throttled item is retried in a later batch after its own Retry-After."""
         def more_conflicts():
-            # Two synced users per value: the second one's UPN is quarantined.
-            for i in range(4):
+            # Two synced users per value: the second one's UPN is quarantined.  Values
+            # go several to a GET, so it takes a few dozen.
+            for i in range(40):
                 for side in range(2):
                     out = self.sim.tenant("/export", "POST", {
                         "objectType": "user",
-                        "sourceAnchor": "QmF0Y2hVc2VyMDAw%d%dAA==" % (i, side),
+                        "sourceAnchor": "QmF0Y2hVc2Vy%04d%dAA==" % (i, side),
                         "displayName": "Batch user %d/%d" % (i, side),
                         "userPrincipalName": "batch%d@contoso.com" % i,
                         "onPremisesSamAccountName": "batch%d%d" % (i, side),
@@ -232,6 +235,155 @@ class HolderE2E(E2ETestCase):
         self.assertEqual(len(self.sim.batch_posts()), len(posts))
         d.stop()
         self.assertNoWrites()
+
+    # ----- several values per GET (https://learn.microsoft.com/graph/filter-query-parameter)
+    def synced_pairs(self, n, value=lambda i: "pair%d@contoso.com" % i, prop="upn"):
+        """Makes n pairs of synced users sharing a value (UPN, or primary SMTP address);
+        the second of each pair is quarantined.  Returns {value: first user's id}."""
+        firsts = {}
+        for i in range(n):
+            for side in range(2):
+                v = value(i)
+                user = {"objectType": "user",
+                        "sourceAnchor": "UGFpclVzZXI%04d%dAA==" % (i, side),
+                        "displayName": "Pair user %d/%d" % (i, side),
+                        "onPremisesSamAccountName": "pair%d%d" % (i, side)}
+                if prop == "upn":
+                    user["userPrincipalName"] = v
+                    user["proxyAddresses"] = ["SMTP:pair%d.%d@contoso.com" % (i, side)]
+                else:
+                    user["userPrincipalName"] = "pair%d.%d@contoso.com" % (i, side)
+                    user["proxyAddresses"] = ["SMTP:" + v]
+                out = self.sim.tenant("/export", "POST", user)["value"][0]
+                self.assertEqual(bool(out["quarantined"]), side == 1, out)
+                if side == 0:
+                    firsts[v.lower()] = out["id"]
+        return firsts
+
+    def lookup_items(self):
+        """The holder GETs the daemon sent: (collection, $filter)."""
+        return [(e["path"].rsplit("/", 1)[-1], e["query"].get("$filter", ""))
+                for e in self.sim.batch_items() if "$filter" in e["query"]]
+
+    @staticmethod
+    def clauses(flt):
+        """Or-clauses of a holder filter as Graph counts them: each holds one string
+        literal (an "in" holds one per value)."""
+        return len(re.findall(r"'(?:[^']|'')*'", flt))
+
+    def assertPaired(self, alerts, firsts):
+        for a in alerts.values():
+            if a["value"].lower() in firsts:
+                self.assertEqual(a["class"], "two_synced", a)
+                self.assertEqual(a["holderId"], firsts[a["value"].lower()], a)
+
+    def test_lookups_ask_several_values_per_get(self):
+        """Values go several to a GET, within the 15 or-clauses Graph allows, and each
+        object found is paired with the value it holds."""
+        firsts = {}
+        d, alerts = self.run_scenario("two-synced-proxy",
+                                      prepare=lambda: firsts.update(self.synced_pairs(16)))
+        self.assertPaired(alerts, firsts)
+        self.assertEqual(len([a for a in alerts.values()
+                              if a["value"].lower() in firsts]), 16)
+        items = self.lookup_items()
+        for coll, flt in items:
+            self.assertLessEqual(self.clauses(flt), 15, flt)
+        users = [f for c, f in items if c == "users"]
+        # 17 values, 4 clauses each for users: 3 to a GET.
+        self.assertEqual(len(users), 6, users)
+        self.assertIn("userPrincipalName in (", users[0])
+        self.assertEqual(self.clauses(users[0]), 12)
+        # 3 clauses for groups and contacts: 5 to a GET.
+        for coll in ("groups", "contacts"):
+            mine = [f for c, f in items if c == coll]
+            self.assertEqual(len(mine), 4, mine)
+            self.assertEqual(self.clauses(mine[0]), 15)
+        self.assertEqual([e for e in self.sim.batch_items() if e["status"] != 200], [])
+        self.assertEqual(d.log_lines("holder lookup failed"), [])
+        d.stop()
+
+    def test_value_over_120_characters_is_looked_up_by_prefix(self):
+        """Graph refuses eq values over 120 characters: a longer address is asked with
+        startswith() on its first characters, and only the object holding the whole
+        value is its holder (a look-alike sharing the prefix is not)."""
+        long_value = "a.very.long.mailbox." + "x" * 100 + "@contoso.com"
+        twin = long_value.replace("@contoso.com", "@fabrikam.com")
+
+        def prepare():
+            firsts.update(self.synced_pairs(1, value=lambda i: long_value, prop="smtp"))
+            # A user whose address starts like the long one.
+            out = self.sim.tenant("/export", "POST", {
+                "objectType": "user", "sourceAnchor": "TG9va0FsaWtlMDAwMDAwAA==",
+                "displayName": "Look-alike", "userPrincipalName": "alike@contoso.com",
+                "onPremisesSamAccountName": "alike", "proxyAddresses": ["SMTP:" + twin]})
+            self.assertFalse(out["value"][0]["quarantined"])
+
+        firsts = {}
+        self.assertGreater(len(long_value), 120)
+        d, alerts = self.run_scenario("two-synced-proxy", prepare=prepare)
+        mine = [a for a in alerts.values() if a["value"].lower() == long_value]
+        self.assertEqual(len(mine), 1, alerts)
+        self.assertEqual(mine[0]["class"], "two_synced", mine[0])
+        self.assertEqual([h["id"] for h in mine[0]["holders"]], [firsts[long_value]])
+        items = self.lookup_items()
+        prefixed = [f for c, f in items if "startswith(" in f]
+        self.assertEqual(len(prefixed), 3, items)  # one per collection, alone
+        for coll, flt in items:
+            for literal in re.findall(r"'((?:[^']|'')*)'", flt):
+                self.assertLessEqual(len(literal.replace("''", "'")), 120, flt)
+        self.assertEqual([e for e in self.sim.batch_items() if e["status"] != 200], [])
+        self.assertEqual(d.log_lines("holder lookup failed"), [])
+        d.stop()
+
+    def test_refused_filter_is_split_and_asked_again(self):
+        """A tenant that allows fewer or-clauses than documented refuses the combined
+        filters (400 Request_UnsupportedQuery): the daemon asks again in parts, and every
+        conflict is still paired."""
+        firsts = {}
+
+        def prepare():
+            self.sim.settings(filterMaxOrClauses=8)
+            firsts.update(self.synced_pairs(6))
+
+        d, alerts = self.run_scenario("two-synced-proxy", prepare=prepare)
+        self.assertPaired(alerts, firsts)
+        items = self.sim.batch_items()
+        refused = [e for e in items if e["status"] == 400]
+        self.assertTrue(refused)
+        self.assertTrue(all(self.clauses(e["query"]["$filter"]) > 8 for e in refused))
+        self.assertTrue(d.log_lines("refused or ambiguous .*asked again in parts"))
+        self.assertEqual(d.log_lines("holder lookup failed"), [])
+        for a in alerts.values():
+            self.assertNotEqual(a["class"], "unknown", a)
+        d.stop()
+
+    def test_several_batches_in_flight(self):
+        """A lookup of more than one $batch sends several POSTs at once (up to
+        max_concurrency), not each after the previous one's answer: two POSTs the
+        simulator holds for a second each are both under way at the same time."""
+        firsts = {}
+
+        def prepare():
+            firsts.update(self.synced_pairs(70))
+            self.sim.add_faults({"kind": "delay", "seconds": 1, "count": 2,
+                                 "method": "POST", "path": "/$batch"})
+
+        d, alerts = self.run_scenario("two-synced-proxy", prepare=prepare,
+                                      options={"max_concurrency": 4})
+        self.assertPaired(alerts, firsts)
+        posts = self.sim.batch_posts()
+        self.assertGreaterEqual(len(posts), 3, posts)
+
+        def span(e):
+            end = datetime.datetime.fromisoformat(e["time"])
+            return end - datetime.timedelta(milliseconds=e["durationMs"]), end
+
+        spans = sorted(span(e) for e in posts)
+        overlaps = [(a, b) for a, b in zip(spans, spans[1:]) if b[0] < a[1]]
+        self.assertTrue(overlaps, spans)
+        self.assertEqual(d.log_lines("holder lookup failed"), [])
+        d.stop()
 
     def test_failed_lookup_alerts_unknown_then_pairs_next_cycle(self):
         """A lookup that fails (403 on the groups query) still alerts the conflict, as

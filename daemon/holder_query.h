@@ -1,0 +1,124 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * holder_query: the GETs of a holder lookup (holder.c), several values per
+ * GET, and the local matching of each returned object to its values.
+ *
+ * One query asks one base (a collection, or deleted users or groups) about
+ * a few values at once, every term of the value joined with "or":
+ *
+ *   userPrincipalName in ('a','b') or mail in ('a','b') or
+ *   proxyAddresses/any(x:x eq 'SMTP:a') or ...(x:x eq 'smtp:a') or ...
+ *
+ * (users; the other bases have no userPrincipalName; one value uses eq).
+ * Graph's limits, https://learn.microsoft.com/graph/filter-query-parameter
+ * and https://learn.microsoft.com/graph/known-issues (query parameters):
+ *  - at most 15 expressions in a filter without advanced queries; Graph
+ *    counts every value of an "in" and every operand of "or" ("Too many
+ *    child clauses ... containing 'OR' operators: 16. Max allowed: 15",
+ *    https://github.com/microsoftgraph/microsoft-graph-docs-contrib/issues/1238),
+ *    so a user value (4 terms) goes 3 to a GET, a group or contact value
+ *    (3 terms) 5 to a GET;
+ *  - an eq value of at most 120 characters.  A longer value is asked
+ *    alone, with startswith() on its first HOLDER_QUERY_PREFIX characters
+ *    (startswith is refused past 120 characters too:
+ *    https://github.com/microsoftgraph/microsoft-graph-explorer-v4/issues/2103),
+ *    and only the objects that hold the whole value count;
+ *  - a URL of at most 2,048 characters (stated for advanced queries; kept
+ *    for all): a query is cut to fit HOLDER_QUERY_URL_MAX with the root.
+ * Graph compares these properties without case, and so does the matcher.
+ */
+#ifndef QD_HOLDER_QUERY_H
+#define QD_HOLDER_QUERY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <cjson/cJSON.h>
+
+#include "conflict.h"
+
+#define HOLDER_QUERY_TERMS 15   /* "or" operands and "in" values */
+#define HOLDER_QUERY_EQ_MAX 120 /* characters of one eq value */
+#define HOLDER_QUERY_PREFIX 115 /* startswith prefix: 120 - "SMTP:" */
+#define HOLDER_QUERY_URL_MAX 2048
+/* Room kept in HOLDER_QUERY_URL_MAX for the root and version of the
+ * absolute URL ("https://graph.microsoft.com/v1.0" is 32; national clouds
+ * are longer). */
+#define HOLDER_QUERY_ROOT_ROOM 96
+
+/* Terms of a query (a bit set). */
+enum {
+  HQ_UPN = 1u,   /* userPrincipalName (users, deleted users) */
+  HQ_MAIL = 2u,  /* mail */
+  HQ_SMTP = 4u,  /* proxyAddresses/any(x:x eq 'SMTP:v') */
+  HQ_LSMTP = 8u, /* proxyAddresses/any(x:x eq 'smtp:v') */
+};
+
+/* The bases a lookup asks, in order: the three collections, then deleted
+ * users and deleted groups (only a second round asks those). */
+#define HOLDER_QUERY_NCOLL 3
+#define HOLDER_QUERY_NBASE 5
+
+struct holder_query_base {
+  const char *path; /* relative to /v1.0 */
+  enum conflict_objtype type;
+  unsigned terms; /* every term the base can be asked */
+  const char *select;
+};
+
+extern const struct holder_query_base holder_query_bases[HOLDER_QUERY_NBASE];
+
+/* One GET.  vals index the caller's values; owned by the query. */
+struct holder_query {
+  unsigned base;  /* index into holder_query_bases */
+  unsigned terms; /* HQ_* asked */
+  bool prefix;    /* startswith() on one long value */
+  size_t *vals;
+  size_t nvals;
+};
+
+/* A list of queries, grown by holder_query_plan() and _split(). */
+struct holder_query_list {
+  struct holder_query *q;
+  size_t n, cap;
+};
+
+/* holder_query_long() tells whether value (UTF-8) is longer than an eq
+ * value may be, so that it is asked with startswith(). */
+bool holder_query_long(const char *value);
+
+/* holder_query_filter() writes into buf the $filter (not URL escaped,
+ * single quotes doubled) of q, spell[q->vals[i]] being the values.
+ * Returns 0, or -ENAMETOOLONG when buf is too small. */
+int holder_query_filter(const struct holder_query *q, const char *const *spell,
+                        char *buf, size_t len);
+
+/* holder_query_path() returns the malloc'd batch item URL of q
+ * ("/users?$filter=...&$select=...&$top=999"), or NULL when out of memory
+ * or when the filter does not fit a buffer of HOLDER_QUERY_URL_MAX. */
+char *holder_query_path(const struct holder_query *q, const char *const *spell);
+
+/* holder_query_plan() appends to list the queries that ask base about the
+ * n values vals (indexes into spell): as many values per query as the
+ * term and URL limits allow; a long value alone, with startswith; a value
+ * whose terms do not fit one URL gets one query per term.  Returns 0,
+ * -ENOMEM, or -ENAMETOOLONG when one term of a value does not fit. */
+int holder_query_plan(struct holder_query_list *list, unsigned base,
+                      const char *const *spell, const size_t *vals, size_t n);
+
+/* holder_query_split() appends to list the queries that ask again what q
+ * asked after Graph refused it: its values in two halves, or, for one
+ * value, each term alone.  Returns 1 when it appended, 0 when q cannot be
+ * split (one value, one term), or -ENOMEM. */
+int holder_query_split(struct holder_query_list *list,
+                       const struct holder_query *q);
+
+/* holder_query_list_clear() frees the queries of list and empties it. */
+void holder_query_list_clear(struct holder_query_list *list);
+
+/* holder_query_holds() tells whether obj (a user, group or contact as
+ * Graph returns it) holds value: its userPrincipalName or mail equals it,
+ * or one of its proxyAddresses is "smtp:" + value, all without case. */
+bool holder_query_holds(const cJSON *obj, const char *value);
+
+#endif
