@@ -165,6 +165,35 @@ int graph_batch_after(struct graph *g, const struct graph_batch_item *items,
                       size_t n, uint64_t delay_ms, graph_batch_cb cb,
                       void *arg);
 
+/* The caller's side of graph_batch_stream().  Items are asked for only
+ * when a POST has room for them, so that a run of thousands of GETs never
+ * builds them all at once; each final answer is handed over as it
+ * arrives, so that no answer waits for the end of the run. */
+struct graph_batch_source {
+  /* next() gives the URL of item number i (0, 1, ... in turn), a GET as
+   * in graph_batch_item, malloc'd and taken over by the run: returns 0
+   * with *url set, 1 when there are no more items, or a negative errno
+   * code (the run ends with it). */
+  int (*next)(void *arg, size_t i, char **url);
+  /* answer() gets the final outcome of item i, once, as graph_batch_cb
+   * describes res[i]; body (r->body, or NULL) is taken over by answer().
+   * r is valid only during the call. */
+  void (*answer)(void *arg, size_t i, const struct graph_batch_result *r,
+                 cJSON *body);
+  /* done() ends the run, result as for graph_batch_cb (err: the error of
+   * the run, or NULL when result is 0); every item produced and not
+   * answered has been answered with it first. */
+  void (*done)(void *arg, int result, const struct graph_error *err);
+};
+
+/* graph_batch_stream() is graph_batch() over the items of src (borrowed;
+ * it must outlive the run), the first POST sent after delay_ms.  Returns
+ * 0 (done() will be called once, never from inside this call) or a
+ * negative errno code: -EINVAL when src has no item, or next()'s error
+ * (no callback of src but next() runs). */
+int graph_batch_stream(struct graph *g, const struct graph_batch_source *src,
+                       uint64_t delay_ms, void *arg);
+
 /* What a client has done since it was made, for /metrics: HTTP requests
  * sent (a $batch POST is one), 429/503 answers (of requests or batch
  * items), and retries scheduled. */

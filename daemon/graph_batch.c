@@ -7,7 +7,10 @@
  * after its Retry-After.  Up to g->max_batches POSTs of a run are in
  * flight at once (the HTTP client caps the tenant's transfers as a
  * whole); each waits for the resource units of its items in the tenant's
- * budget.  Requests, retries and paging are graph.c's.
+ * budget.  A run takes its items from its caller only when a POST has
+ * room for them, and hands each final answer over as it arrives
+ * (graph_batch_stream()); graph_batch() is such a run over an array,
+ * answered at its end.  Requests, retries and paging are graph.c's.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -27,25 +30,31 @@
 
 struct batch_post;
 
+/* One item the source has produced.  Its URL is freed once it is done. */
 struct batch_item {
-  char *method, *url;
+  char *url;
   unsigned attempts;   /* answers received so far */
   uint64_t not_before; /* uv_now() before which it is not sent again */
   bool done;
   const struct batch_post *post; /* the POST carrying it, or NULL */
 };
 
+/* A run.  Items are taken from src only when a POST has room for them,
+ * and each final answer goes to src as it arrives: the run holds the
+ * URLs of the items not done yet, never an answer. */
 struct graph_batch_op {
   struct graph *g;
-  size_t n, remaining;
-  struct batch_item *items;
-  struct graph_batch_result *res;
-  cJSON **bodies;  /* owned bodies of res[] */
-  size_t inflight; /* POSTs out */
-  int failed;      /* error of a POST that ends the run, or 0 */
-  struct graph_error fail_err;
-  graph_batch_cb cb;
+  const struct graph_batch_source *src;
   void *arg;
+  struct batch_item *items; /* the n produced so far */
+  size_t n, cap;
+  size_t remaining;  /* produced and not done */
+  size_t first_open; /* every item before it is done */
+  bool exhausted;    /* src has no more items */
+  uint64_t start;    /* uv_now() before which no item is sent */
+  size_t inflight;   /* POSTs out */
+  int failed;        /* error of a POST that ends the run, or 0 */
+  struct graph_error fail_err;
 };
 
 /* One POST in flight: the items it carries.  Owned by its op, freed when
@@ -59,47 +68,46 @@ static void batch_free(struct graph_batch_op *op)
 {
   size_t i;
 
-  for(i = 0; i < op->n; i++) {
-    free(op->items[i].method);
+  for(i = 0; i < op->n; i++)
     free(op->items[i].url);
-    cJSON_Delete(op->bodies[i]);
-  }
   free(op->items);
-  free(op->res);
-  free(op->bodies);
   free(op);
 }
 
+/* item_done() records the final outcome of item i and hands it, with
+ * body (taken over; may be NULL), to the source. */
+static void item_done(struct graph_batch_op *op, size_t i, int result,
+                      long status, cJSON *body, const struct graph_error *err)
+{
+  struct graph_batch_result r;
+
+  memset(&r, 0, sizeof(r));
+  op->items[i].done = true;
+  free(op->items[i].url);
+  op->items[i].url = NULL;
+  op->remaining--;
+  while(op->first_open < op->n && op->items[op->first_open].done)
+    op->first_open++;
+  r.result = result;
+  r.status = status;
+  r.body = body;
+  if(err)
+    r.err = *err;
+  op->src->answer(op->arg, i, &r, body);
+}
+
 /* batch_finish() ends the run: items without a final answer get result
- * and err, the callback runs, and op is freed. */
+ * and err, the source's done() runs, and op is freed. */
 static void batch_finish(struct graph_batch_op *op, int result,
                          const struct graph_error *err)
 {
   size_t i;
 
-  for(i = 0; result && i < op->n; i++) {
-    if(op->items[i].done)
-      continue;
-    op->res[i].result = result;
-    if(err)
-      op->res[i].err = *err;
-  }
-  op->cb(result, op->res, op->n, op->arg);
+  for(i = op->first_open; result && i < op->n; i++)
+    if(!op->items[i].done)
+      item_done(op, i, result, 0, NULL, err);
+  op->src->done(op->arg, result, result ? err : NULL);
   batch_free(op);
-}
-
-/* item_done() records the final outcome of item i. */
-static void item_done(struct graph_batch_op *op, size_t i, int result,
-                      long status, cJSON *body, const struct graph_error *err)
-{
-  op->items[i].done = true;
-  op->remaining--;
-  op->res[i].result = result;
-  op->res[i].status = status;
-  op->bodies[i] = body;
-  op->res[i].body = body;
-  if(err)
-    op->res[i].err = *err;
 }
 
 /* item_retry() puts item i back for a later batch after delay_ms (< 0:
@@ -123,10 +131,10 @@ static void item_retry(struct graph_batch_op *op, size_t i, long delay_ms,
   else if(status == 429 || status == 503)
     graph__throttle(g, delay_ms);
   it->not_before = uv_now(g->loop) + (uint64_t)delay_ms;
-  log_info("graph: tenant %s: batch item %s %s: %s; attempt %u of %u in a "
+  log_info("graph: tenant %s: batch item GET %s: %s; attempt %u of %u in a "
            "later batch after %.1f s",
-           g->tenant, it->method, it->url, why, it->attempts + 1,
-           g->max_attempts, (double)delay_ms / 1000.0);
+           g->tenant, it->url, why, it->attempts + 1, g->max_attempts,
+           (double)delay_ms / 1000.0);
 }
 
 /* header_value() returns a response header of a batch item (names are
@@ -308,10 +316,60 @@ static void on_batch_done(int result, long status, const cJSON *body,
   batch_next(op);
 }
 
+/* produce() asks the source for the next item.  Returns 0 (it is
+ * op->items[op->n - 1]), 1 when the source has no more, or a negative
+ * errno code. */
+static int produce(struct graph_batch_op *op)
+{
+  char *url = NULL;
+  int rc;
+
+  if(op->n == op->cap) {
+    size_t cap = op->cap ? 2 * op->cap : 64;
+    struct batch_item *grown = realloc(op->items, cap * sizeof(*grown));
+
+    if(!grown)
+      return -ENOMEM;
+    op->items = grown;
+    op->cap = cap;
+  }
+  rc = op->src->next(op->arg, op->n, &url);
+  if(rc == 1)
+    op->exhausted = true;
+  if(rc)
+    return rc < 0 ? rc : 1;
+  memset(&op->items[op->n], 0, sizeof(op->items[op->n]));
+  op->items[op->n].url = url;
+  op->items[op->n].not_before = op->start;
+  op->n++;
+  op->remaining++;
+  return 0;
+}
+
+/* add_item() adds item i to the requests of POST p. */
+static int add_item(struct batch_post *p, cJSON *reqs, size_t i,
+                    unsigned *units)
+{
+  const struct batch_item *it = &p->op->items[i];
+  cJSON *o = cJSON_CreateObject();
+  char id[24];
+
+  snprintf(id, sizeof(id), "%zu", i);
+  if(!o || jsonx_add_str(o, "id", id) || jsonx_add_str(o, "method", "GET") ||
+     jsonx_add_str(o, "url", it->url) || !cJSON_AddItemToArray(reqs, o)) {
+    cJSON_Delete(o);
+    return -ENOMEM;
+  }
+  *units += budget_cost("GET", it->url);
+  p->picked[p->np++] = i;
+  return 0;
+}
+
 /* batch_send() sends the next POST: up to GRAPH_BATCH_MAX items not out
  * yet, due at the earliest time any of them is due (now, or after a
- * delay).  Returns 0, 1 when no item is left to send, or a negative errno
- * code (nothing sent). */
+ * delay); items put back for a later batch go first, then new items from
+ * the source.  Returns 0, 1 when no item is left to send, or a negative
+ * errno code (nothing sent). */
 static int batch_send(struct graph_batch_op *op)
 {
   uint64_t now = uv_now(op->g->loop), due = UINT64_MAX;
@@ -322,10 +380,12 @@ static int batch_send(struct graph_batch_op *op)
   size_t i;
   int rc = -ENOMEM;
 
-  for(i = 0; i < op->n; i++)
+  for(i = op->first_open; i < op->n; i++)
     if(!op->items[i].done && !op->items[i].post &&
        op->items[i].not_before < due)
       due = op->items[i].not_before;
+  if(!op->exhausted && op->start < due)
+    due = op->start;
   if(due == UINT64_MAX)
     return 1;
   if(due < now)
@@ -336,28 +396,28 @@ static int batch_send(struct graph_batch_op *op)
   if(!p || !reqs)
     goto out;
   p->op = op;
-  for(i = 0; i < op->n && p->np < GRAPH_BATCH_MAX; i++) {
-    struct batch_item *it = &op->items[i];
-    cJSON *o;
-    char id[24];
+  for(i = op->first_open; i < op->n && p->np < GRAPH_BATCH_MAX; i++) {
+    const struct batch_item *it = &op->items[i];
 
-    if(it->done || it->post || it->not_before > due)
-      continue;
-    snprintf(id, sizeof(id), "%zu", i);
-    o = cJSON_CreateObject();
-    if(!o || jsonx_add_str(o, "id", id) ||
-       jsonx_add_str(o, "method", it->method) ||
-       jsonx_add_str(o, "url", it->url) || !cJSON_AddItemToArray(reqs, o)) {
-      cJSON_Delete(o);
+    if(!it->done && !it->post && it->not_before <= due &&
+       add_item(p, reqs, i, &units))
       goto out;
-    }
-    units += budget_cost(it->method, it->url);
-    p->picked[p->np++] = i;
   }
+  while(p->np < GRAPH_BATCH_MAX && !op->exhausted && op->start <= due) {
+    rc = produce(op);
+    if(rc < 0)
+      goto out;
+    if(rc == 0 && (rc = add_item(p, reqs, op->n - 1, &units)))
+      goto out;
+  }
+  rc = 1;
+  if(!p->np)
+    goto out;
+  rc = -ENOMEM;
   text = cJSON_PrintUnformatted(doc);
   if(!text)
     goto out;
-  /* Every item is a GET (graph_batch() checked), so the POST is a read. */
+  /* Every item is a GET, so the POST is a read. */
   rc = graph__request_after(op->g, "POST", "/v1.0/$batch", NULL, text, true,
                             units, due - now, on_batch_done, p);
   if(!rc) {
@@ -380,7 +440,8 @@ static void batch_next(struct graph_batch_op *op)
   struct graph_error err;
   int rc = 0;
 
-  while(!op->failed && op->remaining && op->inflight < op->g->max_batches) {
+  while(!op->failed && (op->remaining || !op->exhausted) &&
+        op->inflight < op->g->max_batches) {
     rc = batch_send(op);
     if(rc == 1)
       break;
@@ -394,71 +455,35 @@ static void batch_next(struct graph_batch_op *op)
     return;
   if(op->failed)
     batch_finish(op, op->failed, &op->fail_err);
-  else if(!op->remaining)
+  else if(!op->remaining && op->exhausted)
     batch_finish(op, 0, NULL);
 }
 
-int graph_batch(struct graph *g, const struct graph_batch_item *items, size_t n,
-                graph_batch_cb cb, void *arg)
-{
-  return graph_batch_after(g, items, n, 0, cb, arg);
-}
-
-/* batch_new() makes the run of n items (copied), none sent yet, the
- * first due after delay_ms.  Returns it, or NULL with *rc set: -EINVAL (n
- * is 0, or an item is not a GET) or -ENOMEM. */
+/* batch_new() makes a run over src, nothing produced yet, the first item
+ * due after delay_ms.  Returns it, or NULL when out of memory. */
 static struct graph_batch_op *batch_new(struct graph *g,
-                                        const struct graph_batch_item *items,
-                                        size_t n, uint64_t delay_ms,
-                                        graph_batch_cb cb, void *arg, int *rc)
+                                        const struct graph_batch_source *src,
+                                        uint64_t delay_ms, void *arg)
 {
-  struct graph_batch_op *op;
-  uint64_t start = uv_now(g->loop) + delay_ms;
-  size_t i;
+  struct graph_batch_op *op = calloc(1, sizeof(*op));
 
-  *rc = -EINVAL;
-  if(!n)
-    return NULL;
-  for(i = 0; i < n; i++)
-    if(strcmp(items[i].method, "GET"))
-      return NULL; /* a write is never batched: see graph.h */
-  *rc = -ENOMEM;
-  op = calloc(1, sizeof(*op));
   if(!op)
     return NULL;
   op->g = g;
-  op->n = op->remaining = n;
-  op->cb = cb;
+  op->src = src;
   op->arg = arg;
-  op->items = calloc(n, sizeof(*op->items));
-  op->res = calloc(n, sizeof(*op->res));
-  op->bodies = calloc(n, sizeof(*op->bodies));
-  if(!op->items || !op->res || !op->bodies) {
-    op->n = 0;
-    batch_free(op);
-    return NULL;
-  }
-  for(i = 0; i < n; i++) {
-    op->items[i].method = strdup(items[i].method);
-    op->items[i].url = strdup(items[i].url);
-    op->items[i].not_before = start;
-    if(!op->items[i].method || !op->items[i].url) {
-      batch_free(op);
-      return NULL;
-    }
-  }
-  *rc = 0;
+  op->start = uv_now(g->loop) + delay_ms;
   return op;
 }
 
-int graph_batch_after(struct graph *g, const struct graph_batch_item *items,
-                      size_t n, uint64_t delay_ms, graph_batch_cb cb, void *arg)
+int graph_batch_stream(struct graph *g, const struct graph_batch_source *src,
+                       uint64_t delay_ms, void *arg)
 {
+  struct graph_batch_op *op = batch_new(g, src, delay_ms, arg);
   int rc;
-  struct graph_batch_op *op = batch_new(g, items, n, delay_ms, cb, arg, &rc);
 
   if(!op)
-    return rc;
+    return -ENOMEM;
   /* The first POST goes now or the run is not started; batch_next()
    * fills the other slots. */
   rc = batch_send(op);
@@ -471,26 +496,164 @@ int graph_batch_after(struct graph *g, const struct graph_batch_item *items,
   return 0;
 }
 
+/* ===== A run over an array of items, answered at its end ===== */
+
+struct batch_array {
+  char **urls; /* owned until produced */
+  struct graph_batch_result *res;
+  cJSON **bodies; /* owned bodies of res[] */
+  bool *answered;
+  size_t n;
+  graph_batch_cb cb;
+  void *arg;
+};
+
+static void array_free(struct batch_array *a)
+{
+  size_t i;
+
+  for(i = 0; i < a->n; i++) {
+    free(a->urls[i]);
+    cJSON_Delete(a->bodies[i]);
+  }
+  free(a->urls);
+  free(a->res);
+  free(a->bodies);
+  free(a->answered);
+  free(a);
+}
+
+static int array_next(void *arg, size_t i, char **url)
+{
+  struct batch_array *a = arg;
+
+  if(i >= a->n)
+    return 1;
+  *url = a->urls[i];
+  a->urls[i] = NULL;
+  return 0;
+}
+
+static void array_answer(void *arg, size_t i,
+                         const struct graph_batch_result *r, cJSON *body)
+{
+  struct batch_array *a = arg;
+
+  a->res[i] = *r;
+  a->bodies[i] = body;
+  a->answered[i] = true;
+}
+
+static void array_done(void *arg, int result, const struct graph_error *err)
+{
+  struct batch_array *a = arg;
+  size_t i;
+
+  /* Items the run never took carry its error. */
+  for(i = 0; result && i < a->n; i++) {
+    if(a->answered[i])
+      continue;
+    a->res[i].result = result;
+    if(err)
+      a->res[i].err = *err;
+  }
+  a->cb(result, a->res, a->n, a->arg);
+  array_free(a);
+}
+
+static const struct graph_batch_source array_source = {array_next, array_answer,
+                                                       array_done};
+
+/* array_new() copies the n items into a source for array_source.
+ * Returns it, or NULL with *rc set: -EINVAL (n is 0, or an item is not a
+ * GET) or -ENOMEM. */
+static struct batch_array *array_new(const struct graph_batch_item *items,
+                                     size_t n, graph_batch_cb cb, void *arg,
+                                     int *rc)
+{
+  struct batch_array *a;
+  size_t i;
+
+  *rc = -EINVAL;
+  if(!n)
+    return NULL;
+  for(i = 0; i < n; i++)
+    if(strcmp(items[i].method, "GET"))
+      return NULL; /* a write is never batched: see graph.h */
+  *rc = -ENOMEM;
+  a = calloc(1, sizeof(*a));
+  if(!a)
+    return NULL;
+  a->cb = cb;
+  a->arg = arg;
+  a->urls = calloc(n, sizeof(*a->urls));
+  a->res = calloc(n, sizeof(*a->res));
+  a->bodies = calloc(n, sizeof(*a->bodies));
+  a->answered = calloc(n, sizeof(*a->answered));
+  if(!a->urls || !a->res || !a->bodies || !a->answered) {
+    array_free(a);
+    return NULL;
+  }
+  a->n = n;
+  for(i = 0; i < n; i++)
+    if(!(a->urls[i] = strdup(items[i].url))) {
+      array_free(a);
+      return NULL;
+    }
+  *rc = 0;
+  return a;
+}
+
+int graph_batch(struct graph *g, const struct graph_batch_item *items, size_t n,
+                graph_batch_cb cb, void *arg)
+{
+  return graph_batch_after(g, items, n, 0, cb, arg);
+}
+
+int graph_batch_after(struct graph *g, const struct graph_batch_item *items,
+                      size_t n, uint64_t delay_ms, graph_batch_cb cb, void *arg)
+{
+  int rc;
+  struct batch_array *a = array_new(items, n, cb, arg, &rc);
+
+  if(!a)
+    return rc;
+  rc = graph_batch_stream(g, &array_source, delay_ms, a);
+  if(rc)
+    array_free(a);
+  return rc;
+}
+
 int graph__batch_answer(struct graph *g, const struct graph_batch_item *items,
                         size_t n, const cJSON *body, graph_batch_cb cb,
                         void *arg)
 {
   struct batch_post post;
   struct graph_error err;
-  size_t i;
-  int rc;
   struct graph_batch_op *op;
+  struct batch_array *a;
+  int rc;
 
   if(n > GRAPH_BATCH_MAX)
     return -EINVAL; /* one POST carries at most that many */
-  op = batch_new(g, items, n, 0, cb, arg, &rc);
-  if(!op)
+  a = array_new(items, n, cb, arg, &rc);
+  if(!a)
     return rc;
+  op = batch_new(g, &array_source, 0, a);
+  if(!op) {
+    array_free(a);
+    return -ENOMEM;
+  }
   memset(&post, 0, sizeof(post));
   post.op = op;
-  for(i = 0; i < n; i++) {
-    post.picked[post.np++] = i;
-    op->items[i].post = &post;
+  while(!(rc = produce(op))) {
+    post.picked[post.np++] = op->n - 1;
+    op->items[op->n - 1].post = &post;
+  }
+  if(rc < 0) {
+    batch_free(op);
+    array_free(a);
+    return rc;
   }
   rc = batch_read(op, &post, body, &err);
   /* Items put back for a later batch end here as the run would end when

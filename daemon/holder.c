@@ -1,11 +1,16 @@
 /* SPDX-License-Identifier: MIT
  *
- * holder: one lookup = a few graph_batch() rounds.  The conflicts' values
- * are deduplicated (ASCII case-insensitively, as Entra compares them) and
- * cut into GETs of several values each (holder_query.c); each returned
- * object is given to the values it holds, matched locally, and each
- * value's holders are handed to every conflict that has that value, minus
- * the conflict's own object.
+ * holder: one lookup = a few graph_batch_stream() rounds.  The
+ * conflicts' values are deduplicated (ASCII case-insensitively, as Entra
+ * compares them) and cut into GETs of several values each
+ * (holder_query.c), planned only as the run has room for them, so that
+ * a lookup of thousands of values does not build every URL at once; each
+ * answer is matched into its values as it arrives and freed (each
+ * returned object given to the values it holds, matched locally), so
+ * that no answer waits for the end of the run.  Once the lookup is done,
+ * each value's holders are handed to every conflict that has that value,
+ * minus the conflict's own object: all at once (holder_lookup()), or one
+ * conflict at a time as the caller asks (holder_lookup_answer()).
  *
  * A GET that Graph refuses with 400 or 414 (a limit on the filter that we
  * did not know of) is split in two and asked again in the next round, down
@@ -71,17 +76,28 @@ struct query {
   size_t value; /* index into values */
 };
 
-struct lookup {
+struct holder_answer {
   struct holder *h;
   struct value *values;
   const char **spell; /* values[i].spell, for holder_query */
   size_t nvalues;
   struct query *queries;
   size_t nqueries;
-  struct holder_query_list sent; /* the GETs of the round under way */
+  /* The run under way: its item i is sent.q[i].  GETs are planned as the
+   * run asks for them, base after base over the values at rvals. */
+  struct holder_query_list sent;
+  size_t given;          /* GETs of sent handed to the run */
+  size_t *rvals, nrvals; /* indexes into values */
+  unsigned base, nbase;  /* planning base; bases [0, nbase) are planned */
+  size_t pos;            /* the next of rvals to plan in base */
+  struct holder_query_list next; /* split off, asked in the next run */
+  int result;                    /* an error of the lookup as a whole, or 0 */
   bool rechecking;
-  holder_done_cb cb;
+  holder_done_cb cb;    /* holder_lookup(): every result at once */
+  holder_answer_cb acb; /* holder_lookup_answer(): the lookup handed over */
   void *arg;
+  struct conflict_holder *own; /* holder_answer_get()'s result, nown room */
+  size_t nown;
 };
 
 int holder_new(struct graph *g, const char *tenant, struct holder **out)
@@ -122,7 +138,7 @@ static void clear_holders(struct value *v)
   v->nholders = 0;
 }
 
-static void lookup_free(struct lookup *l)
+static void lookup_free(struct holder_answer *l)
 {
   size_t i;
 
@@ -137,6 +153,9 @@ static void lookup_free(struct lookup *l)
     free(l->queries[i].object_id);
   }
   holder_query_list_clear(&l->sent);
+  holder_query_list_clear(&l->next);
+  free(l->rvals);
+  free(l->own);
   free(l->values);
   free(l->spell);
   free(l->queries);
@@ -160,7 +179,7 @@ static void fail_value(struct value *v, const struct graph_error *err,
 /* add_holder() adds obj, from collection type, to v's holders unless an
  * object with its id is there already (two GETs of one value may both
  * find it).  Returns 0, or -EBADMSG / -ENOMEM with v failed. */
-static int add_holder(struct lookup *l, struct value *v,
+static int add_holder(struct holder_answer *l, struct value *v,
                       enum conflict_objtype type, const cJSON *obj)
 {
   const char *id = jsonx_str(obj, "id"), *why = NULL;
@@ -193,7 +212,7 @@ static int add_holder(struct lookup *l, struct value *v,
  * they hold.  Returns 0, 1 when q must be split (an object matches none
  * of its several values), or a negative errno code with q's values
  * failed. */
-static int take_answer(struct lookup *l, const struct holder_query *q,
+static int take_answer(struct holder_answer *l, const struct holder_query *q,
                        const cJSON *body)
 {
   const struct holder_query_base *b = &holder_query_bases[q->base];
@@ -234,36 +253,108 @@ static int take_answer(struct lookup *l, const struct holder_query *q,
   return 0;
 }
 
-static void on_batch(int result, const struct graph_batch_result *res, size_t n,
-                     void *arg);
+static const struct graph_batch_source lookup_source;
 
-/* send_round() sends the GETs in l->sent as one graph_batch() run after
- * delay_ms.  Returns 0 (on_batch runs) or a negative errno code. */
-static int send_round(struct lookup *l, uint64_t delay_ms)
+/* send_round() starts a graph_batch_stream() run after delay_ms over the
+ * GETs already in l->sent, then those planned for bases [0, nbase) over
+ * the values at l->rvals (round_values()).  Returns 0 (lookup_done()
+ * runs) or a negative errno code. */
+static int send_round(struct holder_answer *l, uint64_t delay_ms,
+                      unsigned nbase)
 {
-  struct graph_batch_item *items = calloc(l->sent.n, sizeof(*items));
-  char **urls = calloc(l->sent.n, sizeof(*urls));
-  size_t i;
-  int rc = -ENOMEM;
+  int rc;
 
-  if(!items || !urls)
-    goto out;
-  for(i = 0; i < l->sent.n; i++) {
-    urls[i] = holder_query_path(&l->sent.q[i], l->spell);
-    if(!urls[i])
-      goto out;
-    items[i].method = "GET";
-    items[i].url = urls[i];
-  }
-  rc = graph_batch_after(l->h->g, items, l->sent.n, delay_ms, on_batch, l);
+  l->given = 0;
+  l->base = 0;
+  l->nbase = nbase;
+  l->pos = 0;
+  rc = graph_batch_stream(l->h->g, &lookup_source, delay_ms, l);
   if(!rc)
     l->h->running++;
-out:
-  for(i = 0; urls && i < l->sent.n; i++)
-    free(urls[i]);
-  free(urls);
-  free(items);
   return rc;
+}
+
+/* lookup_next() gives the run its next GET, planning more when the
+ * planned ones are all given. */
+static int lookup_next(void *arg, size_t i, char **url)
+{
+  struct holder_answer *l = arg;
+  int rc;
+
+  (void)i; /* always l->given */
+  while(l->given == l->sent.n) {
+    if(l->base >= l->nbase)
+      return 1;
+    if(l->pos >= l->nrvals) {
+      l->base++;
+      l->pos = 0;
+      continue;
+    }
+    rc = holder_query_plan_some(&l->sent, l->base, l->spell, l->rvals,
+                                l->nrvals, &l->pos);
+    if(rc)
+      return rc;
+  }
+  *url = holder_query_path(&l->sent.q[l->given], l->spell);
+  if(!*url)
+    return -ENOMEM;
+  l->given++;
+  return 0;
+}
+
+/* refused() tells whether an item's failure is Graph refusing its filter:
+ * 400 (an unsupported or too large filter) or 414 (URI too long). */
+static bool refused(const struct graph_batch_result *r)
+{
+  return r->result == -EINVAL && (r->status == 400 || r->status == 414);
+}
+
+/* lookup_answer() takes GET i's answer into the values it asked about at
+ * once, and frees it; a GET to split goes to l->next. */
+static void lookup_answer(void *arg, size_t i,
+                          const struct graph_batch_result *r, cJSON *body)
+{
+  struct holder_answer *l = arg;
+  const struct holder_query *q = &l->sent.q[i];
+  size_t j;
+  int split = 0, rc;
+
+  if(!r->result)
+    split = take_answer(l, q, body);
+  else if(refused(r))
+    split = 1;
+  cJSON_Delete(body);
+  if(split == 1) {
+    rc = holder_query_split(&l->next, q);
+    if(rc > 0) {
+      log_info("holder: tenant %s: a GET of %zu value%s refused or "
+               "ambiguous (%s, HTTP %ld); asked again in parts",
+               l->h->tenant, q->nvals, q->nvals == 1 ? "" : "s",
+               r->err.code[0] ? r->err.code : "-", r->status);
+      return;
+    }
+    if(rc < 0 && !l->result)
+      l->result = rc;
+  }
+  if(r->result || split)
+    for(j = 0; j < q->nvals; j++)
+      fail_value(&l->values[q->vals[j]], &r->err,
+                 r->err.code[0] ? NULL : "RefusedFilter");
+}
+
+/* fail_unasked() fails the values the ended run did not ask about in
+ * every base it was to ask: the GETs not given, and those not planned. */
+static void fail_unasked(struct holder_answer *l, const struct graph_error *err,
+                         const char *code)
+{
+  size_t i, j;
+
+  for(i = l->given; i < l->sent.n; i++)
+    for(j = 0; j < l->sent.q[i].nvals; j++)
+      fail_value(&l->values[l->sent.q[i].vals[j]], err, code);
+  for(i = 0; l->base < l->nbase && i < l->nrvals; i++)
+    if(l->base + 1 < l->nbase || i >= l->pos)
+      fail_value(&l->values[l->rvals[i]], err, code);
 }
 
 /* own_only() tells whether a conflict on object_id would find no holder
@@ -278,31 +369,28 @@ static bool own_only(const struct value *v, const char *object_id)
   return true;
 }
 
-/* plan_round() puts into l->sent the GETs of bases [0, nbase) for the
- * values (all, or only those marked recheck).  Returns the number of
- * GETs, or a negative errno code. */
-static long plan_round(struct lookup *l, unsigned nbase, bool only_recheck)
+/* round_values() sets l->rvals to the values (all, or only those
+ * marked recheck).  Returns how many, or -ENOMEM. */
+static long round_values(struct holder_answer *l, bool only_recheck)
 {
-  size_t *vals = calloc(l->nvalues, sizeof(*vals)), n = 0, i;
-  unsigned b;
-  int rc = 0;
+  size_t i;
 
-  if(!vals)
+  free(l->rvals);
+  l->nrvals = 0;
+  l->rvals = calloc(l->nvalues ? l->nvalues : 1, sizeof(*l->rvals));
+  if(!l->rvals)
     return -ENOMEM;
   for(i = 0; i < l->nvalues; i++)
     if(!only_recheck || l->values[i].recheck)
-      vals[n++] = i;
-  for(b = 0; n && b < nbase && !rc; b++)
-    rc = holder_query_plan(&l->sent, b, l->spell, vals, n);
-  free(vals);
-  return rc ? rc : (long)l->sent.n;
+      l->rvals[l->nrvals++] = i;
+  return (long)l->nrvals;
 }
 
 /* start_recheck() starts the second round for the values nobody holds
  * (see the comment at the top); it asks every base again, so its answers
  * replace the first round's.  Returns 1 when it started (on_batch runs
  * again), 0 when no value needs it, or a negative errno code. */
-static int start_recheck(struct lookup *l)
+static int start_recheck(struct holder_answer *l)
 {
   size_t i;
   long n;
@@ -321,26 +409,52 @@ static int start_recheck(struct lookup *l)
     if(l->values[i].recheck)
       clear_holders(&l->values[i]);
   holder_query_list_clear(&l->sent);
-  n = plan_round(l, HOLDER_QUERY_NBASE, true);
+  n = round_values(l, true);
   if(n <= 0)
     return (int)n;
-  rc = send_round(l, (uint64_t)graph_backoff_ms(l->h->g, 1));
+  rc =
+      send_round(l, (uint64_t)graph_backoff_ms(l->h->g, 1), HOLDER_QUERY_NBASE);
   return rc ? rc : 1;
 }
 
-/* finish() hands every conflict its result and frees l. */
-static void finish(struct lookup *l, int result)
+/* result_of() makes in *r the result of query i of the finished lookup
+ * l, the holders in own (room for the value's holders; shallow copies,
+ * the strings stay the value's).  With own NULL, a value with holders
+ * gives FAILED "OutOfMemory". */
+static void result_of(const struct holder_answer *l, size_t i,
+                      struct holder_result *r, struct conflict_holder *own)
 {
-  struct holder_result *out;
-  struct conflict_holder **own;
-  const struct value *first = NULL;
-  size_t i, failed = 0;
+  const struct query *q = &l->queries[i];
+  const struct value *v = &l->values[q->value];
+  size_t j, k = 0;
 
-  for(i = 0; i < l->nvalues; i++)
-    if(l->values[i].failed && !failed++)
-      first = &l->values[i];
-  out = calloc(l->nqueries, sizeof(*out));
-  own = calloc(l->nqueries, sizeof(*own));
+  memset(r, 0, sizeof(*r));
+  r->key = q->key;
+  r->outcome = HOLDER_FAILED;
+  if(v->failed) {
+    r->err = v->err;
+    return;
+  }
+  if(v->nholders && !own) {
+    snprintf(r->err.code, sizeof(r->err.code), "OutOfMemory");
+    return;
+  }
+  for(j = 0; j < v->nholders; j++)
+    if(strcmp(v->holders[j].id, q->object_id))
+      own[k++] = v->holders[j];
+  r->holders = own;
+  r->nholders = k;
+  r->outcome = k ? HOLDER_HELD : HOLDER_NOT_HELD;
+}
+
+/* finish_whole() hands every conflict its result at once (the
+ * holder_lookup() callback) and frees l. */
+static void finish_whole(struct holder_answer *l, int result)
+{
+  struct holder_result *out = calloc(l->nqueries, sizeof(*out));
+  struct conflict_holder **own = calloc(l->nqueries, sizeof(*own));
+  size_t i;
+
   if(!out || !own) {
     /* Cannot even report: tell the caller the run failed. */
     free(out);
@@ -351,32 +465,30 @@ static void finish(struct lookup *l, int result)
     return;
   }
   for(i = 0; i < l->nqueries; i++) {
-    const struct query *q = &l->queries[i];
-    const struct value *v = &l->values[q->value];
-    struct holder_result *r = &out[i];
-    size_t j, k = 0;
+    const struct value *v = &l->values[l->queries[i].value];
 
-    r->key = q->key;
-    r->outcome = HOLDER_FAILED;
-    if(v->failed) {
-      r->err = v->err;
-      continue;
-    }
-    if(v->nholders) {
+    if(v->nholders && !v->failed)
       own[i] = calloc(v->nholders, sizeof(**own));
-      if(!own[i]) {
-        snprintf(r->err.code, sizeof(r->err.code), "OutOfMemory");
-        continue;
-      }
-    }
-    /* Shallow copies: the strings stay owned by the value. */
-    for(j = 0; j < v->nholders; j++)
-      if(strcmp(v->holders[j].id, q->object_id))
-        own[i][k++] = v->holders[j];
-    r->holders = own[i];
-    r->nholders = k;
-    r->outcome = k ? HOLDER_HELD : HOLDER_NOT_HELD;
+    result_of(l, i, &out[i], own[i]);
   }
+  l->cb(result, out, l->nqueries, l->arg);
+  for(i = 0; i < l->nqueries; i++)
+    free(own[i]);
+  free(own);
+  free(out);
+  lookup_free(l);
+}
+
+/* finish() logs how the lookup went and hands its results over: to the
+ * answer callback (which takes l over), or all at once. */
+static void finish(struct holder_answer *l, int result)
+{
+  const struct value *first = NULL;
+  size_t i, failed = 0;
+
+  for(i = 0; i < l->nvalues; i++)
+    if(l->values[i].failed && !failed++)
+      first = &l->values[i];
   if(first && result != -ECANCELED)
     log_warnx("holder: tenant %s: holder lookup failed for %zu of %zu "
               "value%s (%s: %s, HTTP %ld, request-id %s); retried next cycle",
@@ -387,63 +499,66 @@ static void finish(struct lookup *l, int result)
     log_debug("holder: tenant %s: %zu value%s of %zu conflict%s looked up",
               l->h->tenant, l->nvalues, l->nvalues == 1 ? "" : "s", l->nqueries,
               l->nqueries == 1 ? "" : "s");
-  l->cb(result, out, l->nqueries, l->arg);
-  for(i = 0; i < l->nqueries; i++)
-    free(own[i]);
-  free(own);
-  free(out);
-  lookup_free(l);
+  if(l->acb)
+    l->acb(result, l, l->arg);
+  else
+    finish_whole(l, result);
 }
 
-/* refused() tells whether an item's failure is Graph refusing its filter:
- * 400 (an unsupported or too large filter) or 414 (URI too long). */
-static bool refused(const struct graph_batch_result *r)
+size_t holder_answer_count(const struct holder_answer *a)
 {
-  return r->result == -EINVAL && (r->status == 400 || r->status == 414);
+  return a->nqueries;
 }
 
-static void on_batch(int result, const struct graph_batch_result *res, size_t n,
-                     void *arg)
+int holder_answer_get(struct holder_answer *a, size_t i,
+                      struct holder_result *r)
 {
-  struct lookup *l = arg;
-  struct holder_query_list next = {0};
+  const struct value *v = &a->values[a->queries[i].value];
+
+  if(v->nholders > a->nown) {
+    struct conflict_holder *grown =
+        realloc(a->own, v->nholders * sizeof(*grown));
+
+    if(!grown) {
+      result_of(a, i, r, NULL);
+      return -ENOMEM;
+    }
+    a->own = grown;
+    a->nown = v->nholders;
+  }
+  result_of(a, i, r, a->own);
+  return 0;
+}
+
+void holder_answer_free(struct holder_answer *a)
+{
+  if(a)
+    lookup_free(a);
+}
+
+/* lookup_done() ends a run: the GETs split off are asked in the next
+ * run, then the values nobody holds in the recheck round, then the
+ * conflicts get their results. */
+static void lookup_done(void *arg, int result, const struct graph_error *err)
+{
+  struct holder_answer *l = arg;
   size_t i, j;
-  int rc = 0;
+  int rc;
 
   l->h->running--;
-  for(i = 0; i < n && i < l->sent.n; i++) {
-    const struct holder_query *q = &l->sent.q[i];
-    int split = 0;
-
-    if(!res[i].result)
-      split = take_answer(l, q, res[i].body);
-    else if(refused(&res[i]) && result != -ECANCELED)
-      split = 1;
-    if(split == 1) {
-      rc = holder_query_split(&next, q);
-      if(rc > 0) {
-        log_info("holder: tenant %s: a GET of %zu value%s refused or "
-                 "ambiguous (%s, HTTP %ld); asked again in parts",
-                 l->h->tenant, q->nvals, q->nvals == 1 ? "" : "s",
-                 res[i].err.code[0] ? res[i].err.code : "-", res[i].status);
-        continue;
-      }
-      if(rc < 0)
-        result = rc;
-    }
-    if(res[i].result || split)
-      for(j = 0; j < q->nvals; j++)
-        fail_value(&l->values[q->vals[j]], &res[i].err,
-                   res[i].err.code[0] ? NULL : "RefusedFilter");
-  }
+  if(result && result != -ECANCELED)
+    fail_unasked(l, err, err && err->code[0] ? NULL : "NotAsked");
+  if(!result)
+    result = l->result;
   holder_query_list_clear(&l->sent);
-  l->sent = next;
+  l->sent = l->next;
+  memset(&l->next, 0, sizeof(l->next));
   if(result == -ECANCELED) {
     finish(l, result);
     return;
   }
   if(l->sent.n) {
-    rc = send_round(l, 0);
+    rc = send_round(l, 0, 0);
     if(!rc)
       return;
     for(i = 0; i < l->sent.n; i++)
@@ -461,6 +576,9 @@ static void on_batch(int result, const struct graph_batch_result *res, size_t n,
   }
   finish(l, result);
 }
+
+static const struct graph_batch_source lookup_source = {
+    lookup_next, lookup_answer, lookup_done};
 
 /* The distinct values of a lookup are found through a hash table of
  * value indexes (open addressing, at most half full), so that a first
@@ -493,7 +611,7 @@ static size_t hash(const char *s)
 
 /* add_value() returns the index of c's value in l, adding it (in the
  * order values first come) if new, or -ENOMEM. */
-static long add_value(struct lookup *l, struct value_index *x,
+static long add_value(struct holder_answer *l, struct value_index *x,
                       const struct conflict *c)
 {
   struct value *v;
@@ -513,11 +631,14 @@ static long add_value(struct lookup *l, struct value_index *x,
   return (long)l->nvalues++;
 }
 
-int holder_lookup(struct holder *h, const struct conflict *const *cs, size_t n,
-                  holder_done_cb cb, void *arg)
+/* lookup_start() is holder_lookup() (cb) or holder_lookup_answer()
+ * (acb). */
+static int lookup_start(struct holder *h, const struct conflict *const *cs,
+                        size_t n, holder_done_cb cb, holder_answer_cb acb,
+                        void *arg)
 {
   struct value_index x = {NULL, 0};
-  struct lookup *l;
+  struct holder_answer *l;
   size_t i;
   long planned;
   int rc = -ENOMEM;
@@ -529,6 +650,7 @@ int holder_lookup(struct holder *h, const struct conflict *const *cs, size_t n,
     return -ENOMEM;
   l->h = h;
   l->cb = cb;
+  l->acb = acb;
   l->arg = arg;
   l->values = calloc(n, sizeof(*l->values));
   l->spell = calloc(n, sizeof(*l->spell));
@@ -551,13 +673,25 @@ int holder_lookup(struct holder *h, const struct conflict *const *cs, size_t n,
     if(!q->key || !q->object_id)
       goto out;
   }
-  planned = plan_round(l, NCOLL, false);
-  rc = planned < 0 ? (int)planned : send_round(l, 0);
+  planned = round_values(l, false);
+  rc = planned < 0 ? (int)planned : send_round(l, 0, NCOLL);
 out:
   free(x.slot);
   if(rc)
     lookup_free(l);
   return rc;
+}
+
+int holder_lookup(struct holder *h, const struct conflict *const *cs, size_t n,
+                  holder_done_cb cb, void *arg)
+{
+  return lookup_start(h, cs, n, cb, NULL, arg);
+}
+
+int holder_lookup_answer(struct holder *h, const struct conflict *const *cs,
+                         size_t n, holder_answer_cb cb, void *arg)
+{
+  return lookup_start(h, cs, n, NULL, cb, arg);
 }
 
 int holder_apply(struct conflict *c, const struct holder_result *r, time_t now)

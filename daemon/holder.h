@@ -81,6 +81,34 @@ void holder_free(struct holder *h);
 int holder_lookup(struct holder *h, const struct conflict *const *cs, size_t n,
                   holder_done_cb cb, void *arg);
 
+/* A finished lookup, handed over by holder_lookup_answer() so that its
+ * results can be made and applied a few at a time (holder_answer_get()):
+ * for a large lookup, making them all at once would hold the loop. */
+struct holder_answer;
+
+/* Callback of holder_lookup_answer(): result as for holder_done_cb; a
+ * (never NULL) is the caller's, to free with holder_answer_free(). */
+typedef void (*holder_answer_cb)(int result, struct holder_answer *a,
+                                 void *arg);
+
+/* holder_lookup_answer() is holder_lookup() whose callback gets the
+ * finished lookup instead of every result. */
+int holder_lookup_answer(struct holder *h, const struct conflict *const *cs,
+                         size_t n, holder_answer_cb cb, void *arg);
+
+/* holder_answer_count() is the number of conflicts a was asked about. */
+size_t holder_answer_count(const struct holder_answer *a);
+
+/* holder_answer_get() makes in *r the result of the i-th conflict (i <
+ * holder_answer_count()), as holder_done_cb's res[i]; *r is owned by a
+ * and valid until the next call or holder_answer_free().  Returns 0, or
+ * -ENOMEM with *r FAILED (err.code "OutOfMemory"). */
+int holder_answer_get(struct holder_answer *a, size_t i,
+                      struct holder_result *r);
+
+/* holder_answer_free() frees a (NULL is a no-op); before holder_free(). */
+void holder_answer_free(struct holder_answer *a);
+
 /* holder_running() is the number of lookups under way. */
 size_t holder_running(const struct holder *h);
 

@@ -263,48 +263,81 @@ static int add_each_term(struct holder_query_list *list, unsigned base,
   return 0;
 }
 
+/* plan_one() adds value v to the query open at cur (ncur values), or
+ * closes that query and opens one with v, or appends v's own queries (a
+ * long value, or one whose terms do not fit one URL). */
+static int plan_one(struct holder_query_list *list, unsigned base,
+                    const char *const *spell, size_t *cur, size_t *ncur,
+                    size_t v)
+{
+  const unsigned terms = holder_query_bases[base].terms;
+  struct holder_query q = {base, terms, false, cur, 0};
+  int rc = 0;
+
+  if(holder_query_long(spell[v])) {
+    q.prefix = true;
+    q.vals = &v;
+    q.nvals = 1;
+    return fits(&q, spell) ? add(list, base, terms, true, &v, 1)
+                           : add_each_term(list, base, terms, true, v);
+  }
+  cur[*ncur] = v;
+  q.nvals = *ncur + 1;
+  if(fits(&q, spell)) {
+    (*ncur)++;
+    return 0;
+  }
+  /* The value does not join the open query: close it, and start one
+   * with the value alone (or one per term if even that is too long). */
+  if(*ncur)
+    rc = add(list, base, terms, false, cur, *ncur);
+  *ncur = 0;
+  cur[0] = v;
+  q.nvals = 1;
+  if(!rc && fits(&q, spell))
+    *ncur = 1;
+  else if(!rc)
+    rc = add_each_term(list, base, terms, false, v);
+  return rc;
+}
+
+int holder_query_plan_some(struct holder_query_list *list, unsigned base,
+                           const char *const *spell, const size_t *vals,
+                           size_t n, size_t *pos)
+{
+  /* A query holds at most HOLDER_QUERY_TERMS values; one more is tried. */
+  size_t cur[HOLDER_QUERY_TERMS + 1], ncur = 0, start = list->n, i;
+  int rc = 0;
+
+  for(i = *pos; i < n; i++) {
+    rc = plan_one(list, base, spell, cur, &ncur, vals[i]);
+    if(rc)
+      break;
+    if(list->n == start)
+      continue;
+    /* Stop where no query is open, or only value i's: planning resumes
+     * there, as if it had not stopped. */
+    if(!ncur) {
+      i++;
+      break;
+    }
+    if(ncur == 1 && cur[0] == vals[i])
+      break;
+  }
+  if(!rc && i == n && ncur)
+    rc = add(list, base, holder_query_bases[base].terms, false, cur, ncur);
+  *pos = i;
+  return rc;
+}
+
 int holder_query_plan(struct holder_query_list *list, unsigned base,
                       const char *const *spell, const size_t *vals, size_t n)
 {
-  const unsigned terms = holder_query_bases[base].terms;
-  size_t *cur = malloc((n ? n : 1) * sizeof(*cur)), ncur = 0, i;
+  size_t pos = 0;
   int rc = 0;
 
-  if(!cur)
-    return -ENOMEM;
-  for(i = 0; i < n && !rc; i++) {
-    struct holder_query q = {base, terms, false, cur, 0};
-
-    if(holder_query_long(spell[vals[i]])) {
-      q.prefix = true;
-      cur[ncur] = vals[i];
-      q.vals = &cur[ncur];
-      q.nvals = 1;
-      rc = fits(&q, spell) ? add(list, base, terms, true, &vals[i], 1)
-                           : add_each_term(list, base, terms, true, vals[i]);
-      continue;
-    }
-    cur[ncur] = vals[i];
-    q.nvals = ncur + 1;
-    if(fits(&q, spell)) {
-      ncur++;
-      continue;
-    }
-    /* The value does not join the open query: close it, and start one
-     * with the value alone (or one per term if even that is too long). */
-    if(ncur)
-      rc = add(list, base, terms, false, cur, ncur);
-    ncur = 0;
-    cur[0] = vals[i];
-    q.nvals = 1;
-    if(!rc && fits(&q, spell))
-      ncur = 1;
-    else if(!rc)
-      rc = add_each_term(list, base, terms, false, vals[i]);
-  }
-  if(!rc && ncur)
-    rc = add(list, base, terms, false, cur, ncur);
-  free(cur);
+  while(!rc && pos < n)
+    rc = holder_query_plan_some(list, base, spell, vals, n, &pos);
   return rc;
 }
 

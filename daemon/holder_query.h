@@ -106,6 +106,15 @@ char *holder_query_path(const struct holder_query *q, const char *const *spell);
 int holder_query_plan(struct holder_query_list *list, unsigned base,
                       const char *const *spell, const size_t *vals, size_t n);
 
+/* holder_query_plan_some() is holder_query_plan() a few queries at a
+ * time: it plans from vals[*pos] until at least one query is appended (or
+ * the values end), and sets *pos to where the next call resumes.  Calls
+ * until *pos is n append what one holder_query_plan() call would.
+ * Returns as holder_query_plan(). */
+int holder_query_plan_some(struct holder_query_list *list, unsigned base,
+                           const char *const *spell, const size_t *vals,
+                           size_t n, size_t *pos);
+
 /* holder_query_split() appends to list the queries that ask again what q
  * asked after Graph refused it: its values in two halves, or, for one
  * value, each term alone.  Returns 1 when it appended, 0 when q cannot be

@@ -73,11 +73,10 @@ static void on_cycle_done(int result, struct conflict_set *set,
                           const char *what, const struct graph_error *err,
                           void *arg);
 static void pair(struct tenant *t, struct conflict_set *set);
-static void on_lookup_done(int result, const struct holder_result *res,
-                           size_t n, void *arg);
+static void on_lookup_done(int result, struct holder_answer *a, void *arg);
+static void apply_holders(struct tenant *t);
 static void check_gone(struct tenant *t, struct conflict_set *set);
 static void check_gone_next(struct tenant *t);
-static void later(struct tenant *t, void (*fn)(struct tenant *t));
 static void on_fetch_done(int result, const struct holder_object *res, size_t n,
                           void *arg);
 static void commit(struct tenant *t, struct conflict_set *set,
@@ -294,7 +293,7 @@ static void pair(struct tenant *t, struct conflict_set *set)
   }
   if(!rc && n) {
     t->pending = set;
-    rc = holder_lookup(t->holder, need, n, on_lookup_done, t);
+    rc = holder_lookup_answer(t->holder, need, n, on_lookup_done, t);
     if(!rc) {
       free(need);
       return;
@@ -313,33 +312,60 @@ static void pair(struct tenant *t, struct conflict_set *set)
   check_gone(t, set);
 }
 
-/* on_lookup_done() records the holders looked up for the new inventory
- * t->pending, then checks the conflicts gone from it. */
-static void on_lookup_done(int result, const struct holder_result *res,
-                           size_t n, void *arg)
+/* on_lookup_done() takes the finished holder lookup of the new inventory
+ * t->pending; its results are recorded a slice per loop iteration. */
+static void on_lookup_done(int result, struct holder_answer *a, void *arg)
 {
   struct tenant *t = arg;
-  struct conflict_set *set = t->pending;
-  time_t now = time(NULL);
-  size_t i;
 
-  t->pending = NULL;
   if(t->closing || result == -ECANCELED) {
-    conflict_set_free(set);
+    holder_answer_free(a);
+    conflict_set_free(t->pending);
+    t->pending = NULL;
     return;
   }
+  t->answer = a;
+  t->answer_pos = 0;
+  tenant_later(t, apply_holders);
+}
+
+bool tenant_apply_holders(struct tenant *t, struct conflict_set *set,
+                          size_t *failed)
+{
+  const uint64_t end = uv_hrtime() + TENANT_SLICE_MS * 1000000;
+  const size_t n = holder_answer_count(t->answer);
+  time_t now = time(NULL);
+  struct holder_result r;
+
   /* A failed lookup only records its error: the pairing carried over
    * from the last complete lookup stays as it was. */
-  for(i = 0; i < n; i++) {
-    struct conflict *c = conflict_set_find(set, res[i].key);
+  while(t->answer_pos < n) {
+    struct conflict *c;
 
-    if(c && holder_apply(c, &res[i], now))
+    holder_answer_get(t->answer, t->answer_pos++, &r);
+    if(r.outcome == HOLDER_FAILED)
+      (*failed)++;
+    c = conflict_set_find(set, r.key);
+    if(c && holder_apply(c, &r, now))
       log_warnx("tenant %s: out of memory recording the holders of %s", t->name,
-                res[i].key);
+                r.key);
+    if(!(t->answer_pos % 64) && t->answer_pos < n && uv_hrtime() >= end)
+      return false;
   }
-  /* The rest of the cycle on the next loop iteration. */
-  t->pending = set;
-  later(t, check_gone_next);
+  holder_answer_free(t->answer);
+  t->answer = NULL;
+  return true;
+}
+
+/* apply_holders() records a slice of the holders looked up for
+ * t->pending, then, once all are, checks the conflicts gone from it on
+ * the next loop iteration. */
+static void apply_holders(struct tenant *t)
+{
+  size_t failed = 0;
+
+  tenant_later(t, tenant_apply_holders(t, t->pending, &failed) ? check_gone_next
+                                                               : apply_holders);
 }
 
 /* check_gone_next() is check_gone() on t->pending. */
@@ -441,9 +467,7 @@ static void on_fetch_done(int result, const struct holder_object *res, size_t n,
   commit(t, set, kept, nkept);
 }
 
-/* later() runs fn(t) on a following loop iteration, so that the stages
- * of a large cycle's end each take a loop iteration of their own. */
-static void later(struct tenant *t, void (*fn)(struct tenant *t))
+void tenant_later(struct tenant *t, void (*fn)(struct tenant *t))
 {
   t->step = fn;
   uv_idle_start(&t->step_idle, on_step);
@@ -475,7 +499,7 @@ static void commit(struct tenant *t, struct conflict_set *set,
   t->nkept = n;
   t->commit_now = time(NULL);
   tenant_classify_all(t, set, t->commit_now);
-  later(t, commit_suggest);
+  tenant_later(t, commit_suggest);
 }
 
 /* commit_suggest() starts updating the suggestions file from the
@@ -486,10 +510,10 @@ static void commit_suggest(struct tenant *t)
   if(suggest_begin(t->loop, t->suggest_path, t->pending, &t->copts,
                    t->anchor_length, t->commit_now, &t->suggesting) ||
      !t->suggesting) {
-    later(t, commit_finish);
+    tenant_later(t, commit_finish);
     return;
   }
-  later(t, commit_suggest_more);
+  tenant_later(t, commit_suggest_more);
 }
 
 /* commit_suggest_more() runs a slice of the suggestions' update. */
@@ -499,11 +523,11 @@ static void commit_suggest_more(struct tenant *t)
 
   if(!suggest_step(t->suggesting, uv_hrtime() + TENANT_SLICE_MS * 1000000,
                    &added)) {
-    later(t, commit_suggest_more);
+    tenant_later(t, commit_suggest_more);
     return;
   }
   t->suggesting = NULL; /* ended and freed, failure logged */
-  later(t, commit_finish);
+  tenant_later(t, commit_finish);
 }
 
 /* commit_finish() compares set with the inventory believed so far, which
@@ -588,6 +612,7 @@ static void part_closed(struct tenant *t)
   if(--t->open_parts)
     return;
   inventory_free(t->inv);
+  holder_answer_free(t->answer);
   holder_free(t->holder);
   conflict_set_free(t->pending);
   for(size_t i = 0; i < t->nkept; i++)

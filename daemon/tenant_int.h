@@ -47,6 +47,9 @@ struct tenant {
   struct conflict_set *pending; /* complete inventory awaiting its lookup,
                                    the check of gone conflicts or the next
                                    stage of its commit */
+  struct holder_answer *answer; /* the finished lookup being applied to
+                                   pending, a slice per loop iteration */
+  size_t answer_pos;            /* its next result to apply */
   struct conflict **kept;       /* conflicts kept believed, for commit */
   size_t nkept;
   time_t commit_now;              /* the time the commit runs as of */
@@ -89,6 +92,18 @@ void tenant_classify_all(struct tenant *t, struct conflict_set *set,
  * set as of now and queues an alert per change and per aging threshold
  * passed.  Returns the number of state changes. */
 size_t tenant_advance(struct tenant *t, struct conflict_set *set, time_t now);
+
+/* tenant_apply_holders() records in the conflicts of set a slice (about
+ * TENANT_SLICE_MS) of the results of t->answer, counting the FAILED ones
+ * in *failed.  Returns true when every result is recorded (t->answer is
+ * then freed and NULL), false when a later loop iteration must go on. */
+bool tenant_apply_holders(struct tenant *t, struct conflict_set *set,
+                          size_t *failed);
+
+/* tenant_later() runs fn(t) on a following loop iteration (not once t
+ * is closing), so that the stages of a large cycle or sweep each take a
+ * loop iteration of their own. */
+void tenant_later(struct tenant *t, void (*fn)(struct tenant *t));
 
 /* tenant_save() starts saving the state, stamped with now, and calls
  * done(rc, t) once it is durable or failed.  When the save cannot start

@@ -15,8 +15,8 @@
 #include "schedule.h"
 #include "tenant_int.h"
 
-static void on_sweep_done(int result, const struct holder_result *res, size_t n,
-                          void *arg);
+static void on_sweep_done(int result, struct holder_answer *a, void *arg);
+static void sweep_apply(struct tenant *t);
 static void on_sweep_saved(int rc, void *arg);
 
 /* tenant_sweep_start() looks up the holders of every conflict believed now (the
@@ -42,7 +42,7 @@ int tenant_sweep_start(void *arg)
   conflict_iter_init(&it, t->state.conflicts);
   while((c = conflict_iter_next(&it)))
     all[n++] = c;
-  rc = holder_lookup(t->holder, all, n, on_sweep_done, t);
+  rc = holder_lookup_answer(t->holder, all, n, on_sweep_done, t);
   free(all);
   if(rc)
     log_warnx("tenant %s: cannot start the sweep: %s; next sweep retries",
@@ -50,33 +50,37 @@ int tenant_sweep_start(void *arg)
   return rc;
 }
 
-/* on_sweep_done() steps the state machine with the complete results of
- * the sweep's lookup. */
-static void on_sweep_done(int result, const struct holder_result *res, size_t n,
-                          void *arg)
+/* on_sweep_done() takes the finished lookup of the sweep; its results
+ * are recorded a slice per loop iteration (sweep_apply()). */
+static void on_sweep_done(int result, struct holder_answer *a, void *arg)
 {
   struct tenant *t = arg;
+
+  if(t->closing || result == -ECANCELED) {
+    holder_answer_free(a);
+    return;
+  }
+  t->answer = a;
+  t->answer_pos = 0;
+  t->saved.checked = holder_answer_count(a);
+  t->saved.failed = 0;
+  sweep_apply(t);
+}
+
+/* sweep_apply() records a slice of the sweep's results; once all are,
+ * it steps the state machine with them and saves the state. */
+static void sweep_apply(struct tenant *t)
+{
+  /* No cycle runs during a sweep: the inventory the sweep started on. */
   struct conflict_set *set = t->state.conflicts;
   time_t now = time(NULL);
-  size_t i, failed = 0, changes;
 
-  if(t->closing || result == -ECANCELED)
+  if(!tenant_apply_holders(t, set, &t->saved.failed)) {
+    tenant_later(t, sweep_apply);
     return;
-  /* No cycle ran meanwhile: set is the inventory the sweep started on. */
-  for(i = 0; i < n; i++) {
-    struct conflict *c = conflict_set_find(set, res[i].key);
-
-    if(res[i].outcome == HOLDER_FAILED)
-      failed++;
-    if(c && holder_apply(c, &res[i], now))
-      log_warnx("tenant %s: out of memory recording the holders of %s", t->name,
-                res[i].key);
   }
   tenant_classify_all(t, set, now);
-  changes = tenant_advance(t, set, now);
-  t->saved.checked = n;
-  t->saved.failed = failed;
-  t->saved.changes = changes;
+  t->saved.changes = tenant_advance(t, set, now);
   tenant_save(t, now, on_sweep_saved);
 }
 

@@ -222,6 +222,45 @@ START_TEST(test_plan_url_and_long_values)
 }
 END_TEST
 
+START_TEST(test_plan_a_few_at_a_time)
+{
+  /* The lookup plans its GETs as its batch run asks for them: each call
+   * appends at least one GET, and the calls together give the packing of
+   * one whole plan, a long value (asked alone) met while a GET is open
+   * included. */
+  static const size_t want[][4] = {{2},        {0, 1, 3},    {7},     {4, 5, 6},
+                                   {8, 9, 10}, {11, 12, 13}, {14, 15}};
+  static const size_t nwant[] = {1, 3, 1, 3, 3, 3, 2};
+  const size_t n = 16;
+  const char **spell = values(n);
+  struct holder_query_list list = {0};
+  size_t vals[16], i, j, pos = 0, before;
+
+  free((void *)(size_t)spell[2]);
+  free((void *)(size_t)spell[7]);
+  spell[2] = long_value(130, 'l');
+  spell[7] = long_value(140, 'm');
+  for(i = 0; i < n; i++)
+    vals[i] = i;
+  while(pos < n) {
+    before = list.n;
+    ck_assert_int_eq(holder_query_plan_some(&list, USERS, spell, vals, n, &pos),
+                     0);
+    ck_assert_uint_gt(list.n, before);
+  }
+  ck_assert_uint_eq(list.n, sizeof(nwant) / sizeof(nwant[0]));
+  for(i = 0; i < list.n; i++) {
+    ck_assert_uint_eq(list.q[i].nvals, nwant[i]);
+    ck_assert(list.q[i].prefix == (want[i][0] == 2 || want[i][0] == 7));
+    for(j = 0; j < nwant[i]; j++)
+      ck_assert_uint_eq(list.q[i].vals[j], want[i][j]);
+  }
+  check_cover(&list, spell, n, USERS, USERS);
+  holder_query_list_clear(&list);
+  free_values(spell, n);
+}
+END_TEST
+
 START_TEST(test_split)
 {
   size_t v[] = {4, 7, 9};
@@ -287,6 +326,7 @@ Suite *holder_query_suite(void)
   tcase_add_test(tc, test_filter_long_value);
   tcase_add_test(tc, test_plan_groups_to_the_limit);
   tcase_add_test(tc, test_plan_url_and_long_values);
+  tcase_add_test(tc, test_plan_a_few_at_a_time);
   tcase_add_test(tc, test_split);
   tcase_add_test(tc, test_holds);
   suite_add_tcase(s, tc);
