@@ -95,9 +95,9 @@ TEST_LIBS   := $(shell $(PKG_CONFIG) --libs $(TEST_PKGS) 2>/dev/null)
 # daemon/ctl_*.c belong to quarantinectl only (and its unit tests).
 MAINS     := daemon/main.c daemon/quarantinectl.c
 CTL_SRCS  := $(sort $(wildcard daemon/ctl_*.c))
-# daemon/plat_win32.c is the Windows side of the platform layer (make
-# windows-check); every other build links daemon/plat_posix.c.
-SRCS      := $(filter-out $(MAINS) $(CTL_SRCS) daemon/plat_win32.c,\
+# daemon/*_win32.c are the Windows sides of the platform layer and of -n
+# (make windows); every other build links daemon/*_posix.c.
+SRCS      := $(filter-out $(MAINS) $(CTL_SRCS) daemon/%_win32.c,\
                $(sort $(wildcard daemon/*.c)))
 OBJS      := $(SRCS:daemon/%.c=$(B)/%.o)
 CTL_OBJS  := $(CTL_SRCS:daemon/%.c=$(B)/%.o)
@@ -348,7 +348,7 @@ WIN_CFLAGS := -std=c17 -D_GNU_SOURCE -D_WIN32_WINNT=0x0602 $(WARNINGS) \
               -O2 -g -include daemon/win32/compat.h -I$(WB) -Idaemon \
               -Idaemon/win32
 WIN_LIBS   := -lws2_32 -liphlpapi -luserenv -ldbghelp -lole32 -luuid \
-              -lcrypt32 -ladvapi32
+              -lcrypt32 -ladvapi32 -lbcrypt
 WIN_PLAT   := daemon/plat.h daemon/plat_win32.h daemon/plat_win32.c \
               daemon/win32/compat.h daemon/win32/syslog.h \
               daemon/win32/messages.mc tests/win32/plat_check.c

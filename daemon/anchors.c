@@ -15,13 +15,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/file.h>
 #include <unistd.h>
 
 #include "anchor.h"
 #include "csv.h"
 #include "atomic.h"
 #include "log.h"
+#include "plat.h"
 #include "strlist.h"
 #include "timex.h"
 
@@ -719,12 +719,11 @@ int anchors_suggestions_lock(const char *path, bool wait)
   free(lock);
   if(rc)
     return rc;
-  while(flock(fd, wait ? LOCK_EX : LOCK_EX | LOCK_NB) < 0)
-    if(errno != EINTR) {
-      rc = -errno;
-      close(fd);
-      return rc;
-    }
+  rc = plat_lock(fd, wait);
+  if(rc) {
+    close(fd);
+    return rc;
+  }
   return fd;
 }
 

@@ -181,7 +181,7 @@ int anchors_suggestions_write(const char *path,
                               const char **what);
 
 /* anchors_suggestions_lock() takes the suggestions file's lock: an
- * exclusive flock(2) on "<path>.lock" (created with mode 0640), waiting
+ * exclusive plat_lock() on "<path>.lock" (created with mode 0640), waiting
  * for the holder when wait is true (-EWOULDBLOCK when it is false and the
  * lock is held).  Whoever reads the file to rewrite it holds the lock
  * until the new file is in place, so two writers never lose each other's

@@ -54,7 +54,7 @@ void apply_file_unreadable(struct apply *a, const char *path, int err,
                            const char *cause)
 {
   struct alert_daemon dm = {.path = path, .cause = cause};
-  const char *name = strerrorname_np(-err);
+  const char *name = plat_errno_name(-err);
   char code[32];
 
   snprintf(code, sizeof(code), "%s", name ? name : "EIO");

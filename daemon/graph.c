@@ -17,7 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/random.h>
 #include <time.h>
 
 #include <curl/curl.h>
@@ -26,6 +25,7 @@
 #include "http.h"
 #include "jsonx.h"
 #include "log.h"
+#include "plat.h"
 #include "timex.h"
 #include "token.h"
 
@@ -194,7 +194,7 @@ int graph_new(uv_loop_t *loop, struct http_client *hc, struct token *tok,
   g->backoff_max_ms = opts->backoff_max_ms ? opts->backoff_max_ms : 60000;
   g->max_batches = opts->max_batches ? opts->max_batches : 1;
   budget_init(&g->budget, (enum budget_size)opts->tenant_size, uv_now(loop));
-  if(getrandom(&g->rng, sizeof(g->rng), 0) != sizeof(g->rng) || !g->rng)
+  if(plat_random(&g->rng, sizeof(g->rng)) || !g->rng)
     g->rng = uv_hrtime() | 1;
   *out = g;
   return 0;

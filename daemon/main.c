@@ -452,7 +452,7 @@ static int check_config(const char *path, const char *user)
       fprintf(stderr, "quarantined: -u: %s\n", why);
       return 2;
     }
-    if(!u.self && geteuid() != 0) {
+    if(!u.self && !preflight_can_switch()) {
       fprintf(stderr,
               "quarantined: -u %s: only root can check as another "
               "user\n",
@@ -460,10 +460,8 @@ static int check_config(const char *path, const char *user)
       return 2;
     }
   }
-  else if(geteuid() == 0)
-    preflight_user_dynamic(&u);
   else
-    preflight_user_self(&u);
+    preflight_user_default(&u);
   if(cfg_load(path, &cfg, &errors)) {
     fputs(errors, stderr);
     free(errors);

@@ -106,8 +106,29 @@ int plat_secret_unprotect(const char *path, char **buf, size_t *len, char *err,
  * and MOVEFILE_WRITE_THROUGH).  On failure *what names the step. */
 int plat_replace(const char *tmp, const char *path, const char **what);
 
+/* plat_lock() takes an exclusive lock on the open file fd, held until fd
+ * is closed: flock(2), or LockFileEx on the whole file.  It waits for the
+ * holder when wait is true.  Returns 0, -EWOULDBLOCK when wait is false
+ * and the lock is held, or another negative errno code. */
+int plat_lock(int fd, bool wait);
+
 /* plat_fsync() flushes fd's data to the disk; 0 or a negative errno. */
 int plat_fsync(int fd);
+
+/* ===== errors ===== */
+
+/* plat_errno_name() is the symbolic name of the errno value err ("ENOENT"),
+ * a static string, or NULL when it has none: strerrorname_np(3) on glibc, a
+ * table of the values the CRT defines on Windows. */
+const char *plat_errno_name(int err);
+
+/* ===== randomness ===== */
+
+/* plat_random() fills buf with len bytes from the operating system's
+ * cryptographic generator: getrandom(2), which blocks only until the
+ * kernel's pool is first seeded; BCryptGenRandom with the system-preferred
+ * generator.  Returns 0 or a negative errno code. */
+int plat_random(void *buf, size_t len);
 
 /* ===== commands ===== */
 

@@ -13,7 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <syslog.h>
 #include <unistd.h>
@@ -267,4 +269,35 @@ int plat_shell_argv(const char *cmd, char **script, char *argv[5])
 const char *plat_shell_path(void)
 {
   return "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+}
+
+int plat_random(void *buf, size_t len)
+{
+  unsigned char *b = buf;
+  size_t got = 0;
+
+  while(got < len) {
+    ssize_t n = getrandom(b + got, len - got, 0);
+
+    if(n < 0) {
+      if(errno == EINTR)
+        continue;
+      return -errno;
+    }
+    got += (size_t)n;
+  }
+  return 0;
+}
+
+int plat_lock(int fd, bool wait)
+{
+  while(flock(fd, wait ? LOCK_EX : LOCK_EX | LOCK_NB) < 0)
+    if(errno != EINTR)
+      return -errno;
+  return 0;
+}
+
+const char *plat_errno_name(int err)
+{
+  return strerrorname_np(err);
 }

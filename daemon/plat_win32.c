@@ -24,6 +24,7 @@
 #include <windows.h>
 
 #include <aclapi.h>
+#include <bcrypt.h>
 #include <dpapi.h>
 #include <sddl.h>
 
@@ -506,4 +507,58 @@ const char *plat_shell_path(void)
 {
   return "C:\\Windows\\System32;C:\\Windows;"
          "C:\\Windows\\System32\\WindowsPowerShell\\v1.0";
+}
+
+/* BCryptGenRandom (with BCRYPT_USE_SYSTEM_PREFERRED_RNG no algorithm
+ * handle is needed) takes a ULONG count, so a large len goes in pieces.
+ * https://learn.microsoft.com/en-us/windows/win32/api/bcrypt/nf-bcrypt-bcryptgenrandom
+ */
+int plat_random(void *buf, size_t len)
+{
+  unsigned char *b = buf;
+
+  while(len) {
+    ULONG n = len > 0x10000000 ? 0x10000000 : (ULONG)len;
+
+    if(!BCRYPT_SUCCESS(
+           BCryptGenRandom(NULL, b, n, BCRYPT_USE_SYSTEM_PREFERRED_RNG)))
+      return -EIO;
+    b += n;
+    len -= n;
+  }
+  return 0;
+}
+
+/* The lock covers every byte there can be (both length halves all ones).
+ * https://learn.microsoft.com/en-us/windows/win32/api/fileapi/nf-fileapi-lockfileex
+ */
+int plat_lock(int fd, bool wait)
+{
+  HANDLE h = (HANDLE)_get_osfhandle(fd);
+  OVERLAPPED ov;
+  DWORD flags = LOCKFILE_EXCLUSIVE_LOCK;
+
+  if(h == INVALID_HANDLE_VALUE)
+    return -EBADF;
+  if(!wait)
+    flags |= LOCKFILE_FAIL_IMMEDIATELY;
+  memset(&ov, 0, sizeof(ov));
+  if(LockFileEx(h, flags, 0, MAXDWORD, MAXDWORD, &ov))
+    return 0;
+  return GetLastError() == ERROR_LOCK_VIOLATION ? -EWOULDBLOCK : -EIO;
+}
+
+const char *plat_errno_name(int err)
+{
+#define E(x) [x] = #x
+  static const char *const names[] = {
+      E(EPERM),  E(ENOENT),       E(EIO),       E(EBADF),   E(ENOMEM),
+      E(EACCES), E(EBUSY),        E(EEXIST),    E(ENOTDIR), E(EISDIR),
+      E(EINVAL), E(ENFILE),       E(EMFILE),    E(EFBIG),   E(ENOSPC),
+      E(EROFS),  E(ENAMETOOLONG), E(ENOTEMPTY), E(EAGAIN)};
+#undef E
+
+  if(err > 0 && (size_t)err < sizeof(names) / sizeof(names[0]))
+    return names[err];
+  return NULL;
 }

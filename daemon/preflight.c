@@ -3,22 +3,18 @@
  * preflight: the file checks of `quarantined -n`.  Contents are read by
  * the calling process (root can read what the service cannot, which is
  * how a mode problem is told apart from a missing file); whether the
- * service user can open a file is asked in a forked child that has taken
- * that user's identity, so ACLs and directory permissions count as they
- * will at start.  Secrets read here are wiped at once.
+ * service user can open a file is asked by preflight_probe() (see
+ * preflight_int.h).  Secrets read here are wiped at once.
  */
 #include "preflight.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <limits.h>
-#include <pwd.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <openssl/pem.h>
@@ -27,15 +23,13 @@
 #include "apply.h"
 #include "jwt.h"
 #include "log.h"
+#include "preflight_int.h"
 #include "secret.h"
 
 /* The directories the shipped unit has systemd make for a dynamic user
  * (StateDirectory=, LogsDirectory=). */
 #define UNIT_STATE_DIR "/var/lib/quarantined"
 #define UNIT_LOGS_DIR "/var/log/quarantined"
-
-/* The account a dynamic user is no more privileged than. */
-#define NOBODY_ID 65534
 
 struct pf {
   const struct cfg *cfg;
@@ -63,116 +57,12 @@ static void problem(struct pf *p, unsigned line, const char *fmt, ...)
   p->problems++;
 }
 
-void preflight_user_self(struct preflight_user *u)
-{
-  struct passwd *pw = getpwuid(geteuid());
-
-  memset(u, 0, sizeof(*u));
-  u->uid = geteuid();
-  u->gid = getegid();
-  u->self = true;
-  if(pw)
-    snprintf(u->name, sizeof(u->name), "%s", pw->pw_name);
-  else
-    snprintf(u->name, sizeof(u->name), "uid %lu", (unsigned long)u->uid);
-}
-
-void preflight_user_dynamic(struct preflight_user *u)
-{
-  memset(u, 0, sizeof(*u));
-  u->uid = NOBODY_ID;
-  u->gid = NOBODY_ID;
-  u->dynamic = true;
-  snprintf(u->name, sizeof(u->name), "the service's dynamic user");
-}
-
-int preflight_user_lookup(const char *spec, struct preflight_user *u, char *err,
-                          size_t errlen)
-{
-  struct passwd *pw;
-  char *end;
-  unsigned long id;
-  int n;
-
-  memset(u, 0, sizeof(*u));
-  errno = 0;
-  id = strtoul(spec, &end, 10);
-  if(*spec && !*end && !errno && id < UINT_MAX)
-    pw = getpwuid((uid_t)id);
-  else
-    pw = getpwnam(spec);
-  if(!pw) {
-    snprintf(err, errlen, "no user '%s'", spec);
-    return -ENOENT;
-  }
-  u->uid = pw->pw_uid;
-  u->gid = pw->pw_gid;
-  snprintf(u->name, sizeof(u->name), "user %s", pw->pw_name);
-  n = (int)(sizeof(u->groups) / sizeof(u->groups[0]));
-  if(getgrouplist(pw->pw_name, pw->pw_gid, u->groups, &n) == -1)
-    n = (int)(sizeof(u->groups) / sizeof(u->groups[0]));
-  u->ngroups = n;
-  u->self = u->uid == geteuid() && u->gid == getegid();
-  return 0;
-}
-
-enum probe { PROBE_READ, PROBE_WRITE_DIR };
-
-/* probe_here() opens path for reading, or asks whether the directory path
- * can be written to.  Returns 0 or a negative errno code. */
-static int probe_here(const char *path, enum probe what)
-{
-  int fd;
-
-  if(what == PROBE_WRITE_DIR)
-    return access(path, W_OK | X_OK) == -1 ? -errno : 0;
-  fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-  if(fd == -1)
-    return -errno;
-  close(fd);
-  return 0;
-}
-
-/* probe_as() is probe_here() run as user u: in a child that drops to u's
- * groups, gid and uid first.  Returns 0, a negative errno code, or
- * -EPERM when the identity cannot be taken (not root). */
-static int probe_as(const struct preflight_user *u, const char *path,
-                    enum probe what)
-{
-  pid_t pid;
-  int status;
-
-  if(u->self)
-    return probe_here(path, what);
-  fflush(NULL);
-  pid = fork();
-  if(pid == -1)
-    return -errno;
-  if(pid == 0) {
-    int rc;
-
-    if(setgroups((size_t)u->ngroups, u->groups) == -1 || setgid(u->gid) == -1 ||
-       setuid(u->uid) == -1)
-      _exit(255);
-    rc = probe_here(path, what);
-    _exit(rc < 0 && -rc < 255 ? -rc : 0);
-  }
-  while(waitpid(pid, &status, 0) == -1)
-    if(errno != EINTR)
-      return -errno;
-  if(!WIFEXITED(status))
-    return -EIO;
-  if(WEXITSTATUS(status) == 255)
-    return -EPERM;
-  return -WEXITSTATUS(status);
-}
-
 /* readable() reports when user u cannot open path (the value of key on
  * line).  Returns 0 when it can. */
 static int readable(struct pf *p, unsigned line, const char *key,
                     const char *path, const char *hint)
 {
-  int rc = probe_as(p->u, path, PROBE_READ);
+  int rc = preflight_probe(p->u, path, PROBE_READ);
 
   if(!rc)
     return 0;
@@ -384,7 +274,7 @@ static void check_dir(struct pf *p, unsigned line, const char *key,
     /* systemd hands StateDirectory= to the dynamic user at start. */
     if(made_by_unit && p->u->dynamic)
       return;
-    rc = probe_as(p->u, dir, PROBE_WRITE_DIR);
+    rc = preflight_probe(p->u, dir, PROBE_WRITE_DIR);
     if(rc)
       problem(p, line, "%s %s: %s cannot write to %s%s", key, value, p->u->name,
               where[0] ? "directory " : "it", where[0] ? dir : "");
@@ -401,7 +291,7 @@ static void check_dir(struct pf *p, unsigned line, const char *key,
       problem(p, line, "%s %s: parent directory %s does not exist", key, value,
               parent);
     else if(!(made_by_unit && p->u->dynamic) &&
-            (rc = probe_as(p->u, parent, PROBE_WRITE_DIR)))
+            (rc = preflight_probe(p->u, parent, PROBE_WRITE_DIR)))
       problem(p, line, "%s %s: %s cannot create it in %s: %s", key, value,
               p->u->name, parent, strerror(-rc));
     free(parent);

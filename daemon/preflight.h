@@ -43,6 +43,16 @@ void preflight_user_self(struct preflight_user *u);
  * (nobody's uid and gid, no supplementary groups). */
 void preflight_user_dynamic(struct preflight_user *u);
 
+/* preflight_user_default() describes the user the service runs as when
+ * -u is not given: root checks for the dynamic user the shipped unit runs
+ * as, anyone else for themselves; on Windows always the caller (run -n as
+ * the service account). */
+void preflight_user_default(struct preflight_user *u);
+
+/* preflight_can_switch() tells whether the caller can take another user's
+ * identity to check the files as that user (root; never on Windows). */
+bool preflight_can_switch(void);
+
 /* preflight_user_lookup() describes the user called spec, or with the
  * numeric uid spec, with its groups.  Returns 0, or -ENOENT with a
  * message in err. */

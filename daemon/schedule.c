@@ -10,9 +10,9 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
-#include <sys/random.h>
 #include <time.h>
 
+#include "plat.h"
 #include "sweep.h"
 
 struct schedule {
@@ -36,12 +36,12 @@ static void start_cycle(struct schedule *s);
 static void start_sweep(struct schedule *s);
 
 /* rnd32() is 32 random bits for jitter; no cryptographic need, but
- * getrandom(2) is at hand and never blocks once the pool is seeded. */
+ * the system's generator (plat_random()) is at hand. */
 static uint32_t rnd32(void)
 {
   uint32_t r = 0;
 
-  if(getrandom(&r, sizeof(r), 0) != sizeof(r))
+  if(plat_random(&r, sizeof(r)))
     r = (uint32_t)uv_hrtime();
   return r;
 }

@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -234,20 +233,24 @@ static void sync_later(struct sink *s)
 static int file_write_now(struct sink *s, const char *data, size_t len)
 {
   struct file_sink *f = s->impl;
-  struct iovec iov[2] = {{(void *)(uintptr_t)data, len},
-                         {(void *)(uintptr_t) "\n", 1}};
+  uv_buf_t iov[2] = {uv_buf_init((char *)(uintptr_t)data, (unsigned)len),
+                     uv_buf_init((char *)(uintptr_t) "\n", 1)};
+  uv_fs_t req;
   struct stat st;
   off_t size = -1;
-  ssize_t n;
+  int n;
 
   if(f->busy || f->closing || ensure_open(f))
     return -EAGAIN;
   if(fstat(f->fd, &st) == 0 && S_ISREG(st.st_mode))
     size = st.st_size;
-  do
-    n = writev(f->fd, iov, 2);
-  while(n < 0 && errno == EINTR);
-  if(n == (ssize_t)len + 1) {
+  /* libuv's synchronous write (no loop, no callback) is writev(2) on POSIX
+   * and writes both pieces on Windows too. */
+  do {
+    n = uv_fs_write(NULL, &req, f->fd, iov, 2, -1, NULL);
+    uv_fs_req_cleanup(&req);
+  } while(n == UV_EINTR);
+  if(n >= 0 && (size_t)n == len + 1) {
     f->dirty = true;
     sync_later(s);
     return 0;

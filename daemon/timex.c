@@ -2,7 +2,8 @@
  *
  * timex: date-times and durations as text.  The parsers read digits by
  * hand rather than with strptime(3), whose %z and fractions vary between
- * C libraries, and turn the fields into a time with timegm(3).
+ * C libraries (and which Windows lacks), and turn the fields into a time with
+ * timegm(3).
  */
 #include "timex.h"
 
@@ -129,15 +130,51 @@ int timex_parse_date(const char *s, time_t *out)
   return utc_time(&tm, out);
 }
 
+/* name_index() is the index of the three letters at *p in names (n
+ * entries), advancing *p; -1 when they are none of them. */
+static int name_index(const char **p, const char *const *names, int n)
+{
+  int i;
+
+  for(i = 0; i < n; i++)
+    if(!strncmp(*p, names[i], 3)) {
+      *p += 3;
+      return i;
+    }
+  return -1;
+}
+
+/* An HTTP-date as senders must write it, the IMF-fixdate
+ * "Sun, 06 Nov 1994 08:49:37 GMT" (RFC 9110, section 5.6.7), read by hand
+ * like the ISO dates, so the parser is the same on every C library. */
 int timex_parse_http_date(const char *s, time_t *out)
 {
+  static const char *const wdays[] = {"Sun", "Mon", "Tue", "Wed",
+                                      "Thu", "Fri", "Sat"};
+  static const char *const months[] = {"Jan", "Feb", "Mar", "Apr",
+                                       "May", "Jun", "Jul", "Aug",
+                                       "Sep", "Oct", "Nov", "Dec"};
+  int d, mo, y, h, mi, sec;
   struct tm tm;
-  const char *end;
 
   memset(&tm, 0, sizeof(tm));
-  end = s ? strptime(s, "%a, %d %b %Y %H:%M:%S GMT", &tm) : NULL;
-  if(!end || *end)
+  if(!s || name_index(&s, wdays, 7) < 0 || strncmp(s, ", ", 2))
     return -EINVAL;
+  s += 2;
+  if(digits(&s, 2, &d) || *s++ != ' ' ||
+     (mo = name_index(&s, months, 12)) < 0 || *s++ != ' ' ||
+     digits(&s, 4, &y) || *s++ != ' ' || digits(&s, 2, &h) || *s++ != ':' ||
+     digits(&s, 2, &mi) || *s++ != ':' || digits(&s, 2, &sec) ||
+     strcmp(s, " GMT"))
+    return -EINVAL;
+  if(d < 1 || d > days_in(y, mo + 1) || h > 23 || mi > 59 || sec > 60)
+    return -EINVAL;
+  tm.tm_year = y - 1900;
+  tm.tm_mon = mo;
+  tm.tm_mday = d;
+  tm.tm_hour = h;
+  tm.tm_min = mi;
+  tm.tm_sec = sec;
   return utc_time(&tm, out);
 }
 

@@ -6,29 +6,19 @@
 
 #include <errno.h>
 #include <stdio.h>
-#include <sys/random.h>
 #include <sys/types.h>
 
 #include "log.h"
+#include "plat.h"
 
-/* The bytes come from getrandom(2), which only blocks before the kernel's
- * pool is first seeded; failing is a broken invariant on any supported
- * kernel, hence fatal(). */
+/* The bytes come from plat_random(), the system's generator; failing is a
+ * broken invariant on any supported system, hence fatal(). */
 void uuid_v4(char out[37])
 {
   unsigned char b[16];
-  size_t got = 0;
 
-  while(got < sizeof(b)) {
-    ssize_t n = getrandom(b + got, sizeof(b) - got, 0);
-
-    if(n < 0) {
-      if(errno == EINTR)
-        continue;
-      fatal("uuid_v4: getrandom");
-    }
-    got += (size_t)n;
-  }
+  if(plat_random(b, sizeof(b)))
+    fatalx("uuid_v4: no random bytes from the system");
   b[6] = (unsigned char)((b[6] & 0x0f) | 0x40); /* version 4 */
   b[8] = (unsigned char)((b[8] & 0x3f) | 0x80); /* RFC 4122 variant */
   snprintf(out, 37,

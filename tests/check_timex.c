@@ -179,6 +179,8 @@ START_TEST(test_date_and_http_date)
                    -EINVAL);
   ck_assert_int_eq(
       timex_parse_http_date("Wed, 21 Oct 2015 07:28:00 GMT junk", &t), -EINVAL);
+  ck_assert_int_eq(timex_parse_http_date("Fri, 30 Feb 2024 00:00:00 GMT", &t),
+                   -EINVAL);
   ck_assert_int_eq(timex_parse_http_date("2015-10-21T07:28:00Z", &t), -EINVAL);
   ck_assert_int_eq(timex_parse_http_date(NULL, &t), -EINVAL);
   ck_assert_int_eq(t, 7);
