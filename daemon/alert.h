@@ -259,9 +259,10 @@ void alert_get_stats(const struct alert *a, struct alert_stats *st);
  * alert_commit() tells the spools that tenant's state file is durable with
  * every alert up to seq: they go out.
  * alert_recover() is alert_commit() at start, with the number read from
- * tenant's state file: the tenant's spooled alerts after seq were spooled
- * after that state and are voided on disk before it returns (their cycle
- * runs again).  Returns 0, or a negative errno code (logged).
+ * tenant's state file, and when the tenant closes: the tenant's spooled
+ * alerts after seq were spooled after that state and are voided on disk
+ * before it returns (their cycle runs again).  Returns 0, or a negative
+ * errno code (logged).
  * alert_started() is called once every tenant has recovered: the held
  * alerts of tenants no longer configured go out. */
 int alert_sync(struct alert *a, void (*cb)(void *arg), void *arg);

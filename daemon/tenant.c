@@ -633,9 +633,20 @@ static void close_schedule(struct tenant *t)
   schedule_close(t->sched, on_part_closed, t);
 }
 
+/* on_outbox_closed() voids what the outbox spooled and no saved state
+ * commits (a cycle that ended as the tenant closed): held, it would keep
+ * every later alert of the sinks waiting. */
+static void on_outbox_closed(void *arg)
+{
+  struct tenant *t = arg;
+
+  alert_recover(t->outbox.alert, t->name, t->state.alert_seq);
+  part_closed(t);
+}
+
 static void close_outbox(struct tenant *t)
 {
-  outbox_close(&t->outbox, on_part_closed, t);
+  outbox_close(&t->outbox, on_outbox_closed, t);
 }
 
 static void on_step_closed(uv_handle_t *h)
