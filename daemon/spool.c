@@ -185,11 +185,9 @@ static int load(struct spool *s)
   end = buf + n;
   while(p < end) {
     char *colon, *q;
-    unsigned long long len;
+    unsigned long long len, seq = 0, tlen = 0;
+    const char *tenant = NULL; /* the tag's, when the record has one */
     struct spool_rec *r;
-
-    const char *tenant = NULL;
-    unsigned long long seq = 0, tlen = 0;
 
     len = strtoull(p, &colon, 10);
     if(colon > p && colon < end && *colon == '@') {
