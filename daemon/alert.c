@@ -20,6 +20,7 @@
 #include <systemd/sd-journal.h>
 #endif
 
+#include "alertseq.h"
 #include "conflict_json.h"
 #include "jsonx.h"
 #include "log.h"
@@ -57,8 +58,9 @@ struct alert {
   struct sink **sinks;
   size_t nsinks;
   unsigned flood_limit;
-  int outstanding; /* sinks closing or draining (+1 in alert_close()) */
-  bool closing;    /* alert_close() was called */
+  struct alertseq seq; /* what the tenants' state files committed */
+  int outstanding;     /* sinks closing or draining (+1 in alert_close()) */
+  bool closing;        /* alert_close() was called */
   void (*close_cb)(void *arg);
   void *close_arg;
 };
@@ -463,9 +465,10 @@ static cJSON *canonical(const struct alert_event *ev, const struct rendered *r)
 /* deliver() hands the alert object to every sink that wants it; with
  * files_only, only to file sinks (flood control keeps the details
  * there). */
-static int deliver(struct alert *a, const cJSON *o, enum alert_type type,
-                   int severity, bool files_only)
+static int deliver(struct alert *a, const cJSON *o,
+                   const struct alert_event *ev, int severity, bool files_only)
 {
+  enum alert_type type = ev->type;
   size_t i;
   int rc = 0, r;
 
@@ -476,7 +479,7 @@ static int deliver(struct alert *a, const cJSON *o, enum alert_type type,
       continue;
     if(!sink_wants(s, alert_type_name(type), severity))
       continue;
-    r = sink_offer(s, o);
+    r = sink_offer(s, o, ev->tenant, ev->seq);
     if(r && !rc)
       rc = r;
   }
@@ -522,7 +525,7 @@ int alert_emit_flood(struct alert *a, const struct alert_event *ev,
     return -ENOMEM;
   }
   withheld = count(a, ev, fl);
-  rc = deliver(a, o, ev->type, r.severity, withheld);
+  rc = deliver(a, o, ev, r.severity, withheld);
   cJSON_Delete(o);
   return rc;
 }
@@ -560,6 +563,7 @@ void alert_flood_end(struct alert *a, struct alert_flood *fl)
     dm.nkeys = fl->nkeys;
     alert_event_init(&ev, ALERT_FLOOD, fl->tenant ? fl->tenant : "-", NULL);
     ev.daemon = &dm;
+    ev.seq = fl->tenant ? fl->seq : 0;
     alert_emit(a, &ev);
   }
   for(i = 0; i < fl->nkeys; i++)
@@ -671,6 +675,8 @@ int alert_open(uv_loop_t *loop, const struct alert_opts *opts,
     alert_close(a, NULL, NULL);
     return rc;
   }
+  for(i = 0; i < a->nsinks; i++)
+    spool_set_gate(a->sinks[i]->spool, alertseq_gate, &a->seq);
   *out = a;
   return 0;
 }
@@ -684,6 +690,7 @@ static void sink_closed(void *arg)
   if(--a->outstanding || !a->closing)
     return;
   free(a->sinks);
+  alertseq_free(&a->seq);
   free(a);
   if(cb)
     cb(cb_arg);
@@ -765,6 +772,9 @@ int alert_reload(struct alert *a, uv_loop_t *loop, const struct alert_opts *old,
       rc = sink_open(loop, nc.list[i], j < oc.n ? NULL : opts->spool_dir,
                      on_full, a, &sinks[i]);
   }
+  for(j = 0; !rc && j < nc.n; j++)
+    if(sinks[j]->spool)
+      spool_set_gate(sinks[j]->spool, alertseq_gate, &a->seq);
   if(rc) {
     /* Undo: close what was opened for the new file, keep the rest. */
     while(i-- > 0) {
@@ -835,4 +845,99 @@ size_t alert_pending_count(const struct alert *a)
   for(i = 0; a && i < a->nsinks; i++)
     n += spool_pending(a->sinks[i]->spool);
   return n;
+}
+
+/* ===== Alerts committed by the state files ===== */
+
+/* One alert_sync(): the spools still to report. */
+struct sync {
+  void (*cb)(void *arg);
+  void *arg;
+  size_t remaining;
+};
+
+static void synced_one(void *arg)
+{
+  struct sync *sy = arg;
+
+  if(--sy->remaining)
+    return;
+  sy->cb(sy->arg);
+  free(sy);
+}
+
+int alert_sync(struct alert *a, void (*cb)(void *arg), void *arg)
+{
+  struct sync *sy;
+  size_t i;
+
+  if(!a || !a->nsinks) {
+    cb(arg);
+    return 0;
+  }
+  sy = calloc(1, sizeof(*sy));
+  if(!sy)
+    return -ENOMEM;
+  sy->cb = cb;
+  sy->arg = arg;
+  sy->remaining = a->nsinks + 1;
+  for(i = 0; i < a->nsinks; i++)
+    if(!a->sinks[i]->spool ||
+       spool_when_synced(a->sinks[i]->spool, synced_one, sy))
+      sy->remaining--; /* nothing to wait for, or no memory to wait */
+  synced_one(sy);
+  return 0;
+}
+
+/* kick_all() starts the deliveries the gate may have opened. */
+static void kick_all(struct alert *a)
+{
+  size_t i;
+
+  for(i = 0; i < a->nsinks; i++)
+    sink_kick(a->sinks[i]);
+}
+
+void alert_commit(struct alert *a, const char *tenant, uint64_t seq)
+{
+  if(!a)
+    return;
+  if(alertseq_set(&a->seq, tenant, seq))
+    log_errx("alert: out of memory recording the alerts of tenant %s as "
+             "saved; they wait in the spools",
+             tenant);
+  kick_all(a);
+}
+
+int alert_recover(struct alert *a, const char *tenant, uint64_t seq)
+{
+  size_t i;
+  long n;
+  int rc = 0;
+
+  if(!a)
+    return 0;
+  if(alertseq_set(&a->seq, tenant, seq))
+    return -ENOMEM;
+  for(i = 0; i < a->nsinks; i++) {
+    if(!a->sinks[i]->spool)
+      continue;
+    n = spool_void(a->sinks[i]->spool, tenant, seq);
+    if(n < 0 && !rc)
+      rc = (int)n;
+    else if(n > 0)
+      log_notice("sink %s: %ld alert%s of tenant %s dropped: spooled after "
+                 "its last saved state, whose cycle is done again",
+                 a->sinks[i]->name, n, n == 1 ? "" : "s", tenant);
+  }
+  kick_all(a);
+  return rc;
+}
+
+void alert_started(struct alert *a)
+{
+  if(!a)
+    return;
+  alertseq_started(&a->seq);
+  kick_all(a);
 }

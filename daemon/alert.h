@@ -14,6 +14,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <syslog.h>
 #include <time.h>
 
@@ -120,6 +121,9 @@ struct alert_event {
   const struct alert_sweep *sweep;   /* the sweep's figures, or NULL */
   const struct alert_daemon *daemon; /* the daemon's own, or NULL */
   const char *message;               /* NULL: made by alert_format_message() */
+  /* > 0: the event's number in its tenant's sequence; the spooled alert
+   * is held until the tenant's state commits it (alert_commit()). */
+  uint64_t seq;
 };
 
 /* The sinks; opaque. */
@@ -193,6 +197,7 @@ int alert_emit_daemon(struct alert *a, enum alert_type type, const char *tenant,
  * holds. */
 struct alert_flood {
   const char *tenant;
+  uint64_t seq; /* the summary's sequence number (alert_event), or 0 */
   size_t count, withheld;
   size_t by_type[ALERT_NTYPES];
   char *keys[ALERT_FLOOD_KEYS];
@@ -242,6 +247,28 @@ struct alert_stats {
 };
 
 void alert_get_stats(const struct alert *a, struct alert_stats *st);
+
+/* Conflict alerts are spooled before the state that records them is
+ * saved, each with its tenant's next sequence number (alert_event.seq),
+ * and held until that state is durable (ARCHITECTURE.md, "Closing the
+ * window"; alertseq.h).
+ *
+ * alert_sync() calls cb(arg) once every alert offered so far is on disk in
+ * every spool (or its spool cannot be written, or is closing); possibly
+ * before it returns.  Returns 0, or -ENOMEM (cb is not called).
+ * alert_commit() tells the spools that tenant's state file is durable with
+ * every alert up to seq: they go out.
+ * alert_recover() is alert_commit() at start, with the number read from
+ * tenant's state file, and when the tenant closes: the tenant's spooled
+ * alerts after seq were spooled after that state and are voided on disk
+ * before it returns (their cycle runs again).  Returns 0, or a negative
+ * errno code (logged).
+ * alert_started() is called once every tenant has recovered: the held
+ * alerts of tenants no longer configured go out. */
+int alert_sync(struct alert *a, void (*cb)(void *arg), void *arg);
+void alert_commit(struct alert *a, const char *tenant, uint64_t seq);
+int alert_recover(struct alert *a, const char *tenant, uint64_t seq);
+void alert_started(struct alert *a);
 
 /* alert_pending_count() is the number of alerts waiting in the spools. */
 size_t alert_pending_count(const struct alert *a);

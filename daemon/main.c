@@ -576,6 +576,9 @@ static int daemon_main(int argc, char *argv[])
   }
   if(start_tenants(&d, d.cfg, &d.tenants, &d.ntenants))
     fatalx("cannot start; see the messages above");
+  /* Every tenant said what its state commits: the spooled alerts of
+   * tenants no longer configured go out. */
+  alert_started(d.alert);
   if(health_start(&d.loop, d.cfg->health_listen, d.cfg->health_socket, get_view,
                   &d, &d.health))
     fatalx("health: out of memory");

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT
  *
- * outbox: conflict alerts held until their state is saved, then sent a
- * slice per loop iteration; see outbox.h.
+ * outbox: conflict alerts sent a slice per loop iteration into the
+ * spools, held there until their state is saved; see outbox.h.
  */
 #include "outbox.h"
 
@@ -26,22 +26,25 @@ static void on_idle(uv_idle_t *h);
 #define OUTBOX_AT_ONCE 64
 
 void outbox_init(struct outbox *ob, uv_loop_t *loop, struct alert *a,
-                 const char *tenant, const struct classify_opts *opts)
+                 const char *tenant, const struct classify_opts *opts,
+                 uint64_t *seq)
 {
   memset(ob, 0, sizeof(*ob));
   ob->alert = a;
   ob->tenant = tenant;
   ob->opts = opts;
+  ob->seq = seq;
   uv_idle_init(loop, &ob->idle);
   ob->idle.data = ob;
 }
 
 /* emit_one() sends one alert about c, counted in flood when not NULL; sw
- * may be NULL.  Failures are logged by the alert module. */
+ * may be NULL.  With seq > 0 it is held until its state is saved.
+ * Failures are logged by the alert module. */
 static void emit_one(struct outbox *ob, enum alert_type type,
                      const struct conflict *c, const struct alert_sweep *sw,
                      const struct timespec *when, time_t classified_at,
-                     struct alert_flood *flood)
+                     uint64_t seq, struct alert_flood *flood)
 {
   struct classify_result cr;
   struct alert_event ev;
@@ -52,6 +55,7 @@ static void emit_one(struct outbox *ob, enum alert_type type,
     ev.time = *when;
   ev.classification = &cr;
   ev.sweep = sw;
+  ev.seq = seq;
   alert_emit_flood(ob->alert, &ev, flood);
 }
 
@@ -82,7 +86,7 @@ void outbox_add(struct outbox *ob, enum alert_type type,
     log_errx("tenant %s: out of memory holding a %s alert about %s until "
              "the state is saved; sending it now",
              ob->tenant, alert_type_name(type), c->key);
-    emit_one(ob, type, c, sw, NULL, now, NULL);
+    emit_one(ob, type, c, sw, NULL, now, 0, NULL);
     return;
   }
   it = &ob->v[ob->n++];
@@ -101,22 +105,44 @@ static void send_next(struct outbox *ob)
   struct outbox_item *it = &ob->v[ob->next++];
 
   emit_one(ob, it->type, it->c, it->has_sw ? &it->sw : NULL, &it->when,
-           it->classified_at, ob->flood_on ? &ob->flood : NULL);
+           it->classified_at, ++*ob->seq, ob->flood_on ? &ob->flood : NULL);
   conflict_free(it->c);
   it->c = NULL;
 }
 
+static void maybe_closed(struct outbox *ob);
+
+/* on_synced() tells the owner its release is on disk. */
+static void on_synced(void *arg)
+{
+  struct outbox *ob = arg;
+
+  ob->syncing = false;
+  ob->spooled(ob->spooled_arg);
+  maybe_closed(ob);
+}
+
 /* finish() ends the released batch once all of it is sent: the flood
- * summary, the items still waiting moved to the front. */
+ * summary (numbered after the batch), the items still waiting moved to
+ * the front; then it waits for the spools. */
 static void finish(struct outbox *ob)
 {
-  if(ob->flood_on)
+  if(ob->flood_on) {
+    ob->flood.seq = ++*ob->seq;
     alert_flood_end(ob->alert, &ob->flood);
+  }
   ob->flood_on = false;
   memmove(ob->v, ob->v + ob->next, (ob->n - ob->next) * sizeof(*ob->v));
   ob->n -= ob->next;
   ob->next = ob->ready = 0;
   uv_idle_stop(&ob->idle);
+  ob->syncing = true;
+  if(alert_sync(ob->alert, on_synced, ob)) {
+    log_errx("tenant %s: out of memory waiting for the spools; saving the "
+             "state now",
+             ob->tenant);
+    on_synced(ob);
+  }
 }
 
 /* send_all() sends the rest of the released batch at once. */
@@ -142,17 +168,24 @@ static void on_idle(uv_idle_t *h)
     finish(ob);
 }
 
-void outbox_release(struct outbox *ob, bool flood)
+void outbox_release(struct outbox *ob, bool flood, outbox_spooled_cb spooled,
+                    void *arg)
 {
-  send_all(ob);
-  if(!ob->n)
-    return;
+  ob->spooled = spooled;
+  ob->spooled_arg = arg;
   ob->ready = ob->n;
   ob->flood_on = flood;
   if(flood)
     alert_flood_begin(&ob->flood, ob->tenant);
-  /* A usual cycle's few alerts go out at once, before the cycle's log
-   * line; only a larger batch is spread over loop iterations. */
+  if(!ob->n) {
+    /* Nothing to spool: the save may start at once. */
+    ob->flood_on = false;
+    ob->syncing = true;
+    on_synced(ob);
+    return;
+  }
+  /* A usual cycle's few alerts go out at once; only a larger batch is
+   * spread over loop iterations. */
   if(ob->n <= OUTBOX_AT_ONCE) {
     send_all(ob);
     return;
@@ -165,11 +198,15 @@ size_t outbox_pending(const struct outbox *ob)
   return ob->ready - ob->next;
 }
 
-static void on_idle_closed(uv_handle_t *h)
+/* maybe_closed() frees the items and tells the owner once a close was
+ * asked for, the handle is closed and no wait for the spools is left. */
+static void maybe_closed(struct outbox *ob)
 {
-  struct outbox *ob = h->data;
   size_t i;
 
+  if(!ob->closing || !ob->idle_closed || ob->syncing)
+    return;
+  ob->closing = false;
   for(i = 0; i < ob->n; i++)
     conflict_free(ob->v[i].c);
   free(ob->v);
@@ -179,9 +216,18 @@ static void on_idle_closed(uv_handle_t *h)
     ob->closed_cb(ob->closed_arg);
 }
 
+static void on_idle_closed(uv_handle_t *h)
+{
+  struct outbox *ob = h->data;
+
+  ob->idle_closed = true;
+  maybe_closed(ob);
+}
+
 void outbox_close(struct outbox *ob, void (*closed_cb)(void *arg), void *arg)
 {
   send_all(ob);
+  ob->closing = true;
   ob->closed_cb = closed_cb;
   ob->closed_arg = arg;
   uv_close((uv_handle_t *)&ob->idle, on_idle_closed);

@@ -35,8 +35,14 @@ static void on_timer(uv_timer_t *t);
 static void pump(struct sink *s)
 {
   if(!s->busy && !s->closing && !s->held && !s->draining &&
-     !uv_is_active((uv_handle_t *)&s->timer) && spool_ready_count(s->spool))
+     !uv_is_active((uv_handle_t *)&s->timer) && spool_deliverable(s->spool, 1))
     uv_timer_start(&s->timer, on_timer, 0, 0);
+}
+
+void sink_kick(struct sink *s)
+{
+  if(s->spool)
+    pump(s);
 }
 
 static void finish_hand_over(struct sink *old);
@@ -51,10 +57,8 @@ static void on_timer(uv_timer_t *t)
     return;
   }
   if(s->busy || s->closing || s->held || s->draining ||
-     !(n = spool_ready_count(s->spool)))
+     !(n = spool_deliverable(s->spool, s->type->max_batch)))
     return;
-  if(n > s->type->max_batch)
-    n = s->type->max_batch;
   s->busy = true;
   s->type->deliver(s, spool_first(s->spool), n);
 }
@@ -147,20 +151,24 @@ bool sink_wants(const struct sink *s, const char *event, int severity)
   return false;
 }
 
-int sink_offer(struct sink *s, const cJSON *ev)
+int sink_offer(struct sink *s, const cJSON *ev, const char *tenant,
+               uint64_t seq)
 {
   struct fmt_buf b = {0};
   int rc = fmt_render(s->format, ev, &s->fo, &b);
 
-  /* A file takes the record at once when nothing waits before it. */
-  if(!rc && s->type->write_now && !s->held && !spool_pending(s->spool) &&
-     !s->busy && !s->down && s->type->write_now(s, b.p, b.len) == 0) {
+  /* A file takes the record at once when nothing waits before it, unless
+   * the record must wait for its tenant's state. */
+  if(!rc && !seq && s->type->write_now && !s->held &&
+     !spool_pending(s->spool) && !s->busy && !s->down &&
+     s->type->write_now(s, b.p, b.len) == 0) {
     free(b.p);
     s->delivered++;
     return 0;
   }
   if(!rc)
-    rc = spool_append(s->spool, b.p, b.len);
+    rc = seq ? spool_append_tagged(s->spool, b.p, b.len, tenant, seq)
+             : spool_append(s->spool, b.p, b.len);
   free(b.p);
   if(rc == -ENOBUFS && !s->full) {
     s->full = true;

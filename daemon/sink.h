@@ -96,9 +96,16 @@ int sink_open(uv_loop_t *loop, const struct cfg_sink *c, const char *spool_dir,
  * severity passes the sink's filter. */
 bool sink_wants(const struct sink *s, const char *event, int severity);
 
-/* sink_offer() formats ev and spools it.  Returns 0, -ENOBUFS (spool
- * full: dropped and counted), or -ENOMEM. */
-int sink_offer(struct sink *s, const cJSON *ev);
+/* sink_offer() formats ev and spools it; with seq > 0 the record is
+ * tagged with tenant and seq and held until the spool's gate lets it go
+ * (spool.h).  Returns 0, -ENOBUFS (spool full: dropped and counted), or
+ * -ENOMEM. */
+int sink_offer(struct sink *s, const cJSON *ev, const char *tenant,
+               uint64_t seq);
+
+/* sink_kick() starts a delivery when records became deliverable without
+ * a new batch on disk (the gate opened). */
+void sink_kick(struct sink *s);
 
 /* sink_done() is the type's report: accepted of the records given to
  * deliver() were accepted, in order; err is 0 when all were, or a

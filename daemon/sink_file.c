@@ -24,8 +24,9 @@ struct file_sink {
   int fd;
   uv_fs_t req;
   bool busy, closing;
-  bool reopen; /* SIGHUP: open the path again before the next batch */
-  bool dirty;  /* written at once, not synced yet */
+  bool reopen;       /* SIGHUP: open the path again before the next batch */
+  bool tail_checked; /* the first delivery of this run looked at the end */
+  bool dirty;        /* written at once, not synced yet */
   uv_timer_t sync_timer;
   uv_fs_t sync_req;
   bool syncing;
@@ -157,6 +158,56 @@ static void on_written(uv_fs_t *req)
     finish(s, 0, -EIO);
 }
 
+/* holds() tells whether buf holds the k records from r as lines. */
+static bool holds(const char *buf, const struct spool_rec *r, size_t k)
+{
+  size_t off = 0;
+
+  for(; k--; r = r->next) {
+    if(memcmp(buf + off, r->data, r->len) || buf[off + r->len] != '\n')
+      return false;
+    off += r->len + 1;
+  }
+  return true;
+}
+
+/* written_before() is how many of the n records from r the file at path
+ * already ends with, in order: a run killed after writing them and
+ * before its spool heard so.  Each line carries its event's id and time,
+ * so an equal end is those records.  0 when the file cannot be read. */
+static size_t written_before(const char *path, const struct spool_rec *r,
+                             size_t n)
+{
+  const struct spool_rec *q;
+  size_t total = 0, pre = 0, k, best = 0;
+  struct stat st;
+  char *tail = NULL;
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+  if(fd < 0)
+    return 0;
+  for(q = r, k = 0; k < n && q; k++, q = q->next)
+    total += q->len + 1;
+  if(fstat(fd, &st) < 0 || st.st_size <= 0)
+    total = 0;
+  else if((off_t)total > st.st_size)
+    total = (size_t)st.st_size;
+  if(total &&
+     (!(tail = malloc(total)) ||
+      pread(fd, tail, total, st.st_size - (off_t)total) != (ssize_t)total))
+    total = 0;
+  for(q = r, k = 1; total && k <= n && q; k++, q = q->next) {
+    pre += q->len + 1;
+    if(pre > total)
+      break;
+    if(holds(tail + total - pre, r, k))
+      best = k;
+  }
+  free(tail);
+  close(fd);
+  return best;
+}
+
 static void file_deliver(struct sink *s, const struct spool_rec *r, size_t n)
 {
   struct file_sink *f = s->impl;
@@ -167,6 +218,20 @@ static void file_deliver(struct sink *s, const struct spool_rec *r, size_t n)
     f->busy = true;
     finish(s, 0, rc);
     return;
+  }
+  /* The first batch of a run may have been written by the last one,
+   * killed before its spool was told: not twice. */
+  if(!f->tail_checked) {
+    f->tail_checked = true;
+    i = written_before(f->path, r, n);
+    if(i) {
+      log_notice("sink %s: %zu alert%s already in %s before a restart; not "
+                 "written again",
+                 s->name, i, i == 1 ? "" : "s", f->path);
+      f->busy = true;
+      finish(s, i, 0);
+      return;
+    }
   }
   f->bytes = 0;
   for(i = 0; i < n && r; i++, r = r->next) {

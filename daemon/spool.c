@@ -49,12 +49,43 @@ struct spool {
   unsigned retry_ms;
   spool_ready_cb ready;
   void *arg;
+  spool_gate_fn gate;
+  void *gate_arg;
+  uint64_t appended; /* records appended since opened */
+  uint64_t durable;  /* of those, written (or given up on) */
+  struct spool_waiter *waiters;
   bool closing;
   void (*close_cb)(void *arg);
   void *close_arg;
 };
 
+/* One spool_when_synced() call. */
+struct spool_waiter {
+  uint64_t target; /* durable must reach this */
+  spool_synced_cb cb;
+  void *arg;
+  struct spool_waiter *next;
+};
+
 static void start_batch(struct spool *s);
+
+/* wake() calls the waiters whose records are all durable, or all of them
+ * with all true. */
+static void wake(struct spool *s, bool all)
+{
+  struct spool_waiter **pp = &s->waiters, *w;
+
+  while((w = *pp)) {
+    if(!all && w->target > s->durable) {
+      pp = &w->next;
+      continue;
+    }
+    *pp = w->next;
+    w->cb(w->arg);
+    free(w);
+    pp = &s->waiters; /* cb may have added or woken others */
+  }
+}
 
 /* write_ack() records the accepted offset and the dropped count, in one
  * fixed-size pwrite(2): a kill at any moment leaves either the old or the
@@ -71,25 +102,40 @@ static void write_ack(struct spool *s)
 
 static void free_rec(struct spool_rec *r)
 {
+  free(r->tname);
   free(r->frame);
   free(r);
 }
 
-/* new_rec() frames len bytes of data.  Returns NULL when out of memory. */
-static struct spool_rec *new_rec(const char *data, size_t len)
+/* new_rec() frames len bytes of data, tagged with tenant and seq when
+ * tenant is not NULL.  Returns NULL when out of memory. */
+static struct spool_rec *new_rec(const char *data, size_t len,
+                                 const char *tenant, size_t tlen, uint64_t seq)
 {
   struct spool_rec *r = calloc(1, sizeof(*r));
-  char head[24];
-  int h = snprintf(head, sizeof(head), "%zu:", len);
+  char *head = NULL;
+  int h = tenant ? asprintf(&head, "%zu@%" PRIu64 "@%zu@%.*s:", len, seq, tlen,
+                            (int)tlen, tenant)
+                 : asprintf(&head, "%zu:", len);
 
-  if(!r)
-    return NULL;
-  r->frame = malloc((size_t)h + len + 2);
-  if(!r->frame) {
+  if(!r || h < 0 || (tenant && !(r->tname = strndup(tenant, tlen)))) {
+    if(h >= 0)
+      free(head);
     free(r);
     return NULL;
   }
+  r->frame = malloc((size_t)h + len + 2);
+  if(!r->frame) {
+    free(head);
+    free(r->tname);
+    free(r);
+    return NULL;
+  }
+  r->tenant = r->tname;
+  r->seq = seq;
+  r->colon = (size_t)h - 1;
   memcpy(r->frame, head, (size_t)h);
+  free(head);
   memcpy(r->frame + h, data, len);
   r->frame[h + len] = '\n';
   r->frame[h + len + 1] = '\0';
@@ -139,20 +185,34 @@ static int load(struct spool *s)
   end = buf + n;
   while(p < end) {
     char *colon, *q;
-    unsigned long long len;
+    unsigned long long len, seq = 0, tlen = 0;
+    const char *tenant = NULL; /* the tag's, when the record has one */
     struct spool_rec *r;
 
     len = strtoull(p, &colon, 10);
-    if(colon == p || colon >= end || *colon != ':' ||
+    if(colon > p && colon < end && *colon == '@') {
+      seq = strtoull(colon + 1, &q, 10);
+      if(q >= end || *q != '@')
+        break;
+      tlen = strtoull(q + 1, &colon, 10);
+      if(colon >= end || *colon != '@' ||
+         tlen > (unsigned long long)(end - colon - 1))
+        break;
+      tenant = colon + 1;
+      colon += 1 + tlen;
+    }
+    if(colon == p || colon >= end || (*colon != ':' && *colon != '!') ||
        len > (unsigned long long)(end - colon - 1) || colon[1 + len] != '\n')
       break;
     q = colon + 1;
-    r = new_rec(q, (size_t)len);
+    p = q + len + 1;
+    if(*colon == '!') /* voided: its state file never committed it */
+      continue;
+    r = new_rec(q, (size_t)len, tenant, (size_t)tlen, seq);
     if(!r) {
       free(buf);
       return -ENOMEM;
     }
-    p = q + len + 1;
     r->end = s->acked + (uint64_t)(p - buf);
     link_rec(s, r);
     s->nready++;
@@ -254,7 +314,9 @@ static void kick(struct spool *s)
     uv_timer_start(&s->timer, on_timer, 0, 0);
 }
 
-int spool_append(struct spool *s, const char *data, size_t len)
+/* append() is spool_append_tagged() with tenant NULL for none. */
+static int append(struct spool *s, const char *data, size_t len,
+                  const char *tenant, uint64_t seq)
 {
   struct spool_rec *r;
 
@@ -263,14 +325,108 @@ int spool_append(struct spool *s, const char *data, size_t len)
     write_ack(s);
     return -ENOBUFS;
   }
-  r = new_rec(data, len);
+  r = new_rec(data, len, tenant, tenant ? strlen(tenant) : 0, seq);
   if(!r)
     return -ENOMEM;
   link_rec(s, r);
+  s->appended++;
   if(!s->unwritten)
     s->unwritten = r;
   kick(s);
   return 0;
+}
+
+int spool_append(struct spool *s, const char *data, size_t len)
+{
+  return append(s, data, len, NULL, 0);
+}
+
+int spool_append_tagged(struct spool *s, const char *data, size_t len,
+                        const char *tenant, uint64_t seq)
+{
+  return append(s, data, len, tenant, seq);
+}
+
+void spool_set_gate(struct spool *s, spool_gate_fn gate, void *arg)
+{
+  s->gate = gate;
+  s->gate_arg = arg;
+}
+
+size_t spool_deliverable(const struct spool *s, size_t max)
+{
+  const struct spool_rec *r = s->head;
+  size_t n = 0;
+
+  while(n < s->nready && n < max &&
+        (!r->tenant || !s->gate || s->gate(r->tenant, r->seq, s->gate_arg))) {
+    r = r->next;
+    n++;
+  }
+  return n;
+}
+
+int spool_when_synced(struct spool *s, spool_synced_cb cb, void *arg)
+{
+  struct spool_waiter *w;
+
+  if(s->durable >= s->appended || s->failing) {
+    cb(arg);
+    return 0;
+  }
+  w = calloc(1, sizeof(*w));
+  if(!w)
+    return -ENOMEM;
+  w->target = s->appended;
+  w->cb = cb;
+  w->arg = arg;
+  w->next = s->waiters;
+  s->waiters = w;
+  return 0;
+}
+
+long spool_void(struct spool *s, const char *tenant, uint64_t seq)
+{
+  struct spool_rec **pp = &s->head, *r, *prev = NULL;
+  size_t i = 0, ready = s->nready;
+  long n = 0;
+  int fd = -1, rc = 0;
+
+  while((r = *pp) && i++ < ready) {
+    if(!r->tenant || strcmp(r->tenant, tenant) || r->seq <= seq) {
+      prev = r;
+      pp = &r->next;
+      continue;
+    }
+    /* Not the O_APPEND descriptor: pwrite(2) there appends on Linux. */
+    if(fd < 0 && (fd = open(s->path, O_WRONLY | O_CLOEXEC)) < 0) {
+      rc = -errno;
+      break;
+    }
+    if(pwrite(fd, "!", 1, (off_t)(r->end - r->flen + r->colon)) != 1) {
+      rc = errno ? -errno : -EIO;
+      break;
+    }
+    *pp = r->next;
+    if(s->tail == r)
+      s->tail = prev;
+    s->nready--;
+    s->npending--;
+    s->bytes -= r->flen;
+    free_rec(r);
+    n++;
+  }
+  if(fd >= 0 && !rc && fdatasync(fd) < 0)
+    rc = -errno;
+  if(fd >= 0)
+    close(fd);
+  if(rc) {
+    log_errx("spool: %s: voiding the alerts of tenant %s after seq %" PRIu64
+             ": %s",
+             s->path, tenant, seq, strerror(-rc));
+    return rc;
+  }
+  return n;
 }
 
 static void finish_close(struct spool *s);
@@ -284,6 +440,9 @@ static void batch_failed(struct spool *s, const char *what, int err)
     log_errx("spool: %s: %s: %s; %zu alert(s) held in memory and retried",
              s->path, what, strerror(err), s->npending);
   s->failing = true;
+  /* Whoever waits for the disk is not held up by a failing one: the
+   * records stay in memory and are retried. */
+  wake(s, true);
   s->retry_ms = s->retry_ms ? s->retry_ms * 2 : RETRY_MIN_MS;
   if(s->retry_ms > RETRY_MAX_MS)
     s->retry_ms = RETRY_MAX_MS;
@@ -311,6 +470,7 @@ static void on_synced(uv_fs_t *req)
     r->end = s->size;
   }
   s->nready += s->batch_n;
+  s->durable += s->batch_n;
   s->unwritten = s->batch_last->next;
   if(s->failing)
     log_notice("spool: %s: writable again", s->path);
@@ -322,6 +482,7 @@ static void on_synced(uv_fs_t *req)
   }
   if(s->unwritten)
     kick(s);
+  wake(s, false);
   s->ready(s->arg);
 }
 
@@ -482,6 +643,7 @@ static void finish_close(struct spool *s)
     s->head = r->next;
     free_rec(r);
   }
+  wake(s, true);
   close(s->fd);
   close(s->ackfd);
   uv_close((uv_handle_t *)&s->timer, on_timer_closed);

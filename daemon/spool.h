@@ -13,7 +13,12 @@
  * is accepted the file is emptied again.
  *
  * On disk a record is "<decimal length>:<bytes>\n", so records may hold
- * any bytes, line breaks included.
+ * any bytes, line breaks included.  A record may carry a tag, a tenant and
+ * a sequence number: "<length>@<seq>@<tenant length>@<tenant>:<bytes>\n".
+ * A tagged record is held (not delivered) until its tenant's state file
+ * says it is committed (the gate, spool_set_gate()); one whose state file
+ * never did is voided in place by spool_void(): its ':' becomes '!', and
+ * it is never read back.  See ARCHITECTURE.md, "Closing the window".
  */
 #ifndef QD_SPOOL_H
 #define QD_SPOOL_H
@@ -29,11 +34,22 @@ struct spool_rec {
   const char *data; /* the payload, NUL-terminated */
   size_t len;       /* payload bytes */
   struct spool_rec *next;
+  const char *tenant; /* the tag's tenant, or NULL: untagged */
+  uint64_t seq;       /* the tag's sequence number */
   /* Internal. */
-  char *frame;  /* "<len>:" payload "\n" */
+  char *tname;  /* owned copy behind tenant */
+  char *frame;  /* "<len>[@<seq>@<tlen>@<tenant>]:" payload "\n" */
   size_t flen;  /* frame bytes */
+  size_t colon; /* offset of the ':' before the payload in frame */
   uint64_t end; /* file offset just after the frame, once written */
 };
+
+/* The gate: whether the tagged record (tenant, seq) may be delivered. */
+typedef bool (*spool_gate_fn)(const char *tenant, uint64_t seq, void *arg);
+
+/* Called once everything appended before spool_when_synced() is on disk
+ * (or cannot be written: the spool is failing, or closing). */
+typedef void (*spool_synced_cb)(void *arg);
 
 struct spool;
 
@@ -54,6 +70,32 @@ int spool_open(uv_loop_t *loop, const char *dir, const char *name,
  * Returns 0, -ENOBUFS when the spool is full (the record is dropped and
  * counted), or -ENOMEM. */
 int spool_append(struct spool *s, const char *data, size_t len);
+
+/* spool_append_tagged() is spool_append() of a record tagged with tenant
+ * (copied; a plain file name) and seq (> 0): held until the gate lets it
+ * go. */
+int spool_append_tagged(struct spool *s, const char *data, size_t len,
+                        const char *tenant, uint64_t seq);
+
+/* spool_set_gate() sets the gate of the tagged records (arg is gate's);
+ * without one, tagged records are delivered like the others. */
+void spool_set_gate(struct spool *s, spool_gate_fn gate, void *arg);
+
+/* spool_deliverable() is how many of the oldest records on disk, at most
+ * max, may be delivered now: it stops at the first one the gate holds. */
+size_t spool_deliverable(const struct spool *s, size_t max);
+
+/* spool_when_synced() calls cb(arg) from the loop once every record
+ * appended so far is on disk (at once when there is none).  Returns 0 or
+ * -ENOMEM (cb is not called). */
+int spool_when_synced(struct spool *s, spool_synced_cb cb, void *arg);
+
+/* spool_void() voids, on disk and in memory, every record tagged with
+ * tenant whose sequence number is above seq: its state file never
+ * committed it.  Meant for the start, before the tenant tags anything
+ * again; the voids are fdatasync'd before it returns.  Returns the number
+ * voided, or a negative errno code (logged). */
+long spool_void(struct spool *s, const char *tenant, uint64_t seq);
 
 /* spool_first() is the oldest record on disk and not yet accepted, or
  * NULL; spool_ready_count() how many such records there are (follow

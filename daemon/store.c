@@ -106,7 +106,8 @@ static cJSON *build_head(const char *tenant, const struct store_state *st,
        !jsonx_add_str(doc, "tenant", tenant) &&
        !jsonx_add_time(doc, "saved", now) &&
        !jsonx_add_time(doc, "lastSuccessfulCycle", st->last_success) &&
-       !jsonx_add_time(doc, "deltaFullSync", st->delta_full_sync);
+       !jsonx_add_time(doc, "deltaFullSync", st->delta_full_sync) &&
+       !jsonx_add_number(doc, "alertSeq", (double)st->alert_seq);
   links = ok ? cJSON_AddObjectToObject(doc, "deltaLinks") : NULL;
   ok = links != NULL;
   for(i = 0; ok && i < STORE_NCOLL; i++)
@@ -364,6 +365,12 @@ static int parse_doc(const cJSON *doc, const char *tenant,
     *why = "\"deltaFullSync\" is not a time";
     return -EBADMSG;
   }
+  /* Printed with 15 significant digits, so kept below 10^15. */
+  if(jsonx_get_int(doc, "alertSeq", 0, 999999999999999LL, &v)) {
+    *why = "\"alertSeq\" is not a whole number";
+    return -EBADMSG;
+  }
+  n.alert_seq = (uint64_t)v;
   if(jsonx_get_object(doc, "deltaLinks", &links)) {
     *why = "\"deltaLinks\" is not an object";
     return -EBADMSG;

@@ -25,10 +25,12 @@
  *      or "stuck", with "freedAt", "predictedRelease", "stuckAt" and
  *      "agingDone" (seconds of the largest conflict.aging threshold
  *      alerted).
- * Schema 1 and 2 files are read (what they lack is empty: the pairing is
- * looked up at the next cycle, every conflict is active with no aging
- * alerted) and written back as schema 3. */
-#define STORE_SCHEMA 3
+ *   4: "alertSeq", the last of the tenant's alert sequence numbers this
+ *      state commits (alert.h, alert_commit()).
+ * Older files are read (what they lack is empty: the pairing is looked up
+ * at the next cycle, every conflict is active with no aging alerted, no
+ * alert is committed) and written back as schema 4. */
+#define STORE_SCHEMA 4
 
 /* Graph collections with a delta link of their own. */
 enum store_collection { STORE_USERS, STORE_GROUPS, STORE_CONTACTS };
@@ -41,6 +43,7 @@ struct store_state {
   char *delta_link[STORE_NCOLL];  /* @odata.deltaLink, or NULL */
   time_t delta_full_sync;         /* last full delta round of all three */
   struct conflict_set *conflicts; /* the inventory, or NULL = empty */
+  uint64_t alert_seq;             /* the last alert number it commits */
 };
 
 /* "users", "groups", "contacts": the member names under "deltaLinks". */

@@ -9,9 +9,10 @@
  * only then is the inventory compared with the old one: each difference
  * becomes an alert (conflict.detected, conflict.released /
  * conflict.cleared), the sweep's state machine (sweep.c) is stepped, the
- * state file is rewritten off the loop (statesave.h), and only once it is
- * durable are the alerts sent (outbox.h): whoever reads an alert finds
- * the state that records it already saved.
+ * alerts are spooled, held (outbox.h), the state file is rewritten off
+ * the loop (statesave.h), and only once it is durable do the alerts go
+ * out (alert_commit()): whoever reads an alert finds the state that
+ * records it already saved, and a crash loses none the state records.
  * A failed lookup never hides a conflict: it
  * is alerted as class unknown and looked up again next cycle; a failed
  * object check keeps the conflict believed until a later cycle decides.
@@ -25,7 +26,7 @@
  * The functions of a cycle come in the order they run, each stage's
  * callback starting the next: start_cycle -> on_cycle_done -> pair ->
  * on_lookup_done -> check_gone -> on_fetch_done -> commit ->
- * on_cycle_saved.
+ * on_cycle_spooled -> on_cycle_saved.
  */
 #include "tenant.h"
 #include "tenant_int.h"
@@ -85,6 +86,7 @@ static void commit_suggest(struct tenant *t);
 static void commit_suggest_more(struct tenant *t);
 static void commit_finish(struct tenant *t);
 static void on_step(uv_idle_t *h);
+static void on_cycle_spooled(void *arg);
 static void on_cycle_saved(int rc, void *arg);
 
 const char *tenant_name(const struct tenant *t)
@@ -118,7 +120,7 @@ const struct conflict_set *tenant_conflicts(const struct tenant *t)
 /* ===== Alerts and the sweep's steps, for cycles and sweeps ===== */
 
 /* alert_conflict() queues one alert about c, as it is now, until the
- * state is saved (outbox_release()); sw carries the sweep's figures, or is
+ * cycle or sweep ends (outbox_release()); sw carries the sweep's figures, or is
  * NULL. */
 static void alert_conflict(struct tenant *t, enum alert_type type,
                            const struct conflict *c,
@@ -573,13 +575,32 @@ static void commit_finish(struct tenant *t)
   t->stats.cycles_ok++;
   t->stats.last_success = now;
   t->saved.ds = ds;
-  tenant_save(t, now, on_cycle_saved);
+  /* Spooled, held, on the next loop iterations; flood control counts
+   * them as one cycle's (alert.h). */
+  outbox_release(&t->outbox, true, on_cycle_spooled, t);
+}
+
+/* on_cycle_spooled() saves the state once the cycle's alerts are on disk
+ * in the spools. */
+static void on_cycle_spooled(void *arg)
+{
+  struct tenant *t = arg;
+
+  if(!t->closing)
+    tenant_save(t, t->commit_now, on_cycle_saved);
+}
+
+/* tenant_commit() lets the alerts spooled so far go out once their state
+ * is saved.  A failed save (logged by statesave) lets them go all the
+ * same: the next cycle saves again, and an alert repeated after a crash
+ * while the disk fails beats one held for ever. */
+void tenant_commit(struct tenant *t)
+{
+  alert_commit(t->outbox.alert, t->name, t->state.alert_seq);
 }
 
 /* on_cycle_saved() ends a cycle once its state is saved: its alerts go
- * out, then the apply pass, the cycle's line and the next cycle.  A failed
- * save was logged by statesave; the next cycle saves again, and the
- * alerts go out either way: one repeated after a restart beats one lost. */
+ * out, then the apply pass, the cycle's line and the next cycle. */
 static void on_cycle_saved(int rc, void *arg)
 {
   struct tenant *t = arg;
@@ -587,9 +608,7 @@ static void on_cycle_saved(int rc, void *arg)
   size_t count = conflict_set_count(t->state.conflicts);
 
   (void)rc;
-  /* Sent on the next loop iterations; flood control counts them as one
-   * cycle's (alert.h). */
-  outbox_release(&t->outbox, true);
+  tenant_commit(t);
   if(t->closing)
     return;
   apply_cycle(t->apply);
@@ -639,9 +658,20 @@ static void close_schedule(struct tenant *t)
   schedule_close(t->sched, on_part_closed, t);
 }
 
+/* on_outbox_closed() voids what the outbox spooled and no saved state
+ * commits (a cycle that ended as the tenant closed): held, it would keep
+ * every later alert of the sinks waiting. */
+static void on_outbox_closed(void *arg)
+{
+  struct tenant *t = arg;
+
+  alert_recover(t->outbox.alert, t->name, t->state.alert_seq);
+  part_closed(t);
+}
+
 static void close_outbox(struct tenant *t)
 {
-  outbox_close(&t->outbox, on_part_closed, t);
+  outbox_close(&t->outbox, on_outbox_closed, t);
 }
 
 static void on_step_closed(uv_handle_t *h)
@@ -675,7 +705,7 @@ static void close_http(struct tenant *t)
 }
 
 /* A tenant's parts, closed in this order: the schedule (no cycle or sweep
- * starts), the outbox (what a saved state released is sent), the apply
+ * starts), the outbox (what was released is spooled, held), the apply
  * engine before graph (whose cancelled callbacks then
  * drop its pass), graph before the token and the HTTP client it uses.
  * Each calls part_closed() once. */
@@ -686,7 +716,7 @@ static void (*const parts[])(struct tenant *t) = {
 
 /* on_save_closed() closes the parts once the saver has closed: a save
  * under way is finished first, so that what it records is on disk and its
- * alerts are released before the outbox closes. */
+ * alerts are committed before the outbox closes. */
 static void on_save_closed(void *arg)
 {
   struct tenant *t = arg;
@@ -778,6 +808,11 @@ int tenant_start(uv_loop_t *loop, const struct cfg *cfg,
              t->state.conflicts && conflict_set_count(t->state.conflicts) == 1
                  ? ""
                  : "s");
+  /* What the spools hold beyond the saved state is voided: the cycle
+   * that raised it runs again. */
+  rc = alert_recover(alert, t->name, t->state.alert_seq);
+  if(rc)
+    goto fail; /* logged by the spool */
   t->stats.last_success = t->state.last_success;
   t->delta = cfg->inventory_mode == CFG_INVENTORY_DELTA;
   t->full_resync = cfg->delta_resync;
@@ -838,7 +873,7 @@ int tenant_start(uv_loop_t *loop, const struct cfg *cfg,
   if(rc)
     goto fail_apply;
   /* Last: nothing that can fail comes after its handle. */
-  outbox_init(&t->outbox, loop, alert, t->name, &t->copts);
+  outbox_init(&t->outbox, loop, alert, t->name, &t->copts, &t->state.alert_seq);
   statesave_init(&t->save, loop, t->state_dir, t->name);
   uv_idle_init(loop, &t->step_idle);
   t->step_idle.data = t;

@@ -65,7 +65,7 @@ struct tenant {
   unsigned long aging[CFG_MAX_DURATIONS];
   unsigned interval;         /* seconds between cycles, for the endpoint */
   struct store_state state;  /* the inventory believed now, delta links */
-  struct outbox outbox;      /* alerts waiting for the state to be saved */
+  struct outbox outbox;      /* alerts spooled, held until the state is saved */
   struct statesave save;     /* writes the state file off the loop */
   struct tenant_saved saved; /* what the save under way is for */
   struct selfalert self;     /* tenant.failing, credential.* self-alerts */
@@ -109,6 +109,7 @@ void tenant_later(struct tenant *t, void (*fn)(struct tenant *t));
  * done(rc, t) once it is durable or failed.  When the save cannot start
  * (logged) done is called at once. */
 void tenant_save(struct tenant *t, time_t now, statesave_done_cb done);
+void tenant_commit(struct tenant *t);
 
 /* tenant_sweep_start() looks up the holders of every conflict believed
  * now and steps the sweep with them (the schedule's sweep start function;

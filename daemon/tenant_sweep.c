@@ -2,8 +2,9 @@
  *
  * tenant_sweep: the release sweep of a tenant.  It looks up the holders
  * of every conflict believed now, steps the sweep's state machine
- * (sweep.c) with the complete results, saves the state (statesave.h) and
- * only then releases the alerts of the changes (outbox.h).  When sweeps
+ * (sweep.c) with the complete results, spools the alerts of the changes,
+ * held (outbox.h), saves the state (statesave.h) and only then lets them
+ * go (alert_commit()).  When sweeps
  * run, and that they never run during a cycle, is schedule.c's business.
  */
 #include <errno.h>
@@ -17,6 +18,7 @@
 
 static void on_sweep_done(int result, struct holder_answer *a, void *arg);
 static void sweep_apply(struct tenant *t);
+static void on_sweep_spooled(void *arg);
 static void on_sweep_saved(int rc, void *arg);
 
 /* tenant_sweep_start() looks up the holders of every conflict believed now (the
@@ -81,7 +83,18 @@ static void sweep_apply(struct tenant *t)
   }
   tenant_classify_all(t, set, now);
   t->saved.changes = tenant_advance(t, set, now);
-  tenant_save(t, now, on_sweep_saved);
+  t->commit_now = now;
+  outbox_release(&t->outbox, false, on_sweep_spooled, t);
+}
+
+/* on_sweep_spooled() saves the state once the sweep's alerts are on disk
+ * in the spools, held. */
+static void on_sweep_spooled(void *arg)
+{
+  struct tenant *t = arg;
+
+  if(!t->closing)
+    tenant_save(t, t->commit_now, on_sweep_saved);
 }
 
 /* on_sweep_saved() ends a sweep once its state is saved (or failed to
@@ -92,7 +105,7 @@ static void on_sweep_saved(int rc, void *arg)
   const struct tenant_saved *sv = &t->saved;
 
   (void)rc;
-  outbox_release(&t->outbox, false);
+  tenant_commit(t);
   if(t->closing)
     return;
   log_info("tenant %s: sweep re-checked %zu conflict%s (%zu failed), %zu "

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT
  *
- * check_outbox: alerts held back until the state is saved.  Nothing
- * reaches the alert file before outbox_release(), and then only from the
- * loop; each alert shows its conflict as it was when queued, even if the
- * conflict changed or was freed since; the order is kept; closing sends
- * what was released; flood control counts each tenant's release.
+ * check_outbox: alerts spooled before the state is saved and held there
+ * until it is.  Nothing reaches the alert file before alert_commit() says
+ * the state that numbers them is saved; each alert shows its conflict as
+ * it was when queued, even if the conflict changed or was freed since; the
+ * order is kept; what a closed daemon held is delivered by the next start
+ * up to the number its state commits, and the rest is voided for good;
+ * flood control counts each tenant's release.
  */
 #include <check.h>
 #include <stdio.h>
@@ -71,11 +73,27 @@ static struct alert *open_alert(unsigned limit)
   return a;
 }
 
-/* deliver() runs the loop until ob has sent what was released and a's
- * spools are empty. */
-static void deliver(struct outbox *ob, struct alert *a)
+/* spooled() counts the releases on disk (outbox_spooled_cb). */
+static void spooled(void *arg)
 {
-  while(outbox_pending(ob) || alert_pending_count(a))
+  (*(int *)arg)++;
+}
+
+/* release() releases ob and runs the loop until the spools have it. */
+static void release(struct outbox *ob, bool flood)
+{
+  int done = 0;
+
+  outbox_release(ob, flood, spooled, &done);
+  while(!done)
+    uv_run(&loop, UV_RUN_ONCE);
+}
+
+/* deliver() runs the loop until ob has sent what was released and a's
+ * spools hold no more than the held alerts. */
+static void deliver(struct outbox *ob, struct alert *a, size_t held)
+{
+  while(outbox_pending(ob) || alert_pending_count(a) > held)
     uv_run(&loop, UV_RUN_ONCE);
 }
 
@@ -109,12 +127,13 @@ START_TEST(test_held_until_flushed_as_they_were)
   struct conflict *gone =
       conflict_new("contoso", "g1", CONFLICT_GROUP, CONFLICT_PROXY, "s@c.com");
   cJSON *l[8];
+  uint64_t seq = 0;
   int n, i;
 
   ck_assert_ptr_nonnull(c);
   ck_assert_ptr_nonnull(gone);
   a = open_alert(0);
-  outbox_init(&ob, &loop, a, "contoso", &copts);
+  outbox_init(&ob, &loop, a, "contoso", &copts, &seq);
 
   c->display_name = strdup("John");
   outbox_add(&ob, ALERT_CONFLICT_DETECTED, c, NULL, NOW);
@@ -132,13 +151,23 @@ START_TEST(test_held_until_flushed_as_they_were)
   free(c->display_name);
   c->display_name = strdup("Changed later");
 
-  ck_assert_int_eq(lines(l, 8), 0); /* nothing before the state is saved */
+  ck_assert_int_eq(lines(l, 8), 0); /* nothing before the cycle ends */
   ck_assert_uint_eq(alert_pending_count(a), 0);
-  outbox_release(&ob, false);
-  /* A few alerts go out from inside outbox_release(), before the cycle's
-   * log line; only a large batch waits for the loop (see below). */
-  ck_assert_uint_eq(outbox_pending(&ob), 0);
-  deliver(&ob, a);
+  release(&ob, false);
+  /* On disk in the spool, numbered 1 to 3, held until the state that
+   * records them is saved. */
+  ck_assert_uint_eq(seq, 3);
+  ck_assert_uint_eq(alert_pending_count(a), 3);
+  for(i = 0; i < 5; i++)
+    uv_run(&loop, UV_RUN_NOWAIT);
+  ck_assert_int_eq(lines(l, 8), 0);
+  alert_commit(a, "contoso", 2);
+  deliver(&ob, a, 1);
+  ck_assert_int_eq(lines(l, 8), 2);
+  for(i = 0; i < 2; i++)
+    cJSON_Delete(l[i]);
+  alert_commit(a, "contoso", seq);
+  deliver(&ob, a, 0);
   n = lines(l, 8);
   ck_assert_int_eq(n, 3);
   ck_assert_str_eq(member(l[0], "event"), "conflict.detected");
@@ -156,8 +185,9 @@ START_TEST(test_held_until_flushed_as_they_were)
     cJSON_Delete(l[i]);
 
   /* Sent means gone: a second release sends nothing again. */
-  outbox_release(&ob, false);
-  deliver(&ob, a);
+  release(&ob, false);
+  ck_assert_uint_eq(seq, 3);
+  deliver(&ob, a, 0);
   ck_assert_int_eq(lines(l, 8), 3);
   for(i = 0; i < 3; i++)
     cJSON_Delete(l[i]);
@@ -167,9 +197,12 @@ START_TEST(test_held_until_flushed_as_they_were)
 }
 END_TEST
 
-/* Closing sends what a saved state released, at once, and drops what is
- * still waiting for its state. */
-START_TEST(test_close_sends_released_drops_waiting)
+/* Closing spools what was released, held, and drops what was not.  The
+ * next start delivers the held alerts up to the number its state file
+ * commits (alert_recover()) and voids the rest on disk, for good: a later
+ * start with a larger number (the cycle ran again and numbered new alerts
+ * the same) never brings them back. */
+START_TEST(test_restart_delivers_committed_voids_rest)
 {
   struct classify_opts copts = {0};
   struct outbox ob;
@@ -177,24 +210,139 @@ START_TEST(test_close_sends_released_drops_waiting)
   struct conflict *c =
       conflict_new("contoso", "u1", CONFLICT_USER, CONFLICT_UPN, "j@c.com");
   cJSON *l[200];
-  int i, n;
+  uint64_t seq = 0;
+  int i, n, done = 0;
 
   a = open_alert(0);
-  outbox_init(&ob, &loop, a, "contoso", &copts);
+  outbox_init(&ob, &loop, a, "contoso", &copts, &seq);
   for(i = 0; i < 100; i++) /* past the first allocation */
     outbox_add(&ob, ALERT_CONFLICT_AGING, c, NULL, NOW);
-  outbox_release(&ob, false);
+  outbox_release(&ob, false, spooled, &done);
   /* 100 is a large batch: sent by the loop, a slice at a time. */
   ck_assert_uint_eq(outbox_pending(&ob), 100);
-  outbox_add(&ob, ALERT_CONFLICT_HELD, c, NULL, NOW); /* not saved yet */
+  outbox_add(&ob, ALERT_CONFLICT_HELD, c, NULL, NOW); /* not released */
   close_outbox(&ob);
   close_alert(a);
+  ck_assert_int_eq(done, 1);
+  ck_assert_uint_eq(seq, 100);
+  ck_assert_int_eq(lines(l, 200), 0); /* the state never said so */
+
+  /* The state file that was saved commits the first 60. */
+  a = open_alert(0);
+  ck_assert_int_eq(alert_recover(a, "contoso", 60), 0);
+  while(alert_pending_count(a))
+    uv_run(&loop, UV_RUN_ONCE);
+  close_alert(a);
   n = lines(l, 200);
-  ck_assert_int_eq(n, 100);
+  ck_assert_int_eq(n, 60);
   for(i = 0; i < n; i++) {
     ck_assert_str_eq(member(l[i], "event"), "conflict.aging");
     cJSON_Delete(l[i]);
   }
+
+  /* 61 to 100 were voided on disk: a later state that commits those
+   * numbers again brings none of them back, nor repeats the 60. */
+  a = open_alert(0);
+  ck_assert_int_eq(alert_recover(a, "contoso", 200), 0);
+  ck_assert_uint_eq(alert_pending_count(a), 0);
+  close_alert(a);
+  ck_assert_int_eq(lines(l, 200), 60);
+  for(i = 0; i < 60; i++)
+    cJSON_Delete(l[i]);
+  conflict_free(c);
+}
+END_TEST
+
+/* A run killed after its file sink wrote the first records and before
+ * the spool heard so: the next run does not write them again. */
+START_TEST(test_file_sink_skips_what_it_wrote)
+{
+  struct classify_opts copts = {0};
+  struct outbox ob;
+  struct alert *a;
+  struct conflict *c =
+      conflict_new("contoso", "u1", CONFLICT_USER, CONFLICT_UPN, "j@c.com");
+  char *spool_path, *text, *p;
+  cJSON *l[8];
+  uint64_t seq = 0;
+  FILE *out;
+  int i, n;
+
+  a = open_alert(0);
+  outbox_init(&ob, &loop, a, "contoso", &copts, &seq);
+  outbox_add(&ob, ALERT_CONFLICT_DETECTED, c, NULL, NOW);
+  outbox_add(&ob, ALERT_CONFLICT_STUCK, c, NULL, NOW);
+  outbox_add(&ob, ALERT_CONFLICT_HELD, c, NULL, NOW);
+  release(&ob, false);
+  close_outbox(&ob);
+  close_alert(a);
+
+  /* What the killed run had written: the first two records' lines. */
+  ck_assert_int_ne(asprintf(&spool_path, "%s/jsonl.spool", dir), -1);
+  text = tu_slurp(spool_path);
+  ck_assert_ptr_nonnull(text);
+  out = fopen(path, "a");
+  ck_assert_ptr_nonnull(out);
+  for(p = text, i = 0; i < 2; i++) {
+    char *colon = strchr(p, ':');
+    size_t len = strtoul(p, NULL, 10);
+
+    ck_assert_ptr_nonnull(colon);
+    fwrite(colon + 1, 1, len, out);
+    fputc('\n', out);
+    p = colon + 1 + len + 1;
+  }
+  fclose(out);
+  free(text);
+  free(spool_path);
+
+  a = open_alert(0);
+  ck_assert_int_eq(alert_recover(a, "contoso", seq), 0);
+  while(alert_pending_count(a))
+    uv_run(&loop, UV_RUN_ONCE);
+  close_alert(a);
+  n = lines(l, 8);
+  ck_assert_int_eq(n, 3);
+  ck_assert_str_eq(member(l[0], "event"), "conflict.detected");
+  ck_assert_str_eq(member(l[1], "event"), "conflict.stuck");
+  ck_assert_str_eq(member(l[2], "event"), "conflict.held");
+  for(i = 0; i < n; i++)
+    cJSON_Delete(l[i]);
+  conflict_free(c);
+}
+END_TEST
+
+/* The held alerts of a tenant no longer configured go out once every
+ * tenant has started: their state cannot be asked. */
+START_TEST(test_unknown_tenant_delivered_after_start)
+{
+  struct classify_opts copts = {0};
+  struct outbox ob;
+  struct alert *a;
+  struct conflict *c =
+      conflict_new("contoso", "u1", CONFLICT_USER, CONFLICT_UPN, "j@c.com");
+  cJSON *l[4];
+  uint64_t seq = 7;
+
+  a = open_alert(0);
+  outbox_init(&ob, &loop, a, "gone", &copts, &seq);
+  outbox_add(&ob, ALERT_CONFLICT_DETECTED, c, NULL, NOW);
+  release(&ob, false);
+  close_outbox(&ob);
+  close_alert(a);
+  ck_assert_int_eq(lines(l, 4), 0);
+
+  a = open_alert(0);
+  ck_assert_int_eq(alert_recover(a, "contoso", 0), 0);
+  uv_run(&loop, UV_RUN_NOWAIT);
+  ck_assert_uint_eq(alert_pending_count(a), 1); /* held while starting */
+  alert_started(a);
+  while(alert_pending_count(a))
+    uv_run(&loop, UV_RUN_ONCE);
+  close_alert(a);
+  ck_assert_int_eq(lines(l, 4), 1);
+  ck_assert_str_eq(member(l[0], "tenant"), "gone");
+  cJSON_Delete(l[0]);
   conflict_free(c);
 }
 END_TEST
@@ -209,18 +357,26 @@ START_TEST(test_flood_per_release)
   struct conflict *c =
       conflict_new("contoso", "u1", CONFLICT_USER, CONFLICT_UPN, "j@c.com");
   cJSON *l[16];
-  int i, n, floods = 0;
+  uint64_t seq1 = 0, seq2 = 0;
+  int i, n, floods = 0, done = 0;
 
   a = open_alert(2);
-  outbox_init(&ob1, &loop, a, "contoso", &copts);
-  outbox_init(&ob2, &loop, a, "fabrikam", &copts);
+  outbox_init(&ob1, &loop, a, "contoso", &copts, &seq1);
+  outbox_init(&ob2, &loop, a, "fabrikam", &copts, &seq2);
   for(i = 0; i < 3; i++) {
     outbox_add(&ob1, ALERT_CONFLICT_DETECTED, c, NULL, NOW);
     outbox_add(&ob2, ALERT_CONFLICT_DETECTED, c, NULL, NOW);
   }
-  outbox_release(&ob1, true);
-  outbox_release(&ob2, true);
-  while(outbox_pending(&ob1) || outbox_pending(&ob2) || alert_pending_count(a))
+  outbox_release(&ob1, true, spooled, &done);
+  outbox_release(&ob2, true, spooled, &done);
+  while(done < 2)
+    uv_run(&loop, UV_RUN_ONCE);
+  /* Three alerts and the summary each. */
+  ck_assert_uint_eq(seq1, 4);
+  ck_assert_uint_eq(seq2, 4);
+  alert_commit(a, "contoso", seq1);
+  alert_commit(a, "fabrikam", seq2);
+  while(alert_pending_count(a))
     uv_run(&loop, UV_RUN_ONCE);
   n = lines(l, 16);
   /* Every alert reaches the file sink; one summary per tenant. */
@@ -249,7 +405,9 @@ Suite *outbox_suite(void)
 
   tcase_add_checked_fixture(tc, setup, teardown);
   tcase_add_test(tc, test_held_until_flushed_as_they_were);
-  tcase_add_test(tc, test_close_sends_released_drops_waiting);
+  tcase_add_test(tc, test_restart_delivers_committed_voids_rest);
+  tcase_add_test(tc, test_unknown_tenant_delivered_after_start);
+  tcase_add_test(tc, test_file_sink_skips_what_it_wrote);
   tcase_add_test(tc, test_flood_per_release);
   suite_add_tcase(s, tc);
   return s;

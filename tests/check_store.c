@@ -117,13 +117,14 @@ START_TEST(test_roundtrip)
   char *path, *text;
 
   fill(&st, 50);
+  st.alert_seq = 999999999999999ULL; /* the largest the file takes */
   ck_assert_int_eq(store_save(dir, "contoso", &st, NOW, NULL), 0);
   path = tfiles_path(dir, "contoso", TFILES_STATE);
   ck_assert_int_eq(stat(path, &sb), 0);
   ck_assert_int_eq(sb.st_mode & 07777, 0640);
   text = tu_slurp(path);
   ck_assert_msg(!strncmp(text,
-                         "{\"schema\":3,\"tenant\":\"contoso\","
+                         "{\"schema\":4,\"tenant\":\"contoso\","
                          "\"saved\":\"2023-11-14T22:13:20Z\"",
                          60),
                 "%.80s", text);
@@ -134,6 +135,7 @@ START_TEST(test_roundtrip)
   ck_assert_int_eq(store_load(dir, "contoso", &back), 0);
   ck_assert_int_eq(back.last_success, NOW - 30);
   ck_assert_int_eq(back.delta_full_sync, NOW - 86400);
+  ck_assert_uint_eq(back.alert_seq, 999999999999999ULL);
   ck_assert_str_eq(back.delta_link[STORE_USERS], st.delta_link[STORE_USERS]);
   ck_assert_ptr_null(back.delta_link[STORE_GROUPS]);
   ck_assert_str_eq(back.delta_link[STORE_CONTACTS],
@@ -314,7 +316,7 @@ END_TEST
 START_TEST(test_future_schema)
 {
   static const char future[] =
-      "{\"schema\":4,\"tenant\":\"contoso\",\"conflicts\":[],\"new\":1}";
+      "{\"schema\":5,\"tenant\":\"contoso\",\"conflicts\":[],\"new\":1}";
   struct store_state st;
   char *path, *log, *text;
 
@@ -323,8 +325,8 @@ START_TEST(test_future_schema)
   capture_begin();
   ck_assert_int_eq(store_load(dir, "contoso", &st), -EPROTONOSUPPORT);
   log = capture_end();
-  ck_assert_ptr_nonnull(strstr(log, "schema 4, newer than this quarantined "
-                                    "understands (3)"));
+  ck_assert_ptr_nonnull(strstr(log, "schema 5, newer than this quarantined "
+                                    "understands (4)"));
   free(log);
   ck_assert_int_eq(count_prefix("contoso.state.json.corrupt-"), 0);
   /* Saving must not replace it. */
@@ -383,7 +385,7 @@ START_TEST(test_schema1_migrates)
   ck_assert_uint_eq(c->nholders, 0);
   ck_assert_int_eq(c->cls, CONFLICT_CLASS_UNKNOWN);
 
-  /* Pair it and save: written as schema 3, and read back whole. */
+  /* Pair it and save: written as schema 4, and read back whole. */
   memset(&h, 0, sizeof(h));
   h.id = "cloud-1";
   h.type = CONFLICT_USER;
@@ -396,7 +398,7 @@ START_TEST(test_schema1_migrates)
   c->cls = CONFLICT_CLASS_CLOUD_ACCOUNT;
   ck_assert_int_eq(store_save(dir, "contoso", &st, NOW, NULL), 0);
   text = tu_slurp(path);
-  ck_assert_msg(!strncmp(text, "{\"schema\":3,", 11), "%.40s", text);
+  ck_assert_msg(!strncmp(text, "{\"schema\":4,", 11), "%.40s", text);
   free(text);
   memset(&back, 0, sizeof(back));
   ck_assert_int_eq(store_load(dir, "contoso", &back), 0);

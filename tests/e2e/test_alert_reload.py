@@ -21,16 +21,23 @@ from tests.e2e.test_alert_rsyslog import Rsyslog, free_port
 
 
 def spool_records(path):
-    """The records of a spool file never acknowledged: "<len>:<bytes>\\n" each."""
+    """The records of a spool file never acknowledged: "<len>:<bytes>\\n" each, or
+    "<len>@<seq>@<tenant length>@<tenant>:<bytes>\\n" for a tenant's alert; one
+    voided (its ':' made '!') is left out."""
     with open(path, "rb") as f:
         data = f.read()
     out, pos = [], 0
     while pos < len(data):
-        colon = data.index(b":", pos)
-        n = int(data[pos:colon])
-        out.append(data[colon + 1:colon + 1 + n])
-        assert data[colon + 1 + n:colon + 2 + n] == b"\n", "a torn spool record"
-        pos = colon + 2 + n
+        head = re.compile(rb"(\d+)(?:@\d+@(\d+)@)?").match(data, pos)
+        n, pos = int(head.group(1)), head.end()
+        if head.group(2) is not None:
+            pos += int(head.group(2))  # the tenant's name
+        mark = data[pos:pos + 1]
+        assert mark in (b":", b"!"), "not a spool record at %d" % pos
+        if mark == b":":
+            out.append(data[pos + 1:pos + 1 + n])
+        assert data[pos + 1 + n:pos + 2 + n] == b"\n", "a torn spool record"
+        pos += 2 + n
     return out
 
 

@@ -88,9 +88,10 @@ class HostFaultE2E(FaultEpisode, E2ETestCase):
     # ----- unwritable spool ----------------------------------------------------------------
     def test_unwritable_spool(self):
         """The alert spool's own filesystem refuses writes while a new conflict appears
-        (the state directory around it stays writable).  A JSON lines file takes an
-        alert at once, without the spool; a TCP sink's alert waits in memory and goes
-        out once, when the spool takes writes again.  Root ignores file modes, and a
+        (the state directory around it stays writable).  A conflict alert is spooled
+        before its state is saved (ARCHITECTURE.md, "Closing the window"), so the JSON
+        lines file's and the TCP sink's alerts both wait in memory, one line each
+        says so, and they go out once, when the spool takes writes again.  Root ignores file modes, and a
         filesystem with a file open for writing cannot be remounted read-only, so the
         refusal is a full filesystem: the daemon meets ENOSPC, EROFS and EIO on the
         same path (spool.c, batch_failed())."""
@@ -118,7 +119,8 @@ class HostFaultE2E(FaultEpisode, E2ETestCase):
             self.fill(filler)
             self.new_conflict()
 
-        episode = self.episode(d, start, lambda: os.unlink(filler))
+        episode = self.episode(d, start, lambda: os.unlink(filler),
+                               loud_per=("jsonl.spool", "siem.spool"))
         self.assertTrue(any("writable again" in line for line in episode), episode[-20:])
         d.wait("every alert at the TCP sink",
                lambda: siem_detected() == sorted(self.sim.expected_conflicts()),
