@@ -106,7 +106,7 @@ class HolderE2E(E2ETestCase):
                          {"/v1.0/users", "/v1.0/groups", "/v1.0/contacts"})
         # The pairing is kept in the state file.
         saved = self.state(d)
-        self.assertEqual(saved["schema"], 3)
+        self.assertEqual(saved["schema"], 4)  # 4: "alertSeq" (ARCHITECTURE.md)
         for c in saved["conflicts"]:
             self.assertEqual(c["class"], "cloud_account")
             self.assertEqual([h["id"] for h in c["holders"]], [JOHN_CLOUD])
