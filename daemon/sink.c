@@ -39,13 +39,23 @@ static void pump(struct sink *s)
     uv_timer_start(&s->timer, on_timer, 0, 0);
 }
 
+static void finish_hand_over(struct sink *old);
+
+/* sink_kick() is called when records became deliverable (a tenant's
+ * state committed them).  A type that writes at once (a file) takes them
+ * in this loop iteration, so that the alerts of a cycle are in the file
+ * before its log line, as an alert not held for a state is
+ * (sink_offer()); the others start on the next iteration. */
 void sink_kick(struct sink *s)
 {
-  if(s->spool)
+  if(!s->spool)
+    return;
+  if(s->type->write_now && !s->draining &&
+     !uv_is_active((uv_handle_t *)&s->timer))
+    on_timer(&s->timer);
+  else
     pump(s);
 }
-
-static void finish_hand_over(struct sink *old);
 
 static void on_timer(uv_timer_t *t)
 {

@@ -104,7 +104,8 @@ int sink_offer(struct sink *s, const cJSON *ev, const char *tenant,
                uint64_t seq);
 
 /* sink_kick() starts a delivery when records became deliverable without
- * a new batch on disk (the gate opened). */
+ * a new batch on disk (the gate opened): a file sink writes them before
+ * it returns, the others on the next loop iteration. */
 void sink_kick(struct sink *s);
 
 /* sink_done() is the type's report: accepted of the records given to

@@ -468,8 +468,9 @@ class Daemon:
     def wait_for_cycle(self, cycle, then=0, timeout=WAIT):
         """Waits until a cycle logged as `cycle` ((conflicts, new, cleared)) has
         completed, and `then` more after it; returns the cycles of the current run.  An
-        alert comes before the log line of the cycle that raised it, so a test that
-        saw an alert waits for that cycle this way, not by counting cycles."""
+        alert comes before the log line of the cycle that raised it (the file sink
+        writes a batch of up to 512 the moment the state commits them), so a test
+        that saw an alert waits for that cycle this way, not by counting cycles."""
         def probe():
             cycles = self.cycles()
             if cycle in cycles and len(cycles) - cycles.index(cycle) > then:
