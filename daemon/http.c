@@ -598,8 +598,10 @@ static int setup_easy(struct http_client *c, struct xfer *x,
   SET(CURLOPT_FOLLOWLOCATION, 0L);
   SET(CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
   /* Rather wait for a connection that is being set up to the same host
-   * and multiplex on it than open another (HTTP/2). */
-  SET(CURLOPT_PIPEWAIT, 1L);
+   * and multiplex on it than open another (HTTP/2).  Only over TLS: HTTP/2
+   * is asked for there alone, and over cleartext the wait would queue a
+   * request behind a busy HTTP/1.1 connection instead of opening one. */
+  SET(CURLOPT_PIPEWAIT, strncasecmp(x->url, "https:", 6) ? 0L : 1L);
   SET(CURLOPT_ACCEPT_ENCODING, "");
   SET(CURLOPT_USERAGENT, c->user_agent);
   SET(CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);

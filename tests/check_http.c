@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <syslog.h>
 #include <unistd.h>
@@ -40,6 +41,7 @@ static const unsigned char gz_body[] = {
 /* What the MHD server saw; written by its threads, read by the test. */
 static struct {
   pthread_mutex_t mu;
+  pthread_cond_t changed; /* cur or narrivals changed */
   int cur, max;           /* concurrent /slow requests */
   int arrivals[MAX_SEEN]; /* /slow?i=N in arrival order */
   int narrivals;
@@ -49,7 +51,7 @@ static struct {
   int drop_hits; /* /drop closes the connection unanswered on odd hits */
   char accept_encoding[128];
   char user_agent[128];
-} srv = {.mu = PTHREAD_MUTEX_INITIALIZER};
+} srv = {.mu = PTHREAD_MUTEX_INITIALIZER, .changed = PTHREAD_COND_INITIALIZER};
 
 static struct MHD_Daemon *mhd;
 static char base[64]; /* "http://127.0.0.1:PORT" or https */
@@ -228,7 +230,8 @@ static unsigned long arg_ul(struct MHD_Connection *conn, const char *name)
  * first call per request records its client-request-id, the next ones
  * collect the upload, and the last one answers by path: /hello (fixed
  * body and headers), /echo ("METHOD:" + body), /gzip, /size?n=N bytes,
- * /slow?i=N (40 ms, counting overlap), /redirect (302), /drop (closes
+ * /slow?i=N&of=T (answered once two have overlapped or all T arrived,
+ * counting overlap), /redirect (302), /drop (closes
  * the connection unanswered on every odd hit, answers 200 on the others).
  */
 static enum MHD_Result handler(void *cls, struct MHD_Connection *conn,
@@ -315,14 +318,23 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn,
     return ret;
   }
   if(!strcmp(url, "/slow")) {
+    struct timespec until;
+
     pthread_mutex_lock(&srv.mu);
     if(srv.narrivals < MAX_SEEN)
       srv.arrivals[srv.narrivals++] = (int)arg_ul(conn, "i");
     if(++srv.cur > srv.max)
       srv.max = srv.cur;
-    pthread_mutex_unlock(&srv.mu);
-    usleep(40 * 1000);
-    pthread_mutex_lock(&srv.mu);
+    pthread_cond_broadcast(&srv.changed);
+    /* Held until two have overlapped (or the last has come), not for a
+     * time: on a loaded machine the second may come late, and the client
+     * must not start a third meanwhile.  A client that never sends a
+     * second is let go after 10 s, and fails the test's overlap check. */
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 10;
+    while(srv.max < 2 && srv.narrivals < (int)arg_ul(conn, "of") &&
+          pthread_cond_timedwait(&srv.changed, &srv.mu, &until) == 0)
+      ;
     srv.cur--;
     pthread_mutex_unlock(&srv.mu);
     return reply(conn, 200, "ok", 2, NULL);
@@ -624,7 +636,7 @@ START_TEST(test_concurrency_cap)
   int i;
 
   for(i = 0; i < 10; i++) {
-    snprintf(path, sizeof(path), "/slow?i=%d", i);
+    snprintf(path, sizeof(path), "/slow?i=%d&of=10", i);
     ck_assert_int_eq(req(c, "GET", path, NULL, NULL, 0, &g[i]), 0);
   }
   wait_done(10);
