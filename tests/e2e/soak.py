@@ -112,7 +112,15 @@ class SoakE2E(E2ETestCase):
                 f.write(report + "\n")
         if not asan_build():
             self.assertLessEqual(last[1] - first[1], SOAK_RSS_SLACK, report)
-        self.assertLessEqual(last[2], first[2], report)
+        # Descriptors come and go within a cycle (a connection, the temp file
+        # of a state save), so one sample may catch one open: a leak is a floor
+        # that rises, the fewest open over the first and the last tenth.
+        tenth = max(3, len(after) // 10)
+        floor_early = min(s[2] for s in after[:tenth])
+        floor_late = min(s[2] for s in after[-tenth:])
+        self.assertLessEqual(floor_late, floor_early,
+                             "%s; fewest fds early %d, late %d"
+                             % (report, floor_early, floor_late))
         # Every detection of the soak user was followed by its clearing, and demo's
         # conflicts were alerted once.
         alerts = d.alerts()
