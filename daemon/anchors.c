@@ -733,19 +733,20 @@ void anchors_suggestions_unlock(int fd)
     close(fd); /* releases the flock */
 }
 
-int anchors_suggestions_text(const struct anchors_suggestions *l, char **out,
-                             size_t *out_len)
+int anchors_suggestions_text_some(const struct anchors_suggestions *l, FILE *f,
+                                  size_t *next, size_t max)
 {
-  char *text = NULL, created[TIMEX_ISO_LEN];
-  size_t len = 0, i;
-  FILE *f = open_memstream(&text, &len);
-  int rc = 0;
+  char created[TIMEX_ISO_LEN];
 
-  if(!f)
-    return -ENOMEM;
-  fputs(ANCHORS_SUGGESTIONS_HEADER "\n", f);
-  for(i = 0; i < l->n && !rc; i++) {
-    const struct anchors_suggestion *sg = &l->v[i];
+  if(!*next && max) {
+    if(fputs(ANCHORS_SUGGESTIONS_HEADER "\n", f) == EOF)
+      return -ENOMEM;
+    (*next)++;
+    max--;
+  }
+  /* Line *next is suggestion *next - 1, after the header. */
+  for(; max && *next <= l->n; (*next)++, max--) {
+    const struct anchors_suggestion *sg = &l->v[*next - 1];
     const char *row[S_NCOLS];
 
     timex_format_iso(sg->created, created, sizeof(created));
@@ -758,9 +759,24 @@ int anchors_suggestions_text(const struct anchors_suggestions *l, char **out,
     row[S_VALUE] = sg->value;
     row[S_CREATED] = created;
     row[S_REASON] = sg->reason;
-    rc = anchors_csv_row(f, row, S_NCOLS);
+    if(anchors_csv_row(f, row, S_NCOLS))
+      return -ENOMEM;
   }
-  if(fclose(f) || rc) {
+  return *next > l->n;
+}
+
+int anchors_suggestions_text(const struct anchors_suggestions *l, char **out,
+                             size_t *out_len)
+{
+  char *text = NULL;
+  size_t len = 0, next = 0;
+  FILE *f = open_memstream(&text, &len);
+  int rc;
+
+  if(!f)
+    return -ENOMEM;
+  rc = anchors_suggestions_text_some(l, f, &next, SIZE_MAX);
+  if(fclose(f) || rc < 0) {
     free(text);
     return -ENOMEM;
   }

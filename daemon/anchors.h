@@ -172,6 +172,15 @@ int anchors_suggestions_approve(struct anchors_suggestions *l,
 int anchors_suggestions_text(const struct anchors_suggestions *l, char **out,
                              size_t *len);
 
+/* anchors_suggestions_text_some() is anchors_suggestions_text() a part
+ * at a time, for a caller that spreads a long file over loop iterations:
+ * it writes to f (the caller's) the next max lines of the file's text for
+ * l from line *next on (0, the header, to begin with), advancing *next.
+ * Returns 1 once the last line is written, 0 when more remain, or
+ * -ENOMEM. */
+int anchors_suggestions_text_some(const struct anchors_suggestions *l, FILE *f,
+                                  size_t *next, size_t max);
+
 /* anchors_suggestions_write() replaces the file at path with l (header
  * line first, mode 0640) atomically, like the state file.  Returns 0 or
  * a negative errno with *what naming the failed step (see

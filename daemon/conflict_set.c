@@ -294,36 +294,47 @@ struct conflict *conflict_iter_next(struct conflict_iter *it)
   return c;
 }
 
+bool conflict_set_diff_some(const struct conflict_set *old,
+                            struct conflict_iter *it, size_t max,
+                            const struct conflict_diff_cb *cb,
+                            struct conflict_diff_stats *stats)
+{
+  struct conflict *c, *o;
+
+  for(; max && (c = conflict_iter_next(it)); max--) {
+    o = old ? conflict_set_find(old, c->key) : NULL;
+    if(o) {
+      c->first_seen = o->first_seen;
+      stats->unchanged++;
+    }
+    else {
+      stats->detected++;
+      if(cb && cb->detected)
+        cb->detected(c, cb->arg);
+    }
+  }
+  if(it->next)
+    return false;
+  /* Each of old is in cur (unchanged) or is not (cleared). */
+  stats->cleared = old ? old->count - stats->unchanged : 0;
+  return true;
+}
+
 void conflict_set_diff(const struct conflict_set *old, struct conflict_set *cur,
                        const struct conflict_diff_cb *cb,
                        struct conflict_diff_stats *stats)
 {
   struct conflict_diff_stats st = {0, 0, 0};
   struct conflict_iter it;
-  struct conflict *c, *o;
+  struct conflict *c;
 
   conflict_iter_init(&it, cur);
-  for(c = conflict_iter_next(&it); c; c = conflict_iter_next(&it)) {
-    o = old ? conflict_set_find(old, c->key) : NULL;
-    if(o) {
-      c->first_seen = o->first_seen;
-      st.unchanged++;
-    }
-    else {
-      st.detected++;
-      if(cb && cb->detected)
-        cb->detected(c, cb->arg);
-    }
-  }
-  if(old) {
+  conflict_set_diff_some(old, &it, SIZE_MAX, cb, &st);
+  if(old && cb && cb->cleared) {
     conflict_iter_init(&it, old);
-    for(c = conflict_iter_next(&it); c; c = conflict_iter_next(&it)) {
-      if(conflict_set_find(cur, c->key))
-        continue;
-      st.cleared++;
-      if(cb && cb->cleared)
+    while((c = conflict_iter_next(&it)))
+      if(!conflict_set_find(cur, c->key))
         cb->cleared(c, cb->arg);
-    }
   }
   if(stats)
     *stats = st;

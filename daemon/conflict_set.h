@@ -10,6 +10,7 @@
 #ifndef QD_CONFLICT_SET_H
 #define QD_CONFLICT_SET_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "conflict.h"
@@ -111,5 +112,18 @@ struct conflict *conflict_iter_next(struct conflict_iter *it);
 void conflict_set_diff(const struct conflict_set *old, struct conflict_set *cur,
                        const struct conflict_diff_cb *cb,
                        struct conflict_diff_stats *stats);
+
+/* conflict_set_diff_some() is conflict_set_diff() a part at a time, for a
+ * caller that spreads a large diff over loop iterations: it goes on with
+ * the next max conflicts of cur from it (conflict_iter_init(it, cur)
+ * first; neither set may change until the diff ends), calling
+ * cb->detected and carrying first_seen as conflict_set_diff() does, and
+ * adds to *stats (zeroed by the caller before the first part).  Returns
+ * true once every conflict of cur is done; stats->cleared then counts
+ * those of old missing from cur (cb->cleared is not called). */
+bool conflict_set_diff_some(const struct conflict_set *old,
+                            struct conflict_iter *it, size_t max,
+                            const struct conflict_diff_cb *cb,
+                            struct conflict_diff_stats *stats);
 
 #endif

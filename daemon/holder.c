@@ -67,7 +67,10 @@ struct value {
   size_t nholders;
   bool failed;
   bool recheck; /* asked again in the second round */
-  struct graph_error err;
+  /* Why it failed (malloc'd; NULL: out of memory).  Out of line: a
+   * first cycle makes a value per conflict, and a graph_error in each
+   * would be megabytes to allocate and touch at the start of a lookup. */
+  struct graph_error *err;
 };
 
 /* One conflict asked about. */
@@ -147,6 +150,7 @@ static void lookup_free(struct holder_answer *l)
     free(l->values[i].holders);
     free(l->values[i].lc);
     free(l->values[i].spell);
+    free(l->values[i].err);
   }
   for(i = 0; i < l->nqueries; i++) {
     free(l->queries[i].key);
@@ -169,10 +173,13 @@ static void fail_value(struct value *v, const struct graph_error *err,
   if(v->failed)
     return;
   v->failed = true;
+  v->err = calloc(1, sizeof(*v->err));
+  if(!v->err)
+    return; /* told as OutOfMemory */
   if(err)
-    v->err = *err;
-  if(code || !v->err.code[0])
-    snprintf(v->err.code, sizeof(v->err.code), "%s",
+    *v->err = *err;
+  if(code || !v->err->code[0])
+    snprintf(v->err->code, sizeof(v->err->code), "%s",
              code ? code : "UnknownError");
 }
 
@@ -432,7 +439,10 @@ static void result_of(const struct holder_answer *l, size_t i,
   r->key = q->key;
   r->outcome = HOLDER_FAILED;
   if(v->failed) {
-    r->err = v->err;
+    if(v->err)
+      r->err = *v->err;
+    else
+      snprintf(r->err.code, sizeof(r->err.code), "OutOfMemory");
     return;
   }
   if(v->nholders && !own) {
@@ -493,8 +503,10 @@ static void finish(struct holder_answer *l, int result)
     log_warnx("holder: tenant %s: holder lookup failed for %zu of %zu "
               "value%s (%s: %s, HTTP %ld, request-id %s); retried next cycle",
               l->h->tenant, failed, l->nvalues, l->nvalues == 1 ? "" : "s",
-              first->lc, first->err.code, first->err.status,
-              first->err.request_id[0] ? first->err.request_id : "-");
+              first->lc, first->err ? first->err->code : "OutOfMemory",
+              first->err ? first->err->status : 0L,
+              first->err && first->err->request_id[0] ? first->err->request_id
+                                                      : "-");
   else
     log_debug("holder: tenant %s: %zu value%s of %zu conflict%s looked up",
               l->h->tenant, l->nvalues, l->nvalues == 1 ? "" : "s", l->nqueries,

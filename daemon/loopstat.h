@@ -6,7 +6,14 @@
  * with libuv's idle-time metric, give each iteration's busy time (its
  * callbacks, outside the wait in poll); the longest is logged every time
  * it grows by 10 ms or more and once at shutdown ("loop: longest busy
- * stretch N ms").
+ * stretch N ms"), with the most CPU time one iteration took (the
+ * thread's CPU clock: on a loaded machine an iteration lasts longer than
+ * its CPU time, the thread waiting for a core).  With QD_LOOP_LOG_MS=N
+ * set as well, every iteration busy for N ms or more is logged as it
+ * ends, with its CPU time and its time split into the I/O callbacks run
+ * inside poll (network reads: pages parsed, answers matched) and the rest
+ * (timers, idle and close callbacks: the stages a tenant runs a slice per
+ * iteration), to find which stretch is longest.
  */
 #ifndef QD_LOOPSTAT_H
 #define QD_LOOPSTAT_H

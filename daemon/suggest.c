@@ -186,44 +186,6 @@ static void on_written(int rc, const char *what, void *arg)
   free(w);
 }
 
-/* write_file() writes l to path: at once when loop is NULL, else through
- * afile on loop, the lock (taken over) released when done.  Returns 0, or
- * a negative errno with *what set (the lock is then still the
- * caller's). */
-static int write_file(uv_loop_t *loop, const char *path, const char *tenant,
-                      const struct anchors_suggestions *l, int *lock,
-                      const char **what)
-{
-  struct pending_write *w;
-  char *text = NULL;
-  size_t len = 0;
-  int rc;
-
-  if(!loop)
-    return anchors_suggestions_write(path, l, what);
-  *what = "out of memory";
-  w = calloc(1, sizeof(*w));
-  if(!w || !(w->path = strdup(path)) || !(w->tenant = strdup(tenant)) ||
-     anchors_suggestions_text(l, &text, &len)) {
-    if(w) {
-      free(w->path);
-      free(w->tenant);
-    }
-    free(w);
-    return -ENOMEM;
-  }
-  w->lock = *lock;
-  rc = afile_write(loop, path, text, len, 0640, on_written, w);
-  if(rc) {
-    free(w->path);
-    free(w->tenant);
-    free(w);
-    return rc;
-  }
-  *lock = -1;
-  return 0;
-}
-
 /* One update, from reading the file to writing it (see suggest.h). */
 struct suggest_run {
   uv_loop_t *loop;
@@ -237,6 +199,10 @@ struct suggest_run {
   struct index x;
   struct conflict_iter it;
   int added;
+  /* the file's text, made a part per step once something was added */
+  FILE *f;
+  char *text;
+  size_t len, line;
 };
 
 void suggest_abort(struct suggest_run *r)
@@ -244,6 +210,9 @@ void suggest_abort(struct suggest_run *r)
   if(!r)
     return;
   free(r->x.slot);
+  if(r->f)
+    fclose(r->f);
+  free(r->text);
   anchors_suggestions_unlock(r->lock);
   anchors_suggestions_clear(&r->l);
   free(r->path);
@@ -315,6 +284,61 @@ int suggest_begin(uv_loop_t *loop, const char *path,
   return 0;
 }
 
+/* write_file() writes r's list to its file: at once when r has no loop,
+ * else the text made by render() through afile, the lock (taken over)
+ * released when done.  Returns 0, or a negative errno with *what set (the
+ * lock is then still r's). */
+static int write_file(struct suggest_run *r, const char **what)
+{
+  struct pending_write *w;
+  char *text;
+  int rc;
+
+  if(!r->loop)
+    return anchors_suggestions_write(r->path, &r->l, what);
+  *what = "out of memory";
+  /* Only closing the stream sets r->text and r->len for good. */
+  rc = fclose(r->f) ? -ENOMEM : 0;
+  r->f = NULL;
+  text = r->text;
+  w = calloc(1, sizeof(*w));
+  if(rc || !w || !(w->path = strdup(r->path)) ||
+     !(w->tenant = strdup(conflict_set_tenant(r->set)))) {
+    if(w) {
+      free(w->path);
+      free(w->tenant);
+    }
+    free(w);
+    return -ENOMEM;
+  }
+  w->lock = r->lock;
+  r->text = NULL; /* afile's now, whatever happens */
+  rc = afile_write(r->loop, r->path, text, r->len, 0640, on_written, w);
+  if(rc) {
+    free(w->path);
+    free(w->tenant);
+    free(w);
+    return rc;
+  }
+  r->lock = -1;
+  return 0;
+}
+
+/* render() makes lines of the file's text until uv_hrtime() reaches
+ * until_ns (0: no limit).  Returns 1 once all are made, 0 when more
+ * remain, or -ENOMEM. */
+static int render(struct suggest_run *r, uint64_t until_ns)
+{
+  int rc;
+
+  if(!r->f && !(r->f = open_memstream(&r->text, &r->len)))
+    return -ENOMEM;
+  while(!(rc = anchors_suggestions_text_some(&r->l, r->f, &r->line, 64)))
+    if(until_ns && uv_hrtime() >= until_ns)
+      return 0;
+  return rc;
+}
+
 /* finish() writes the file when something was added and ends r.  Returns
  * the number added or a negative errno (logged). */
 static int finish(struct suggest_run *r)
@@ -323,7 +347,7 @@ static int finish(struct suggest_run *r)
   int rc = 0, added = r->added;
 
   if(added) {
-    rc = write_file(r->loop, r->path, tenant, &r->l, &r->lock, &what);
+    rc = write_file(r, &what);
     if(rc)
       log_warnx("suggest: tenant %s: %s: %s: %s", tenant, r->path, what,
                 strerror(-rc));
@@ -336,7 +360,9 @@ int suggest_step(struct suggest_run *r, uint64_t until_ns, int *added)
 {
   const char *tenant = conflict_set_tenant(r->set);
   const struct conflict *c;
+  int rc;
 
+  /* Once the conflicts are all looked at, the iterator returns NULL. */
   while((c = conflict_iter_next(&r->it))) {
     const struct conflict_holder *h =
         candidate(c, r->opts, r->anchor_len, r->now);
@@ -358,6 +384,17 @@ int suggest_step(struct suggest_run *r, uint64_t until_ns, int *added)
     }
     if(until_ns && uv_hrtime() >= until_ns)
       return 0;
+  }
+  /* On the loop, the text of a long file is made a part per step too. */
+  if(r->added && r->loop) {
+    rc = render(r, until_ns);
+    if(!rc)
+      return 0;
+    if(rc < 0) {
+      log_warnx("suggest: tenant %s: out of memory", tenant);
+      suggest_abort(r);
+      return rc;
+    }
   }
   *added = finish(r);
   return *added < 0 ? *added : 1;

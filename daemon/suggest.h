@@ -60,10 +60,11 @@ int suggest_begin(uv_loop_t *loop, const char *path,
                   const struct classify_opts *opts, size_t anchor_len,
                   time_t now, struct suggest_run **out);
 
-/* suggest_step() looks at the conflicts of the set until uv_hrtime()
- * reaches until_ns (at least one; 0: no limit).  Returns 0 when there is
- * more to do; 1 when the run has ended (freed; the file is being written
- * when something was added, and *added says how many); or a negative
+/* suggest_step() looks at the conflicts of the set, then (on a loop,
+ * when something was added) makes the file's text, until uv_hrtime()
+ * reaches until_ns (at least one conflict or 64 lines; 0: no limit).  Returns 0
+ * when there is more to do; 1 when the run has ended (freed; the file is being
+ * written when something was added, and *added says how many); or a negative
  * errno (logged; freed). */
 int suggest_step(struct suggest_run *r, uint64_t until_ns, int *added);
 

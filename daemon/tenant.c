@@ -60,10 +60,6 @@
 _Static_assert(STORE_NCOLL == INVENTORY_NCOLL,
                "store and inventory list the same collections");
 
-/* How long one loop iteration may spend on a stage of a commit that is
- * cut into slices. */
-#define TENANT_SLICE_MS 10ULL
-
 #ifndef QD_VERSION
 #define QD_VERSION "0.0.0"
 #endif
@@ -74,6 +70,9 @@ static void on_cycle_done(int result, struct conflict_set *set,
                           const char *what, const struct graph_error *err,
                           void *arg);
 static void pair(struct tenant *t, struct conflict_set *set);
+static void pair_some(struct tenant *t);
+static void lookup_start(struct tenant *t);
+static void pair_failed(struct tenant *t, int rc);
 static void on_lookup_done(int result, struct holder_answer *a, void *arg);
 static void apply_holders(struct tenant *t);
 static void check_gone(struct tenant *t, struct conflict_set *set);
@@ -84,6 +83,10 @@ static void commit(struct tenant *t, struct conflict_set *set,
                    struct conflict **kept, size_t n);
 static void commit_suggest(struct tenant *t);
 static void commit_suggest_more(struct tenant *t);
+static void commit_diff_start(struct tenant *t);
+static void commit_diff(struct tenant *t);
+static void commit_swap(struct tenant *t);
+static void commit_advance(struct tenant *t);
 static void commit_finish(struct tenant *t);
 static void on_step(uv_idle_t *h);
 static void on_cycle_spooled(void *arg);
@@ -148,22 +151,25 @@ void tenant_classify_all(struct tenant *t, struct conflict_set *set, time_t now)
   }
 }
 
-/* tenant_advance() runs the sweep's state machine over every conflict of set as
- * of now and queues an alert per change and per aging threshold passed. Returns
- * the number of state changes. */
-size_t tenant_advance(struct tenant *t, struct conflict_set *set, time_t now)
+/* slice_end() is when a slice starting now must stop. */
+static uint64_t slice_end(void)
+{
+  return uv_hrtime() + TENANT_SLICE_MS * 1000000;
+}
+
+bool tenant_advance(struct tenant *t, size_t *changes)
 {
   static const enum alert_type types[] = {
       [SWEEP_FREED] = ALERT_CONFLICT_FREED,
       [SWEEP_HELD] = ALERT_CONFLICT_HELD,
       [SWEEP_STUCK] = ALERT_CONFLICT_STUCK,
   };
-  struct conflict_iter it;
+  const uint64_t end = slice_end();
+  const time_t now = t->commit_now;
   struct conflict *c;
-  size_t changes = 0;
+  size_t done = 0;
 
-  conflict_iter_init(&it, set);
-  while((c = conflict_iter_next(&it))) {
+  while((c = conflict_iter_next(&t->walk))) {
     enum sweep_change ch = sweep_assess(c, now, &t->sweep);
     struct alert_sweep sw;
 
@@ -171,7 +177,7 @@ size_t tenant_advance(struct tenant *t, struct conflict_set *set, time_t now)
       log_info("tenant %s: %s: %s; now %s", t->name, c->key,
                sweep_change_name(ch), conflict_state_name(c->state));
       alert_conflict(t, types[ch], c, NULL);
-      changes++;
+      (*changes)++;
     }
     memset(&sw, 0, sizeof(sw));
     sw.threshold = sweep_aging_due(c, now, &t->sweep);
@@ -179,8 +185,10 @@ size_t tenant_advance(struct tenant *t, struct conflict_set *set, time_t now)
       sw.age = sweep_age(c, now);
       alert_conflict(t, ALERT_CONFLICT_AGING, c, &sw);
     }
+    if(!(++done % 64) && t->walk.next && uv_hrtime() >= end)
+      return false;
   }
-  return changes;
+  return true;
 }
 
 /* tenant_save() starts saving the state, stamped with now, and calls done(rc,
@@ -262,24 +270,33 @@ static void on_cycle_done(int result, struct conflict_set *set,
   pair(t, set);
 }
 
-/* pair() carries the pairing of every conflict over from the inventory
- * believed so far, starts the holder lookup of those that need one, and
- * commits set when there are none (or the lookup cannot start). */
+/* pair() pairs set, the complete inventory, a slice per loop iteration
+ * (pair_some()), then starts the holder lookup of the conflicts that need
+ * one (lookup_start()); set waits in t->pending. */
 static void pair(struct tenant *t, struct conflict_set *set)
 {
-  const struct conflict **need = NULL;
-  struct conflict_iter it;
-  struct conflict *c;
-  size_t n = 0;
-  int rc = 0;
+  size_t n = conflict_set_count(set);
 
-  if(conflict_set_count(set)) {
-    need = calloc(conflict_set_count(set), sizeof(*need));
-    if(!need)
-      rc = -ENOMEM;
+  t->pending = set;
+  t->nneed = 0;
+  if(n && !(t->need = calloc(n, sizeof(*t->need)))) {
+    pair_failed(t, -ENOMEM);
+    return;
   }
-  conflict_iter_init(&it, set);
-  while(!rc && (c = conflict_iter_next(&it))) {
+  conflict_iter_init(&t->walk, set);
+  tenant_later(t, pair_some);
+}
+
+/* pair_some() carries the pairing of a slice of the conflicts of
+ * t->pending over from the inventory believed so far and notes those
+ * that need a lookup in t->need. */
+static void pair_some(struct tenant *t)
+{
+  const uint64_t end = slice_end();
+  struct conflict *c;
+  size_t done = 0;
+
+  while((c = conflict_iter_next(&t->walk))) {
     const struct conflict *o =
         t->state.conflicts ? conflict_set_find(t->state.conflicts, c->key)
                            : NULL;
@@ -288,30 +305,54 @@ static void pair(struct tenant *t, struct conflict_set *set)
       sweep_carry(c, o);
     else
       sweep_aging_skip(c, t->cycle_now, &t->sweep);
-    if(o && conflict_copy_pairing(c, o))
-      rc = -ENOMEM;
-    else if(holder_needs_lookup(o, c))
-      need[n++] = c;
-  }
-  if(!rc && n) {
-    t->pending = set;
-    rc = holder_lookup_answer(t->holder, need, n, on_lookup_done, t);
-    if(!rc) {
-      free(need);
+    if(o && conflict_copy_pairing(c, o)) {
+      pair_failed(t, -ENOMEM);
       return;
     }
-    t->pending = NULL;
+    if(holder_needs_lookup(o, c))
+      t->need[t->nneed++] = c;
+    if(!(++done % 64) && t->walk.next && uv_hrtime() >= end) {
+      tenant_later(t, pair_some);
+      return;
+    }
   }
+  tenant_later(t, lookup_start);
+}
+
+/* lookup_start() starts the holder lookup of t->need, or checks the
+ * conflicts gone from t->pending at once when none needs one. */
+static void lookup_start(struct tenant *t)
+{
+  int rc = 0;
+
+  if(t->nneed)
+    rc = holder_lookup_answer(t->holder, t->need, t->nneed, on_lookup_done, t);
   if(rc) {
-    /* The conflicts are still alerted, as unknown; next cycle retries. */
-    log_warnx("tenant %s: cannot look up holders: %s", t->name, strerror(-rc));
-    conflict_iter_init(&it, set);
-    while((c = conflict_iter_next(&it)))
-      if(!c->looked_up && !c->lookup_error)
-        c->lookup_error = strdup(rc == -ENOMEM ? "OutOfMemory" : "NotStarted");
+    pair_failed(t, rc);
+    return;
   }
-  free(need);
-  check_gone(t, set);
+  free(t->need);
+  t->need = NULL;
+  if(!t->nneed)
+    check_gone_next(t);
+}
+
+/* pair_failed() records that the holders of t->pending could not be
+ * looked up (rc): the conflicts are still alerted, as unknown, and the
+ * next cycle retries; then it checks the conflicts gone. */
+static void pair_failed(struct tenant *t, int rc)
+{
+  struct conflict_iter it;
+  struct conflict *c;
+
+  log_warnx("tenant %s: cannot look up holders: %s", t->name, strerror(-rc));
+  conflict_iter_init(&it, t->pending);
+  while((c = conflict_iter_next(&it)))
+    if(!c->looked_up && !c->lookup_error)
+      c->lookup_error = strdup(rc == -ENOMEM ? "OutOfMemory" : "NotStarted");
+  free(t->need);
+  t->need = NULL;
+  check_gone_next(t);
 }
 
 /* on_lookup_done() takes the finished holder lookup of the new inventory
@@ -334,7 +375,7 @@ static void on_lookup_done(int result, struct holder_answer *a, void *arg)
 bool tenant_apply_holders(struct tenant *t, struct conflict_set *set,
                           size_t *failed)
 {
-  const uint64_t end = uv_hrtime() + TENANT_SLICE_MS * 1000000;
+  const uint64_t end = slice_end();
   const size_t n = holder_answer_count(t->answer);
   time_t now = time(NULL);
   struct holder_result r;
@@ -489,7 +530,10 @@ static void on_step(uv_idle_t *h)
 /* commit() makes the complete, paired inventory set the one believed:
  * classes, suggestions, diff, the sweep's steps and the state file, then
  * the alerts of all that, the apply pass and the next cycle, in stages a
- * loop iteration apart (set waits in t->pending).
+ * loop iteration apart (set waits in t->pending), the suggestions, the
+ * diff and the sweep's steps a slice per iteration:
+ * commit_suggest -> commit_suggest_more -> commit_diff -> commit_swap ->
+ * commit_advance -> commit_finish.
  * The n conflicts at kept (taken from the inventory believed so far,
  * whose objects could not be checked; the array is malloc'd or NULL and
  * taken over) join set, still believed. */
@@ -512,7 +556,7 @@ static void commit_suggest(struct tenant *t)
   if(suggest_begin(t->loop, t->suggest_path, t->pending, &t->copts,
                    t->anchor_length, t->commit_now, &t->suggesting) ||
      !t->suggesting) {
-    tenant_later(t, commit_finish);
+    commit_diff_start(t);
     return;
   }
   tenant_later(t, commit_suggest_more);
@@ -523,31 +567,50 @@ static void commit_suggest_more(struct tenant *t)
 {
   int added = 0;
 
-  if(!suggest_step(t->suggesting, uv_hrtime() + TENANT_SLICE_MS * 1000000,
-                   &added)) {
+  if(!suggest_step(t->suggesting, slice_end(), &added)) {
     tenant_later(t, commit_suggest_more);
     return;
   }
   t->suggesting = NULL; /* ended and freed, failure logged */
-  tenant_later(t, commit_finish);
+  commit_diff_start(t);
 }
 
-/* commit_finish() compares set with the inventory believed so far, which
- * it replaces, steps the sweep and saves the state. */
-static void commit_finish(struct tenant *t)
+/* commit_diff_start() has t->pending compared with the inventory believed
+ * so far from the next loop iteration on. */
+static void commit_diff_start(struct tenant *t)
+{
+  memset(&t->saved.ds, 0, sizeof(t->saved.ds));
+  conflict_iter_init(&t->walk, t->pending);
+  tenant_later(t, commit_diff);
+}
+
+/* commit_diff() compares a slice of t->pending with the inventory
+ * believed so far: a conflict.detected alert queued for each new one. */
+static void commit_diff(struct tenant *t)
 {
   const struct conflict_diff_cb cb = {on_detected, NULL, t};
+  const uint64_t end = slice_end();
+
+  while(!conflict_set_diff_some(t->state.conflicts, &t->walk, 64, &cb,
+                                &t->saved.ds))
+    if(uv_hrtime() >= end) {
+      tenant_later(t, commit_diff);
+      return;
+    }
+  tenant_later(t, commit_swap);
+}
+
+/* commit_swap() makes t->pending, with the conflicts kept, the inventory
+ * believed, and frees the one it replaces. */
+static void commit_swap(struct tenant *t)
+{
   struct conflict_set *set = t->pending;
   struct conflict **kept = t->kept;
-  struct conflict_diff_stats ds;
-  time_t now = t->commit_now;
   size_t i, n = t->nkept;
 
   t->pending = NULL;
   t->kept = NULL;
   t->nkept = 0;
-  memset(&ds, 0, sizeof(ds));
-  conflict_set_diff(t->state.conflicts, set, &cb, &ds);
   for(i = 0; i < n; i++)
     if(conflict_set_add(set, kept[i])) {
       log_errx("tenant %s: out of memory keeping %s", t->name, kept[i]->key);
@@ -556,7 +619,24 @@ static void commit_finish(struct tenant *t)
   free(kept);
   conflict_set_free(t->state.conflicts);
   t->state.conflicts = set;
-  tenant_advance(t, set, now);
+  conflict_iter_init(&t->walk, set);
+  tenant_later(t, commit_advance);
+}
+
+/* commit_advance() steps the sweep's state machine over a slice of the
+ * inventory believed. */
+static void commit_advance(struct tenant *t)
+{
+  size_t changes = 0;
+
+  tenant_later(t, tenant_advance(t, &changes) ? commit_finish : commit_advance);
+}
+
+/* commit_finish() records the cycle's success and saves the state. */
+static void commit_finish(struct tenant *t)
+{
+  time_t now = t->commit_now;
+
   t->state.last_success = now;
   if(t->delta) {
     /* The new links go with the inventory they lead on from, in memory
@@ -574,7 +654,6 @@ static void commit_finish(struct tenant *t)
   selfalert_certificate(&t->self, t->cert_path, token_not_after(t->tok), now);
   t->stats.cycles_ok++;
   t->stats.last_success = now;
-  t->saved.ds = ds;
   /* Spooled, held, on the next loop iterations; flood control counts
    * them as one cycle's (alert.h). */
   outbox_release(&t->outbox, true, on_cycle_spooled, t);
@@ -634,6 +713,7 @@ static void part_closed(struct tenant *t)
   holder_answer_free(t->answer);
   holder_free(t->holder);
   conflict_set_free(t->pending);
+  free(t->need);
   for(size_t i = 0; i < t->nkept; i++)
     conflict_free(t->kept[i]);
   free(t->kept);

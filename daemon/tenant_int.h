@@ -50,9 +50,15 @@ struct tenant {
   struct holder_answer *answer; /* the finished lookup being applied to
                                    pending, a slice per loop iteration */
   size_t answer_pos;            /* its next result to apply */
-  struct conflict **kept;       /* conflicts kept believed, for commit */
+  struct conflict_iter walk;    /* where the stage run a slice per loop
+                                   iteration is in its set */
+  const struct conflict **need; /* conflicts of pending to look up, as the
+                                   pairing finds them (borrowed) */
+  size_t nneed;
+  struct conflict **kept; /* conflicts kept believed, for commit */
   size_t nkept;
-  time_t commit_now;              /* the time the commit runs as of */
+  time_t commit_now;              /* the time a cycle's commit or a sweep's
+                                     steps run as of */
   uv_idle_t step_idle;            /* runs the next stage of a commit */
   struct suggest_run *suggesting; /* the suggestions' update under way */
   void (*step)(struct tenant *t);
@@ -88,10 +94,18 @@ struct tenant {
 void tenant_classify_all(struct tenant *t, struct conflict_set *set,
                          time_t now);
 
-/* tenant_advance() runs the sweep's state machine over every conflict of
- * set as of now and queues an alert per change and per aging threshold
- * passed.  Returns the number of state changes. */
-size_t tenant_advance(struct tenant *t, struct conflict_set *set, time_t now);
+/* tenant_advance() runs the sweep's state machine as of t->commit_now
+ * over a slice (about TENANT_SLICE_MS) of the conflicts of the set that
+ * t->walk goes through (conflict_iter_init() first; the set must not
+ * change until the walk ends) and queues an alert per change and per
+ * aging threshold passed, adding the number of state changes to
+ * *changes.  Returns true once the walk has ended, false when a later
+ * loop iteration must go on. */
+bool tenant_advance(struct tenant *t, size_t *changes);
+
+/* How long one loop iteration may spend on a stage of a cycle or a sweep
+ * that is cut into slices. */
+#define TENANT_SLICE_MS 10ULL
 
 /* tenant_apply_holders() records in the conflicts of set a slice (about
  * TENANT_SLICE_MS) of the results of t->answer, counting the FAILED ones

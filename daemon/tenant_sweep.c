@@ -2,9 +2,9 @@
  *
  * tenant_sweep: the release sweep of a tenant.  It looks up the holders
  * of every conflict believed now, steps the sweep's state machine
- * (sweep.c) with the complete results, spools the alerts of the changes,
- * held (outbox.h), saves the state (statesave.h) and only then lets them
- * go (alert_commit()).  When sweeps
+ * (sweep.c) with the complete results (a slice per loop iteration),
+ * spools the alerts of the changes, held (outbox.h), saves the state
+ * (statesave.h) and only then lets them go (alert_commit()).  When sweeps
  * run, and that they never run during a cycle, is schedule.c's business.
  */
 #include <errno.h>
@@ -19,6 +19,7 @@
 static void on_sweep_done(int result, struct holder_answer *a, void *arg);
 static void sweep_apply(struct tenant *t);
 static void on_sweep_spooled(void *arg);
+static void sweep_advance(struct tenant *t);
 static void on_sweep_saved(int rc, void *arg);
 
 /* tenant_sweep_start() looks up the holders of every conflict believed now (the
@@ -70,20 +71,31 @@ static void on_sweep_done(int result, struct holder_answer *a, void *arg)
 }
 
 /* sweep_apply() records a slice of the sweep's results; once all are,
- * it steps the state machine with them and saves the state. */
+ * it classifies the conflicts and steps the state machine with them. */
 static void sweep_apply(struct tenant *t)
 {
   /* No cycle runs during a sweep: the inventory the sweep started on. */
   struct conflict_set *set = t->state.conflicts;
-  time_t now = time(NULL);
 
   if(!tenant_apply_holders(t, set, &t->saved.failed)) {
     tenant_later(t, sweep_apply);
     return;
   }
-  tenant_classify_all(t, set, now);
-  t->saved.changes = tenant_advance(t, set, now);
-  t->commit_now = now;
+  t->commit_now = time(NULL);
+  tenant_classify_all(t, set, t->commit_now);
+  t->saved.changes = 0;
+  conflict_iter_init(&t->walk, set);
+  tenant_later(t, sweep_advance);
+}
+
+/* sweep_advance() steps the state machine over a slice of the
+ * conflicts; once over all, it spools the alerts of the changes. */
+static void sweep_advance(struct tenant *t)
+{
+  if(!tenant_advance(t, &t->saved.changes)) {
+    tenant_later(t, sweep_advance);
+    return;
+  }
   outbox_release(&t->outbox, false, on_sweep_spooled, t);
 }
 

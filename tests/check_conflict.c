@@ -561,6 +561,24 @@ START_TEST(test_diff)
   ck_assert_int_eq(conflict_set_find(cur, two->key)->first_seen, NOW - 600);
   ck_assert_int_eq(conflict_set_find(cur, two->key)->last_seen, NOW);
   ck_assert_int_eq(conflict_set_find(cur, three->key)->first_seen, NOW);
+  /* The same a conflict at a time, as the daemon spreads a large diff
+   * over loop iterations. */
+  {
+    struct conflict_iter it;
+    int parts = 1;
+
+    memset(&st, 0, sizeof(st));
+    det.n = 0;
+    conflict_iter_init(&it, cur);
+    while(!conflict_set_diff_some(old, &it, 1, &d, &st))
+      parts++;
+    ck_assert_int_eq(parts, 2);
+    ck_assert_uint_eq(st.detected, 1);
+    ck_assert_uint_eq(st.cleared, 1);
+    ck_assert_uint_eq(st.unchanged, 1);
+    ck_assert_int_eq(det.n, 1);
+    ck_assert_str_eq(det.keys[0], three->key);
+  }
   /* No old inventory: everything is detected. */
   conflict_set_diff(NULL, cur, NULL, &st);
   ck_assert_uint_eq(st.detected, 2);
