@@ -26,9 +26,9 @@ unsigned budget_quota(enum budget_size size)
   }
 }
 
-void budget_init(struct budget *b, enum budget_size size, uint64_t now)
+void budget_init(struct budget *b, unsigned quota, uint64_t now)
 {
-  b->capacity = budget_quota(size);
+  b->capacity = quota;
   b->units = b->capacity;
   b->last = now;
 }

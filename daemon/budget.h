@@ -41,8 +41,10 @@ struct budget {
  * tenant of size. */
 unsigned budget_quota(enum budget_size size);
 
-/* budget_init() fills b for a tenant of size, full, at now. */
-void budget_init(struct budget *b, enum budget_size size, uint64_t now);
+/* budget_init() fills b with a bucket of quota units per window
+ * (budget_quota() of the tenant's size, or an admin's own figure), full,
+ * at now. */
+void budget_init(struct budget *b, unsigned quota, uint64_t now);
 
 /* budget_cost() is the resource units of method on url, a path relative
  * to the version root ("/users?$select=id") or carrying it ("/v1.0/..."),

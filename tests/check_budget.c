@@ -50,7 +50,7 @@ START_TEST(test_bucket)
   struct budget b;
   unsigned i;
 
-  budget_init(&b, BUDGET_SMALL, 1000);
+  budget_init(&b, budget_quota(BUDGET_SMALL), 1000);
   /* A full bucket: 3,500 units at once... */
   for(i = 0; i < 1750; i++)
     ck_assert_uint_eq(budget_take(&b, 1000, 2), 0);
@@ -64,7 +64,7 @@ START_TEST(test_bucket)
   ck_assert_uint_eq(budget_take(&b, 1000000, 3500), 0);
   ck_assert_uint_gt(budget_take(&b, 1000000, 1), 0);
   /* A cost above the capacity waits for a full bucket, then passes. */
-  budget_init(&b, BUDGET_LARGE, 0);
+  budget_init(&b, budget_quota(BUDGET_LARGE), 0);
   ck_assert_uint_eq(budget_take(&b, 0, 9000), 0);
   ck_assert_uint_eq(budget_take(&b, 0, 9000), BUDGET_WINDOW_MS);
 }
