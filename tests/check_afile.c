@@ -183,7 +183,7 @@ START_TEST(test_many_at_once)
   ck_assert_int_gt(m.most_tmp, 0);
   ck_assert_int_le(m.most_tmp, AFILE_MAX_ACTIVE);
   for(i = 0; i < N; i++) {
-    char *path, *text, want[16];
+    char *path, *text, want[24];
 
     snprintf(name, sizeof(name), "m%02d.json", i);
     ck_assert_int_ge(asprintf(&path, "%s/%s", dir, name), 0);
