@@ -400,10 +400,13 @@ bench: deps
 # bench-peer: the daemon against the official Graph SDK peer
 # (tests/bench/peer); BENCH_SIZES, BENCH_CONFLICTS, BENCH_RUNS,
 # BENCH_LATENCY_MS and BENCH_INFLIGHT choose a subset (scripts/bench-peer).
+# bench-tenants: 1,000 tenants of 1,000 users in one daemon for three
+# 5-minute cycles each, in real time (about 20 minutes).
 bench-run: $(PEER_SDK)
 	scripts/bench
 	scripts/bench-alerts
 	scripts/bench-peer --markdown $(B)/bench-peer.md
+	scripts/bench-tenants 1000 1000 10 $(B)/quarantined
 
 # The peer's SDK, exactly as package-lock.json pins it, from the npm
 # registry (node and npm come from Debian through scripts/install-deps).

@@ -2,7 +2,9 @@
  *
  * afile: an atomic file replacement as a chain of uv_fs_* requests (see
  * afile.h).  One request is reused for every step; each callback checks
- * the step's result and starts the next.
+ * the step's result and starts the next.  At most AFILE_MAX_ACTIVE writes
+ * run at once over the process; the others wait in a FIFO, holding no
+ * descriptor, and each write that ends starts the next.
  */
 #include "afile.h"
 
@@ -12,13 +14,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 
 struct afile {
+  TAILQ_ENTRY(afile) entry; /* on the waiting list, until it starts */
   uv_fs_t req;
   uv_loop_t *loop;
   char *path; /* the target */
   char *tmp;  /* the temp file, once created */
   char *dir;  /* the directory holding path */
+  char *tmpl; /* the temp file's template, until it starts */
   char *data; /* what is written (owned) */
   size_t len, done_bytes;
   mode_t mode;
@@ -27,6 +32,15 @@ struct afile {
   void *arg;
 };
 
+/* The process's writes: those running (each holds up to two descriptors
+ * and a libuv worker at a time) and those waiting for their turn.  1,000
+ * tenants ending their cycles together would otherwise hold a temp file
+ * open each while their fsyncs queue for libuv's four workers; more
+ * writes at once than workers gain nothing. */
+static unsigned active;
+static TAILQ_HEAD(, afile) waiting = TAILQ_HEAD_INITIALIZER(waiting);
+
+static void begin(struct afile *f);
 static void on_created(uv_fs_t *req);
 static void on_chmod(uv_fs_t *req);
 static void on_written(uv_fs_t *req);
@@ -62,6 +76,13 @@ static void finish(struct afile *f, int rc, const char *what)
   free(f->dir);
   free(f->data);
   free(f);
+  active--;
+  if(!TAILQ_EMPTY(&waiting)) {
+    struct afile *next = TAILQ_FIRST(&waiting);
+
+    TAILQ_REMOVE(&waiting, next, entry);
+    begin(next);
+  }
 }
 
 /* step_result() cleans up req and returns its result: >= 0, or a
@@ -79,6 +100,19 @@ static void started(struct afile *f, int rc, const char *what)
 {
   if(rc < 0)
     finish(f, rc, what);
+}
+
+/* begin() starts f's first request, counting it as running. */
+static void begin(struct afile *f)
+{
+  char *tmpl = f->tmpl;
+
+  active++;
+  f->tmpl = NULL;
+  /* libuv opens the temp file with O_CLOEXEC and copies tmpl. */
+  started(f, uv_fs_mkstemp(f->loop, &f->req, tmpl, on_created),
+          "create temp file");
+  free(tmpl);
 }
 
 int afile_write(uv_loop_t *loop, const char *path, char *data, size_t len,
@@ -104,6 +138,7 @@ int afile_write(uv_loop_t *loop, const char *path, char *data, size_t len,
     free(data);
     return -ENOMEM;
   }
+  f->tmpl = tmpl;
   f->req.data = f;
   f->loop = loop;
   f->data = data;
@@ -112,10 +147,10 @@ int afile_write(uv_loop_t *loop, const char *path, char *data, size_t len,
   f->fd = f->dirfd = -1;
   f->done = done;
   f->arg = arg;
-  /* libuv opens the temp file with O_CLOEXEC and copies tmpl. */
-  started(f, uv_fs_mkstemp(loop, &f->req, tmpl, on_created),
-          "create temp file");
-  free(tmpl);
+  if(active >= AFILE_MAX_ACTIVE)
+    TAILQ_INSERT_TAIL(&waiting, f, entry);
+  else
+    begin(f);
   return 0;
 }
 

@@ -6,8 +6,9 @@
  * directory is fsync'd, each step a uv_fs_* request run on libuv's own
  * worker pool, the next step started from the previous one's callback.
  * A reader sees either the old or the new file, never a torn mix, just
- * as with atomic_write().  Nothing is logged here; the caller logs with
- * its context.
+ * as with atomic_write().  At most AFILE_MAX_ACTIVE writes of the process
+ * run at once; later ones wait their turn, in order, holding no
+ * descriptor.  Nothing is logged here; the caller logs with its context.
  */
 #ifndef QD_AFILE_H
 #define QD_AFILE_H
@@ -16,6 +17,8 @@
 #include <sys/types.h>
 
 #include <uv.h>
+
+#define AFILE_MAX_ACTIVE 8
 
 /* Called once, from the loop, when the write has ended: rc is 0 or a
  * negative errno, what names the failed step as atomic_write() does
@@ -32,7 +35,8 @@ typedef void (*afile_done_cb)(int rc, const char *what, void *arg);
  * cancelled: its pending requests keep the loop running until done is
  * called.  Returns 0, or -ENOMEM (data is freed and done is not
  * called).  When the first request cannot even start, done is called
- * (with its error) before afile_write() returns 0. */
+ * (with its error) before afile_write() returns 0, or, for a write that
+ * waited its turn, from the loop when its turn comes. */
 int afile_write(uv_loop_t *loop, const char *path, char *data, size_t len,
                 mode_t mode, afile_done_cb done, void *arg);
 

@@ -26,10 +26,11 @@ unsigned budget_quota(enum budget_size size)
   }
 }
 
-void budget_init(struct budget *b, enum budget_size size, uint64_t now)
+void budget_init(struct budget *b, unsigned quota, uint64_t now)
 {
-  b->capacity = budget_quota(size);
-  b->units = b->capacity;
+  b->capacity = quota;
+  b->ceiling = quota - (double)quota * BUDGET_SLACK_PERCENT / 100;
+  b->units = b->ceiling;
   b->last = now;
 }
 
@@ -106,12 +107,12 @@ unsigned budget_cost(const char *method, const char *url)
 uint64_t budget_take(struct budget *b, uint64_t now, unsigned cost)
 {
   const double rate = b->capacity / BUDGET_WINDOW_MS; /* units per ms */
-  double need = cost > b->capacity ? b->capacity : (double)cost;
+  double need = cost > b->ceiling ? b->ceiling : (double)cost;
 
   if(now > b->last) {
     b->units += (double)(now - b->last) * rate;
-    if(b->units > b->capacity)
-      b->units = b->capacity;
+    if(b->units > b->ceiling)
+      b->units = b->ceiling;
     b->last = now;
   }
   if(b->units >= need) {

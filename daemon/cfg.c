@@ -111,6 +111,8 @@ static const struct cfg_option options[] = {
      0},
     /* The resource-unit budget requests are paced by (budget.h). */
     {SEC_TENANT, "tenant_size", T_ENUM, TN(tenant_size), "small", 0, 0, 0},
+    {SEC_TENANT, "resource_budget", T_UINT, TN(resource_budget), NULL, 1, 8000,
+     0},
     /* The guarded onPremisesImmutableId apply engine (apply.h). */
     {SEC_TENANT, "apply_mode", T_ENUM, TN(apply_mode), "off", 0, 0, 0},
     {SEC_TENANT, "anchors_file", T_PATH, TN(anchors_file), NULL, 0, 0, 0},

@@ -35,6 +35,7 @@ struct cfg_tenant {
   char *ca_file;                  /* extra CA bundle for TLS, or NULL */
   unsigned poll_interval;         /* seconds; 0 = use [daemon] poll_interval */
   int tenant_size; /* enum budget_size: small, medium, large (budget.h) */
+  unsigned resource_budget; /* resource units per 10 s; 0 = tenant_size's */
   /* The apply engine (apply.h); see quarantined.conf(5). */
   int apply_mode;                /* enum cfg_apply_mode */
   char *anchors_file;            /* known-anchors CSV, or NULL */

@@ -193,7 +193,10 @@ int graph_new(uv_loop_t *loop, struct http_client *hc, struct token *tok,
   g->backoff_ms = opts->backoff_ms ? opts->backoff_ms : 1000;
   g->backoff_max_ms = opts->backoff_max_ms ? opts->backoff_max_ms : 60000;
   g->max_batches = opts->max_batches ? opts->max_batches : 1;
-  budget_init(&g->budget, (enum budget_size)opts->tenant_size, uv_now(loop));
+  budget_init(&g->budget,
+              opts->budget_units ? opts->budget_units
+                                 : budget_quota(BUDGET_SMALL),
+              uv_now(loop));
   if(plat_random(&g->rng, sizeof(g->rng)) || !g->rng)
     g->rng = uv_hrtime() | 1;
   *out = g;

@@ -28,8 +28,9 @@ struct graph_opts {
   unsigned backoff_max_ms; /* cap; 0 means 60000 */
   unsigned max_batches;    /* $batch POSTs of one graph_batch() run in
                               flight; 0 means 1 */
-  int tenant_size;         /* enum budget_size: the resource-unit budget
-                              every request is paced by (budget.h) */
+  unsigned budget_units;   /* resource units per 10 s every request is
+                              paced by (budget.h); 0 means the quota of a
+                              small tenant */
 };
 
 /* Why a request failed, for log lines and alerts.  Never holds secrets. */

@@ -24,6 +24,15 @@
  * closes the oldest (CURLMOPT_MAXCONNECTS). */
 #define POOL_MAX_IDLE 16
 
+/* Connections open at once, over all tenants: transfers beyond this wait
+ * in curl's queue until one is free (CURLMOPT_MAX_TOTAL_CONNECTIONS).
+ * 1,000 tenants start their first cycles within the same 2 s
+ * (schedule.h); without a cap each would open its own connection and the
+ * process would run out of descriptors under the usual soft limit of
+ * 1,024.  64 loopback or HTTP/2 connections keep a thousand tenants'
+ * requests moving. */
+#define POOL_MAX_TOTAL 64
+
 /* One socket curl asked us to watch.  Freed in its close callback; until
  * then it is on the pool's socks list if curl still knows about it. */
 struct sock {
@@ -245,6 +254,8 @@ struct http_pool *http_pool_get(uv_loop_t *loop, http_pool_done_cb done)
      curl_multi_setopt(p->multi, CURLMOPT_TIMERDATA, p) ||
      curl_multi_setopt(p->multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX) ||
      curl_multi_setopt(p->multi, CURLMOPT_MAXCONNECTS, (long)POOL_MAX_IDLE) ||
+     curl_multi_setopt(p->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS,
+                       (long)POOL_MAX_TOTAL) ||
      uv_timer_init(loop, &p->timer)) {
     if(p->multi)
       curl_multi_cleanup(p->multi);

@@ -170,11 +170,19 @@ void schedule_sweep_done(struct schedule *s)
 void schedule_get_times(const struct schedule *s, time_t *busy_since,
                         time_t *next_cycle)
 {
+  struct timespec ts;
+  uint64_t due_ms;
+
   *busy_since = s->busy ? s->busy_since : 0;
-  *next_cycle =
-      uv_is_active((const uv_handle_t *)&s->poll)
-          ? time(NULL) + (time_t)(uv_timer_get_due_in(&s->poll) / 1000)
-          : 0;
+  *next_cycle = 0;
+  if(!uv_is_active((const uv_handle_t *)&s->poll))
+    return;
+  /* Rounded to the nearest second from milliseconds, so the time shown
+   * is never up to 2 s early as whole seconds added up would be. */
+  clock_gettime(CLOCK_REALTIME, &ts);
+  due_ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000 +
+           uv_timer_get_due_in(&s->poll);
+  *next_cycle = (time_t)((due_ms + 500) / 1000);
 }
 
 static void on_timer_closed(uv_handle_t *h)

@@ -60,7 +60,8 @@ void schedule_sweep_done(struct schedule *s);
 
 /* schedule_get_times() tells when the running cycle or sweep began
  * (*busy_since, 0 when none runs) and when the next cycle is due
- * (*next_cycle, 0 when none is armed), both in Unix time. */
+ * (*next_cycle, 0 when none is armed, to the nearest second), both in
+ * Unix time. */
 void schedule_get_times(const struct schedule *s, time_t *busy_since,
                         time_t *next_cycle);
 

@@ -40,6 +40,7 @@
 
 #include "alert.h"
 #include "apply.h"
+#include "budget.h"
 #include "classify.h"
 #include "conflict.h"
 #include "graph.h"
@@ -921,7 +922,9 @@ int tenant_start(uv_loop_t *loop, const struct cfg *cfg,
   go.tenant = t->name;
   go.graph_url = tc->graph_url;
   go.max_batches = cfg->max_concurrency;
-  go.tenant_size = tc->tenant_size;
+  go.budget_units = tc->resource_budget
+                        ? tc->resource_budget
+                        : budget_quota((enum budget_size)tc->tenant_size);
   rc = graph_new(loop, t->hc, t->tok, &go, &t->g);
   if(rc)
     goto fail_token;

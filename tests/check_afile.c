@@ -4,7 +4,9 @@
  * requests.  The new contents replace the old with the mode asked for and
  * no temp file left; a write that cannot start (no such directory) says
  * which step failed and leaves nothing behind; a large buffer is written
- * whole; the callback runs exactly once; and the daemon's state file,
+ * whole; the callback runs exactly once; many writes started at once
+ * run at most AFILE_MAX_ACTIVE at a time, in order, and all end; and the
+ * daemon's state file,
  * written through statesave a 10 ms slice at a time (or a conflict at a
  * time), is byte for byte what store_save() writes at once.
  */
@@ -53,8 +55,9 @@ static void on_done(int rc, const char *what, void *arg)
   o->what = what;
 }
 
-/* entries() counts the names in dir starting with prefix. */
-static int entries(const char *prefix)
+/* entries() counts the names in dir starting with prefix and holding
+ * part. */
+static int entries(const char *prefix, const char *part)
 {
   DIR *d = opendir(dir);
   struct dirent *e;
@@ -62,7 +65,7 @@ static int entries(const char *prefix)
 
   ck_assert_ptr_nonnull(d);
   while((e = readdir(d)))
-    n += !strncmp(e->d_name, prefix, strlen(prefix));
+    n += !strncmp(e->d_name, prefix, strlen(prefix)) && strstr(e->d_name, part);
   closedir(d);
   return n;
 }
@@ -99,8 +102,98 @@ START_TEST(test_replaces)
   free(text);
   ck_assert_int_eq(stat(path, &sb), 0);
   ck_assert_int_eq(sb.st_mode & 07777, 0640);
-  ck_assert_int_eq(entries("state.json.tmp"), 0);
+  ck_assert_int_eq(entries("state.json.tmp", ""), 0);
   free(path);
+}
+END_TEST
+
+/* What the writes of test_many_at_once saw: how many had ended, whether
+ * any ended before its turn, and the most temp files present at once. */
+struct many {
+  int n;
+  int ended;
+  int order_ok;
+  int most_tmp;
+  uv_check_t *check;
+};
+
+struct many_one {
+  struct many *m;
+  int i;
+};
+
+/* on_check() looks at the temp files after every loop iteration. */
+static void on_check(uv_check_t *h)
+{
+  struct many *m = h->data;
+  int n = entries("", ".tmp.");
+
+  if(n > m->most_tmp)
+    m->most_tmp = n;
+}
+
+static void on_many_done(int rc, const char *what, void *arg)
+{
+  struct many_one *one = arg;
+
+  ck_assert_int_eq(rc, 0);
+  ck_assert_str_eq(what, "");
+  /* Started in order, AFILE_MAX_ACTIVE at a time: write i starts only
+   * once i - AFILE_MAX_ACTIVE + 1 writes have ended. */
+  if(one->m->ended < one->i - AFILE_MAX_ACTIVE + 1)
+    one->m->order_ok = 0;
+  if(++one->m->ended == one->m->n)
+    uv_close((uv_handle_t *)one->m->check, NULL);
+}
+
+START_TEST(test_many_at_once)
+{
+  enum { N = 3 * AFILE_MAX_ACTIVE + 1 };
+  struct many m = {N, 0, 1, 0, NULL};
+  struct many_one ones[N];
+  uv_loop_t loop;
+  uv_check_t check;
+  char name[32];
+  int i;
+
+  ck_assert_int_eq(uv_loop_init(&loop), 0);
+  ck_assert_int_eq(uv_check_init(&loop, &check), 0);
+  check.data = &m;
+  m.check = &check;
+  ck_assert_int_eq(uv_check_start(&check, on_check), 0);
+  for(i = 0; i < N; i++) {
+    char *path, *data;
+
+    snprintf(name, sizeof(name), "m%02d.json", i);
+    ck_assert_int_ge(asprintf(&path, "%s/%s", dir, name), 0);
+    ck_assert_int_ge(asprintf(&data, "file %d\n", i), 0);
+    ones[i].m = &m;
+    ones[i].i = i;
+    ck_assert_int_eq(afile_write(&loop, path, data, strlen(data), 0640,
+                                 on_many_done, &ones[i]),
+                     0);
+    free(path);
+  }
+  ck_assert_int_eq(uv_run(&loop, UV_RUN_DEFAULT), 0);
+  ck_assert_int_eq(uv_loop_close(&loop), 0);
+  ck_assert_int_eq(m.ended, N);
+  ck_assert_int_eq(m.order_ok, 1);
+  /* Each running write holds at most one temp file, after every loop
+   * iteration. */
+  ck_assert_int_gt(m.most_tmp, 0);
+  ck_assert_int_le(m.most_tmp, AFILE_MAX_ACTIVE);
+  for(i = 0; i < N; i++) {
+    char *path, *text, want[24];
+
+    snprintf(name, sizeof(name), "m%02d.json", i);
+    ck_assert_int_ge(asprintf(&path, "%s/%s", dir, name), 0);
+    text = tu_slurp(path);
+    snprintf(want, sizeof(want), "file %d\n", i);
+    ck_assert_str_eq(text, want);
+    free(text);
+    free(path);
+  }
+  ck_assert_int_eq(entries("m", ""), N);
 }
 END_TEST
 
@@ -114,7 +207,7 @@ START_TEST(test_missing_directory)
   ck_assert_int_eq(o.calls, 1);
   ck_assert_int_eq(o.rc, -ENOENT);
   ck_assert_str_eq(o.what, "create temp file");
-  ck_assert_int_eq(entries(""), 2); /* . and .. */
+  ck_assert_int_eq(entries("", ""), 2); /* . and .. */
   free(path);
 }
 END_TEST
@@ -235,6 +328,7 @@ Suite *afile_suite(void)
   tcase_add_test(tc, test_replaces);
   tcase_add_test(tc, test_missing_directory);
   tcase_add_test(tc, test_large);
+  tcase_add_test(tc, test_many_at_once);
   tcase_add_test(tc, test_statesave_matches_store_save);
   suite_add_tcase(s, tc);
   return s;

@@ -50,23 +50,26 @@ START_TEST(test_bucket)
   struct budget b;
   unsigned i;
 
-  budget_init(&b, BUDGET_SMALL, 1000);
-  /* A full bucket: 3,500 units at once... */
-  for(i = 0; i < 1750; i++)
+  budget_init(&b, budget_quota(BUDGET_SMALL), 1000);
+  /* A full bucket: the quota less 5%, 3,325 units at once... */
+  for(i = 0; i < 1662; i++)
     ck_assert_uint_eq(budget_take(&b, 1000, 2), 0);
-  /* ...then it refills 0.35 units a millisecond. */
+  ck_assert_uint_eq(budget_take(&b, 1000, 1), 0);
+  /* ...then it refills 0.35 units a millisecond (the whole quota over
+   * 10 s). */
   ck_assert_uint_eq(budget_take(&b, 1000, 1), 3);
   ck_assert_uint_eq(budget_take(&b, 1002, 1), 1);
   ck_assert_uint_eq(budget_take(&b, 1003, 1), 0);
   ck_assert_uint_eq(budget_take(&b, 1003, 35), 100);
   ck_assert_uint_eq(budget_take(&b, 1103, 35), 0);
-  /* It never holds more than one window's quota. */
-  ck_assert_uint_eq(budget_take(&b, 1000000, 3500), 0);
+  /* It never holds more than the quota less 5%. */
+  ck_assert_uint_eq(budget_take(&b, 1000000, 3325), 0);
   ck_assert_uint_gt(budget_take(&b, 1000000, 1), 0);
-  /* A cost above the capacity waits for a full bucket, then passes. */
-  budget_init(&b, BUDGET_LARGE, 0);
+  /* A cost above that waits for a full bucket, then passes: 7,600 units
+   * of a large tenant refill in 9.5 s. */
+  budget_init(&b, budget_quota(BUDGET_LARGE), 0);
   ck_assert_uint_eq(budget_take(&b, 0, 9000), 0);
-  ck_assert_uint_eq(budget_take(&b, 0, 9000), BUDGET_WINDOW_MS);
+  ck_assert_uint_eq(budget_take(&b, 0, 9000), 9500);
 }
 END_TEST
 

@@ -13,7 +13,7 @@ import re
 import shutil
 import unittest
 
-from tests.e2e.harness import SCENARIOS, E2ETestCase, detected, wait_until
+from tests.e2e.harness import SCENARIOS, TENANT_ID, E2ETestCase, detected, wait_until
 
 JOHN_CLOUD = "a0c1e2f3-0001-4000-8000-000000000001"
 JOHN_ANCHOR = "yYuRNW0Z6kCXeYidebdT8A=="
@@ -389,6 +389,39 @@ class HolderE2E(E2ETestCase):
         spans = sorted(span(e) for e in posts)
         overlaps = [(a, b) for a, b in zip(spans, spans[1:]) if b[0] < a[1]]
         self.assertTrue(overlaps, spans)
+        self.assertEqual(d.log_lines("holder lookup failed"), [])
+        d.stop()
+
+    def test_lookups_beyond_the_budget_wait_for_it_not_for_429(self):
+        """A tenant whose lookups cost more resource units than its bucket holds: the
+        simulator enforces a quota of 30 units per 10 s and the daemon is given the same
+        budget (resource_budget), so the daemon waits for its bucket before each $batch
+        POST, Graph answers no request with 429, and every holder is still found."""
+        quota = 30
+        firsts = {}
+
+        def prepare():
+            firsts.update(self.synced_pairs(90))
+            self.sim.settings(throttleEnabled=True, throttleResourceUnitQuota=quota)
+            self.sim.control("POST", "throttle/reset")
+
+        d, alerts = self.run_scenario("two-synced-proxy", prepare=prepare,
+                                      page_size=999,
+                                      tenant_lines=["resource_budget = %d" % quota])
+        self.assertPaired(alerts, firsts)
+        self.assertEqual(len([a for a in alerts.values()
+                              if a["value"].lower() in firsts]), 90)
+        for a in alerts.values():
+            self.assertNotEqual(a["class"], "unknown", a)
+        spent = self.sim.control("GET", "stats")["tenants"][TENANT_ID]
+        # The lookups alone cost more than two full buckets...
+        self.assertGreater(len(self.lookup_items()), 2 * quota)
+        self.assertGreater(spent["resourceUnits"], 2 * quota, spent)
+        # ...yet nothing was throttled: the daemon waited for its own bucket.
+        self.assertEqual(spent["throttled"], 0, spent)
+        self.assertEqual([e for e in self.sim.requests() if e.get("status") == 429], [])
+        self.assertTrue(d.log_lines(r"waits \d+\.\d+ s for resource units"), d.log_tail())
+        self.assertEqual(d.log_lines("throttled"), [])
         self.assertEqual(d.log_lines("holder lookup failed"), [])
         d.stop()
 
