@@ -89,23 +89,40 @@ struct tenant {
   void *closed_arg;
 };
 
-/* tenant_classify_all() stores the class of every conflict of set as of
+/* tenant_commit_classify() stores the class of every conflict of set as of
  * now. */
-void tenant_classify_all(struct tenant *t, struct conflict_set *set,
-                         time_t now);
+void tenant_commit_classify(struct tenant *t, struct conflict_set *set,
+                            time_t now);
 
-/* tenant_advance() runs the sweep's state machine as of t->commit_now
+/* tenant_commit_advance() runs the sweep's state machine as of t->commit_now
  * over a slice (about TENANT_SLICE_MS) of the conflicts of the set that
  * t->walk goes through (conflict_iter_init() first; the set must not
  * change until the walk ends) and queues an alert per change and per
  * aging threshold passed, adding the number of state changes to
  * *changes.  Returns true once the walk has ended, false when a later
  * loop iteration must go on. */
-bool tenant_advance(struct tenant *t, size_t *changes);
+bool tenant_commit_advance(struct tenant *t, size_t *changes);
 
 /* How long one loop iteration may spend on a stage of a cycle or a sweep
  * that is cut into slices. */
 #define TENANT_SLICE_MS 10ULL
+
+/* tenant_alert() queues one alert about c, as it is now, until the cycle
+ * or sweep ends (outbox_release()); sw carries the sweep's figures, or is
+ * NULL.  The outbox copies c. */
+void tenant_alert(struct tenant *t, enum alert_type type,
+                  const struct conflict *c, const struct alert_sweep *sw);
+
+/* tenant_slice_end() is when a slice starting now must stop (uv_hrtime()
+ * units). */
+uint64_t tenant_slice_end(void);
+
+/* tenant_commit_cycle() ends a cycle with its complete, paired inventory
+ * set (taken over): the stages of tenant_commit.c, then the apply pass,
+ * the cycle's log line and the next cycle.  The n conflicts at kept (a
+ * malloc'd array or NULL, taken over) join set, still believed. */
+void tenant_commit_cycle(struct tenant *t, struct conflict_set *set,
+                         struct conflict **kept, size_t n);
 
 /* tenant_apply_holders() records in the conflicts of set a slice (about
  * TENANT_SLICE_MS) of the results of t->answer, counting the FAILED ones
@@ -119,11 +136,14 @@ bool tenant_apply_holders(struct tenant *t, struct conflict_set *set,
  * loop iteration of their own. */
 void tenant_later(struct tenant *t, void (*fn)(struct tenant *t));
 
-/* tenant_save() starts saving the state, stamped with now, and calls
+/* tenant_commit_save() starts saving the state, stamped with now, and calls
  * done(rc, t) once it is durable or failed.  When the save cannot start
  * (logged) done is called at once. */
-void tenant_save(struct tenant *t, time_t now, statesave_done_cb done);
-void tenant_commit(struct tenant *t);
+void tenant_commit_save(struct tenant *t, time_t now, statesave_done_cb done);
+
+/* tenant_commit_alerts() lets the tenant's alerts spooled so far go out, their
+ * state being saved (or its save failed, logged). */
+void tenant_commit_alerts(struct tenant *t);
 
 /* tenant_sweep_start() looks up the holders of every conflict believed
  * now and steps the sweep with them (the schedule's sweep start function;

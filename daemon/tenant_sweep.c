@@ -82,7 +82,7 @@ static void sweep_apply(struct tenant *t)
     return;
   }
   t->commit_now = time(NULL);
-  tenant_classify_all(t, set, t->commit_now);
+  tenant_commit_classify(t, set, t->commit_now);
   t->saved.changes = 0;
   conflict_iter_init(&t->walk, set);
   tenant_later(t, sweep_advance);
@@ -92,7 +92,7 @@ static void sweep_apply(struct tenant *t)
  * conflicts; once over all, it spools the alerts of the changes. */
 static void sweep_advance(struct tenant *t)
 {
-  if(!tenant_advance(t, &t->saved.changes)) {
+  if(!tenant_commit_advance(t, &t->saved.changes)) {
     tenant_later(t, sweep_advance);
     return;
   }
@@ -106,7 +106,7 @@ static void on_sweep_spooled(void *arg)
   struct tenant *t = arg;
 
   if(!t->closing)
-    tenant_save(t, t->commit_now, on_sweep_saved);
+    tenant_commit_save(t, t->commit_now, on_sweep_saved);
 }
 
 /* on_sweep_saved() ends a sweep once its state is saved (or failed to
@@ -117,7 +117,7 @@ static void on_sweep_saved(int rc, void *arg)
   const struct tenant_saved *sv = &t->saved;
 
   (void)rc;
-  tenant_commit(t);
+  tenant_commit_alerts(t);
   if(t->closing)
     return;
   log_info("tenant %s: sweep re-checked %zu conflict%s (%zu failed), %zu "
