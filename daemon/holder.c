@@ -56,6 +56,7 @@ static const char *const coll_names[NCOLL] = {"users", "groups", "contacts"};
 struct holder {
   struct graph *g;
   char *tenant;
+  unsigned terms; /* HQ_* asked (holder_set_terms()) */
   size_t running;
 };
 
@@ -112,8 +113,14 @@ int holder_new(struct graph *g, const char *tenant, struct holder **out)
     return -ENOMEM;
   }
   h->g = g;
+  h->terms = HQ_ALL;
   *out = h;
   return 0;
+}
+
+void holder_set_terms(struct holder *h, unsigned terms)
+{
+  h->terms = terms;
 }
 
 void holder_free(struct holder *h)
@@ -290,8 +297,8 @@ static int lookup_next(void *arg, size_t i, char **url)
       l->pos = 0;
       continue;
     }
-    rc = holder_query_plan_some(&l->sent, l->base, l->spell, l->rvals,
-                                l->nrvals, &l->pos);
+    rc = holder_query_plan_some(&l->sent, l->base, l->h->terms, l->spell,
+                                l->rvals, l->nrvals, &l->pos);
     if(rc)
       return rc;
   }
