@@ -68,8 +68,20 @@ struct value {
   size_t nholders;
   bool failed;
   bool recheck; /* asked again in the second round */
-  struct graph_error err;
+  /* Why it failed: malloc'd by fail_value(), NULL when it has not failed
+   * or when even that allocation failed (value_err() then reads
+   * "OutOfMemory").  A pointer, not the struct: a lookup has a value per
+   * conflict, and few of them ever fail. */
+  struct graph_error *err;
 };
+
+static const struct graph_error oom_err = {0, "OutOfMemory", "", "", ""};
+
+/* value_err() is why v failed. */
+static const struct graph_error *value_err(const struct value *v)
+{
+  return v->err ? v->err : &oom_err;
+}
 
 /* One conflict asked about. */
 struct query {
@@ -154,6 +166,7 @@ static void lookup_free(struct holder_answer *l)
     free(l->values[i].holders);
     free(l->values[i].lc);
     free(l->values[i].spell);
+    free(l->values[i].err);
   }
   for(i = 0; i < l->nqueries; i++) {
     free(l->queries[i].key);
@@ -176,10 +189,15 @@ static void fail_value(struct value *v, const struct graph_error *err,
   if(v->failed)
     return;
   v->failed = true;
+  v->err = malloc(sizeof(*v->err));
+  if(!v->err)
+    return; /* value_err(): OutOfMemory */
   if(err)
-    v->err = *err;
-  if(code || !v->err.code[0])
-    snprintf(v->err.code, sizeof(v->err.code), "%s",
+    *v->err = *err;
+  else
+    memset(v->err, 0, sizeof(*v->err));
+  if(code || !v->err->code[0])
+    snprintf(v->err->code, sizeof(v->err->code), "%s",
              code ? code : "UnknownError");
 }
 
@@ -439,7 +457,7 @@ static void result_of(const struct holder_answer *l, size_t i,
   r->key = q->key;
   r->outcome = HOLDER_FAILED;
   if(v->failed) {
-    r->err = v->err;
+    r->err = *value_err(v);
     return;
   }
   if(v->nholders && !own) {
@@ -500,8 +518,9 @@ static void finish(struct holder_answer *l, int result)
     log_warnx("holder: tenant %s: holder lookup failed for %zu of %zu "
               "value%s (%s: %s, HTTP %ld, request-id %s); retried next cycle",
               l->h->tenant, failed, l->nvalues, l->nvalues == 1 ? "" : "s",
-              first->lc, first->err.code, first->err.status,
-              first->err.request_id[0] ? first->err.request_id : "-");
+              first->lc, value_err(first)->code, value_err(first)->status,
+              value_err(first)->request_id[0] ? value_err(first)->request_id
+                                              : "-");
   else
     log_debug("holder: tenant %s: %zu value%s of %zu conflict%s looked up",
               l->h->tenant, l->nvalues, l->nvalues == 1 ? "" : "s", l->nqueries,
