@@ -838,6 +838,7 @@ int tenant_start(uv_loop_t *loop, const struct cfg *cfg,
   so.cycle = start_cycle;
   so.sweep = tenant_sweep_start;
   so.arg = t;
+  so.spread_ms = cfg->ntenants > 1 ? SCHEDULE_SPREAD_MS : 0;
   rc = schedule_new(loop, &so, &t->sched);
   if(rc)
     goto fail_apply;
