@@ -24,8 +24,10 @@ struct afile {
   char *tmp;  /* the temp file, once created */
   char *dir;  /* the directory holding path */
   char *tmpl; /* the temp file's template, until it starts */
-  char *data; /* what is written (owned) */
+  char *data; /* the piece being written (owned) */
   size_t len, done_bytes;
+  afile_more_cb more; /* the next pieces, or NULL */
+  void *more_arg;
   mode_t mode;
   uv_file fd, dirfd;
   afile_done_cb done;
@@ -118,6 +120,13 @@ static void begin(struct afile *f)
 int afile_write(uv_loop_t *loop, const char *path, char *data, size_t len,
                 mode_t mode, afile_done_cb done, void *arg)
 {
+  return afile_write_more(loop, path, data, len, mode, NULL, NULL, done, arg);
+}
+
+int afile_write_more(uv_loop_t *loop, const char *path, char *data, size_t len,
+                     mode_t mode, afile_more_cb more, void *more_arg,
+                     afile_done_cb done, void *arg)
+{
   struct afile *f = calloc(1, sizeof(*f));
   char *copy = strdup(path), *tmpl = NULL;
 
@@ -143,6 +152,8 @@ int afile_write(uv_loop_t *loop, const char *path, char *data, size_t len,
   f->loop = loop;
   f->data = data;
   f->len = len;
+  f->more = more;
+  f->more_arg = more_arg;
   f->mode = mode;
   f->fd = f->dirfd = -1;
   f->done = done;
@@ -183,6 +194,26 @@ static void write_rest(struct afile *f)
 {
   uv_buf_t b;
 
+  while(f->done_bytes == f->len && f->more) {
+    char *next = NULL;
+    size_t n = 0;
+    int rc = f->more(f->more_arg, &next, &n);
+
+    if(rc < 0) {
+      free(next);
+      finish(f, rc, rc == -ENOMEM ? "out of memory" : "write");
+      return;
+    }
+    if(rc > 0) {
+      free(next);
+      f->more = NULL;
+      break;
+    }
+    free(f->data);
+    f->data = next;
+    f->len = n;
+    f->done_bytes = 0;
+  }
   if(f->done_bytes == f->len) {
     started(f, uv_fs_fsync(f->loop, &f->req, f->fd, on_synced), "fsync");
     return;

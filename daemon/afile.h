@@ -40,4 +40,17 @@ typedef void (*afile_done_cb)(int rc, const char *what, void *arg);
 int afile_write(uv_loop_t *loop, const char *path, char *data, size_t len,
                 mode_t mode, afile_done_cb done, void *arg);
 
+/* Called, from the loop, each time everything handed over so far is
+ * written: sets *data (malloc'd, taken over; NULL with *len 0 is fine) and
+ * *len to the next piece and returns 0, or returns 1 when there is no
+ * more, or a negative errno to give the write up (the old file stays). */
+typedef int (*afile_more_cb)(void *arg, char **data, size_t *len);
+
+/* afile_write_more() is afile_write() of data followed by the pieces more
+ * hands over, so that a large file need not be held in memory whole.
+ * more_arg is more's; more is not called after done. */
+int afile_write_more(uv_loop_t *loop, const char *path, char *data, size_t len,
+                     mode_t mode, afile_more_cb more, void *more_arg,
+                     afile_done_cb done, void *arg);
+
 #endif

@@ -42,6 +42,10 @@ static const struct cfg_option options[] = {
      90 * 86400, 0},
     {SEC_DAEMON, "page_size", T_UINT, D(page_size), "999", 1, 999, 0},
     {SEC_DAEMON, "max_concurrency", T_UINT, D(max_concurrency), "4", 1, 32, 0},
+    /* What a holder lookup asks Graph (holder_query.h): the cautious
+     * defaults ask both proxyAddresses spellings and mail. */
+    {SEC_DAEMON, "lookup_case", T_ENUM, D(lookup_case), "exact", 0, 0, 0},
+    {SEC_DAEMON, "lookup_mail", T_BOOL, D(lookup_mail), "yes", 0, 0, 0},
     {SEC_DAEMON, "connect_timeout", T_DURATION, D(connect_timeout), "10s", 1,
      300, 0},
     {SEC_DAEMON, "http_timeout", T_DURATION, D(http_timeout), "60s", 1, 3600,
@@ -160,6 +164,8 @@ static const struct {
                            "clock",    "local0", "local1", "local2", "local3",
                            "local4",   "local5", "local6", "local7", NULL}},
     {"apply_mode", (const char *const[]){"off", "dry-run", "apply", NULL}},
+    /* In the order of enum cfg_lookup_case. */
+    {"lookup_case", (const char *const[]){"exact", "insensitive", NULL}},
     /* In the order of enum budget_size (budget.h). */
     {"tenant_size", (const char *const[]){"small", "medium", "large", NULL}},
     {"apply_takeover_unreadable",

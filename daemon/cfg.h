@@ -116,6 +116,9 @@ enum cfg_inventory {
   CFG_INVENTORY_DELTA
 };
 
+/* Whether Graph's eq on proxyAddresses is taken to ignore case. */
+enum cfg_lookup_case { CFG_LOOKUP_EXACT, CFG_LOOKUP_INSENSITIVE };
+
 struct cfg {
   char *path;          /* the file this was read from */
   unsigned *key_lines; /* [daemon] and [alerts]: see cfg_key_line(); owned */
@@ -127,6 +130,8 @@ struct cfg {
   unsigned delta_resync;      /* delta_full_resync: seconds; 0 = never */
   unsigned page_size;         /* $top, 1..999 */
   unsigned max_concurrency;   /* HTTP transfers in flight per tenant */
+  int lookup_case;            /* enum cfg_lookup_case */
+  int lookup_mail;            /* holder lookups ask mail: 1 or 0 */
   unsigned connect_timeout;   /* seconds */
   unsigned http_timeout;      /* seconds, whole transfer */
   size_t max_response_size;   /* bytes */

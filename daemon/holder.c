@@ -56,6 +56,7 @@ static const char *const coll_names[NCOLL] = {"users", "groups", "contacts"};
 struct holder {
   struct graph *g;
   char *tenant;
+  unsigned terms; /* HQ_* asked (holder_set_terms()) */
   size_t running;
 };
 
@@ -67,11 +68,20 @@ struct value {
   size_t nholders;
   bool failed;
   bool recheck; /* asked again in the second round */
-  /* Why it failed (malloc'd; NULL: out of memory).  Out of line: a
-   * first cycle makes a value per conflict, and a graph_error in each
-   * would be megabytes to allocate and touch at the start of a lookup. */
+  /* Why it failed: malloc'd by fail_value(), NULL when it has not failed
+   * or when even that allocation failed (value_err() then reads
+   * "OutOfMemory").  A pointer, not the struct: a lookup has a value per
+   * conflict, and few of them ever fail. */
   struct graph_error *err;
 };
+
+static const struct graph_error oom_err = {0, "OutOfMemory", "", "", ""};
+
+/* value_err() is why v failed. */
+static const struct graph_error *value_err(const struct value *v)
+{
+  return v->err ? v->err : &oom_err;
+}
 
 /* One conflict asked about. */
 struct query {
@@ -115,8 +125,14 @@ int holder_new(struct graph *g, const char *tenant, struct holder **out)
     return -ENOMEM;
   }
   h->g = g;
+  h->terms = HQ_ALL;
   *out = h;
   return 0;
+}
+
+void holder_set_terms(struct holder *h, unsigned terms)
+{
+  h->terms = terms;
 }
 
 void holder_free(struct holder *h)
@@ -173,11 +189,13 @@ static void fail_value(struct value *v, const struct graph_error *err,
   if(v->failed)
     return;
   v->failed = true;
-  v->err = calloc(1, sizeof(*v->err));
+  v->err = malloc(sizeof(*v->err));
   if(!v->err)
-    return; /* told as OutOfMemory */
+    return; /* value_err(): OutOfMemory */
   if(err)
     *v->err = *err;
+  else
+    memset(v->err, 0, sizeof(*v->err));
   if(code || !v->err->code[0])
     snprintf(v->err->code, sizeof(v->err->code), "%s",
              code ? code : "UnknownError");
@@ -297,8 +315,8 @@ static int lookup_next(void *arg, size_t i, char **url)
       l->pos = 0;
       continue;
     }
-    rc = holder_query_plan_some(&l->sent, l->base, l->spell, l->rvals,
-                                l->nrvals, &l->pos);
+    rc = holder_query_plan_some(&l->sent, l->base, l->h->terms, l->spell,
+                                l->rvals, l->nrvals, &l->pos);
     if(rc)
       return rc;
   }
@@ -439,10 +457,7 @@ static void result_of(const struct holder_answer *l, size_t i,
   r->key = q->key;
   r->outcome = HOLDER_FAILED;
   if(v->failed) {
-    if(v->err)
-      r->err = *v->err;
-    else
-      snprintf(r->err.code, sizeof(r->err.code), "OutOfMemory");
+    r->err = *value_err(v);
     return;
   }
   if(v->nholders && !own) {
@@ -503,10 +518,9 @@ static void finish(struct holder_answer *l, int result)
     log_warnx("holder: tenant %s: holder lookup failed for %zu of %zu "
               "value%s (%s: %s, HTTP %ld, request-id %s); retried next cycle",
               l->h->tenant, failed, l->nvalues, l->nvalues == 1 ? "" : "s",
-              first->lc, first->err ? first->err->code : "OutOfMemory",
-              first->err ? first->err->status : 0L,
-              first->err && first->err->request_id[0] ? first->err->request_id
-                                                      : "-");
+              first->lc, value_err(first)->code, value_err(first)->status,
+              value_err(first)->request_id[0] ? value_err(first)->request_id
+                                              : "-");
   else
     log_debug("holder: tenant %s: %zu value%s of %zu conflict%s looked up",
               l->h->tenant, l->nvalues, l->nvalues == 1 ? "" : "s", l->nqueries,

@@ -14,7 +14,8 @@
  * (docs/graph-facts.md#who-holds-a-value: Microsoft's own "is this
  * address taken" filter; both prefix forms because case-sensitivity of
  * proxyAddresses eq is not documented; mail because
- * AttributeValueMustBeUnique covers it.)  A value
+ * AttributeValueMustBeUnique covers it.  The options lookup_case and
+ * lookup_mail drop the "smtp:" form and mail: holder_set_terms().)  A value
  * is looked up once per call however many conflicts share it, and the
  * conflict's own object is never counted as its holder.
  *
@@ -67,6 +68,10 @@ typedef void (*holder_done_cb)(int result, const struct holder_result *res,
 /* holder_new() makes the lookup runner of tenant over g (borrowed; it
  * must outlive the holder).  Returns 0 or -ENOMEM. */
 int holder_new(struct graph *g, const char *tenant, struct holder **out);
+
+/* holder_set_terms() sets the terms h asks each value with, for the
+ * lookups started after it: holder_query_terms() (HQ_ALL until set). */
+void holder_set_terms(struct holder *h, unsigned terms);
 
 /* holder_free() frees h.  No lookup may be running: close the graph
  * client first, which ends running lookups with -ECANCELED.  NULL is a

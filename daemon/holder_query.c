@@ -14,7 +14,7 @@
 #include "graph.h"
 #include "jsonx.h"
 
-#define ALL_USER (HQ_UPN | HQ_MAIL | HQ_SMTP | HQ_LSMTP)
+#define ALL_USER HQ_ALL
 #define ALL_OTHER (HQ_MAIL | HQ_SMTP | HQ_LSMTP)
 
 /* proxyAddresses is unique across users, groups and orgContacts
@@ -246,6 +246,17 @@ static int add(struct holder_query_list *list, unsigned base, unsigned terms,
   return 0;
 }
 
+unsigned holder_query_terms(bool case_insensitive, bool mail)
+{
+  unsigned terms = HQ_UPN | HQ_MAIL | HQ_SMTP | HQ_LSMTP;
+
+  if(case_insensitive)
+    terms &= ~HQ_LSMTP;
+  if(!mail)
+    terms &= ~HQ_MAIL;
+  return terms;
+}
+
 /* add_each_term() appends one query per term of base on value v. */
 static int add_each_term(struct holder_query_list *list, unsigned base,
                          unsigned terms, bool prefix, size_t v)
@@ -267,10 +278,9 @@ static int add_each_term(struct holder_query_list *list, unsigned base,
  * closes that query and opens one with v, or appends v's own queries (a
  * long value, or one whose terms do not fit one URL). */
 static int plan_one(struct holder_query_list *list, unsigned base,
-                    const char *const *spell, size_t *cur, size_t *ncur,
-                    size_t v)
+                    unsigned terms, const char *const *spell, size_t *cur,
+                    size_t *ncur, size_t v)
 {
-  const unsigned terms = holder_query_bases[base].terms;
   struct holder_query q = {base, terms, false, cur, 0};
   int rc = 0;
 
@@ -302,15 +312,16 @@ static int plan_one(struct holder_query_list *list, unsigned base,
 }
 
 int holder_query_plan_some(struct holder_query_list *list, unsigned base,
-                           const char *const *spell, const size_t *vals,
-                           size_t n, size_t *pos)
+                           unsigned terms, const char *const *spell,
+                           const size_t *vals, size_t n, size_t *pos)
 {
   /* A query holds at most HOLDER_QUERY_TERMS values; one more is tried. */
   size_t cur[HOLDER_QUERY_TERMS + 1], ncur = 0, start = list->n, i;
   int rc = 0;
 
+  terms &= holder_query_bases[base].terms;
   for(i = *pos; i < n; i++) {
-    rc = plan_one(list, base, spell, cur, &ncur, vals[i]);
+    rc = plan_one(list, base, terms, spell, cur, &ncur, vals[i]);
     if(rc)
       break;
     if(list->n == start)
@@ -325,19 +336,20 @@ int holder_query_plan_some(struct holder_query_list *list, unsigned base,
       break;
   }
   if(!rc && i == n && ncur)
-    rc = add(list, base, holder_query_bases[base].terms, false, cur, ncur);
+    rc = add(list, base, terms, false, cur, ncur);
   *pos = i;
   return rc;
 }
 
 int holder_query_plan(struct holder_query_list *list, unsigned base,
-                      const char *const *spell, const size_t *vals, size_t n)
+                      unsigned terms, const char *const *spell,
+                      const size_t *vals, size_t n)
 {
   size_t pos = 0;
   int rc = 0;
 
   while(!rc && pos < n)
-    rc = holder_query_plan_some(list, base, spell, vals, n, &pos);
+    rc = holder_query_plan_some(list, base, terms, spell, vals, n, &pos);
   return rc;
 }
 

@@ -16,8 +16,8 @@
  *    counts every value of an "in" and every operand of "or" ("Too many
  *    child clauses ... containing 'OR' operators: 16. Max allowed: 15",
  *    https://github.com/microsoftgraph/microsoft-graph-docs-contrib/issues/1238),
- *    so a user value (4 terms) goes 3 to a GET, a group or contact value
- *    (3 terms) 5 to a GET;
+ *    so with every term asked a user value (4 terms) goes 3 to a GET, a
+ *    group or contact value *    (3 terms) 5 to a GET;
  *  - an eq value of at most 120 characters.  A longer value is asked
  *    alone, with startswith() on its first HOLDER_QUERY_PREFIX characters
  *    (startswith is refused past 120 characters too:
@@ -25,7 +25,19 @@
  *    and only the objects that hold the whole value count;
  *  - a URL of at most 2,048 characters (stated for advanced queries; kept
  *    for all): a query is cut to fit HOLDER_QUERY_URL_MAX with the root.
- * Graph compares these properties without case, and so does the matcher.
+ * The matcher compares without case, as Entra does for uniqueness.
+ *
+ * Which terms a value is asked with is the caller's choice
+ * (holder_query_terms(), from the options lookup_case and lookup_mail):
+ *  - the "smtp:" spelling is needed only if Graph's eq on proxyAddresses
+ *    minds case, which no document says either way;
+ *  - mail is needed only if an object's mail can be missing from its
+ *    proxyAddresses: Graph adds a user's mail to them when it is changed
+ *    through Graph ("Changes to this property update the user's
+ *    proxyAddresses collection to include the value as an SMTP address",
+ *    https://learn.microsoft.com/graph/api/resources/user), but says
+ *    nothing of synchronized objects, groups or contacts.
+ * Both are asked by default.
  */
 #ifndef QD_HOLDER_QUERY_H
 #define QD_HOLDER_QUERY_H
@@ -53,6 +65,14 @@ enum {
   HQ_SMTP = 4u,  /* proxyAddresses/any(x:x eq 'SMTP:v') */
   HQ_LSMTP = 8u, /* proxyAddresses/any(x:x eq 'smtp:v') */
 };
+
+#define HQ_ALL (HQ_UPN | HQ_MAIL | HQ_SMTP | HQ_LSMTP)
+
+/* holder_query_terms() is the terms to ask: all of them but the "smtp:"
+ * spelling when case_insensitive (Graph's eq on proxyAddresses taken to
+ * ignore case) and mail when !mail (an object's mail taken to be among its
+ * proxyAddresses). */
+unsigned holder_query_terms(bool case_insensitive, bool mail);
 
 /* The bases a lookup asks, in order: the three collections, then deleted
  * users and deleted groups (only a second round asks those). */
@@ -99,12 +119,15 @@ int holder_query_filter(const struct holder_query *q, const char *const *spell,
 char *holder_query_path(const struct holder_query *q, const char *const *spell);
 
 /* holder_query_plan() appends to list the queries that ask base about the
- * n values vals (indexes into spell): as many values per query as the
+ * n values vals (indexes into spell), with the terms of base that are in
+ * terms (HQ_ALL: every one; at least one must remain): as many values per
+ * query as the
  * term and URL limits allow; a long value alone, with startswith; a value
  * whose terms do not fit one URL gets one query per term.  Returns 0,
  * -ENOMEM, or -ENAMETOOLONG when one term of a value does not fit. */
 int holder_query_plan(struct holder_query_list *list, unsigned base,
-                      const char *const *spell, const size_t *vals, size_t n);
+                      unsigned terms, const char *const *spell,
+                      const size_t *vals, size_t n);
 
 /* holder_query_plan_some() is holder_query_plan() a few queries at a
  * time: it plans from vals[*pos] until at least one query is appended (or
@@ -112,8 +135,8 @@ int holder_query_plan(struct holder_query_list *list, unsigned base,
  * until *pos is n append what one holder_query_plan() call would.
  * Returns as holder_query_plan(). */
 int holder_query_plan_some(struct holder_query_list *list, unsigned base,
-                           const char *const *spell, const size_t *vals,
-                           size_t n, size_t *pos);
+                           unsigned terms, const char *const *spell,
+                           const size_t *vals, size_t n, size_t *pos);
 
 /* holder_query_split() appends to list the queries that ask again what q
  * asked after Graph refused it: its values in two halves, or, for one

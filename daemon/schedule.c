@@ -146,7 +146,8 @@ int schedule_new(uv_loop_t *loop, const struct schedule_opts *opts,
   s->sweep.data = s;
   s->open_timers = 2;
   /* The first cycle soon, spread over a few seconds across tenants. */
-  uv_timer_start(&s->poll, on_poll, 100 + rnd32() % 2000, 0);
+  uv_timer_start(&s->poll, on_poll,
+                 100 + (opts->spread_ms ? rnd32() % opts->spread_ms : 0), 0);
   arm_sweep(s);
   *out = s;
   return 0;

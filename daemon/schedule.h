@@ -34,7 +34,14 @@ struct schedule_opts {
   schedule_start_fn cycle;    /* starts a cycle */
   schedule_start_fn sweep;    /* starts a sweep */
   void *arg;                  /* for both */
+  /* The first cycle comes 0.1 s after the start plus up to this much at
+   * random, so that many tenants do not all start at once; 0 for a lone
+   * tenant, which has nobody to make room for. */
+  unsigned spread_ms;
 };
+
+/* The spread_ms of tenants that share the daemon with others. */
+#define SCHEDULE_SPREAD_MS 2000
 
 /* Retry delay after a cycle could not even start, in milliseconds. */
 #define SCHEDULE_RETRY_MS 30000
@@ -42,8 +49,8 @@ struct schedule_opts {
  * the poll interval, in milliseconds. */
 #define SCHEDULE_BACKOFF_MS 15000
 
-/* schedule_new() arms both timers on loop: the first cycle within 0.1 to
- * 2.1 s (spread over tenants), the first sweep at its aligned time.
+/* schedule_new() arms both timers on loop: the first cycle within 0.1 s
+ * plus opts->spread_ms, the first sweep at its aligned time.
  * opts is copied.  Returns 0 with *out set (close it with
  * schedule_close()), or a negative errno code. */
 int schedule_new(uv_loop_t *loop, const struct schedule_opts *opts,

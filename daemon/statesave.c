@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT
  *
- * statesave: the state file's text made in slices on an idle handle,
- * then written by afile (see statesave.h).
+ * statesave: the state file's text made and written a piece at a time
+ * by afile (see statesave.h).
  */
 #include "statesave.h"
 
@@ -65,20 +65,43 @@ static void on_written(int rc, const char *what, void *arg)
 {
   struct statesave *sv = arg;
 
+  store_render_free(sv->r); /* left over when the write failed */
+  sv->r = NULL;
   store_save_report(sv->path, rc, what, &sv->failing);
   end(sv, rc);
 }
 
-/* step() makes text until until_ns (0: all of it) and starts the write
- * once it is complete. */
+/* more() is afile's source of the state file's next piece: at most
+ * STATESAVE_PIECE bytes (past the conflict that reaches it) made in at
+ * most STATESAVE_SLICE_MS, so that neither the loop nor the memory holds
+ * the whole text. */
+static int more(void *arg, char **data, size_t *len)
+{
+  struct statesave *sv = arg;
+  int rc;
+
+  if(!sv->r)
+    return 1;
+  rc = store_render_step(sv->r, STATESAVE_PIECE,
+                         uv_hrtime() + (uint64_t)STATESAVE_SLICE_MS * 1000000);
+  if(rc < 0)
+    return rc;
+  *data = store_render_take(sv->r, len);
+  if(rc == 1) {
+    store_render_free(sv->r);
+    sv->r = NULL;
+  }
+  return 0;
+}
+
+/* step() makes the first piece of text, within until_ns (0: no limit),
+ * and starts the write, which asks more() for the rest. */
 static void step(struct statesave *sv, uint64_t until_ns)
 {
   char *text;
   size_t len;
-  int rc = store_render_step(sv->r, until_ns);
+  int rc = store_render_step(sv->r, STATESAVE_PIECE, until_ns);
 
-  if(!rc)
-    return;
   uv_idle_stop(&sv->idle);
   if(rc < 0) {
     store_render_free(sv->r);
@@ -88,11 +111,16 @@ static void step(struct statesave *sv, uint64_t until_ns)
     return;
   }
   text = store_render_take(sv->r, &len);
-  store_render_free(sv->r);
-  sv->r = NULL;
+  if(rc == 1) {
+    store_render_free(sv->r);
+    sv->r = NULL;
+  }
   sv->writing = true;
-  rc = afile_write(sv->idle.loop, sv->path, text, len, 0640, on_written, sv);
+  rc = afile_write_more(sv->idle.loop, sv->path, text, len, 0640, more, sv,
+                        on_written, sv);
   if(rc) {
+    store_render_free(sv->r);
+    sv->r = NULL;
     store_save_report(sv->path, rc, "out of memory", &sv->failing);
     end(sv, rc);
   }
@@ -134,7 +162,7 @@ void statesave_close(struct statesave *sv, void (*closed_cb)(void *arg),
   sv->closing = true;
   sv->closed_cb = closed_cb;
   sv->closed_arg = arg;
-  if(sv->r)
+  if(sv->r && !sv->writing)
     step(sv, 0);
   maybe_closed(sv);
 }

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT
  *
- * statesave: a tenant's state file saved without holding the loop.  The
- * text is made a slice at a time (store_render_step(), at most
- * STATESAVE_SLICE_MS per loop iteration, from an idle handle), then
- * written atomically by libuv's file-system requests (afile.h): temp
+ * statesave: a tenant's state file saved without holding the loop or
+ * the whole text in memory.  The text is made a piece at a time
+ * (store_render_step(): at most STATESAVE_PIECE bytes, past the conflict
+ * that reaches it, in at most STATESAVE_SLICE_MS), the first from an idle
+ * handle, each next one when the previous one is written, and written
+ * atomically by libuv's file-system requests (afile_write_more()): temp
  * file, write, fsync, rename, fsync of the directory.  The caller is
  * told when the file is durable (or the save failed), and only then
  * sends the alerts the state records (outbox.h).
@@ -25,6 +27,9 @@
 /* How long one loop iteration may spend making the state file's text. */
 #define STATESAVE_SLICE_MS 10
 
+/* The text held in memory at once: a piece of the file. */
+#define STATESAVE_PIECE (64 * 1024)
+
 /* Called once per save, from the loop: rc is 0 when the new file is in
  * place and durable, else a negative errno (logged here, with the path). */
 typedef void (*statesave_done_cb)(int rc, void *arg);
@@ -37,7 +42,8 @@ struct statesave {
   const char *tenant;
   char *path;             /* the file being saved, while busy */
   struct store_render *r; /* the text being made, or NULL */
-  bool writing;           /* the text is being written */
+  bool writing;           /* the text is being written (r, if any, makes
+                             the rest) */
   bool failing;           /* the last save failed (logged once an episode) */
   statesave_done_cb done;
   void *arg;

@@ -167,7 +167,7 @@ int store_render_new(const char *tenant, const struct store_state *st,
   return 0;
 }
 
-int store_render_step(struct store_render *r, uint64_t until_ns)
+int store_render_step(struct store_render *r, size_t max_len, uint64_t until_ns)
 {
   while(r->next < r->n) {
     cJSON *o = conflict_json_encode(r->v[r->next]);
@@ -183,7 +183,8 @@ int store_render_step(struct store_render *r, uint64_t until_ns)
     if(rc)
       return rc;
     r->next++;
-    if(until_ns && r->next < r->n && uv_hrtime() >= until_ns)
+    if(r->next < r->n && ((max_len && r->text.len >= max_len) ||
+                          (until_ns && uv_hrtime() >= until_ns)))
       return 0;
   }
   if(!r->ended) {
@@ -260,7 +261,7 @@ int store_save(const char *state_dir, const char *tenant,
     return rc;
   rc = store_render_new(tenant, st, now, &r);
   if(!rc) {
-    rc = store_render_step(r, 0);
+    rc = store_render_step(r, 0, 0);
     rc = rc == 1 ? 0 : rc;
   }
   if(!rc)

@@ -77,12 +77,16 @@ int store_render_new(const char *tenant, const struct store_state *st,
                      time_t now, struct store_render **out);
 
 /* store_render_step() adds conflicts to the text until uv_hrtime()
- * reaches until_ns (at least one; 0: no limit).  Returns 1 when the text
- * is complete, 0 when there is more to do, or -ENOMEM. */
-int store_render_step(struct store_render *r, uint64_t until_ns);
+ * reaches until_ns (at least one; 0: no limit) or the text not yet taken
+ * holds max_len bytes (0: no limit).  Returns 1 when the text is
+ * complete, 0 when there is more to do, or -ENOMEM. */
+int store_render_step(struct store_render *r, size_t max_len,
+                      uint64_t until_ns);
 
-/* store_render_take() hands the complete text (malloc'd, ending in a
- * newline; the caller frees it) and its length over to the caller. */
+/* store_render_take() hands the text made since the last take (malloc'd;
+ * the caller frees it; NULL when there is none) and its length over to
+ * the caller: the whole file, ending in a newline, when taken once after
+ * the last step; the file in pieces, in order, when taken after each. */
 char *store_render_take(struct store_render *r, size_t *len);
 
 /* store_render_free() frees r (NULL is fine). */

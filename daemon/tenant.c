@@ -44,6 +44,7 @@
 #include "conflict.h"
 #include "graph.h"
 #include "holder.h"
+#include "holder_query.h"
 #include "http.h"
 #include "inventory.h"
 #include "log.h"
@@ -680,6 +681,9 @@ int tenant_start(uv_loop_t *loop, const struct cfg *cfg,
   rc = holder_new(t->g, t->name, &t->holder);
   if(rc)
     goto fail_inv;
+  holder_set_terms(
+      t->holder, holder_query_terms(cfg->lookup_case == CFG_LOOKUP_INSENSITIVE,
+                                    cfg->lookup_mail));
   t->copts.stale_after = cfg->orphan_after;
   t->sweep.period = cfg->sweep_interval;
   t->sweep.grace = cfg->sweep_grace;
@@ -697,6 +701,7 @@ int tenant_start(uv_loop_t *loop, const struct cfg *cfg,
   so.cycle = start_cycle;
   so.sweep = tenant_sweep_start;
   so.arg = t;
+  so.spread_ms = cfg->ntenants > 1 ? SCHEDULE_SPREAD_MS : 0;
   rc = schedule_new(loop, &so, &t->sched);
   if(rc)
     goto fail_apply;

@@ -4,11 +4,11 @@
  * requests.  The new contents replace the old with the mode asked for and
  * no temp file left; a write that cannot start (no such directory) says
  * which step failed and leaves nothing behind; a large buffer is written
- * whole; the callback runs exactly once; many writes started at once
- * run at most AFILE_MAX_ACTIVE at a time, in order, and all end; and the
- * daemon's state file,
- * written through statesave a 10 ms slice at a time (or a conflict at a
- * time), is byte for byte what store_save() writes at once.
+ * whole, and one handed over in pieces is written in order; the callback
+ * runs exactly once; many writes started at once run at most
+ * AFILE_MAX_ACTIVE at a time, in order, and all end; and the daemon's
+ * state file, written through statesave a piece at a time (or a conflict
+ * at a time), is byte for byte what store_save() writes at once.
  */
 #include <check.h>
 #include <dirent.h>
@@ -197,6 +197,68 @@ START_TEST(test_many_at_once)
 }
 END_TEST
 
+/* A source of pieces for afile_write_more(): each of pieces in turn, then
+ * the end, or fail (a negative errno) in place of piece number fail_at. */
+struct pieces {
+  const char *const *text;
+  size_t next, fail_at;
+  int fail;
+};
+
+static int next_piece(void *arg, char **data, size_t *len)
+{
+  struct pieces *p = arg;
+
+  if(p->fail && p->next == p->fail_at)
+    return p->fail;
+  if(!p->text[p->next])
+    return 1;
+  *len = strlen(p->text[p->next]);
+  *data = *len ? strdup(p->text[p->next]) : NULL;
+  p->next++;
+  return 0;
+}
+
+static void write_pieces(const char *path, struct pieces *p, struct outcome *o)
+{
+  uv_loop_t loop;
+
+  ck_assert_int_eq(uv_loop_init(&loop), 0);
+  ck_assert_int_eq(afile_write_more(&loop, path, strdup("first,"), 6, 0640,
+                                    next_piece, p, on_done, o),
+                   0);
+  ck_assert_int_eq(uv_run(&loop, UV_RUN_DEFAULT), 0);
+  ck_assert_int_eq(uv_loop_close(&loop), 0);
+}
+
+START_TEST(test_pieces)
+{
+  /* The file is every piece in order, an empty one included; a source
+   * that fails leaves the old file as it was and no temp file. */
+  static const char *const text[] = {"second,", "", "third\n", NULL};
+  struct pieces ok = {text, 0, 0, 0}, bad = {text, 0, 2, -ENOMEM};
+  struct outcome o = {0, 1, NULL};
+  char *path = tu_write(dir, "state.json", "old contents"), *got;
+
+  write_pieces(path, &ok, &o);
+  ck_assert_int_eq(o.calls, 1);
+  ck_assert_int_eq(o.rc, 0);
+  got = tu_slurp(path);
+  ck_assert_str_eq(got, "first,second,third\n");
+  free(got);
+  o.calls = 0;
+  write_pieces(path, &bad, &o);
+  ck_assert_int_eq(o.calls, 1);
+  ck_assert_int_eq(o.rc, -ENOMEM);
+  ck_assert_str_eq(o.what, "out of memory");
+  got = tu_slurp(path);
+  ck_assert_str_eq(got, "first,second,third\n");
+  free(got);
+  ck_assert_int_eq(entries("state.json.tmp", ""), 0);
+  free(path);
+}
+END_TEST
+
 START_TEST(test_missing_directory)
 {
   struct outcome o = {0, 0, NULL};
@@ -300,7 +362,7 @@ START_TEST(test_statesave_matches_store_save)
     int rc;
 
     ck_assert_int_eq(store_render_new("contoso", &st, 1700000100, &r), 0);
-    while(!(rc = store_render_step(r, 1)))
+    while(!(rc = store_render_step(r, 0, 1)))
       steps++;
     ck_assert_int_eq(rc, 1);
     ck_assert_uint_eq(steps, 1000);
@@ -326,6 +388,7 @@ Suite *afile_suite(void)
   /* fsync of a few MiB on a loaded machine, under ASan. */
   tcase_set_timeout(tc, 60);
   tcase_add_test(tc, test_replaces);
+  tcase_add_test(tc, test_pieces);
   tcase_add_test(tc, test_missing_directory);
   tcase_add_test(tc, test_large);
   tcase_add_test(tc, test_many_at_once);

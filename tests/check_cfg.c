@@ -86,6 +86,9 @@ START_TEST(test_defaults)
   ck_assert_uint_eq(cfg->poll_interval, 300);
   ck_assert_int_eq(cfg->inventory_mode, CFG_INVENTORY_FILTER);
   ck_assert_uint_eq(cfg->delta_resync, 86400);
+  /* Holder lookups ask the cautious way unless told. */
+  ck_assert_int_eq(cfg->lookup_case, CFG_LOOKUP_EXACT);
+  ck_assert_int_eq(cfg->lookup_mail, 1);
   ck_assert_uint_eq(cfg->ntenants, 1);
   t = cfg_tenant_find(cfg, "contoso");
   ck_assert_ptr_nonnull(t);
@@ -114,6 +117,8 @@ START_TEST(test_full)
                         "poll_interval = 2m\n"
                         "inventory = delta\n"
                         "delta_full_resync = 0\n"
+                        "lookup_case = insensitive\n"
+                        "lookup_mail = no\n"
                         "\n"
                         "[tenant a]\n"
                         "tenant_id = contoso.onmicrosoft.com\n"
@@ -136,11 +141,13 @@ START_TEST(test_full)
   ck_assert_uint_eq(cfg->poll_interval, 120);
   ck_assert_int_eq(cfg->inventory_mode, CFG_INVENTORY_DELTA);
   ck_assert_uint_eq(cfg->delta_resync, 0);
+  ck_assert_int_eq(cfg->lookup_case, CFG_LOOKUP_INSENSITIVE);
+  ck_assert_int_eq(cfg->lookup_mail, 0);
   ck_assert_uint_eq(cfg->ntenants, 2);
   ck_assert_str_eq(cfg->tenants->name, "a");
   ck_assert_str_eq(cfg->tenants->next->name, "b");
   t = cfg_tenant_find(cfg, "a");
-  ck_assert_uint_eq(t->line, 9);
+  ck_assert_uint_eq(t->line, 11);
   ck_assert_str_eq(t->login_url, "https://login.microsoftonline.us");
   ck_assert_str_eq(t->private_key_credential, "a.key");
   ck_assert_uint_eq(t->poll_interval, 3600);
@@ -219,6 +226,9 @@ START_TEST(test_bad_values)
                "90d)");
   expect_error("[daemon]\npage_size = 1000\n" TENANT_OK,
                "x.conf:2: page_size: '1000' is out of range (1 to 999)");
+  expect_error("[daemon]\nlookup_case = lower\n" TENANT_OK,
+               "x.conf:2: lookup_case: 'lower' is not one of exact, "
+               "insensitive");
   expect_error("[daemon]\nmax_response_size = 1T\n" TENANT_OK,
                "x.conf:2: max_response_size: '1T' is not a size");
 }

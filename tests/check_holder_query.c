@@ -177,16 +177,52 @@ START_TEST(test_plan_groups_to_the_limit)
 
   for(i = 0; i < n; i++)
     vals[i] = i;
-  ck_assert_int_eq(holder_query_plan(&list, USERS, spell, vals, n), 0);
+  ck_assert_int_eq(holder_query_plan(&list, USERS, HQ_ALL, spell, vals, n), 0);
   /* 4 terms a user value: 3 values a GET (12 expressions). */
   ck_assert_uint_eq(list.n, 6);
   ck_assert_uint_eq(list.q[0].nvals, 3);
   ck_assert_uint_eq(list.q[5].nvals, 1);
-  ck_assert_int_eq(holder_query_plan(&list, GROUPS, spell, vals, n), 0);
+  ck_assert_int_eq(holder_query_plan(&list, GROUPS, HQ_ALL, spell, vals, n), 0);
   /* 3 terms a group value: 5 values a GET (15 expressions). */
   ck_assert_uint_eq(list.n, 6 + 4);
   ck_assert_uint_eq(list.q[6].nvals, 5);
   ck_assert_uint_eq(list.q[9].nvals, 1);
+  check_cover(&list, spell, n, USERS, GROUPS);
+  holder_query_list_clear(&list);
+  free_values(spell, n);
+}
+END_TEST
+
+START_TEST(test_plan_fewer_terms)
+{
+  /* lookup_case = insensitive, lookup_mail = no: a user value is asked by
+   * userPrincipalName and the "SMTP:" spelling only (7 values a GET, 14
+   * expressions), a group value by "SMTP:" only (15 a GET). */
+  const size_t n = 16;
+  const char **spell = values(n);
+  size_t vals[16], i;
+  struct holder_query_list list = {0};
+  char buf[HOLDER_QUERY_URL_MAX];
+  unsigned terms = holder_query_terms(true, false);
+
+  ck_assert_uint_eq(terms, HQ_UPN | HQ_SMTP);
+  ck_assert_uint_eq(holder_query_terms(false, true), HQ_ALL);
+  ck_assert_uint_eq(holder_query_terms(true, true), HQ_ALL & ~HQ_LSMTP);
+  ck_assert_uint_eq(holder_query_terms(false, false), HQ_ALL & ~HQ_MAIL);
+  for(i = 0; i < n; i++)
+    vals[i] = i;
+  ck_assert_int_eq(holder_query_plan(&list, USERS, terms, spell, vals, n), 0);
+  ck_assert_uint_eq(list.n, 3);
+  ck_assert_uint_eq(list.q[0].nvals, 7);
+  ck_assert_uint_eq(list.q[0].terms, HQ_UPN | HQ_SMTP);
+  ck_assert_int_eq(holder_query_filter(&list.q[0], spell, buf, sizeof(buf)), 0);
+  ck_assert_ptr_null(strstr(buf, "smtp:"));
+  ck_assert_ptr_null(strstr(buf, "mail"));
+  ck_assert_ptr_nonnull(strstr(buf, "'SMTP:"));
+  ck_assert_int_eq(holder_query_plan(&list, GROUPS, terms, spell, vals, n), 0);
+  ck_assert_uint_eq(list.n, 3 + 2);
+  ck_assert_uint_eq(list.q[3].nvals, 15);
+  ck_assert_uint_eq(list.q[3].terms, HQ_SMTP);
   check_cover(&list, spell, n, USERS, GROUPS);
   holder_query_list_clear(&list);
   free_values(spell, n);
@@ -209,7 +245,8 @@ START_TEST(test_plan_url_and_long_values)
     spell[i] = owned[i];
     vals[i] = i;
   }
-  ck_assert_int_eq(holder_query_plan(&list, CONTACTS, spell, vals, n), 0);
+  ck_assert_int_eq(holder_query_plan(&list, CONTACTS, HQ_ALL, spell, vals, n),
+                   0);
   check_cover(&list, spell, n, CONTACTS, CONTACTS);
   for(i = 0; i < list.n; i++) {
     ck_assert_uint_lt(list.q[i].nvals, 5);
@@ -244,8 +281,8 @@ START_TEST(test_plan_a_few_at_a_time)
     vals[i] = i;
   while(pos < n) {
     before = list.n;
-    ck_assert_int_eq(holder_query_plan_some(&list, USERS, spell, vals, n, &pos),
-                     0);
+    ck_assert_int_eq(
+        holder_query_plan_some(&list, USERS, HQ_ALL, spell, vals, n, &pos), 0);
     ck_assert_uint_gt(list.n, before);
   }
   ck_assert_uint_eq(list.n, sizeof(nwant) / sizeof(nwant[0]));
@@ -325,6 +362,7 @@ Suite *holder_query_suite(void)
   tcase_add_test(tc, test_filter_several_values);
   tcase_add_test(tc, test_filter_long_value);
   tcase_add_test(tc, test_plan_groups_to_the_limit);
+  tcase_add_test(tc, test_plan_fewer_terms);
   tcase_add_test(tc, test_plan_url_and_long_values);
   tcase_add_test(tc, test_plan_a_few_at_a_time);
   tcase_add_test(tc, test_split);

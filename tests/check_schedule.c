@@ -195,6 +195,7 @@ static void fixture_start(struct fixture *f, unsigned cycle_hold_ms,
   o.cycle = start_cycle;
   o.sweep = start_sweep;
   o.arg = f;
+  o.spread_ms = SCHEDULE_SPREAD_MS;
   f->created = uv_now(&f->loop);
   ck_assert_int_eq(schedule_new(&f->loop, &o, &f->s), 0);
 }

@@ -251,6 +251,7 @@ class Tenant:
         obj.quarantine = quarantine or []
         obj.admin_roles = list(admin_roles)
         obj.member_of = list(member_of)
+        self._mail_to_proxies(obj)
         obj.seq = self.next_seq
         self.next_seq += 1
         self.objects[oid] = obj
@@ -278,10 +279,31 @@ class Tenant:
             if obj.props.get(canonical) != value:
                 obj.props[canonical] = value
                 changed.append(canonical)
+        if self._mail_to_proxies(obj) and "proxyAddresses" not in changed:
+            changed.append("proxyAddresses")
         self._index(obj)
         if changed:
             self._touch(obj, changed)
         return changed
+
+    def _mail_to_proxies(self, obj):
+        """With the setting mailInProxyAddresses, add obj's mail to its proxyAddresses
+        unless they hold it already or it is quarantined.  True when it added it."""
+        mail = obj.props.get("mail")
+        if not self.settings["mailInProxyAddresses"] or not isinstance(mail, str) \
+                or "@" not in mail:
+            return False
+        proxies = list(obj.props.get("proxyAddresses") or [])
+        if self.holders.get(mail.lower(), set()) - {obj.id}:
+            return False  # another object holds the address
+        if mail.lower() in {smtp_address(p) for p in proxies} or any(
+                smtp_address(q["value"]) == mail.lower() or q["value"].lower() == mail.lower()
+                for q in obj.quarantine):
+            return False
+        primary = any(is_primary_smtp(p) for p in proxies)
+        proxies.append(("smtp:" if primary else "SMTP:") + mail)
+        obj.props["proxyAddresses"] = proxies
+        return True
 
     def set_quarantine(self, obj, entries):
         before = [(q["property"], q["value"]) for q in obj.quarantine]

@@ -35,6 +35,14 @@ DEFAULTS = {
     # Unknown whether proxyAddresses eq ignores case
     # (docs/graph-facts.md#case-of-proxyaddresses-comparisons).
     "proxyAddressFilterCaseInsensitive": True,
+    # Whether an object's mail is always among its proxyAddresses.  Graph adds a
+    # user's mail to them when mail is changed through Graph
+    # (https://learn.microsoft.com/graph/api/resources/user, mail), but no document
+    # says so of synchronized objects, groups or contacts, so by default an object
+    # keeps the proxyAddresses it is given.  true adds "SMTP:" + mail (or "smtp:"
+    # when it has a primary address) to every object created or changed from then on
+    # whose proxyAddresses lack its mail.
+    "mailInProxyAddresses": False,
     # The resource page names the property "ProxyAddress"; Microsoft's PowerShell
     # example and real captures show "ProxyAddresses"
     # (docs/graph-facts.md#provisioning-errors).  Value used in propertyCausingError

@@ -310,6 +310,59 @@ class HolderE2E(E2ETestCase):
         self.assertEqual(d.log_lines("holder lookup failed"), [])
         d.stop()
 
+    def test_lookup_case_exact_finds_a_secondary_address(self):
+        """With the default lookup_case = exact, a holder whose address is a secondary
+        "smtp:" one is found even where Graph's eq minds case (the simulator's
+        proxyAddressFilterCaseInsensitive off): both spellings are asked."""
+        d, alerts = self.run_scenario(
+            "two-synced-proxy",
+            prepare=lambda: self.sim.settings(proxyAddressFilterCaseInsensitive=False))
+        (alert,) = alerts.values()
+        self.assertEqual(alert["class"], "two_synced", alert)
+        self.assertEqual(self.assertBothSides(alert, alert["holderId"])["displayName"],
+                         "Alice Jones")
+        flts = [f for c, f in self.lookup_items()]
+        self.assertTrue(any("'smtp:sales@contoso.com'" in f for f in flts), flts)
+        self.assertTrue(any("mail eq 'sales@contoso.com'" in f for f in flts), flts)
+        d.stop()
+
+    def test_cheaper_lookup_options_find_holders(self):
+        """lookup_case = insensitive and lookup_mail = no, where Graph's eq ignores case
+        and every mail is among the object's proxyAddresses (the simulator's
+        mailInProxyAddresses): each value is asked with fewer or-clauses, so more go to a
+        GET, and every holder is still found, a secondary "smtp:" address included."""
+        firsts = {}
+
+        def prepare():
+            self.sim.settings(mailInProxyAddresses=True)
+            firsts.update(self.synced_pairs(16, value=lambda i: "list%d@contoso.com" % i,
+                                            prop="smtp"))
+
+        d, alerts = self.run_scenario("two-synced-proxy", prepare=prepare,
+                                      options={"lookup_case": "insensitive",
+                                               "lookup_mail": "no"})
+        self.assertPaired(alerts, firsts)
+        self.assertEqual(len([a for a in alerts.values()
+                              if a["value"].lower() in firsts]), 16)
+        bob = [a for a in alerts.values() if a["value"].lower() == "sales@contoso.com"]
+        self.assertEqual(len(bob), 1)
+        self.assertEqual(self.assertBothSides(bob[0], bob[0]["holderId"])["displayName"],
+                         "Alice Jones")
+        items = self.lookup_items()
+        for coll, flt in items:
+            self.assertLessEqual(self.clauses(flt), 15, flt)
+            self.assertNotIn("'smtp:", flt)
+            self.assertNotIn("mail ", flt)
+        # 17 values: 2 clauses each for users (UPN, SMTP:), 7 to a GET; 1 for groups
+        # and contacts, 15 to a GET.
+        self.assertEqual(len([f for c, f in items if c == "users"]), 3, items)
+        for coll in ("groups", "contacts"):
+            mine = [f for c, f in items if c == coll]
+            self.assertEqual(len(mine), 2, mine)
+            self.assertEqual(self.clauses(mine[0]), 15)
+        self.assertEqual(d.log_lines("holder lookup failed"), [])
+        d.stop()
+
     def test_value_over_120_characters_is_looked_up_by_prefix(self):
         """Graph refuses eq values over 120 characters: a longer address is asked with
         startswith() on its first characters, and only the object holding the whole

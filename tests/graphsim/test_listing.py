@@ -117,6 +117,29 @@ class ListingTest(SimTestCase):
         self.control("POST", "tenants/%s/settings" % CONTOSO, {"proxyAddressFilterCaseInsensitive": False})
         self.assertEqual(len(self.graph("GET", "/users?$filter=" + flt).json["value"]), 0)
 
+    def test_mail_in_proxy_addresses_switch(self):
+        """By default a group keeps the proxyAddresses it is given, so only mail eq finds
+        an address that is its mail alone; with mailInProxyAddresses the address is added
+        to its proxyAddresses, and proxyAddresses eq finds it too."""
+        def made(mail):
+            gid = self.control("POST", "tenants/%s/objects" % CONTOSO, {
+                "objectType": "group", "displayName": mail, "mail": mail,
+                "proxyAddresses": []}, expect=201)["id"]
+            by_proxy = self.graph("GET", "/groups?$select=id,proxyAddresses&$filter=" + q(
+                "proxyAddresses/any(x:x eq 'SMTP:%s')" % mail)).json["value"]
+            by_mail = self.graph("GET", "/groups?$select=id&$filter=" + q(
+                "mail eq '%s'" % mail)).json["value"]
+            return gid, by_proxy, by_mail
+
+        gid, by_proxy, by_mail = made("lists@contoso.com")
+        self.assertEqual(by_proxy, [])
+        self.assertEqual([g["id"] for g in by_mail], [gid])
+        self.control("POST", "tenants/%s/settings" % CONTOSO, {"mailInProxyAddresses": True})
+        gid, by_proxy, by_mail = made("news@contoso.com")
+        self.assertEqual([(g["id"], g["proxyAddresses"]) for g in by_proxy],
+                         [(gid, ["SMTP:news@contoso.com"])])
+        self.assertEqual([g["id"] for g in by_mail], [gid])
+
     def test_unsupported_filters(self):
         for flt in ("jobTitle eq 'x'", "onPremisesProvisioningErrors/any(o:o/value eq 'x')",
                     "onPremisesProvisioningErrors/any(o:o/category eq null)",
