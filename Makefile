@@ -143,7 +143,7 @@ FUZZ_LIB = $(shell clang -print-file-name=libclang_rt.fuzzer-x86_64.a 2>/dev/nul
         check-run unit unit-asan unit-valgrind conf-check graphsim-check \
         e2e-check bench-run bench-smoke ctl-check ctl-check-asan deb system-check \
         repo-check lint-py docs-check fuzz fuzz-bins fuzz-replay kill-loop \
-        e2e-asan e2e-valgrind e2e-both soak soak-short windows-check
+        e2e-asan e2e-valgrind e2e-both soak soak-short windows-check windows
 
 all: $(B)/quarantined $(B)/quarantinectl
 
@@ -361,6 +361,45 @@ $(WB)/plat_check.exe: $(WIN_PLAT) scripts/windows/build-deps
 	$(MINGW)-gcc $(WIN_CFLAGS) -I$$prefix/include -o $@ \
 	    tests/win32/plat_check.c daemon/plat_win32.c $(WB)/messages.o \
 	    $$prefix/lib/libuv.a $(WIN_LIBS)
+
+# make windows: build-win/quarantined.exe, linked statically against
+# libuv, libcurl (Schannel), cJSON, inih and OpenSSL built by build-deps.
+# The modules whose feature does not exist on Windows are replaced by their
+# *_win32.c side (health, the local sinks, the descriptor limit); csexport
+# (libxml2) belongs to quarantinectl, not built yet.
+WIN_POSIX_ONLY := daemon/health.c daemon/sink_local.c daemon/csexport.c
+WIN_SRCS := $(filter-out $(MAINS) $(CTL_SRCS) $(WIN_POSIX_ONLY) \
+              daemon/%_posix.c,$(sort $(wildcard daemon/*.c)))
+WIN_OBJS := $(WIN_SRCS:daemon/%.c=$(WB)/%.o)
+WIN_DEPS_PKGS := libuv1 curl cjson libinih openssl
+WIN_LIBS_ALL := -lcurl -lcjson -linih -lssl -lcrypto -luv -lsecur32 \
+                -lbcrypt -lws2_32 $(WIN_LIBS) -lcrypt32 -lws2_32
+
+$(WB)/deps.prefix: scripts/windows/build-deps | $(WB)
+	$(Q)scripts/windows/build-deps $(WIN_DEPS_PKGS) | tail -n 1 > $@.tmp && \
+	    mv $@.tmp $@
+
+$(WB)/messages.o: daemon/win32/messages.mc | $(WB)
+	$(Q)$(MINGW)-windmc -h $(WB) -r $(WB) $< && \
+	    $(MINGW)-windres -i $(WB)/messages.rc -o $@
+
+$(WB)/%.o: daemon/%.c $(WB)/deps.prefix $(WB)/messages.o
+	$(QCC)$(MINGW)-gcc $(WIN_CFLAGS) -DCURL_STATICLIB -MMD -MP \
+	    -DQD_VERSION=\"$(VERSION)\" \
+	    -DQD_CONFFILE=\"C:/ProgramData/quarantined/quarantined.conf\" \
+	    -DQD_CREDDIR=\"C:/ProgramData/quarantined/credentials\" \
+	    -I$$(cat $(WB)/deps.prefix)/include -c -o $@ $<
+
+$(WB)/quarantined.exe: $(WB)/main.o $(WIN_OBJS) $(WB)/messages.o
+	$(QCC)$(MINGW)-gcc -static -o $@ $^ -L$$(cat $(WB)/deps.prefix)/lib \
+	    $(WIN_LIBS_ALL)
+
+$(WB):
+	$(Q)mkdir -p $@
+
+windows: $(WB)/quarantined.exe
+
+-include $(wildcard $(WB)/*.d)
 
 windows-check: $(WB)/plat_check.exe
 	QD_WINBUILD=$(CURDIR)/$(WB) python3 -m unittest -v tests.win32.test_windows

@@ -115,6 +115,19 @@ int plat_lock(int fd, bool wait);
 /* plat_fsync() flushes fd's data to the disk; 0 or a negative errno. */
 int plat_fsync(int fd);
 
+/* ===== features ===== */
+
+/* What exists on POSIX only; a configuration asking for it on Windows is
+ * refused by cfg_load() with the line of the key. */
+enum plat_feature {
+  PLAT_HEALTH,   /* health_listen, health_socket (libmicrohttpd) */
+  PLAT_LOCAL_LOG /* [sink] types journal and syslog */
+};
+
+/* plat_lacks() is NULL when this system has feature f, else a static
+ * sentence saying it does not. */
+const char *plat_lacks(enum plat_feature f);
+
 /* ===== errors ===== */
 
 /* plat_errno_name() is the symbolic name of the errno value err ("ENOENT"),

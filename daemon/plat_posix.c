@@ -301,3 +301,9 @@ const char *plat_errno_name(int err)
 {
   return strerrorname_np(err);
 }
+
+const char *plat_lacks(enum plat_feature f)
+{
+  (void)f;
+  return NULL;
+}

@@ -562,3 +562,15 @@ const char *plat_errno_name(int err)
     return names[err];
   return NULL;
 }
+
+const char *plat_lacks(enum plat_feature f)
+{
+  switch(f) {
+  case PLAT_HEALTH:
+    return "the health endpoint does not exist on Windows; leave it unset "
+           "or none";
+  case PLAT_LOCAL_LOG:
+    return "the journal and the local syslog do not exist on Windows";
+  }
+  return NULL;
+}

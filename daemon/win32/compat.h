@@ -6,6 +6,10 @@
 #ifndef QD_WIN32_COMPAT_H
 #define QD_WIN32_COMPAT_H
 
+/* mingw-w64's C99 printf family (%zu, %lld), checked as GNU's. */
+#define __USE_MINGW_ANSI_STDIO 1
+#define QD_PRINTF_STYLE __gnu_printf__
+
 #include <sys/types.h>
 
 typedef unsigned int uid_t; /* plat_secret_check()'s owner; unused there */
