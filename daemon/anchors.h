@@ -21,6 +21,8 @@
 #include <stdio.h>
 #include <time.h>
 
+#include "buf.h"
+
 /* Where a known anchor came from. */
 enum anchors_source { ANCHORS_CSV, ANCHORS_SUGGESTION, ANCHORS_CSEXPORT };
 
@@ -204,10 +206,11 @@ int anchors_load_suggestions(struct anchors_set *s, const char *path,
 
 /* ===== Writing CSV ===== */
 
-/* anchors_csv_row() writes one CSV record of n fields to f, quoting a
- * field (RFC 4180) when it holds a comma, quote, CR, LF or starts with
- * '#' or white space; NULL is written as an empty field.  Ends the record
- * with "\n".  Returns 0, or -EIO when f reports an error. */
-int anchors_csv_row(FILE *f, const char *const *fields, size_t n);
+/* anchors_csv_row() appends one CSV record of n fields to b (the
+ * caller's), quoting a field (RFC 4180) when it holds a comma, quote, CR,
+ * LF or starts with '#' or white space; NULL is written as an empty field.
+ * Ends the record with "\n".  Returns 0, or -ENOMEM with the record cut
+ * short. */
+int anchors_csv_row(struct buf *b, const char *const *fields, size_t n);
 
 #endif

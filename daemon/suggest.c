@@ -17,6 +17,7 @@
 #include "anchor.h"
 #include "afile.h"
 #include "anchors.h"
+#include "buf.h"
 #include "log.h"
 
 /* candidate() tells whether c is a cloud_account pair with a usable
@@ -44,17 +45,20 @@ static int add_one(struct anchors_suggestions *l, const struct conflict *c,
 {
   struct anchors_suggestion sg;
   char *reference = NULL, *reason = NULL, *holders = NULL;
-  size_t i, len = 0;
-  FILE *f;
-  int rc;
+  struct buf ids = {NULL, 0, 0};
+  size_t i;
+  int rc = 0;
 
-  f = open_memstream(&holders, &len);
-  if(!f)
+  for(i = 0; i < c->nholders && !rc; i++) {
+    if(i)
+      rc = buf_append(&ids, " ", 1);
+    if(!rc)
+      rc = buf_append(&ids, c->holders[i].id, strlen(c->holders[i].id));
+  }
+  if(rc || !(holders = ids.data ? ids.data : strdup(""))) {
+    free(ids.data);
     return -ENOMEM;
-  for(i = 0; i < c->nholders; i++)
-    fprintf(f, "%s%s", i ? " " : "", c->holders[i].id);
-  if(fclose(f))
-    return -ENOMEM;
+  }
   if(asprintf(&reference, "conflict:%s:%s", c->object_id,
               c->property == CONFLICT_UPN ? "userPrincipalName"
                                           : "proxyAddresses") < 0)
