@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT
  *
- * compat.h: the POSIX types mingw-w64 lacks, force-included (-include) by
- * the Windows build so that the shared headers need no #ifdef.
+ * compat.h: the POSIX types and functions the Windows C runtime lacks,
+ * force-included (-include) by the Windows build so that the modules need
+ * no #ifdef; the functions that take more than a line are in compat.c.
  */
 #ifndef QD_WIN32_COMPAT_H
 #define QD_WIN32_COMPAT_H
