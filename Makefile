@@ -107,7 +107,7 @@ FUZZ_TARGETS := $(sort $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fu
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(B)/fuzz/fuzz_%)
 SUITE_SRCS := $(filter-out tests/check_main.c,$(wildcard tests/check_*.c))
 SUITES    := $(sort $(SUITE_SRCS:tests/check_%.c=%))
-FORMAT_FILES := $(wildcard daemon/*.[ch] daemon/win32/*.h tests/*.[ch] tests/fuzz/*.[ch] \
+FORMAT_FILES := $(wildcard daemon/*.[ch] daemon/win32/*.[ch] tests/*.[ch] tests/fuzz/*.[ch] \
                   tests/win32/*.[ch])
 # Python: every *.py below scripts/ and tests/, and the scripts that are Python
 # without the extension (scripts/graphsim, scripts/bench).
@@ -143,7 +143,7 @@ FUZZ_LIB = $(shell clang -print-file-name=libclang_rt.fuzzer-x86_64.a 2>/dev/nul
         check-run unit unit-asan unit-valgrind conf-check graphsim-check \
         e2e-check bench-run bench-smoke ctl-check ctl-check-asan deb system-check \
         repo-check lint-py docs-check fuzz fuzz-bins fuzz-replay kill-loop \
-        e2e-asan e2e-valgrind e2e-both soak soak-short windows-check
+        e2e-asan e2e-valgrind e2e-both soak soak-short windows-check windows
 
 all: $(B)/quarantined $(B)/quarantinectl
 
@@ -341,7 +341,9 @@ e2e-check: $(B)/quarantined $(B)/quarantinectl
 # plat_check.exe, against libuv built from Debian's source package by
 # scripts/windows/build-deps (cached in ~/.cache/quarantined/windows), and
 # run under wine: Event Log calls, DACL check, DPAPI, replace, cmd.exe,
-# and the service control path under wine's service manager.
+# and the service control path under wine's service manager; then
+# quarantined.exe and quarantinectl.exe (make windows): -n, one poll cycle
+# against the simulator over HTTPS, quarantinectl on the state it saved.
 WB         := build-win
 MINGW      := x86_64-w64-mingw32
 WIN_CFLAGS := -std=c17 -D_GNU_SOURCE -D_WIN32_WINNT=0x0602 $(WARNINGS) \
@@ -350,7 +352,8 @@ WIN_CFLAGS := -std=c17 -D_GNU_SOURCE -D_WIN32_WINNT=0x0602 $(WARNINGS) \
 WIN_LIBS   := -lws2_32 -liphlpapi -luserenv -ldbghelp -lole32 -luuid \
               -lcrypt32 -ladvapi32 -lbcrypt
 WIN_PLAT   := daemon/plat.h daemon/plat_win32.h daemon/plat_win32.c \
-              daemon/win32/compat.h daemon/win32/syslog.h \
+              daemon/win32/compat.h daemon/win32/compat.c \
+              daemon/win32/syslog.h \
               daemon/win32/messages.mc tests/win32/plat_check.c
 
 $(WB)/plat_check.exe: $(WIN_PLAT) scripts/windows/build-deps
@@ -359,10 +362,64 @@ $(WB)/plat_check.exe: $(WIN_PLAT) scripts/windows/build-deps
 	$(MINGW)-windmc -h $(WB) -r $(WB) daemon/win32/messages.mc && \
 	$(MINGW)-windres -i $(WB)/messages.rc -o $(WB)/messages.o && \
 	$(MINGW)-gcc $(WIN_CFLAGS) -I$$prefix/include -o $@ \
-	    tests/win32/plat_check.c daemon/plat_win32.c $(WB)/messages.o \
+	    tests/win32/plat_check.c daemon/plat_win32.c \
+	    daemon/win32/compat.c $(WB)/messages.o \
 	    $$prefix/lib/libuv.a $(WIN_LIBS)
 
-windows-check: $(WB)/plat_check.exe
+# make windows: build-win/quarantined.exe and quarantinectl.exe, linked
+# statically against libuv, libcurl (Schannel), cJSON, inih and OpenSSL
+# built by build-deps.  The modules whose feature does not exist on
+# Windows are replaced by their *_win32.c side (health, the local sinks,
+# the descriptor limit, the csexport reader, which needs libxml2).
+WIN_POSIX_ONLY := daemon/health.c daemon/sink_local.c daemon/csexport.c
+WIN_SRCS := $(filter-out $(MAINS) $(CTL_SRCS) $(WIN_POSIX_ONLY) \
+              daemon/%_posix.c,$(sort $(wildcard daemon/*.c)))
+WIN_OBJS := $(WIN_SRCS:daemon/%.c=$(WB)/%.o)
+WIN_DEPS_PKGS := libuv1 curl cjson libinih openssl
+WIN_LIBS_ALL := -lcurl -lcjson -linih -lssl -lcrypto -luv -lsecur32 \
+                -lbcrypt -lws2_32 $(WIN_LIBS) -lcrypt32 -lws2_32 -lwinpthread
+
+$(WB)/deps.prefix: scripts/windows/build-deps | $(WB)
+	$(Q)scripts/windows/build-deps $(WIN_DEPS_PKGS) | tail -n 1 > $@.tmp && \
+	    mv $@.tmp $@
+
+$(WB)/messages.o: daemon/win32/messages.mc | $(WB)
+	$(Q)$(MINGW)-windmc -h $(WB) -r $(WB) $< && \
+	    $(MINGW)-windres -i $(WB)/messages.rc -o $@
+
+$(WB)/%.o: daemon/%.c $(WB)/deps.prefix $(WB)/messages.o
+	$(QCC)$(MINGW)-gcc $(WIN_CFLAGS) -DCURL_STATICLIB -MMD -MP \
+	    -DQD_VERSION=\"$(VERSION)\" \
+	    -DQD_CONFFILE=\"C:/ProgramData/quarantined/quarantined.conf\" \
+	    -DQD_CREDDIR=\"C:/ProgramData/quarantined/credentials\" \
+	    -I$$(cat $(WB)/deps.prefix)/include -c -o $@ $<
+
+# The POSIX functions the C runtime lacks (daemon/win32/compat.c), and
+# mingw-w64's binmode.o: files open in binary mode, as on POSIX, not with
+# the runtime's CR LF translation.
+$(WB)/win32_compat.o: daemon/win32/compat.c daemon/win32/compat.h | $(WB)
+	$(QCC)$(MINGW)-gcc $(WIN_CFLAGS) -MMD -MP -c -o $@ $<
+WIN_BINMODE := $(shell $(MINGW)-gcc -print-file-name=binmode.o 2>/dev/null)
+
+$(WB)/quarantined.exe: $(WB)/main.o $(WIN_OBJS) $(WB)/win32_compat.o \
+                       $(WB)/messages.o
+	$(QCC)$(MINGW)-gcc -static -o $@ $^ $(WIN_BINMODE) \
+	    -L$$(cat $(WB)/deps.prefix)/lib $(WIN_LIBS_ALL)
+
+$(WB)/quarantinectl.exe: $(WB)/quarantinectl.o \
+                         $(CTL_SRCS:daemon/%.c=$(WB)/%.o) $(WIN_OBJS) \
+                         $(WB)/win32_compat.o $(WB)/messages.o
+	$(QCC)$(MINGW)-gcc -static -o $@ $^ $(WIN_BINMODE) \
+	    -L$$(cat $(WB)/deps.prefix)/lib $(WIN_LIBS_ALL)
+
+$(WB):
+	$(Q)mkdir -p $@
+
+windows: $(WB)/quarantined.exe $(WB)/quarantinectl.exe
+
+-include $(wildcard $(WB)/*.d)
+
+windows-check: $(WB)/plat_check.exe windows
 	QD_WINBUILD=$(CURDIR)/$(WB) python3 -m unittest -v tests.win32.test_windows
 
 # Every config key, command, option, alert type and metric is in its man

@@ -2,7 +2,10 @@
  *
  * afile: an atomic file replacement as a chain of uv_fs_* requests (see
  * afile.h).  One request is reused for every step; each callback checks
- * the step's result and starts the next.  At most AFILE_MAX_ACTIVE writes
+ * the step's result and starts the next.  The last step, the rename made
+ * durable, is plat_replace() on libuv's thread pool: rename(2) and an
+ * fsync of the directory, or MoveFileExW with write-through on Windows,
+ * where a directory cannot be flushed.  At most AFILE_MAX_ACTIVE writes
  * run at once over the process; the others wait in a FIFO, holding no
  * descriptor, and each write that ends starts the next.
  */
@@ -10,26 +13,29 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
 
+#include "plat.h"
+
 struct afile {
   TAILQ_ENTRY(afile) entry; /* on the waiting list, until it starts */
   uv_fs_t req;
+  uv_work_t work; /* plat_replace() on the thread pool */
   uv_loop_t *loop;
   char *path; /* the target */
   char *tmp;  /* the temp file, once created */
-  char *dir;  /* the directory holding path */
   char *tmpl; /* the temp file's template, until it starts */
   char *data; /* the piece being written (owned) */
   size_t len, done_bytes;
   afile_more_cb more; /* the next pieces, or NULL */
   void *more_arg;
   mode_t mode;
-  uv_file fd, dirfd;
+  uv_file fd;
+  int replace_rc;           /* plat_replace()'s result */
+  const char *replace_what; /* and the step that failed (static) */
   afile_done_cb done;
   void *arg;
 };
@@ -48,9 +54,8 @@ static void on_chmod(uv_fs_t *req);
 static void on_written(uv_fs_t *req);
 static void on_synced(uv_fs_t *req);
 static void on_closed(uv_fs_t *req);
-static void on_renamed(uv_fs_t *req);
-static void on_dir_opened(uv_fs_t *req);
-static void on_dir_synced(uv_fs_t *req);
+static void do_replace(uv_work_t *w);
+static void on_replaced(uv_work_t *w, int status);
 
 /* finish() calls the caller back with rc and what, then frees f.  The
  * clean-up of a failed write (closing the temp file, removing it) is done
@@ -64,10 +69,6 @@ static void finish(struct afile *f, int rc, const char *what)
     uv_fs_close(NULL, &req, f->fd, NULL);
     uv_fs_req_cleanup(&req);
   }
-  if(f->dirfd >= 0) {
-    uv_fs_close(NULL, &req, f->dirfd, NULL);
-    uv_fs_req_cleanup(&req);
-  }
   if(rc && f->tmp) {
     uv_fs_unlink(NULL, &req, f->tmp, NULL);
     uv_fs_req_cleanup(&req);
@@ -75,7 +76,6 @@ static void finish(struct afile *f, int rc, const char *what)
   f->done(rc, rc ? what : "", f->arg);
   free(f->path);
   free(f->tmp);
-  free(f->dir);
   free(f->data);
   free(f);
   active--;
@@ -128,20 +128,15 @@ int afile_write_more(uv_loop_t *loop, const char *path, char *data, size_t len,
                      afile_done_cb done, void *arg)
 {
   struct afile *f = calloc(1, sizeof(*f));
-  char *copy = strdup(path), *tmpl = NULL;
+  char *tmpl = NULL;
 
-  if(!f || !copy || asprintf(&tmpl, "%s.tmp.XXXXXX", path) < 0) {
+  if(!f || asprintf(&tmpl, "%s.tmp.XXXXXX", path) < 0) {
     free(f);
-    free(copy);
     free(data);
     return -ENOMEM;
   }
-  f->dir = strdup(dirname(copy));
-  free(copy);
   f->path = strdup(path);
-  if(!f->dir || !f->path) {
-    free(f->dir);
-    free(f->path);
+  if(!f->path) {
     free(f);
     free(tmpl);
     free(data);
@@ -155,7 +150,7 @@ int afile_write_more(uv_loop_t *loop, const char *path, char *data, size_t len,
   f->more = more;
   f->more_arg = more_arg;
   f->mode = mode;
-  f->fd = f->dirfd = -1;
+  f->fd = -1;
   f->done = done;
   f->arg = arg;
   if(active >= AFILE_MAX_ACTIVE)
@@ -277,47 +272,29 @@ static void on_closed(uv_fs_t *req)
     finish(f, (int)r, "close");
     return;
   }
-  started(f, uv_fs_rename(f->loop, &f->req, f->tmp, f->path, on_renamed),
+  f->work.data = f;
+  started(f, uv_queue_work(f->loop, &f->work, do_replace, on_replaced),
           "rename");
 }
 
-static void on_renamed(uv_fs_t *req)
+/* The thread pool's side: f is the loop thread's again in on_replaced. */
+static void do_replace(uv_work_t *w)
 {
-  struct afile *f = req->data;
-  ssize_t r = step_result(req);
+  struct afile *f = w->data;
 
-  if(r < 0) {
-    finish(f, (int)r, "rename");
-    return;
-  }
-  /* In place: from here on the temp name is gone, nothing to remove. */
-  free(f->tmp);
-  f->tmp = NULL;
-  started(f,
-          uv_fs_open(f->loop, &f->req, f->dir, O_RDONLY | O_DIRECTORY, 0,
-                     on_dir_opened),
-          "fsync directory");
+  f->replace_rc = plat_replace(f->tmp, f->path, &f->replace_what);
 }
 
-static void on_dir_opened(uv_fs_t *req)
+static void on_replaced(uv_work_t *w, int status)
 {
-  struct afile *f = req->data;
-  ssize_t r = step_result(req);
+  struct afile *f = w->data;
 
-  if(r < 0) {
-    finish(f, (int)r, "fsync directory");
-    return;
+  (void)status; /* the work is never cancelled */
+  /* Once renamed, the temp name is gone: nothing to remove, even when
+   * only the directory's flush failed. */
+  if(!f->replace_rc || strcmp(f->replace_what, "rename")) {
+    free(f->tmp);
+    f->tmp = NULL;
   }
-  f->dirfd = (uv_file)r;
-  started(f, uv_fs_fsync(f->loop, &f->req, f->dirfd, on_dir_synced),
-          "fsync directory");
-}
-
-static void on_dir_synced(uv_fs_t *req)
-{
-  struct afile *f = req->data;
-  ssize_t r = step_result(req);
-
-  /* finish() closes the directory. */
-  finish(f, r < 0 ? (int)r : 0, "fsync directory");
+  finish(f, f->replace_rc, f->replace_rc ? f->replace_what : "");
 }

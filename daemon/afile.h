@@ -2,9 +2,10 @@
  *
  * afile: atomic_write() (atomic.h) done by libuv's file-system requests,
  * so the loop never waits on the disk: a temp file next to the target is
- * created, written, fsync'd and closed, renamed over the target, and the
- * directory is fsync'd, each step a uv_fs_* request run on libuv's own
- * worker pool, the next step started from the previous one's callback.
+ * created, written, fsync'd and closed, each step a uv_fs_* request run
+ * on libuv's own worker pool, the next step started from the previous
+ * one's callback; then plat_replace() (plat.h) renames it over the target
+ * durably, on the same pool.
  * A reader sees either the old or the new file, never a torn mix, just
  * as with atomic_write().  At most AFILE_MAX_ACTIVE writes of the process
  * run at once; later ones wait their turn, in order, holding no

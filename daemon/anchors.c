@@ -20,6 +20,7 @@
 #include "anchor.h"
 #include "csv.h"
 #include "atomic.h"
+#include "buf.h"
 #include "log.h"
 #include "plat.h"
 #include "strlist.h"
@@ -681,29 +682,33 @@ int anchors_suggestions_approve(struct anchors_suggestions *l,
   return found;
 }
 
-int anchors_csv_row(FILE *f, const char *const *fields, size_t n)
+int anchors_csv_row(struct buf *b, const char *const *fields, size_t n)
 {
   size_t i;
+  int rc = 0;
 
-  for(i = 0; i < n; i++) {
-    const char *v = fields[i] ? fields[i] : "", *p;
+  for(i = 0; i < n && !rc; i++) {
+    const char *v = fields[i] ? fields[i] : "", *p, *q;
 
     if(i)
-      putc(',', f);
-    if(strpbrk(v, ",\"\r\n") || *v == '#' || *v == ' ' || *v == '\t') {
-      putc('"', f);
-      for(p = v; *p; p++) {
-        if(*p == '"')
-          putc('"', f);
-        putc(*p, f);
-      }
-      putc('"', f);
+      rc = buf_append(b, ",", 1);
+    if(rc)
+      break;
+    if(!strpbrk(v, ",\"\r\n") && *v != '#' && *v != ' ' && *v != '\t') {
+      rc = buf_append(b, v, strlen(v));
+      continue;
     }
-    else
-      fputs(v, f);
+    /* each '"' is doubled: the run up to and with it, then one more */
+    rc = buf_append(b, "\"", 1);
+    for(p = v; !rc && (q = strchr(p, '"')); p = q + 1)
+      if(!(rc = buf_append(b, p, (size_t)(q - p) + 1)))
+        rc = buf_append(b, "\"", 1);
+    if(!rc)
+      rc = buf_append(b, p, strlen(p));
+    if(!rc)
+      rc = buf_append(b, "\"", 1);
   }
-  putc('\n', f);
-  return ferror(f) ? -EIO : 0;
+  return rc ? rc : buf_append(b, "\n", 1);
 }
 
 int anchors_suggestions_lock(const char *path, bool wait)
@@ -733,13 +738,14 @@ void anchors_suggestions_unlock(int fd)
     close(fd); /* releases the flock */
 }
 
-int anchors_suggestions_text_some(const struct anchors_suggestions *l, FILE *f,
-                                  size_t *next, size_t max)
+int anchors_suggestions_text_some(const struct anchors_suggestions *l,
+                                  struct buf *b, size_t *next, size_t max)
 {
   char created[TIMEX_ISO_LEN];
 
   if(!*next && max) {
-    if(fputs(ANCHORS_SUGGESTIONS_HEADER "\n", f) == EOF)
+    if(buf_append(b, ANCHORS_SUGGESTIONS_HEADER "\n",
+                  strlen(ANCHORS_SUGGESTIONS_HEADER "\n")))
       return -ENOMEM;
     (*next)++;
     max--;
@@ -759,7 +765,7 @@ int anchors_suggestions_text_some(const struct anchors_suggestions *l, FILE *f,
     row[S_VALUE] = sg->value;
     row[S_CREATED] = created;
     row[S_REASON] = sg->reason;
-    if(anchors_csv_row(f, row, S_NCOLS))
+    if(anchors_csv_row(b, row, S_NCOLS))
       return -ENOMEM;
   }
   return *next > l->n;
@@ -768,20 +774,15 @@ int anchors_suggestions_text_some(const struct anchors_suggestions *l, FILE *f,
 int anchors_suggestions_text(const struct anchors_suggestions *l, char **out,
                              size_t *out_len)
 {
-  char *text = NULL;
-  size_t len = 0, next = 0;
-  FILE *f = open_memstream(&text, &len);
-  int rc;
+  struct buf text = {NULL, 0, 0};
+  size_t next = 0;
 
-  if(!f)
-    return -ENOMEM;
-  rc = anchors_suggestions_text_some(l, f, &next, SIZE_MAX);
-  if(fclose(f) || rc < 0) {
-    free(text);
+  if(anchors_suggestions_text_some(l, &text, &next, SIZE_MAX) < 0) {
+    free(text.data);
     return -ENOMEM;
   }
-  *out = text;
-  *out_len = len;
+  *out = text.data;
+  *out_len = text.len;
   return 0;
 }
 

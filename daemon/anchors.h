@@ -21,6 +21,8 @@
 #include <stdio.h>
 #include <time.h>
 
+#include "buf.h"
+
 /* Where a known anchor came from. */
 enum anchors_source { ANCHORS_CSV, ANCHORS_SUGGESTION, ANCHORS_CSEXPORT };
 
@@ -174,12 +176,13 @@ int anchors_suggestions_text(const struct anchors_suggestions *l, char **out,
 
 /* anchors_suggestions_text_some() is anchors_suggestions_text() a part
  * at a time, for a caller that spreads a long file over loop iterations:
- * it writes to f (the caller's) the next max lines of the file's text for
- * l from line *next on (0, the header, to begin with), advancing *next.
+ * it appends to b (the caller's) the next max lines of the file's text
+ * for l from line *next on (0, the header, to begin with), advancing
+ * *next.
  * Returns 1 once the last line is written, 0 when more remain, or
  * -ENOMEM. */
-int anchors_suggestions_text_some(const struct anchors_suggestions *l, FILE *f,
-                                  size_t *next, size_t max);
+int anchors_suggestions_text_some(const struct anchors_suggestions *l,
+                                  struct buf *b, size_t *next, size_t max);
 
 /* anchors_suggestions_write() replaces the file at path with l (header
  * line first, mode 0640) atomically, like the state file.  Returns 0 or
@@ -213,10 +216,11 @@ int anchors_load_suggestions(struct anchors_set *s, const char *path,
 
 /* ===== Writing CSV ===== */
 
-/* anchors_csv_row() writes one CSV record of n fields to f, quoting a
- * field (RFC 4180) when it holds a comma, quote, CR, LF or starts with
- * '#' or white space; NULL is written as an empty field.  Ends the record
- * with "\n".  Returns 0, or -EIO when f reports an error. */
-int anchors_csv_row(FILE *f, const char *const *fields, size_t n);
+/* anchors_csv_row() appends one CSV record of n fields to b (the
+ * caller's), quoting a field (RFC 4180) when it holds a comma, quote, CR,
+ * LF or starts with '#' or white space; NULL is written as an empty field.
+ * Ends the record with "\n".  Returns 0, or -ENOMEM with the record cut
+ * short. */
+int anchors_csv_row(struct buf *b, const char *const *fields, size_t n);
 
 #endif

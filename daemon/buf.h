@@ -9,6 +9,8 @@
 
 #include <stddef.h>
 
+#include "log.h" /* QD_PRINTF */
+
 struct buf {
   char *data; /* NUL-terminated once anything was appended; else NULL */
   size_t len; /* bytes held, not counting the NUL */
@@ -19,5 +21,9 @@ struct buf {
  * the allocation as needed (4 KiB at first).  Returns 0, or -ENOMEM with
  * b unchanged. */
 int buf_append(struct buf *b, const char *s, size_t n);
+
+/* buf_printf() appends the text printf(3) makes of f and its arguments.
+ * Returns 0, or -ENOMEM (or -EINVAL for a bad format) with b unchanged. */
+int buf_printf(struct buf *b, const char *f, ...) QD_PRINTF(2, 3);
 
 #endif

@@ -25,6 +25,7 @@
 
 #include "fmt.h"
 #include "log.h"
+#include "plat.h"
 
 #define D(field) offsetof(struct cfg, field)
 #define TN(field) offsetof(struct cfg_tenant, field)
@@ -553,6 +554,9 @@ static int handler(void *user, const char *section, const char *key,
   }
   c->seen_line[idx] = c->line;
   cfg_set_value(c, o, section_base(c, c->sec), value ? value : "", c->line);
+  if(c->sec == SEC_DAEMON && !strncmp(o->key, "health_", 7) && value &&
+     strcmp(value, "none") && plat_lacks(PLAT_HEALTH))
+    cfg__perr(c, c->line, "%s: %s", key, plat_lacks(PLAT_HEALTH));
   return 1;
 }
 

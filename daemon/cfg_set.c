@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "cfgval.h"
+#include "plat.h"
 #include "timex.h"
 
 /* parse_invmode() maps "filter"/"scan"/"delta" to enum cfg_inventory,
@@ -191,7 +192,7 @@ void cfg_set_value(struct parse_ctx *c, const struct cfg_option *o, void *base,
         return;
       }
     }
-    if(o->type == T_PATH && v[0] != '/' &&
+    if(o->type == T_PATH && !plat_path_absolute(v) &&
        !((o->flags & F_NONE) && !strcmp(v, "none"))) {
       size_t len = strlen(c->dir) + strlen(v) + 2;
 

@@ -14,6 +14,7 @@
 
 #include "alert.h"
 #include "fmt.h"
+#include "plat.h"
 #include "tls.h"
 
 /* key_line() is the line of the [sink] key given in the section being
@@ -88,6 +89,9 @@ void cfg_sink_check(struct parse_ctx *c, struct cfg_sink *k)
      !k->host)
     cfg__perr(c, k->line, "[sink %s]: type %s needs host", k->name,
               cfg__enum_names("type")[k->type]);
+  if((k->type == CFG_SINK_JOURNAL || k->type == CFG_SINK_SYSLOG) &&
+     plat_lacks(PLAT_LOCAL_LOG))
+    cfg__perr(c, key_line(c, "type"), "type: %s", plat_lacks(PLAT_LOCAL_LOG));
   if(k->type == CFG_SINK_FILE && !k->path)
     cfg__perr(c, k->line, "[sink %s]: type file needs path", k->name);
   if(!(formats[k->type] & (1u << k->format)))

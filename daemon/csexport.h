@@ -15,6 +15,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "buf.h"
+
 /* One <cs-object>, as handed to a csexport_object_cb.  Every string lives
  * until the callback returns; NULL means absent. */
 struct csexport_object {
@@ -92,13 +94,14 @@ int csexport_import(const char *path, size_t want_len,
                     struct csexport_result *res, char *err, size_t errlen);
 
 /* csexport_write_csv() writes res as a known-anchors CSV (see anchors.h:
- * header target,anchor,reference,expires) to f: a comment block naming
+ * header target,anchor,reference,expires), appended to b (the caller's):
+ * a comment block naming
  * the source file and the counts, then for each result a "# " comment
  * line with its note, followed by the entry itself for a
  * CSEXPORT_CANDIDATE or a commented-out entry ("# LEFT OUT: ...")
  * otherwise.  source names the XML file in the header comment.  Returns
- * 0 or -EIO. */
-int csexport_write_csv(FILE *f, const struct csexport_result *res,
+ * 0 or -ENOMEM. */
+int csexport_write_csv(struct buf *b, const struct csexport_result *res,
                        const char *source);
 
 /* csexport_result_clear() frees what res holds and zeroes it. */

@@ -8,7 +8,6 @@
 #include <getopt.h>
 #include <limits.h>
 #include <math.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +19,7 @@
 #include "ctl_source.h"
 #include "status.h"
 #include "jsonx.h"
+#include "plat.h"
 #include "timex.h"
 
 /* Monitoring Plugins return codes. */
@@ -252,12 +252,11 @@ int ctl_check_status(int argc, char **argv)
 
 /* ===== check ===== */
 
-static void on_alarm(int sig)
+static void on_deadline(void)
 {
   static const char msg[] = "QUARANTINED UNKNOWN - plugin timed out\n";
 
-  (void)sig;
-  /* Only async-signal-safe calls here. */
+  /* Only async-signal-safe calls here (plat_deadline()). */
   if(write(STDOUT_FILENO, msg, sizeof(msg) - 1) < 0)
     _exit(NAGIOS_UNKNOWN);
   _exit(NAGIOS_UNKNOWN);
@@ -338,8 +337,8 @@ int ctl_check_plugin(int argc, char **argv)
   }
   if(optind != argc)
     return unknown("unexpected argument '%s'", argv[optind]);
-  signal(SIGALRM, on_alarm);
-  alarm((unsigned)timeout);
+  if(plat_deadline((unsigned)timeout, on_deadline))
+    return unknown("cannot set the time limit%s", "");
   env.timeout_ms = (long)timeout * 1000;
   if(ctl_source_env_load(&env))
     return unknown("cannot read the configuration %s", env.conf_path);

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "buf.h"
 #include "conflict_json.h"
 #include "jsonx.h"
 #include "status.h"
@@ -299,9 +300,8 @@ int ctl_list_csv(FILE *out, const struct ctl_list_row *rows, size_t n, bool bom)
         out);
   for(i = 0; i < n; i++) {
     const struct conflict *c = rows[i].c;
-    char *holders = NULL;
-    size_t len = 0;
-    FILE *hf;
+    struct buf holders = {NULL, 0, 0};
+    int rc = 0;
 
     csv_field(out, rows[i].tenant, false);
     csv_field(out, conflict_objtype_name(c->objtype), false);
@@ -319,15 +319,15 @@ int ctl_list_csv(FILE *out, const struct ctl_list_row *rows, size_t n, bool bom)
     csv_time(out, c->release_by);
     csv_time(out, c->stuck_at);
     /* Holders as "type id name; ..." in one field. */
-    hf = open_memstream(&holders, &len);
-    for(h = 0; hf && h < c->nholders; h++)
-      fprintf(hf, "%s%s %s %s", h ? "; " : "",
-              conflict_objtype_name(c->holders[h].type), c->holders[h].id,
-              c->holders[h].display_name ? c->holders[h].display_name : "");
-    if(hf)
-      fclose(hf);
-    csv_field(out, holders ? holders : "", true);
-    free(holders);
+    for(h = 0; !rc && h < c->nholders; h++)
+      rc = buf_printf(
+          &holders, "%s%s %s %s", h ? "; " : "",
+          conflict_objtype_name(c->holders[h].type), c->holders[h].id,
+          c->holders[h].display_name ? c->holders[h].display_name : "");
+    csv_field(out, holders.data ? holders.data : "", true);
+    free(holders.data);
+    if(rc)
+      return rc;
   }
   return ferror(out) ? -EIO : 0;
 }

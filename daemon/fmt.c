@@ -189,14 +189,18 @@ int fmt_render(enum fmt_kind k, const cJSON *ev, const struct fmt_opts *o,
     fmt_puts(b, "- ");
   }
   else if(k != FMT_RFC5424 && o->frame == FMT_FRAME_3164) {
-    char stamp[32];
+    char mon[16], hms[16];
     time_t now = time(NULL);
     struct tm tm;
 
+    /* RFC 3164's "Mmm dd hh:mm:ss", the day padded with a space (strftime's
+     * %e, which not every C library has). */
     localtime_r(&now, &tm);
-    strftime(stamp, sizeof(stamp), "%b %e %H:%M:%S", &tm);
-    fmt_printf(b, "<%d>%s quarantined[%d]: ",
-               o->facility * 8 + fmt_syslog_severity(ev), stamp, o->pid);
+    strftime(mon, sizeof(mon), "%b", &tm);
+    strftime(hms, sizeof(hms), "%H:%M:%S", &tm);
+    fmt_printf(b, "<%d>%s %2d %s quarantined[%d]: ",
+               o->facility * 8 + fmt_syslog_severity(ev), mon, tm.tm_mday, hms,
+               o->pid);
   }
   switch(k) {
   case FMT_CEF:

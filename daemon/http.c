@@ -590,13 +590,21 @@ static int setup_easy(struct http_client *c, struct xfer *x,
     if(!rc)                                                                    \
       rc = curl_easy_setopt(e, opt, val);                                      \
   } while(0)
+  /* A preference this libcurl may not have been built with (HTTP/2
+   * without nghttp2, a CA directory with Schannel): left unset. */
+#define PREFER(opt, val)                                                       \
+  do {                                                                         \
+    CURLcode r_ = rc ? rc : curl_easy_setopt(e, opt, val);                     \
+    if(r_ != CURLE_NOT_BUILT_IN && r_ != CURLE_UNSUPPORTED_PROTOCOL)           \
+      rc = r_;                                                                 \
+  } while(0)
   SET(CURLOPT_URL, x->url);
   SET(CURLOPT_PROTOCOLS_STR, "http,https");
   SET(CURLOPT_PRIVATE, (void *)x);
   SET(CURLOPT_ERRORBUFFER, x->errbuf);
   SET(CURLOPT_NOSIGNAL, 1L);
   SET(CURLOPT_FOLLOWLOCATION, 0L);
-  SET(CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+  PREFER(CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
   /* Rather wait for a connection that is being set up to the same host
    * and multiplex on it than open another (HTTP/2).  Only over TLS: HTTP/2
    * is asked for there alone, and over cleartext the wait would queue a
@@ -616,9 +624,11 @@ static int setup_easy(struct http_client *c, struct xfer *x,
   SET(CURLOPT_HTTPHEADER, x->headers);
   if(c->ca_file) {
     /* The extra bundle adds to the system store rather than replacing it:
-     * CAPATH keeps the distribution's hashed certificates in play. */
+     * CAPATH keeps the distribution's hashed certificates in play.
+     * Schannel has no CAPATH: there, CAINFO's roots are all that is
+     * trusted (https://curl.se/libcurl/c/CURLOPT_CAPATH.html). */
     SET(CURLOPT_CAINFO, c->ca_file);
-    SET(CURLOPT_CAPATH, "/etc/ssl/certs");
+    PREFER(CURLOPT_CAPATH, "/etc/ssl/certs");
   }
   /* libcurl sends a request again, on a new connection, when the reused
    * connection it went out on dies before any answer
@@ -652,6 +662,7 @@ static int setup_easy(struct http_client *c, struct xfer *x,
     }
   }
 #undef SET
+#undef PREFER
   if(rc == CURLE_OUT_OF_MEMORY)
     return -ENOMEM;
   return rc ? -EINVAL : 0;

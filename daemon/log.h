@@ -12,7 +12,12 @@
 #include <stdarg.h>
 #include <syslog.h>
 
-#define QD_PRINTF(f, a) __attribute__((__format__(__printf__, f, a)))
+/* QD_PRINTF_STYLE is the format archetype: printf, or gnu_printf where the
+ * C library's own printf is not C99's (mingw-w64, see win32/compat.h). */
+#ifndef QD_PRINTF_STYLE
+#define QD_PRINTF_STYLE __printf__
+#endif
+#define QD_PRINTF(f, a) __attribute__((__format__(QD_PRINTF_STYLE, f, a)))
 
 /* Where log lines go; chosen by log_init(). */
 enum log_target {

@@ -115,6 +115,39 @@ int plat_lock(int fd, bool wait);
 /* plat_fsync() flushes fd's data to the disk; 0 or a negative errno. */
 int plat_fsync(int fd);
 
+/* plat_path_absolute() tells whether path names a file without the
+ * current directory: it starts with '/' on POSIX; on Windows it starts
+ * with a drive ("C:\\" or "C:/"), a UNC name ("\\\\server\\share") or a
+ * slash or backslash (the current drive's root). */
+bool plat_path_absolute(const char *path);
+
+/* plat_same_file() tells whether path still names the file open as fd
+ * (not renamed away or replaced, as by log rotation): the same device and
+ * inode, or on Windows the same volume serial number and file index. */
+bool plat_same_file(const char *path, int fd);
+
+/* ===== processes ===== */
+
+/* plat_deadline() has fn called once, seconds from now, to end the
+ * process: from the SIGALRM handler (alarm(2)) on POSIX, from a timer
+ * queue thread on Windows; so fn may only write(2) and _exit(2).  One
+ * deadline per process (a command's time limit).  Returns 0 or a negative
+ * errno code. */
+int plat_deadline(unsigned seconds, void (*fn)(void));
+
+/* ===== features ===== */
+
+/* What exists on POSIX only; a configuration asking for it on Windows is
+ * refused by cfg_load() with the line of the key. */
+enum plat_feature {
+  PLAT_HEALTH,   /* health_listen, health_socket (libmicrohttpd) */
+  PLAT_LOCAL_LOG /* [sink] types journal and syslog */
+};
+
+/* plat_lacks() is NULL when this system has feature f, else a static
+ * sentence saying it does not. */
+const char *plat_lacks(enum plat_feature f);
+
 /* ===== errors ===== */
 
 /* plat_errno_name() is the symbolic name of the errno value err ("ENOENT"),

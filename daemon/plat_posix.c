@@ -251,6 +251,38 @@ int plat_fsync(int fd)
   return fsync(fd) < 0 ? -errno : 0;
 }
 
+bool plat_path_absolute(const char *path)
+{
+  return path[0] == '/';
+}
+
+bool plat_same_file(const char *path, int fd)
+{
+  struct stat path_st, fd_st;
+
+  return stat(path, &path_st) == 0 && fstat(fd, &fd_st) == 0 &&
+         path_st.st_dev == fd_st.st_dev && path_st.st_ino == fd_st.st_ino;
+}
+
+/* ===== processes ===== */
+
+static void (*deadline_fn)(void);
+
+static void on_sigalrm(int sig)
+{
+  (void)sig;
+  deadline_fn();
+}
+
+int plat_deadline(unsigned seconds, void (*fn)(void))
+{
+  deadline_fn = fn;
+  if(signal(SIGALRM, on_sigalrm) == SIG_ERR)
+    return -errno;
+  alarm(seconds);
+  return 0;
+}
+
 /* ===== commands ===== */
 
 int plat_shell_argv(const char *cmd, char **script, char *argv[5])
@@ -300,4 +332,10 @@ int plat_lock(int fd, bool wait)
 const char *plat_errno_name(int err)
 {
   return strerrorname_np(err);
+}
+
+const char *plat_lacks(enum plat_feature f)
+{
+  (void)f;
+  return NULL;
 }

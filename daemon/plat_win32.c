@@ -482,6 +482,70 @@ int plat_fsync(int fd)
   return h != INVALID_HANDLE_VALUE && FlushFileBuffers(h) ? 0 : -EIO;
 }
 
+/* https://learn.microsoft.com/en-us/windows/win32/fileio/naming-a-file
+ * ("Fully qualified vs. relative paths"): "C:" without a separator is
+ * relative to that drive's current directory, so it is not absolute. */
+bool plat_path_absolute(const char *path)
+{
+  if(path[0] == '/' || path[0] == '\\')
+    return true;
+  return ((path[0] >= 'A' && path[0] <= 'Z') ||
+          (path[0] >= 'a' && path[0] <= 'z')) &&
+         path[1] == ':' && (path[2] == '/' || path[2] == '\\');
+}
+
+/* The CRT's stat() has no inode (st_ino is 0), so the identity is read
+ * from the handles: "the volume serial number and the file index uniquely
+ * identify a file on a single computer" (https://learn.microsoft.com/en-us/
+ * windows/win32/api/fileapi/ns-fileapi-by_handle_file_information).  The
+ * path is opened for no access, sharing everything, and closed here. */
+bool plat_same_file(const char *path, int fd)
+{
+  BY_HANDLE_FILE_INFORMATION a, b;
+  HANDLE h = (HANDLE)_get_osfhandle(fd), ph;
+  wchar_t *w = wpath(path);
+  bool same = false;
+
+  if(!w || h == INVALID_HANDLE_VALUE) {
+    free(w);
+    return false;
+  }
+  ph = CreateFileW(w, 0, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
+                   NULL, OPEN_EXISTING, FILE_ATTRIBUTE_NORMAL, NULL);
+  free(w);
+  if(ph == INVALID_HANDLE_VALUE)
+    return false;
+  if(GetFileInformationByHandle(h, &a) && GetFileInformationByHandle(ph, &b))
+    same = a.dwVolumeSerialNumber == b.dwVolumeSerialNumber &&
+           a.nFileIndexHigh == b.nFileIndexHigh &&
+           a.nFileIndexLow == b.nFileIndexLow;
+  CloseHandle(ph);
+  return same;
+}
+
+/* ===== processes ===== */
+
+static void (*deadline_fn)(void);
+
+static void CALLBACK on_deadline(void *arg, BOOLEAN fired)
+{
+  (void)arg;
+  (void)fired;
+  deadline_fn();
+}
+
+/* The timer is never deleted: fn ends the process. */
+int plat_deadline(unsigned seconds, void (*fn)(void))
+{
+  HANDLE t;
+
+  deadline_fn = fn;
+  if(!CreateTimerQueueTimer(&t, NULL, on_deadline, NULL, seconds * 1000u, 0,
+                            WT_EXECUTEONLYONCE))
+    return -ENOMEM;
+  return 0;
+}
+
 /* ===== commands ===== */
 
 int plat_shell_argv(const char *cmd, char **script, char *argv[5])
@@ -560,5 +624,17 @@ const char *plat_errno_name(int err)
 
   if(err > 0 && (size_t)err < sizeof(names) / sizeof(names[0]))
     return names[err];
+  return NULL;
+}
+
+const char *plat_lacks(enum plat_feature f)
+{
+  switch(f) {
+  case PLAT_HEALTH:
+    return "the health endpoint does not exist on Windows; leave it unset "
+           "or none";
+  case PLAT_LOCAL_LOG:
+    return "the journal and the local syslog do not exist on Windows";
+  }
   return NULL;
 }

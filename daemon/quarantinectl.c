@@ -251,10 +251,9 @@ static int cmd_csexport(int argc, char **argv)
 {
   struct csexport_result res;
   const char *out = NULL;
-  char err[1024], *text = NULL;
-  size_t len = 0;
+  struct buf text = {NULL, 0, 0};
+  char err[1024];
   int any = 0, force = 0, rc;
-  FILE *f;
 
   if(argc < 2 || strcmp(argv[1], "import"))
     return usage_err("csexport: expected 'import'%s", "");
@@ -279,12 +278,11 @@ static int cmd_csexport(int argc, char **argv)
     csexport_result_clear(&res);
     return EXIT_FAILURE;
   }
-  f = out ? open_memstream(&text, &len) : stdout;
-  rc = f ? csexport_write_csv(f, &res, argv[optind + 1]) : -ENOMEM;
-  if(out && f && fclose(f))
-    rc = -ENOMEM;
+  rc = csexport_write_csv(&text, &res, argv[optind + 1]);
   if(!rc && out)
-    rc = write_new(out, text, len, force);
+    rc = write_new(out, text.data, text.len, force);
+  else if(!rc && fwrite(text.data, 1, text.len, stdout) != text.len)
+    rc = -EIO;
   else if(rc)
     rc = fail("cannot write the CSV");
   if(!rc)
@@ -295,7 +293,7 @@ static int cmd_csexport(int argc, char **argv)
             res.count[CSEXPORT_CANDIDATE] == 1 ? "" : "s",
             res.n - res.count[CSEXPORT_CANDIDATE], out ? "; written to " : "",
             out ? out : "");
-  free(text);
+  free(text.data);
   csexport_result_clear(&res);
   return rc ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "plat.h"
 #include "sink.h"
 
 #define MAX_BATCH 512
@@ -55,16 +56,13 @@ static int file_open(struct sink *s, const struct cfg_sink *c)
  * another file.  Returns 0 or -errno. */
 static int ensure_open(struct file_sink *f)
 {
-  struct stat path_st, fd_st;
-
   if(f->fd >= 0 && f->reopen) {
     close(f->fd);
     f->fd = -1;
   }
   f->reopen = false;
   if(f->fd >= 0) {
-    if(stat(f->path, &path_st) == 0 && fstat(f->fd, &fd_st) == 0 &&
-       path_st.st_dev == fd_st.st_dev && path_st.st_ino == fd_st.st_ino)
+    if(plat_same_file(f->path, f->fd))
       return 0;
     close(f->fd);
     f->fd = -1;

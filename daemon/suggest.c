@@ -17,6 +17,7 @@
 #include "anchor.h"
 #include "afile.h"
 #include "anchors.h"
+#include "buf.h"
 #include "log.h"
 
 /* candidate() tells whether c is a cloud_account pair with a usable
@@ -44,17 +45,20 @@ static int add_one(struct anchors_suggestions *l, const struct conflict *c,
 {
   struct anchors_suggestion sg;
   char *reference = NULL, *reason = NULL, *holders = NULL;
-  size_t i, len = 0;
-  FILE *f;
-  int rc;
+  struct buf ids = {NULL, 0, 0};
+  size_t i;
+  int rc = 0;
 
-  f = open_memstream(&holders, &len);
-  if(!f)
+  for(i = 0; i < c->nholders && !rc; i++) {
+    if(i)
+      rc = buf_append(&ids, " ", 1);
+    if(!rc)
+      rc = buf_append(&ids, c->holders[i].id, strlen(c->holders[i].id));
+  }
+  if(rc || !(holders = ids.data ? ids.data : strdup(""))) {
+    free(ids.data);
     return -ENOMEM;
-  for(i = 0; i < c->nholders; i++)
-    fprintf(f, "%s%s", i ? " " : "", c->holders[i].id);
-  if(fclose(f))
-    return -ENOMEM;
+  }
   if(asprintf(&reference, "conflict:%s:%s", c->object_id,
               c->property == CONFLICT_UPN ? "userPrincipalName"
                                           : "proxyAddresses") < 0)
@@ -200,9 +204,8 @@ struct suggest_run {
   struct conflict_iter it;
   int added;
   /* the file's text, made a part per step once something was added */
-  FILE *f;
-  char *text;
-  size_t len, line;
+  struct buf text;
+  size_t line;
 };
 
 void suggest_abort(struct suggest_run *r)
@@ -210,9 +213,7 @@ void suggest_abort(struct suggest_run *r)
   if(!r)
     return;
   free(r->x.slot);
-  if(r->f)
-    fclose(r->f);
-  free(r->text);
+  free(r->text.data);
   anchors_suggestions_unlock(r->lock);
   anchors_suggestions_clear(&r->l);
   free(r->path);
@@ -297,12 +298,9 @@ static int write_file(struct suggest_run *r, const char **what)
   if(!r->loop)
     return anchors_suggestions_write(r->path, &r->l, what);
   *what = "out of memory";
-  /* Only closing the stream sets r->text and r->len for good. */
-  rc = fclose(r->f) ? -ENOMEM : 0;
-  r->f = NULL;
-  text = r->text;
+  text = r->text.data;
   w = calloc(1, sizeof(*w));
-  if(rc || !w || !(w->path = strdup(r->path)) ||
+  if(!w || !(w->path = strdup(r->path)) ||
      !(w->tenant = strdup(conflict_set_tenant(r->set)))) {
     if(w) {
       free(w->path);
@@ -312,8 +310,8 @@ static int write_file(struct suggest_run *r, const char **what)
     return -ENOMEM;
   }
   w->lock = r->lock;
-  r->text = NULL; /* afile's now, whatever happens */
-  rc = afile_write(r->loop, r->path, text, r->len, 0640, on_written, w);
+  r->text.data = NULL; /* afile's now, whatever happens */
+  rc = afile_write(r->loop, r->path, text, r->text.len, 0640, on_written, w);
   if(rc) {
     free(w->path);
     free(w->tenant);
@@ -331,9 +329,7 @@ static int render(struct suggest_run *r, uint64_t until_ns)
 {
   int rc;
 
-  if(!r->f && !(r->f = open_memstream(&r->text, &r->len)))
-    return -ENOMEM;
-  while(!(rc = anchors_suggestions_text_some(&r->l, r->f, &r->line, 64)))
+  while(!(rc = anchors_suggestions_text_some(&r->l, &r->text, &r->line, 64)))
     if(until_ns && uv_hrtime() >= until_ns)
       return 0;
   return rc;

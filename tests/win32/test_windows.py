@@ -1,7 +1,9 @@
-"""The Windows side of the platform layer (daemon/plat_win32.c) under wine.
+"""The Windows build under wine: the platform layer (daemon/plat_win32.c) and
+quarantined.exe and quarantinectl.exe.
 
-`make windows-check` cross-builds tests/win32/plat_check.c with it and runs this
-module with QD_WINBUILD set to the build directory.  wine runs in a private
+`make windows-check` cross-builds tests/win32/plat_check.c with the platform
+layer, and the two programs (`make windows`), and runs this module with
+QD_WINBUILD set to the build directory.  wine runs in a private
 prefix there, headless (no DISPLAY, no Mono or Gecko installer); where wine
 cannot start at all the tests are skipped with wine's own words.
 
@@ -12,9 +14,13 @@ secret file that Everyone may read is refused while the owner-only one is
 accepted, state replaced through MoveFileExW holds the new content, a
 DPAPI-protected secret is decrypted, cmd.exe runs post_apply_command, and the
 service reaches RUNNING under the service control manager, takes the reload
-control and stops cleanly (STOPPED, exit code 0).
+control and stops cleanly (STOPPED, exit code 0).  quarantined.exe checks a
+configuration (-n), refusing what Windows lacks with FILE:LINE, and runs a
+poll cycle against scripts/graphsim over HTTPS, its alerts parsed as JSON and
+compared with the simulator's own list of quarantined values.
 """
 
+import json
 import os
 import re
 import shutil
@@ -23,8 +29,13 @@ import tempfile
 import time
 import unittest
 
+from tests.e2e.harness import (READER_ID, READER_SECRET, TENANT_ID, WAIT, Simulator,
+                               alert_key, detected, kill_process)
+
 BUILD = os.environ.get("QD_WINBUILD", os.path.join(os.getcwd(), "build-win"))
 EXE = os.path.join(BUILD, "plat_check.exe")
+DAEMON = os.path.join(BUILD, "quarantined.exe")
+CTL = os.path.join(BUILD, "quarantinectl.exe")
 SERVICE = "quarantined-platcheck"
 
 
@@ -85,31 +96,35 @@ def wait_for(what, predicate, timeout=60):
         time.sleep(0.2)
 
 
+def boot_wine():
+    """Brings the private prefix up, or raises SkipTest saying why wine cannot
+    run.  A server left over by an interrupted run goes first.  The prefix is
+    brought up (wineboot) with a server of its own, waited for; then one
+    persistent wineserver serves the class: a service outlives each `wine sc`
+    command only while it runs (services.exe loses services created under a
+    server that wineboot shared)."""
+    if not shutil.which("wine"):
+        raise unittest.SkipTest("windows-check: wine is not installed "
+                                "(scripts/install-deps installs wine64)")
+    subprocess.run(["wineserver", "-k"], env=wine_env(),
+                   stderr=subprocess.DEVNULL)
+    subprocess.run(["wineserver", "-w"], env=wine_env())
+    try:
+        boot = wine("wineboot", "-i", timeout=600)
+        subprocess.run(["wineserver", "-w"], env=wine_env(), timeout=120)
+    except (OSError, subprocess.SubprocessError) as e:
+        raise unittest.SkipTest("windows-check: wine cannot run here: %s" % e)
+    if boot.returncode != 0:
+        raise unittest.SkipTest("windows-check: wine cannot run here: "
+                                "wineboot exited %d: %s"
+                                % (boot.returncode, boot.stderr[-500:]))
+    subprocess.run(["wineserver", "-p"], env=wine_env(), check=True)
+
+
 class WindowsPlatform(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        if not shutil.which("wine"):
-            raise unittest.SkipTest("windows-check: wine is not installed "
-                                    "(scripts/install-deps installs wine64)")
-        # A server left over in the private prefix by an interrupted run goes
-        # first.  The prefix is brought up (wineboot) with a server of its
-        # own, waited for; then one persistent wineserver serves the class:
-        # the service outlives each `wine sc` command only while it runs
-        # (services.exe loses services created under a server that wineboot
-        # shared).
-        subprocess.run(["wineserver", "-k"], env=wine_env(),
-                       stderr=subprocess.DEVNULL)
-        subprocess.run(["wineserver", "-w"], env=wine_env())
-        try:
-            boot = wine("wineboot", "-i", timeout=600)
-            subprocess.run(["wineserver", "-w"], env=wine_env(), timeout=120)
-        except (OSError, subprocess.SubprocessError) as e:
-            raise unittest.SkipTest("windows-check: wine cannot run here: %s" % e)
-        if boot.returncode != 0:
-            raise unittest.SkipTest("windows-check: wine cannot run here: "
-                                    "wineboot exited %d: %s"
-                                    % (boot.returncode, boot.stderr[-500:]))
-        subprocess.run(["wineserver", "-p"], env=wine_env(), check=True)
+        boot_wine()
         cls.dir = tempfile.mkdtemp(prefix="platcheck-", dir=BUILD)
 
     @classmethod
@@ -187,6 +202,139 @@ class WindowsPlatform(unittest.TestCase):
             self.assertEqual(f.read().splitlines(),
                              ["running", "reload: service reload control",
                               "stop: service stop", "stopped"])
+
+
+class WindowsDaemon(unittest.TestCase):
+    """quarantined.exe and quarantinectl.exe (`make windows`) as a Windows
+    admin runs them, in console mode: -n on a good and a bad configuration,
+    one poll cycle against the simulator over HTTPS (curl with Schannel,
+    verifying the simulator's certificate against ca_file) writing the JSON
+    lines alerts, and quarantinectl reading what the daemon wrote."""
+
+    @classmethod
+    def setUpClass(cls):
+        boot_wine()
+        cls.dir = tempfile.mkdtemp(prefix="daemon-", dir=BUILD)
+        cls.sim = Simulator(cls.dir).start()
+        cls.addClassCleanup(cls.sim.stop)
+
+    @classmethod
+    def tearDownClass(cls):
+        subprocess.run(["wineserver", "-k"], env=wine_env())
+        shutil.rmtree(cls.dir, ignore_errors=True)
+
+    def config(self, name, daemon_lines=()):
+        """A configuration for the simulator's tenant in its own directory,
+        every path in it a Windows one; returns (directory, conf path).
+        Schannel matches the certificate's DNS names only, so the URLs name
+        localhost (docs/windows.md, "TLS with Schannel and a CA file")."""
+        d = os.path.join(self.dir, name)
+        os.mkdir(d)
+        secret = os.path.join(d, "contoso.secret")
+        with open(secret, "w") as f:
+            f.write(READER_SECRET + "\n")
+        os.chmod(secret, 0o600)
+        url = "https://localhost:%d" % self.sim.port
+        lines = ["[daemon]",
+                 "state_dir = %s" % winpath(os.path.join(d, "state")),
+                 "log_level = debug",
+                 "poll_interval = 1h",
+                 "page_size = 2"] + list(daemon_lines) + [
+                 "",
+                 "[alerts]",
+                 "syslog = no",
+                 "jsonl_file = %s" % winpath(os.path.join(d, "alerts.jsonl")),
+                 "",
+                 "[tenant contoso]",
+                 "tenant_id = %s" % TENANT_ID,
+                 "client_id = %s" % READER_ID,
+                 "client_secret_file = %s" % winpath(secret),
+                 "login_url = %s" % url,
+                 "graph_url = %s" % url,
+                 "ca_file = %s" % winpath(self.sim.ca_file), ""]
+        conf = os.path.join(d, "quarantined.conf")
+        with open(conf, "w") as f:
+            f.write("\n".join(lines))
+        return d, conf
+
+    def test_check_config(self):
+        _, conf = self.config("check-ok")
+        r = wine(DAEMON, "-n", "-f", winpath(conf))
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("configuration OK", r.stdout)
+
+        # What does not exist on Windows is refused with FILE:LINE, as is
+        # any mistake.  Lines 6 and 7 of the [daemon] section:
+        _, conf = self.config("check-bad", ["health_listen = 127.0.0.1:0",
+                                            "poll_intervall = 5m"])
+        r = wine(DAEMON, "-n", "-f", winpath(conf))
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertNotIn("configuration OK", r.stdout)
+        self.assertIn("%s:6: health_listen: the health endpoint does not exist "
+                      "on Windows" % winpath(conf), r.stderr)
+        self.assertIn("%s:7: unknown key 'poll_intervall' in [daemon]"
+                      % winpath(conf), r.stderr)
+
+    def test_poll_cycle(self):
+        self.sim.load()
+        d, conf = self.config("poll")
+        alerts_path = os.path.join(d, "alerts.jsonl")
+        expected = self.sim.expected_conflicts()
+        self.assertTrue(expected)
+        with open(os.path.join(d, "daemon.log"), "w") as log:
+            proc = subprocess.Popen(["wine", DAEMON, "-d", "-f", winpath(conf)],
+                                    env=wine_env(), stdin=subprocess.DEVNULL,
+                                    stdout=log, stderr=subprocess.STDOUT)
+        self.addCleanup(kill_process, proc)
+
+        def alerts():
+            """The alert lines written so far, each parsed as JSON (a line
+            being written may be cut: it is not counted yet)."""
+            if proc.poll() is not None:
+                raise AssertionError("quarantined.exe exited with %s: %s"
+                                     % (proc.returncode, read_text(log.name)[-3000:]))
+            try:
+                text = read_text(alerts_path)
+            except FileNotFoundError:
+                return []
+            return [json.loads(line) for line in text.split("\n")[:-1]]
+
+        got = wait_for("%d conflict.detected alerts in %s" % (len(expected), alerts_path),
+                       lambda: len(detected(alerts())) >= len(expected)
+                       and alerts(), timeout=WAIT)
+        self.assertEqual({alert_key(a) for a in detected(got)}, expected)
+        self.assertEqual(len(detected(got)), len(expected))
+        for a in detected(got):
+            self.assertEqual(a["tenant"], "contoso")
+            self.assertEqual(a["severity"], "warning")
+        # The state file the cycle saved (MoveFileExW with write-through).
+        state = wait_for("the state file", lambda: os.path.exists(
+            os.path.join(d, "state", "contoso.state.json")))
+        self.assertTrue(state)
+        kill_process(proc)
+
+        # quarantinectl.exe reads the same state offline.
+        r = wine(CTL, "conflicts", "--offline", "-f", winpath(conf), "--json")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        rows = json.loads(r.stdout)
+        self.assertEqual({(c["objectType"], c["objectId"], c["property"],
+                           c["value"].lower()) for c in rows}, expected)
+
+    def test_quarantinectl(self):
+        r = wine(CTL, "-V")
+        self.assertEqual((r.returncode, r.stdout.strip()), (0, "quarantinectl 0.1.0"),
+                         r.stderr)
+        r = wine(CTL, "-h")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("usage: quarantinectl", r.stdout + r.stderr)
+        r = wine(CTL, "guid2anchor", "4e505259-1b5d-4f4d-a1cb-9f5ffcb24bb0")
+        self.assertEqual((r.returncode, r.stdout.strip()),
+                         (0, "WVJQTl0bTU+hy59f/LJLsA=="), r.stderr)
+        # No libxml2 on Windows: csexport says so, naming the file.
+        xml = os.path.join(self.dir, "cs.xml")
+        r = wine(CTL, "csexport", "import", winpath(xml))
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("%s: csexport import needs libxml2" % winpath(xml), r.stderr)
 
 
 if __name__ == "__main__":

@@ -45,6 +45,7 @@
     struct type *tqe_next;                                                     \
     struct type **tqe_prev;                                                    \
   }
+#define TAILQ_HEAD_INITIALIZER(head) {NULL, &(head).tqh_first}
 #define TAILQ_INIT(head)                                                       \
   do {                                                                         \
     (head)->tqh_first = NULL;                                                  \
