@@ -9,11 +9,13 @@
  */
 #include "cfg_int.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "alert.h"
 #include "fmt.h"
+#include "plat.h"
 #include "tls.h"
 
 /* key_line() is the line of the [sink] key given in the section being
@@ -74,6 +76,8 @@ void cfg_sink_check(struct parse_ctx *c, struct cfg_sink *k)
       [CFG_SINK_WEBHOOK] = 1u << FMT_DEFAULT | 1u << FMT_GENERIC |
                            1u << FMT_SLACK | 1u << FMT_TEAMS,
       [CFG_SINK_SENTINEL] = 1u << FMT_DEFAULT | 1u << FMT_SENTINEL,
+      /* eventlog: the record is the event's second string */
+      [CFG_SINK_EVENTLOG] = 1u << FMT_DEFAULT | 1u << FMT_JSON,
   };
   static const char *const sentinel_keys[] = {"tenant", "dce_url", "dcr_id",
                                               "stream"};
@@ -88,6 +92,9 @@ void cfg_sink_check(struct parse_ctx *c, struct cfg_sink *k)
      !k->host)
     cfg__perr(c, k->line, "[sink %s]: type %s needs host", k->name,
               cfg__enum_names("type")[k->type]);
+  if(k->type == CFG_SINK_EVENTLOG && plat_event_report(NULL) == -ENOTSUP)
+    cfg__perr(c, key_line(c, "type"),
+              "type: eventlog sinks exist only on Windows (the Event Log)");
   if(k->type == CFG_SINK_FILE && !k->path)
     cfg__perr(c, k->line, "[sink %s]: type file needs path", k->name);
   if(!(formats[k->type] & (1u << k->format)))

@@ -83,12 +83,28 @@ static int read_file(const char *path, char *buf, size_t len)
   return (int)n;
 }
 
+/* The daemon's own log lines, and an alert as the eventlog sink reports
+ * it (daemon/sink_eventlog.c): the test reads the calls from wine's
+ * +eventlog trace. */
 static void check_eventlog(void)
 {
+  struct plat_event ev = {
+      .severity = LOG_ERR,
+      .id = MSG_ALERT_ANCHOR_FAILED,
+      .text = "plat_check: an alert for the Event Log\n\nRemediation:\n"
+              "Check the app role",
+      .json = "{\"event\":\"anchor.failed\",\"severity\":\"error\"}",
+  };
+
   plat_log_open("quarantined");
-  result("eventlog.report",
-         plat_win32_report(EVENTLOG_WARNING_TYPE, MSG_ALERT,
-                           "plat_check: an alert for the Event Log") == 0,
+  result("eventlog.exists", plat_event_report(NULL) == 0,
+         "plat_event_report(NULL) says there is no Event Log");
+  result("eventlog.report", plat_event_report(&ev) == 0, "ReportEventW failed");
+  ev.severity = LOG_NOTICE;
+  ev.id = MSG_ALERT_CONFLICT_RELEASED;
+  ev.text = "plat_check: a notice alert";
+  ev.json = "{\"event\":\"conflict.released\"}";
+  result("eventlog.report-notice", plat_event_report(&ev) == 0,
          "ReportEventW failed");
   plat_log_system(LOG_ERR, "plat_check: an error line for the Event Log");
   plat_log_system(LOG_INFO, "plat_check: an info line for the Event Log");

@@ -131,7 +131,8 @@ class WindowsPlatform(unittest.TestCase):
         r = wine(EXE, "check", winpath(self.dir), debug="+eventlog,fixme+advapi")
         results = {name: status for status, name in
                    re.findall(r"^(ok|not ok) (\S+?)(?::.*)?$", r.stdout, re.M)}
-        expected = ["console-mode", "eventlog.report", "fsync", "replace.rc",
+        expected = ["console-mode", "eventlog.exists", "eventlog.report",
+                    "eventlog.report-notice", "fsync", "replace.rc",
                     "replace.content", "replace.tmp-gone", "secret.private-accepted",
                     "secret.open-refused", "dpapi.unprotect", "shell.spawn",
                     "shell.stdout", "shell.status"]
@@ -147,11 +148,20 @@ class WindowsPlatform(unittest.TestCase):
         self.assertIn('RegisterEventSourceW ((null),L"quarantined")', r.stderr)
         calls = re.findall(r"ReportEventW \(0*[0-9A-Fa-f]+,0x(\w{4}),0x\w{4},0x(\w{8}),",
                            r.stderr)
-        self.assertIn(("0002", "80000064"), calls)  # warning, MSG_ALERT (100)
+        # The eventlog sink's alerts (daemon/sink_eventlog.c): the Event ID
+        # of the alert type with severity bits 0, the event type from the
+        # alert's severity, the text and the JSON record as two strings.
+        self.assertIn(("0001", "0000006d"), calls)  # error, anchor.failed (109)
+        self.assertIn(("0004", "00000067"), calls)  # information, released (103)
+        # wine traces each string of an error event as an error line.
+        self.assertIn('err:eventlog:ReportEventW L"plat_check: an alert for the '
+                      'Event Log\\n\\nRemediation:\\nCheck the app role"', r.stderr)
+        self.assertIn('err:eventlog:ReportEventW L"{\\"event\\":\\"anchor.failed'
+                      '\\",\\"severity\\":\\"error\\"}"', r.stderr)
+        self.assertRegex(r.stderr, r'trace:eventlog:ReportEventW L"plat_check: a notice alert"')
+        # The daemon's own log lines.
         self.assertIn(("0001", "c0000001"), calls)  # error, MSG_LOG_ERROR
         self.assertIn(("0004", "40000003"), calls)  # information, MSG_LOG_INFO
-        self.assertRegex(r.stderr, r'warn:eventlog:ReportEventW L"plat_check: an alert '
-                                   r'for the Event Log"')
         self.assertRegex(r.stderr, r'err:eventlog:ReportEventW L"plat_check: an error '
                                    r'line for the Event Log"')
 
