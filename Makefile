@@ -340,8 +340,10 @@ e2e-check: $(B)/quarantined $(B)/quarantinectl
 # (daemon/plat_win32.c) cross-built with mingw-w64 into tests/win32's
 # plat_check.exe, against libuv built from Debian's source package by
 # scripts/windows/build-deps (cached in ~/.cache/quarantined/windows), and
-# run under wine: Event Log calls, DACL check, DPAPI, replace, cmd.exe,
-# and the service control path under wine's service manager.
+# run under wine: Event Log calls (log lines and the eventlog sink's
+# alerts), DACL check, DPAPI, replace, cmd.exe, the service control path
+# under wine's service manager, and scripts/windows/install.cmd and
+# uninstall.cmd installing, starting and removing it there.
 WB         := build-win
 MINGW      := x86_64-w64-mingw32
 WIN_CFLAGS := -std=c17 -D_GNU_SOURCE -D_WIN32_WINNT=0x0602 $(WARNINGS) \

@@ -11,6 +11,10 @@
  *                               until a stop; started by `sc start`
  *   plat_check.exe control NAME sends service NAME the reload control
  *                               (wine's sc.exe has no `sc control`)
+ *   plat_check.exe -f FILE      as `service DIR`, DIR being the folder of
+ *                               FILE: the command line
+ *                               scripts/windows/install.cmd gives the
+ *                               daemon (quarantined.exe -f CONF)
  *
  * DIR holds the files the test prepared: secret-private (mode 600, which
  * wine presents as a DACL for the owner only) and secret-open (644:
@@ -354,12 +358,24 @@ static int send_reload(const char *name)
 int main(int argc, char **argv)
 {
   if(argc != 3) {
-    fprintf(stderr, "usage: plat_check.exe check|service DIR | control NAME\n");
+    fprintf(stderr,
+            "usage: plat_check.exe check|service DIR | control|qfailure NAME | "
+            "-f FILE\n");
     return 2;
   }
   if(!strcmp(argv[1], "control"))
     return send_reload(argv[2]);
   dir = argv[2];
+  if(!strcmp(argv[1], "-f")) {
+    static char folder[MAX_PATH];
+    char *slash;
+
+    snprintf(folder, sizeof(folder), "%s", argv[2]);
+    if((slash = strrchr(folder, '\\')) != NULL)
+      *slash = '\0';
+    dir = folder;
+    return plat_main(argc, argv, service_main);
+  }
   if(!strcmp(argv[1], "service"))
     return plat_main(argc, argv, service_main);
   return plat_main(argc, argv, check_main);
