@@ -91,13 +91,45 @@ static int report_log(WORD type, DWORD id, const char *msg)
   return ok ? 0 : -EIO;
 }
 
-/* The Event Log sink reports under the source "quarantined" whatever
+/* ReportEventW takes at most 31,839 characters per string
+ * (https://learn.microsoft.com/en-us/windows/win32/api/winbase/nf-winbase-reporteventw).
+ */
+#define EVENT_STRING_MAX 31839
+
+/* event_string() converts s (UTF-8) into an insertion string the caller
+ * frees, or NULL: line ends CRLF, as Event Viewer shows them, and cut to
+ * EVENT_STRING_MAX characters (never within a surrogate pair), so that a
+ * long alert is shown shortened instead of being refused for ever. */
+static wchar_t *event_string(const char *s)
+{
+  wchar_t *w = utf16(s), *out;
+  size_t n = 0, i, lf = 0;
+
+  if(!w)
+    return NULL;
+  for(i = 0; w[i]; i++)
+    lf += w[i] == L'\n' && (i == 0 || w[i - 1] != L'\r');
+  out = malloc((i + lf + 1) * sizeof(*out));
+  for(i = 0; out && w[i] && n < EVENT_STRING_MAX; i++) {
+    if(w[i] == L'\n' && (i == 0 || w[i - 1] != L'\r')) {
+      if(n + 2 > EVENT_STRING_MAX)
+        break;
+      out[n++] = L'\r';
+    }
+    out[n++] = w[i];
+  }
+  if(out && n > 0 && IS_HIGH_SURROGATE(out[n - 1]))
+    n--;
+  if(out)
+    out[n] = L'\0';
+  free(w);
+  return out;
+}
+
+/* The eventlog sink reports under the source "quarantined" whatever
  * plat_log_open() was given: that is the source the installer registers
  * (scripts/windows/install.cmd), with this executable as its message
- * file.  ReportEventW takes at most 32K characters per string
- * (https://learn.microsoft.com/en-us/windows/win32/api/winbase/nf-winbase-reporteventw);
- * the sink's strings are an alert's message and its JSON record, far
- * below that. */
+ * file. */
 int plat_event_report(const struct plat_event *ev)
 {
   static HANDLE source;
@@ -111,8 +143,8 @@ int plat_event_report(const struct plat_event *ev)
     return 0;
   if(!source && !(source = RegisterEventSourceW(NULL, L"quarantined")))
     return -EIO;
-  text = utf16(ev->text);
-  json = utf16(ev->json);
+  text = event_string(ev->text);
+  json = event_string(ev->json);
   if(!text || !json) {
     free(text);
     free(json);

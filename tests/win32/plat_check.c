@@ -110,6 +110,15 @@ static void check_eventlog(void)
   ev.json = "{\"event\":\"conflict.released\"}";
   result("eventlog.report-notice", plat_event_report(&ev) == 0,
          "ReportEventW failed");
+  /* Longer than ReportEventW takes: cut, not refused. */
+  {
+    static char big[40000];
+
+    memset(big, 'x', sizeof(big) - 1);
+    ev.text = big;
+    result("eventlog.report-long", plat_event_report(&ev) == 0,
+           "ReportEventW failed");
+  }
   plat_log_system(LOG_ERR, "plat_check: an error line for the Event Log");
   plat_log_system(LOG_INFO, "plat_check: an info line for the Event Log");
 }

@@ -149,7 +149,7 @@ class WindowsPlatform(unittest.TestCase):
         results = {name: status for status, name in
                    re.findall(r"^(ok|not ok) (\S+?)(?::.*)?$", r.stdout, re.M)}
         expected = ["console-mode", "eventlog.exists", "eventlog.report",
-                    "eventlog.report-notice", "fsync", "replace.rc",
+                    "eventlog.report-notice", "eventlog.report-long", "fsync", "replace.rc",
                     "replace.content", "replace.tmp-gone", "secret.private-accepted",
                     "secret.open-refused", "dpapi.unprotect", "shell.spawn",
                     "shell.stdout", "shell.status"]
@@ -170,9 +170,11 @@ class WindowsPlatform(unittest.TestCase):
         # alert's severity, the text and the JSON record as two strings.
         self.assertIn(("0001", "0000006d"), calls)  # error, anchor.failed (109)
         self.assertIn(("0004", "00000067"), calls)  # information, released (103)
-        # wine traces each string of an error event as an error line.
+        # wine traces each string of an error event as an error line; line
+        # ends become CRLF, as Event Viewer shows them.
         self.assertIn('err:eventlog:ReportEventW L"plat_check: an alert for the '
-                      'Event Log\\n\\nRemediation:\\nCheck the app role"', r.stderr)
+                      'Event Log\\r\\n\\r\\nRemediation:\\r\\nCheck the app role"',
+                      r.stderr)
         self.assertIn('err:eventlog:ReportEventW L"{\\"event\\":\\"anchor.failed'
                       '\\",\\"severity\\":\\"error\\"}"', r.stderr)
         self.assertRegex(r.stderr, r'trace:eventlog:ReportEventW L"plat_check: a notice alert"')
