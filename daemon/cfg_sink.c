@@ -97,10 +97,13 @@ void cfg_sink_check(struct parse_ctx *c, struct cfg_sink *k)
               "type: eventlog sinks exist only on Windows (the Event Log)");
   if(k->type == CFG_SINK_FILE && !k->path)
     cfg__perr(c, k->line, "[sink %s]: type file needs path", k->name);
-  if(!(formats[k->type] & (1u << k->format)))
-    cfg__perr(c, key_line(c, "format"), "format: a %s sink cannot send '%s'",
-              cfg__enum_names("type")[k->type],
+  if(!(formats[k->type] & (1u << k->format))) {
+    const char *type = cfg__enum_names("type")[k->type];
+
+    cfg__perr(c, key_line(c, "format"), "format: %s %s sink cannot send '%s'",
+              strchr("aeiou", type[0]) ? "an" : "a", type,
               cfg__enum_names("format")[k->format]);
+  }
   if(k->type == CFG_SINK_WEBHOOK && !key_line(c, "url"))
     cfg__perr(c, k->line, "[sink %s]: type webhook needs url", k->name);
   for(i = 0; k->type == CFG_SINK_SENTINEL && i < 4; i++)
