@@ -340,8 +340,10 @@ e2e-check: $(B)/quarantined $(B)/quarantinectl
 # (daemon/plat_win32.c) cross-built with mingw-w64 into tests/win32's
 # plat_check.exe, against libuv built from Debian's source package by
 # scripts/windows/build-deps (cached in ~/.cache/quarantined/windows), and
-# run under wine: Event Log calls, DACL check, DPAPI, replace, cmd.exe,
-# and the service control path under wine's service manager; then
+# run under wine: Event Log calls (log lines and the eventlog sink's
+# alerts), DACL check, DPAPI, replace, cmd.exe, the service control path
+# under wine's service manager, and scripts/windows/install.cmd and
+# uninstall.cmd installing, starting and removing it there; then
 # quarantined.exe and quarantinectl.exe (make windows): -n, one poll cycle
 # against the simulator over HTTPS, quarantinectl on the state it saved.
 WB         := build-win

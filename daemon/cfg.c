@@ -154,8 +154,9 @@ static const struct {
   const char *const *names;
 } enum_values[] = {
     /* In the order of enum cfg_sink_type. */
-    {"type", (const char *const[]){"journal", "syslog", "udp", "tcp", "file",
-                                   "tls", "webhook", "sentinel", NULL}},
+    {"type",
+     (const char *const[]){"journal", "syslog", "udp", "tcp", "file", "tls",
+                           "webhook", "sentinel", "eventlog", NULL}},
     {"format", fmt_kind_names}, /* enum fmt_kind (fmt.h) */
     /* Index = the facility code of RFC 5424, section 6.2.1. */
     {"facility",

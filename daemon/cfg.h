@@ -64,14 +64,15 @@ enum cfg_takeover { CFG_TAKEOVER_REFUSE, CFG_TAKEOVER_ALLOW };
 
 /* One [sink NAME] section: where alerts go (alert.h, sink.h). */
 enum cfg_sink_type {
-  CFG_SINK_JOURNAL, /* journald, falling back to the syslog socket */
-  CFG_SINK_SYSLOG,  /* the local syslog socket (/dev/log) */
-  CFG_SINK_UDP,     /* remote syslog, RFC 5426 */
-  CFG_SINK_TCP,     /* remote syslog, RFC 6587 octet counting */
-  CFG_SINK_FILE,    /* a file, one record per line */
-  CFG_SINK_TLS,     /* remote syslog over TLS, RFC 5425 */
-  CFG_SINK_WEBHOOK, /* HTTPS POST: generic JSON, Slack, Teams */
-  CFG_SINK_SENTINEL /* Azure Monitor Logs Ingestion API */
+  CFG_SINK_JOURNAL,  /* journald, falling back to the syslog socket */
+  CFG_SINK_SYSLOG,   /* the local syslog socket (/dev/log) */
+  CFG_SINK_UDP,      /* remote syslog, RFC 5426 */
+  CFG_SINK_TCP,      /* remote syslog, RFC 6587 octet counting */
+  CFG_SINK_FILE,     /* a file, one record per line */
+  CFG_SINK_TLS,      /* remote syslog over TLS, RFC 5425 */
+  CFG_SINK_WEBHOOK,  /* HTTPS POST: generic JSON, Slack, Teams */
+  CFG_SINK_SENTINEL, /* Azure Monitor Logs Ingestion API */
+  CFG_SINK_EVENTLOG  /* the Windows Event Log */
 };
 
 struct cfg_sink {

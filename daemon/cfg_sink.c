@@ -9,6 +9,7 @@
  */
 #include "cfg_int.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -75,6 +76,8 @@ void cfg_sink_check(struct parse_ctx *c, struct cfg_sink *k)
       [CFG_SINK_WEBHOOK] = 1u << FMT_DEFAULT | 1u << FMT_GENERIC |
                            1u << FMT_SLACK | 1u << FMT_TEAMS,
       [CFG_SINK_SENTINEL] = 1u << FMT_DEFAULT | 1u << FMT_SENTINEL,
+      /* eventlog: the record is the event's second string */
+      [CFG_SINK_EVENTLOG] = 1u << FMT_DEFAULT | 1u << FMT_JSON,
   };
   static const char *const sentinel_keys[] = {"tenant", "dce_url", "dcr_id",
                                               "stream"};
@@ -92,12 +95,18 @@ void cfg_sink_check(struct parse_ctx *c, struct cfg_sink *k)
   if((k->type == CFG_SINK_JOURNAL || k->type == CFG_SINK_SYSLOG) &&
      plat_lacks(PLAT_LOCAL_LOG))
     cfg__perr(c, key_line(c, "type"), "type: %s", plat_lacks(PLAT_LOCAL_LOG));
+  if(k->type == CFG_SINK_EVENTLOG && plat_event_report(NULL) == -ENOTSUP)
+    cfg__perr(c, key_line(c, "type"),
+              "type: eventlog sinks exist only on Windows (the Event Log)");
   if(k->type == CFG_SINK_FILE && !k->path)
     cfg__perr(c, k->line, "[sink %s]: type file needs path", k->name);
-  if(!(formats[k->type] & (1u << k->format)))
-    cfg__perr(c, key_line(c, "format"), "format: a %s sink cannot send '%s'",
-              cfg__enum_names("type")[k->type],
+  if(!(formats[k->type] & (1u << k->format))) {
+    const char *type = cfg__enum_names("type")[k->type];
+
+    cfg__perr(c, key_line(c, "format"), "format: %s %s sink cannot send '%s'",
+              strchr("aeiou", type[0]) ? "an" : "a", type,
               cfg__enum_names("format")[k->format]);
+  }
   if(k->type == CFG_SINK_WEBHOOK && !key_line(c, "url"))
     cfg__perr(c, k->line, "[sink %s]: type webhook needs url", k->name);
   for(i = 0; k->type == CFG_SINK_SENTINEL && i < 4; i++)

@@ -35,6 +35,23 @@ bool plat_stderr_is_journal(void);
 /* plat_stderr_is_tty() tells whether fd 2 is a terminal (a console). */
 bool plat_stderr_is_tty(void);
 
+/* ===== the Event Log alert sink ===== */
+
+/* One alert for the Event Log; everything is borrowed. */
+struct plat_event {
+  int severity;     /* syslog priority: the event type */
+  unsigned id;      /* message id (daemon/win32/messages.mc) */
+  const char *text; /* insertion string %1: the alert in words */
+  const char *json; /* insertion string %2: the alert's JSON record */
+};
+
+/* plat_event_report() writes ev to the Windows Event Log under the event
+ * source "quarantined" (ReportEventW; the type is error for err and
+ * worse, warning for warning, information otherwise).  With ev NULL it
+ * writes nothing and only tells whether there is an Event Log.  Returns
+ * 0, -ENOTSUP on POSIX (no Event Log), -ENOMEM, or -EIO. */
+int plat_event_report(const struct plat_event *ev);
+
 /* ===== readiness and the service manager ===== */
 
 /* plat_notify() tells the service manager about a state change, msg being

@@ -38,6 +38,13 @@ void plat_log_system(int prio, const char *msg)
   syslog(prio, "%s", msg);
 }
 
+/* There is no Event Log on POSIX; the configuration refuses its sinks. */
+int plat_event_report(const struct plat_event *ev)
+{
+  (void)ev;
+  return -ENOTSUP;
+}
+
 /* journald hands a service's stderr over with $JOURNAL_STREAM set to
  * "DEVICE:INODE" of that stream (systemd.exec(5), "$JOURNAL_STREAM"). */
 bool plat_stderr_is_journal(void)

@@ -60,23 +60,102 @@ static WORD event_type(int prio, DWORD *id)
   return EVENTLOG_INFORMATION_TYPE;
 }
 
-int plat_win32_report(WORD type, DWORD id, const char *msg)
+/* utf16() converts s (UTF-8: a message, a path) to a wide string the
+ * caller frees, or NULL. */
+static wchar_t *utf16(const char *s)
+{
+  int n = MultiByteToWideChar(CP_UTF8, 0, s, -1, NULL, 0);
+  wchar_t *w = n > 0 ? malloc((size_t)n * sizeof(*w)) : NULL;
+
+  if(w)
+    MultiByteToWideChar(CP_UTF8, 0, s, -1, w, n);
+  return w;
+}
+
+/* report_log() writes msg as one event of type and message id to the
+ * event source plat_log_open() registered.  Returns 0, -ENOTCONN when
+ * there is none, -ENOMEM or -EIO. */
+static int report_log(WORD type, DWORD id, const char *msg)
 {
   wchar_t *w;
   LPCWSTR strings[1];
-  int n;
   BOOL ok;
 
   if(!event_source)
     return -ENOTCONN;
-  n = MultiByteToWideChar(CP_UTF8, 0, msg, -1, NULL, 0);
-  w = n > 0 ? malloc((size_t)n * sizeof(*w)) : NULL;
-  if(!w)
+  if(!(w = utf16(msg)))
     return -ENOMEM;
-  MultiByteToWideChar(CP_UTF8, 0, msg, -1, w, n);
   strings[0] = w;
   ok = ReportEventW(event_source, type, 0, id, NULL, 1, 0, strings, NULL);
   free(w);
+  return ok ? 0 : -EIO;
+}
+
+/* ReportEventW takes at most 31,839 characters per string
+ * (https://learn.microsoft.com/en-us/windows/win32/api/winbase/nf-winbase-reporteventw).
+ */
+#define EVENT_STRING_MAX 31839
+
+/* event_string() converts s (UTF-8) into an insertion string the caller
+ * frees, or NULL: line ends CRLF, as Event Viewer shows them, and cut to
+ * EVENT_STRING_MAX characters (never within a surrogate pair), so that a
+ * long alert is shown shortened instead of being refused for ever. */
+static wchar_t *event_string(const char *s)
+{
+  wchar_t *w = utf16(s), *out;
+  size_t n = 0, i, lf = 0;
+
+  if(!w)
+    return NULL;
+  for(i = 0; w[i]; i++)
+    lf += w[i] == L'\n' && (i == 0 || w[i - 1] != L'\r');
+  out = malloc((i + lf + 1) * sizeof(*out));
+  for(i = 0; out && w[i] && n < EVENT_STRING_MAX; i++) {
+    if(w[i] == L'\n' && (i == 0 || w[i - 1] != L'\r')) {
+      if(n + 2 > EVENT_STRING_MAX)
+        break;
+      out[n++] = L'\r';
+    }
+    out[n++] = w[i];
+  }
+  if(out && n > 0 && IS_HIGH_SURROGATE(out[n - 1]))
+    n--;
+  if(out)
+    out[n] = L'\0';
+  free(w);
+  return out;
+}
+
+/* The eventlog sink reports under the source "quarantined" whatever
+ * plat_log_open() was given: that is the source the installer registers
+ * (scripts/windows/install.cmd), with this executable as its message
+ * file. */
+int plat_event_report(const struct plat_event *ev)
+{
+  static HANDLE source;
+  wchar_t *text, *json;
+  LPCWSTR strings[2];
+  DWORD unused;
+  WORD type;
+  BOOL ok;
+
+  if(!ev)
+    return 0;
+  if(!source && !(source = RegisterEventSourceW(NULL, L"quarantined")))
+    return -EIO;
+  text = event_string(ev->text);
+  json = event_string(ev->json);
+  if(!text || !json) {
+    free(text);
+    free(json);
+    return -ENOMEM;
+  }
+  type = event_type(ev->severity, &unused);
+  strings[0] = text;
+  strings[1] = json;
+  ok = ReportEventW(source, type, 0, ev->id, NULL, 2, 0, strings, NULL);
+  free(text);
+  free(json);
   return ok ? 0 : -EIO;
 }
 
@@ -85,7 +164,7 @@ void plat_log_system(int prio, const char *msg)
   DWORD id;
   WORD type = event_type(prio, &id);
 
-  if(plat_win32_report(type, id, msg))
+  if(report_log(type, id, msg))
     fprintf(stderr, "%s\n", msg);
 }
 
@@ -319,17 +398,6 @@ int plat_harden(void)
 
 /* ===== files ===== */
 
-/* wpath() converts a UTF-8 path to a malloc'd wide string, or NULL. */
-static wchar_t *wpath(const char *path)
-{
-  int n = MultiByteToWideChar(CP_UTF8, 0, path, -1, NULL, 0);
-  wchar_t *w = n > 0 ? malloc((size_t)n * sizeof(*w)) : NULL;
-
-  if(w)
-    MultiByteToWideChar(CP_UTF8, 0, path, -1, w, n);
-  return w;
-}
-
 /* self_sid() returns the account this process runs as (the service
  * account), malloc'd, or NULL. */
 static PSID self_sid(void)
@@ -457,7 +525,7 @@ int plat_secret_unprotect(const char *path, char **buf, size_t *len, char *err,
 
 int plat_replace(const char *tmp, const char *path, const char **what)
 {
-  wchar_t *wt = wpath(tmp), *wp = wpath(path);
+  wchar_t *wt = utf16(tmp), *wp = utf16(path);
   int rc = 0;
 
   /* "MOVEFILE_WRITE_THROUGH: the function does not return until the file
@@ -503,7 +571,7 @@ bool plat_same_file(const char *path, int fd)
 {
   BY_HANDLE_FILE_INFORMATION a, b;
   HANDLE h = (HANDLE)_get_osfhandle(fd), ph;
-  wchar_t *w = wpath(path);
+  wchar_t *w = utf16(path);
   bool same = false;
 
   if(!w || h == INVALID_HANDLE_VALUE) {

@@ -26,6 +26,7 @@ static const struct sink_type *const types[] = {
     [CFG_SINK_WEBHOOK] = &sink_http_webhook,
     [CFG_SINK_SENTINEL] = &sink_http_sentinel,
     [CFG_SINK_FILE] = &sink_file_type,
+    [CFG_SINK_EVENTLOG] = &sink_eventlog_type,
 };
 
 static void on_timer(uv_timer_t *t);

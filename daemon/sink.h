@@ -12,7 +12,8 @@
  *
  * The types, one file each: sink_local.c (journal, syslog socket),
  * sink_net.c (remote syslog over UDP, TCP or TLS), sink_http.c (webhooks,
- * Logs Ingestion API), sink_file.c (a file).
+ * Logs Ingestion API), sink_file.c (a file), sink_eventlog.c (the
+ * Windows Event Log).
  */
 #ifndef QD_SINK_H
 #define QD_SINK_H
@@ -26,6 +27,7 @@
 
 #include "cfg.h"
 #include "fmt.h"
+#include "plat.h"
 #include "spool.h"
 
 struct sink;
@@ -50,6 +52,7 @@ extern const struct sink_type sink_local_journal, sink_local_syslog;
 extern const struct sink_type sink_net_type; /* udp, tcp and tls */
 extern const struct sink_type sink_file_type;
 extern const struct sink_type sink_http_webhook, sink_http_sentinel;
+extern const struct sink_type sink_eventlog_type;
 
 /* The shared state of a sink; the type keeps its own in impl. */
 struct sink {
@@ -129,6 +132,14 @@ void sink_hand_over(struct sink *old, struct sink *heir, void (*cb)(void *arg),
 
 /* sink_type_closed() is the type's report that its handles are closed. */
 void sink_type_closed(struct sink *s);
+
+/* sink_eventlog_event() fills ev from the alert record json (NUL-
+ * terminated) as the eventlog sink reports it: severity, message id, the
+ * text (message and remediation steps, appended to text, which the caller
+ * frees) and json itself, borrowed.  Returns 0, -EINVAL (not a JSON
+ * object) or -ENOMEM. */
+int sink_eventlog_event(const char *json, struct plat_event *ev,
+                        struct fmt_buf *text);
 
 /* sink_close() stops delivery, closes the type and the spool (records
  * not delivered stay in it for the next start), frees s and calls

@@ -17,6 +17,7 @@
 
 #include "alert.h"
 #include "fmt.h"
+#include "sink.h"
 #include "testutil.h"
 
 static char *dir, *path;
@@ -720,6 +721,63 @@ START_TEST(test_reload)
 }
 END_TEST
 
+/* The eventlog sink's event for each record: the message id of the type
+ * (daemon/win32/messages.mc), the event type from the severity, the
+ * message and remediation steps as its text, the record as its JSON.
+ * The Event Log itself is checked under wine (tests/win32). */
+START_TEST(test_eventlog_event)
+{
+  static const char *const failed =
+      "{\"event\":\"anchor.failed\",\"severity\":\"error\",\"message\":"
+      "\"PATCH refused\",\"remediation\":[\"Check the app role\",\"Retry\"]}";
+  struct alert_opts opts = {0};
+  struct alert *a;
+  struct alert_event ev;
+  struct plat_event pe;
+  struct fmt_buf text = {0};
+  cJSON *l[2];
+  char *json;
+
+  /* A record as the sinks write it. */
+  opts.jsonl_path = path;
+  ck_assert_int_eq(open_alert(&opts, &a), 0);
+  alert_event_init(&ev, ALERT_CONFLICT_DETECTED, "contoso", upn_c);
+  ck_assert_int_eq(alert_emit(a, &ev), 0);
+  close_alert(a);
+  ck_assert_int_eq(read_lines(path, l, 2), 1);
+  json = cJSON_PrintUnformatted(l[0]);
+  ck_assert_int_eq(sink_eventlog_event(json, &pe, &text), 0);
+  ck_assert_uint_eq(pe.id, 100); /* MSG_ALERT_CONFLICT_DETECTED */
+  ck_assert_int_eq(pe.severity, LOG_WARNING);
+  ck_assert_str_eq(pe.text, str(l[0], "message"));
+  ck_assert_ptr_eq(pe.json, json);
+  free(text.p);
+  free(json);
+  free_lines(l, 1);
+
+  memset(&text, 0, sizeof(text));
+  ck_assert_int_eq(sink_eventlog_event(failed, &pe, &text), 0);
+  ck_assert_uint_eq(pe.id, 109); /* MSG_ALERT_ANCHOR_FAILED */
+  ck_assert_int_eq(pe.severity, LOG_ERR);
+  ck_assert_str_eq(pe.text,
+                   "PATCH refused\n\nRemediation:\nCheck the app role\nRetry");
+  free(text.p);
+
+  /* A type this build does not know, without a message. */
+  memset(&text, 0, sizeof(text));
+  ck_assert_int_eq(
+      sink_eventlog_event("{\"event\":\"future.kind\"}", &pe, &text), 0);
+  ck_assert_uint_eq(pe.id, 120); /* MSG_ALERT_OTHER */
+  ck_assert_int_eq(pe.severity, LOG_NOTICE);
+  ck_assert_str_eq(pe.text, "");
+  free(text.p);
+
+  memset(&text, 0, sizeof(text));
+  ck_assert_int_eq(sink_eventlog_event("[1]", &pe, &text), -EINVAL);
+  free(text.p);
+}
+END_TEST
+
 Suite *alert_suite(void)
 {
   Suite *s = suite_create("alert");
@@ -738,6 +796,7 @@ Suite *alert_suite(void)
   tcase_add_test(tc, test_messages);
   tcase_add_test(tc, test_sweep_messages);
   tcase_add_test(tc, test_sweep_jsonl_fields);
+  tcase_add_test(tc, test_eventlog_event);
   suite_add_tcase(s, tc);
   return s;
 }

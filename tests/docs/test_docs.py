@@ -82,6 +82,27 @@ class DocsTest(unittest.TestCase):
         self.assertIn("daemon.fd-exhausted", types)
         self.assertDocumented(types, man_text("quarantined.8"), "quarantined(8)")
 
+    def test_eventlog_message_ids(self):
+        """The eventlog sink's Event ID of an alert type is 100 plus its place
+        in alert.c's table (daemon/sink_eventlog.c); messages.mc must have a
+        message for each, in the same order, and 120 for the others."""
+        types = re.findall(r'\{"([a-z]+\.[a-z-]+)",\s*"[0-9a-f]{32}"',
+                           read("daemon", "alert.c"))
+        enum = re.search(r"enum alert_type \{(.*?)\};", read("daemon", "alert.h"), re.S)
+        self.assertEqual(len(re.findall(r"\bALERT_[A-Z_]+", re.sub(r"/\*.*?\*/", "",
+                                                                enum.group(1), flags=re.S))),
+                         len(types))
+        msgs = re.findall(r"^MessageId=(\d+)\nSeverity=(\w+)\nSymbolicName=(\w+)\n"
+                          r"Language=English\n(.*?)\n\.$",
+                          read("daemon", "win32", "messages.mc"), re.M | re.S)
+        alerts = [(int(i), sev, sym, text) for i, sev, sym, text in msgs if int(i) >= 100]
+        want = [(100 + k, "Success",
+                 "MSG_ALERT_" + re.sub(r"[.-]", "_", t).upper(),
+                 "%s: %%1%%n%%nAlert record: %%2" % t) for k, t in enumerate(types)]
+        want.append((100 + len(types), "Success", "MSG_ALERT_OTHER",
+                     "alert: %1%n%nAlert record: %2"))
+        self.assertEqual(alerts, want)
+
     def test_metrics(self):
         names = set(re.findall(r'"(quarantined_[a-z_]+)', read("daemon", "metrics.c")))
         names = {re.sub(r"_(bucket|sum|count)$", "", n) for n in names}

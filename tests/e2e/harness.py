@@ -481,17 +481,14 @@ class Daemon:
 
     # ----- alerts ------------------------------------------------------------------------
     def alerts(self):
-        try:
-            with open(self.alerts_path) as f:
-                lines = f.read().splitlines()
-        except FileNotFoundError:
-            return []
-        return [json.loads(line) for line in lines if line.strip()]
+        return [json.loads(line) for line in self.alert_lines() if line.strip()]
 
     def alert_lines(self):
+        """The complete lines of the alerts file: one the daemon is still
+        writing is not an alert yet."""
         try:
             with open(self.alerts_path) as f:
-                return f.read().splitlines()
+                return f.read().split("\n")[:-1]
         except FileNotFoundError:
             return []
 

@@ -11,6 +11,10 @@
  *                               until a stop; started by `sc start`
  *   plat_check.exe control NAME sends service NAME the reload control
  *                               (wine's sc.exe has no `sc control`)
+ *   plat_check.exe -f FILE      as `service DIR`, DIR being the folder of
+ *                               FILE: the command line
+ *                               scripts/windows/install.cmd gives the
+ *                               daemon (quarantined.exe -f CONF)
  *
  * DIR holds the files the test prepared: secret-private (mode 600, which
  * wine presents as a DACL for the owner only) and secret-open (644:
@@ -83,13 +87,38 @@ static int read_file(const char *path, char *buf, size_t len)
   return (int)n;
 }
 
+/* The daemon's own log lines, and an alert as the eventlog sink reports
+ * it (daemon/sink_eventlog.c): the test reads the calls from wine's
+ * +eventlog trace. */
 static void check_eventlog(void)
 {
+  struct plat_event ev = {
+      .severity = LOG_ERR,
+      .id = MSG_ALERT_ANCHOR_FAILED,
+      .text = "plat_check: an alert for the Event Log\n\nRemediation:\n"
+              "Check the app role",
+      .json = "{\"event\":\"anchor.failed\",\"severity\":\"error\"}",
+  };
+
   plat_log_open("quarantined");
-  result("eventlog.report",
-         plat_win32_report(EVENTLOG_WARNING_TYPE, MSG_ALERT,
-                           "plat_check: an alert for the Event Log") == 0,
+  result("eventlog.exists", plat_event_report(NULL) == 0,
+         "plat_event_report(NULL) says there is no Event Log");
+  result("eventlog.report", plat_event_report(&ev) == 0, "ReportEventW failed");
+  ev.severity = LOG_NOTICE;
+  ev.id = MSG_ALERT_CONFLICT_RELEASED;
+  ev.text = "plat_check: a notice alert";
+  ev.json = "{\"event\":\"conflict.released\"}";
+  result("eventlog.report-notice", plat_event_report(&ev) == 0,
          "ReportEventW failed");
+  /* Longer than ReportEventW takes: cut, not refused. */
+  {
+    static char big[40000];
+
+    memset(big, 'x', sizeof(big) - 1);
+    ev.text = big;
+    result("eventlog.report-long", plat_event_report(&ev) == 0,
+           "ReportEventW failed");
+  }
   plat_log_system(LOG_ERR, "plat_check: an error line for the Event Log");
   plat_log_system(LOG_INFO, "plat_check: an info line for the Event Log");
 }
@@ -338,12 +367,24 @@ static int send_reload(const char *name)
 int main(int argc, char **argv)
 {
   if(argc != 3) {
-    fprintf(stderr, "usage: plat_check.exe check|service DIR | control NAME\n");
+    fprintf(stderr,
+            "usage: plat_check.exe check|service DIR | control|qfailure NAME | "
+            "-f FILE\n");
     return 2;
   }
   if(!strcmp(argv[1], "control"))
     return send_reload(argv[2]);
   dir = argv[2];
+  if(!strcmp(argv[1], "-f")) {
+    static char folder[MAX_PATH];
+    char *slash;
+
+    snprintf(folder, sizeof(folder), "%s", argv[2]);
+    if((slash = strrchr(folder, '\\')) != NULL)
+      *slash = '\0';
+    dir = folder;
+    return plat_main(argc, argv, service_main);
+  }
   if(!strcmp(argv[1], "service"))
     return plat_main(argc, argv, service_main);
   return plat_main(argc, argv, check_main);

@@ -37,6 +37,8 @@ EXE = os.path.join(BUILD, "plat_check.exe")
 DAEMON = os.path.join(BUILD, "quarantined.exe")
 CTL = os.path.join(BUILD, "quarantinectl.exe")
 SERVICE = "quarantined-platcheck"
+SCRIPTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                       "scripts", "windows")
 
 
 def wine_env(debug="-all"):
@@ -76,6 +78,16 @@ def sc_state(name):
     if not state:
         return (None, None, None)
     return (state.group(1), int(w32.group(1)), int(svc.group(1)))
+
+
+def reg_values(key):
+    """{name: (type, data)} of a registry key from `reg query`, or None when
+    the key does not exist."""
+    r = wine("reg", "query", key)
+    if r.returncode != 0:
+        return None
+    return {m.group(1): (m.group(2), m.group(3)) for m in
+            re.finditer(r"^\s+(\S+)\s+(REG_\w+)\s+(.*?)\s*$", r.stdout, re.M)}
 
 
 def read_text(path):
@@ -122,6 +134,9 @@ def boot_wine():
 
 
 class WindowsPlatform(unittest.TestCase):
+    """The tests share one wine prefix and server; each uses services of its
+    own names (the install test the real name, quarantined)."""
+
     @classmethod
     def setUpClass(cls):
         boot_wine()
@@ -131,6 +146,8 @@ class WindowsPlatform(unittest.TestCase):
     def tearDownClass(cls):
         wine("sc", "stop", SERVICE)
         wine("sc", "delete", SERVICE)
+        if hasattr(cls, "uninstall"):
+            wine("cmd", "/c", cls.uninstall, "/purge")
         subprocess.run(["wineserver", "-k"], env=wine_env())
         shutil.rmtree(cls.dir, ignore_errors=True)
 
@@ -146,7 +163,8 @@ class WindowsPlatform(unittest.TestCase):
         r = wine(EXE, "check", winpath(self.dir), debug="+eventlog,fixme+advapi")
         results = {name: status for status, name in
                    re.findall(r"^(ok|not ok) (\S+?)(?::.*)?$", r.stdout, re.M)}
-        expected = ["console-mode", "eventlog.report", "fsync", "replace.rc",
+        expected = ["console-mode", "eventlog.exists", "eventlog.report",
+                    "eventlog.report-notice", "eventlog.report-long", "fsync", "replace.rc",
                     "replace.content", "replace.tmp-gone", "secret.private-accepted",
                     "secret.open-refused", "dpapi.unprotect", "shell.spawn",
                     "shell.stdout", "shell.status"]
@@ -162,11 +180,22 @@ class WindowsPlatform(unittest.TestCase):
         self.assertIn('RegisterEventSourceW ((null),L"quarantined")', r.stderr)
         calls = re.findall(r"ReportEventW \(0*[0-9A-Fa-f]+,0x(\w{4}),0x\w{4},0x(\w{8}),",
                            r.stderr)
-        self.assertIn(("0002", "80000064"), calls)  # warning, MSG_ALERT (100)
+        # The eventlog sink's alerts (daemon/sink_eventlog.c): the Event ID
+        # of the alert type with severity bits 0, the event type from the
+        # alert's severity, the text and the JSON record as two strings.
+        self.assertIn(("0001", "0000006d"), calls)  # error, anchor.failed (109)
+        self.assertIn(("0004", "00000067"), calls)  # information, released (103)
+        # wine traces each string of an error event as an error line; line
+        # ends become CRLF, as Event Viewer shows them.
+        self.assertIn('err:eventlog:ReportEventW L"plat_check: an alert for the '
+                      'Event Log\\r\\n\\r\\nRemediation:\\r\\nCheck the app role"',
+                      r.stderr)
+        self.assertIn('err:eventlog:ReportEventW L"{\\"event\\":\\"anchor.failed'
+                      '\\",\\"severity\\":\\"error\\"}"', r.stderr)
+        self.assertRegex(r.stderr, r'trace:eventlog:ReportEventW L"plat_check: a notice alert"')
+        # The daemon's own log lines.
         self.assertIn(("0001", "c0000001"), calls)  # error, MSG_LOG_ERROR
         self.assertIn(("0004", "40000003"), calls)  # information, MSG_LOG_INFO
-        self.assertRegex(r.stderr, r'warn:eventlog:ReportEventW L"plat_check: an alert '
-                                   r'for the Event Log"')
         self.assertRegex(r.stderr, r'err:eventlog:ReportEventW L"plat_check: an error '
                                    r'line for the Event Log"')
 
@@ -202,6 +231,78 @@ class WindowsPlatform(unittest.TestCase):
             self.assertEqual(f.read().splitlines(),
                              ["running", "reload: service reload control",
                               "stop: service stop", "stopped"])
+
+    def test_install_uninstall(self):
+        """scripts/windows/install.cmd and uninstall.cmd as an administrator
+        runs them: from the folder holding quarantined.exe (here
+        plat_check.exe under that name, which runs as a service from the
+        command line install.cmd gives the daemon)."""
+        folder = os.path.join(self.dir, "Program Files", "quarantined")
+        os.makedirs(folder)
+        for name in ("install.cmd", "uninstall.cmd"):
+            shutil.copy(os.path.join(SCRIPTS, name), folder)
+        shutil.copy(EXE, os.path.join(folder, "quarantined.exe"))
+        install = winpath(os.path.join(folder, "install.cmd"))
+        type(self).uninstall = winpath(os.path.join(folder, "uninstall.cmd"))
+        exe = winpath(os.path.join(folder, "quarantined.exe"))
+        data = os.path.join(BUILD, "wineprefix", "drive_c", "ProgramData", "quarantined")
+        wine("cmd", "/c", self.uninstall, "/purge")  # left by an interrupted run
+
+        r = wine("cmd", "/c", install, "/start:sometimes")
+        self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+        self.assertIn("/start: 'sometimes' is not auto, delayed-auto or demand", r.stderr)
+        self.assertIsNone(reg_values(r"HKLM\SYSTEM\CurrentControlSet\Services\quarantined"))
+
+        r = wine("cmd", "/c", install, debug="-all,err+sc,fixme+icacls")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        svc = reg_values(r"HKLM\SYSTEM\CurrentControlSet\Services\quarantined")
+        self.assertEqual(svc["ImagePath"][1], '"%s" -f "C:\\ProgramData\\quarantined'
+                                              '\\quarantined.conf"' % exe)
+        self.assertEqual(svc["ObjectName"][1], r"NT SERVICE\quarantined")
+        self.assertEqual(svc["Start"][1], "0x2")  # SERVICE_AUTO_START
+        self.assertIn("Duplicate Attribute Resiliency", svc["Description"][1])
+        source = reg_values(r"HKLM\SYSTEM\CurrentControlSet\Services\EventLog"
+                            r"\Application\quarantined")
+        self.assertEqual(source, {"EventMessageFile": ("REG_EXPAND_SZ", exe),
+                                  "TypesSupported": ("REG_DWORD", "0x7")})
+        self.assertTrue(os.path.isdir(data))
+        # wine's icacls only prints what it was asked (its trace): the
+        # folder inherits nothing; SYSTEM and Administrators by SID, and the
+        # service account, for the folder and what it will hold.
+        self.assertIn(r'"C:\\ProgramData\\quarantined" "/inheritance:r" "/grant:r" '
+                      r'"*S-1-5-18:(OI)(CI)F" "*S-1-5-32-544:(OI)(CI)F" '
+                      r'"NT SERVICE\\quarantined:(OI)(CI)M"', r.stderr)
+        # The commands wine's sc.exe lacks are warnings, not failures.
+        self.assertIn("warning: sc failureflag quarantined 1 failed", r.stdout)
+
+        r = wine("cmd", "/c", install)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("the service quarantined exists already", r.stderr)
+
+        r = wine("sc", "start", "quarantined")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        wait_for("RUNNING", lambda: sc_state("quarantined")[0] == "RUNNING")
+        events = os.path.join(data, "events")
+        self.assertEqual(read_text(events).splitlines(), ["running"])
+
+        # uninstall.cmd stops the service (cleanly: it saw the stop), deletes
+        # it and the event source, and keeps the data.
+        r = wine("cmd", "/c", self.uninstall)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertEqual(read_text(events).splitlines(),
+                         ["running", "stop: service stop", "stopped"])
+        self.assertEqual(sc_state("quarantined"), (None, None, None))
+        self.assertIsNone(reg_values(r"HKLM\SYSTEM\CurrentControlSet\Services\quarantined"))
+        self.assertIsNone(reg_values(r"HKLM\SYSTEM\CurrentControlSet\Services\EventLog"
+                                     r"\Application\quarantined"))
+        self.assertIn(r"C:\ProgramData\quarantined stays", r.stdout)
+        self.assertTrue(os.path.isfile(events))
+
+        # Again, with /purge: nothing left to stop or delete, the data goes.
+        r = wine("cmd", "/c", self.uninstall, "/purge")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("no service quarantined", r.stdout)
+        self.assertFalse(os.path.exists(data))
 
 
 class WindowsDaemon(unittest.TestCase):
