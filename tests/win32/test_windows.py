@@ -17,7 +17,9 @@ service reaches RUNNING under the service control manager, takes the reload
 control and stops cleanly (STOPPED, exit code 0).  quarantined.exe checks a
 configuration (-n), refusing what Windows lacks with FILE:LINE, and runs a
 poll cycle against scripts/graphsim over HTTPS, its alerts parsed as JSON and
-compared with the simulator's own list of quarantined values.
+compared with the simulator's own list of quarantined values: in console
+mode, with an eventlog sink (one ReportEventW per alert), and as a service
+of wine's service control manager, started and stopped with sc.
 """
 
 import json
@@ -88,6 +90,12 @@ def reg_values(key):
         return None
     return {m.group(1): (m.group(2), m.group(3)) for m in
             re.finditer(r"^\s+(\S+)\s+(REG_\w+)\s+(.*?)\s*$", r.stdout, re.M)}
+
+
+def events_of(trace):
+    """The conflict.detected events (warning, Event ID 100) in a +eventlog
+    trace."""
+    return re.findall(r"ReportEventW \(\w+,0x0002,0x\w{4},0x00000064,", trace)
 
 
 def read_text(path):
@@ -324,7 +332,7 @@ class WindowsDaemon(unittest.TestCase):
         subprocess.run(["wineserver", "-k"], env=wine_env())
         shutil.rmtree(cls.dir, ignore_errors=True)
 
-    def config(self, name, daemon_lines=()):
+    def config(self, name, daemon_lines=(), sink_lines=()):
         """A configuration for the simulator's tenant in its own directory,
         every path in it a Windows one; returns (directory, conf path).
         Schannel matches the certificate's DNS names only, so the URLs name
@@ -345,6 +353,7 @@ class WindowsDaemon(unittest.TestCase):
                  "[alerts]",
                  "syslog = no",
                  "jsonl_file = %s" % winpath(os.path.join(d, "alerts.jsonl")),
+                 ""] + list(sink_lines) + [
                  "",
                  "[tenant contoso]",
                  "tenant_id = %s" % TENANT_ID,
@@ -357,6 +366,29 @@ class WindowsDaemon(unittest.TestCase):
         with open(conf, "w") as f:
             f.write("\n".join(lines))
         return d, conf
+
+    @staticmethod
+    def alerts(path):
+        """The alert lines written to path so far, each parsed as JSON (a
+        line being written may be cut: it is not counted yet)."""
+        try:
+            text = read_text(path)
+        except FileNotFoundError:
+            return []
+        return [json.loads(line) for line in text.split("\n")[:-1]]
+
+    def wait_for_detected(self, path, count, alive):
+        """Waits until path holds count conflict.detected alerts and returns
+        all its alerts; alive() returns True while the daemon runs, or why
+        it stopped."""
+        def probe():
+            why = alive()
+            if why is not True:
+                raise AssertionError(why)
+            got = self.alerts(path)
+            return got if len(detected(got)) >= count else None
+        return wait_for("%d conflict.detected alerts in %s" % (count, path), probe,
+                        timeout=WAIT)
 
     def test_check_config(self):
         _, conf = self.config("check-ok")
@@ -388,21 +420,9 @@ class WindowsDaemon(unittest.TestCase):
                                     stdout=log, stderr=subprocess.STDOUT)
         self.addCleanup(kill_process, proc)
 
-        def alerts():
-            """The alert lines written so far, each parsed as JSON (a line
-            being written may be cut: it is not counted yet)."""
-            if proc.poll() is not None:
-                raise AssertionError("quarantined.exe exited with %s: %s"
+        got = self.wait_for_detected(alerts_path, len(expected), lambda: proc.poll() is None
+                                     or "quarantined.exe exited with %s: %s"
                                      % (proc.returncode, read_text(log.name)[-3000:]))
-            try:
-                text = read_text(alerts_path)
-            except FileNotFoundError:
-                return []
-            return [json.loads(line) for line in text.split("\n")[:-1]]
-
-        got = wait_for("%d conflict.detected alerts in %s" % (len(expected), alerts_path),
-                       lambda: len(detected(alerts())) >= len(expected)
-                       and alerts(), timeout=WAIT)
         self.assertEqual({alert_key(a) for a in detected(got)}, expected)
         self.assertEqual(len(detected(got)), len(expected))
         for a in detected(got):
@@ -420,6 +440,75 @@ class WindowsDaemon(unittest.TestCase):
         rows = json.loads(r.stdout)
         self.assertEqual({(c["objectType"], c["objectId"], c["property"],
                            c["value"].lower()) for c in rows}, expected)
+
+    def test_eventlog_sink(self):
+        """An eventlog sink in quarantined.exe: each conflict.detected alert
+        of a poll cycle is one ReportEventW call (wine's advapi and eventlog
+        traces) of
+        type warning with the Event ID of conflict.detected, 100, its text
+        and JSON record as the strings."""
+        self.sim.load()
+        d, conf = self.config("eventlog", sink_lines=["[sink events]", "type = eventlog"])
+        expected = self.sim.expected_conflicts()
+        log_path = os.path.join(d, "daemon.log")
+        with open(log_path, "w") as log:
+            proc = subprocess.Popen(["wine", DAEMON, "-d", "-f", winpath(conf)],
+                                    env=wine_env("-all,+eventlog,fixme+advapi"),
+                                    stdin=subprocess.DEVNULL, stdout=log,
+                                    stderr=subprocess.STDOUT)
+        self.addCleanup(kill_process, proc)
+
+        def events():
+            if proc.poll() is not None:
+                raise AssertionError("quarantined.exe exited with %s: %s"
+                                     % (proc.returncode, read_text(log_path)[-3000:]))
+            return events_of(read_text(log_path))
+        try:
+            wait_for("%d conflict.detected events" % len(expected),
+                     lambda: len(events()) >= len(expected), timeout=WAIT)
+        except AssertionError as e:
+            calls = [line for line in read_text(log_path).splitlines()
+                     if "ReportEventW (" in line]
+            raise AssertionError("%s; the calls traced: %s" % (e, calls[:5]))
+        kill_process(proc)
+        trace = read_text(log_path)
+        self.assertEqual(len(events_of(trace)), len(expected))
+        # The strings of a warning are traced as warn: lines; the second is
+        # the alert's JSON record, which names the event type.
+        records = re.findall(r'warn:eventlog:ReportEventW L"(\{.*)', trace)
+        self.assertEqual(len([r for r in records if '\\"conflict.detected\\"' in r]),
+                         len(expected), trace[-3000:])
+
+    def test_service(self):
+        """quarantined.exe as a service of wine's service control manager:
+        START_PENDING, RUNNING once the daemon is ready, a poll cycle's
+        alerts, then the stop control: STOPPED with exit code 0."""
+        self.sim.load()
+        d, conf = self.config("service")
+        name = "quarantined-service-test"
+        wine("sc", "stop", name)  # left by an interrupted run
+        wine("sc", "delete", name)
+        self.addCleanup(wine, "sc", "delete", name)
+        self.addCleanup(wine, "sc", "stop", name)
+        r = wine("sc", "create", name, "binPath=",
+                 "%s -f %s" % (winpath(DAEMON), winpath(conf)))
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        r = wine("sc", "start", name)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        wait_for("RUNNING", lambda: sc_state(name)[0] == "RUNNING")
+        expected = self.sim.expected_conflicts()
+
+        def alive():
+            state = sc_state(name)
+            return True if state[0] == "RUNNING" else "the service is %s" % (state,)
+        got = self.wait_for_detected(os.path.join(d, "alerts.jsonl"), len(expected), alive)
+        self.assertEqual({alert_key(a) for a in detected(got)}, expected)
+
+        r = wine("sc", "stop", name)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        state = wait_for("STOPPED", lambda: (lambda s: s if s[0] == "STOPPED" else None)(
+            sc_state(name)))
+        self.assertEqual(state, ("STOPPED", 0, 0))
 
     def test_quarantinectl(self):
         r = wine(CTL, "-V")
