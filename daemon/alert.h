@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT
  *
- * alert: alert events, their one schema and their routing.  An event
- * (conflict.detected, tenant.failing, ...) is rendered once into the
- * alert object (the JSON form documented in quarantined(8) and
+ * alert: alert events and their routing.  An event
+ * (conflict.detected, tenant.failing, ...) is rendered once (alert_event.h)
+ * into the alert object (the JSON form documented in quarantined(8) and
  * docs/alert.schema.json) and offered to every sink (sink.h) whose filter
  * takes it; each sink formats it and spools it on disk until its
  * receiver accepts it.  Flood control: within one cycle's alerts
@@ -120,7 +120,7 @@ struct alert_event {
   const struct alert_anchor *anchor; /* anchor.* events, or NULL */
   const struct alert_sweep *sweep;   /* the sweep's figures, or NULL */
   const struct alert_daemon *daemon; /* the daemon's own, or NULL */
-  const char *message;               /* NULL: made by alert_format_message() */
+  const char *message;               /* NULL: made by alert_event_message() */
   /* > 0: the event's number in its tenant's sequence; the spooled alert
    * is held until the tenant's state commits it (alert_commit()). */
   uint64_t seq;
@@ -134,24 +134,8 @@ struct alert;
 const char *alert_type_name(enum alert_type t);
 const char *alert_message_id(enum alert_type t);
 
-/* alert_event_init() fills ev for a conflict event at the current time
- * with the type's default severity and message.  c and tenant are
- * borrowed. */
-void alert_event_init(struct alert_event *ev, enum alert_type type,
-                      const char *tenant, const struct conflict *c);
-
-/* alert_format_message() writes the human message of ev into buf, one
- * line, e.g. "UPN conflict quarantined on user John Smith (placeholder
- * john1234@contoso.onmicrosoft.com): john@contoso.com: held by cloud-only
- * user John (cloud) (john@contoso.com, id ...) [cloud_account]" (without a
- * classification: "... is held by another object"); the sweep's events
- * say "Proxy address conflict freed on group Sales (...): no object holds
- * sales@contoso.com any more; the service should release it within the
- * hour (by <time>)", "... released on ...: <value> is back, 1h 2m after it
- * was freed", "... stuck on ...", "... older than 7d: ...", "... is held
- * again ...".  The explanation and remediation are fields of their own.
- * Returns buf. */
-char *alert_format_message(const struct alert_event *ev, char *buf, size_t len);
+/* alert_type_severity() is the syslog priority of a type's events. */
+int alert_type_severity(enum alert_type t);
 
 /* alert_type_parse() maps a name to its type, or ALERT_NTYPES. */
 enum alert_type alert_type_parse(const char *name);

@@ -21,6 +21,7 @@
 #include <cjson/cJSON.h>
 
 #include "alert.h"
+#include "alert_event.h"
 #include "anchors.h"
 #include "apply_guard.h"
 #include "apply_int.h"

@@ -40,6 +40,7 @@
 #include <cjson/cJSON.h>
 
 #include "alert.h"
+#include "alert_event.h"
 #include "apply_guard.h"
 #include "apply_int.h"
 #include "journal.h"

@@ -18,6 +18,7 @@
 #include <uv.h>
 
 #include "alert.h"
+#include "alert_event.h"
 #include "cfg.h"
 #include "health.h"
 #include "log.h"

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alert_event.h"
 #include "log.h"
 #include "sweep.h"
 

@@ -16,6 +16,7 @@
 #include <cjson/cJSON.h>
 
 #include "alert.h"
+#include "alert_event.h"
 #include "fmt.h"
 #include "sink.h"
 #include "testutil.h"
@@ -510,18 +511,18 @@ START_TEST(test_messages)
   ck_assert_str_ne(alert_message_id(ALERT_CONFLICT_DETECTED),
                    alert_message_id(ALERT_CONFLICT_CLEARED));
   alert_event_init(&ev, ALERT_CONFLICT_DETECTED, "contoso", proxy_c);
-  ck_assert_str_eq(alert_format_message(&ev, buf, sizeof(buf)),
+  ck_assert_str_eq(alert_event_message(&ev, buf, sizeof(buf)),
                    "Proxy address conflict quarantined on group Sales "
                    "\"EU\": Sales@contoso.com is held by another object");
   free(proxy_c->display_name);
   proxy_c->display_name = NULL;
-  ck_assert_str_eq(alert_format_message(&ev, buf, sizeof(buf)),
+  ck_assert_str_eq(alert_event_message(&ev, buf, sizeof(buf)),
                    "Proxy address conflict quarantined on group g1: "
                    "Sales@contoso.com is held by another object");
   upn_c->placeholder = false;
   upn_c->upn[0] = 'J';
   alert_event_init(&ev, ALERT_CONFLICT_DETECTED, "contoso", upn_c);
-  ck_assert_str_eq(alert_format_message(&ev, buf, sizeof(buf)),
+  ck_assert_str_eq(alert_event_message(&ev, buf, sizeof(buf)),
                    "UPN conflict quarantined on user John Smith "
                    "(John1234@contoso.onmicrosoft.com): john@contoso.com is "
                    "held by another object");
@@ -553,13 +554,13 @@ START_TEST(test_sweep_messages)
   upn_c->freed_at = 1700000000;
   upn_c->release_by = 1700000000 + 3600;
   alert_event_init(&ev, ALERT_CONFLICT_FREED, "contoso", upn_c);
-  ck_assert_str_eq(alert_format_message(&ev, buf, sizeof(buf)),
+  ck_assert_str_eq(alert_event_message(&ev, buf, sizeof(buf)),
                    "UPN conflict freed on user John Smith (placeholder "
                    "john1234@contoso.onmicrosoft.com): no object holds "
                    "john@contoso.com any more; the service should release it "
                    "within the hour (by 2023-11-14T23:13:20Z)");
   upn_c->release_by = 1700000000 + 90;
-  ck_assert_str_eq(alert_format_message(&ev, buf, sizeof(buf)),
+  ck_assert_str_eq(alert_event_message(&ev, buf, sizeof(buf)),
                    "UPN conflict freed on user John Smith (placeholder "
                    "john1234@contoso.onmicrosoft.com): no object holds "
                    "john@contoso.com any more; the service should release it "
@@ -570,13 +571,13 @@ START_TEST(test_sweep_messages)
   sw.time_to_release = 3725;
   alert_event_init(&ev, ALERT_CONFLICT_RELEASED, "contoso", upn_c);
   ev.sweep = &sw;
-  ck_assert_str_eq(alert_format_message(&ev, buf, sizeof(buf)),
+  ck_assert_str_eq(alert_event_message(&ev, buf, sizeof(buf)),
                    "UPN conflict released on user John Smith (placeholder "
                    "john1234@contoso.onmicrosoft.com): john@contoso.com is "
                    "back, 1h 2m after it was freed");
   upn_c->freed_at = 0;
   sw.time_to_release = 0;
-  ck_assert_str_eq(alert_format_message(&ev, buf, sizeof(buf)),
+  ck_assert_str_eq(alert_event_message(&ev, buf, sizeof(buf)),
                    "UPN conflict released on user John Smith (placeholder "
                    "john1234@contoso.onmicrosoft.com): john@contoso.com is "
                    "back, 0s after it was first seen");
@@ -585,7 +586,7 @@ START_TEST(test_sweep_messages)
   upn_c->freed_at = 1700000000;
   upn_c->release_by = 1700000000 + 3600;
   alert_event_init(&ev, ALERT_CONFLICT_STUCK, "contoso", upn_c);
-  ck_assert_str_eq(alert_format_message(&ev, buf, sizeof(buf)),
+  ck_assert_str_eq(alert_event_message(&ev, buf, sizeof(buf)),
                    "UPN conflict stuck on user John Smith (placeholder "
                    "john1234@contoso.onmicrosoft.com): john@contoso.com has "
                    "been free since 2023-11-14T22:13:20Z but is still "
@@ -597,12 +598,12 @@ START_TEST(test_sweep_messages)
   sw.threshold = 7 * 86400;
   alert_event_init(&ev, ALERT_CONFLICT_AGING, "contoso", proxy_c);
   ev.sweep = &sw;
-  ck_assert_str_eq(alert_format_message(&ev, buf, sizeof(buf)),
+  ck_assert_str_eq(alert_event_message(&ev, buf, sizeof(buf)),
                    "Proxy address conflict on group Sales \"EU\" older than "
                    "7d: Sales@contoso.com quarantined for 8d 2h [active]");
 
   alert_event_init(&ev, ALERT_CONFLICT_HELD, "contoso", proxy_c);
-  ck_assert_str_eq(alert_format_message(&ev, buf, sizeof(buf)),
+  ck_assert_str_eq(alert_event_message(&ev, buf, sizeof(buf)),
                    "Proxy address conflict on group Sales \"EU\": "
                    "Sales@contoso.com is held again and stays quarantined: "
                    "held by another object [unknown]");
