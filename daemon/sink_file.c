@@ -133,6 +133,22 @@ static void on_synced(uv_fs_t *req)
     finish(s, f->n, 0);
 }
 
+/* write_at_once() writes n buffers to fd with libuv's synchronous write
+ * (no loop, no callback: writev(2) on POSIX, both pieces on Windows too),
+ * again when interrupted.  Returns the bytes written or a negative libuv
+ * error. */
+static ssize_t write_at_once(uv_file fd, const uv_buf_t *iov, unsigned n)
+{
+  uv_fs_t req;
+  ssize_t res;
+
+  do {
+    res = uv_fs_write(NULL, &req, fd, iov, n, -1, NULL);
+    uv_fs_req_cleanup(&req);
+  } while(res == UV_EINTR);
+  return res;
+}
+
 /* written() goes on with a batch whose write returned res: a whole
  * batch is synced off the loop, then accepted. */
 static void written(struct sink *s, ssize_t res)
@@ -208,8 +224,6 @@ static size_t written_before(const char *path, const struct spool_rec *r,
 static void file_deliver(struct sink *s, const struct spool_rec *r, size_t n)
 {
   struct file_sink *f = s->impl;
-  uv_fs_t req;
-  ssize_t res;
   size_t i;
   int rc = ensure_open(f);
 
@@ -245,11 +259,7 @@ static void file_deliver(struct sink *s, const struct spool_rec *r, size_t n)
    * a cycle's log line finds the alerts that cycle committed
    * (sink_kick()).  Only the fdatasync, which waits on the disk, runs
    * off the loop. */
-  do {
-    res = uv_fs_write(NULL, &req, f->fd, f->iov, (unsigned)(2 * i), -1, NULL);
-    uv_fs_req_cleanup(&req);
-  } while(res == UV_EINTR);
-  written(s, res);
+  written(s, write_at_once(f->fd, f->iov, (unsigned)(2 * i)));
 }
 
 static void sync_later(struct sink *s);
@@ -305,21 +315,15 @@ static int file_write_now(struct sink *s, const char *data, size_t len)
   struct file_sink *f = s->impl;
   uv_buf_t iov[2] = {uv_buf_init((char *)(uintptr_t)data, (unsigned)len),
                      uv_buf_init((char *)(uintptr_t) "\n", 1)};
-  uv_fs_t req;
   struct stat st;
   off_t size = -1;
-  int n;
+  ssize_t n;
 
   if(f->busy || f->closing || ensure_open(f))
     return -EAGAIN;
   if(fstat(f->fd, &st) == 0 && S_ISREG(st.st_mode))
     size = st.st_size;
-  /* libuv's synchronous write (no loop, no callback) is writev(2) on POSIX
-   * and writes both pieces on Windows too. */
-  do {
-    n = uv_fs_write(NULL, &req, f->fd, iov, 2, -1, NULL);
-    uv_fs_req_cleanup(&req);
-  } while(n == UV_EINTR);
+  n = write_at_once(f->fd, iov, 2);
   if(n >= 0 && (size_t)n == len + 1) {
     f->dirty = true;
     sync_later(s);
