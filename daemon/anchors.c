@@ -7,7 +7,6 @@
  */
 #include "anchors.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -21,6 +20,7 @@
 #include "csv.h"
 #include "atomic.h"
 #include "buf.h"
+#include "hashx.h"
 #include "log.h"
 #include "plat.h"
 #include "strlist.h"
@@ -213,24 +213,12 @@ const struct anchors_entry *anchors_set_get(const struct anchors_set *s,
   return i < s->n ? &s->v[i] : NULL;
 }
 
-/* hash() is FNV-1a, over ASCII-lower-cased bytes when fold is set. */
-static size_t hash(const char *k, int fold)
-{
-  uint64_t h = 14695981039346656037ULL;
-
-  for(; *k; k++) {
-    h ^= (unsigned char)(fold ? tolower((unsigned char)*k) : *k);
-    h *= 1099511628211ULL;
-  }
-  return (size_t)h;
-}
-
 /* slot() returns the slot of key in the target (fold) or anchor index: the
  * one holding it, or the free one where it would go. */
 static size_t *slot(const struct anchors_set *s, int fold, const char *key)
 {
   size_t *tab = fold ? s->by_target : s->by_anchor;
-  size_t i = hash(key, fold) & (s->icap - 1);
+  size_t i = (size_t)hashx(key, fold) & (s->icap - 1);
 
   for(;; i = (i + 1) & (s->icap - 1)) {
     const struct anchors_entry *e;

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT
  *
  * conflict_set: a tenant's inventory, a chained hash table keyed by
- * conflict_key() (64-bit FNV-1a, power-of-two buckets, load factor at
+ * conflict_key() (hashx, power-of-two buckets, load factor at
  * most 1), with a second chain per object id threaded through the same
  * conflicts, so that delta rounds can drop an object's conflicts without
  * a scan; its iterator; and the diff between two cycles' sets.
@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hashx.h"
+
 struct conflict_set {
   char *tenant;
   struct conflict **buckets;  /* by key, chained through hnext */
@@ -21,18 +23,6 @@ struct conflict_set {
   size_t nbuckets; /* of each: a power of two, or 0 before the first add */
   size_t count;
 };
-
-/* hash() is 64-bit FNV-1a over the key. */
-static uint64_t hash(const char *s)
-{
-  uint64_t h = 14695981039346656037ULL;
-
-  for(; *s; s++) {
-    h ^= (unsigned char)*s;
-    h *= 1099511628211ULL;
-  }
-  return h;
-}
 
 struct conflict_set *conflict_set_new(const char *tenant)
 {
@@ -95,8 +85,8 @@ static int rehash(struct conflict_set *s, size_t n)
     struct conflict *c = s->buckets[i], *next;
 
     for(; c; c = next) {
-      size_t b = (size_t)(hash(c->key) & (n - 1));
-      size_t o = (size_t)(hash(c->object_id) & (n - 1));
+      size_t b = (size_t)(hashx(c->key, false) & (n - 1));
+      size_t o = (size_t)(hashx(c->object_id, false) & (n - 1));
 
       next = c->hnext;
       c->hnext = nb[b];
@@ -135,7 +125,7 @@ struct conflict *conflict_set_find(const struct conflict_set *s,
 
   if(!s->nbuckets)
     return NULL;
-  for(c = s->buckets[hash(key) & (s->nbuckets - 1)]; c; c = c->hnext)
+  for(c = s->buckets[hashx(key, false) & (s->nbuckets - 1)]; c; c = c->hnext)
     if(!strcmp(c->key, key))
       return c;
   return NULL;
@@ -151,10 +141,10 @@ int conflict_set_add(struct conflict_set *s, struct conflict *c)
   rc = conflict_set_reserve(s, s->count + 1);
   if(rc)
     return rc;
-  b = (size_t)(hash(c->key) & (s->nbuckets - 1));
+  b = (size_t)(hashx(c->key, false) & (s->nbuckets - 1));
   c->hnext = s->buckets[b];
   s->buckets[b] = c;
-  b = (size_t)(hash(c->object_id) & (s->nbuckets - 1));
+  b = (size_t)(hashx(c->object_id, false) & (s->nbuckets - 1));
   c->onext = s->obuckets[b];
   s->obuckets[b] = c;
   s->count++;
@@ -178,9 +168,9 @@ struct conflict *conflict_set_remove(struct conflict_set *s, const char *key)
 
   if(!c)
     return NULL;
-  unlink_chain(&s->buckets[hash(key) & (s->nbuckets - 1)], c,
+  unlink_chain(&s->buckets[hashx(key, false) & (s->nbuckets - 1)], c,
                offsetof(struct conflict, hnext));
-  unlink_chain(&s->obuckets[hash(c->object_id) & (s->nbuckets - 1)], c,
+  unlink_chain(&s->obuckets[hashx(c->object_id, false) & (s->nbuckets - 1)], c,
                offsetof(struct conflict, onext));
   s->count--;
   return c;
@@ -193,7 +183,7 @@ size_t conflict_set_remove_object(struct conflict_set *s, const char *object_id)
 
   if(!s->nbuckets)
     return 0;
-  c = s->obuckets[hash(object_id) & (s->nbuckets - 1)];
+  c = s->obuckets[hashx(object_id, false) & (s->nbuckets - 1)];
   for(; c; c = next) {
     next = c->onext;
     if(strcmp(c->object_id, object_id))

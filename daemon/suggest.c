@@ -5,7 +5,6 @@
  */
 #include "suggest.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -18,6 +17,7 @@
 #include "afile.h"
 #include "anchors.h"
 #include "buf.h"
+#include "hashx.h"
 #include "log.h"
 
 /* candidate() tells whether c is a cloud_account pair with a usable
@@ -108,14 +108,10 @@ struct index {
 
 static size_t key_hash(const char *target, const char *anchor)
 {
-  size_t h = 14695981039346656037u;
+  uint64_t h = hashx(target, true);
 
-  for(; *target; target++)
-    h = (h ^ (unsigned char)tolower((unsigned char)*target)) * 1099511628211u;
-  h = (h ^ '\t') * 1099511628211u;
-  for(; *anchor; anchor++)
-    h = (h ^ (unsigned char)*anchor) * 1099511628211u;
-  return h;
+  h = hashx_byte(h, '\t');
+  return (size_t)hashx_more(h, anchor, false);
 }
 
 /* index_new() makes an index of l with room for l->n + more entries.
