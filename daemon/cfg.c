@@ -47,6 +47,9 @@ static const struct cfg_option options[] = {
      * defaults ask both proxyAddresses spellings and mail. */
     {SEC_DAEMON, "lookup_case", T_ENUM, D(lookup_case), "exact", 0, 0, 0},
     {SEC_DAEMON, "lookup_mail", T_BOOL, D(lookup_mail), "yes", 0, 0, 0},
+    /* A collection may be listed whole when that is cheaper than asking
+     * it value by value (holder_scan.h). */
+    {SEC_DAEMON, "lookup_scan", T_BOOL, D(lookup_scan), "yes", 0, 0, 0},
     {SEC_DAEMON, "connect_timeout", T_DURATION, D(connect_timeout), "10s", 1,
      300, 0},
     {SEC_DAEMON, "http_timeout", T_DURATION, D(http_timeout), "60s", 1, 3600,

@@ -133,6 +133,7 @@ struct cfg {
   unsigned max_concurrency;   /* HTTP transfers in flight per tenant */
   int lookup_case;            /* enum cfg_lookup_case */
   int lookup_mail;            /* holder lookups ask mail: 1 or 0 */
+  int lookup_scan;            /* holder lookups may list a collection */
   unsigned connect_timeout;   /* seconds */
   unsigned http_timeout;      /* seconds, whole transfer */
   size_t max_response_size;   /* bytes */

@@ -43,24 +43,10 @@
 #include <string.h>
 
 #include "conflict_parse.h"
+#include "hashx.h"
 #include "holder_query.h"
 #include "jsonx.h"
 #include "log.h"
-
-/* One distinct value. */
-struct value {
-  char *lc;    /* lower case, the dedup key */
-  char *spell; /* a conflict's own spelling, which the GETs ask for */
-  struct conflict_holder *holders;
-  size_t nholders;
-  bool failed;
-  bool recheck; /* asked again in the second round */
-  /* Why it failed: malloc'd by fail_value(), NULL when it has not failed
-   * or when even that allocation failed (value_err() then reads
-   * "OutOfMemory").  A pointer, not the struct: a lookup has a value per
-   * conflict, and few of them ever fail. */
-  struct graph_error *err;
-};
 
 static const struct graph_error oom_err = {0, "OutOfMemory", "", "", ""};
 
@@ -70,35 +56,16 @@ static const struct graph_error *value_err(const struct value *v)
   return v->err ? v->err : &oom_err;
 }
 
-/* One conflict asked about. */
-struct query {
-  char *key, *object_id;
-  size_t value; /* index into values */
-};
+static int value_index_init(struct value_index *x, size_t n)
+{
+  size_t size = 16;
 
-struct holder_answer {
-  struct holder *h;
-  struct value *values;
-  const char **spell; /* values[i].spell, for holder_query */
-  size_t nvalues;
-  struct query *queries;
-  size_t nqueries;
-  /* The run under way: its item i is sent.q[i].  GETs are planned as the
-   * run asks for them, base after base over the values at rvals. */
-  struct holder_query_list sent;
-  size_t given;          /* GETs of sent handed to the run */
-  size_t *rvals, nrvals; /* indexes into values */
-  unsigned base, nbase;  /* planning base; bases [0, nbase) are planned */
-  size_t pos;            /* the next of rvals to plan in base */
-  struct holder_query_list next; /* split off, asked in the next run */
-  int result;                    /* an error of the lookup as a whole, or 0 */
-  bool rechecking;
-  holder_done_cb cb;    /* holder_lookup(): every result at once */
-  holder_answer_cb acb; /* holder_lookup_answer(): the lookup handed over */
-  void *arg;
-  struct conflict_holder *own; /* holder_answer_get()'s result, nown room */
-  size_t nown;
-};
+  while(size < 2 * n)
+    size *= 2;
+  x->slot = calloc(size, sizeof(*x->slot));
+  x->mask = size - 1;
+  return x->slot ? 0 : -ENOMEM;
+}
 
 int holder_new(struct graph *g, const char *tenant, struct holder **out)
 {
@@ -113,6 +80,7 @@ int holder_new(struct graph *g, const char *tenant, struct holder **out)
   }
   h->g = g;
   h->terms = HQ_ALL;
+  holder_scan_init(&h->scan);
   *out = h;
   return 0;
 }
@@ -120,6 +88,12 @@ int holder_new(struct graph *g, const char *tenant, struct holder **out)
 void holder_set_terms(struct holder *h, unsigned terms)
 {
   h->terms = terms;
+}
+
+void holder_set_scan(struct holder *h, bool scan, unsigned concurrency)
+{
+  h->scan.enabled = scan;
+  h->scan.concurrency = concurrency;
 }
 
 void holder_free(struct holder *h)
@@ -162,6 +136,7 @@ static void lookup_free(struct holder_answer *l)
   holder_query_list_clear(&l->sent);
   holder_query_list_clear(&l->next);
   free(l->rvals);
+  free(l->index.slot);
   free(l->own);
   free(l->values);
   free(l->spell);
@@ -169,9 +144,9 @@ static void lookup_free(struct holder_answer *l)
   free(l);
 }
 
-/* fail_value() marks v failed with code (unless it failed already). */
-static void fail_value(struct value *v, const struct graph_error *err,
-                       const char *code)
+/* holder__fail_value() marks v failed with code (unless it failed already). */
+void holder__fail_value(struct value *v, const struct graph_error *err,
+                        const char *code)
 {
   if(v->failed)
     return;
@@ -188,11 +163,11 @@ static void fail_value(struct value *v, const struct graph_error *err,
              code ? code : "UnknownError");
 }
 
-/* add_holder() adds obj, from collection type, to v's holders unless an
+/* holder__add_holder() adds obj, from collection type, to v's holders unless an
  * object with its id is there already (two GETs of one value may both
  * find it).  Returns 0, or -EBADMSG / -ENOMEM with v failed. */
-static int add_holder(struct holder_answer *l, struct value *v,
-                      enum conflict_objtype type, const cJSON *obj)
+int holder__add_holder(struct holder_answer *l, struct value *v,
+                       enum conflict_objtype type, const cJSON *obj)
 {
   const char *id = jsonx_str(obj, "id"), *why = NULL;
   struct conflict_holder *grown;
@@ -204,7 +179,7 @@ static int add_holder(struct holder_answer *l, struct value *v,
       return 0;
   grown = realloc(v->holders, (v->nholders + 1) * sizeof(*grown));
   if(!grown) {
-    fail_value(v, NULL, "OutOfMemory");
+    holder__fail_value(v, NULL, "OutOfMemory");
     return -ENOMEM;
   }
   v->holders = grown;
@@ -213,7 +188,8 @@ static int add_holder(struct holder_answer *l, struct value *v,
     if(rc == -EBADMSG)
       log_warnx("holder: tenant %s: a %s answer for '%s': %s", l->h->tenant,
                 coll_names[type < NCOLL ? type : 0], v->lc, why);
-    fail_value(v, NULL, rc == -ENOMEM ? "OutOfMemory" : "MalformedObject");
+    holder__fail_value(v, NULL,
+                       rc == -ENOMEM ? "OutOfMemory" : "MalformedObject");
     return rc;
   }
   v->nholders++;
@@ -236,8 +212,8 @@ static int take_answer(struct holder_answer *l, const struct holder_query *q,
     /* More holders than a page of 999 for a few unique values is not an
      * answer we can use: treat it as incomplete. */
     for(i = 0; i < q->nvals; i++)
-      fail_value(&l->values[q->vals[i]], NULL,
-                 arr ? "TooManyHolders" : "MalformedResponse");
+      holder__fail_value(&l->values[q->vals[i]], NULL,
+                         arr ? "TooManyHolders" : "MalformedResponse");
     return -EBADMSG;
   }
   cJSON_ArrayForEach(o, arr)
@@ -250,16 +226,16 @@ static int take_answer(struct holder_answer *l, const struct holder_query *q,
       if(!holder_query_holds(o, v->spell))
         continue;
       matched = true;
-      if(add_holder(l, v, b->type, o))
+      if(holder__add_holder(l, v, b->type, o))
         return -EBADMSG;
     }
     if(matched || q->prefix)
       continue; /* startswith finds objects that merely share the prefix */
-    if(q->nvals > 1)
+    if(!holder_query_one_value(q))
       return 1;
     /* Graph says the one value's filter matched: trust it (a deleted
      * user's UPN, say, may read back changed). */
-    if(add_holder(l, &l->values[q->vals[0]], b->type, o))
+    if(holder__add_holder(l, &l->values[q->vals[0]], b->type, o))
       return -EBADMSG;
   }
   return 0;
@@ -267,22 +243,24 @@ static int take_answer(struct holder_answer *l, const struct holder_query *q,
 
 static const struct graph_batch_source lookup_source;
 
-/* send_round() starts a graph_batch_stream() run after delay_ms over the
- * GETs already in l->sent, then those planned for bases [0, nbase) over
- * the values at l->rvals (round_values()).  Returns 0 (lookup_done()
- * runs) or a negative errno code. */
-static int send_round(struct holder_answer *l, uint64_t delay_ms,
-                      unsigned nbase)
+/* holder__send_round() starts a graph_batch_stream() run after delay_ms over
+ * the GETs already in l->sent, then those planned for the bases in the mask
+ * bases over the values at l->rvals (round_values()).  Returns 0
+ * (lookup_done() runs) or a negative errno code. */
+int holder__send_round(struct holder_answer *l, uint64_t delay_ms,
+                       unsigned bases)
 {
   int rc;
 
   l->given = 0;
   l->base = 0;
-  l->nbase = nbase;
+  l->bases = bases;
   l->pos = 0;
   rc = graph_batch_stream(l->h->g, &lookup_source, delay_ms, l);
-  if(!rc)
+  if(!rc) {
     l->h->running++;
+    l->parts++;
+  }
   return rc;
 }
 
@@ -295,9 +273,10 @@ static int lookup_next(void *arg, size_t i, char **url)
 
   (void)i; /* always l->given */
   while(l->given == l->sent.n) {
-    if(l->base >= l->nbase)
+    if(l->base >= HOLDER_QUERY_NBASE)
       return 1;
-    if(l->pos >= l->nrvals) {
+    if(!(l->bases & (1u << l->base)) ||
+       l->pos >= holder_query_plan_steps(l->base, l->h->terms, l->nrvals)) {
       l->base++;
       l->pos = 0;
       continue;
@@ -339,7 +318,7 @@ static void lookup_answer(void *arg, size_t i,
   if(split == 1) {
     rc = holder_query_split(&l->next, q);
     if(rc > 0) {
-      log_info("holder: tenant %s: a GET of %zu value%s refused or "
+      log_info("holder: tenant %s: a GET of %zu expression%s refused or "
                "ambiguous (%s, HTTP %ld); asked again in parts",
                l->h->tenant, q->nvals, q->nvals == 1 ? "" : "s",
                r->err.code[0] ? r->err.code : "-", r->status);
@@ -350,8 +329,8 @@ static void lookup_answer(void *arg, size_t i,
   }
   if(r->result || split)
     for(j = 0; j < q->nvals; j++)
-      fail_value(&l->values[q->vals[j]], &r->err,
-                 r->err.code[0] ? NULL : "RefusedFilter");
+      holder__fail_value(&l->values[q->vals[j]], &r->err,
+                         r->err.code[0] ? NULL : "RefusedFilter");
 }
 
 /* fail_unasked() fails the values the ended run did not ask about in
@@ -363,10 +342,12 @@ static void fail_unasked(struct holder_answer *l, const struct graph_error *err,
 
   for(i = l->given; i < l->sent.n; i++)
     for(j = 0; j < l->sent.q[i].nvals; j++)
-      fail_value(&l->values[l->sent.q[i].vals[j]], err, code);
-  for(i = 0; l->base < l->nbase && i < l->nrvals; i++)
-    if(l->base + 1 < l->nbase || i >= l->pos)
-      fail_value(&l->values[l->rvals[i]], err, code);
+      holder__fail_value(&l->values[l->sent.q[i].vals[j]], err, code);
+  /* A value some term of which is still to be planned in a base. */
+  for(i = 0;
+      l->base < HOLDER_QUERY_NBASE && (l->bases >> l->base) && i < l->nrvals;
+      i++)
+    holder__fail_value(&l->values[l->rvals[i]], err, code);
 }
 
 /* own_only() tells whether a conflict on object_id would find no holder
@@ -424,8 +405,8 @@ static int start_recheck(struct holder_answer *l)
   n = round_values(l, true);
   if(n <= 0)
     return (int)n;
-  rc =
-      send_round(l, (uint64_t)graph_backoff_ms(l->h->g, 1), HOLDER_QUERY_NBASE);
+  rc = holder__send_round(l, (uint64_t)graph_backoff_ms(l->h->g, 1),
+                          (1u << HOLDER_QUERY_NBASE) - 1);
   return rc ? rc : 1;
 }
 
@@ -491,9 +472,9 @@ static void finish_whole(struct holder_answer *l, int result)
   lookup_free(l);
 }
 
-/* finish() logs how the lookup went and hands its results over: to the
+/* holder__finish() logs how the lookup went and hands its results over: to the
  * answer callback (which takes l over), or all at once. */
-static void finish(struct holder_answer *l, int result)
+void holder__finish(struct holder_answer *l, int result)
 {
   const struct value *first = NULL;
   size_t i, failed = 0;
@@ -549,34 +530,37 @@ void holder_answer_free(struct holder_answer *a)
     lookup_free(a);
 }
 
-/* lookup_done() ends a run: the GETs split off are asked in the next
- * run, then the values nobody holds in the recheck round, then the
- * conflicts get their results. */
-static void lookup_done(void *arg, int result, const struct graph_error *err)
+/* holder__round_end() ends a part of a round (its run, or a listing); the last
+ * one ends the round: the GETs split off, and the collections whose
+ * listing failed, are asked in a new round, then the values nobody holds
+ * in the recheck round, then the conflicts get their results. */
+void holder__round_end(struct holder_answer *l)
 {
-  struct holder_answer *l = arg;
+  int result = l->round_result ? l->round_result : l->result, rc;
+  unsigned bases = l->fallback;
   size_t i, j;
-  int rc;
 
-  l->h->running--;
-  if(result && result != -ECANCELED)
-    fail_unasked(l, err, err && err->code[0] ? NULL : "NotAsked");
-  if(!result)
-    result = l->result;
+  if(--l->parts)
+    return;
+  l->round_result = 0;
+  l->fallback = 0;
   holder_query_list_clear(&l->sent);
   l->sent = l->next;
   memset(&l->next, 0, sizeof(l->next));
-  if(result == -ECANCELED) {
-    finish(l, result);
+  if(l->canceled) {
+    holder__finish(l, -ECANCELED);
     return;
   }
-  if(l->sent.n) {
-    rc = send_round(l, 0, 0);
+  if(l->sent.n || bases) {
+    rc = holder__send_round(l, 0, bases);
     if(!rc)
       return;
     for(i = 0; i < l->sent.n; i++)
       for(j = 0; j < l->sent.q[i].nvals; j++)
-        fail_value(&l->values[l->sent.q[i].vals[j]], NULL, "RetryNotStarted");
+        holder__fail_value(&l->values[l->sent.q[i].vals[j]], NULL,
+                           "RetryNotStarted");
+    for(i = 0; bases && i < l->nrvals; i++)
+      holder__fail_value(&l->values[l->rvals[i]], NULL, "RetryNotStarted");
   }
   if(!l->rechecking) {
     l->rechecking = true;
@@ -585,42 +569,28 @@ static void lookup_done(void *arg, int result, const struct graph_error *err)
       return;
     for(i = 0; rc < 0 && i < l->nvalues; i++)
       if(l->values[i].recheck)
-        fail_value(&l->values[i], NULL, "RecheckNotStarted");
+        holder__fail_value(&l->values[i], NULL, "RecheckNotStarted");
   }
-  finish(l, result);
+  holder__finish(l, result);
+}
+
+/* lookup_done() ends a round's run of searches. */
+static void lookup_done(void *arg, int result, const struct graph_error *err)
+{
+  struct holder_answer *l = arg;
+
+  l->h->running--;
+  if(result && result != -ECANCELED)
+    fail_unasked(l, err, err && err->code[0] ? NULL : "NotAsked");
+  if(result == -ECANCELED)
+    l->canceled = true;
+  l->round_result = result;
+  holder_query_list_clear(&l->sent);
+  holder__round_end(l);
 }
 
 static const struct graph_batch_source lookup_source = {
     lookup_next, lookup_answer, lookup_done};
-
-/* The distinct values of a lookup are found through a hash table of
- * value indexes (open addressing, at most half full), so that a first
- * cycle with as many values as conflicts is linear, not quadratic. */
-struct value_index {
-  size_t *slot; /* value index + 1; 0 = empty */
-  size_t mask;
-};
-
-static int value_index_init(struct value_index *x, size_t n)
-{
-  size_t size = 16;
-
-  while(size < 2 * n)
-    size *= 2;
-  x->slot = calloc(size, sizeof(*x->slot));
-  x->mask = size - 1;
-  return x->slot ? 0 : -ENOMEM;
-}
-
-/* hash() is FNV-1a over a NUL-terminated string. */
-static size_t hash(const char *s)
-{
-  uint64_t h = 14695981039346656037ULL;
-
-  for(; *s; s++)
-    h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-  return (size_t)h;
-}
 
 /* add_value() returns the index of c's value in l, adding it (in the
  * order values first come) if new, or -ENOMEM. */
@@ -628,7 +598,7 @@ static long add_value(struct holder_answer *l, struct value_index *x,
                       const struct conflict *c)
 {
   struct value *v;
-  size_t at = hash(c->value_lc) & x->mask;
+  size_t at = (size_t)hashx(c->value_lc, true) & x->mask;
 
   for(; x->slot[at]; at = (at + 1) & x->mask)
     if(!strcmp(l->values[x->slot[at] - 1].lc, c->value_lc))
@@ -650,7 +620,6 @@ static int lookup_start(struct holder *h, const struct conflict *const *cs,
                         size_t n, holder_done_cb cb, holder_answer_cb acb,
                         void *arg)
 {
-  struct value_index x = {NULL, 0};
   struct holder_answer *l;
   size_t i;
   long planned;
@@ -668,11 +637,11 @@ static int lookup_start(struct holder *h, const struct conflict *const *cs,
   l->values = calloc(n, sizeof(*l->values));
   l->spell = calloc(n, sizeof(*l->spell));
   l->queries = calloc(n, sizeof(*l->queries));
-  if(!l->values || !l->spell || !l->queries || value_index_init(&x, n))
+  if(!l->values || !l->spell || !l->queries || value_index_init(&l->index, n))
     goto out;
   for(i = 0; i < n; i++) {
     struct query *q = &l->queries[i];
-    long v = add_value(l, &x, cs[i]);
+    long v = add_value(l, &l->index, cs[i]);
 
     if(v < 0) {
       /* A half-added value is freed with the others. */
@@ -687,9 +656,8 @@ static int lookup_start(struct holder *h, const struct conflict *const *cs,
       goto out;
   }
   planned = round_values(l, false);
-  rc = planned < 0 ? (int)planned : send_round(l, 0, NCOLL);
+  rc = planned < 0 ? (int)planned : holder_list_begin(l);
 out:
-  free(x.slot);
   if(rc)
     lookup_free(l);
   return rc;

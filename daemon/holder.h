@@ -3,14 +3,16 @@
  * holder: finds the object(s) that hold a quarantined value, so that an
  * alert can show both sides of a conflict.  It asks Graph, through JSON
  * batching (graph_batch()), which users, groups and contacts have the
- * value as userPrincipalName (users), mail or SMTP proxy address, several
- * values per GET (holder_query.h):
+ * value as userPrincipalName (users), mail or SMTP proxy address, up to
+ * 15 expressions per GET laid out term after term (holder_query.h):
  *
- *   users:    userPrincipalName in ('a','b') or mail in ('a','b') or
+ *   users:    userPrincipalName in ('a','b',...) or mail in ('a',...) or
  *             proxyAddresses/any(x:x eq 'SMTP:a') or (... 'smtp:a') or ...
  *   groups:   mail in (...) or proxyAddresses/any(... 'SMTP:' / 'smtp:')
  *   contacts: the same as groups
  *
+ * or, when that costs fewer resource units, lists a whole collection and
+ * matches its objects to the values itself (holder_scan.h, holder_list.c).
  * (docs/graph-facts.md#who-holds-a-value: Microsoft's own "is this
  * address taken" filter; both prefix forms because case-sensitivity of
  * proxyAddresses eq is not documented; mail because
@@ -72,6 +74,11 @@ int holder_new(struct graph *g, const char *tenant, struct holder **out);
 /* holder_set_terms() sets the terms h asks each value with, for the
  * lookups started after it: holder_query_terms() (HQ_ALL until set). */
 void holder_set_terms(struct holder *h, unsigned terms);
+
+/* holder_set_scan() lets h's lookups list a whole collection instead of
+ * searching it when that costs fewer resource units (holder_scan.h), with
+ * concurrency $batch POSTs in flight (max_concurrency).  On until set. */
+void holder_set_scan(struct holder *h, bool scan, unsigned concurrency);
 
 /* holder_free() frees h.  No lookup may be running: close the graph
  * client first, which ends running lookups with -ECANCELED.  NULL is a

@@ -102,77 +102,94 @@ bool holder_query_long(const char *value)
   return codepoints(value) > HOLDER_QUERY_PREFIX;
 }
 
-/* put_in() appends "prop eq 'v'" for one value, "prop in ('a','b')" for
- * several. */
-static void put_in(struct out *o, const char *prop,
-                   const struct holder_query *q, const char *const *spell)
-{
-  size_t i;
+/* The terms, in the order a query lays them out. */
+static const struct term {
+  unsigned term;
+  const char *prop, *prefix;
+} terms_table[] = {{HQ_UPN, "userPrincipalName", ""},
+                   {HQ_MAIL, "mail", ""},
+                   {HQ_SMTP, "proxyAddresses", "SMTP:"},
+                   {HQ_LSMTP, "proxyAddresses", "smtp:"}};
 
-  put_text(o, prop);
-  if(q->nvals == 1) {
-    put_text(o, " eq ");
-    put_literal(o, "", spell[q->vals[0]], 0);
+#define NTERMS (sizeof(terms_table) / sizeof(terms_table[0]))
+
+static const struct term *term_of(unsigned term)
+{
+  size_t t;
+
+  for(t = 0; t < NTERMS - 1; t++)
+    if(terms_table[t].term == term)
+      break;
+  return &terms_table[t];
+}
+
+static bool is_proxy(unsigned term)
+{
+  return term & (HQ_SMTP | HQ_LSMTP);
+}
+
+/* put_run() appends expressions [i, j) of q, which share one term:
+ * "prop eq 'v'" for one value, "prop in ('a','b')" for several, one
+ * any() per value for proxyAddresses (a lambda takes one value), and
+ * startswith() for a long value. */
+static void put_run(struct out *o, const struct holder_query *q,
+                    const char *const *spell, size_t i, size_t j)
+{
+  const struct term *t = term_of(q->term[i]);
+  size_t k;
+
+  if(!q->prefix && !is_proxy(t->term)) {
+    put_text(o, t->prop);
+    put_text(o, j - i == 1 ? " eq " : " in (");
+    for(k = i; k < j; k++) {
+      if(k > i)
+        put_text(o, ",");
+      put_literal(o, "", spell[q->vals[k]], 0);
+    }
+    if(j - i > 1)
+      put_text(o, ")");
     return;
   }
-  put_text(o, " in (");
-  for(i = 0; i < q->nvals; i++) {
-    if(i)
+  for(k = i; k < j; k++) {
+    if(k > i)
+      put_text(o, " or ");
+    if(!q->prefix) {
+      put_text(o, "proxyAddresses/any(x:x eq ");
+      put_literal(o, t->prefix, spell[q->vals[k]], 0);
+      put_text(o, ")");
+    }
+    else if(is_proxy(t->term)) {
+      /* startswith(prop,'p') and any(x:startswith(x,'SMTP:p')) are
+       * default queries on these properties
+       * (https://learn.microsoft.com/graph/aad-advanced-queries). */
+      put_text(o, "proxyAddresses/any(x:startswith(x,");
+      put_literal(o, t->prefix, spell[q->vals[k]], HOLDER_QUERY_PREFIX);
+      put_text(o, "))");
+    }
+    else {
+      put_text(o, "startswith(");
+      put_text(o, t->prop);
       put_text(o, ",");
-    put_literal(o, "", spell[q->vals[i]], 0);
+      put_literal(o, "", spell[q->vals[k]], HOLDER_QUERY_PREFIX);
+      put_text(o, ")");
+    }
   }
-  put_text(o, ")");
 }
 
 int holder_query_filter(const struct holder_query *q, const char *const *spell,
                         char *buf, size_t len)
 {
-  static const struct {
-    unsigned term;
-    const char *prop, *prefix;
-  } terms[] = {{HQ_UPN, "userPrincipalName", ""},
-               {HQ_MAIL, "mail", ""},
-               {HQ_SMTP, "proxyAddresses", "SMTP:"},
-               {HQ_LSMTP, "proxyAddresses", "smtp:"}};
   struct out o = {buf, len, 0, len == 0};
-  size_t t, i;
-  bool first = true;
+  size_t i, j;
 
   if(len)
     buf[0] = '\0';
-  for(t = 0; t < sizeof(terms) / sizeof(terms[0]); t++) {
-    if(!(q->terms & terms[t].term))
-      continue;
-    if(!first)
+  for(i = 0; i < q->nvals; i = j) {
+    for(j = i + 1; j < q->nvals && q->term[j] == q->term[i]; j++)
+      ;
+    if(i)
       put_text(&o, " or ");
-    first = false;
-    if(q->prefix) {
-      /* startswith(prop,'p') and any(x:startswith(x,'SMTP:p')) are
-       * default queries on these properties
-       * (https://learn.microsoft.com/graph/aad-advanced-queries). */
-      put_text(&o, terms[t].term & (HQ_SMTP | HQ_LSMTP)
-                       ? "proxyAddresses/any(x:startswith(x,"
-                       : "startswith(");
-      if(!(terms[t].term & (HQ_SMTP | HQ_LSMTP))) {
-        put_text(&o, terms[t].prop);
-        put_text(&o, ",");
-      }
-      put_literal(&o, terms[t].prefix, spell[q->vals[0]], HOLDER_QUERY_PREFIX);
-      put_text(&o, terms[t].term & (HQ_SMTP | HQ_LSMTP) ? "))" : ")");
-      continue;
-    }
-    if(!(terms[t].term & (HQ_SMTP | HQ_LSMTP))) {
-      put_in(&o, terms[t].prop, q, spell);
-      continue;
-    }
-    /* A lambda takes one value: one "any" per value, joined with or. */
-    for(i = 0; i < q->nvals; i++) {
-      if(i)
-        put_text(&o, " or ");
-      put_text(&o, "proxyAddresses/any(x:x eq ");
-      put_literal(&o, terms[t].prefix, spell[q->vals[i]], 0);
-      put_text(&o, ")");
-    }
+    put_run(&o, q, spell, i, j);
   }
   return o.full ? -ENAMETOOLONG : 0;
 }
@@ -194,23 +211,13 @@ char *holder_query_path(const struct holder_query *q, const char *const *spell)
   return path;
 }
 
-/* nterms() counts the bits of terms. */
-static size_t nterms(unsigned terms)
-{
-  size_t n = 0;
-
-  for(; terms; terms &= terms - 1)
-    n++;
-  return n;
-}
-
-/* fits() tells whether q is within the term and URL limits. */
+/* fits() tells whether q is within the expression and URL limits. */
 static bool fits(const struct holder_query *q, const char *const *spell)
 {
   char *path;
   bool ok;
 
-  if(nterms(q->terms) * q->nvals > HOLDER_QUERY_TERMS)
+  if(q->nvals > HOLDER_QUERY_TERMS)
     return false;
   path = holder_query_path(q, spell);
   ok = path && strlen(path) + HOLDER_QUERY_ROOT_ROOM <= HOLDER_QUERY_URL_MAX;
@@ -218,9 +225,9 @@ static bool fits(const struct holder_query *q, const char *const *spell)
   return ok;
 }
 
-/* add() appends a query on the n values at vals (copied). */
-static int add(struct holder_query_list *list, unsigned base, unsigned terms,
-               bool prefix, const size_t *vals, size_t n)
+/* add() appends a query of the n expressions at vals and term (copied). */
+static int add(struct holder_query_list *list, unsigned base, bool prefix,
+               const size_t *vals, const unsigned char *term, size_t n)
 {
   struct holder_query *q;
 
@@ -235,12 +242,16 @@ static int add(struct holder_query_list *list, unsigned base, unsigned terms,
   }
   q = &list->q[list->n];
   q->vals = malloc(n * sizeof(*q->vals));
-  if(!q->vals)
+  q->term = malloc(n);
+  if(!q->vals || !q->term) {
+    free(q->vals);
+    free(q->term);
     return -ENOMEM;
+  }
   memcpy(q->vals, vals, n * sizeof(*q->vals));
+  memcpy(q->term, term, n);
   q->nvals = n;
   q->base = base;
-  q->terms = terms;
   q->prefix = prefix;
   list->n++;
   return 0;
@@ -257,87 +268,126 @@ unsigned holder_query_terms(bool case_insensitive, bool mail)
   return terms;
 }
 
-/* add_each_term() appends one query per term of base on value v. */
-static int add_each_term(struct holder_query_list *list, unsigned base,
-                         unsigned terms, bool prefix, size_t v)
+/* term_list() fills tl with the terms of base that are in terms, in
+ * layout order, and returns how many. */
+static size_t term_list(unsigned base, unsigned terms, unsigned char *tl)
 {
-  unsigned t;
-  int rc;
+  size_t t, n = 0;
 
-  for(t = 1; t <= terms; t <<= 1) {
-    if(!(terms & t))
-      continue;
-    rc = add(list, base, t, prefix, &v, 1);
-    if(rc)
-      return rc;
-  }
-  return 0;
+  terms &= holder_query_bases[base].terms;
+  for(t = 0; t < NTERMS; t++)
+    if(terms & terms_table[t].term)
+      tl[n++] = (unsigned char)terms_table[t].term;
+  return n;
 }
 
-/* plan_one() adds value v to the query open at cur (ncur values), or
- * closes that query and opens one with v, or appends v's own queries (a
- * long value, or one whose terms do not fit one URL). */
-static int plan_one(struct holder_query_list *list, unsigned base,
-                    unsigned terms, const char *const *spell, size_t *cur,
-                    size_t *ncur, size_t v)
+/* plan_long() appends the query that asks long value v with startswith()
+ * on each of the nt terms tl, or one query per term when they do not fit
+ * one URL. */
+static int plan_long(struct holder_query_list *list, unsigned base,
+                     const char *const *spell, const unsigned char *tl,
+                     size_t nt, size_t v)
 {
-  struct holder_query q = {base, terms, false, cur, 0};
+  size_t vals[NTERMS], t;
+  unsigned char term[NTERMS];
+  struct holder_query q = {base, true, vals, term, nt};
   int rc = 0;
 
-  if(holder_query_long(spell[v])) {
-    q.prefix = true;
-    q.vals = &v;
-    q.nvals = 1;
-    return fits(&q, spell) ? add(list, base, terms, true, &v, 1)
-                           : add_each_term(list, base, terms, true, v);
+  for(t = 0; t < nt; t++) {
+    vals[t] = v;
+    term[t] = tl[t];
   }
-  cur[*ncur] = v;
-  q.nvals = *ncur + 1;
+  if(fits(&q, spell))
+    return add(list, base, true, vals, tl, nt);
+  for(t = 0; !rc && t < nt; t++)
+    rc = add(list, base, true, &v, &tl[t], 1);
+  return rc;
+}
+
+/* An open query: the expressions planned but not yet appended. */
+struct open_query {
+  size_t vals[HOLDER_QUERY_TERMS + 1]; /* one more is tried */
+  unsigned char term[HOLDER_QUERY_TERMS + 1];
+  size_t n;
+};
+
+/* plan_expr() adds expression (term, v) to the open query oq, or closes
+ * oq and opens one with the expression alone. */
+static int plan_expr(struct holder_query_list *list, unsigned base,
+                     const char *const *spell, struct open_query *oq,
+                     unsigned char term, size_t v)
+{
+  struct holder_query q = {base, false, oq->vals, oq->term, oq->n + 1};
+  int rc = 0;
+
+  oq->vals[oq->n] = v;
+  oq->term[oq->n] = term;
   if(fits(&q, spell)) {
-    (*ncur)++;
+    oq->n++;
     return 0;
   }
-  /* The value does not join the open query: close it, and start one
-   * with the value alone (or one per term if even that is too long). */
-  if(*ncur)
-    rc = add(list, base, terms, false, cur, *ncur);
-  *ncur = 0;
-  cur[0] = v;
+  /* The expression does not join the open query: close it, and start
+   * one with the expression alone. */
+  if(oq->n)
+    rc = add(list, base, false, oq->vals, oq->term, oq->n);
+  oq->n = 0;
+  oq->vals[0] = v;
+  oq->term[0] = term;
   q.nvals = 1;
-  if(!rc && fits(&q, spell))
-    *ncur = 1;
-  else if(!rc)
-    rc = add_each_term(list, base, terms, false, v);
+  if(!rc && !fits(&q, spell))
+    rc = -ENAMETOOLONG;
+  if(!rc)
+    oq->n = 1;
   return rc;
+}
+
+size_t holder_query_plan_steps(unsigned base, unsigned terms, size_t n)
+{
+  unsigned char tl[NTERMS];
+
+  /* Cursor k < n: the long values pass over vals[k]; then term tl[j]
+   * of vals[i] is step n + j * n + i. */
+  return n * (1 + term_list(base, terms, tl));
 }
 
 int holder_query_plan_some(struct holder_query_list *list, unsigned base,
                            unsigned terms, const char *const *spell,
                            const size_t *vals, size_t n, size_t *pos)
 {
-  /* A query holds at most HOLDER_QUERY_TERMS values; one more is tried. */
-  size_t cur[HOLDER_QUERY_TERMS + 1], ncur = 0, start = list->n, i;
+  struct open_query oq;
+  unsigned char tl[NTERMS];
+  size_t nt = term_list(base, terms, tl), end = n * (1 + nt), start = list->n;
+  size_t k;
   int rc = 0;
 
-  terms &= holder_query_bases[base].terms;
-  for(i = *pos; i < n; i++) {
-    rc = plan_one(list, base, terms, spell, cur, &ncur, vals[i]);
+  oq.n = 0;
+  for(k = *pos; k < end; k++) {
+    size_t v = vals[k % n];
+    unsigned char term = k < n ? 0 : tl[k / n - 1];
+
+    if(k < n) {
+      if(holder_query_long(spell[v]))
+        rc = plan_long(list, base, spell, tl, nt, v);
+    }
+    else if(!holder_query_long(spell[v])) {
+      rc = plan_expr(list, base, spell, &oq, term, v);
+    }
     if(rc)
       break;
     if(list->n == start)
       continue;
-    /* Stop where no query is open, or only value i's: planning resumes
-     * there, as if it had not stopped. */
-    if(!ncur) {
-      i++;
+    /* Stop where no query is open, or only this expression's: planning
+     * resumes there, as if it had not stopped. */
+    if(!oq.n) {
+      k++;
       break;
     }
-    if(ncur == 1 && cur[0] == vals[i])
+    if(oq.n == 1 && oq.vals[0] == v && oq.term[0] == term)
       break;
   }
-  if(!rc && i == n && ncur)
-    rc = add(list, base, terms, false, cur, ncur);
-  *pos = i;
+  if(!rc && k == end && oq.n)
+    rc = add(list, base, false, oq.vals, oq.term, oq.n);
+  *pos = k;
   return rc;
 }
 
@@ -345,12 +395,20 @@ int holder_query_plan(struct holder_query_list *list, unsigned base,
                       unsigned terms, const char *const *spell,
                       const size_t *vals, size_t n)
 {
-  size_t pos = 0;
+  size_t pos = 0, end = holder_query_plan_steps(base, terms, n);
   int rc = 0;
 
-  while(!rc && pos < n)
+  while(!rc && pos < end)
     rc = holder_query_plan_some(list, base, terms, spell, vals, n, &pos);
   return rc;
+}
+
+size_t holder_query_estimate(unsigned base, unsigned terms, size_t n)
+{
+  unsigned char tl[NTERMS];
+  size_t exprs = n * term_list(base, terms, tl);
+
+  return (exprs + HOLDER_QUERY_TERMS - 1) / HOLDER_QUERY_TERMS;
 }
 
 int holder_query_split(struct holder_query_list *list,
@@ -361,26 +419,33 @@ int holder_query_split(struct holder_query_list *list,
   int rc;
 
   /* list->q may move while appending: work on a copy of q's fields. */
-  if(q->nvals > 1) {
-    rc = add(list, copy.base, copy.terms, copy.prefix, copy.vals, half);
-    if(!rc)
-      rc = add(list, copy.base, copy.terms, copy.prefix, copy.vals + half,
-               copy.nvals - half);
-    return rc ? rc : 1;
-  }
-  if(nterms(q->terms) > 1) {
-    rc = add_each_term(list, copy.base, copy.terms, copy.prefix, copy.vals[0]);
-    return rc ? rc : 1;
-  }
-  return 0;
+  if(q->nvals < 2)
+    return 0;
+  rc = add(list, copy.base, copy.prefix, copy.vals, copy.term, half);
+  if(!rc)
+    rc = add(list, copy.base, copy.prefix, copy.vals + half, copy.term + half,
+             copy.nvals - half);
+  return rc ? rc : 1;
+}
+
+bool holder_query_one_value(const struct holder_query *q)
+{
+  size_t i;
+
+  for(i = 1; i < q->nvals; i++)
+    if(q->vals[i] != q->vals[0])
+      return false;
+  return true;
 }
 
 void holder_query_list_clear(struct holder_query_list *list)
 {
   size_t i;
 
-  for(i = 0; i < list->n; i++)
+  for(i = 0; i < list->n; i++) {
     free(list->q[i].vals);
+    free(list->q[i].term);
+  }
   free(list->q);
   memset(list, 0, sizeof(*list));
 }

@@ -3,11 +3,13 @@
  * holder_query: the GETs of a holder lookup (holder.c), several values per
  * GET, and the local matching of each returned object to its values.
  *
- * One query asks one base (a collection, or deleted users or groups) about
- * a few values at once, every term of the value joined with "or":
+ * One query asks one base (a collection, or deleted users or groups) for
+ * up to 15 expressions, each one term of one value, joined with "or".
+ * The expressions are laid out term after term, so that a GET holds as
+ * many as the limits allow whatever the number of terms:
  *
- *   userPrincipalName in ('a','b') or mail in ('a','b') or
- *   proxyAddresses/any(x:x eq 'SMTP:a') or ...(x:x eq 'smtp:a') or ...
+ *   userPrincipalName in ('a','b',...) or mail in ('o','p') or
+ *   proxyAddresses/any(x:x eq 'SMTP:q') or ...
  *
  * (users; the other bases have no userPrincipalName; one value uses eq).
  * Graph's limits, https://learn.microsoft.com/graph/filter-query-parameter
@@ -16,8 +18,8 @@
  *    counts every value of an "in" and every operand of "or" ("Too many
  *    child clauses ... containing 'OR' operators: 16. Max allowed: 15",
  *    https://github.com/microsoftgraph/microsoft-graph-docs-contrib/issues/1238),
- *    so with every term asked a user value (4 terms) goes 3 to a GET, a
- *    group or contact value *    (3 terms) 5 to a GET;
+ *    so 15 values of one term go to a GET, and n values asked with t
+ *    terms take ceil(n * t / 15) GETs (holder_query_estimate());
  *  - an eq value of at most 120 characters.  A longer value is asked
  *    alone, with startswith() on its first HOLDER_QUERY_PREFIX characters
  *    (startswith is refused past 120 characters too:
@@ -88,12 +90,14 @@ struct holder_query_base {
 
 extern const struct holder_query_base holder_query_bases[HOLDER_QUERY_NBASE];
 
-/* One GET.  vals index the caller's values; owned by the query. */
+/* One GET: nvals expressions, expression i being term term[i] (one HQ_*
+ * bit) of value vals[i] (an index into the caller's values); a value
+ * may appear under several terms.  The arrays are owned by the query. */
 struct holder_query {
-  unsigned base;  /* index into holder_query_bases */
-  unsigned terms; /* HQ_* asked */
-  bool prefix;    /* startswith() on one long value */
+  unsigned base; /* index into holder_query_bases */
+  bool prefix;   /* startswith() on one long value */
   size_t *vals;
+  unsigned char *term;
   size_t nvals;
 };
 
@@ -120,30 +124,43 @@ char *holder_query_path(const struct holder_query *q, const char *const *spell);
 
 /* holder_query_plan() appends to list the queries that ask base about the
  * n values vals (indexes into spell), with the terms of base that are in
- * terms (HQ_ALL: every one; at least one must remain): as many values per
- * query as the
- * term and URL limits allow; a long value alone, with startswith; a value
- * whose terms do not fit one URL gets one query per term.  Returns 0,
- * -ENOMEM, or -ENAMETOOLONG when one term of a value does not fit. */
+ * terms (HQ_ALL: every one; at least one must remain): first each long
+ * value alone, with startswith (one query per term if all do not fit one
+ * URL); then the other values term after term, as many expressions per
+ * query as the term and URL limits allow.  Returns 0, -ENOMEM, or
+ * -ENAMETOOLONG when one expression does not fit a URL. */
 int holder_query_plan(struct holder_query_list *list, unsigned base,
                       unsigned terms, const char *const *spell,
                       const size_t *vals, size_t n);
 
+/* holder_query_plan_steps() is where the cursor of holder_query_plan_some()
+ * ends for base, terms and n values. */
+size_t holder_query_plan_steps(unsigned base, unsigned terms, size_t n);
+
 /* holder_query_plan_some() is holder_query_plan() a few queries at a
- * time: it plans from vals[*pos] until at least one query is appended (or
- * the values end), and sets *pos to where the next call resumes.  Calls
- * until *pos is n append what one holder_query_plan() call would.
- * Returns as holder_query_plan(). */
+ * time: it plans from cursor *pos (0 at first) until at least one query
+ * is appended (or the plan ends), and sets *pos to where the next call
+ * resumes.  Calls until *pos is holder_query_plan_steps() append what one
+ * holder_query_plan() call would.  Returns as holder_query_plan(). */
 int holder_query_plan_some(struct holder_query_list *list, unsigned base,
                            unsigned terms, const char *const *spell,
                            const size_t *vals, size_t n, size_t *pos);
 
+/* holder_query_estimate() is about how many GETs holder_query_plan() makes
+ * for n values of ordinary length on base with terms (URL length not
+ * counted). */
+size_t holder_query_estimate(unsigned base, unsigned terms, size_t n);
+
 /* holder_query_split() appends to list the queries that ask again what q
- * asked after Graph refused it: its values in two halves, or, for one
- * value, each term alone.  Returns 1 when it appended, 0 when q cannot be
- * split (one value, one term), or -ENOMEM. */
+ * asked after Graph refused it: its expressions in two halves.  Returns 1
+ * when it appended, 0 when q cannot be split (one expression), or
+ * -ENOMEM. */
 int holder_query_split(struct holder_query_list *list,
                        const struct holder_query *q);
+
+/* holder_query_one_value() tells whether every expression of q asks the
+ * same value (so that what Graph returns for q can only be that value's). */
+bool holder_query_one_value(const struct holder_query *q);
 
 /* holder_query_list_clear() frees the queries of list and empties it. */
 void holder_query_list_clear(struct holder_query_list *list);

@@ -684,6 +684,7 @@ int tenant_start(uv_loop_t *loop, const struct cfg *cfg,
   holder_set_terms(
       t->holder, holder_query_terms(cfg->lookup_case == CFG_LOOKUP_INSENSITIVE,
                                     cfg->lookup_mail));
+  holder_set_scan(t->holder, cfg->lookup_scan, cfg->max_concurrency);
   t->copts.stale_after = cfg->orphan_after;
   t->sweep.period = cfg->sweep_interval;
   t->sweep.grace = cfg->sweep_grace;

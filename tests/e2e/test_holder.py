@@ -205,8 +205,9 @@ class HolderE2E(E2ETestCase):
 
     # ----- batching, throttling, failures, caching ----------------------------------------
     def test_demo_batches_of_twenty_with_item_429(self):
-        """demo.json needs more than 20 lookups: several batches of at most 20; a
-        throttled item is retried in a later batch after its own Retry-After."""
+        """demo.json needs more than 20 lookups (each collection asked value by value:
+        lookup_scan = no): several batches of at most 20; a throttled item is retried
+        in a later batch after its own Retry-After."""
         def more_conflicts():
             # Two synced users per value: the second one's UPN is quarantined.  Values
             # go several to a GET, so it takes a few dozen.
@@ -222,7 +223,7 @@ class HolderE2E(E2ETestCase):
                     self.assertEqual(bool(out["value"][0]["quarantined"]), side == 1, out)
 
         d, alerts = self.run_scenario(
-            "demo", prepare=more_conflicts,
+            "demo", prepare=more_conflicts, options={"lookup_scan": "no"},
             faults=[{"kind": "429", "count": 2, "path": "/groups", "batchItem": True,
                      "retryAfter": "1"}])
         items, posts = self.sim.batch_items(), self.sim.batch_posts()
@@ -285,11 +286,13 @@ class HolderE2E(E2ETestCase):
                 self.assertEqual(a["holderId"], firsts[a["value"].lower()], a)
 
     def test_lookups_ask_several_values_per_get(self):
-        """Values go several to a GET, within the 15 or-clauses Graph allows, and each
-        object found is paired with the value it holds."""
+        """Values go several to a GET, term after term, within the 15 or-clauses Graph
+        allows, and each object found is paired with the value it holds (lookup_scan =
+        no: every collection asked value by value)."""
         firsts = {}
         d, alerts = self.run_scenario("two-synced-proxy",
-                                      prepare=lambda: firsts.update(self.synced_pairs(16)))
+                                      prepare=lambda: firsts.update(self.synced_pairs(16)),
+                                      options={"lookup_scan": "no"})
         self.assertPaired(alerts, firsts)
         self.assertEqual(len([a for a in alerts.values()
                               if a["value"].lower() in firsts]), 16)
@@ -297,15 +300,16 @@ class HolderE2E(E2ETestCase):
         for coll, flt in items:
             self.assertLessEqual(self.clauses(flt), 15, flt)
         users = [f for c, f in items if c == "users"]
-        # 17 values, 4 clauses each for users: 3 to a GET.
-        self.assertEqual(len(users), 6, users)
-        self.assertIn("userPrincipalName in (", users[0])
-        self.assertEqual(self.clauses(users[0]), 12)
-        # 3 clauses for groups and contacts: 5 to a GET.
+        # 17 values, 4 clauses each for users: 68 clauses, 15 to a GET.
+        self.assertEqual(len(users), 5, users)
+        self.assertTrue(users[0].startswith("userPrincipalName in ("), users[0])
+        self.assertEqual([self.clauses(f) for f in users], [15, 15, 15, 15, 8])
+        # 3 clauses for groups and contacts: 51 clauses.
         for coll in ("groups", "contacts"):
             mine = [f for c, f in items if c == coll]
-            self.assertEqual(len(mine), 4, mine)
-            self.assertEqual(self.clauses(mine[0]), 15)
+            self.assertEqual([self.clauses(f) for f in mine], [15, 15, 15, 6], mine)
+        self.assertFalse([e for e in self.sim.graph_requests()
+                          if "$count" in e["query"]], "counted with lookup_scan = no")
         self.assertEqual([e for e in self.sim.batch_items() if e["status"] != 200], [])
         self.assertEqual(d.log_lines("holder lookup failed"), [])
         d.stop()
@@ -340,7 +344,8 @@ class HolderE2E(E2ETestCase):
 
         d, alerts = self.run_scenario("two-synced-proxy", prepare=prepare,
                                       options={"lookup_case": "insensitive",
-                                               "lookup_mail": "no"})
+                                               "lookup_mail": "no",
+                                               "lookup_scan": "no"})
         self.assertPaired(alerts, firsts)
         self.assertEqual(len([a for a in alerts.values()
                               if a["value"].lower() in firsts]), 16)
@@ -353,14 +358,66 @@ class HolderE2E(E2ETestCase):
             self.assertLessEqual(self.clauses(flt), 15, flt)
             self.assertNotIn("'smtp:", flt)
             self.assertNotIn("mail ", flt)
-        # 17 values: 2 clauses each for users (UPN, SMTP:), 7 to a GET; 1 for groups
-        # and contacts, 15 to a GET.
+        # 17 values: 2 clauses each for users (UPN, SMTP:), 34 in all; 1 for groups
+        # and contacts; 15 to a GET.
         self.assertEqual(len([f for c, f in items if c == "users"]), 3, items)
         for coll in ("groups", "contacts"):
             mine = [f for c, f in items if c == coll]
-            self.assertEqual(len(mine), 2, mine)
-            self.assertEqual(self.clauses(mine[0]), 15)
+            self.assertEqual([self.clauses(f) for f in mine], [15, 2], mine)
         self.assertEqual(d.log_lines("holder lookup failed"), [])
+        d.stop()
+
+    def listings(self):
+        """The holder listings the daemon sent: collection of each GET of a whole
+        collection with proxyAddresses selected (not the inventory's filtered one)."""
+        return [e["path"].rsplit("/", 1)[-1] for e in self.sim.graph_requests()
+                if "$filter" not in e["query"] and "$count" not in e["query"]
+                and "proxyAddresses" in e["query"].get("$select", "")]
+
+    def test_large_lookup_lists_small_collections(self):
+        """A lookup of many values in a tenant of few objects lists users, groups and
+        contacts whole (after asking their size with $count, an advanced query) instead
+        of asking them value by value, matches the objects to the values itself, and
+        pairs every conflict; it costs fewer resource units than the questions."""
+        firsts = {}
+        d, alerts = self.run_scenario("two-synced-proxy",
+                                      prepare=lambda: firsts.update(self.synced_pairs(60)))
+        self.assertPaired(alerts, firsts)
+        self.assertEqual(len([a for a in alerts.values()
+                              if a["value"].lower() in firsts]), 60)
+        counts = [e for e in self.sim.graph_requests() if "$count" in e["query"]]
+        self.assertEqual(sorted(e["path"].rsplit("/", 1)[-1] for e in counts),
+                         ["contacts", "groups", "users"], counts)
+        # The simulator gives @odata.count only with ConsistencyLevel: eventual.
+        self.assertEqual(d.log_lines("is not known"), [])
+        self.assertEqual(sorted(self.listings()), ["contacts", "groups", "users"])
+        searched = [c for c, f in self.lookup_items()
+                    if c in ("users", "groups", "contacts")]
+        self.assertEqual(searched, [], "listed collections searched too")
+        # 3 counts and 3 listings of one page, 1 unit each, where asking 61 values
+        # 10 ways (4 for users, 3 for groups and contacts) would take 41 GETs.
+        spent = self.sim.control("GET", "stats")["tenants"][TENANT_ID]["resourceUnits"]
+        inventory = [e for e in self.sim.graph_requests() if "$filter" in e["query"]]
+        self.assertEqual(spent - len(inventory), 6, spent)
+        d.stop()
+
+    def test_failed_listing_is_searched_instead(self):
+        """A listing that fails (403 on the groups listing) is not a failed lookup: the
+        groups are asked value by value in the next round, and every conflict is paired."""
+        firsts = {}
+        d, alerts = self.run_scenario(
+            "two-synced-proxy", prepare=lambda: firsts.update(self.synced_pairs(60)),
+            faults=[{"kind": "403", "count": 1, "method": "GET",
+                     "path": "/v1.0/groups?$select=id,displayName,mail,proxyAddresses"}])
+        self.assertPaired(alerts, firsts)
+        self.assertTrue(d.log_lines("listing groups failed .*searched value by value"),
+                        d.log_tail())
+        searched = {c for c, f in self.lookup_items()}
+        self.assertIn("groups", searched)
+        self.assertNotIn("users", searched)
+        self.assertEqual(d.log_lines("holder lookup failed"), [])
+        for a in alerts.values():
+            self.assertNotEqual(a["class"], "unknown", a)
         d.stop()
 
     def test_value_over_120_characters_is_looked_up_by_prefix(self):
@@ -430,7 +487,8 @@ class HolderE2E(E2ETestCase):
                                  "method": "POST", "path": "/$batch"})
 
         d, alerts = self.run_scenario("two-synced-proxy", prepare=prepare,
-                                      options={"max_concurrency": 4})
+                                      options={"max_concurrency": 4,
+                                               "lookup_scan": "no"})
         self.assertPaired(alerts, firsts)
         posts = self.sim.batch_posts()
         self.assertGreaterEqual(len(posts), 3, posts)
@@ -454,16 +512,16 @@ class HolderE2E(E2ETestCase):
         firsts = {}
 
         def prepare():
-            firsts.update(self.synced_pairs(90))
+            firsts.update(self.synced_pairs(100))
             self.sim.settings(throttleEnabled=True, throttleResourceUnitQuota=quota)
             self.sim.control("POST", "throttle/reset")
 
         d, alerts = self.run_scenario("two-synced-proxy", prepare=prepare,
-                                      page_size=999,
+                                      page_size=999, options={"lookup_scan": "no"},
                                       tenant_lines=["resource_budget = %d" % quota])
         self.assertPaired(alerts, firsts)
         self.assertEqual(len([a for a in alerts.values()
-                              if a["value"].lower() in firsts]), 90)
+                              if a["value"].lower() in firsts]), 100)
         for a in alerts.values():
             self.assertNotEqual(a["class"], "unknown", a)
         spent = self.sim.control("GET", "stats")["tenants"][TENANT_ID]
