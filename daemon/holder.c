@@ -187,7 +187,7 @@ int holder__add_holder(struct holder_answer *l, struct value *v,
   if(rc) {
     if(rc == -EBADMSG)
       log_warnx("holder: tenant %s: a %s answer for '%s': %s", l->h->tenant,
-                coll_names[type < NCOLL ? type : 0], v->lc, why);
+                holder__coll_name(type < NCOLL ? type : 0), v->lc, why);
     holder__fail_value(v, NULL,
                        rc == -ENOMEM ? "OutOfMemory" : "MalformedObject");
     return rc;

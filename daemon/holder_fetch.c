@@ -191,8 +191,8 @@ int holder_fetch(struct holder *h, const struct conflict *const *cs, size_t n,
     esc = curl_easy_escape(NULL, cs[i]->object_id, 0);
     if(!esc)
       goto out;
-    len = asprintf(&urls[nitems], "/%s/%s?$select=%s", coll_names[c], esc,
-                   fetch_select[c]);
+    len = asprintf(&urls[nitems], "/%s/%s?$select=%s", holder__coll_name(c),
+                   esc, fetch_select[c]);
     curl_free(esc);
     if(len < 0) {
       urls[nitems] = NULL;

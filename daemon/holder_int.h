@@ -20,8 +20,13 @@
 
 #define NCOLL HOLDER_QUERY_NCOLL
 
-/* The collections, in enum conflict_objtype order. */
-static const char *const coll_names[NCOLL] = {"users", "groups", "contacts"};
+/* holder__coll_name() is the name of collection c (< NCOLL, in enum
+ * conflict_objtype order): "users", "groups" or "contacts", its path in
+ * holder_query_bases without the slash. */
+static inline const char *holder__coll_name(unsigned c)
+{
+  return holder_query_bases[c].path + 1;
+}
 
 /* A tenant's holder lookups (holder.h): its Graph client (borrowed), its
  * name (owned) and the lookups and fetches running, which holder_free()

@@ -90,7 +90,7 @@ static void list_done(int result, const char *delta_link,
   else {
     log_info("holder: tenant %s: listing %s failed (%s, HTTP %ld); "
              "searched value by value",
-             l->h->tenant, coll_names[ls->base], err ? err->code : "-",
+             l->h->tenant, holder__coll_name(ls->base), err ? err->code : "-",
              err ? err->status : 0L);
     l->fallback |= 1u << ls->base;
   }

@@ -31,8 +31,9 @@
  * is kept for HOLDER_SCAN_COUNT_TTL and refreshed by each listing.  A
  * count that cannot be had (an error, a tenant without advanced queries)
  * means search, as before; so does a lookup of fewer than
- * HOLDER_SCAN_MIN_GETS GETs per collection when no count is known.  Deleted users and groups are always searched.
- * The option lookup_scan = no turns listing off.
+ * HOLDER_SCAN_MIN_GETS GETs per collection when no count is known.  Deleted
+ * users and groups are always searched. The option lookup_scan = no turns
+ * listing off.
  */
 #ifndef QD_HOLDER_SCAN_H
 #define QD_HOLDER_SCAN_H
