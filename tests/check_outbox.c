@@ -399,6 +399,50 @@ START_TEST(test_flood_per_release)
 }
 END_TEST
 
+/* A release larger than the outbox's window goes out a group at a time,
+ * each once the spools have the last on disk: all of it numbered in
+ * order, on disk before the state may be saved, and delivered whole and
+ * in order once committed. */
+START_TEST(test_large_release_in_order)
+{
+  enum { N = 1000 };
+  struct classify_opts copts = {0};
+  struct outbox ob;
+  struct alert *a;
+  struct conflict *c[N];
+  static cJSON *l[N + 1];
+  uint64_t seq = 0;
+  char id[16];
+  int i, n;
+
+  a = open_alert(0);
+  outbox_init(&ob, &loop, a, "contoso", &copts, &seq);
+  for(i = 0; i < N; i++) {
+    snprintf(id, sizeof(id), "u%d", i);
+    c[i] = conflict_new("contoso", id, CONFLICT_USER, CONFLICT_UPN, "j@c.com");
+    ck_assert_ptr_nonnull(c[i]);
+    outbox_add(&ob, ALERT_CONFLICT_DETECTED, c[i], NULL, NOW);
+  }
+  release(&ob, false);
+  ck_assert_uint_eq(seq, N);
+  ck_assert_uint_eq(outbox_pending(&ob), 0);
+  ck_assert_uint_eq(alert_pending_count(a), N);
+  ck_assert_int_eq(lines(l, N + 1), 0);
+  alert_commit(a, "contoso", seq);
+  deliver(&ob, a, 0);
+  n = lines(l, N + 1);
+  ck_assert_int_eq(n, N);
+  for(i = 0; i < n; i++) {
+    snprintf(id, sizeof(id), "u%d", i);
+    ck_assert_str_eq(member(l[i], "objectId"), id);
+    cJSON_Delete(l[i]);
+    conflict_free(c[i]);
+  }
+  close_outbox(&ob);
+  close_alert(a);
+}
+END_TEST
+
 /* rewrite() replaces the first occurrence of from in the file at p with
  * to, of the same length, in place. */
 static void rewrite(const char *p, const char *from, const char *to)
@@ -473,6 +517,7 @@ Suite *outbox_suite(void)
   tcase_add_test(tc, test_unknown_tenant_delivered_after_start);
   tcase_add_test(tc, test_file_sink_skips_what_it_wrote);
   tcase_add_test(tc, test_flood_per_release);
+  tcase_add_test(tc, test_large_release_in_order);
   tcase_add_test(tc, test_held_read_back_from_disk);
   suite_add_tcase(s, tc);
   return s;
