@@ -10,7 +10,6 @@
 
 #include "alert_event.h"
 #include "log.h"
-#include "sweep.h"
 
 struct outbox_item {
   enum alert_type type;
@@ -89,7 +88,7 @@ void outbox_add(struct outbox *ob, enum alert_type type,
 {
   struct outbox_item *it;
 
-  if(!grow(ob) || !(ob->v[ob->n].c = conflict_dup(c))) {
+  if(!grow(ob) || !(ob->v[ob->n].c = conflict_snapshot(c))) {
     log_errx("tenant %s: out of memory holding a %s alert about %s until "
              "the state is saved; sending it now",
              ob->tenant, alert_type_name(type), c->key);
@@ -97,7 +96,6 @@ void outbox_add(struct outbox *ob, enum alert_type type,
     return;
   }
   it = &ob->v[ob->n++];
-  sweep_carry(it->c, c);
   it->type = type;
   it->has_sw = sw != NULL;
   if(sw)
