@@ -29,7 +29,7 @@ static void on_idle(uv_idle_t *h);
  * spools have the one before on disk: a spooled record's bytes leave
  * memory once on disk (spool.h), so at most this many rendered alerts
  * (about 3 KB each, per sink) wait in memory, not the whole release. */
-#define OUTBOX_WINDOW 256
+#define OUTBOX_WINDOW 128
 
 void outbox_init(struct outbox *ob, uv_loop_t *loop, struct alert *a,
                  const char *tenant, const struct classify_opts *opts,
