@@ -210,6 +210,10 @@ static void write_rest(struct afile *f)
     f->done_bytes = 0;
   }
   if(f->done_bytes == f->len) {
+    /* Written: the text is not needed for the fsync, the close and the
+     * rename, which wait on the disk far longer than the write did. */
+    free(f->data);
+    f->data = NULL;
     started(f, uv_fs_fsync(f->loop, &f->req, f->fd, on_synced), "fsync");
     return;
   }

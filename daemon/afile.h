@@ -31,8 +31,9 @@
 typedef void (*afile_done_cb)(int rc, const char *what, void *arg);
 
 /* afile_write() starts replacing path with the len bytes of data, with
- * mode (applied with fchmod).  data is taken over (malloc'd; freed when
- * the write ends, whatever happens); path is copied.  The write cannot be
+ * mode (applied with fchmod).  data is taken over (malloc'd; freed once
+ * written, before the fsync and the rename, or when the write fails);
+ * path is copied.  The write cannot be
  * cancelled: its pending requests keep the loop running until done is
  * called.  Returns 0, or -ENOMEM (data is freed and done is not
  * called).  When the first request cannot even start, done is called

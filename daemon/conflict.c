@@ -212,10 +212,105 @@ struct conflict *conflict_dup(const struct conflict *c)
   return d;
 }
 
+/* The string members of a conflict and of a holder, by address. */
+#define CONFLICT_STRS 14
+#define HOLDER_STRS 7
+
+static void conflict_strs(struct conflict *c, char **f[CONFLICT_STRS])
+{
+  char **v[CONFLICT_STRS] = {&c->key,
+                             &c->tenant,
+                             &c->object_id,
+                             &c->value,
+                             &c->value_raw,
+                             &c->value_lc,
+                             &c->display_name,
+                             &c->upn,
+                             &c->mail,
+                             &c->immutable_id,
+                             &c->on_prem_dn,
+                             &c->sam_account,
+                             &c->original_value,
+                             &c->lookup_error};
+
+  memcpy(f, v, sizeof(v));
+}
+
+static void holder_strs(struct conflict_holder *h, char **f[HOLDER_STRS])
+{
+  char **v[HOLDER_STRS] = {&h->id,         &h->display_name, &h->upn,
+                           &h->mail,       &h->immutable_id, &h->on_prem_dn,
+                           &h->sam_account};
+
+  memcpy(f, v, sizeof(v));
+}
+
+/* strs_size() is the bytes the n strings at f take with their NULs. */
+static size_t strs_size(char **const f[], size_t n)
+{
+  size_t i, size = 0;
+
+  for(i = 0; i < n; i++)
+    size += *f[i] ? strlen(*f[i]) + 1 : 0;
+  return size;
+}
+
+/* strs_move() copies the n strings at f to *at, moving it on, and points
+ * each member at its copy. */
+static void strs_move(char **const f[], size_t n, char **at)
+{
+  size_t i, len;
+
+  for(i = 0; i < n; i++)
+    if(*f[i]) {
+      len = strlen(*f[i]) + 1;
+      *f[i] = memcpy(*at, *f[i], len);
+      *at += len;
+    }
+}
+
+struct conflict *conflict_snapshot(const struct conflict *c)
+{
+  char **f[CONFLICT_STRS], **hf[HOLDER_STRS];
+  struct conflict tmp = *c, *d;
+  struct conflict_holder h;
+  size_t i, size = sizeof(*d) + c->nholders * sizeof(*c->holders);
+  char *at;
+
+  conflict_strs(&tmp, f);
+  size += strs_size(f, CONFLICT_STRS);
+  for(i = 0; i < c->nholders; i++) {
+    h = c->holders[i];
+    holder_strs(&h, hf);
+    size += strs_size(hf, HOLDER_STRS);
+  }
+  d = malloc(size);
+  if(!d)
+    return NULL;
+  /* The members first point at c's strings, then at their copies. */
+  *d = *c;
+  d->hnext = d->onext = NULL;
+  d->snapshot = true;
+  d->holders = c->nholders ? (struct conflict_holder *)(d + 1) : NULL;
+  at = (char *)(d + 1) + c->nholders * sizeof(*c->holders);
+  conflict_strs(d, f);
+  strs_move(f, CONFLICT_STRS, &at);
+  for(i = 0; i < c->nholders; i++) {
+    d->holders[i] = c->holders[i];
+    holder_strs(&d->holders[i], hf);
+    strs_move(hf, HOLDER_STRS, &at);
+  }
+  return d;
+}
+
 void conflict_free(struct conflict *c)
 {
   if(!c)
     return;
+  if(c->snapshot) {
+    free(c);
+    return;
+  }
   free(c->key);
   free(c->tenant);
   free(c->object_id);

@@ -10,7 +10,6 @@
 
 #include "alert_event.h"
 #include "log.h"
-#include "sweep.h"
 
 struct outbox_item {
   enum alert_type type;
@@ -25,6 +24,12 @@ static void on_idle(uv_idle_t *h);
 
 /* Released batches up to this size are sent in one go. */
 #define OUTBOX_AT_ONCE 64
+
+/* A larger batch is sent this many alerts at a time, each group once the
+ * spools have the one before on disk: a spooled record's bytes leave
+ * memory once on disk (spool.h), so at most this many rendered alerts
+ * (about 3 KB each, per sink) wait in memory, not the whole release. */
+#define OUTBOX_WINDOW 128
 
 void outbox_init(struct outbox *ob, uv_loop_t *loop, struct alert *a,
                  const char *tenant, const struct classify_opts *opts,
@@ -83,7 +88,7 @@ void outbox_add(struct outbox *ob, enum alert_type type,
 {
   struct outbox_item *it;
 
-  if(!grow(ob) || !(ob->v[ob->n].c = conflict_dup(c))) {
+  if(!grow(ob) || !(ob->v[ob->n].c = conflict_snapshot(c))) {
     log_errx("tenant %s: out of memory holding a %s alert about %s until "
              "the state is saved; sending it now",
              ob->tenant, alert_type_name(type), c->key);
@@ -91,7 +96,6 @@ void outbox_add(struct outbox *ob, enum alert_type type,
     return;
   }
   it = &ob->v[ob->n++];
-  sweep_carry(it->c, c);
   it->type = type;
   it->has_sw = sw != NULL;
   if(sw)
@@ -155,8 +159,22 @@ static void send_all(struct outbox *ob)
     finish(ob);
 }
 
+/* on_window_synced() sends the next group of the release, now that the
+ * spools have the last one on disk. */
+static void on_window_synced(void *arg)
+{
+  struct outbox *ob = arg;
+
+  ob->window_wait = false;
+  if(ob->closing)
+    maybe_closed(ob);
+  else if(ob->next < ob->ready)
+    uv_idle_start(&ob->idle, on_idle);
+}
+
 /* on_idle() sends released alerts for at most OUTBOX_SLICE_MS (at least
- * one), then lets the loop poll again. */
+ * one), then lets the loop poll again; after OUTBOX_WINDOW of them it
+ * waits for the spools to have them on disk. */
 static void on_idle(uv_idle_t *h)
 {
   struct outbox *ob = h->data;
@@ -164,9 +182,22 @@ static void on_idle(uv_idle_t *h)
 
   do
     send_next(ob);
-  while(ob->next < ob->ready && uv_hrtime() < until);
-  if(ob->next == ob->ready)
+  while(ob->next < ob->ready && ++ob->window < OUTBOX_WINDOW &&
+        uv_hrtime() < until);
+  if(ob->next == ob->ready) {
+    ob->window = 0;
     finish(ob);
+    return;
+  }
+  if(ob->window < OUTBOX_WINDOW)
+    return;
+  ob->window = 0;
+  uv_idle_stop(&ob->idle);
+  ob->window_wait = true;
+  /* Out of memory to wait, the next group goes at once: more alerts in
+   * memory for a while beat alerts held up. */
+  if(alert_sync(ob->alert, on_window_synced, ob))
+    on_window_synced(ob);
 }
 
 void outbox_release(struct outbox *ob, bool flood, outbox_spooled_cb spooled,
@@ -205,7 +236,7 @@ static void maybe_closed(struct outbox *ob)
 {
   size_t i;
 
-  if(!ob->closing || !ob->idle_closed || ob->syncing)
+  if(!ob->closing || !ob->idle_closed || ob->syncing || ob->window_wait)
     return;
   ob->closing = false;
   for(i = 0; i < ob->n; i++)

@@ -15,7 +15,9 @@
  * A release of a few alerts (up to 64) is sent at once.  A larger one is
  * sent on the following loop iterations, in order, for at most
  * OUTBOX_SLICE_MS at a time, so that a cycle with thousands of alerts
- * never holds the loop for long.
+ * never holds the loop for long; and a group of at most OUTBOX_WINDOW
+ * (outbox.c) at a time, each once the spools have the one before on
+ * disk, so that its rendered alerts are never all in memory at once.
  */
 #ifndef QD_OUTBOX_H
 #define QD_OUTBOX_H
@@ -54,7 +56,9 @@ struct outbox {
   uv_idle_t idle;           /* sends a slice per loop iteration */
   outbox_spooled_cb spooled;
   void *spooled_arg;
-  bool syncing; /* waiting for the spools (alert_sync()) */
+  bool syncing;     /* waiting for the spools (alert_sync()) */
+  size_t window;    /* sent since the last wait for the spools */
+  bool window_wait; /* waiting for the spools mid-release */
   bool closing, idle_closed;
   void (*closed_cb)(void *arg);
   void *closed_arg;

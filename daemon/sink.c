@@ -61,7 +61,9 @@ void sink_kick(struct sink *s)
 static void on_timer(uv_timer_t *t)
 {
   struct sink *s = t->data;
+  char why[sizeof(s->last_error)];
   size_t n;
+  int rc;
 
   if(s->draining && !s->busy && !s->closing) {
     finish_hand_over(s);
@@ -71,6 +73,14 @@ static void on_timer(uv_timer_t *t)
      !(n = spool_deliverable(s->spool, s->type->max_batch)))
     return;
   s->busy = true;
+  /* The batch's bytes are read back from the spool file; failing that,
+   * it is retried like a failed delivery (logged there). */
+  if((rc = spool_fetch(s->spool, n))) {
+    snprintf(why, sizeof(why), "%s: reading back: %s", spool_path(s->spool),
+             strerror(-rc));
+    sink_done(s, 0, rc, why, 0);
+    return;
+  }
   s->type->deliver(s, spool_first(s->spool), n);
 }
 

@@ -4,6 +4,11 @@
  *
  *   head ... (ready: on disk, not accepted) ... unwritten ... tail
  *
+ * A record's bytes are in memory from spool_append() until its batch is
+ * on disk, and again from spool_fetch() until it is accepted; a record
+ * that waits (held for its state, or for a receiver that is down) is
+ * only its place in the list and in the file.
+ *
  * One file-system request is in flight at a time: the write of a batch,
  * then its fdatasync.  A batch that fails is cut off the file again and
  * retried with backoff; one line is logged when the disk fails and one
@@ -146,6 +151,39 @@ static struct spool_rec *new_rec(const char *data, size_t len,
   return r;
 }
 
+/* drop_bytes() frees the bytes of r, which are on disk from now on:
+ * spool_fetch() reads them back when r is delivered.  Its place in the
+ * file (end, flen, colon) stays. */
+static void drop_bytes(struct spool_rec *r)
+{
+  free(r->frame);
+  r->frame = NULL;
+  r->data = NULL;
+}
+
+/* fetch() reads the frame of r back from the file of s.  Returns 0, or
+ * -EIO when the file no longer holds it, or another negative errno. */
+static int fetch(const struct spool *s, struct spool_rec *r)
+{
+  char *frame = malloc(r->flen + 1);
+  ssize_t n;
+
+  if(!frame)
+    return -ENOMEM;
+  n = pread(s->fd, frame, r->flen, (off_t)(r->end - r->flen));
+  if(n != (ssize_t)r->flen || frame[r->colon] != ':' ||
+     frame[r->flen - 1] != '\n') {
+    int rc = n < 0 ? -errno : -EIO;
+
+    free(frame);
+    return rc;
+  }
+  frame[r->flen] = '\0';
+  r->frame = frame;
+  r->data = frame + r->colon + 1;
+  return 0;
+}
+
 static void link_rec(struct spool *s, struct spool_rec *r)
 {
   if(s->tail)
@@ -214,6 +252,7 @@ static int load(struct spool *s)
       return -ENOMEM;
     }
     r->end = s->acked + (uint64_t)(p - buf);
+    drop_bytes(r);
     link_rec(s, r);
     s->nready++;
   }
@@ -465,9 +504,13 @@ static void on_synced(uv_fs_t *req)
     batch_failed(s, "fdatasync", (int)-res);
     return;
   }
+  /* On disk now: the bytes leave memory until they are delivered, so
+   * that records waiting (held for their state, or for a receiver that
+   * is down) cost only their place in the list. */
   for(r = s->unwritten, i = 0; i < s->batch_n; i++, r = r->next) {
     s->size += r->flen;
     r->end = s->size;
+    drop_bytes(r);
   }
   s->nready += s->batch_n;
   s->durable += s->batch_n;
@@ -528,6 +571,18 @@ static void start_batch(struct spool *s)
     s->busy = false;
     batch_failed(s, "write", EIO);
   }
+}
+
+int spool_fetch(struct spool *s, size_t n)
+{
+  struct spool_rec *r = s->head;
+  size_t i;
+  int rc;
+
+  for(i = 0; i < n && i < s->nready; i++, r = r->next)
+    if(!r->frame && (rc = fetch(s, r)))
+      return rc;
+  return 0;
 }
 
 const struct spool_rec *spool_first(const struct spool *s)

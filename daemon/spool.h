@@ -4,7 +4,9 @@
  * memory and written to <dir>/<name>.spool in batches: one write(2) and
  * one fdatasync(2) per batch (group commit), done by libuv's file-system
  * requests so the loop never waits on the disk.  A record is handed to
- * the sink only once its batch is on disk, and leaves the spool only when
+ * the sink only once its batch is on disk (its bytes then leave memory
+ * and are read back to be delivered: spool_fetch()), and leaves the
+ * spool only when
  * the sink says the receiver accepted it (spool_ack()); the offset up to
  * which records were accepted, and the count of records dropped because
  * the spool was full, live in <dir>/<name>.spool.ack (tfiles.h).  After a crash
@@ -29,9 +31,11 @@
 
 #include <uv.h>
 
-/* One record, owned by the spool; valid until acknowledged. */
+/* One record, owned by the spool; valid until acknowledged.  The bytes
+ * of a record on disk are read only after spool_fetch() (data is NULL
+ * before). */
 struct spool_rec {
-  const char *data; /* the payload, NUL-terminated */
+  const char *data; /* the payload, then "\n" and a NUL */
   size_t len;       /* payload bytes */
   struct spool_rec *next;
   const char *tenant; /* the tag's tenant, or NULL: untagged */
@@ -96,6 +100,15 @@ int spool_when_synced(struct spool *s, spool_synced_cb cb, void *arg);
  * again; the voids are fdatasync'd before it returns.  Returns the number
  * voided, or a negative errno code (logged). */
 long spool_void(struct spool *s, const char *tenant, uint64_t seq);
+
+/* spool_fetch() reads back from the file the bytes of the n oldest
+ * records on disk and not yet accepted (at most spool_ready_count()), so
+ * that their data may be read until they are accepted: records on disk
+ * are not kept in memory.  A few pread(2)s of what was just written, for
+ * one delivery's batch.  Returns 0, or a negative errno code (-EIO when
+ * the file no longer holds a record) for the caller to log; the records
+ * stay, to be fetched again. */
+int spool_fetch(struct spool *s, size_t n);
 
 /* spool_first() is the oldest record on disk and not yet accepted, or
  * NULL; spool_ready_count() how many such records there are (follow

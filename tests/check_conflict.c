@@ -520,6 +520,61 @@ START_TEST(test_copy_and_move)
 }
 END_TEST
 
+/* conflict_snapshot() is the conflict as it was, every member and holder
+ * included, and stays so once the original is changed and freed. */
+START_TEST(test_snapshot)
+{
+  struct conflict_set *all = conflict_set_new("contoso");
+  struct conflict_holder h[2] = {{0}};
+  struct conflict *g, *s;
+  cJSON *j;
+  char *before, *after;
+
+  ck_assert_int_eq(parse(group_sample, CONFLICT_GROUP, all, NOW), 1);
+  g = find(all, "6f1c2a3b-0000-4000-8000-000000000001", CONFLICT_PROXY,
+           "conflictmail@contoso.com");
+  ck_assert_ptr_nonnull(g);
+  h[0].id = "0c1d2e3f-0000-4000-8000-0000000000aa";
+  h[0].type = CONFLICT_USER;
+  h[0].display_name = "Holder";
+  h[0].upn = "holder@contoso.com";
+  h[1].id = "0c1d2e3f-0000-4000-8000-0000000000bb";
+  h[1].type = CONFLICT_CONTACT;
+  h[1].mail = "conflictmail@contoso.com";
+  h[1].recycled = true;
+  ck_assert_int_eq(conflict_replace_holders(g, h, 2), 0);
+  g->looked_up = NOW - 30;
+  g->lookup_error = strdup("Request_Throttled");
+  g->state = CONFLICT_FREED;
+  g->freed_at = NOW - 10;
+  g->release_by = NOW + 3600;
+  g->aging_done = 86400;
+  s = conflict_snapshot(g);
+  ck_assert_ptr_nonnull(s);
+  j = conflict_json_encode(g);
+  before = cJSON_PrintUnformatted(j);
+  cJSON_Delete(j);
+  ck_assert_str_eq(s->key, g->key);
+  ck_assert_str_eq(s->tenant, "contoso");
+  ck_assert_str_eq(s->value_lc, g->value_lc);
+  ck_assert_str_eq(s->lookup_error, "Request_Throttled");
+  ck_assert_ptr_ne(s->key, g->key);
+  ck_assert_uint_eq(s->nholders, 2);
+  ck_assert_ptr_ne(s->holders, g->holders);
+  ck_assert_ptr_null(s->holders[0].mail);
+  ck_assert_str_eq(s->holders[1].mail, "conflictmail@contoso.com");
+  ck_assert_int_eq(s->aging_done, 86400);
+  conflict_set_free(all);
+  j = conflict_json_encode(s);
+  after = cJSON_PrintUnformatted(j);
+  cJSON_Delete(j);
+  ck_assert_str_eq(after, before);
+  free(before);
+  free(after);
+  conflict_free(s);
+}
+END_TEST
+
 struct seen {
   char keys[8][128];
   int n;
@@ -768,6 +823,7 @@ Suite *conflict_suite(void)
   tcase_add_test(ts, test_set_100k);
   tcase_add_test(ts, test_remove_object);
   tcase_add_test(ts, test_copy_and_move);
+  tcase_add_test(ts, test_snapshot);
   tcase_add_test(ts, test_diff);
   suite_add_tcase(s, ts);
   tcase_add_test(tj, test_json_roundtrip);

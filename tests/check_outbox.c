@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
@@ -398,6 +399,113 @@ START_TEST(test_flood_per_release)
 }
 END_TEST
 
+/* A release larger than the outbox's window goes out a group at a time,
+ * each once the spools have the last on disk: all of it numbered in
+ * order, on disk before the state may be saved, and delivered whole and
+ * in order once committed. */
+START_TEST(test_large_release_in_order)
+{
+  enum { N = 1000 };
+  struct classify_opts copts = {0};
+  struct outbox ob;
+  struct alert *a;
+  struct conflict *c[N];
+  static cJSON *l[N + 1];
+  uint64_t seq = 0;
+  char id[16];
+  int i, n;
+
+  a = open_alert(0);
+  outbox_init(&ob, &loop, a, "contoso", &copts, &seq);
+  for(i = 0; i < N; i++) {
+    snprintf(id, sizeof(id), "u%d", i);
+    c[i] = conflict_new("contoso", id, CONFLICT_USER, CONFLICT_UPN, "j@c.com");
+    ck_assert_ptr_nonnull(c[i]);
+    outbox_add(&ob, ALERT_CONFLICT_DETECTED, c[i], NULL, NOW);
+  }
+  release(&ob, false);
+  ck_assert_uint_eq(seq, N);
+  ck_assert_uint_eq(outbox_pending(&ob), 0);
+  ck_assert_uint_eq(alert_pending_count(a), N);
+  ck_assert_int_eq(lines(l, N + 1), 0);
+  alert_commit(a, "contoso", seq);
+  deliver(&ob, a, 0);
+  n = lines(l, N + 1);
+  ck_assert_int_eq(n, N);
+  for(i = 0; i < n; i++) {
+    snprintf(id, sizeof(id), "u%d", i);
+    ck_assert_str_eq(member(l[i], "objectId"), id);
+    cJSON_Delete(l[i]);
+    conflict_free(c[i]);
+  }
+  close_outbox(&ob);
+  close_alert(a);
+}
+END_TEST
+
+/* rewrite() replaces the first occurrence of from in the file at p with
+ * to, of the same length, in place. */
+static void rewrite(const char *p, const char *from, const char *to)
+{
+  char *text = tu_slurp(p), *at;
+  FILE *f;
+
+  ck_assert_ptr_nonnull(text);
+  at = strstr(text, from);
+  ck_assert_ptr_nonnull(at);
+  f = fopen(p, "r+");
+  ck_assert_ptr_nonnull(f);
+  ck_assert_int_eq(fseek(f, at - text, SEEK_SET), 0);
+  ck_assert_uint_eq(fwrite(to, 1, strlen(to), f), strlen(to));
+  ck_assert_int_eq(fclose(f), 0);
+  free(text);
+}
+
+/* A held alert waits on disk, not in memory: what is delivered is read
+ * back from the spool file.  When the file no longer holds it, it is
+ * kept and retried, never delivered torn nor dropped. */
+START_TEST(test_held_read_back_from_disk)
+{
+  struct classify_opts copts = {0};
+  struct outbox ob;
+  struct alert *a;
+  struct conflict *c =
+      conflict_new("contoso", "u1", CONFLICT_USER, CONFLICT_UPN, "j@c.com");
+  char *spool_path;
+  cJSON *l[4];
+  uint64_t seq = 0;
+  int i;
+
+  ck_assert_int_ne(asprintf(&spool_path, "%s/jsonl.spool", dir), -1);
+  c->display_name = strdup("John");
+  a = open_alert(0);
+  outbox_init(&ob, &loop, a, "contoso", &copts, &seq);
+  outbox_add(&ob, ALERT_CONFLICT_DETECTED, c, NULL, NOW);
+  release(&ob, false);
+  rewrite(spool_path, "\"John\"", "\"Jane\"");
+  alert_commit(a, "contoso", seq);
+  deliver(&ob, a, 0);
+  ck_assert_int_eq(lines(l, 4), 1);
+  ck_assert_str_eq(member(l[0], "displayName"), "Jane");
+  cJSON_Delete(l[0]);
+
+  /* The next one's bytes are gone from the file before it is committed. */
+  outbox_add(&ob, ALERT_CONFLICT_STUCK, c, NULL, NOW);
+  release(&ob, false);
+  ck_assert_int_eq(truncate(spool_path, 0), 0);
+  alert_commit(a, "contoso", seq);
+  for(i = 0; i < 10; i++)
+    uv_run(&loop, UV_RUN_NOWAIT);
+  ck_assert_uint_eq(alert_pending_count(a), 1);
+  ck_assert_int_eq(lines(l, 4), 1);
+  cJSON_Delete(l[0]);
+  close_outbox(&ob);
+  close_alert(a);
+  conflict_free(c);
+  free(spool_path);
+}
+END_TEST
+
 Suite *outbox_suite(void)
 {
   Suite *s = suite_create("outbox");
@@ -409,6 +517,8 @@ Suite *outbox_suite(void)
   tcase_add_test(tc, test_unknown_tenant_delivered_after_start);
   tcase_add_test(tc, test_file_sink_skips_what_it_wrote);
   tcase_add_test(tc, test_flood_per_release);
+  tcase_add_test(tc, test_large_release_in_order);
+  tcase_add_test(tc, test_held_read_back_from_disk);
   suite_add_tcase(s, tc);
   return s;
 }
