@@ -85,6 +85,23 @@ char *graph_filter_path(const char *base, const char *filter,
   return n < 0 ? NULL : path;
 }
 
+size_t graph_filter_path_len(const char *base, const char *filter,
+                             const char *select, const char *extra)
+{
+  size_t n = strlen(base) + strlen("?$filter=");
+
+  /* curl_easy_escape() keeps RFC 3986's unreserved characters and writes
+   * every other byte as %XX. */
+  for(; *filter; filter++)
+    n += (isalnum((unsigned char)*filter) && (unsigned char)*filter < 0x80) ||
+                 strchr("-._~", *filter)
+             ? 1
+             : 3;
+  if(select)
+    n += strlen("&$select=") + strlen(select);
+  return n + (extra ? strlen(extra) : 0);
+}
+
 int graph_same_origin(const char *root, const char *url)
 {
   size_t n = strlen(root);

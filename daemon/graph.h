@@ -236,6 +236,11 @@ void graph_parse_error_json(const cJSON *body, struct graph_error *err);
 char *graph_filter_path(const char *base, const char *filter,
                         const char *select, const char *extra);
 
+/* graph_filter_path_len() is strlen() of what graph_filter_path() returns
+ * for the same arguments, found without making it. */
+size_t graph_filter_path_len(const char *base, const char *filter,
+                             const char *select, const char *extra);
+
 /* graph_same_origin() tells whether url lies under root (same scheme,
  * host and port, and a path below root's). */
 int graph_same_origin(const char *root, const char *url);

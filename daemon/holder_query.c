@@ -102,6 +102,10 @@ bool holder_query_long(const char *value)
   return codepoints(value) > HOLDER_QUERY_PREFIX;
 }
 
+/* The end of every holder GET: the values of one query may have several
+ * holders each. */
+static const char top[] = "&$top=999";
+
 /* The terms, in the order a query lays them out. */
 static const struct term {
   unsigned term;
@@ -204,25 +208,26 @@ char *holder_query_path(const struct holder_query *q, const char *const *spell)
     free(filter);
     return NULL;
   }
-  /* $top=999: the values of one query may have several holders each. */
   path = graph_filter_path(holder_query_bases[q->base].path, filter,
-                           holder_query_bases[q->base].select, "&$top=999");
+                           holder_query_bases[q->base].select, top);
   free(filter);
   return path;
 }
 
-/* fits() tells whether q is within the expression and URL limits. */
+/* fits() tells whether q is within the expression and URL limits.  It
+ * runs for every expression planned, so it measures the path
+ * holder_query_path() would make rather than making it. */
 static bool fits(const struct holder_query *q, const char *const *spell)
 {
-  char *path;
-  bool ok;
+  char filter[HOLDER_QUERY_URL_MAX];
 
-  if(q->nvals > HOLDER_QUERY_TERMS)
+  if(q->nvals > HOLDER_QUERY_TERMS ||
+     holder_query_filter(q, spell, filter, sizeof(filter)))
     return false;
-  path = holder_query_path(q, spell);
-  ok = path && strlen(path) + HOLDER_QUERY_ROOT_ROOM <= HOLDER_QUERY_URL_MAX;
-  free(path);
-  return ok;
+  return graph_filter_path_len(holder_query_bases[q->base].path, filter,
+                               holder_query_bases[q->base].select, top) +
+             HOLDER_QUERY_ROOT_ROOM <=
+         HOLDER_QUERY_URL_MAX;
 }
 
 /* add() appends a query of the n expressions at vals and term (copied). */

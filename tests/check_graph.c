@@ -3,10 +3,12 @@
  * check_graph: the parts of the Graph layer an admin's safety depends on:
  * Retry-After parsing (integer, fractional, HTTP-date), Graph error bodies
  * (innerError and innererror), and the same-origin rule that keeps the
- * bearer token on the configured Graph host.  Retries and paging against
+ * bearer token on the configured Graph host; the length of a filter path
+ * as libcurl escapes it.  Retries and paging against
  * a live server are covered by the end-to-end tests with the simulator.
  */
 #include <check.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -86,6 +88,34 @@ START_TEST(test_same_origin)
 }
 END_TEST
 
+START_TEST(test_filter_path_len)
+{
+  /* The length without making the path, for every kind of byte curl
+   * escapes or keeps. */
+  static const char *const filters[] = {
+      "",
+      "userPrincipalName in ('a@b.c','o''neil@x.y') or "
+      "proxyAddresses/any(x:x eq 'SMTP:a-b_c.d~e@f.g')",
+      "startswith(mail,'\xc3\xa9t\xc3\xa9+%#&=?')",
+      "AZaz09!*();:@&=+$,/?#[]\t\"<>\\^`{|}"};
+  size_t i;
+
+  for(i = 0; i < sizeof(filters) / sizeof(filters[0]); i++) {
+    char *p = graph_filter_path("/users", filters[i], "id,mail", "&$top=999");
+
+    ck_assert_ptr_nonnull(p);
+    ck_assert_uint_eq(
+        graph_filter_path_len("/users", filters[i], "id,mail", "&$top=999"),
+        strlen(p));
+    free(p);
+    p = graph_filter_path("/groups", filters[i], NULL, NULL);
+    ck_assert_uint_eq(graph_filter_path_len("/groups", filters[i], NULL, NULL),
+                      strlen(p));
+    free(p);
+  }
+}
+END_TEST
+
 Suite *graph_suite(void)
 {
   Suite *s = suite_create("graph");
@@ -94,6 +124,7 @@ Suite *graph_suite(void)
   tcase_add_test(tc, test_retry_after);
   tcase_add_test(tc, test_error_body);
   tcase_add_test(tc, test_same_origin);
+  tcase_add_test(tc, test_filter_path_len);
   suite_add_tcase(s, tc);
   return s;
 }
