@@ -52,37 +52,44 @@ struct out {
   bool full;
 };
 
-static void put_text(struct out *o, const char *s)
+/* put_mem() appends the n bytes at s. */
+static void put_mem(struct out *o, const char *s, size_t n)
 {
-  size_t n = strlen(s);
-
   if(o->full || o->pos + n + 1 > o->len) {
     o->full = true;
     return;
   }
-  memcpy(o->buf + o->pos, s, n + 1);
+  memcpy(o->buf + o->pos, s, n);
   o->pos += n;
+  o->buf[o->pos] = '\0';
+}
+
+static void put_text(struct out *o, const char *s)
+{
+  put_mem(o, s, strlen(s));
 }
 
 /* put_literal() appends 'prefix + value', single quotes doubled as OData
- * asks, value cut after max code points (0: whole). */
+ * asks, value cut after max code points (0: whole).  The value goes in
+ * runs between its quotes: planning renders it once per expression
+ * tried. */
 static void put_literal(struct out *o, const char *prefix, const char *value,
                         size_t max)
 {
-  const char *p;
+  const char *p, *run;
   size_t cps = 0;
 
   put_text(o, "'");
   put_text(o, prefix);
-  for(p = value; *p && !o->full; p++) {
-    char c[3] = {*p, '\0', '\0'};
-
+  for(p = run = value; *p; p++) {
     if(((unsigned char)*p & 0xC0) != 0x80 && max && cps++ == max)
       break;
-    if(*p == '\'')
-      c[1] = '\'';
-    put_text(o, c);
+    if(*p == '\'') {
+      put_mem(o, run, (size_t)(p + 1 - run)); /* the quote, then again */
+      run = p;
+    }
   }
+  put_mem(o, run, (size_t)(p - run));
   put_text(o, "'");
 }
 
