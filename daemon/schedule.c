@@ -145,9 +145,10 @@ int schedule_new(uv_loop_t *loop, const struct schedule_opts *opts,
   s->poll.data = s;
   s->sweep.data = s;
   s->open_timers = 2;
-  /* The first cycle soon, spread over a few seconds across tenants. */
+  /* The first cycle soon, spread over a few seconds across tenants; a
+   * lone tenant's at once (the loop runs it once start-up is done). */
   uv_timer_start(&s->poll, on_poll,
-                 100 + (opts->spread_ms ? rnd32() % opts->spread_ms : 0), 0);
+                 opts->spread_ms ? 100 + rnd32() % opts->spread_ms : 0, 0);
   arm_sweep(s);
   *out = s;
   return 0;

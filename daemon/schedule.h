@@ -36,7 +36,7 @@ struct schedule_opts {
   void *arg;                  /* for both */
   /* The first cycle comes 0.1 s after the start plus up to this much at
    * random, so that many tenants do not all start at once; 0 for a lone
-   * tenant, which has nobody to make room for. */
+   * tenant, which has nobody to make room for and starts at once. */
   unsigned spread_ms;
 };
 
@@ -49,8 +49,9 @@ struct schedule_opts {
  * the poll interval, in milliseconds. */
 #define SCHEDULE_BACKOFF_MS 15000
 
-/* schedule_new() arms both timers on loop: the first cycle within 0.1 s
- * plus opts->spread_ms, the first sweep at its aligned time.
+/* schedule_new() arms both timers on loop: the first cycle at once (no
+ * spread_ms) or within 0.1 s plus spread_ms, the first sweep at its
+ * aligned time.
  * opts is copied.  Returns 0 with *out set (close it with
  * schedule_close()), or a negative errno code. */
 int schedule_new(uv_loop_t *loop, const struct schedule_opts *opts,
