@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT
  *
- * holder: one lookup = a few graph_batch_stream() rounds.  The
- * conflicts' values are deduplicated (ASCII case-insensitively, as Entra
- * compares them) and cut into GETs of several values each
+ * holder: one lookup = a few rounds, each a graph_batch_stream() run
+ * (and, in the first, the listings of whole collections that
+ * holder_list.c starts beside it).  The conflicts' values are
+ * deduplicated (ASCII case-insensitively, as Entra compares them) and cut
+ * into GETs of up to 15 expressions each, term after term
  * (holder_query.c), planned only as the run has room for them, so that
  * a lookup of thousands of values does not build every URL at once; each
  * answer is matched into its values as it arrives and freed (each
@@ -14,8 +16,8 @@
  *
  * A GET that Graph refuses with 400 or 414 (a limit on the filter that we
  * did not know of) is split in two and asked again in the next round, down
- * to one value and one term; only a GET that cannot be split fails its
- * value.  A multi-value GET whose answer holds an object that matches
+ * to one expression; only a GET that cannot be split fails its value.  A
+ * GET of several values whose answer holds an object that matches
  * none of its values locally (Graph compared in a way we do not) is split
  * too, so that a single-value GET attributes that object.
  *
