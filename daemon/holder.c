@@ -43,6 +43,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "conflict_parse.h"
 #include "hashx.h"
@@ -594,17 +595,26 @@ static void lookup_done(void *arg, int result, const struct graph_error *err)
 static const struct graph_batch_source lookup_source = {
     lookup_next, lookup_answer, lookup_done};
 
-/* add_value() returns the index of c's value in l, adding it (in the
- * order values first come) if new, or -ENOMEM. */
-static long add_value(struct holder_answer *l, struct value_index *x,
-                      const struct conflict *c)
+size_t *holder__value_slot(const struct holder_answer *l, const char *s)
 {
-  struct value *v;
-  size_t at = (size_t)hashx(c->value_lc, true) & x->mask;
+  const struct value_index *x = &l->index;
+  size_t at = (size_t)hashx(s, true) & x->mask;
 
   for(; x->slot[at]; at = (at + 1) & x->mask)
-    if(!strcmp(l->values[x->slot[at] - 1].lc, c->value_lc))
-      return (long)(x->slot[at] - 1);
+    if(!strcasecmp(l->values[x->slot[at] - 1].lc, s))
+      break;
+  return &x->slot[at];
+}
+
+/* add_value() returns the index of c's value in l, adding it (in the
+ * order values first come) if new, or -ENOMEM. */
+static long add_value(struct holder_answer *l, const struct conflict *c)
+{
+  size_t *slot = holder__value_slot(l, c->value_lc);
+  struct value *v;
+
+  if(*slot)
+    return (long)(*slot - 1);
   v = &l->values[l->nvalues];
   v->lc = strdup(c->value_lc);
   /* Ask with a conflict's own spelling of the value. */
@@ -612,7 +622,7 @@ static long add_value(struct holder_answer *l, struct value_index *x,
   if(!v->lc || !v->spell)
     return -ENOMEM;
   l->spell[l->nvalues] = v->spell;
-  x->slot[at] = l->nvalues + 1;
+  *slot = l->nvalues + 1;
   return (long)l->nvalues++;
 }
 
@@ -643,7 +653,7 @@ static int lookup_start(struct holder *h, const struct conflict *const *cs,
     goto out;
   for(i = 0; i < n; i++) {
     struct query *q = &l->queries[i];
-    long v = add_value(l, &l->index, cs[i]);
+    long v = add_value(l, cs[i]);
 
     if(v < 0) {
       /* A half-added value is freed with the others. */

@@ -107,6 +107,10 @@ struct holder_answer {
   size_t nown;
 };
 
+/* holder__value_slot() is the slot of l->index that holds the value s
+ * (compared without ASCII case), or the empty slot where it would go. */
+size_t *holder__value_slot(const struct holder_answer *l, const char *s);
+
 /* holder__fail_value() marks v failed with err, code overriding its code
  * (unless v failed already). */
 void holder__fail_value(struct value *v, const struct graph_error *err,

@@ -18,31 +18,19 @@
 #include <strings.h>
 #include <time.h>
 
-#include "hashx.h"
 #include "holder_scan.h"
 #include "jsonx.h"
 #include "log.h"
 
-/* find_value() is the index of the value s (any case) in l, or -1. */
-static long find_value(const struct holder_answer *l, const char *s)
-{
-  size_t at = (size_t)hashx(s, true) & l->index.mask;
-
-  for(; l->index.slot[at]; at = (at + 1) & l->index.mask)
-    if(!strcasecmp(l->values[l->index.slot[at] - 1].lc, s))
-      return (long)(l->index.slot[at] - 1);
-  return -1;
-}
-
 /* list_match() gives obj, listed from collection type, to the value
- * that s is, if any. */
+ * that s is (any case), if any. */
 static void list_match(struct holder_answer *l, enum conflict_objtype type,
                        const cJSON *obj, const char *s)
 {
-  long v = s ? find_value(l, s) : -1;
+  size_t *slot = s ? holder__value_slot(l, s) : NULL;
 
-  if(v >= 0)
-    (void)holder__add_holder(l, &l->values[v], type, obj); /* failing fails v */
+  if(slot && *slot) /* failing fails the value */
+    (void)holder__add_holder(l, &l->values[*slot - 1], type, obj);
 }
 
 /* list_page() gives each object of a listed page to the values it holds,
@@ -97,6 +85,16 @@ static void list_done(int result, const char *delta_link,
   holder__round_end(l);
 }
 
+/* estimate() sets est[b] to the GETs a search of collection b would take
+ * for l's values (holder_query_estimate()). */
+static void estimate(const struct holder_answer *l, size_t est[NCOLL])
+{
+  unsigned b;
+
+  for(b = 0; b < NCOLL; b++)
+    est[b] = holder_query_estimate(b, l->h->terms, l->nrvals);
+}
+
 /* start_first() starts the first round: each collection listed that
  * holder_scan_choose() picks, the others searched.  Returns 0 when some
  * part started (holder__round_end() runs), or a negative errno code. */
@@ -106,8 +104,7 @@ static int start_first(struct holder_answer *l)
   unsigned b, listing, searched = (1u << NCOLL) - 1;
   int rc;
 
-  for(b = 0; b < NCOLL; b++)
-    est[b] = holder_query_estimate(b, l->h->terms, l->nrvals);
+  estimate(l, est);
   listing = holder_scan_choose(&l->h->scan, est, time(NULL));
   for(b = 0; b < NCOLL; b++) {
     char *path;
@@ -159,10 +156,9 @@ static void counted(int result, void *arg)
 int holder_list_begin(struct holder_answer *l)
 {
   size_t est[NCOLL];
-  unsigned b, mask;
+  unsigned mask;
 
-  for(b = 0; b < NCOLL; b++)
-    est[b] = holder_query_estimate(b, l->h->terms, l->nrvals);
+  estimate(l, est);
   mask = holder_scan_to_count(&l->h->scan, est, time(NULL));
   if(mask &&
      !holder_scan_count(l->h->g, l->h->tenant, &l->h->scan, mask, counted, l)) {
