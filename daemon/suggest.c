@@ -186,6 +186,11 @@ static void on_written(int rc, const char *what, void *arg)
   free(w);
 }
 
+/* The suggestions of one update logged one by one; the rest are counted
+ * in one line at its end (a first cycle on a large tenant can find
+ * thousands, which quarantinectl lists better than the log does). */
+#define SUGGEST_LOG_EACH 10
+
 /* One update, from reading the file to writing it (see suggest.h). */
 struct suggest_run {
   uv_loop_t *loop;
@@ -338,6 +343,10 @@ static int finish(struct suggest_run *r)
   const char *tenant = conflict_set_tenant(r->set), *what = "";
   int rc = 0, added = r->added;
 
+  if(added > SUGGEST_LOG_EACH)
+    log_info("suggest: tenant %s: %d more anchors suggested, not logged one "
+             "by one; 'quarantinectl suggestions list %s' shows them all",
+             tenant, added - SUGGEST_LOG_EACH, r->path);
   if(added) {
     rc = write_file(r, &what);
     if(rc)
@@ -367,12 +376,12 @@ int suggest_step(struct suggest_run *r, uint64_t until_ns, int *added)
         return -ENOMEM;
       }
       r->x.slot[at] = r->l.n;
-      r->added++;
-      log_info("suggest: tenant %s: suggested anchor %s for cloud-only "
-               "user %s (%s), from the synced duplicate %s; approve it with "
-               "'quarantinectl suggestions approve %s %s'",
-               tenant, c->immutable_id, h->id, h->upn ? h->upn : "no UPN",
-               c->object_id, r->path, h->id);
+      if(++r->added <= SUGGEST_LOG_EACH)
+        log_info("suggest: tenant %s: suggested anchor %s for cloud-only "
+                 "user %s (%s), from the synced duplicate %s; approve it with "
+                 "'quarantinectl suggestions approve %s %s'",
+                 tenant, c->immutable_id, h->id, h->upn ? h->upn : "no UPN",
+                 c->object_id, r->path, h->id);
     }
     if(until_ns && uv_hrtime() >= until_ns)
       return 0;

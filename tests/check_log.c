@@ -9,7 +9,6 @@
  */
 #include <check.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,25 +27,15 @@ static int saved_stderr = -1;
 /* setup() sends stderr to a file of the test's; teardown() restores it. */
 static void setup(void)
 {
-  int fd;
-
   dir = tu_tmpdir();
   ck_assert_int_ne(asprintf(&path, "%s/stderr", dir), -1);
-  fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  ck_assert_int_ge(fd, 0);
-  fflush(stderr);
-  saved_stderr = dup(STDERR_FILENO);
-  ck_assert_int_ge(saved_stderr, 0);
-  ck_assert_int_eq(dup2(fd, STDERR_FILENO), STDERR_FILENO);
-  close(fd);
+  saved_stderr = tu_stderr_to(path);
   unsetenv("JOURNAL_STREAM");
 }
 
 static void teardown(void)
 {
-  fflush(stderr);
-  dup2(saved_stderr, STDERR_FILENO);
-  close(saved_stderr);
+  tu_stderr_restore(saved_stderr);
   log_init("quarantined", 1);
   log_set_level(LOG_INFO);
   tu_rmtree(dir);

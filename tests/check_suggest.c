@@ -8,6 +8,7 @@
 #include <check.h>
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -53,6 +54,18 @@ static void pair(struct conflict_set *s, const char *id, const char *value,
   classify_conflict(c, &opts, NOW, &cr);
   c->cls = cr.cls;
   ck_assert_int_eq(conflict_set_add(s, c), 0);
+}
+
+/* count() is the number of times needle occurs in text. */
+static int count(const char *text, const char *needle)
+{
+  int n = 0;
+
+  while((text = strstr(text, needle))) {
+    n++;
+    text += strlen(needle);
+  }
+  return n;
 }
 
 static void read_file(const char *path, struct anchors_suggestions *l)
@@ -160,7 +173,8 @@ START_TEST(test_sliced_off_the_loop)
   struct anchors_suggestions l;
   struct suggest_run *r, *r2;
   uv_loop_t loop;
-  int i, steps = 0, added = -1, lock;
+  int i, steps = 0, added = -1, lock, saved_stderr;
+  char *log_path = NULL, *logged;
 
   for(i = 0; i < 200; i++) {
     char id[32], value[64], cloud[64];
@@ -185,9 +199,21 @@ START_TEST(test_sliced_off_the_loop)
 
   ck_assert_int_eq(suggest_begin(&loop, path, s, &opts, 16, NOW, &r), 0);
   ck_assert_ptr_nonnull(r);
+  /* What the run logs goes to a file (log_init(, 1): stderr). */
+  ck_assert_int_eq(asprintf(&log_path, "%s/stderr.log", dir) > 0, 1);
+  saved_stderr = tu_stderr_to(log_path);
   /* A deadline already past: one conflict per step. */
   while(!suggest_step(r, 1, &added))
     steps++;
+  tu_stderr_restore(saved_stderr);
+  /* The first ten one by one, the other 190 in one line. */
+  logged = tu_slurp(log_path);
+  ck_assert_ptr_nonnull(logged);
+  ck_assert_int_eq(count(logged, "suggested anchor " ANCHOR), 10);
+  ck_assert_int_eq(count(logged, "190 more anchors suggested"), 1);
+  ck_assert_ptr_nonnull(strstr(logged, "'quarantinectl suggestions list "));
+  free(logged);
+  free(log_path);
   /* 201 conflicts, one a step, then the file's 201 lines (the header and
    * 200 suggestions), 64 a step: the last step ends the run. */
   ck_assert_int_eq(steps, 201 + 3);

@@ -90,6 +90,26 @@ char *tu_slurp(const char *path)
   return buf;
 }
 
+int tu_stderr_to(const char *path)
+{
+  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600), saved;
+
+  ck_assert_int_ge(fd, 0);
+  fflush(stderr);
+  saved = dup(STDERR_FILENO);
+  ck_assert_int_ge(saved, 0);
+  ck_assert_int_eq(dup2(fd, STDERR_FILENO), STDERR_FILENO);
+  close(fd);
+  return saved;
+}
+
+void tu_stderr_restore(int saved)
+{
+  fflush(stderr);
+  ck_assert_int_eq(dup2(saved, STDERR_FILENO), STDERR_FILENO);
+  close(saved);
+}
+
 time_t tu_utc(int y, int mo, int d, int h, int mi, int s)
 {
   struct tm tm;

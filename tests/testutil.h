@@ -31,6 +31,12 @@ char *tu_write(const char *dir, const char *name, const char *text);
 /* tu_slurp() returns the malloc'd contents of a file, or NULL. */
 char *tu_slurp(const char *path);
 
+/* tu_stderr_to() sends stderr (where log.h writes in the foreground) to
+ * the file at path, created or truncated, and returns a descriptor of the
+ * old stderr, for tu_stderr_restore() to put back (and close). */
+int tu_stderr_to(const char *path);
+void tu_stderr_restore(int saved);
+
 /* tu_utc() returns the Unix time of a UTC date and time of day, computed
  * by timegm(3) (independently of the daemon's parsers). */
 time_t tu_utc(int y, int mo, int d, int h, int mi, int s);
