@@ -45,8 +45,9 @@ struct graph_req {
   bool done;        /* the user callback has been called */
   unsigned units;   /* resource units of an attempt; 0: from the URL */
   uv_timer_t timer;
-  /* single request */
+  /* single request: one of the two */
   graph_done_cb done_cb;
+  graph__take_cb take_cb;
   /* list */
   graph_page_cb page_cb;
   graph_list_cb list_cb;
@@ -262,18 +263,24 @@ static void release(struct graph_req *r)
   uv_close((uv_handle_t *)&r->timer, on_req_closed);
 }
 
-/* finish() calls the user's callback once and releases the request. */
-static void finish(struct graph_req *r, int result, long status,
-                   const cJSON *body, const struct graph_error *err,
-                   const char *delta_link)
+/* finish() calls the user's callback once and releases the request.
+ * body (or NULL) is finish()'s: handed to a take_cb, else freed after the
+ * callback. */
+static void finish(struct graph_req *r, int result, long status, cJSON *body,
+                   const struct graph_error *err, const char *delta_link)
 {
   if(!r->done) {
     r->done = true;
     if(r->list_cb)
       r->list_cb(result, delta_link, err, r->arg);
+    else if(r->take_cb) {
+      r->take_cb(result, status, body, err, r->arg);
+      body = NULL;
+    }
     else
       r->done_cb(result, status, body, err, r->arg);
   }
+  cJSON_Delete(body);
   release(r);
 }
 
@@ -412,7 +419,6 @@ static void handle_ok(struct graph_req *r, const struct http_response *resp,
   }
   if(!r->list_cb) {
     finish(r, 0, resp->status, json, err, NULL);
-    cJSON_Delete(json);
     return;
   }
   rc = r->page_cb(json, r->arg);
@@ -718,12 +724,13 @@ bad:
   return rc;
 }
 
-/* graph__request_after() is graph_request() whose first attempt starts after
- * delay_ms (0: now). */
-int graph__request_after(struct graph *g, const char *method, const char *path,
+/* request_after() starts a single request whose first attempt starts
+ * after delay_ms (0: now), answered to done_cb or take_cb (one is NULL). */
+static int request_after(struct graph *g, const char *method, const char *path,
                          const char *const *headers, const char *body,
                          bool replay, unsigned units, uint64_t delay_ms,
-                         graph_done_cb cb, void *arg)
+                         graph_done_cb done_cb, graph__take_cb take_cb,
+                         void *arg)
 {
   struct graph_req *r;
   int rc;
@@ -733,7 +740,8 @@ int graph__request_after(struct graph *g, const char *method, const char *path,
     return rc;
   r->replay = replay;
   r->units = units;
-  r->done_cb = cb;
+  r->done_cb = done_cb;
+  r->take_cb = take_cb;
   r->arg = arg;
   if(delay_ms)
     uv_timer_start(&r->timer, on_retry_timer, delay_ms, 0);
@@ -742,12 +750,21 @@ int graph__request_after(struct graph *g, const char *method, const char *path,
   return 0;
 }
 
+int graph__request_after(struct graph *g, const char *method, const char *path,
+                         const char *const *headers, const char *body,
+                         bool replay, unsigned units, uint64_t delay_ms,
+                         graph__take_cb cb, void *arg)
+{
+  return request_after(g, method, path, headers, body, replay, units, delay_ms,
+                       NULL, cb, arg);
+}
+
 int graph_request_after(struct graph *g, const char *method, const char *path,
                         const char *const *headers, const char *body,
                         uint64_t delay_ms, graph_done_cb cb, void *arg)
 {
-  return graph__request_after(g, method, path, headers, body,
-                              !strcmp(method, "GET"), 0, delay_ms, cb, arg);
+  return request_after(g, method, path, headers, body, !strcmp(method, "GET"),
+                       0, delay_ms, cb, NULL, arg);
 }
 
 int graph_request(struct graph *g, const char *method, const char *path,

@@ -241,27 +241,24 @@ static void post_failed(struct graph_batch_op *op, int result,
 }
 
 /* batch_read() takes the answers of body (the 200 answer to the $batch
- * POST p, owned by the caller) into op: each item p carried gets its
- * final answer or is put back for a later POST.  Returns 0, or -EBADMSG
- * (no "responses" array) or -ENOMEM with err set; then nothing is taken
- * and p's items are only released. */
+ * POST p, or NULL; the caller's, items detached from it) into op: each
+ * item p carried gets its final answer or is put back for a later POST.
+ * Returns 0, or -EBADMSG (no "responses" array) with err set; then
+ * nothing is taken and p's items are only released. */
 static int batch_read(struct graph_batch_op *op, struct batch_post *p,
-                      const cJSON *body, struct graph_error *err)
+                      cJSON *body, struct graph_error *err)
 {
-  cJSON *resps, *e, *copy;
+  cJSON *resps, *e;
   size_t i;
 
-  /* The answers are detached into op, so work on a copy of the body. */
-  copy = body ? cJSON_Duplicate(body, true) : NULL;
-  resps = copy ? cJSON_GetObjectItemCaseSensitive(copy, "responses") : NULL;
+  resps = body ? cJSON_GetObjectItemCaseSensitive(body, "responses") : NULL;
   if(!cJSON_IsArray(resps)) {
     memset(err, 0, sizeof(*err));
     snprintf(err->code, sizeof(err->code), "MalformedBatchResponse");
     snprintf(err->message, sizeof(err->message), "no \"responses\" array");
-    cJSON_Delete(copy);
     for(i = 0; i < p->np; i++)
       op->items[p->picked[i]].post = NULL;
-    return copy || !body ? -EBADMSG : -ENOMEM;
+    return -EBADMSG;
   }
   /* Responses "might appear in a different order than the requests". */
   cJSON_ArrayForEach(e, resps)
@@ -278,7 +275,6 @@ static int batch_read(struct graph_batch_op *op, struct batch_post *p,
     op->items[idx].post = NULL;
     batch_item_answer(op, idx, e);
   }
-  cJSON_Delete(copy);
   memset(err, 0, sizeof(*err));
   snprintf(err->code, sizeof(err->code), "MissingBatchResponse");
   for(i = 0; i < p->np; i++) {
@@ -294,7 +290,10 @@ static int batch_read(struct graph_batch_op *op, struct batch_post *p,
   return 0;
 }
 
-static void on_batch_done(int result, long status, const cJSON *body,
+/* on_batch_done() takes the answer to the $batch POST p (arg); body is
+ * its own (graph__take_cb): the item bodies are detached from it, not
+ * copied. */
+static void on_batch_done(int result, long status, cJSON *body,
                           const struct graph_error *err, void *arg)
 {
   struct batch_post *p = arg;
@@ -312,6 +311,7 @@ static void on_batch_done(int result, long status, const cJSON *body,
   }
   else if((rc = batch_read(op, p, body, &miss)))
     post_failed(op, rc, &miss);
+  cJSON_Delete(body);
   free(p);
   batch_next(op);
 }
@@ -625,8 +625,7 @@ int graph_batch_after(struct graph *g, const struct graph_batch_item *items,
 }
 
 int graph__batch_answer(struct graph *g, const struct graph_batch_item *items,
-                        size_t n, const cJSON *body, graph_batch_cb cb,
-                        void *arg)
+                        size_t n, cJSON *body, graph_batch_cb cb, void *arg)
 {
   struct batch_post post;
   struct graph_error err;

@@ -44,17 +44,24 @@ struct graph {
   void *closed_arg;
 };
 
+/* Done callback of a request whose answer the caller takes over: as
+ * graph_done_cb, but body (NULL or the parsed 2xx answer) is the
+ * callback's to free, so it can keep or detach parts of it without a
+ * copy. */
+typedef void (*graph__take_cb)(int result, long status, cJSON *body,
+                               const struct graph_error *err, void *arg);
+
 /* graph__request_after() is graph_request() whose first attempt starts
- * after delay_ms (0: now); replay says whether the request may be sent
- * again after a failure that leaves open whether Graph processed it (see
- * graph_request(): true for reads, false for writes); units is what each
- * attempt takes from the budget, 0 for budget_cost() of its URL (a $batch
- * POST passes the sum of its items' costs: each counts on its own,
+ * after delay_ms (0: now), answered to a graph__take_cb; replay says whether
+ * the request may be sent again after a failure that leaves open whether Graph
+ * processed it (see graph_request(): true for reads, false for writes); units
+ * is what each attempt takes from the budget, 0 for budget_cost() of its URL (a
+ * $batch POST passes the sum of its items' costs: each counts on its own,
  * https://learn.microsoft.com/graph/json-batching). */
 int graph__request_after(struct graph *g, const char *method, const char *path,
                          const char *const *headers, const char *body,
                          bool replay, unsigned units, uint64_t delay_ms,
-                         graph_done_cb cb, void *arg);
+                         graph__take_cb cb, void *arg);
 
 /* graph__backoff() is the capped, jittered backoff before attempt + 1. */
 long graph__backoff(struct graph *g, unsigned attempt);
@@ -82,11 +89,10 @@ const char *graph__errno_name(int result);
  * item that would go into a later batch (a retry, which the run would
  * send after its delay).  For tests/fuzz/fuzz_graph_batch.c: it sends
  * nothing, so g needs only its loop, tenant and retry settings.  body
- * stays the caller's.  Returns 0 (cb has run) or a negative errno code
- * (n is 0 or over GRAPH_BATCH_MAX, an item is not a GET, or out of
- * memory; cb has not run). */
+ * stays the caller's, less the item bodies detached from it for cb.  Returns 0
+ * (cb has run) or a negative errno code (n is 0 or over GRAPH_BATCH_MAX, an
+ * item is not a GET, or out of memory; cb has not run). */
 int graph__batch_answer(struct graph *g, const struct graph_batch_item *items,
-                        size_t n, const cJSON *body, graph_batch_cb cb,
-                        void *arg);
+                        size_t n, cJSON *body, graph_batch_cb cb, void *arg);
 
 #endif
