@@ -89,14 +89,19 @@ static void on_ready(void *arg)
   pump(arg);
 }
 
+void sink_accepted(struct sink *s, size_t n)
+{
+  spool_ack(s->spool, n);
+  s->delivered += n;
+}
+
 void sink_done(struct sink *s, size_t accepted, int err, const char *why,
                unsigned retry_ms)
 {
   s->busy = false;
   if(!s->spool) /* closing after its spool went to its heir */
     return;
-  spool_ack(s->spool, accepted);
-  s->delivered += accepted;
+  sink_accepted(s, accepted);
   if(s->draining) {
     if(!s->closing)
       uv_timer_start(&s->timer, on_timer, 0, 0);

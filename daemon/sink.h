@@ -118,6 +118,12 @@ void sink_kick(struct sink *s);
 void sink_done(struct sink *s, size_t accepted, int err, const char *why,
                unsigned retry_ms);
 
+/* sink_accepted() is the type's report, before sink_done(), that the
+ * first n records given to deliver() and not reported yet were accepted
+ * (a stream that took part of a batch): they leave the spool and count as
+ * delivered.  sink_done() then counts only the rest. */
+void sink_accepted(struct sink *s, size_t n);
+
 /* sink_reopen() reopens files (SIGHUP). */
 void sink_reopen(struct sink *s);
 

@@ -362,9 +362,8 @@ static void write_batch(struct net_sink *ns)
   }
   /* Acknowledge what went out whole; write the rest asynchronously. */
   if(k)
-    spool_ack(ns->s->spool, k);
+    sink_accepted(ns->s, k);
   ns->acked = k;
-  ns->s->delivered += k;
   {
     size_t skip = done, j = 0, nb = 0;
     uv_buf_t *b = ns->iov;
