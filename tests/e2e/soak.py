@@ -48,22 +48,21 @@ CONN_BOUND = 16 + 4 + 1
 WRITE_BOUND = 8
 
 
-def tcp_listening(pid):
-    """Inodes of the TCP sockets in pid's network namespace that listen, and of all
-    its TCP sockets, from /proc/PID/net/tcp and tcp6 (state 0A is LISTEN)."""
-    listening, every = set(), set()
+def tcp_connections(pid):
+    """Inodes of the TCP sockets in pid's network namespace that do not listen,
+    from /proc/PID/net/tcp and tcp6 (state 0A is LISTEN)."""
+    conns = set()
     for name in ("tcp", "tcp6"):
         try:
             with open("/proc/%d/net/%s" % (pid, name)) as f:
                 next(f)
                 for line in f:
                     cols = line.split()
-                    every.add(cols[9])
-                    if cols[3] == "0A":
-                        listening.add(cols[9])
+                    if cols[3] != "0A":
+                        conns.add(cols[9])
         except FileNotFoundError:
             pass
-    return listening, every
+    return conns
 
 
 def proc_sample(pid):
@@ -78,7 +77,7 @@ def proc_sample(pid):
     NAME.tmp.XXXXXX and its directory, opened to fsync the rename."""
     with open("/proc/%d/status" % pid) as f:
         rss = next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmRSS:"))
-    listening, tcp = tcp_listening(pid)
+    tcp = tcp_connections(pid)
     kept = conns = writes = 0
     fd_dir = "/proc/%d/fd" % pid
     for fd in os.listdir(fd_dir):
@@ -88,7 +87,7 @@ def proc_sample(pid):
             continue
         if target.startswith("socket:["):
             inode = target[len("socket:["):-1]
-            if inode in tcp and inode not in listening:
+            if inode in tcp:
                 conns += 1
                 continue
         elif ".tmp." in os.path.basename(target) or os.path.isdir(target):
